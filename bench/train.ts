@@ -1,29 +1,46 @@
 /**
- * Training-step benchmark: forward + per-token-coefficient backward + AdamW on a random batch.
- * Prints ms/step (median), tokens/s, achieved GFLOP/s and MFU against the CPU's nominal fp32 peak
- * (cores × 32 FLOP/cycle for AVX-512/AVX2 FMA × clock), for the reference config and a ~20M-parameter one.
- *   npm run bench:train [-- --threads N --steps K]
+ * Training-step benchmark, side by side with PyTorch: forward + per-token-coefficient backward (Σ c·logp) + clipped
+ * AdamW on a random batch, the same model shapes, batch and threads on both sides, in one run.
+ *   npm run bench:train [-- --precision f32|bf16|both --threads N --steps K --configs reference,21m,qwen0.5b --peer-bf16]
+ * Prints, per config and precision, one line `…: grpo-ts N ms/step, PyTorch fp32 M ms/step, ratio M/N` (≥ 1: grpo-ts
+ * is as fast or faster), then the split (forward, backward, AdamW) and achieved GFLOP/s against this CPU's measured
+ * FP32 FMA peak (bench/peer/fma-peak.c, compiled on first use with the system C compiler).
+ *
+ * The peer is optional: Debian's python3-torch on OpenBLAS, installed on demand by scripts/install-torch-peer.sh
+ * when missing (as root), and run with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset (they slow OpenBLAS down).
+ * PyTorch's bf16 autocast is run too where the CPU has AVX-512 BF16 (or with --peer-bf16); elsewhere it is ~20×
+ * slower than its fp32 and says nothing.
  */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { LlamaModel } from '../src/model/llama-model.ts';
 import { parameterCount, type LlamaConfig } from '../src/model/config.ts';
+import type { Precision } from '../src/model/weight-copies.ts';
 import { Rng } from '../src/util/rng.ts';
 import { defaultThreadCount } from '../src/engine/backend.ts';
 
-const arg = (name: string, dflt: number) => {
+const here = path.dirname(fileURLToPath(import.meta.url));
+const flag = (name: string) => process.argv.includes(`--${name}`);
+const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+  return i > 0 ? process.argv[i + 1] : dflt;
 };
-const threads = arg('threads', defaultThreadCount());
-const steps = arg('steps', 8);
+const threads = Number(arg('threads', String(defaultThreadCount())));
+const precisions: Precision[] = arg('precision', 'both') === 'both' ? ['f32', 'bf16'] : [arg('precision', 'f32') as Precision];
+const wanted = arg('configs', 'reference,21m,qwen0.5b').split(',');
 
-const configs: { label: string; config: LlamaConfig; B: number; T: number }[] = [
-  { label: 'reference (L2 d256 H4 MLP1024 V512, batch 8×128)', B: 8, T: 128, config: { arch: 'llama', vocabSize: 512, dim: 256, nLayers: 2, nHeads: 4, nKvHeads: 4, headDim: 64, ffnDim: 1024, ropeTheta: 10000, normEps: 1e-5, maxSeqLen: 256, tieEmbeddings: false, qkvBias: false, qkNorm: false } },
-  // the same parameter count and FLOPs as the prototype's 2-matrix MLP of 1024 (ggml-notes.md: ~480 ms/step on 1 thread)
-  { label: 'reference, SwiGLU 683 (1.84M params as the prototype)', B: 8, T: 128, config: { arch: 'llama', vocabSize: 512, dim: 256, nLayers: 2, nHeads: 4, nKvHeads: 4, headDim: 64, ffnDim: 683, ropeTheta: 10000, normEps: 1e-5, maxSeqLen: 256, tieEmbeddings: false, qkvBias: false, qkNorm: false } },
-  { label: '~20M (L6 d512 H8 MLP1408 V2048, batch 8×128)', B: 8, T: 128, config: { arch: 'llama', vocabSize: 2048, dim: 512, nLayers: 6, nHeads: 8, nKvHeads: 8, headDim: 64, ffnDim: 1408, ropeTheta: 10000, normEps: 1e-5, maxSeqLen: 256, tieEmbeddings: false, qkvBias: false, qkNorm: false } },
+interface BenchConfig { key: string; label: string; config: LlamaConfig; B: number; T: number; steps: number }
+const llama = { arch: 'llama', ropeTheta: 10000, normEps: 1e-5, maxSeqLen: 256, tieEmbeddings: false, qkvBias: false, qkNorm: false } as const;
+const configs: BenchConfig[] = [
+  { key: 'reference', label: 'reference (L2 d256 H4 SwiGLU 1024 V512)', B: 8, T: 128, steps: 8, config: { ...llama, vocabSize: 512, dim: 256, nLayers: 2, nHeads: 4, nKvHeads: 4, headDim: 64, ffnDim: 1024 } },
+  { key: '21m', label: '~21M (L6 d512 H8 SwiGLU 1408 V2048)', B: 8, T: 128, steps: 5, config: { ...llama, vocabSize: 2048, dim: 512, nLayers: 6, nHeads: 8, nKvHeads: 8, headDim: 64, ffnDim: 1408 } },
+  // Qwen2.5-0.5B's exact shape (random weights): tied 151,936-token vocabulary, q/k/v bias, GQA 14:2, RoPE θ 1e6
+  { key: 'qwen0.5b', label: 'Qwen2.5-0.5B-shaped (L24 d896 H14/2 SwiGLU 4864 V151936, tied)', B: 8, T: 160, steps: 2, config: { arch: 'qwen2', vocabSize: 151936, dim: 896, nLayers: 24, nHeads: 14, nKvHeads: 2, headDim: 64, ffnDim: 4864, ropeTheta: 1e6, normEps: 1e-6, maxSeqLen: 32768, tieEmbeddings: true, qkvBias: true, qkNorm: false } },
 ];
+const steps = (c: BenchConfig) => Number(arg('steps', String(c.steps)));
 
 /** Matmul FLOPs of one forward pass (2 per multiply-add); attention scores are computed for all T×T pairs. */
 function forwardFlops(c: LlamaConfig, B: number, T: number): number {
@@ -32,37 +49,94 @@ function forwardFlops(c: LlamaConfig, B: number, T: number): number {
   return c.nLayers * perLayer + 2 * N * c.dim * c.vocabSize;
 }
 
-function cpuGhz(): number {
-  const m = readFileSync('/proc/cpuinfo', 'utf8').match(/cpu MHz\s*:\s*([\d.]+)/);
-  return m ? Number(m[1]) / 1000 : os.cpus()[0].speed / 1000;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function ours(b: BenchConfig, precision: Precision) {
+  const { config, B, T } = b;
+  const model = new LlamaModel(config, { threads, seed: 1, padMultiple: 1, precision });
+  try {
+    model.createOptimizer();
+    const rng = new Rng(1);
+    const seqs = Array.from({ length: B }, () => Array.from({ length: T + 1 }, () => rng.int(config.vocabSize)));
+    const coef = seqs.map(() => new Float32Array(T).fill(-1 / (B * T)));
+    const fwd: number[] = [], bwd: number[] = [], opt: number[] = [], total: number[] = [];
+    for (let i = 0; i < steps(b) + 1; i++) {
+      const t0 = performance.now();
+      const pass = model.forward(seqs, { grad: true });
+      const t1 = performance.now();
+      pass.backward({ logp: coef });
+      const t2 = performance.now();
+      model.optimizer.step({ lr: 1e-4, maxGradNorm: 1 });
+      const t3 = performance.now();
+      if (i >= 1) { fwd.push(t1 - t0); bwd.push(t2 - t1); opt.push(t3 - t2); total.push(t3 - t0); }
+    }
+    return { ms: median(total), fwd: median(fwd), bwd: median(bwd), opt: median(opt) };
+  } finally {
+    model.free();
+  }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const peak = threads * 32 * cpuGhz(); // GFLOP/s
-console.log(`threads ${threads}, nominal fp32 peak ${peak.toFixed(0)} GFLOP/s (${cpuGhz().toFixed(2)} GHz × 32 FLOP/cycle × ${threads})`);
+const python = '/usr/bin/python3';
+function torchAvailable(): boolean {
+  return spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+}
 
-for (const { label, config, B, T } of configs) {
-  const model = new LlamaModel(config, { threads, seed: 1, padMultiple: 1 });
-  model.createOptimizer();
-  const rng = new Rng(1);
-  const seqs = Array.from({ length: B }, () => Array.from({ length: T + 1 }, () => rng.int(config.vocabSize)));
-  const coef = seqs.map(() => new Float32Array(T).fill(-1 / (B * T)));
-  const fwd: number[] = [], bwd: number[] = [], opt: number[] = [], total: number[] = [];
-  for (let i = 0; i < steps + 2; i++) {
-    const t0 = performance.now();
-    const pass = model.forward(seqs, { grad: true });
-    const t1 = performance.now();
-    pass.backward({ logp: coef });
-    const t2 = performance.now();
-    model.optimizer.step({ lr: 1e-4, maxGradNorm: 1 });
-    const t3 = performance.now();
-    if (i >= 2) { fwd.push(t1 - t0); bwd.push(t2 - t1); opt.push(t3 - t2); total.push(t3 - t0); }
+function ensurePeer(): boolean {
+  if (flag('no-peer')) return false;
+  if (torchAvailable()) return true;
+  const script = path.join(here, '..', 'scripts', 'install-torch-peer.sh');
+  if (process.getuid?.() !== 0) {
+    console.log(`PyTorch peer not installed and not root: run \`sudo ${script}\` for the side-by-side numbers`);
+    return false;
   }
-  const ms = median(total);
-  const flops = 3 * forwardFlops(config, B, T);
-  const gflops = flops / ms / 1e6;
-  console.log(`${label}: ${(parameterCount(config) / 1e6).toFixed(2)}M params`);
-  console.log(`  ${ms.toFixed(1)} ms/step (forward ${median(fwd).toFixed(1)}, backward ${median(bwd).toFixed(1)}, AdamW ${median(opt).toFixed(1)}), ` +
-    `${Math.round((B * T) / (ms / 1000))} tokens/s, ${gflops.toFixed(1)} GFLOP/s, MFU ${((100 * gflops) / peak).toFixed(1)}%`);
-  model.free();
+  console.log('installing the PyTorch peer (Debian python3-torch, libopenblas0-openmp) …');
+  spawnSync('bash', [script], { stdio: 'inherit' });
+  return torchAvailable();
+}
+
+function peer(b: BenchConfig, dtype: 'f32' | 'bf16'): number {
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  const job = JSON.stringify({ config: b.config, B: b.B, T: b.T, steps: steps(b), threads, dtype });
+  const out = execFileSync(python, [path.join(here, 'peer', 'torch_train_step.py'), job], { env, encoding: 'utf8', maxBuffer: 1 << 20 });
+  return (JSON.parse(out.trim().split('\n').pop()!) as { ms: number }).ms;
+}
+
+/** Measured FP32 FMA peak over `threads` threads, or the nominal one (clock × FLOP/cycle) without a C compiler. */
+function cpuPeak(): { gflops: number; how: string } {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'grpo-peak-'));
+  try {
+    const exe = path.join(tmp, 'fma-peak');
+    execFileSync('cc', ['-O2', '-pthread', path.join(here, 'peer', 'fma-peak.c'), '-o', exe], { stdio: 'ignore' });
+    const r = JSON.parse(execFileSync(exe, [String(threads)], { encoding: 'utf8' })) as { gflops: number; vector_bits: number };
+    return { gflops: r.gflops, how: `measured, ${r.vector_bits}-bit FMA` };
+  } catch {
+    const info = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
+    const ghz = Number(/cpu MHz\s*:\s*([\d.]+)/.exec(info)?.[1] ?? os.cpus()[0].speed) / 1000;
+    const perCycle = /\bavx512f\b/.test(info) ? 64 : 32;
+    return { gflops: threads * perCycle * ghz, how: `nominal ${ghz.toFixed(2)} GHz × ${perCycle} FLOP/cycle (no C compiler to measure it)` };
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+const hasPeer = ensurePeer();
+const peerBf16 = hasPeer && (flag('peer-bf16') || /\bavx512_bf16\b/.test(existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : ''));
+const peak = cpuPeak();
+console.log(`threads ${threads}; FP32 peak ${peak.gflops.toFixed(0)} GFLOP/s (${peak.how}); ratio = PyTorch ms / grpo-ts ms (≥ 1: grpo-ts as fast or faster)`);
+for (const b of configs.filter((c) => wanted.includes(c.key))) {
+  const flops = 3 * forwardFlops(b.config, b.B, b.T);
+  const torch = hasPeer ? peer(b, 'f32') : null;
+  const torchBf16 = peerBf16 ? peer(b, 'bf16') : null;
+  const header = `${b.label}, ${(parameterCount(b.config) / 1e6).toFixed(1)}M params, batch ${b.B}×${b.T}`;
+  for (const precision of precisions) {
+    const r = ours(b, precision);
+    const side = torch === null ? 'PyTorch not run' : `PyTorch fp32 ${torch.toFixed(0)} ms/step, ratio ${(torch / r.ms).toFixed(2)}`;
+    const side16 = torchBf16 === null ? '' : `; PyTorch bf16 ${torchBf16.toFixed(0)} ms/step, ratio ${(torchBf16 / r.ms).toFixed(2)}`;
+    console.log(`${header}, ${precision}: grpo-ts ${r.ms.toFixed(0)} ms/step, ${side}${side16}`);
+    const gflops = flops / r.ms / 1e6;
+    console.log(`  forward ${r.fwd.toFixed(0)}, backward ${r.bwd.toFixed(0)}, AdamW ${r.opt.toFixed(0)} ms; ${gflops.toFixed(1)} GFLOP/s = ${((100 * gflops) / peak.gflops).toFixed(0)}% of peak` +
+      (torch === null ? '' : `; PyTorch ${(flops / torch / 1e6).toFixed(1)} GFLOP/s = ${((100 * flops) / torch / 1e6 / peak.gflops).toFixed(0)}%`));
+  }
 }

@@ -5,6 +5,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import type { Precision } from '../model/weight-copies.ts';
+import { PRECISION_HELP, checkPrecisionFlag } from './precision-flag.ts';
 import { openModel } from '../model/open-model.ts';
 import { embeddedTask, isEmbeddedData } from '../data/synthetic/index.ts';
 import { resolveModelPath } from '../data/synthetic/embedded-model.ts';
@@ -34,6 +36,7 @@ export interface EvalCliOptions {
   /** write one JSON line per completion here */
   out?: string;
   threads?: number;
+  precision?: Precision;
 }
 
 /** One line: accuracy=… [pass@k=…] format_rate=… mean_length=… */
@@ -51,7 +54,7 @@ export async function runEval(o: EvalCliOptions, print: (line: string) => void =
   }, 'held_out');
   if (examples.some((e) => e.answer === undefined)) throw new GrpoError('data', `${o.data}: some examples have no gold answer; map the answer column with --answer-field`);
   const maxTokens = o.maxTokens ?? (isEmbeddedData(o.data) ? embeddedTask(o.data).maxCompletionTokens() + 8 : 256);
-  const { model, tokenizer } = openModel(resolveModelPath(o.model), { threads: o.threads, tokenizer: o.tokenizer });
+  const { model, tokenizer } = openModel(resolveModelPath(o.model), { threads: o.threads, tokenizer: o.tokenizer, precision: o.precision });
   try {
     const { report, completions } = await evaluateModel(model, tokenizer, examples, {
       nSamples: n, temperature, topP: o.topP, maxTokens, seed: o.seed ?? 0, promptText: promptTemplate(o.template ?? 'raw', tokenizer, o.system),
@@ -87,6 +90,7 @@ export function registerEvalCommand(program: Command): Command {
     .option('--answer-field <field>', 'field holding the gold answer', 'answer')
     .option('--out <file>', 'write every completion as JSON Lines')
     .option('--threads <n>', 'compute threads (default: one per core)', int)
+    .option('--precision <p>', PRECISION_HELP, checkPrecisionFlag, 'f32')
     .action(async (opts) => {
       if (!['raw', 'r1_zero', 'chat'].includes(opts.template)) throw new GrpoError('config', `--template must be raw, r1_zero or chat, got '${opts.template}'`);
       await runEval(opts as EvalCliOptions);

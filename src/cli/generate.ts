@@ -1,4 +1,5 @@
 /** `grpo generate`: completions from a model on the command line. */
+import type { Precision } from '../model/weight-copies.ts';
 import { openModel } from '../model/open-model.ts';
 import { generate } from '../rollout/generate.ts';
 import { GrpoError } from '../errors.ts';
@@ -17,11 +18,11 @@ export interface GenerateCliOptions {
   stop?: string[];
   json?: boolean;
   threads?: number;
-  precision?: 'f32' | 'bf16';
+  precision?: Precision;
 }
 
 export function runGenerate(o: GenerateCliOptions, print: (line: string) => void = console.log): void {
-  const { model, tokenizer } = openModel(o.model, { tokenizer: o.tokenizer, threads: o.threads });
+  const { model, tokenizer } = openModel(o.model, { tokenizer: o.tokenizer, threads: o.threads, precision: o.precision });
   try {
     // no prompt: start from BOS alone, as llama2.c's `run` does
     const bos = model.config.bosTokenId ?? tokenizer.bosId;
@@ -29,7 +30,7 @@ export function runGenerate(o: GenerateCliOptions, print: (line: string) => void
     if (prompt.length === 0) throw new GrpoError('config', 'this tokenizer has no BOS token: pass --prompt');
     const out = generate(model, [prompt], {
       n: o.n, maxTokens: o.maxTokens, temperature: o.temperature, topP: o.topP, topK: o.topK, minP: o.minP, seed: o.seed,
-      stop: o.stop, decode: (ids) => tokenizer.decode(ids), precision: o.precision,
+      stop: o.stop, decode: (ids) => tokenizer.decode(ids),
     });
     // decode prompt + completion and drop the prompt's text, so tokenizer rules at the boundary (BOS, merged bytes) hold
     const promptText = tokenizer.decode(prompt);

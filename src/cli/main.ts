@@ -14,6 +14,7 @@ import { registerEvalCommand } from './eval.ts';
 import { embeddedTaskSplits } from '../data/synthetic/index.ts';
 import { tfgrpoCommand } from '../trainingfree/tfgrpo/cli.ts';
 import { gepaCommand } from '../trainingfree/gepa/cli.ts';
+import { PRECISION_HELP, checkPrecisionFlag } from './precision-flag.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -37,7 +38,7 @@ program
   .option('--seed <s>', 'sampling seed', int, 0)
   .option('--stop <text...>', 'stop strings')
   .option('--json', 'one JSON line per sample with tokens and log-probs')
-  .option('--precision <p>', 'matmul precision: f32, or bf16 copies of the weights (faster where the CPU has AVX-512 BF16)', 'f32')
+  .option('--precision <p>', PRECISION_HELP, checkPrecisionFlag, 'f32')
   .option('--threads <n>', 'compute threads (default: one per core)', int)
   .action((opts) => runGenerate(opts));
 
@@ -70,6 +71,7 @@ program
   .option('--host <host>', 'interface to bind', '127.0.0.1')
   .option('--port <n>', 'port; 0 = any free port', int, 8000)
   .option('--threads <n>', 'compute threads (default: one per core)', int)
+  .option('--precision <p>', PRECISION_HELP, checkPrecisionFlag, 'f32')
   .action(async (opts) => { await runServe(opts); });
 
 program

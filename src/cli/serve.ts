@@ -1,4 +1,5 @@
 /** `grpo serve`: serve a model over an OpenAI-compatible HTTP API until interrupted. */
+import type { Precision } from '../model/weight-copies.ts';
 import { startServer, type RunningServer, type ServeOptions } from '../serve/server.ts';
 
 export { startServer, type RunningServer, type ServeOptions };
@@ -11,6 +12,7 @@ export interface ServeCliOptions {
   /** default 8000; 0 = any free port (the printed URL says which) */
   port?: number;
   threads?: number;
+  precision?: Precision;
 }
 
 /**
@@ -18,7 +20,7 @@ export interface ServeCliOptions {
  * server (the request being generated finishes first) and free the model, so the process exits.
  */
 export async function runServe(o: ServeCliOptions, print: (line: string) => void = console.log): Promise<RunningServer> {
-  const running = await startServer({ model: o.model, tokenizer: o.tokenizer, host: o.host, port: o.port, threads: o.threads });
+  const running = await startServer({ model: o.model, tokenizer: o.tokenizer, host: o.host, port: o.port, threads: o.threads, precision: o.precision });
   const close = async () => {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -104,6 +104,7 @@ export class Backend {
   }
 
   get bufferType(): Ptr {
+    if (this.freed) throw new GrpoError('engine', `backend ${this.name} was used after free()`);
     return ggml.backend_get_default_buffer_type(this.ptr);
   }
 

@@ -52,7 +52,7 @@ export class Context {
       : ne.length === 2 ? ggml.new_tensor_2d(this.ptr, t, ne[0], ne[1])
       : ne.length === 3 ? ggml.new_tensor_3d(this.ptr, t, ne[0], ne[1], ne[2])
       : ggml.new_tensor_4d(this.ptr, t, ne[0], ne[1], ne[2], ne[3]);
-    const tensor = new Tensor(ptr, dtype, ne, undefined, name);
+    const tensor = new Tensor(ptr, dtype, ne, undefined, name, this);
     if (name) ggml.set_name(ptr, name.slice(0, 63));
     return tensor;
   }

@@ -1,12 +1,11 @@
 /**
- * One compute graph with its own metadata context and allocator. A training graph is built as
- * forward → loss → backward (ggml autodiff), and its forward and backward parts can be computed separately:
- * DESIGN.md's seam computes the forward part, reads per-token log-probs, computes per-token coefficients in
- * TypeScript, writes them, then computes the backward part — nothing is computed twice.
+ * One compute graph with its own metadata context and allocator. A training graph is built as forward, then
+ * `beginBackward()`, then the hand-written backward (model/pieces/); its forward and backward parts are computed
+ * separately: DESIGN.md's seam computes the forward part, reads per-token log-probs, computes per-token
+ * coefficients in TypeScript, writes them, then computes the backward part — nothing is computed twice.
  *
- * Traps handled here (../shared/reference/ggml-notes.md): the loss-gradient seed is a static tensor passed
- * through `grad_accs` so the allocator cannot reuse its memory (trap 2); parameter gradients accumulate into
- * static tensors, which is how micro-batches add up.
+ * The allocator plans memory over the whole graph, so every forward activation the backward reads stays alive
+ * between the two computes, and nothing else does.
  */
 import { ggml, type Ptr } from './ffi.ts';
 import { Context } from './context.ts';
@@ -16,25 +15,17 @@ import type { Backend } from './backend.ts';
 import { GrpoError } from '../errors.ts';
 
 export interface GraphOptions {
-  /** upper bound on the tensors the caller creates (ops and inputs); the backward pass gets room on top */
+  /** upper bound on the tensors the caller creates (ops and inputs) */
   maxNodes?: number;
-  /** build a backward pass later */
-  grads?: boolean;
   /** tensors of other contexts the graph touches (parameters, caches, accumulators): nodes or leaves too */
   externalTensors?: number;
 }
-
-/** Backward passes create a few tensors per forward node; the context gets this multiple of the forward room. */
-const BACKWARD_ROOM = 8;
-/** Measured ≤ 1.7 tensors per forward node for the Llama graph (Llama, Qwen2, Qwen3); required with margin. */
-const BACKWARD_TENSORS_PER_NODE = 5;
 
 export class ComputeGraph {
   readonly ctx: Context;
   readonly ops: Ops;
   private readonly graph: Ptr;
   private readonly maxNodes: number;
-  private readonly grads: boolean;
   private allocr: Ptr | null = null;
   private forwardPart: Ptr | null = null;
   private backwardPart: Ptr | null = null;
@@ -43,15 +34,14 @@ export class ComputeGraph {
   private readonly inputs: Tensor[] = [];
 
   constructor(readonly backend: Backend, opts: GraphOptions = {}) {
-    this.grads = opts.grads ?? false;
     // Every node or leaf is a tensor of this context or an external one, so a graph sized to the context's
     // tensor capacity plus the external tensors can never overflow (ggml would abort).
-    const tensors = (opts.maxNodes ?? 8192) * (this.grads ? BACKWARD_ROOM : 1);
+    const tensors = opts.maxNodes ?? 8192;
     this.maxNodes = tensors + (opts.externalTensors ?? 0);
     // 3 graphs: the whole graph and, for training, views of its forward and backward parts
-    this.ctx = new Context(tensors, this.maxNodes, this.grads, this.grads ? 3 : 1);
+    this.ctx = new Context(tensors, this.maxNodes, false, 3);
     this.ops = new Ops(this.ctx);
-    this.graph = ggml.new_graph_custom(this.ctx.ptr, this.maxNodes, this.grads);
+    this.graph = ggml.new_graph_custom(this.ctx.ptr, this.maxNodes, false);
     if (!this.graph) throw new GrpoError('engine', 'could not create a ggml graph');
   }
 
@@ -81,35 +71,13 @@ export class ComputeGraph {
   }
 
   /**
-   * Append the backward pass of scalar `loss`. `gradAccumulators` maps each trainable parameter to a static
-   * tensor of its shape into which gradients are added; `lossSeed` is a static [1] tensor holding dL/dL = 1.
+   * Everything expanded so far is the forward part; nodes expanded from now on form the backward part, computed
+   * by `computeBackward()` after `computeForward()`.
    */
-  buildBackward(loss: Tensor, lossSeed: Tensor, gradAccumulators: Map<Tensor, Tensor>): void {
+  beginBackward(): void {
     this.assertBuilding();
-    if (!this.grads) throw new GrpoError('engine', 'buildBackward on a graph created without { grads: true }');
-    if (loss.numel !== 1 || lossSeed.numel !== 1) throw new GrpoError('shape', 'loss and its seed must be scalars');
-    ggml.set_loss(loss.ptr);
-    ggml.set_output(loss.ptr);
-    this.expand(loss);
-    const n = this.nodeCount;
-    const byPtr = new Map<bigint, Tensor>();
-    for (const [p, acc] of gradAccumulators) {
-      if (acc.ne.some((d, i) => d !== p.ne[i])) throw new GrpoError('shape', `gradient accumulator ${acc.describe()} does not match ${p.describe()}`);
-      p.markParam();
-      byPtr.set(p.ptr, acc);
-    }
-    // ggml's backward creates up to a handful of tensors per forward node, in this context
-    this.ctx.reserve(BACKWARD_TENSORS_PER_NODE * n, 'backward pass');
-    const accs: (Ptr | null)[] = new Array(n).fill(null);
-    for (let i = 0; i < n; i++) {
-      const node: Ptr = ggml.graph_node(this.graph, i);
-      if (node === loss.ptr) accs[i] = lossSeed.ptr;
-      else accs[i] = byPtr.get(node)?.ptr ?? null;
-    }
-    ggml.build_backward_expand(this.ctx.ptr, this.graph, accs);
-    this.nForward = n;
-    this.forwardPart = this.slice(0, n);
-    this.backwardPart = this.slice(n, this.nodeCount);
+    if (this.nForward >= 0) throw new GrpoError('engine', 'beginBackward() called twice');
+    this.nForward = this.nodeCount;
   }
 
   private slice(i0: number, i1: number): Ptr {
@@ -124,6 +92,10 @@ export class ComputeGraph {
     // an input the graph never reads gets no memory, and writing it would abort inside ggml
     for (const t of this.inputs) {
       if (ggml.graph_get_tensor(this.graph, t.name) !== t.ptr) throw new GrpoError('engine', `graph input '${t.name}' is not used by the graph`);
+    }
+    if (this.nForward >= 0) {
+      this.forwardPart = this.slice(0, this.nForward);
+      this.backwardPart = this.slice(this.nForward, this.nodeCount);
     }
     this.allocr = ggml.gallocr_new(this.backend.bufferType);
     if (!this.allocr || !ggml.gallocr_alloc_graph(this.allocr, this.graph)) {
@@ -145,7 +117,7 @@ export class ComputeGraph {
     this.run(this.forwardPart ?? this.graph);
   }
 
-  /** Compute only the backward part (after computeForward and after writing loss coefficients). */
+  /** Compute only the backward part (after computeForward and after writing the coefficients). */
   computeBackward(): void {
     if (!this.backwardPart) throw new GrpoError('engine', 'computeBackward on a graph without a backward pass');
     this.run(this.backwardPart);

@@ -5,8 +5,16 @@
  * Shapes are in ggml order: `ne[0]` is the innermost (contiguous) dimension. A PyTorch tensor of shape
  * [out, in] is a ggml tensor with ne = [in, out].
  */
-import { ggml, type Ptr } from './ffi.ts';
+import { ggml, koffi, type Ptr } from './ffi.ts';
 import { GrpoError } from '../errors.ts';
+
+/** What owns a tensor's metadata (a ggml context): once freed, the tensor must not be touched. */
+export interface TensorOwner {
+  readonly alive: boolean;
+}
+
+/** Offset of `struct ggml_backend_buffer * buffer` in `struct ggml_tensor` (after the 4-byte type, aligned). */
+const BUFFER_FIELD_OFFSET = 8;
 
 export type DType = 'f32' | 'f16' | 'bf16' | 'i32';
 
@@ -23,8 +31,10 @@ export class Tensor {
     readonly ptr: Ptr,
     readonly dtype: DType,
     ne: readonly number[],
-    nb?: readonly number[],
-    readonly name = '',
+    nb: readonly number[] | undefined,
+    readonly name: string,
+    /** the context holding the tensor's metadata; every use checks it is still alive */
+    readonly owner: TensorOwner,
   ) {
     if (!ptr) throw new GrpoError('engine', `ggml returned a null tensor for '${name}' (its context is out of metadata space)`);
     const n4 = [1, 1, 1, 1].map((one, i) => ne[i] ?? one) as [number, number, number, number];
@@ -34,8 +44,27 @@ export class Tensor {
 
   private param = false;
 
-  /** Flag as a trainable parameter (ggml requires it for autodiff targets and optimizer steps). */
+  /**
+   * Throw instead of touching freed memory: a tensor of a freed model, store or graph would otherwise make ggml
+   * abort the process (`GGML_ASSERT(buf != NULL)`) or read garbage.
+   */
+  assertAlive(): void {
+    if (!this.owner.alive) throw new GrpoError('engine', `${this.describe()} was used after its model, store or graph was freed`);
+  }
+
+  /** The tensor has memory to read or write (its store or graph was allocated, and not freed since). */
+  get hasData(): boolean {
+    return this.owner.alive && koffi.decode(this.ptr, BUFFER_FIELD_OFFSET, 'void *') !== null;
+  }
+
+  private assertData(what: string): void {
+    this.assertAlive();
+    if (!this.hasData) throw new GrpoError('engine', `${what} ${this.describe()}: it has no memory yet (allocate its store or graph first, or use a tensor the graph computes)`);
+  }
+
+  /** Flag as a trainable parameter (ggml requires it for optimizer steps). */
   markParam(): void {
+    this.assertAlive();
     if (this.param) return;
     ggml.set_param(this.ptr);
     this.param = true;
@@ -79,6 +108,7 @@ export class Tensor {
       throw new GrpoError('shape', `writing ${data.length} values into ${this.describe()}, which holds ${this.numel}`);
     }
     if (!this.isContiguous) throw new GrpoError('shape', `cannot write into non-contiguous ${this.describe()}`);
+    this.assertData('writing into');
     ggml.backend_tensor_set(this.ptr, data, 0, data.byteLength);
   }
 
@@ -88,6 +118,7 @@ export class Tensor {
     if (!this.isContiguous) throw new GrpoError('shape', `cannot read non-contiguous ${this.describe()}`);
     const dst = out ?? new Float32Array(this.numel);
     if (dst.length !== this.numel) throw new GrpoError('shape', `read buffer has ${dst.length} floats, ${this.describe()} holds ${this.numel}`);
+    this.assertData('reading');
     ggml.backend_tensor_get(this.ptr, dst, 0, this.nbytes);
     return dst;
   }

@@ -1,29 +1,48 @@
 /**
- * One graph of the model over a fixed batch shape (B sequences × T positions), in one of three kinds:
+ * One graph of the model over a fixed batch shape (B sequences × T positions, token n = b·T + t), in one of
+ * three kinds:
  * - 'logits': next-token logits at every position (inference, reference checks);
  * - 'score':  per-token log-prob of the next token, entropy and value — no gradients (old / reference policy);
- * - 'train':  the same outputs, plus the surrogate  L = Σ g·logp + Σ h·V + Σ e·H  and its backward pass into the
- *             optimizer's gradient accumulators. g, h, e are per-token coefficients computed in TypeScript
- *             between the forward and the backward part (DESIGN.md's seam), so dL/dθ is exactly the algorithm's
- *             gradient by the chain rule.
+ * - 'train':  the same forward, then the hand-written backward of  L = Σ g·logp + Σ h·V + Σ e·H  into the
+ *             optimizer's gradient accumulators. g, h, e are per-token coefficients computed in TypeScript between
+ *             the forward and the backward part (DESIGN.md's seam), so dL/dθ is exactly the algorithm's gradient.
  */
 import { ComputeGraph } from '../engine/graph.ts';
 import type { Tensor } from '../engine/tensor.ts';
 import type { Backend } from '../engine/backend.ts';
 import type { LlamaWeights } from './llama-weights.ts';
-import { buildHidden, causalMask } from './llama-graph.ts';
-import { vocabProbs, targetLogProbs, tokenEntropy, tokenValues } from './token-heads.ts';
+import type { WeightCopies } from './weight-copies.ts';
+import { Tape, type ParamGradients } from './tape.ts';
+import { transformerBlock } from './block.ts';
+import { Projection } from './pieces/projection.ts';
+import { embedding } from './pieces/embedding.ts';
+import { rmsNorm } from './pieces/rms-norm.ts';
+import { causalAttention, causalMask } from './pieces/causal-attention.ts';
+import { tokenLogProbs, tokenValues, tokenChunks, writeTargets } from './pieces/token-head.ts';
 import { GrpoError } from '../errors.ts';
 
 export type GraphKind = 'logits' | 'score' | 'train';
 
-export interface TrainBinding {
-  lossSeed: Tensor;
-  gradAccumulators: Map<Tensor, Tensor>;
+export interface BatchGraphOptions {
+  kind: GraphKind;
+  B: number;
+  T: number;
+  entropy: boolean;
+  /** log-probs and entropy are of softmax(logits / temperature), the distribution sampling used */
+  temperature: number;
+  /** the matrices the products read (precision copies, and transposed copies for 'train') */
+  copies: WeightCopies;
+  /** 'train': gradient accumulator of each trained parameter (parameters not in the map are frozen) */
+  gradAccumulators?: Map<Tensor, Tensor>;
+  /** tokens per chunk of the vocabulary-sized head tensors (default: token-head.ts's bound) */
+  headChunkTokens?: number;
 }
 
 export class BatchGraph {
   readonly graph: ComputeGraph;
+  readonly kind: GraphKind;
+  readonly B: number;
+  readonly T: number;
   readonly N: number;
   readonly tokens: Tensor;
   readonly positions: Tensor;
@@ -36,82 +55,85 @@ export class BatchGraph {
   readonly coefLogp?: Tensor;
   readonly coefValue?: Tensor;
   readonly coefEntropy?: Tensor;
-  readonly loss?: Tensor;
+  private readonly chunks: [number, number][];
   /** bumped by every forward compute, so a stale pass cannot run its backward on newer activations */
   generation = 0;
 
-  constructor(
-    backend: Backend,
-    readonly weights: LlamaWeights,
-    readonly kind: GraphKind,
-    readonly B: number,
-    readonly T: number,
-    readonly withEntropy: boolean,
-    /** log-probs and entropy are of softmax(logits / temperature), the distribution sampling used */
-    readonly temperature: number,
-    train?: TrainBinding,
-  ) {
+  constructor(backend: Backend, readonly weights: LlamaWeights, opts: BatchGraphOptions) {
     const c = weights.config;
+    const { kind, B, T } = opts;
+    this.kind = kind;
+    this.B = B;
+    this.T = T;
     const N = (this.N = B * T);
-    const maxNodes = 160 * c.nLayers + 256;
-    const g = (this.graph = new ComputeGraph(backend, { maxNodes, grads: kind === 'train', externalTensors: 2 * weights.parameters.length + 1 }));
-    const o = g.ops;
+    this.chunks = tokenChunks(N, c.vocabSize, opts.headChunkTokens);
+    const nParams = weights.parameters.length;
+    const g = (this.graph = new ComputeGraph(backend, { maxNodes: 400 * c.nLayers + 64 * this.chunks.length + 256, externalTensors: 4 * nParams + 8 }));
+    if (kind === 'train' && !opts.gradAccumulators) throw new GrpoError('engine', 'a train graph needs the optimizer gradient accumulators');
+    const tape = new Tape(g, kind === 'train' ? accumulateInto(g, opts.gradAccumulators!) : null);
+    const proj = new Projection(kind === 'train' ? opts.copies.withTransposed() : opts.copies);
     this.tokens = g.input('i32', [N], 'tokens');
     this.positions = g.input('i32', [N], 'positions');
     this.mask = g.input('f32', [T, T], 'causal_mask');
-    const { hidden, softmaxes } = buildHidden(o, weights, { tokens: this.tokens, positions: this.positions, mask: this.mask, batch: B, seqLen: T });
-    softmaxes.forEach((t) => g.output(t));
-    const { logits, probs } = vocabProbs(o, weights.lmHead, hidden, temperature);
+
+    let x = embedding(tape, weights.embed, this.tokens); // [dim, N]
+    for (const layer of weights.layers) {
+      x = transformerBlock(tape, proj, layer, x, this.positions, (q, k, v) => causalAttention(tape, q, k, v, { B, T, mask: this.mask }, c), c);
+    }
+    const hidden = rmsNorm(tape, x, weights.finalNorm, c.normEps);
     if (kind === 'logits') {
-      this.logits = g.output(logits);
-      g.expand(logits);
+      this.logits = g.output(g.ops.matmul(opts.copies.forward(weights.lmHead), hidden));
+      g.expand(this.logits);
       g.allocate();
       return;
     }
-    g.output(probs);
     this.targets = g.input('i32', [N], 'flat_targets');
-    this.logp = g.output(targetLogProbs(o, probs, this.targets));
-    if (withEntropy) this.entropy = g.output(tokenEntropy(o, probs));
-    if (weights.valueHead) this.values = g.output(tokenValues(o, weights.valueHead, hidden));
-    if (kind === 'score') {
-      for (const t of [this.logp, this.entropy, this.values]) if (t) g.expand(t);
-      g.allocate();
-      return;
+    const head = tokenLogProbs(tape, proj, weights.lmHead, hidden, this.targets, { temperature: opts.temperature, entropy: opts.entropy, chunkTokens: opts.headChunkTokens });
+    this.logp = g.output(head.logp);
+    if (head.entropy) this.entropy = g.output(head.entropy);
+    if (weights.valueHead) this.values = g.output(tokenValues(tape, weights.valueHead, hidden));
+    for (const t of [this.logp, this.entropy, this.values]) if (t) g.expand(t);
+    if (kind === 'train') {
+      g.beginBackward();
+      this.coefLogp = g.input('f32', [1, N], 'coef_logp');
+      tape.seed(this.logp, this.coefLogp);
+      if (this.values) tape.seed(this.values, (this.coefValue = g.input('f32', [1, N], 'coef_value')));
+      if (this.entropy) tape.seed(this.entropy, (this.coefEntropy = g.input('f32', [1, N], 'coef_entropy')));
+      tape.backward();
     }
-    if (!train) throw new GrpoError('engine', 'a train graph needs the optimizer gradient accumulators');
-    this.coefLogp = g.input('f32', [1, N], 'coef_logp');
-    let loss = o.sum(o.mul(this.logp, this.coefLogp));
-    if (this.values) {
-      this.coefValue = g.input('f32', [1, N], 'coef_value');
-      loss = o.add(loss, o.sum(o.mul(this.values, this.coefValue)));
-    }
-    if (this.entropy) {
-      this.coefEntropy = g.input('f32', [1, N], 'coef_entropy');
-      loss = o.add(loss, o.sum(o.mul(this.entropy, this.coefEntropy)));
-    }
-    this.loss = loss;
-    g.buildBackward(loss, train.lossSeed, train.gradAccumulators);
     g.allocate();
   }
 
   /** Upload a padded batch: rows of `tokens` are sequences, `targets` the token to score at each position. */
   writeInputs(tokens: Int32Array, targets?: Int32Array): void {
-    const { B, T } = this;
     const pos = new Int32Array(this.N);
-    for (let i = 0; i < this.N; i++) pos[i] = i % T;
+    for (let i = 0; i < this.N; i++) pos[i] = i % this.T;
     this.tokens.write(tokens);
     this.positions.write(pos);
-    this.mask.write(causalMask(T));
+    this.mask.write(causalMask(this.T));
     if (this.targets) {
       if (!targets) throw new GrpoError('engine', 'this graph scores targets; pass them');
-      const V = this.weights.config.vocabSize;
-      const flat = new Int32Array(B * T);
-      for (let n = 0; n < flat.length; n++) flat[n] = n * V + targets[n];
-      this.targets.write(flat);
+      this.targets.write(writeTargets(targets, this.weights.config.vocabSize, this.chunks));
     }
   }
 
   free(): void {
     this.graph.free();
   }
+}
+
+/**
+ * Parameter gradients added in place into static accumulators (so micro-batches add up); a parameter with
+ * several contributions (tied embeddings) has them chained in order.
+ */
+function accumulateInto(g: ComputeGraph, accumulators: Map<Tensor, Tensor>): ParamGradients {
+  const latest = new Map<Tensor, Tensor>();
+  return {
+    wants: (w) => accumulators.has(w),
+    add: (w, dw) => {
+      const sum = g.ops.addInto(latest.get(w) ?? accumulators.get(w)!, dw);
+      latest.set(w, sum);
+      g.expand(sum);
+    },
+  };
 }

@@ -8,15 +8,17 @@
  * measured 2× slower than the vectorised softmax for the small heads this engine targets.
  */
 import { ComputeGraph } from '../engine/graph.ts';
-import type { Ops } from '../engine/ops.ts';
 import type { Tensor } from '../engine/tensor.ts';
 import type { Backend } from '../engine/backend.ts';
-import type { LlamaWeights, LayerWeights } from './llama-weights.ts';
+import type { LlamaWeights } from './llama-weights.ts';
 import type { KvCache } from './kv-cache.ts';
+import type { WeightCopies } from './weight-copies.ts';
+import { Tape } from './tape.ts';
+import { transformerBlock } from './block.ts';
+import { Projection } from './pieces/projection.ts';
+import { embedding } from './pieces/embedding.ts';
+import { rmsNorm } from './pieces/rms-norm.ts';
 import { GrpoError } from '../errors.ts';
-
-/** Weights to multiply with: the f32 parameters themselves, or their BF16 copies. */
-export type MatrixOf = (w: Tensor) => Tensor;
 
 export interface DecodeShape {
   nNew: number;
@@ -38,49 +40,42 @@ export class DecodeGraph {
   /** the allocator may reuse input memory during a compute, so every compute needs fresh inputs */
   private inputsFresh = false;
 
-  constructor(backend: Backend, readonly weights: LlamaWeights, readonly cache: KvCache, readonly shape: DecodeShape, private readonly mat: MatrixOf = (w) => w) {
+  /** `copies`: the weights the products read (f32, or BF16 copies), already in sync with the model's weights */
+  constructor(backend: Backend, readonly weights: LlamaWeights, readonly cache: KvCache, readonly shape: DecodeShape, copies: WeightCopies) {
     const c = weights.config;
     const { nNew, span, slots: S, slotStride } = shape;
     if (nNew < 1 || span > cache.context || (S - 1) * slotStride >= cache.slots || S < 1) {
       throw new GrpoError('shape', `decode graph of ${S} slots (stride ${slotStride}) × ${nNew} tokens over span ${span} does not fit a cache of ${cache.slots} slots × ${cache.context}`);
     }
-    const g = (this.graph = new ComputeGraph(backend, { maxNodes: 64 * c.nLayers + 64, externalTensors: 2 * weights.parameters.length + 2 * c.nLayers }));
+    const g = (this.graph = new ComputeGraph(backend, { maxNodes: 64 * c.nLayers + 64, externalTensors: 3 * weights.parameters.length + 2 * c.nLayers }));
     const o = g.ops;
+    const tape = new Tape(g); // forward only
+    const proj = new Projection(copies);
     const N = nNew * S;
     this.tokens = g.input('i32', [N], 'tokens');
     this.positions = g.input('i32', [N], 'positions');
     this.mask = g.input('f32', [span, nNew, 1, S], 'mask');
     this.kRows = g.input('i32', [N], 'k_rows');
     this.vCells = g.input('i32', [c.headDim * c.nKvHeads * N], 'v_cells');
-    let x = o.getRows(weights.embed, this.tokens); // [dim, N], token n = s·nNew + i
+    let x = embedding(tape, weights.embed, this.tokens); // [dim, N], token n = s·nNew + i
     weights.layers.forEach((layer, l) => {
-      const h = o.mul(o.rmsNorm(x, c.normEps), layer.attnNorm);
-      x = o.add(x, this.attention(o, layer, h, l));
-      const h2 = o.mul(o.rmsNorm(x, c.normEps), layer.ffnNorm);
-      const m = this.mat;
-      x = o.add(x, o.matmul(m(layer.down), o.mul(o.silu(o.matmul(m(layer.gate), h2)), o.matmul(m(layer.up), h2))));
+      x = transformerBlock(tape, proj, layer, x, this.positions, (q, k, v) => this.attention(q, k, v, l), c);
     });
     // only each slot's last new position needs logits
     const rowBytes = c.dim * 4;
     const last = nNew === 1 ? x : o.cont(o.view(x, [c.dim, 1, S, 1], [rowBytes * nNew, rowBytes * nNew, rowBytes * N], (nNew - 1) * rowBytes));
-    const hidden = o.mul(o.rmsNorm(o.reshape(last, [c.dim, S]), c.normEps), weights.finalNorm);
-    this.logits = g.output(o.matmul(this.mat(weights.lmHead), hidden)); // [V, S]
+    const hidden = rmsNorm(tape, o.reshape(last, [c.dim, S]), weights.finalNorm, c.normEps);
+    this.logits = g.output(o.matmul(copies.forward(weights.lmHead), hidden)); // [V, S]
     g.expand(this.logits);
     g.allocate();
   }
 
-  private attention(o: Ops, l: LayerWeights, h: Tensor, layer: number): Tensor {
+  /** Attention of the new tokens over the cache, after writing their keys and values into it. */
+  private attention(q: Tensor, k: Tensor, v: Tensor, layer: number): Tensor {
+    const o = this.graph.ops;
     const c = this.weights.config;
     const { nNew, span, slots: S, slotStride } = this.shape;
     const hd = c.headDim, H = c.nHeads, Hkv = c.nKvHeads, ctx = this.cache.context, slotsAll = this.cache.slots;
-    const lin = (w: Tensor, b?: Tensor) => { const y = o.matmul(this.mat(w), h); return b ? o.add(y, b) : y; };
-    let q = o.reshape(lin(l.wq, l.bq), [hd, H, nNew * S]);
-    let k = o.reshape(lin(l.wk, l.bk), [hd, Hkv, nNew * S]);
-    const v = lin(l.wv, l.bv); // [hd·Hkv, N]
-    if (l.qNorm) q = o.mul(o.rmsNorm(q, c.normEps), l.qNorm);
-    if (l.kNorm) k = o.mul(o.rmsNorm(k, c.normEps), l.kNorm);
-    q = o.rope(q, this.positions, hd, c.ropeTheta);
-    k = o.rope(k, this.positions, hd, c.ropeTheta);
     const K = this.cache.k[layer], V = this.cache.v[layer];
     const E = hd * Hkv;
     // write the new keys (one row of hd·Hkv per token) and values (one cell per element: V is transposed)
@@ -93,7 +88,7 @@ export class DecodeGraph {
     // forward only, so ggml broadcasts kv head j over query heads j·H/Hkv … directly in 4-d (HF repeat_kv)
     const probs = o.softmaxMasked(o.matmul(keys, qh), this.mask, 1 / Math.sqrt(hd)); // [span, nNew, H, S]
     const out = o.matmul(values, probs); // [hd, nNew, H, S]
-    return o.matmul(this.mat(l.wo), o.reshape(o.cont(o.permute(out, [0, 2, 1, 3])), [hd * H, nNew * S]));
+    return o.reshape(o.cont(o.permute(out, [0, 2, 1, 3])), [hd * H, nNew * S]);
   }
 
   /**

@@ -10,12 +10,10 @@
  */
 import { Backend } from '../engine/backend.ts';
 import { AdamW, type AdamWOptions } from '../engine/optimizer.ts';
-import { TensorStore } from '../engine/store.ts';
 import type { Tensor } from '../engine/tensor.ts';
 import { LlamaWeights } from './llama-weights.ts';
 import { BatchGraph, type GraphKind } from './batch-graph.ts';
-import { Bf16Shadow } from './bf16-shadow.ts';
-import type { MatrixOf } from './decode-graph.ts';
+import { WeightCopies, checkPrecision, type Precision } from './weight-copies.ts';
 import type { LlamaConfig } from './config.ts';
 import type { WeightMap } from './host-tensor.ts';
 import { GrpoError } from '../errors.ts';
@@ -31,6 +29,18 @@ export interface ModelOptions {
   padMultiple?: number;
   /** how many batch shapes keep a built graph (default 4) */
   graphCacheSize?: number;
+  /**
+   * matmul precision of training and decoding: 'f32', or 'bf16' (BF16 copies of the weights feed the products;
+   * master weights, AdamW, gradient accumulation and the log-softmax head stay f32). Default 'f32'.
+   */
+  precision?: Precision;
+  /** tokens per chunk of the vocabulary-sized head tensors (default: bounded at 64 MiB per tensor) */
+  headChunkTokens?: number;
+}
+
+export interface OptimizerOptions extends AdamWOptions {
+  /** which parameters (by Hugging Face name) train; the others are frozen and get no gradient. Default: all */
+  trainable?: (name: string) => boolean;
 }
 
 export interface ForwardOptions {
@@ -68,29 +78,30 @@ export class LlamaModel {
   private readonly cacheSize: number;
   private readonly graphs = new Map<string, BatchGraph>();
   private opt?: AdamW;
-  private seedStore?: TensorStore;
-  private lossSeed?: Tensor;
-  private bf16?: Bf16Shadow;
+  private readonly copies = new Map<Precision, WeightCopies>();
+  readonly precision: Precision;
+  private readonly headChunkTokens?: number;
 
   constructor(readonly config: LlamaConfig, opts: ModelOptions & { weights?: WeightMap } = {}) {
     this.ownsBackend = !opts.backend;
     this.backend = opts.backend ?? Backend.cpu({ threads: opts.threads });
     this.padMultiple = opts.padMultiple ?? 16;
     this.cacheSize = opts.graphCacheSize ?? 4;
+    this.precision = checkPrecision(opts.precision ?? 'f32', 'model precision');
+    this.headChunkTokens = opts.headChunkTokens;
     this.weights = new LlamaWeights(config, this.backend, { valueHead: opts.valueHead });
     if (opts.weights) this.weights.load(opts.weights);
     else this.weights.initRandom(opts.seed ?? 0);
   }
 
-  /** Create the AdamW optimizer over every parameter (call once before training). */
-  createOptimizer(opts: AdamWOptions = {}): AdamW {
+  /** Create the AdamW optimizer over the trainable parameters (call once before training). */
+  createOptimizer(opts: OptimizerOptions = {}): AdamW {
+    this.assertAlive();
     if (this.opt) throw new GrpoError('engine', 'this model already has an optimizer');
     this.dropGraphs('train');
-    this.opt = new AdamW(this.backend, this.weights.parameters, opts);
-    this.seedStore = new TensorStore(1, 'loss seed');
-    this.lossSeed = this.seedStore.declare('f32', [1], 'loss_seed');
-    this.seedStore.allocate(this.backend);
-    this.lossSeed.write(new Float32Array([1]));
+    const trainable = [...this.weights.byName].filter(([name]) => opts.trainable?.(name) ?? true).map(([, t]) => t);
+    if (trainable.length === 0) throw new GrpoError('config', 'no parameter is trainable: the trainable filter matched none of the model\'s weights');
+    this.opt = new AdamW(this.backend, trainable, opts);
     return this.opt;
   }
 
@@ -100,24 +111,26 @@ export class LlamaModel {
   }
 
   /**
-   * The matrices decoding multiplies with: the f32 weights, or BF16 copies brought up to date with them
-   * (see bf16-shadow.ts).
+   * The copies of the weights that products in `precision` read, brought up to date with the f32 weights
+   * (see weight-copies.ts).
    */
-  decodeMatrices(precision: 'f32' | 'bf16'): MatrixOf {
-    if (precision === 'f32') return (w) => w;
-    this.bf16 ??= new Bf16Shadow(this.backend, this.weights);
+  weightCopies(precision: Precision = this.precision): WeightCopies {
+    this.assertAlive();
+    let c = this.copies.get(precision);
+    if (!c) this.copies.set(precision, (c = new WeightCopies(this.backend, this.weights, checkPrecision(precision))));
     // loads and optimizer steps are the only writers of the weights
-    this.bf16.sync(this.weights.version * 1e9 + (this.opt?.stepCount ?? 0));
-    const shadow = this.bf16;
-    return (w) => shadow.of(w);
+    c.sync(this.weights.version * 1e9 + (this.opt?.stepCount ?? 0));
+    return c;
   }
 
   /** Next-token logits at every position: out[i] is [len_i × vocab], row t predicting token t+1. */
   logits(sequences: ArrayLike<number>[]): Float32Array[] {
+    this.assertAlive();
     const lens = sequences.map((s) => s.length);
-    const T = this.padLength(Math.max(...lens));
+    const T = this.padLength(Math.max(...lens), sequences.length);
     const g = this.graph('logits', sequences.length, T, false, 1);
     g.writeInputs(this.packTokens(sequences, T, 0));
+    this.weightCopies();
     g.graph.compute();
     const all = g.logits!.readF32();
     const V = this.config.vocabSize;
@@ -126,17 +139,19 @@ export class LlamaModel {
 
   /** Per-token log-probs (and entropy, values) of each sequence's own next tokens. */
   forward(sequences: ArrayLike<number>[], opts: ForwardOptions = {}): ForwardPass {
+    this.assertAlive();
     if (sequences.length === 0) throw new GrpoError('shape', 'forward needs at least one sequence');
     const lens = sequences.map((s, i) => {
       if (s.length < 2) throw new GrpoError('shape', `sequence ${i} has ${s.length} tokens; scoring needs at least 2 (a context and a target)`);
       return s.length - 1;
     });
-    const T = this.padLength(Math.max(...lens));
+    const T = this.padLength(Math.max(...lens), sequences.length);
     const kind: GraphKind = opts.grad ? 'train' : 'score';
     const temperature = opts.temperature ?? 1;
     if (!(temperature > 0) || !Number.isFinite(temperature)) throw new GrpoError('config', `scoring temperature must be > 0, got ${temperature}`);
     const g = this.graph(kind, sequences.length, T, !!opts.entropy, temperature);
     g.writeInputs(this.packTokens(sequences, T, 0), this.packTokens(sequences, T, 1));
+    this.weightCopies();
     g.graph.computeForward();
     const generation = ++g.generation;
     const unpack = (t?: Tensor) => {
@@ -149,23 +164,34 @@ export class LlamaModel {
       entropy: unpack(g.entropy),
       values: unpack(g.values),
       backward: (coef: Coefficients) => {
+        this.assertAlive();
         if (kind !== 'train') throw new GrpoError('engine', 'backward() needs forward(..., { grad: true })');
         if (g.generation !== generation || !this.graphs.has(this.key(kind, sequences.length, T, !!opts.entropy, temperature))) {
           throw new GrpoError('engine', 'backward() of a stale pass: another forward ran on the same batch shape in between');
         }
-        g.coefLogp!.write(this.packCoefficients('logp', coef.logp, lens, T));
-        if (g.coefValue) g.coefValue.write(coef.values ? this.packCoefficients('values', coef.values, lens, T) : new Float32Array(g.N));
-        else if (coef.values) throw new GrpoError('config', 'value coefficients given but the model has no value head (create it with valueHead: true)');
-        if (g.coefEntropy) g.coefEntropy.write(coef.entropy ? this.packCoefficients('entropy', coef.entropy, lens, T) : new Float32Array(g.N));
-        else if (coef.entropy) throw new GrpoError('config', 'entropy coefficients given but forward ran without { entropy: true }');
+        if (coef.values && !g.values) throw new GrpoError('config', 'value coefficients given but the model has no value head (create it with valueHead: true)');
+        if (coef.entropy && !g.entropy) throw new GrpoError('config', 'entropy coefficients given but forward ran without { entropy: true }');
+        const logpCoef = this.packCoefficients('logp', coef.logp, lens, T);
+        const valueCoef = coef.values ? this.packCoefficients('values', coef.values, lens, T) : new Float32Array(g.N);
+        const entropyCoef = coef.entropy ? this.packCoefficients('entropy', coef.entropy, lens, T) : new Float32Array(g.N);
+        // a coefficient input exists only where something trainable lies under its output
+        g.coefLogp?.write(logpCoef);
+        g.coefValue?.write(valueCoef);
+        g.coefEntropy?.write(entropyCoef);
         g.graph.computeBackward();
       },
     };
     return pass;
   }
 
-  private padLength(n: number): number {
-    return Math.ceil(n / this.padMultiple) * this.padMultiple;
+  /**
+   * Positions per sequence: n rounded up to `padMultiple`, and further so that the batch's token count B·T is a
+   * multiple of 32 — the weight gradients contract over tokens, and ggml's fast matmul kernels (llamafile sgemm)
+   * need that dimension to be a multiple of 8–32 (else a kernel ~5× slower runs).
+   */
+  private padLength(n: number, B: number): number {
+    const step = lcm(this.padMultiple, 32 / gcd(B, 32));
+    return Math.ceil(n / step) * step;
   }
 
   private key(kind: GraphKind, B: number, T: number, entropy: boolean, temperature: number): string {
@@ -187,8 +213,10 @@ export class LlamaModel {
       old.free();
       this.graphs.delete(oldKey);
     }
-    g = new BatchGraph(this.backend, this.weights, kind, B, T, entropy, temperature,
-      kind === 'train' ? { lossSeed: this.lossSeed!, gradAccumulators: this.opt!.gradAccumulators } : undefined);
+    g = new BatchGraph(this.backend, this.weights, {
+      kind, B, T, entropy, temperature, copies: this.weightCopies(), headChunkTokens: this.headChunkTokens,
+      gradAccumulators: kind === 'train' ? this.opt!.gradAccumulators : undefined,
+    });
     this.graphs.set(key, g);
     return g;
   }
@@ -225,13 +253,29 @@ export class LlamaModel {
     return out;
   }
 
+  private freed = false;
+
+  /** Throw, rather than let ggml touch freed memory, when the model is used after free(). */
+  private assertAlive(): void {
+    if (this.freed) throw new GrpoError('engine', 'this model was freed (model.free()); open or create it again to use it');
+  }
+
   free(): void {
+    this.freed = true;
     for (const g of this.graphs.values()) g.free();
     this.graphs.clear();
     this.opt?.free();
-    this.seedStore?.free();
-    this.bf16?.free();
+    for (const c of this.copies.values()) c.free();
+    this.copies.clear();
     this.weights.free();
     if (this.ownsBackend) this.backend.free();
   }
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+function lcm(a: number, b: number): number {
+  return (a / gcd(a, b)) * b;
 }

@@ -9,6 +9,7 @@
 import { KvCache } from '../model/kv-cache.ts';
 import { DecodeGraph, copySlots } from '../model/decode-graph.ts';
 import type { LlamaModel } from '../model/llama-model.ts';
+import { checkPrecision, type Precision } from '../model/weight-copies.ts';
 import { sampleToken, validateSampling, type SamplingParams } from './sampling.ts';
 import { Rng } from '../util/rng.ts';
 import { GrpoError } from '../errors.ts';
@@ -28,10 +29,10 @@ export interface GenerateOptions extends SamplingParams {
   /** attention span bucket, in positions (default 64) */
   spanBucket?: number;
   /**
-   * 'bf16' multiplies with BF16 copies of the weights (about 1.8× faster matmuls on CPUs with AVX-512 BF16); the
-   * reported log-probs are then those of the BF16 model, close to but not equal to the f32 policy's
+   * matmul precision (default: the model's). 'bf16' multiplies with BF16 copies of the weights (about 1.8× faster
+   * matmuls on CPUs with AVX-512 BF16); the log-probs are then those of the BF16 model, close to the f32 policy's
    */
-  precision?: 'f32' | 'bf16';
+  precision?: Precision;
   /** called after every decoding step with the number of tokens generated so far */
   onStep?: (generated: number) => void;
 }
@@ -56,7 +57,7 @@ export function generate(model: LlamaModel, prompts: number[][], opts: GenerateO
   if (!Number.isInteger(opts.maxTokens) || opts.maxTokens < 1) throw new GrpoError('config', `maxTokens must be a positive integer, got ${opts.maxTokens}`);
   if (prompts.length === 0) throw new GrpoError('config', 'generate needs at least one prompt');
   prompts.forEach((p, i) => { if (p.length === 0) throw new GrpoError('config', `prompt ${i} is empty: start it with the BOS token or any text`); });
-  if (opts.precision !== undefined && opts.precision !== 'f32' && opts.precision !== 'bf16') throw new GrpoError('config', `precision must be 'f32' or 'bf16', got '${opts.precision}'`);
+  if (opts.precision !== undefined) checkPrecision(opts.precision);
   if (opts.stop?.length && !opts.decode) throw new GrpoError('config', 'stop strings need a decode function (pass the tokenizer\'s decode)');
   const eos = new Set(opts.eosTokenIds ?? model.config.eosTokenIds ?? []);
   const P = Math.max(...prompts.map((p) => p.length));
@@ -70,14 +71,14 @@ export function generate(model: LlamaModel, prompts: number[][], opts: GenerateO
   // 12.7k tokens/s on one thread, 3.3k on two; a 50M model at batch 1 gains from two).
   const threads = model.backend.threadCount;
   if (2 * model.weights.parameterCount * slots < 32e6) model.backend.setThreads(1);
-  const mat = model.decodeMatrices(opts.precision ?? 'f32');
+  const copies = model.weightCopies(opts.precision ?? model.precision);
   const cache = new KvCache(model.config, model.backend, slots, context);
   let prefill: DecodeGraph | null = null;
   let step: DecodeGraph | null = null;
   try {
     // prefill: one slot per prompt (slot i·n), left-padded to P
     const pad = prompts.map((p) => P - p.length);
-    prefill = new DecodeGraph(model.backend, model.weights, cache, { nNew: P, span: P, slots: prompts.length, slotStride: n }, mat);
+    prefill = new DecodeGraph(model.backend, model.weights, cache, { nNew: P, span: P, slots: prompts.length, slotStride: n }, copies);
     prefill.write(Int32Array.from(prompts.flatMap((p, i) => [...new Array(pad[i]).fill(p[0]), ...p])), pad, 0);
     const first = prefill.compute();
     copySlots(model.backend, cache, prompts.map((_, i) => [i * n, Array.from({ length: n - 1 }, (_, k) => i * n + k + 1)]), P);
@@ -110,7 +111,7 @@ export function generate(model: LlamaModel, prompts: number[][], opts: GenerateO
       const span = Math.min(context, Math.ceil((pos + 1) / bucket) * bucket);
       if (!step || step.shape.span !== span) {
         step?.free();
-        step = new DecodeGraph(model.backend, model.weights, cache, { nNew: 1, span, slots, slotStride: 1 }, mat);
+        step = new DecodeGraph(model.backend, model.weights, cache, { nNew: 1, span, slots, slotStride: 1 }, copies);
       }
       // finished slots keep decoding their last token; their outputs are ignored
       step.write(Int32Array.from(out, (c) => c.tokens[c.tokens.length - 1]), slotPad, pos);

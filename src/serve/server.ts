@@ -16,6 +16,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { randomInt } from 'node:crypto';
 import { basename, extname } from 'node:path';
+import type { Precision } from '../model/weight-copies.ts';
 import { openModel, type OpenedModel } from '../model/open-model.ts';
 import { Rng } from '../util/rng.ts';
 import { handleCompletion, checkModelName, type HandlerContext } from './completion-handler.ts';
@@ -38,6 +39,8 @@ export interface ServeOptions {
   port?: number;
   /** compute threads (default: one per core) */
   threads?: number;
+  /** matmul precision (default f32) */
+  precision?: Precision;
   /** the id served at /v1/models (default: the model's file or folder name without extension) */
   modelName?: string;
   /** max_tokens of a chat request that sends none (default 256; never more than half the context) */
@@ -119,7 +122,7 @@ async function dispatch(routes: Route[], req: IncomingMessage, res: ServerRespon
 /** Opens the model (unless given one) and starts serving; resolves once the port is bound. */
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const ownsModel = typeof opts.model === 'string';
-  const opened = typeof opts.model === 'string' ? openModel(opts.model, { tokenizer: opts.tokenizer, threads: opts.threads }) : opts.model;
+  const opened = typeof opts.model === 'string' ? openModel(opts.model, { tokenizer: opts.tokenizer, threads: opts.threads, precision: opts.precision }) : opts.model;
   const name = opts.modelName ?? (typeof opts.model === 'string' ? defaultModelName(opts.model) : 'grpo-model');
   const served = new ServedModel(opened.model, opened.tokenizer, name);
   const log = opts.log ?? ((line: string) => console.error(`grpo serve: ${line}`));

@@ -15,8 +15,8 @@ import { GrpoError } from '../errors.ts';
 
 export interface RolloutEngine {
   /**
-   * true when the sampler's log-probs are not exactly the f32 policy's (another engine, or BF16 decoding), so the
-   * trainer recomputes the behaviour log-probs itself
+   * true when the sampler's log-probs are not exactly the policy's (another engine, or decoding in another
+   * precision than training), so the trainer recomputes the behaviour log-probs itself
    */
   readonly recomputeLogprobs: boolean;
   /** completions of every prompt; `onPrompt` receives each prompt's group as soon as it is ready (scoring overlaps generation) */
@@ -28,11 +28,12 @@ export interface RolloutEngine {
 export async function makeRolloutEngine(config: TrainConfig, model: LlamaModel, tokenizer: Tokenizer, runDir: string): Promise<RolloutEngine> {
   const r = config.rollout;
   if (r.engine === 'embedded') {
+    const precision = r.precision ?? model.precision;
     return {
-      recomputeLogprobs: r.precision !== 'f32',
+      recomputeLogprobs: precision !== model.precision,
       // one blocking batched call: groups are handed over together when it returns
       generate: async (prompts, opts, onPrompt) => {
-        const out = generate(model, prompts, { ...opts, precision: r.precision });
+        const out = generate(model, prompts, { ...opts, precision });
         if (onPrompt) prompts.forEach((_, p) => onPrompt(p, out.filter((c) => c.promptIndex === p)));
         return out;
       },

@@ -58,9 +58,10 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
   const runDir = path.join(config.out_dir, config.name);
   const modelPath = opts.resume ? checkpointModelPath(opts.resume) : resolveModelPath(config.model.path);
   const valueHead = a.advantage === 'gae';
-  const { model, tokenizer } = openModel(modelPath, { threads: config.model.threads, tokenizer: config.model.tokenizer, valueHead });
+  const engineOpts = { threads: config.model.threads, tokenizer: config.model.tokenizer, precision: config.model.precision };
+  const { model, tokenizer } = openModel(modelPath, { ...engineOpts, valueHead });
   // the frozen reference is the starting policy, also when resuming
-  const ref = a.kl_beta > 0 ? openModel(resolveModelPath(config.model.path), { threads: config.model.threads, tokenizer: config.model.tokenizer }).model : null;
+  const ref = a.kl_beta > 0 ? openModel(resolveModelPath(config.model.path), engineOpts).model : null;
   try {
     model.createOptimizer({ beta1: config.optimizer.beta1, beta2: config.optimizer.beta2, eps: config.optimizer.eps, weightDecay: config.optimizer.weight_decay });
     const rewards = opts.rewards ?? buildRewards(config.rewards);

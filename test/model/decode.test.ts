@@ -24,7 +24,7 @@ for (const [label, config] of Object.entries(tinyConfigs)) {
 
       // prefill the two prompts (left-padded to 5) into slots 0 and 2, then share them with slots 1 and 3
       const pad = prompts.map((p) => P - p.length);
-      const pre = new DecodeGraph(model.backend, model.weights, cache, { nNew: P, span: P, slots: prompts.length, slotStride: n });
+      const pre = new DecodeGraph(model.backend, model.weights, cache, { nNew: P, span: P, slots: prompts.length, slotStride: n }, model.weightCopies());
       graphs.push(pre);
       pre.write(Int32Array.from(prompts.flatMap((p, i) => [...new Array(pad[i]).fill(0), ...p])), pad, 0);
       const first = pre.compute();
@@ -38,7 +38,7 @@ for (const [label, config] of Object.entries(tinyConfigs)) {
         const pos = P + k;
         const want = pos < span ? span : P + steps; // the span grows in buckets: the graph is rebuilt once
         if (!dec || dec.shape.span !== want) {
-          dec = new DecodeGraph(model.backend, model.weights, cache, { nNew: 1, span: want, slots: 4, slotStride: 1 });
+          dec = new DecodeGraph(model.backend, model.weights, cache, { nNew: 1, span: want, slots: 4, slotStride: 1 }, model.weightCopies());
           graphs.push(dec);
         }
         const next = Int32Array.from(seqs, (s, j) => (s.length * 7 + j * 3) % V);

@@ -80,6 +80,6 @@ test('grpo config prints a complete, valid YAML whose algorithm knobs are exactl
     const c = validateTrainConfig(parsed);
     const run = { groupSize: c.rollout.group_size, maxTokens: c.rollout.max_tokens };
     assert.deepEqual(resolveAlgorithm(c.algorithm, run), resolveAlgorithm(validateTrainConfig({ ...base, algorithm: { preset } }).algorithm, run), preset);
-    assert.deepEqual({ ...c, model: base.model, data: { ...c.data, train: base.data.train } }, validateTrainConfig({ ...base, algorithm: c.algorithm }));
+    assert.deepEqual({ ...c, model: { ...c.model, ...base.model }, data: { ...c.data, train: base.data.train } }, validateTrainConfig({ ...base, algorithm: c.algorithm }));
   }
 });

@@ -88,3 +88,9 @@ test('BF16 rollouts: behaviour log-probs are recomputed in f32 and the reward st
   assert.ok(avgReward(r.metrics.slice(-5)) > avgReward(r.metrics.slice(0, 5)) + 0.2, `reward ${avgReward(r.metrics.slice(0, 5))} → ${avgReward(r.metrics.slice(-5))}`);
   assert.equal(seen.length, 40);
 });
+
+test('BF16 training (model.precision: bf16): BF16 rollouts and BF16 updates, and the reward still rises', async () => {
+  const cfg = toyConfig(modelDir, out, { name: 'bf16-train', model: { path: modelDir, threads: 1, precision: 'bf16' }, algorithm: { preset: 'grpo', kl_beta: 0 }, optimizer: { lr: 3e-2 }, rollout: { prompts_per_step: 4, group_size: 4, max_tokens: 8 }, training: { steps: 40, micro_batch_groups: 2, log_completions_every: 0 } });
+  const r = await train(cfg, { rewards: [shareOfA], tasks: toyTasks, quiet: true });
+  assert.ok(avgReward(r.metrics.slice(-5)) > avgReward(r.metrics.slice(0, 5)) + 0.2, `reward ${avgReward(r.metrics.slice(0, 5))} → ${avgReward(r.metrics.slice(-5))}`);
+});
