@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { Precision } from '../model/weight-copies.ts';
+import type { PrecisionSetting } from '../model/weight-copies.ts';
 import { PRECISION_HELP, checkPrecisionFlag } from './precision-flag.ts';
 import { openModel } from '../model/open-model.ts';
 import { embeddedTask, isEmbeddedData } from '../data/synthetic/index.ts';
@@ -36,7 +36,7 @@ export interface EvalCliOptions {
   /** write one JSON line per completion here */
   out?: string;
   threads?: number;
-  precision?: Precision;
+  precision?: PrecisionSetting;
 }
 
 /** One line: accuracy=… [pass@k=…] format_rate=… mean_length=… */
@@ -90,7 +90,7 @@ export function registerEvalCommand(program: Command): Command {
     .option('--answer-field <field>', 'field holding the gold answer', 'answer')
     .option('--out <file>', 'write every completion as JSON Lines')
     .option('--threads <n>', 'compute threads (default: one per core)', int)
-    .option('--precision <p>', PRECISION_HELP, checkPrecisionFlag, 'f32')
+    .option('--precision <p>', PRECISION_HELP, checkPrecisionFlag, 'auto')
     .action(async (opts) => {
       if (!['raw', 'r1_zero', 'chat'].includes(opts.template)) throw new GrpoError('config', `--template must be raw, r1_zero or chat, got '${opts.template}'`);
       await runEval(opts as EvalCliOptions);

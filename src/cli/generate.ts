@@ -1,5 +1,5 @@
 /** `grpo generate`: completions from a model on the command line. */
-import type { Precision } from '../model/weight-copies.ts';
+import type { PrecisionSetting } from '../model/weight-copies.ts';
 import { openModel } from '../model/open-model.ts';
 import { generate } from '../rollout/generate.ts';
 import { GrpoError } from '../errors.ts';
@@ -18,7 +18,7 @@ export interface GenerateCliOptions {
   stop?: string[];
   json?: boolean;
   threads?: number;
-  precision?: Precision;
+  precision?: PrecisionSetting;
 }
 
 export function runGenerate(o: GenerateCliOptions, print: (line: string) => void = console.log): void {

@@ -38,7 +38,7 @@ program
   .option('--seed <s>', 'sampling seed', int, 0)
   .option('--stop <text...>', 'stop strings')
   .option('--json', 'one JSON line per sample with tokens and log-probs')
-  .option('--precision <p>', PRECISION_HELP, checkPrecisionFlag, 'f32')
+  .option('--precision <p>', PRECISION_HELP, checkPrecisionFlag, 'auto')
   .option('--threads <n>', 'compute threads (default: one per core)', int)
   .action((opts) => runGenerate(opts));
 
@@ -71,7 +71,7 @@ program
   .option('--host <host>', 'interface to bind', '127.0.0.1')
   .option('--port <n>', 'port; 0 = any free port', int, 8000)
   .option('--threads <n>', 'compute threads (default: one per core)', int)
-  .option('--precision <p>', PRECISION_HELP, checkPrecisionFlag, 'f32')
+  .option('--precision <p>', PRECISION_HELP, checkPrecisionFlag, 'auto')
   .action(async (opts) => { await runServe(opts); });
 
 program

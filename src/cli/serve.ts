@@ -1,5 +1,5 @@
 /** `grpo serve`: serve a model over an OpenAI-compatible HTTP API until interrupted. */
-import type { Precision } from '../model/weight-copies.ts';
+import type { PrecisionSetting } from '../model/weight-copies.ts';
 import { startServer, type RunningServer, type ServeOptions } from '../serve/server.ts';
 
 export { startServer, type RunningServer, type ServeOptions };
@@ -12,7 +12,7 @@ export interface ServeCliOptions {
   /** default 8000; 0 = any free port (the printed URL says which) */
   port?: number;
   threads?: number;
-  precision?: Precision;
+  precision?: PrecisionSetting;
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
-import { ggml, koffi, setNThreadsProto, threadpoolNewProto, threadpoolFreeProto, setThreadpoolProto, GGML_BIN_DIR, type Ptr } from './ffi.ts';
+import { ggml, koffi, setNThreadsProto, threadpoolNewProto, threadpoolFreeProto, setThreadpoolProto, getFeaturesProto, GGML_BIN_DIR, type Ptr } from './ffi.ts';
 import { GrpoError } from '../errors.ts';
 
 let registryLoaded = false;
@@ -53,7 +53,23 @@ export class Backend {
     readonly description: string,
     private threads: number,
     private readonly proc: (name: string) => Ptr | null,
+    private readonly reg: Ptr,
   ) {}
+
+  /** The CPU features this backend build uses (ggml's names: AVX2, AVX512_BF16, NEON, …). */
+  get features(): Set<string> {
+    const get = this.proc('ggml_backend_get_features');
+    const out = new Set<string>();
+    if (!get) return out;
+    const list: Ptr = koffi.call(get, getFeaturesProto, this.reg);
+    // struct ggml_backend_feature { const char *name; const char *value; }, ended by a NULL name
+    for (let i = 0; list; i++) {
+      const [name, value] = [koffi.decode(list, 16 * i, 'const char *'), koffi.decode(list, 16 * i + 8, 'const char *')] as [string | null, string | null];
+      if (name === null) break;
+      if (value !== '0') out.add(name);
+    }
+    return out;
+  }
 
   static cpu(opts: { threads?: number } = {}): Backend {
     const threads = opts.threads ?? defaultThreadCount();
@@ -67,7 +83,7 @@ export class Backend {
     const dev = ggml.backend_get_device(ptr);
     const reg = ggml.backend_dev_backend_reg(dev);
     const proc = (name: string): Ptr | null => ggml.backend_reg_get_proc_address(reg, name) || null;
-    const b = new Backend(ptr, ggml.backend_name(ptr) as string, ggml.backend_dev_description(dev) as string, threads, proc);
+    const b = new Backend(ptr, ggml.backend_name(ptr) as string, ggml.backend_dev_description(dev) as string, threads, proc, reg);
     b.setThreads(threads);
     return b;
   }

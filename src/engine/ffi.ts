@@ -48,6 +48,8 @@ export const setNThreadsProto = koffi.proto('void ggml_backend_set_n_threads_t(g
 export const threadpoolNewProto = koffi.proto('void * ggml_threadpool_new_t(void *params)');
 export const threadpoolFreeProto = koffi.proto('void ggml_threadpool_free_t(void *pool)');
 export const setThreadpoolProto = koffi.proto('void ggml_backend_cpu_set_threadpool_t(ggml_backend *backend, void *pool)');
+/** ggml_backend_get_features: a {name, value} array ended by a NULL name */
+export const getFeaturesProto = koffi.proto('void * ggml_backend_get_features_t(ggml_backend_reg *reg)');
 
 const base = koffi.load(baseLib);
 const reg = koffi.load(path.join(GGML_BIN_DIR, regLib));
@@ -86,7 +88,9 @@ export const ggml = {
   sum: f(`${T} ggml_sum(${C} ctx, ${T} a)`),
   sum_rows: f(`${T} ggml_sum_rows(${C} ctx, ${T} a)`),
   log: f(`${T} ggml_log(${C} ctx, ${T} a)`),
+  exp: f(`${T} ggml_exp(${C} ctx, ${T} a)`),
   silu: f(`${T} ggml_silu(${C} ctx, ${T} a)`),
+  swiglu_split: f(`${T} ggml_swiglu_split(${C} ctx, ${T} a, ${T} b)`),
   rms_norm: f(`${T} ggml_rms_norm(${C} ctx, ${T} a, float eps)`),
   // backward kernels (argument order as the CPU kernels read them: gradient first)
   rms_norm_back: f(`${T} ggml_rms_norm_back(${C} ctx, ${T} dy, ${T} x, float eps)`),

@@ -89,7 +89,17 @@ export class Ops {
   sqr(a: Tensor): Tensor { this.unaryF32('sqr', a); return this.wrap('sqr', [a], () => ggml.sqr(this.ctx.ptr, a.ptr), 'f32', a.ne); }
   sqrt(a: Tensor): Tensor { this.unaryF32('sqrt', a); return this.wrap('sqrt', [a], () => ggml.sqrt(this.ctx.ptr, a.ptr), 'f32', a.ne); }
   log(a: Tensor): Tensor { this.unaryF32('log', a); return this.wrap('log', [a], () => ggml.log(this.ctx.ptr, a.ptr), 'f32', a.ne); }
+  exp(a: Tensor): Tensor { this.unaryF32('exp', a); return this.wrap('exp', [a], () => ggml.exp(this.ctx.ptr, a.ptr), 'f32', a.ne); }
   silu(a: Tensor): Tensor { this.unaryF32('silu', a); return this.wrap('silu', [a], () => ggml.silu(this.ctx.ptr, a.ptr), 'f32', a.ne); }
+
+  /** silu(a) ⊙ b in one pass (a and b of one shape, rows contiguous) */
+  swiglu(a: Tensor, b: Tensor): Tensor {
+    const op = 'swiglu';
+    this.unaryF32(op, a);
+    this.unaryF32(op, b);
+    if (!sameShape(a, b) || a.nb[0] !== 4 || b.nb[0] !== 4) fail(op, `needs two row-contiguous tensors of one shape, got ${a.shapeText}, ${b.shapeText}`);
+    return this.wrap(op, [a, b], () => ggml.swiglu_split(this.ctx.ptr, a.ptr, b.ptr), 'f32', a.ne);
+  }
 
   /** dy · silu'(x) */
   siluBack(dy: Tensor, x: Tensor): Tensor {

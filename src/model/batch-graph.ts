@@ -18,7 +18,7 @@ import { Projection } from './pieces/projection.ts';
 import { embedding } from './pieces/embedding.ts';
 import { rmsNorm } from './pieces/rms-norm.ts';
 import { causalAttention, causalMask } from './pieces/causal-attention.ts';
-import { tokenLogProbs, tokenValues, tokenChunks, writeTargets } from './pieces/token-head.ts';
+import { tokenLogProbs, tokenValues, flatTargets, tokenChunks, vocabChunks } from './pieces/token-head.ts';
 import { GrpoError } from '../errors.ts';
 
 export type GraphKind = 'logits' | 'score' | 'train';
@@ -34,8 +34,8 @@ export interface BatchGraphOptions {
   copies: WeightCopies;
   /** 'train': gradient accumulator of each trained parameter (parameters not in the map are frozen) */
   gradAccumulators?: Map<Tensor, Tensor>;
-  /** tokens per chunk of the vocabulary-sized head tensors (default: token-head.ts's bound) */
-  headChunkTokens?: number;
+  /** elements per chunk of the vocabulary-sized head tensors (default: token-head.ts's bound) */
+  headChunkElements?: number;
 }
 
 export class BatchGraph {
@@ -47,7 +47,10 @@ export class BatchGraph {
   readonly tokens: Tensor;
   readonly positions: Tensor;
   readonly mask: Tensor;
+  /** chunk-local flat target indices (token-head.ts) */
   readonly targets?: Tensor;
+  /** plain target ids, for the backward's one-hot part (created only where the backward reads them) */
+  private targetIds?: Tensor;
   readonly logits?: Tensor;
   readonly logp?: Tensor;
   readonly entropy?: Tensor;
@@ -55,7 +58,7 @@ export class BatchGraph {
   readonly coefLogp?: Tensor;
   readonly coefValue?: Tensor;
   readonly coefEntropy?: Tensor;
-  private readonly chunks: [number, number][];
+  private readonly headChunkElements?: number;
   /** bumped by every forward compute, so a stale pass cannot run its backward on newer activations */
   generation = 0;
 
@@ -66,9 +69,11 @@ export class BatchGraph {
     this.B = B;
     this.T = T;
     const N = (this.N = B * T);
-    this.chunks = tokenChunks(N, c.vocabSize, opts.headChunkTokens);
+    this.headChunkElements = opts.headChunkElements;
+    // head chunks: of tokens in the forward, of the vocabulary in the backward (token-head.ts)
+    const headChunks = tokenChunks(N, c.vocabSize, opts.headChunkElements).length + vocabChunks(c.vocabSize, N, opts.headChunkElements).length;
     const nParams = weights.parameters.length;
-    const g = (this.graph = new ComputeGraph(backend, { maxNodes: 400 * c.nLayers + 64 * this.chunks.length + 256, externalTensors: 4 * nParams + 8 }));
+    const g = (this.graph = new ComputeGraph(backend, { maxNodes: 400 * c.nLayers + 40 * headChunks + 256, externalTensors: 4 * nParams + 8 }));
     if (kind === 'train' && !opts.gradAccumulators) throw new GrpoError('engine', 'a train graph needs the optimizer gradient accumulators');
     const tape = new Tape(g, kind === 'train' ? accumulateInto(g, opts.gradAccumulators!) : null);
     const proj = new Projection(kind === 'train' ? opts.copies.withTransposed() : opts.copies);
@@ -88,17 +93,24 @@ export class BatchGraph {
       return;
     }
     this.targets = g.input('i32', [N], 'flat_targets');
-    const head = tokenLogProbs(tape, proj, weights.lmHead, hidden, this.targets, { temperature: opts.temperature, entropy: opts.entropy, chunkTokens: opts.headChunkTokens });
+    const targets = { flat: this.targets, ids: () => (this.targetIds ??= g.input('i32', [N], 'target_ids')) };
+    const head = tokenLogProbs(tape, proj, weights.lmHead, hidden, targets, { temperature: opts.temperature, entropy: opts.entropy, chunkElements: opts.headChunkElements });
     this.logp = g.output(head.logp);
     if (head.entropy) this.entropy = g.output(head.entropy);
     if (weights.valueHead) this.values = g.output(tokenValues(tape, weights.valueHead, hidden));
     for (const t of [this.logp, this.entropy, this.values]) if (t) g.expand(t);
     if (kind === 'train') {
       g.beginBackward();
-      this.coefLogp = g.input('f32', [1, N], 'coef_logp');
-      tape.seed(this.logp, this.coefLogp);
-      if (this.values) tape.seed(this.values, (this.coefValue = g.input('f32', [1, N], 'coef_value')));
-      if (this.entropy) tape.seed(this.entropy, (this.coefEntropy = g.input('f32', [1, N], 'coef_entropy')));
+      // a coefficient input exists only where something trainable lies under its output
+      const seed = (output: Tensor | undefined, name: string) => {
+        if (!output || !tape.needs(output)) return undefined;
+        const coef = g.input('f32', [1, N], name);
+        tape.seed(output, coef);
+        return coef;
+      };
+      this.coefLogp = seed(this.logp, 'coef_logp');
+      this.coefValue = seed(this.values, 'coef_value');
+      this.coefEntropy = seed(this.entropy, 'coef_entropy');
       tape.backward();
     }
     g.allocate();
@@ -113,7 +125,8 @@ export class BatchGraph {
     this.mask.write(causalMask(this.T));
     if (this.targets) {
       if (!targets) throw new GrpoError('engine', 'this graph scores targets; pass them');
-      this.targets.write(writeTargets(targets, this.weights.config.vocabSize, this.chunks));
+      this.targets.write(flatTargets(targets, this.weights.config.vocabSize, this.headChunkElements));
+      this.targetIds?.write(targets);
     }
   }
 
@@ -123,17 +136,16 @@ export class BatchGraph {
 }
 
 /**
- * Parameter gradients added in place into static accumulators (so micro-batches add up); a parameter with
- * several contributions (tied embeddings) has them chained in order.
+ * Parameter gradients added in place into static accumulators (so micro-batches add up). Several contributions to
+ * one parameter (tied embeddings, the head's vocabulary chunks) need no ordering between them: graph nodes run one
+ * after another, each adding into the accumulator's current values.
  */
 function accumulateInto(g: ComputeGraph, accumulators: Map<Tensor, Tensor>): ParamGradients {
-  const latest = new Map<Tensor, Tensor>();
   return {
     wants: (w) => accumulators.has(w),
-    add: (w, dw) => {
-      const sum = g.ops.addInto(latest.get(w) ?? accumulators.get(w)!, dw);
-      latest.set(w, sum);
-      g.expand(sum);
+    add: (w, dw, fromColumn) => {
+      const acc = accumulators.get(w)!;
+      g.expand(g.ops.addInto(fromColumn === undefined ? acc : g.ops.columns(acc, fromColumn, dw.ne[1]), dw));
     },
   };
 }

@@ -13,7 +13,7 @@ import { AdamW, type AdamWOptions } from '../engine/optimizer.ts';
 import type { Tensor } from '../engine/tensor.ts';
 import { LlamaWeights } from './llama-weights.ts';
 import { BatchGraph, type GraphKind } from './batch-graph.ts';
-import { WeightCopies, checkPrecision, type Precision } from './weight-copies.ts';
+import { WeightCopies, resolvePrecision, type Precision, type PrecisionSetting } from './weight-copies.ts';
 import type { LlamaConfig } from './config.ts';
 import type { WeightMap } from './host-tensor.ts';
 import { GrpoError } from '../errors.ts';
@@ -30,12 +30,13 @@ export interface ModelOptions {
   /** how many batch shapes keep a built graph (default 4) */
   graphCacheSize?: number;
   /**
-   * matmul precision of training and decoding: 'f32', or 'bf16' (BF16 copies of the weights feed the products;
-   * master weights, AdamW, gradient accumulation and the log-softmax head stay f32). Default 'f32'.
+   * matmul precision of training and decoding: 'f32' (the exact reference, default), 'bf16' (BF16 copies of the
+   * weights feed the products; master weights, AdamW, gradient accumulation and the log-softmax head stay f32), or
+   * 'auto' (the fastest this CPU has: see resolvePrecision)
    */
-  precision?: Precision;
-  /** tokens per chunk of the vocabulary-sized head tensors (default: bounded at 64 MiB per tensor) */
-  headChunkTokens?: number;
+  precision?: PrecisionSetting;
+  /** elements per chunk of the vocabulary-sized head tensors (default 2^24: 64 MiB per tensor) */
+  headChunkElements?: number;
 }
 
 export interface OptimizerOptions extends AdamWOptions {
@@ -80,15 +81,15 @@ export class LlamaModel {
   private opt?: AdamW;
   private readonly copies = new Map<Precision, WeightCopies>();
   readonly precision: Precision;
-  private readonly headChunkTokens?: number;
+  private readonly headChunkElements?: number;
 
   constructor(readonly config: LlamaConfig, opts: ModelOptions & { weights?: WeightMap } = {}) {
     this.ownsBackend = !opts.backend;
     this.backend = opts.backend ?? Backend.cpu({ threads: opts.threads });
     this.padMultiple = opts.padMultiple ?? 16;
     this.cacheSize = opts.graphCacheSize ?? 4;
-    this.precision = checkPrecision(opts.precision ?? 'f32', 'model precision');
-    this.headChunkTokens = opts.headChunkTokens;
+    this.precision = resolvePrecision(opts.precision ?? 'f32', this.backend);
+    this.headChunkElements = opts.headChunkElements;
     this.weights = new LlamaWeights(config, this.backend, { valueHead: opts.valueHead });
     if (opts.weights) this.weights.load(opts.weights);
     else this.weights.initRandom(opts.seed ?? 0);
@@ -114,10 +115,11 @@ export class LlamaModel {
    * The copies of the weights that products in `precision` read, brought up to date with the f32 weights
    * (see weight-copies.ts).
    */
-  weightCopies(precision: Precision = this.precision): WeightCopies {
+  weightCopies(setting: PrecisionSetting = this.precision): WeightCopies {
     this.assertAlive();
+    const precision = resolvePrecision(setting, this.backend);
     let c = this.copies.get(precision);
-    if (!c) this.copies.set(precision, (c = new WeightCopies(this.backend, this.weights, checkPrecision(precision))));
+    if (!c) this.copies.set(precision, (c = new WeightCopies(this.backend, this.weights, precision)));
     // loads and optimizer steps are the only writers of the weights
     c.sync(this.weights.version * 1e9 + (this.opt?.stepCount ?? 0));
     return c;
@@ -214,7 +216,7 @@ export class LlamaModel {
       this.graphs.delete(oldKey);
     }
     g = new BatchGraph(this.backend, this.weights, {
-      kind, B, T, entropy, temperature, copies: this.weightCopies(), headChunkTokens: this.headChunkTokens,
+      kind, B, T, entropy, temperature, copies: this.weightCopies(), headChunkElements: this.headChunkElements,
       gradAccumulators: kind === 'train' ? this.opt!.gradAccumulators : undefined,
     });
     this.graphs.set(key, g);

@@ -17,8 +17,8 @@ import type { Tensor } from '../engine/tensor.ts';
 export interface ParamGradients {
   /** w gets a gradient (frozen weights get none computed at all) */
   wants(w: Tensor): boolean;
-  /** add dw into w's gradient */
-  add(w: Tensor, dw: Tensor): void;
+  /** add dw into w's gradient, or into its columns [fromColumn, fromColumn + dw.ne[1]) */
+  add(w: Tensor, dw: Tensor, fromColumn?: number): void;
 }
 
 export class Tape {
@@ -75,9 +75,9 @@ export class Tape {
     return this.grads.get(t.ptr) ?? null;
   }
 
-  /** Add dw into the gradient of weight w (only called for weights it wants). */
-  addParamGrad(w: Tensor, dw: Tensor): void {
-    this.params!.add(w, dw);
+  /** Add dw into the gradient of weight w, or of its columns from `fromColumn` (only for weights it wants). */
+  addParamGrad(w: Tensor, dw: Tensor, fromColumn?: number): void {
+    this.params!.add(w, dw, fromColumn);
   }
 
   /** Seed an output's gradient (the per-token coefficients of DESIGN.md's seam). */

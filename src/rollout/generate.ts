@@ -9,7 +9,7 @@
 import { KvCache } from '../model/kv-cache.ts';
 import { DecodeGraph, copySlots } from '../model/decode-graph.ts';
 import type { LlamaModel } from '../model/llama-model.ts';
-import { checkPrecision, type Precision } from '../model/weight-copies.ts';
+import { checkPrecision, type PrecisionSetting } from '../model/weight-copies.ts';
 import { sampleToken, validateSampling, type SamplingParams } from './sampling.ts';
 import { Rng } from '../util/rng.ts';
 import { GrpoError } from '../errors.ts';
@@ -32,7 +32,7 @@ export interface GenerateOptions extends SamplingParams {
    * matmul precision (default: the model's). 'bf16' multiplies with BF16 copies of the weights (about 1.8× faster
    * matmuls on CPUs with AVX-512 BF16); the log-probs are then those of the BF16 model, close to the f32 policy's
    */
-  precision?: Precision;
+  precision?: PrecisionSetting;
   /** called after every decoding step with the number of tokens generated so far */
   onStep?: (generated: number) => void;
 }

@@ -16,7 +16,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { randomInt } from 'node:crypto';
 import { basename, extname } from 'node:path';
-import type { Precision } from '../model/weight-copies.ts';
+import type { PrecisionSetting } from '../model/weight-copies.ts';
 import { openModel, type OpenedModel } from '../model/open-model.ts';
 import { Rng } from '../util/rng.ts';
 import { handleCompletion, checkModelName, type HandlerContext } from './completion-handler.ts';
@@ -40,7 +40,7 @@ export interface ServeOptions {
   /** compute threads (default: one per core) */
   threads?: number;
   /** matmul precision (default f32) */
-  precision?: Precision;
+  precision?: PrecisionSetting;
   /** the id served at /v1/models (default: the model's file or folder name without extension) */
   modelName?: string;
   /** max_tokens of a chat request that sends none (default 256; never more than half the context) */

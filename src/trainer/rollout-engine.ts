@@ -8,6 +8,7 @@ import { generate, type Completion, type GenerateOptions } from '../rollout/gene
 import { generateRemote } from '../rollout/remote-generate.ts';
 import { OpenAIClient } from '../rollout/openai-client.ts';
 import type { LlamaModel } from '../model/llama-model.ts';
+import { resolvePrecision } from '../model/weight-copies.ts';
 import type { Tokenizer } from '../model/tokenizer/index.ts';
 import type { TrainConfig } from './config/schema.ts';
 import { saveModel } from './checkpoint.ts';
@@ -28,7 +29,7 @@ export interface RolloutEngine {
 export async function makeRolloutEngine(config: TrainConfig, model: LlamaModel, tokenizer: Tokenizer, runDir: string): Promise<RolloutEngine> {
   const r = config.rollout;
   if (r.engine === 'embedded') {
-    const precision = r.precision ?? model.precision;
+    const precision = resolvePrecision(r.precision ?? model.precision, model.backend);
     return {
       recomputeLogprobs: precision !== model.precision,
       // one blocking batched call: groups are handed over together when it returns

@@ -29,7 +29,7 @@ const modelSchema = z.strictObject({
   path: z.string().nullable().default(null).describe('starting checkpoint: HF folder, .gguf, llama2.c .bin, or "embedded" (the shipped model); null = a new model from model.init with the embedded task\'s character tokenizer'),
   tokenizer: z.string().nullable().default(null).describe('tokenizer path; null = found with the model'),
   threads: positiveInt.nullable().default(null).describe('compute threads; null = one per core'),
-  precision: z.enum(['f32', 'bf16']).default('f32').describe('matmul precision: f32, or bf16 (BF16 copies of the weights feed the products; master weights and AdamW stay f32)'),
+  precision: z.enum(['auto', 'f32', 'bf16']).default('auto').describe('matmul precision: f32 (exact), bf16 (BF16 copies of the weights feed the products; master weights and AdamW stay f32), or auto (bf16 where the CPU has vector BF16: AVX2 / AVX-512; else f32)'),
   init: initSchema.prefault({}).describe('architecture of a new model (model.path null)'),
 });
 

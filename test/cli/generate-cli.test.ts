@@ -27,7 +27,7 @@ test('grpo generate prints samples and, with --json, tokens and log-probs that m
   assert.equal(r.status, 0, r.stderr);
   const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
   assert.equal(lines.length, 3);
-  const { model } = openModel(path.join(dir, 'model'), { threads: 1 });
+  const { model } = openModel(path.join(dir, 'model'), { threads: 1, precision: 'auto' }); // the CLI's default
   try {
     const lib = generate(model, [tokenizer.encode('hello')], { n: 3, maxTokens: 6, seed: 5, temperature: 1 });
     lines.forEach((l, i) => {

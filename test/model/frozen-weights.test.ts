@@ -69,3 +69,19 @@ test('a trainable filter that matches nothing is a clear error', () => {
     model.free();
   }
 });
+
+test('training only the value head builds only its gradient (no log-prob coefficients needed)', () => {
+  const model = new LlamaModel(config, { threads: 1, valueHead: true });
+  try {
+    const opt = model.createOptimizer({ trainable: (n) => n === 'value_head.weight' });
+    model.weights.load(randomizeWeights(model.weights.save(), 8, 0.2));
+    const seqs = [[1, 2, 3, 4, 5]];
+    const pass = model.forward(seqs, { grad: true });
+    pass.backward({ logp: [[1, 1, 1, 1]], values: [[1, -1, 2, 0.5]] });
+    const g = opt.gradOf(model.weights.valueHead!).readF32();
+    assert.deepEqual(opt.params.map((p) => p.name), ['value_head.weight']);
+    assert.ok(g.some((x) => x !== 0), 'the value head has a gradient');
+  } finally {
+    model.free();
+  }
+});

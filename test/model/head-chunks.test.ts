@@ -1,28 +1,30 @@
 /**
- * The log-prob head processes the vocabulary-sized tensors a chunk of tokens at a time (forward, and again in the
- * backward, which recomputes the chunk's logits). Chunking is a memory bound only: log-probs, entropy and every
- * gradient equal those of one chunk over the whole batch, including chunks that do not divide the token count.
+ * The log-prob head never holds a whole [vocab × tokens] tensor: the forward runs chunks of tokens, the backward
+ * chunks of the vocabulary (recomputing the logits). Chunking is a memory bound only: log-probs, entropy and every
+ * gradient equal those of one chunk over the whole batch, including a last chunk that is shorter.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LlamaModel } from '../../src/model/llama-model.ts';
-import { tokenChunks, VOCAB_CHUNK_ELEMENTS } from '../../src/model/pieces/token-head.ts';
+import { tokenChunks, vocabChunks, VOCAB_CHUNK_ELEMENTS } from '../../src/model/pieces/token-head.ts';
 import { tinyConfigs, randomizeWeights, randomSequences } from './tiny-configs.ts';
 import { Rng } from '../../src/util/rng.ts';
 
-test('chunks cover the tokens once; the default holds ≤ VOCAB_CHUNK_ELEMENTS per tensor in multiples of 32 tokens', () => {
-  assert.deepEqual(tokenChunks(10, 5, 4), [[0, 4], [4, 4], [8, 2]]);
-  const qwen = tokenChunks(1280, 151936);
-  assert.equal(qwen[0][1] % 32, 0);
-  assert.ok(qwen[0][1] * 151936 <= VOCAB_CHUNK_ELEMENTS);
-  assert.equal(qwen.reduce((n, [, c]) => n + c, 0), 1280);
+test('chunks cover tokens and vocabulary once, ≤ VOCAB_CHUNK_ELEMENTS per tensor, in multiples of 32', () => {
+  assert.deepEqual(tokenChunks(80, 5, 1), [[0, 32], [32, 32], [64, 16]]);
+  for (const [chunks, width, total] of [[tokenChunks(1280, 151936), 151936, 1280], [vocabChunks(151936, 1280), 1280, 151936]] as const) {
+    assert.equal(chunks[0][1] % 32, 0);
+    assert.ok(chunks[0][1] * width <= VOCAB_CHUNK_ELEMENTS);
+    assert.equal(chunks.reduce((n, [, c]) => n + c, 0), total);
+  }
   assert.deepEqual(tokenChunks(64, 512), [[0, 64]]);
+  assert.deepEqual(vocabChunks(512, 64), [[0, 512]]);
 });
 
 for (const [label, config] of Object.entries(tinyConfigs)) {
   test(`a chunked head gives the unchunked log-probs, entropy and gradients: ${label}`, () => {
-    const run = (headChunkTokens?: number) => {
-      const model = new LlamaModel(config, { threads: 1, headChunkTokens, valueHead: true });
+    const run = (headChunkElements?: number) => {
+      const model = new LlamaModel(config, { threads: 1, headChunkElements, valueHead: true });
       try {
         const opt = model.createOptimizer();
         model.weights.load(randomizeWeights(model.weights.save(), 3, 0.2));
@@ -37,7 +39,8 @@ for (const [label, config] of Object.entries(tinyConfigs)) {
         model.free();
       }
     };
-    const whole = run(), chunked = run(7);
+    // 1 element: the smallest chunks, 32 tokens and 32 vocabulary entries (37 = 32 + a short one)
+    const whole = run(), chunked = run(1);
     const close = (a: ArrayLike<number>, b: ArrayLike<number>, what: string) => {
       let scale = 0;
       for (let i = 0; i < a.length; i++) scale = Math.max(scale, Math.abs(a[i]));

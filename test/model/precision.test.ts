@@ -12,6 +12,8 @@ import { KvCache } from '../../src/model/kv-cache.ts';
 import { DecodeGraph } from '../../src/model/decode-graph.ts';
 import { tinyConfigs, randomizeWeights, randomSequences } from './tiny-configs.ts';
 import { Rng } from '../../src/util/rng.ts';
+import { resolvePrecision } from '../../src/model/weight-copies.ts';
+import type { Backend } from '../../src/engine/backend.ts';
 
 const relativeL2 = (a: Float32Array[], b: Float32Array[]) => {
   let num = 0, den = 0;
@@ -75,6 +77,23 @@ test('BF16 KV-cache decoding equals the BF16 full forward', () => {
   } finally {
     graph?.free();
     cache.free();
+    model.free();
+  }
+});
+
+test("'auto' precision is bf16 where ggml's CPU build has vector BF16 (AVX2, AVX-512 BF16), else f32", () => {
+  const cpu = (...features: string[]) => ({ features: new Set(features) }) as unknown as Backend;
+  assert.equal(resolvePrecision('auto', cpu('SSE3', 'AVX', 'AVX2', 'FMA')), 'bf16');
+  assert.equal(resolvePrecision('auto', cpu('AVX512', 'AVX512_BF16')), 'bf16');
+  assert.equal(resolvePrecision('auto', cpu('NEON', 'ARM_FMA')), 'f32');
+  assert.equal(resolvePrecision('f32', cpu('AVX2')), 'f32');
+  assert.throws(() => resolvePrecision('fp8' as never, cpu()), /precision must be 'f32', 'bf16' or 'auto'/);
+  // the real backend reports its features
+  const model = new LlamaModel(tinyConfigs['qwen2 (bias, MHA)'], { threads: 1, precision: 'auto' });
+  try {
+    assert.equal(model.precision, resolvePrecision('auto', model.backend));
+    assert.ok(model.backend.features.size > 0, 'the CPU backend lists its features');
+  } finally {
     model.free();
   }
 });

@@ -105,6 +105,6 @@ test('BF16 decoding: log-probs close to the f32 policy, copies follow weight upd
     const after = generate(model, prompts, { temperature: 1, n: 2, maxTokens: 10, seed: 2, eosTokenIds: [], precision: 'bf16' });
     const scoredAfter = model.forward(after.map((c) => [...prompts[c.promptIndex], ...c.tokens]));
     check(after, scoredAfter, 0.1);
-    assert.throws(() => generate(model, prompts, { temperature: 1, maxTokens: 2, precision: 'fp8' as never }), /precision must be 'f32' or 'bf16'/);
+    assert.throws(() => generate(model, prompts, { temperature: 1, maxTokens: 2, precision: 'fp8' as never }), /precision must be 'f32', 'bf16' or 'auto'/);
   });
 });

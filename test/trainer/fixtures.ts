@@ -34,7 +34,7 @@ export const shareOfA: RewardSpec = {
 export function toyConfig(modelPath: string, outDir: string, overrides: Record<string, unknown> = {}) {
   const base = {
     name: 'toy', out_dir: outDir, seed: 1,
-    model: { path: modelPath, threads: 1 },
+    model: { path: modelPath, threads: 1, precision: 'f32' },
     data: { train: 'embedded:toy', eval: 'embedded:toy', eval_size: 8 },
     rollout: { prompts_per_step: 4, group_size: 4, max_tokens: 8, temperature: 1 },
     rewards: [{ type: 'format' }],

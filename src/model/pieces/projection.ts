@@ -36,6 +36,18 @@ export class Projection {
     return tape.o.matmul(this.copies.transposed(w), dy);
   }
 
+  /** Output features [from, from + n) of W·x, [n, N] (no backward recorded: the caller owns it). */
+  productSlice(tape: Tape, w: Tensor, x: Tensor, from: number, n: number): Tensor {
+    return tape.o.matmul(tape.o.columns(this.copies.forward(w), from, n), x);
+  }
+
+  /** The input gradient through output features [from, from + dy.ne[0]) of W only. */
+  inputGradientSlice(tape: Tape, w: Tensor, dy: Tensor, from: number): Tensor {
+    const t = this.copies.transposed(w), n = dy.ne[0];
+    // rows of the transposed copy are W's output features: a strided view of n of them per input feature
+    return tape.o.matmul(tape.o.view(t, [n, t.ne[1], 1, 1], [t.nb[1], t.nb[1] * t.ne[1], t.nb[1] * t.ne[1]], from * t.nb[0]), dy);
+  }
+
   /** dW [in, out] = Σ_n x_n ⊗ dy_n, as one mul_mat over token-major rows */
   weightGradient(tape: Tape, x: Tensor, dy: Tensor): Tensor {
     const o = tape.o, p = this.copies.precision;

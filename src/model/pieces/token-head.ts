@@ -4,15 +4,18 @@
  *   H = −Σ p·log p of that distribution;
  * - a scalar value per token (the PPO critic's linear head on the same trunk).
  *
- * Bounded memory for large vocabularies: the [vocab × tokens] tensors (logits, probabilities, their gradient) exist
- * one chunk of tokens at a time, in the forward and again in the backward, which recomputes the chunk's logits
- * instead of keeping them alive between the two computes. Each chunk is expanded into the graph before the next,
- * so the allocator reuses one chunk's memory for the next: at most ~4 f32 tensors of VOCAB_CHUNK_ELEMENTS
- * (256 MiB in all) at a time, whatever the batch (Qwen's 151,936-token vocabulary × 1,280 tokens would otherwise
- * be 778 MB per tensor).
+ * Bounded memory for large vocabularies: no [vocab × tokens] tensor ever exists whole. The forward runs a chunk of
+ * tokens at a time (softmax needs whole rows) and keeps only per-token numbers: log p(target), H, and the
+ * log-normaliser lse = z_target/τ − log p(target). The backward recomputes the logits a chunk of the vocabulary at a
+ * time for all tokens, where p = exp(z/τ − lse) needs no softmax, and adds each chunk's weight gradient straight into
+ * its columns of the accumulator (no vocabulary-sized temporaries per chunk). Chunks are expanded into the graph one
+ * after another, so the allocator reuses one chunk's memory for the next: at most ~4 f32 tensors of
+ * VOCAB_CHUNK_ELEMENTS (256 MiB in all) at a time, whatever the batch (Qwen's 151,936-token vocabulary × 1,280
+ * tokens would otherwise be 778 MB per tensor).
  *
  * Gradient of the seam's terms with respect to the logits z (p = softmax(z/τ), g and e the coefficients):
  *   d(g·log p_t)/dz = g·(onehot_t − p)/τ        d(e·H)/dz = −e·p ⊙ (log p + H)/τ
+ * The one-hot part is a gather (input gradient) and a scatter-add of g·h rows (weight gradient).
  * The log-prob is the log of the gathered probability (ggml-notes trap 3); 1e-30 keeps 0·log 0 = 0 in H.
  */
 import type { Tensor } from '../../engine/tensor.ts';
@@ -27,8 +30,15 @@ export interface HeadOptions {
   /** log-probs and entropy are of softmax(logits / temperature), the distribution sampling used */
   temperature: number;
   entropy: boolean;
-  /** tokens per chunk (default: as many as fit VOCAB_CHUNK_ELEMENTS) */
-  chunkTokens?: number;
+  /** elements per chunk tensor (default VOCAB_CHUNK_ELEMENTS; tests make it small) */
+  chunkElements?: number;
+}
+
+export interface HeadTargets {
+  /** i32 [N]: the target token of each position (made on first use: only the backward reads it) */
+  ids: () => Tensor;
+  /** i32 [N]: for token n of the forward chunk starting at n0, (n − n0)·vocab + target_n (see flatTargets) */
+  flat: Tensor;
 }
 
 export interface HeadOutputs {
@@ -39,78 +49,76 @@ export interface HeadOutputs {
 }
 
 /**
- * [start, count] of each chunk of N tokens. The default size is a multiple of 32: the head's weight gradient
- * contracts over the chunk's tokens, and ggml's fast matmul kernels need that dimension a multiple of 8–32.
+ * [start, count] chunks of `total` items, `per` items of `width` elements each fitting `elements`; sizes are
+ * multiples of 32, as ggml's fast matmul kernels want for a contracted dimension.
  */
-export function tokenChunks(N: number, vocab: number, chunkTokens?: number): [number, number][] {
-  const fit = 32 * Math.max(1, Math.floor(VOCAB_CHUNK_ELEMENTS / vocab / 32));
-  const size = Math.max(1, Math.min(N, chunkTokens ?? fit));
+function chunks(total: number, width: number, elements: number): [number, number][] {
+  const size = Math.min(total, 32 * Math.max(1, Math.floor(elements / width / 32)));
   const out: [number, number][] = [];
-  for (let n0 = 0; n0 < N; n0 += size) out.push([n0, Math.min(size, N - n0)]);
+  for (let i = 0; i < total; i += size) out.push([i, Math.min(size, total - i)]);
   return out;
 }
 
-/**
- * `flatTargets` i32 [N] holds, for token n of the chunk starting at n0, (n − n0)·vocab + target_n: the flat index
- * of its target in the chunk's [vocab, n] probabilities (see writeTargets).
- */
-export function tokenLogProbs(tape: Tape, proj: Projection, lmHead: Tensor, hidden: Tensor, flatTargets: Tensor, opts: HeadOptions): HeadOutputs {
+/** Token chunks of the forward (whole vocabulary rows). */
+export function tokenChunks(N: number, vocab: number, elements = VOCAB_CHUNK_ELEMENTS): [number, number][] {
+  return chunks(N, vocab, elements);
+}
+
+/** Vocabulary chunks of the backward (all tokens). */
+export function vocabChunks(vocab: number, N: number, elements = VOCAB_CHUNK_ELEMENTS): [number, number][] {
+  return chunks(vocab, N, elements);
+}
+
+export function tokenLogProbs(tape: Tape, proj: Projection, lmHead: Tensor, hidden: Tensor, targets: HeadTargets, opts: HeadOptions): HeadOutputs {
   const o = tape.o;
   const V = lmHead.ne[1], N = hidden.ne[1], tau = opts.temperature;
-  const chunks = tokenChunks(N, V, opts.chunkTokens);
-  const probsOf = (h: Tensor) => {
-    const z = o.matmul(proj.copies.forward(lmHead), h);
-    return o.softmax(tau === 1 ? z : o.scale(z, 1 / tau));
-  };
-  const targetsOf = (n0: number, n: number) => o.view(flatTargets, [n, 1, 1, 1], [4 * n, 4 * n, 4 * n], 4 * n0);
-  const logpParts: Tensor[] = [], entropyParts: Tensor[] = [];
-  for (const [n0, n] of chunks) {
-    const p = probsOf(o.columns(hidden, n0, n));
+  const logpParts: Tensor[] = [], entropyParts: Tensor[] = [], lseParts: Tensor[] = [];
+  for (const [n0, n] of tokenChunks(N, V, opts.chunkElements)) {
+    const z = proj.productSlice(tape, lmHead, o.columns(hidden, n0, n), 0, V);
+    const zs = tau === 1 ? z : o.scale(z, 1 / tau);
+    const p = o.softmax(zs);
+    const at = o.view(targets.flat, [n, 1, 1, 1], [4 * n, 4 * n, 4 * n], 4 * n0);
+    const logp = o.log(o.getRows(o.reshape(p, [1, V * n]), at));
     // expanded chunk by chunk, so each chunk's [vocab × n] tensors are dead before the next chunk's
-    logpParts.push(o.log(o.getRows(o.reshape(p, [1, V * n]), targetsOf(n0, n))));
-    tape.graph.expand(logpParts[logpParts.length - 1]);
-    if (opts.entropy) {
-      entropyParts.push(o.scale(o.sumRows(o.mul(p, o.log(o.scaleBias(p, 1, 1e-30)))), -1));
-      tape.graph.expand(entropyParts[entropyParts.length - 1]);
-    }
+    tape.graph.expand(logpParts[logpParts.push(logp) - 1]);
+    if (opts.entropy) tape.graph.expand(entropyParts[entropyParts.push(o.scale(o.sumRows(o.mul(p, o.log(o.scaleBias(p, 1, 1e-30)))), -1)) - 1]);
+    if (tape.recording) tape.graph.expand(lseParts[lseParts.push(o.sub(o.getRows(o.reshape(zs, [1, V * n]), at), logp)) - 1]);
   }
   const logp = concatAll(o, logpParts, 1);
   const entropy = opts.entropy ? concatAll(o, entropyParts, 1) : undefined;
+  if (!tape.recording) return { logp, entropy };
+  const lse = concatAll(o, lseParts, 1);
 
   tape.record(entropy ? [logp, entropy] : [logp], [hidden], [lmHead], () => {
-    const gLogp = tape.grad(logp), gEntropy = entropy && tape.grad(entropy);
-    if (!gLogp && !gEntropy) return;
-    const dHidden: Tensor[] = [];
-    for (const [n0, n] of chunks) {
-      const h = o.columns(hidden, n0, n);
-      const p = probsOf(h);
-      let dz: Tensor | null = null;
-      if (gLogp) dz = o.scale(o.mul(p, o.columns(gLogp, n0, n)), -1);
-      if (gEntropy) {
-        const term = o.mul(o.mul(p, o.add(o.log(o.scaleBias(p, 1, 1e-30)), o.columns(entropy!, n0, n))), o.columns(gEntropy, n0, n));
-        dz = dz ? o.sub(dz, term) : o.scale(term, -1);
-      }
-      if (gLogp) {
-        // + g at each token's target: gather, add, scatter back into the flat view
-        const flat = o.reshape(dz!, [1, V * n]), at = targetsOf(n0, n);
-        dz = o.reshape(o.setRows(flat, o.add(o.getRows(flat, at), o.columns(gLogp, n0, n)), at), [V, n]);
-      }
-      if (tau !== 1) dz = o.scale(dz!, 1 / tau);
-      if (tape.wants(lmHead)) tape.addParamGrad(lmHead, proj.weightGradient(tape, h, dz!));
-      if (tape.needs(hidden)) {
-        dHidden.push(proj.inputGradient(tape, lmHead, dz!));
-        tape.graph.expand(dHidden[dHidden.length - 1]); // before the next chunk, so this chunk's memory is reused
-      }
+    const g = tape.grad(logp), e = entropy ? tape.grad(entropy) : null;
+    if (!g && !e) return;
+    let dHidden: Tensor | null = null;
+    const addHidden = (d: Tensor) => { dHidden = dHidden ? o.add(dHidden, d) : d; tape.graph.expand(dHidden); };
+    for (const [v0, n] of vocabChunks(V, N, opts.chunkElements)) {
+      const z = proj.productSlice(tape, lmHead, hidden, v0, n); // [n, N]
+      const s = o.sub(tau === 1 ? z : o.scale(z, 1 / tau), lse); // log p
+      const p = o.exp(s);
+      // dz = −p ⊙ (g + e ⊙ (log p + H)) / τ, without the one-hot part
+      const inner = e ? (g ? o.add(o.mul(o.add(s, entropy!), e), g) : o.mul(o.add(s, entropy!), e)) : g!;
+      const dz = o.scale(o.mul(p, inner), -1 / tau);
+      if (tape.wants(lmHead)) tape.addParamGrad(lmHead, proj.weightGradient(tape, hidden, dz), v0);
+      if (tape.needs(hidden)) addHidden(proj.inputGradientSlice(tape, lmHead, dz, v0));
     }
-    if (dHidden.length) tape.addGrad(hidden, concatAll(o, dHidden, 1));
+    if (g) {
+      // the one-hot part, g/τ at each token's target: rows of W gathered, and g·h rows added into W's columns
+      const gt = tau === 1 ? g : o.scale(g, 1 / tau);
+      if (tape.needs(hidden)) addHidden(o.mul(o.getRows(lmHead, targets.ids()), gt));
+      if (tape.wants(lmHead)) tape.addParamGrad(lmHead, o.getRowsBack(o.mul(hidden, gt), targets.ids(), lmHead));
+    }
+    if (dHidden) tape.addGrad(hidden, dHidden);
   });
   return { logp, entropy };
 }
 
-/** Fill `flatTargets` for tokenLogProbs: targets [N] → chunk-local flat indices. */
-export function writeTargets(targets: Int32Array, vocab: number, chunks: [number, number][]): Int32Array {
+/** Targets [N] → the chunk-local flat indices of HeadTargets.flat. */
+export function flatTargets(targets: Int32Array, vocab: number, elements = VOCAB_CHUNK_ELEMENTS): Int32Array {
   const flat = new Int32Array(targets.length);
-  for (const [n0, n] of chunks) for (let i = 0; i < n; i++) flat[n0 + i] = i * vocab + targets[n0 + i];
+  for (const [n0, n] of tokenChunks(targets.length, vocab, elements)) for (let i = 0; i < n; i++) flat[n0 + i] = i * vocab + targets[n0 + i];
   return flat;
 }
 

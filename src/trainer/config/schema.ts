@@ -15,7 +15,7 @@ const modelSchema = z.object({
   path: z.string().describe('policy: Hugging Face folder, .gguf, llama2.c .bin, or "embedded" (the shipped demo model)'),
   tokenizer: z.string().optional().describe('tokenizer path (default: found with the model)'),
   threads: positiveInt.optional().describe('compute threads (default: one per core)'),
-  precision: z.enum(['f32', 'bf16']).default('f32').describe('matmul precision of training and decoding: f32, or bf16 (BF16 copies of the weights feed the products; master weights, AdamW and the log-softmax stay f32)'),
+  precision: z.enum(['auto', 'f32', 'bf16']).default('auto').describe('matmul precision of training and decoding: f32 (exact), bf16 (BF16 copies of the weights feed the products; master weights, AdamW and the log-softmax stay f32), or auto (bf16 where the CPU has vector BF16: AVX2 / AVX-512; else f32)'),
 }).strict();
 
 const dataSchema = z.object({
@@ -38,7 +38,7 @@ const rolloutSchema = z.object({
   top_k: z.number().int().nonnegative().default(0).describe('top-k sampling (0: off)'),
   min_p: z.number().min(0).max(1).default(0).describe('min-p sampling (0: off)'),
   stop: z.array(z.string()).default([]).describe('stop strings'),
-  precision: z.enum(['f32', 'bf16']).optional().describe('embedded engine: decoding precision (default: model.precision); when it differs from model.precision, behaviour log-probs are recomputed at model.precision'),
+  precision: z.enum(['auto', 'f32', 'bf16']).optional().describe('embedded engine: decoding precision (default: model.precision); when it differs from model.precision, behaviour log-probs are recomputed at model.precision'),
   engine: z.enum(['embedded', 'openai']).default('embedded').describe('who generates: the policy itself, or an OpenAI-compatible server (vLLM, SGLang, grpo serve)'),
   base_url: z.string().optional().describe('engine "openai": the server URL, e.g. http://127.0.0.1:8000/v1'),
   api_key: z.string().optional().describe('engine "openai": API key, if the server wants one'),
