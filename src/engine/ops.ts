@@ -5,7 +5,7 @@
  * needs (model/pieces/) are both here; nothing relies on ggml's autodiff.
  */
 import { ggml } from './ffi.ts';
-import { Tensor, DTYPE_BYTES, GGML_TYPE, contiguousStrides, type DType } from './tensor.ts';
+import { Tensor, DTYPE_BYTES, BLOCK_ELEMENTS, GGML_TYPE, contiguousStrides, rowBytes, type DType } from './tensor.ts';
 import type { Context } from './context.ts';
 import { GrpoError } from '../errors.ts';
 
@@ -17,6 +17,11 @@ function fail(op: string, msg: string): never {
 
 function isFloat(t: Tensor): boolean {
   return t.dtype === 'f32' || t.dtype === 'f16' || t.dtype === 'bf16';
+}
+
+/** A matmul's first operand: a float or a quantised matrix (ggml converts the second operand to match). */
+function isMatrixType(t: Tensor): boolean {
+  return isFloat(t) || t.dtype === 'q8_0';
 }
 
 /** b can be broadcast (tiled) onto a, as ggml_can_repeat requires. */
@@ -52,7 +57,8 @@ export class Ops {
     if (b.ne[2] % a.ne[2] !== 0 || b.ne[3] % a.ne[3] !== 0) fail(op, `cannot broadcast ${a.shapeText} over ${b.shapeText}`);
     if (a.nb[0] > a.nb[1]) fail(op, `first operand ${a.shapeText} must not be transposed`);
     if (b.nb[0] !== DTYPE_BYTES[b.dtype]) fail(op, `rows of the second operand ${b.shapeText} must be contiguous`);
-    if (!isFloat(a) || (b.dtype !== 'f32' && b.dtype !== a.dtype)) fail(op, `needs a float first operand and an f32 (or ${a.dtype}) second, got ${a.dtype}, ${b.dtype}`);
+    if (!isMatrixType(a) || (b.dtype !== 'f32' && b.dtype !== a.dtype)) fail(op, `needs a float or q8_0 first operand and an f32 (or ${a.dtype}) second, got ${a.dtype}, ${b.dtype}`);
+    if (a.ne[0] % BLOCK_ELEMENTS[a.dtype] !== 0) fail(op, `${a.describe()} rows are not whole ${a.dtype} blocks`);
     return this.wrap(op, [a, b], () => ggml.mul_mat(this.ctx.ptr, a.ptr, b.ptr), 'f32', [a.ne[1], b.ne[1], b.ne[2], b.ne[3]]);
   }
 
@@ -143,12 +149,12 @@ export class Ops {
     return this.wrap(op, [dy, x], () => ggml.rms_norm_back(this.ctx.ptr, dy.ptr, x.ptr, eps), 'f32', x.ne);
   }
 
-  /** Rows of a [E, R, ...] picked by i32 indices idx [n, ...] → [E, n, ...]. */
+  /** Rows of a [E, R, ...] picked by i32 indices idx [n, ...] → f32 [E, n, ...] (a low-precision source is widened). */
   getRows(a: Tensor, idx: Tensor): Tensor {
     const op = 'getRows';
     if (idx.dtype !== 'i32') fail(op, `indices must be i32, got ${idx.dtype}`);
     if (a.ne[2] !== idx.ne[1] || idx.ne[3] !== 1 || a.ne[3] !== idx.ne[2]) fail(op, `index ${idx.shapeText} does not match source ${a.shapeText}`);
-    if (a.dtype !== 'f32') fail(op, `source must be f32, got ${a.dtype}`);
+    if (!isMatrixType(a)) fail(op, `source must be a float or q8_0 tensor, got ${a.dtype}`);
     return this.wrap(op, [a, idx], () => ggml.get_rows(this.ctx.ptr, a.ptr, idx.ptr), 'f32', [a.ne[0], idx.ne[0], idx.ne[1], idx.ne[2]]);
   }
 
@@ -228,7 +234,8 @@ export class Ops {
   view(a: Tensor, ne: Ne, nb: [number, number, number], offset: number): Tensor {
     const op = 'view';
     const es = DTYPE_BYTES[a.dtype];
-    const last = offset + (ne[0] - 1) * es + (ne[1] - 1) * nb[0] + (ne[2] - 1) * nb[1] + (ne[3] - 1) * nb[2] + es;
+    if (ne[0] % BLOCK_ELEMENTS[a.dtype] !== 0) fail(op, `a ${a.dtype} view must hold whole blocks`);
+    const last = offset + rowBytes(a.dtype, ne[0]) + (ne[1] - 1) * nb[0] + (ne[2] - 1) * nb[1] + (ne[3] - 1) * nb[2];
     if (offset < 0 || last > a.nbytes) fail(op, `view [${ne.join(', ')}] at offset ${offset} runs past the end of ${a.describe()}`);
     return this.wrap(op, [a], () => ggml.view_4d(this.ctx.ptr, a.ptr, ne[0], ne[1], ne[2], ne[3], nb[0], nb[1], nb[2], offset), a.dtype, ne, [es, ...nb]);
   }
@@ -256,11 +263,11 @@ export class Ops {
   }
 
   cont(a: Tensor): Tensor {
-    return this.wrap('cont', [a], () => ggml.cont(this.ctx.ptr, a.ptr), a.dtype, a.ne, contiguousStrides(a.ne, DTYPE_BYTES[a.dtype]));
+    return this.wrap('cont', [a], () => ggml.cont(this.ctx.ptr, a.ptr), a.dtype, a.ne, contiguousStrides(a.ne, a.dtype));
   }
 
   /** A contiguous copy of a (any layout) converted to dtype. */
-  cast(a: Tensor, dtype: Exclude<DType, 'i32'>): Tensor {
+  cast(a: Tensor, dtype: 'f32' | 'f16' | 'bf16'): Tensor {
     if (!isFloat(a)) fail('cast', `needs a float tensor, got ${a.describe()}`);
     if (dtype === a.dtype) return a.isContiguous ? a : this.cont(a);
     return this.wrap('cast', [a], () => ggml.cast(this.ctx.ptr, a.ptr, GGML_TYPE[dtype]), dtype, a.ne);

@@ -16,10 +16,18 @@ export interface TensorOwner {
 /** Offset of `struct ggml_backend_buffer * buffer` in `struct ggml_tensor` (after the 4-byte type, aligned). */
 const BUFFER_FIELD_OFFSET = 8;
 
-export type DType = 'f32' | 'f16' | 'bf16' | 'i32';
+export type DType = 'f32' | 'f16' | 'bf16' | 'i32' | 'q8_0';
 
-export const GGML_TYPE: Record<DType, number> = { f32: 0, f16: 1, i32: 26, bf16: 30 };
-export const DTYPE_BYTES: Record<DType, number> = { f32: 4, f16: 2, bf16: 2, i32: 4 };
+export const GGML_TYPE: Record<DType, number> = { f32: 0, f16: 1, q8_0: 8, i32: 26, bf16: 30 };
+/** Bytes of one block of BLOCK_ELEMENTS elements (one element for the plain types). */
+export const DTYPE_BYTES: Record<DType, number> = { f32: 4, f16: 2, bf16: 2, i32: 4, q8_0: 34 };
+/** Elements per block: Q8_0 stores 32 int8 values with one f16 scale. */
+export const BLOCK_ELEMENTS: Record<DType, number> = { f32: 1, f16: 1, bf16: 1, i32: 1, q8_0: 32 };
+
+/** Bytes of a row of ne0 elements. */
+export function rowBytes(dtype: DType, ne0: number): number {
+  return (ne0 / BLOCK_ELEMENTS[dtype]) * DTYPE_BYTES[dtype];
+}
 
 export class Tensor {
   /** ggml shape, innermost first, always 4 entries (trailing 1s). */
@@ -39,7 +47,7 @@ export class Tensor {
     if (!ptr) throw new GrpoError('engine', `ggml returned a null tensor for '${name}' (its context is out of metadata space)`);
     const n4 = [1, 1, 1, 1].map((one, i) => ne[i] ?? one) as [number, number, number, number];
     this.ne = n4;
-    this.nb = (nb as [number, number, number, number] | undefined) ?? contiguousStrides(n4, DTYPE_BYTES[dtype]);
+    this.nb = (nb as [number, number, number, number] | undefined) ?? contiguousStrides(n4, dtype);
   }
 
   private param = false;
@@ -79,11 +87,11 @@ export class Tensor {
   }
 
   get nbytes(): number {
-    return this.numel * DTYPE_BYTES[this.dtype];
+    return rowBytes(this.dtype, this.ne[0]) * this.ne[1] * this.ne[2] * this.ne[3];
   }
 
   get isContiguous(): boolean {
-    const want = contiguousStrides(this.ne, DTYPE_BYTES[this.dtype]);
+    const want = contiguousStrides(this.ne, this.dtype);
     return this.ne.every((n, i) => n === 1 || this.nb[i] === want[i]);
   }
 
@@ -98,9 +106,9 @@ export class Tensor {
     return `${this.name || 'tensor'} ${this.shapeText} ${this.dtype}`;
   }
 
-  /** Copy host data into the tensor (its buffer must be allocated). */
-  write(data: Float32Array | Int32Array | Uint16Array): void {
-    const expected = this.dtype === 'i32' ? Int32Array : this.dtype === 'f32' ? Float32Array : Uint16Array;
+  /** Copy host data into the tensor (its buffer must be allocated): Q8_0 as its raw blocks. */
+  write(data: Float32Array | Int32Array | Uint16Array | Uint8Array): void {
+    const expected = this.dtype === 'i32' ? Int32Array : this.dtype === 'f32' ? Float32Array : this.dtype === 'q8_0' ? Uint8Array : Uint16Array;
     if (!(data instanceof expected)) {
       throw new GrpoError('shape', `writing ${data.constructor.name} into ${this.describe()}: expected ${expected.name}`);
     }
@@ -123,13 +131,22 @@ export class Tensor {
     return dst;
   }
 
+  /** Read the tensor's raw bytes (any dtype) into `out`. */
+  readBytes(out: Uint8Array): Uint8Array {
+    if (out.byteLength !== this.nbytes) throw new GrpoError('shape', `read buffer has ${out.byteLength} bytes, ${this.describe()} holds ${this.nbytes}`);
+    if (!this.isContiguous) throw new GrpoError('shape', `cannot read non-contiguous ${this.describe()}`);
+    this.assertData('reading');
+    ggml.backend_tensor_get(this.ptr, out, 0, this.nbytes);
+    return out;
+  }
+
   readScalar(): number {
     return this.readF32(new Float32Array(this.numel))[0];
   }
 }
 
-export function contiguousStrides(ne: readonly number[], elementBytes: number): [number, number, number, number] {
-  const nb: [number, number, number, number] = [elementBytes, 0, 0, 0];
-  for (let i = 1; i < 4; i++) nb[i] = nb[i - 1] * (ne[i - 1] ?? 1);
+export function contiguousStrides(ne: readonly number[], dtype: DType): [number, number, number, number] {
+  const nb: [number, number, number, number] = [DTYPE_BYTES[dtype], rowBytes(dtype, ne[0] ?? 1), 0, 0];
+  for (let i = 2; i < 4; i++) nb[i] = nb[i - 1] * (ne[i - 1] ?? 1);
   return nb;
 }

@@ -19,6 +19,8 @@ import { embedding } from './pieces/embedding.ts';
 import { rmsNorm } from './pieces/rms-norm.ts';
 import { causalAttention, causalMask } from './pieces/causal-attention.ts';
 import { tokenLogProbs, tokenValues, flatTargets, tokenChunks, vocabChunks } from './pieces/token-head.ts';
+import type { LoraAdapters } from './lora.ts';
+import type { Rng } from '../util/rng.ts';
 import { GrpoError } from '../errors.ts';
 
 export type GraphKind = 'logits' | 'score' | 'train';
@@ -36,6 +38,8 @@ export interface BatchGraphOptions {
   gradAccumulators?: Map<Tensor, Tensor>;
   /** elements per chunk of the vocabulary-sized head tensors (default: token-head.ts's bound) */
   headChunkElements?: number;
+  /** LoRA adapters applied by the projections (null: the base alone) */
+  lora?: LoraAdapters | null;
 }
 
 export class BatchGraph {
@@ -59,6 +63,9 @@ export class BatchGraph {
   readonly coefValue?: Tensor;
   readonly coefEntropy?: Tensor;
   private readonly headChunkElements?: number;
+  /** LoRA dropout masks of a train graph, redrawn for every forward */
+  private readonly dropoutMasks: Tensor[] = [];
+  private readonly dropout: number;
   /** bumped by every forward compute, so a stale pass cannot run its backward on newer activations */
   generation = 0;
 
@@ -72,11 +79,14 @@ export class BatchGraph {
     this.headChunkElements = opts.headChunkElements;
     // head chunks: of tokens in the forward, of the vocabulary in the backward (token-head.ts)
     const headChunks = tokenChunks(N, c.vocabSize, opts.headChunkElements).length + vocabChunks(c.vocabSize, N, opts.headChunkElements).length;
-    const nParams = weights.parameters.length;
-    const g = (this.graph = new ComputeGraph(backend, { maxNodes: 400 * c.nLayers + 40 * headChunks + 256, externalTensors: 4 * nParams + 8 }));
+    const nParams = weights.parameters.length + (opts.lora?.byName.size ?? 0);
+    const g = (this.graph = new ComputeGraph(backend, { maxNodes: 600 * c.nLayers + 40 * headChunks + 256, externalTensors: 4 * nParams + 8 }));
     if (kind === 'train' && !opts.gradAccumulators) throw new GrpoError('engine', 'a train graph needs the optimizer gradient accumulators');
     const tape = new Tape(g, kind === 'train' ? accumulateInto(g, opts.gradAccumulators!) : null);
-    const proj = new Projection(kind === 'train' ? opts.copies.withTransposed() : opts.copies);
+    // LoRA dropout acts in training only (PEFT's train mode); scoring passes see the whole adapter
+    this.dropout = kind === 'train' ? opts.lora?.settings.dropout ?? 0 : 0;
+    const mask = this.dropout > 0 ? (x: Tensor) => this.dropoutMasks[this.dropoutMasks.push(g.input('f32', [...x.ne], `lora_dropout_${this.dropoutMasks.length}`)) - 1] : null;
+    const proj = new Projection(kind === 'train' ? opts.copies.withTransposed() : opts.copies, opts.lora ?? null, mask);
     this.tokens = g.input('i32', [N], 'tokens');
     this.positions = g.input('i32', [N], 'positions');
     this.mask = g.input('f32', [T, T], 'causal_mask');
@@ -116,8 +126,11 @@ export class BatchGraph {
     g.allocate();
   }
 
-  /** Upload a padded batch: rows of `tokens` are sequences, `targets` the token to score at each position. */
-  writeInputs(tokens: Int32Array, targets?: Int32Array): void {
+  /**
+   * Upload a padded batch: rows of `tokens` are sequences, `targets` the token to score at each position; `rng`
+   * draws the LoRA dropout masks of a train graph (inverted dropout: kept entries are 1/(1 − p)).
+   */
+  writeInputs(tokens: Int32Array, targets?: Int32Array, rng?: Rng): void {
     const pos = new Int32Array(this.N);
     for (let i = 0; i < this.N; i++) pos[i] = i % this.T;
     this.tokens.write(tokens);
@@ -128,6 +141,9 @@ export class BatchGraph {
       this.targets.write(flatTargets(targets, this.weights.config.vocabSize, this.headChunkElements));
       this.targetIds?.write(targets);
     }
+    if (this.dropoutMasks.length && !rng) throw new GrpoError('engine', 'this graph has LoRA dropout: pass the dropout RNG');
+    const keep = 1 / (1 - this.dropout);
+    for (const m of this.dropoutMasks) m.write(Float32Array.from({ length: m.numel }, () => (rng!.next() < this.dropout ? 0 : keep)));
   }
 
   free(): void {

@@ -13,6 +13,7 @@ import type { Backend } from '../engine/backend.ts';
 import type { LlamaWeights } from './llama-weights.ts';
 import type { KvCache } from './kv-cache.ts';
 import type { WeightCopies } from './weight-copies.ts';
+import type { LoraAdapters } from './lora.ts';
 import { Tape } from './tape.ts';
 import { transformerBlock } from './block.ts';
 import { Projection } from './pieces/projection.ts';
@@ -40,17 +41,20 @@ export class DecodeGraph {
   /** the allocator may reuse input memory during a compute, so every compute needs fresh inputs */
   private inputsFresh = false;
 
-  /** `copies`: the weights the products read (f32, or BF16 copies), already in sync with the model's weights */
-  constructor(backend: Backend, readonly weights: LlamaWeights, readonly cache: KvCache, readonly shape: DecodeShape, copies: WeightCopies) {
+  /**
+   * `copies`: the weights the products read (f32, or BF16 copies), already in sync with the model's weights;
+   * `lora`: adapters to apply (null: the base alone)
+   */
+  constructor(backend: Backend, readonly weights: LlamaWeights, readonly cache: KvCache, readonly shape: DecodeShape, copies: WeightCopies, lora: LoraAdapters | null = null) {
     const c = weights.config;
     const { nNew, span, slots: S, slotStride } = shape;
     if (nNew < 1 || span > cache.context || (S - 1) * slotStride >= cache.slots || S < 1) {
       throw new GrpoError('shape', `decode graph of ${S} slots (stride ${slotStride}) × ${nNew} tokens over span ${span} does not fit a cache of ${cache.slots} slots × ${cache.context}`);
     }
-    const g = (this.graph = new ComputeGraph(backend, { maxNodes: 64 * c.nLayers + 64, externalTensors: 3 * weights.parameters.length + 2 * c.nLayers }));
+    const g = (this.graph = new ComputeGraph(backend, { maxNodes: 96 * c.nLayers + 64, externalTensors: 3 * weights.parameters.length + 2 * c.nLayers + (lora?.byName.size ?? 0) }));
     const o = g.ops;
     const tape = new Tape(g); // forward only
-    const proj = new Projection(copies);
+    const proj = new Projection(copies, lora);
     const N = nNew * S;
     this.tokens = g.input('i32', [N], 'tokens');
     this.positions = g.input('i32', [N], 'positions');

@@ -23,6 +23,14 @@ export function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/**
+ * A host tensor whose `data` is produced anew on every access (read from a file or from the device): streaming
+ * readers and writers then hold one tensor's values at a time. Read `data` once per use.
+ */
+export function lazyHostTensor(shape: number[], read: () => Float32Array): HostTensor {
+  return { shape, get data() { return read(); } };
+}
+
 export function hostTensor(shape: number[], data?: Float32Array): HostTensor {
   const n = numel(shape);
   if (data && data.length !== n) {

@@ -11,7 +11,9 @@
 import { Backend } from '../engine/backend.ts';
 import { AdamW, type AdamWOptions } from '../engine/optimizer.ts';
 import type { Tensor } from '../engine/tensor.ts';
-import { LlamaWeights } from './llama-weights.ts';
+import { LlamaWeights, VALUE_HEAD, type MatrixType } from './llama-weights.ts';
+import { LoraAdapters, type LoraOptions } from './lora.ts';
+import { Rng } from '../util/rng.ts';
 import { BatchGraph, type GraphKind } from './batch-graph.ts';
 import { WeightCopies, resolvePrecision, type Precision, type PrecisionSetting } from './weight-copies.ts';
 import type { LlamaConfig } from './config.ts';
@@ -37,6 +39,13 @@ export interface ModelOptions {
   precision?: PrecisionSetting;
   /** elements per chunk of the vocabulary-sized head tensors (default 2^24: 64 MiB per tensor) */
   headChunkElements?: number;
+  /** LoRA adapters on a frozen base (PEFT defaults); the optimizer then trains only them (and a value head) */
+  lora?: LoraOptions;
+  /**
+   * storage of the projection matrices and embedding: 'f32', or a frozen low-precision LoRA base — 'bf16' (the
+   * default with LoRA) or 'q8_0' (ggml's 8-bit blocks, QLoRA-style). Full fine-tuning needs 'f32'.
+   */
+  basePrecision?: MatrixType;
 }
 
 export interface OptimizerOptions extends AdamWOptions {
@@ -47,6 +56,8 @@ export interface OptimizerOptions extends AdamWOptions {
 export interface ForwardOptions {
   /** build the backward part so pass.backward() can run */
   grad?: boolean;
+  /** with LoRA: false scores the base alone (the reference policy of KL, as TRL does with PEFT). Default true */
+  adapters?: boolean;
   /** also compute per-token entropy */
   entropy?: boolean;
   /** score under softmax(logits / temperature), the sampling distribution (default 1) */
@@ -81,6 +92,10 @@ export class LlamaModel {
   private opt?: AdamW;
   private readonly copies = new Map<Precision, WeightCopies>();
   readonly precision: Precision;
+  /** the LoRA adapters, when the model has them */
+  readonly lora: LoraAdapters | null;
+  /** draws LoRA dropout masks; its state is part of a checkpoint */
+  readonly dropoutRng: Rng;
   private readonly headChunkElements?: number;
 
   constructor(readonly config: LlamaConfig, opts: ModelOptions & { weights?: WeightMap } = {}) {
@@ -90,17 +105,28 @@ export class LlamaModel {
     this.cacheSize = opts.graphCacheSize ?? 4;
     this.precision = resolvePrecision(opts.precision ?? 'f32', this.backend);
     this.headChunkElements = opts.headChunkElements;
-    this.weights = new LlamaWeights(config, this.backend, { valueHead: opts.valueHead });
+    const matrixType = opts.basePrecision ?? (opts.lora ? 'bf16' : 'f32');
+    if (matrixType !== 'f32' && !opts.lora) throw new GrpoError('config', `base precision ${matrixType} holds a frozen base for LoRA; full fine-tuning trains f32 weights (set lora, or base precision f32)`);
+    this.weights = new LlamaWeights(config, this.backend, { valueHead: opts.valueHead, matrixType });
+    this.lora = opts.lora ? new LoraAdapters(this.weights, this.backend, opts.lora) : null;
+    this.dropoutRng = new Rng((opts.seed ?? 0) + 0x10ad);
     if (opts.weights) this.weights.load(opts.weights);
     else this.weights.initRandom(opts.seed ?? 0);
+    this.lora?.initPeft(opts.seed ?? 0);
   }
 
-  /** Create the AdamW optimizer over the trainable parameters (call once before training). */
+  /**
+   * Create the AdamW optimizer over the trainable parameters (call once before training). By default: every f32
+   * weight, or with LoRA the adapters and the value head; `trainable` picks by name (HF names, PEFT names for
+   * adapters) among the f32 tensors.
+   */
   createOptimizer(opts: OptimizerOptions = {}): AdamW {
     this.assertAlive();
     if (this.opt) throw new GrpoError('engine', 'this model already has an optimizer');
     this.dropGraphs('train');
-    const trainable = [...this.weights.byName].filter(([name]) => opts.trainable?.(name) ?? true).map(([, t]) => t);
+    const candidates = [...this.weights.byName, ...(this.lora?.byName ?? [])].filter(([, t]) => t.dtype === 'f32');
+    const byDefault = (name: string) => !this.lora || this.lora.byName.has(name) || name === VALUE_HEAD;
+    const trainable = candidates.filter(([name]) => (opts.trainable ?? byDefault)(name)).map(([, t]) => t);
     if (trainable.length === 0) throw new GrpoError('config', 'no parameter is trainable: the trainable filter matched none of the model\'s weights');
     this.opt = new AdamW(this.backend, trainable, opts);
     return this.opt;
@@ -120,8 +146,9 @@ export class LlamaModel {
     const precision = resolvePrecision(setting, this.backend);
     let c = this.copies.get(precision);
     if (!c) this.copies.set(precision, (c = new WeightCopies(this.backend, this.weights, precision)));
-    // loads and optimizer steps are the only writers of the weights
-    c.sync(this.weights.version * 1e9 + (this.opt?.stepCount ?? 0));
+    // loads and optimizer steps are the only writers of the weights (adapters are not copied)
+    const trainsMatrices = this.opt?.params.some((p) => p.ne[1] > 1 && this.weights.byName.get(p.name) === p);
+    c.sync(this.weights.version, trainsMatrices ? this.opt!.stepCount : 0);
     return c;
   }
 
@@ -130,7 +157,7 @@ export class LlamaModel {
     this.assertAlive();
     const lens = sequences.map((s) => s.length);
     const T = this.padLength(Math.max(...lens), sequences.length);
-    const g = this.graph('logits', sequences.length, T, false, 1);
+    const g = this.graph('logits', sequences.length, T, false, 1, true);
     g.writeInputs(this.packTokens(sequences, T, 0));
     this.weightCopies();
     g.graph.compute();
@@ -151,8 +178,10 @@ export class LlamaModel {
     const kind: GraphKind = opts.grad ? 'train' : 'score';
     const temperature = opts.temperature ?? 1;
     if (!(temperature > 0) || !Number.isFinite(temperature)) throw new GrpoError('config', `scoring temperature must be > 0, got ${temperature}`);
-    const g = this.graph(kind, sequences.length, T, !!opts.entropy, temperature);
-    g.writeInputs(this.packTokens(sequences, T, 0), this.packTokens(sequences, T, 1));
+    const adapters = opts.adapters ?? true;
+    if (!adapters && kind === 'train') throw new GrpoError('config', 'forward({ grad: true, adapters: false }): the base is frozen; train with the adapters on');
+    const g = this.graph(kind, sequences.length, T, !!opts.entropy, temperature, adapters);
+    g.writeInputs(this.packTokens(sequences, T, 0), this.packTokens(sequences, T, 1), this.dropoutRng);
     this.weightCopies();
     g.graph.computeForward();
     const generation = ++g.generation;
@@ -168,7 +197,7 @@ export class LlamaModel {
       backward: (coef: Coefficients) => {
         this.assertAlive();
         if (kind !== 'train') throw new GrpoError('engine', 'backward() needs forward(..., { grad: true })');
-        if (g.generation !== generation || !this.graphs.has(this.key(kind, sequences.length, T, !!opts.entropy, temperature))) {
+        if (g.generation !== generation || !this.graphs.has(this.key(kind, sequences.length, T, !!opts.entropy, temperature, adapters))) {
           throw new GrpoError('engine', 'backward() of a stale pass: another forward ran on the same batch shape in between');
         }
         if (coef.values && !g.values) throw new GrpoError('config', 'value coefficients given but the model has no value head (create it with valueHead: true)');
@@ -196,12 +225,12 @@ export class LlamaModel {
     return Math.ceil(n / step) * step;
   }
 
-  private key(kind: GraphKind, B: number, T: number, entropy: boolean, temperature: number): string {
-    return `${kind}:${B}x${T}:${entropy ? 'H' : ''}:${temperature}`;
+  private key(kind: GraphKind, B: number, T: number, entropy: boolean, temperature: number, adapters: boolean): string {
+    return `${kind}:${B}x${T}:${entropy ? 'H' : ''}:${temperature}:${adapters && this.lora ? 'lora' : ''}`;
   }
 
-  private graph(kind: GraphKind, B: number, T: number, entropy: boolean, temperature: number): BatchGraph {
-    const key = this.key(kind, B, T, entropy, temperature);
+  private graph(kind: GraphKind, B: number, T: number, entropy: boolean, temperature: number, adapters: boolean): BatchGraph {
+    const key = this.key(kind, B, T, entropy, temperature, adapters);
     let g = this.graphs.get(key);
     if (g) {
       // LRU: move to the back
@@ -218,6 +247,7 @@ export class LlamaModel {
     g = new BatchGraph(this.backend, this.weights, {
       kind, B, T, entropy, temperature, copies: this.weightCopies(), headChunkElements: this.headChunkElements,
       gradAccumulators: kind === 'train' ? this.opt!.gradAccumulators : undefined,
+      lora: adapters ? this.lora : null,
     });
     this.graphs.set(key, g);
     return g;
@@ -267,6 +297,7 @@ export class LlamaModel {
     for (const g of this.graphs.values()) g.free();
     this.graphs.clear();
     this.opt?.free();
+    this.lora?.free();
     for (const c of this.copies.values()) c.free();
     this.copies.clear();
     this.weights.free();

@@ -1,17 +1,20 @@
 /**
- * The copies of a model's matrices that its matmuls read, kept up to date with the f32 master weights:
- * - in `bf16` precision, BF16 copies for the forward products (ggml's BF16 matmul reads half the bytes and uses
- *   AVX-512 BF16 dot products where the CPU has them);
- * - for training, transposed copies (in the compute precision) for the input gradients dX = Wᵀ·dY, so that they
- *   are ggml_mul_mat like every other product (ggml's mul_mat contracts over each operand's contiguous dimension).
- * Master weights, AdamW and gradient accumulation stay f32. The copies are refreshed, in one graph, whenever the
- * weights changed (a load or an optimizer step).
+ * The copies of a model's matrices that its matmuls read, kept up to date with the weights:
+ * - in `bf16` precision, BF16 copies of f32 matrices for the forward products (ggml's BF16 matmul reads half the
+ *   bytes and uses AVX-512 BF16 dot products where the CPU has them); a matrix already held in low precision
+ *   (a frozen bf16 / q8_0 LoRA base) is multiplied as it is;
+ * - for training, transposed copies for the input gradients dX = Wᵀ·dY, so that they are ggml_mul_mat like every
+ *   other product (ggml's mul_mat contracts over each operand's contiguous dimension).
+ * Master weights, AdamW and gradient accumulation stay f32. Copies of f32 matrices are refreshed, in one graph,
+ * whenever the weights changed (a load or an optimizer step that trains them); transposed copies of a frozen
+ * low-precision base are made once per load, on the host (quantised blocks cannot be transposed in a graph).
  */
 import { TensorStore } from '../engine/store.ts';
 import { ComputeGraph } from '../engine/graph.ts';
-import type { Tensor } from '../engine/tensor.ts';
+import { BLOCK_ELEMENTS, type Tensor } from '../engine/tensor.ts';
 import type { Backend } from '../engine/backend.ts';
 import type { LlamaWeights } from './llama-weights.ts';
+import { readHost, transposeHost, writeHost } from './host-transfer.ts';
 import { GrpoError } from '../errors.ts';
 
 export type Precision = 'f32' | 'bf16';
@@ -35,18 +38,15 @@ export function resolvePrecision(p: PrecisionSetting, backend: Backend): Precisi
   return f.has('AVX512_BF16') || f.has('AVX2') ? 'bf16' : 'f32';
 }
 
-/** One store of copies and the graph that refreshes them. */
-class CopySet {
+/** Copies of f32 matrices (cast, or transposed and cast), refreshed by one graph. */
+class GraphCopies {
   private readonly store: TensorStore;
   private readonly refresh: ComputeGraph;
   readonly of = new Map<Tensor, Tensor>();
 
   constructor(backend: Backend, matrices: Tensor[], precision: Precision, transposed: boolean) {
     this.store = new TensorStore(matrices.length, transposed ? 'transposed weight copies' : `${precision} weight copies`);
-    for (const m of matrices) {
-      const ne = transposed ? [m.ne[1], m.ne[0]] : [m.ne[0], m.ne[1]];
-      this.of.set(m, this.store.declare(precision, ne, `${m.name}.${precision}${transposed ? '.T' : ''}`));
-    }
+    for (const m of matrices) this.of.set(m, this.store.declare(precision, transposed ? [m.ne[1], m.ne[0]] : [m.ne[0], m.ne[1]], `${m.name}.${precision}${transposed ? '.T' : ''}`));
     this.store.allocate(backend);
     this.refresh = new ComputeGraph(backend, { maxNodes: 3 * matrices.length + 8, externalTensors: 2 * matrices.length });
     const o = this.refresh.ops;
@@ -68,17 +68,50 @@ class CopySet {
   }
 }
 
+/** Transposed copies of low-precision (frozen) matrices, made on the host one matrix at a time. */
+class HostTransposedCopies {
+  private readonly store: TensorStore;
+  readonly of = new Map<Tensor, Tensor>();
+
+  constructor(backend: Backend, matrices: Tensor[]) {
+    this.store = new TensorStore(matrices.length, 'transposed base copies');
+    for (const m of matrices) {
+      // the copy's rows are the matrix's columns: quantised blocks need them to be a whole number of blocks
+      const dtype = m.ne[1] % BLOCK_ELEMENTS[m.dtype] === 0 ? m.dtype : 'bf16';
+      this.of.set(m, this.store.declare(dtype, [m.ne[1], m.ne[0]], `${m.name}.T`));
+    }
+    this.store.allocate(backend);
+  }
+
+  update(): void {
+    // ggml [in, out] is row-major [out, in]; its transpose is row-major [in, out] = ggml [out, in]
+    for (const [m, c] of this.of) writeHost(c, transposeHost(readHost(m), m.ne[1], m.ne[0]));
+  }
+
+  get byteSize(): number {
+    return this.store.byteSize;
+  }
+
+  free(): void {
+    this.store.free();
+  }
+}
+
 export class WeightCopies {
-  /** every matrix used as a matmul's first operand (the embedding table is gathered, not multiplied, unless tied) */
-  private readonly matrices: Tensor[];
-  private forwardSet: CopySet | null = null;
-  private transposedSet: CopySet | null = null;
-  /** the weights revision the copies were made from */
-  private revision = -1;
+  /** f32 matrices (the embedding table is gathered, not multiplied, unless tied) */
+  private readonly exact: Tensor[];
+  /** matrices held in low precision (a frozen base) */
+  private readonly lowPrecision: Tensor[];
+  private forwardSet: GraphCopies | null = null;
+  private transposedSet: GraphCopies | null = null;
+  private baseTransposed: HostTransposedCopies | null = null;
+  private synced: { loads: number; steps: number } | null = null;
 
   constructor(private readonly backend: Backend, weights: LlamaWeights, readonly precision: Precision) {
-    this.matrices = weights.layers.flatMap((l) => [l.wq, l.wk, l.wv, l.wo, l.gate, l.up, l.down]).concat([weights.lmHead]);
-    if (precision !== 'f32') this.forwardSet = new CopySet(backend, this.matrices, precision, false);
+    const matrices = weights.layers.flatMap((l) => [l.wq, l.wk, l.wv, l.wo, l.gate, l.up, l.down]).concat([weights.lmHead]);
+    this.exact = matrices.filter((m) => m.dtype === 'f32');
+    this.lowPrecision = matrices.filter((m) => m.dtype !== 'f32');
+    if (precision !== 'f32' && this.exact.length) this.forwardSet = new GraphCopies(backend, this.exact, precision, false);
   }
 
   /** The tensor a forward product multiplies with in place of w. */
@@ -86,37 +119,47 @@ export class WeightCopies {
     return this.forwardSet?.of.get(w) ?? w;
   }
 
-  /** wᵀ in the compute precision, for input gradients (after `withTransposed()`). */
+  /** wᵀ, for input gradients (after `withTransposed()`). */
   transposed(w: Tensor): Tensor {
-    const t = this.transposedSet?.of.get(w);
+    const t = this.transposedSet?.of.get(w) ?? this.baseTransposed?.of.get(w);
     if (!t) throw new GrpoError('engine', `no transposed copy of ${w.describe()}: training graphs need WeightCopies.withTransposed()`);
     return t;
   }
 
   /** Make the transposed copies (once; training graphs need them). */
   withTransposed(): this {
-    if (!this.transposedSet) {
-      this.transposedSet = new CopySet(this.backend, this.matrices, this.precision, true);
-      if (this.revision >= 0) this.transposedSet.update();
+    if (!this.transposedSet && this.exact.length) {
+      this.transposedSet = new GraphCopies(this.backend, this.exact, this.precision, true);
+      if (this.synced) this.transposedSet.update();
+    }
+    if (!this.baseTransposed && this.lowPrecision.length) {
+      this.baseTransposed = new HostTransposedCopies(this.backend, this.lowPrecision);
+      if (this.synced) this.baseTransposed.update();
     }
     return this;
   }
 
-  /** Bring the copies up to date with the f32 weights at `revision`. */
-  sync(revision: number): void {
-    if (revision === this.revision) return;
+  /**
+   * Bring the copies up to date: `loads` counts host writes of the weights, `steps` the optimizer steps that
+   * changed the f32 matrices (a frozen base's copies follow loads only).
+   */
+  sync(loads: number, steps: number): void {
+    const last = this.synced;
+    if (last && last.loads === loads && last.steps === steps) return;
     this.forwardSet?.update();
     this.transposedSet?.update();
-    this.revision = revision;
+    if (!last || last.loads !== loads) this.baseTransposed?.update();
+    this.synced = { loads, steps };
   }
 
   get byteSize(): number {
-    return (this.forwardSet?.byteSize ?? 0) + (this.transposedSet?.byteSize ?? 0);
+    return (this.forwardSet?.byteSize ?? 0) + (this.transposedSet?.byteSize ?? 0) + (this.baseTransposed?.byteSize ?? 0);
   }
 
   free(): void {
     this.forwardSet?.free();
     this.transposedSet?.free();
-    this.forwardSet = this.transposedSet = null;
+    this.baseTransposed?.free();
+    this.forwardSet = this.transposedSet = this.baseTransposed = null;
   }
 }

@@ -33,6 +33,8 @@ export interface GenerateOptions extends SamplingParams {
    * matmuls on CPUs with AVX-512 BF16); the log-probs are then those of the BF16 model, close to the f32 policy's
    */
   precision?: PrecisionSetting;
+  /** with LoRA: false samples from the base alone (default true) */
+  adapters?: boolean;
   /** called after every decoding step with the number of tokens generated so far */
   onStep?: (generated: number) => void;
 }
@@ -72,13 +74,14 @@ export function generate(model: LlamaModel, prompts: number[][], opts: GenerateO
   const threads = model.backend.threadCount;
   if (2 * model.weights.parameterCount * slots < 32e6) model.backend.setThreads(1);
   const copies = model.weightCopies(opts.precision ?? model.precision);
+  const lora = opts.adapters === false ? null : model.lora;
   const cache = new KvCache(model.config, model.backend, slots, context);
   let prefill: DecodeGraph | null = null;
   let step: DecodeGraph | null = null;
   try {
     // prefill: one slot per prompt (slot i·n), left-padded to P
     const pad = prompts.map((p) => P - p.length);
-    prefill = new DecodeGraph(model.backend, model.weights, cache, { nNew: P, span: P, slots: prompts.length, slotStride: n }, copies);
+    prefill = new DecodeGraph(model.backend, model.weights, cache, { nNew: P, span: P, slots: prompts.length, slotStride: n }, copies, lora);
     prefill.write(Int32Array.from(prompts.flatMap((p, i) => [...new Array(pad[i]).fill(p[0]), ...p])), pad, 0);
     const first = prefill.compute();
     copySlots(model.backend, cache, prompts.map((_, i) => [i * n, Array.from({ length: n - 1 }, (_, k) => i * n + k + 1)]), P);
@@ -111,7 +114,7 @@ export function generate(model: LlamaModel, prompts: number[][], opts: GenerateO
       const span = Math.min(context, Math.ceil((pos + 1) / bucket) * bucket);
       if (!step || step.shape.span !== span) {
         step?.free();
-        step = new DecodeGraph(model.backend, model.weights, cache, { nNew: 1, span, slots, slotStride: 1 }, copies);
+        step = new DecodeGraph(model.backend, model.weights, cache, { nNew: 1, span, slots, slotStride: 1 }, copies, lora);
       }
       // finished slots keep decoding their last token; their outputs are ignored
       step.write(Int32Array.from(out, (c) => c.tokens[c.tokens.length - 1]), slotPad, pos);

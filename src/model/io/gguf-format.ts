@@ -1,3 +1,4 @@
+import { dequantizeQ8_0 } from './q8-0.ts';
 import { GrpoError } from '../../errors.ts';
 import { assertLittleEndianHost, bytesOf, fileSize, readExact, withOpenFile } from './binary-file.ts';
 import { bf16ToF32, f16ToF32 } from './float-convert.ts';
@@ -172,18 +173,6 @@ function dataBytes(info: GgufTensorInfo, path: string): number {
   }
 }
 
-/** Q8_0 blocks: an F16 scale then 32 int8 values; value = scale * q. */
-function dequantQ8_0(raw: Uint8Array, out: Float32Array): void {
-  const half = new Uint16Array(1);
-  const scale = new Float32Array(1);
-  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  for (let b = 0, o = 0; o < out.length; b += 34) {
-    half[0] = view.getUint16(b, true);
-    f16ToF32(half, scale);
-    for (let i = 0; i < 32; i++) out[o++] = scale[0] * view.getInt8(b + 2 + i);
-  }
-}
-
 /** One tensor's data as float32, in ggml element order (which is HF row-major order for the reversed shape). */
 export function readGgufTensor(fd: number, file: GgufFile, info: GgufTensorInfo): Float32Array {
   assertLittleEndianHost();
@@ -200,7 +189,7 @@ export function readGgufTensor(fd: number, file: GgufFile, info: GgufTensorInfo)
   } else {
     const raw = new Uint8Array(bytes);
     readExact(fd, raw, position, file.path);
-    dequantQ8_0(raw, out);
+    dequantizeQ8_0(raw, out);
   }
   return out;
 }
