@@ -5,8 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { PrecisionSetting } from '../model/weight-copies.ts';
-import { PRECISION_HELP, checkPrecisionFlag } from './precision-flag.ts';
+import { addModelFlags, modelOptions, type ModelFlags } from './model-flags.ts';
 import { openModel } from '../model/open-model.ts';
 import { embeddedTask, isEmbeddedData } from '../data/synthetic/index.ts';
 import { resolveModelPath } from '../data/synthetic/embedded-model.ts';
@@ -14,10 +13,9 @@ import { loadPromptExamples, promptTemplate, type TemplateKind } from '../traine
 import { evaluateModel, type EvalReport } from '../trainer/sft-eval.ts';
 import { GrpoError } from '../errors.ts';
 
-export interface EvalCliOptions {
+export interface EvalCliOptions extends ModelFlags {
   model: string;
   data: string;
-  tokenizer?: string;
   nSamples?: number;
   temperature?: number;
   topP?: number;
@@ -35,8 +33,6 @@ export interface EvalCliOptions {
   answerField?: string;
   /** write one JSON line per completion here */
   out?: string;
-  threads?: number;
-  precision?: PrecisionSetting;
 }
 
 /** One line: accuracy=… [pass@k=…] format_rate=… mean_length=… */
@@ -54,7 +50,7 @@ export async function runEval(o: EvalCliOptions, print: (line: string) => void =
   }, 'held_out');
   if (examples.some((e) => e.answer === undefined)) throw new GrpoError('data', `${o.data}: some examples have no gold answer; map the answer column with --answer-field`);
   const maxTokens = o.maxTokens ?? (isEmbeddedData(o.data) ? embeddedTask(o.data).maxCompletionTokens() + 8 : 256);
-  const { model, tokenizer } = openModel(resolveModelPath(o.model), { threads: o.threads, tokenizer: o.tokenizer, precision: o.precision });
+  const { model, tokenizer } = openModel(resolveModelPath(o.model), modelOptions(o));
   try {
     const { report, completions } = await evaluateModel(model, tokenizer, examples, {
       nSamples: n, temperature, topP: o.topP, maxTokens, seed: o.seed ?? 0, promptText: promptTemplate(o.template ?? 'raw', tokenizer, o.system),
@@ -71,12 +67,11 @@ const int = (v: string) => parseInt(v, 10);
 
 /** Register `grpo eval` on the command line program. */
 export function registerEvalCommand(program: Command): Command {
-  return program
+  return addModelFlags(program
     .command('eval')
     .description('held-out accuracy, pass@k, format rate and length of a model on prompts with gold answers')
     .requiredOption('--model <path>', 'model: Hugging Face folder, .gguf, llama2.c .bin, or "embedded"')
     .requiredOption('--data <path>', 'prompts with answers: .jsonl/.json/.parquet, or embedded:<task> (its held-out split)')
-    .option('--tokenizer <path>', 'tokenizer path (default: found with the model)')
     .option('--n-samples <n>', 'samples per prompt (pass@n)', int, 1)
     .option('--temperature <t>', 'sampling temperature; 0 is greedy', parseFloat, 0)
     .option('--top-p <p>', 'nucleus sampling mass', parseFloat)
@@ -89,10 +84,8 @@ export function registerEvalCommand(program: Command): Command {
     .option('--prompt-field <field>', 'field holding the prompt', 'prompt')
     .option('--answer-field <field>', 'field holding the gold answer', 'answer')
     .option('--out <file>', 'write every completion as JSON Lines')
-    .option('--threads <n>', 'compute threads (default: one per core)', int)
-    .option('--precision <p>', PRECISION_HELP, checkPrecisionFlag, 'auto')
     .action(async (opts) => {
       if (!['raw', 'r1_zero', 'chat'].includes(opts.template)) throw new GrpoError('config', `--template must be raw, r1_zero or chat, got '${opts.template}'`);
       await runEval(opts as EvalCliOptions);
-    });
+    }));
 }

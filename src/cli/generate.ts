@@ -1,12 +1,12 @@
 /** `grpo generate`: completions from a model on the command line. */
-import type { PrecisionSetting } from '../model/weight-copies.ts';
+import type { ModelFlags } from './model-flags.ts';
+import { modelOptions } from './model-flags.ts';
 import { openModel } from '../model/open-model.ts';
 import { generate } from '../rollout/generate.ts';
 import { GrpoError } from '../errors.ts';
 
-export interface GenerateCliOptions {
+export interface GenerateCliOptions extends ModelFlags {
   model: string;
-  tokenizer?: string;
   prompt?: string;
   maxTokens: number;
   temperature: number;
@@ -17,12 +17,10 @@ export interface GenerateCliOptions {
   seed: number;
   stop?: string[];
   json?: boolean;
-  threads?: number;
-  precision?: PrecisionSetting;
 }
 
 export function runGenerate(o: GenerateCliOptions, print: (line: string) => void = console.log): void {
-  const { model, tokenizer } = openModel(o.model, { tokenizer: o.tokenizer, threads: o.threads, precision: o.precision });
+  const { model, tokenizer } = openModel(o.model, modelOptions(o));
   try {
     // no prompt: start from BOS alone, as llama2.c's `run` does
     const bos = model.config.bosTokenId ?? tokenizer.bosId;

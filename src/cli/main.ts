@@ -14,7 +14,8 @@ import { registerEvalCommand } from './eval.ts';
 import { embeddedTaskSplits } from '../data/synthetic/index.ts';
 import { tfgrpoCommand } from '../trainingfree/tfgrpo/cli.ts';
 import { gepaCommand } from '../trainingfree/gepa/cli.ts';
-import { PRECISION_HELP, checkPrecisionFlag } from './precision-flag.ts';
+import { addModelFlags } from './model-flags.ts';
+import { registerMergeCommand } from './merge.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -23,11 +24,10 @@ const program = new Command('grpo')
   .version(pkg.version);
 
 const int = (v: string) => parseInt(v, 10);
-program
+addModelFlags(program
   .command('generate')
   .description('generate completions from a model (Hugging Face folder, .gguf, or llama2.c .bin)')
   .requiredOption('--model <path>', 'model path')
-  .option('--tokenizer <path>', 'tokenizer path (default: found with the model)')
   .option('--prompt <text>', 'prompt text (default: start from BOS)')
   .option('--max-tokens <n>', 'new tokens at most', int, 256)
   .option('--temperature <t>', 'sampling temperature; 0 is greedy', parseFloat, 1)
@@ -37,9 +37,7 @@ program
   .option('--n <n>', 'samples', int, 1)
   .option('--seed <s>', 'sampling seed', int, 0)
   .option('--stop <text...>', 'stop strings')
-  .option('--json', 'one JSON line per sample with tokens and log-probs')
-  .option('--precision <p>', PRECISION_HELP, checkPrecisionFlag, 'auto')
-  .option('--threads <n>', 'compute threads (default: one per core)', int)
+  .option('--json', 'one JSON line per sample with tokens and log-probs'))
   .action((opts) => runGenerate(opts));
 
 program
@@ -62,16 +60,14 @@ program
 
 registerSftCommand(program);
 registerEvalCommand(program);
+registerMergeCommand(program);
 
-program
+addModelFlags(program
   .command('serve')
   .description('serve a model over an OpenAI-compatible HTTP API (/v1/models, /v1/chat/completions, /v1/completions, /update_weights_from_disk)')
   .requiredOption('--model <path>', 'model path (Hugging Face folder, .gguf, or llama2.c .bin)')
-  .option('--tokenizer <path>', 'tokenizer path (default: found with the model)')
   .option('--host <host>', 'interface to bind', '127.0.0.1')
-  .option('--port <n>', 'port; 0 = any free port', int, 8000)
-  .option('--threads <n>', 'compute threads (default: one per core)', int)
-  .option('--precision <p>', PRECISION_HELP, checkPrecisionFlag, 'auto')
+  .option('--port <n>', 'port; 0 = any free port', int, 8000))
   .action(async (opts) => { await runServe(opts); });
 
 program

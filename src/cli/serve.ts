@@ -1,18 +1,15 @@
 /** `grpo serve`: serve a model over an OpenAI-compatible HTTP API until interrupted. */
-import type { PrecisionSetting } from '../model/weight-copies.ts';
+import { modelOptions, type ModelFlags } from './model-flags.ts';
 import { startServer, type RunningServer, type ServeOptions } from '../serve/server.ts';
 
 export { startServer, type RunningServer, type ServeOptions };
 
-export interface ServeCliOptions {
+export interface ServeCliOptions extends ModelFlags {
   model: string;
-  tokenizer?: string;
   /** default 127.0.0.1 */
   host?: string;
   /** default 8000; 0 = any free port (the printed URL says which) */
   port?: number;
-  threads?: number;
-  precision?: PrecisionSetting;
 }
 
 /**
@@ -20,7 +17,7 @@ export interface ServeCliOptions {
  * server (the request being generated finishes first) and free the model, so the process exits.
  */
 export async function runServe(o: ServeCliOptions, print: (line: string) => void = console.log): Promise<RunningServer> {
-  const running = await startServer({ model: o.model, tokenizer: o.tokenizer, host: o.host, port: o.port, threads: o.threads, precision: o.precision });
+  const running = await startServer({ ...modelOptions(o), model: o.model, host: o.host, port: o.port });
   const close = async () => {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

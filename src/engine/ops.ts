@@ -266,9 +266,9 @@ export class Ops {
     return this.wrap('cont', [a], () => ggml.cont(this.ctx.ptr, a.ptr), a.dtype, a.ne, contiguousStrides(a.ne, a.dtype));
   }
 
-  /** A contiguous copy of a (any layout) converted to dtype. */
+  /** A contiguous copy of a (any layout) converted to dtype; a q8_0 tensor converts (dequantises) to f32 only. */
   cast(a: Tensor, dtype: 'f32' | 'f16' | 'bf16'): Tensor {
-    if (!isFloat(a)) fail('cast', `needs a float tensor, got ${a.describe()}`);
+    if (!isFloat(a) && !(a.dtype === 'q8_0' && dtype === 'f32' && a.isContiguous)) fail('cast', `cannot convert ${a.describe()} to ${dtype}`);
     if (dtype === a.dtype) return a.isContiguous ? a : this.cont(a);
     return this.wrap('cast', [a], () => ggml.cast(this.ctx.ptr, a.ptr, GGML_TYPE[dtype]), dtype, a.ne);
   }

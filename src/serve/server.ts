@@ -16,8 +16,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { randomInt } from 'node:crypto';
 import { basename, extname } from 'node:path';
-import type { PrecisionSetting } from '../model/weight-copies.ts';
-import { openModel, type OpenedModel } from '../model/open-model.ts';
+import { openModel, type OpenedModel, type OpenOptions } from '../model/open-model.ts';
 import { Rng } from '../util/rng.ts';
 import { handleCompletion, checkModelName, type HandlerContext } from './completion-handler.ts';
 import { sendError, sendJson } from './http-io.ts';
@@ -28,19 +27,14 @@ import { GrpoError } from '../errors.ts';
 import { ServedModel } from './served-model.ts';
 import { handleUpdateWeightsFromDisk } from './update-weights.ts';
 
-export interface ServeOptions {
+/** `tokenizer`, `threads`, `precision`, `adapter`, `basePrecision`: how a model path is opened (open-model.ts) */
+export interface ServeOptions extends Pick<OpenOptions, 'tokenizer' | 'threads' | 'precision' | 'adapter' | 'basePrecision'> {
   /** model path (Hugging Face folder, .gguf or llama2.c .bin), or a model already opened (the caller frees it) */
   model: string | OpenedModel;
-  /** tokenizer path, when it is not found with the model */
-  tokenizer?: string;
   /** interface to bind (default 127.0.0.1: this machine only) */
   host?: string;
   /** port (default 8000, as vLLM; 0 = any free port) */
   port?: number;
-  /** compute threads (default: one per core) */
-  threads?: number;
-  /** matmul precision (default f32) */
-  precision?: PrecisionSetting;
   /** the id served at /v1/models (default: the model's file or folder name without extension) */
   modelName?: string;
   /** max_tokens of a chat request that sends none (default 256; never more than half the context) */
@@ -122,7 +116,7 @@ async function dispatch(routes: Route[], req: IncomingMessage, res: ServerRespon
 /** Opens the model (unless given one) and starts serving; resolves once the port is bound. */
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const ownsModel = typeof opts.model === 'string';
-  const opened = typeof opts.model === 'string' ? openModel(opts.model, { tokenizer: opts.tokenizer, threads: opts.threads, precision: opts.precision }) : opts.model;
+  const opened = typeof opts.model === 'string' ? openModel(opts.model, { tokenizer: opts.tokenizer, threads: opts.threads, precision: opts.precision, adapter: opts.adapter, basePrecision: opts.basePrecision }) : opts.model;
   const name = opts.modelName ?? (typeof opts.model === 'string' ? defaultModelName(opts.model) : 'grpo-model');
   const served = new ServedModel(opened.model, opened.tokenizer, name);
   const log = opts.log ?? ((line: string) => console.error(`grpo serve: ${line}`));

@@ -44,6 +44,10 @@ export function safetensorsFilesIn(dir: string): string[] {
 /** Buffers some checkpoints carry that are not parameters. */
 const ignoredTensor = (name: string): boolean => name.endsWith('.rotary_emb.inv_freq');
 
+/**
+ * Config and weights of a Hugging Face folder. The weights are read from the files lazily, one tensor when its
+ * `data` is accessed (uploading a model never holds a host copy of it all): use them before the folder changes.
+ */
 export function readHfModel(dir: string): LoadedModel {
   const configPath = join(dir, 'config.json');
   if (!existsSync(configPath)) throw new GrpoError('io', `${dir} is not a Hugging Face model folder: config.json is missing`);
@@ -52,7 +56,7 @@ export function readHfModel(dir: string): LoadedModel {
   const weights: WeightMap = new Map();
   for (const file of safetensorsFilesIn(dir)) {
     if (!existsSync(file)) throw new GrpoError('io', `${dir}: shard ${basename(file)} listed in model.safetensors.index.json is missing`);
-    for (const [name, t] of readSafetensors(file, (n) => !ignoredTensor(n))) {
+    for (const [name, t] of readSafetensors(file, (n) => !ignoredTensor(n), { lazy: true })) {
       if (weights.has(name)) throw new GrpoError('io', `${dir}: tensor '${name}' appears in more than one shard`);
       weights.set(name, t);
     }

@@ -1,5 +1,5 @@
 import { GrpoError } from '../../errors.ts';
-import { hostTensor, numel, type HostTensor, type WeightMap } from '../host-tensor.ts';
+import { hostTensor, lazyHostTensor, numel, type HostTensor, type WeightMap } from '../host-tensor.ts';
 import { assertLittleEndianHost, bytesOf, fileSize, readExact, withOpenFile, writeAll, writeFileAtomic } from './binary-file.ts';
 import { bf16ToF32, f16ToF32, f32ToBf16 } from './float-convert.ts';
 
@@ -77,28 +77,43 @@ function unsupportedDtype(path: string, name: string, dtype: string): GrpoError 
   );
 }
 
+function readEntry(fd: number, path: string, name: string, e: SafetensorsEntry, dataStart: number): Float32Array {
+  const n = numel(e.shape);
+  const position = dataStart + e.dataOffsets[0];
+  const data = new Float32Array(n);
+  if (e.dtype === 'F32') {
+    readExact(fd, bytesOf(data), position, path); // straight into the result, no copy
+  } else if (e.dtype === 'F16' || e.dtype === 'BF16') {
+    const half = new Uint16Array(n);
+    readExact(fd, bytesOf(half), position, path);
+    (e.dtype === 'F16' ? f16ToF32 : bf16ToF32)(half, data);
+  } else {
+    throw unsupportedDtype(path, name, e.dtype);
+  }
+  return data;
+}
+
+export interface ReadSafetensorsOptions {
+  /**
+   * read each tensor from the file when its `data` is accessed, not now: a model load then holds one tensor at a
+   * time on the host. The file must stay in place while the map is used.
+   */
+  lazy?: boolean;
+}
+
 /** Read the tensors of one safetensors file (all, or those `want` accepts) as float32 host tensors. */
-export function readSafetensors(path: string, want: (name: string) => boolean = () => true): WeightMap {
+export function readSafetensors(path: string, want: (name: string) => boolean = () => true, opts: ReadSafetensorsOptions = {}): WeightMap {
   assertLittleEndianHost();
   const header = readSafetensorsHeader(path);
   const out: WeightMap = new Map();
+  for (const [name, e] of header.entries) {
+    if (!want(name)) continue;
+    if (!(readableSafetensorsDtypes as readonly string[]).includes(e.dtype)) throw unsupportedDtype(path, name, e.dtype);
+    if (opts.lazy) out.set(name, lazyHostTensor([...e.shape], () => withOpenFile(path, 'r', (fd) => readEntry(fd, path, name, e, header.dataStart))));
+  }
+  if (opts.lazy) return out;
   withOpenFile(path, 'r', (fd) => {
-    for (const [name, e] of header.entries) {
-      if (!want(name)) continue;
-      const n = numel(e.shape);
-      const position = header.dataStart + e.dataOffsets[0];
-      const data = new Float32Array(n);
-      if (e.dtype === 'F32') {
-        readExact(fd, bytesOf(data), position, path); // straight into the result, no copy
-      } else if (e.dtype === 'F16' || e.dtype === 'BF16') {
-        const half = new Uint16Array(n);
-        readExact(fd, bytesOf(half), position, path);
-        (e.dtype === 'F16' ? f16ToF32 : bf16ToF32)(half, data);
-      } else {
-        throw unsupportedDtype(path, name, e.dtype);
-      }
-      out.set(name, hostTensor([...e.shape], data));
-    }
+    for (const [name, e] of header.entries) if (want(name)) out.set(name, hostTensor([...e.shape], readEntry(fd, path, name, e, header.dataStart)));
   });
   return out;
 }
@@ -109,7 +124,10 @@ export interface WriteSafetensorsOptions {
   metadata?: Record<string, string>;
 }
 
-/** Write tensors (in the given order) to one safetensors file, atomically. */
+/**
+ * Write tensors (in the given order) to one safetensors file, atomically. Each tensor's `data` is read once, when
+ * its bytes are written: lazy tensors (read from the device on access) stream through one at a time.
+ */
 export function writeSafetensors(path: string, tensors: Iterable<[string, HostTensor]>, opts: WriteSafetensorsOptions = {}): void {
   assertLittleEndianHost();
   const dtype = opts.dtype ?? 'F32';
@@ -118,8 +136,7 @@ export function writeSafetensors(path: string, tensors: Iterable<[string, HostTe
   const header: Record<string, unknown> = { __metadata__: { format: 'pt', ...opts.metadata } };
   let offset = 0;
   for (const [name, t] of list) {
-    if (t.data.length !== numel(t.shape)) throw new GrpoError('shape', `tensor '${name}' has ${t.data.length} elements but shape [${t.shape.join(', ')}]`);
-    const bytes = t.data.length * width;
+    const bytes = numel(t.shape) * width;
     header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
@@ -133,12 +150,14 @@ export function writeSafetensors(path: string, tensors: Iterable<[string, HostTe
   writeFileAtomic(path, (fd) => {
     writeAll(fd, lenBytes);
     writeAll(fd, headerBytes);
-    for (const [, t] of list) {
+    for (const [name, t] of list) {
+      const data = t.data;
+      if (data.length !== numel(t.shape)) throw new GrpoError('shape', `tensor '${name}' has ${data.length} elements but shape [${t.shape.join(', ')}]`);
       if (dtype === 'F32') {
-        writeAll(fd, bytesOf(t.data));
+        writeAll(fd, bytesOf(data));
       } else {
-        const half = new Uint16Array(t.data.length);
-        f32ToBf16(t.data, half);
+        const half = new Uint16Array(data.length);
+        f32ToBf16(data, half);
         writeAll(fd, bytesOf(half));
       }
     }

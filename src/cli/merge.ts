@@ -1,0 +1,53 @@
+/**
+ * `grpo merge --model BASE --adapter DIR --out DIR [--gguf FILE]`: a PEFT LoRA adapter merged into its base
+ * (W + s·B·A, as PEFT's merge_and_unload), written as a Hugging Face folder (and optionally a GGUF with the
+ * tokenizer, for llama.cpp). The base is opened in f32, so the merge is exact; tensors stream to disk one at a time.
+ */
+import type { Command } from 'commander';
+import { openModel } from '../model/open-model.ts';
+import { mergedWeights } from '../model/merge-adapter.ts';
+import { writeHfModel, writeGgufModel } from '../model/io/index.ts';
+import { ggufVocabFor } from '../model/tokenizer/gguf-export.ts';
+import { GrpoError } from '../errors.ts';
+
+export interface MergeOptions {
+  model: string;
+  adapter: string;
+  out: string;
+  gguf?: string;
+  /** safetensors dtype of the merged folder (default bf16, as checkpoints are published) */
+  dtype?: 'f32' | 'bf16';
+  tokenizer?: string;
+  threads?: number;
+}
+
+export function runMerge(o: MergeOptions, print: (line: string) => void = console.log): void {
+  if (o.dtype && o.dtype !== 'f32' && o.dtype !== 'bf16') throw new GrpoError('config', `--dtype must be f32 or bf16, got '${o.dtype}'`);
+  const { model, tokenizer } = openModel(o.model, { adapter: o.adapter, basePrecision: 'f32', tokenizer: o.tokenizer, threads: o.threads, precision: 'f32' });
+  try {
+    writeHfModel(o.out, { config: model.config, weights: mergedWeights(model) }, { tokenizer, dtype: o.dtype === 'f32' ? 'F32' : 'BF16' });
+    print(`merged ${model.lora!.byName.size / 2} adapted matrices into ${o.out}`);
+    if (o.gguf) {
+      writeGgufModel(o.gguf, { config: model.config, weights: mergedWeights(model) }, { vocab: ggufVocabFor(tokenizer, model.config.vocabSize), dtype: 'F16' });
+      print(`wrote ${o.gguf}`);
+    }
+  } finally {
+    model.free();
+  }
+}
+
+const int = (v: string) => parseInt(v, 10);
+
+export function registerMergeCommand(program: Command): Command {
+  return program
+    .command('merge')
+    .description('merge a PEFT LoRA adapter into its base model: a Hugging Face folder (and optionally a GGUF)')
+    .requiredOption('--model <path>', 'the base model (Hugging Face folder, .gguf or llama2.c .bin)')
+    .requiredOption('--adapter <dir>', 'the PEFT adapter folder (adapter_config.json + adapter_model.safetensors)')
+    .requiredOption('--out <dir>', 'folder for the merged model')
+    .option('--gguf <file>', 'also write the merged model as a GGUF (F16) with its tokenizer')
+    .option('--dtype <d>', 'safetensors dtype of the merged folder: bf16 or f32', 'bf16')
+    .option('--tokenizer <path>', 'tokenizer path (default: found with the model)')
+    .option('--threads <n>', 'compute threads (default: one per core)', int)
+    .action((opts) => runMerge(opts as MergeOptions));
+}
