@@ -23,6 +23,7 @@ import { fitToLength, tokenizeSftPairs, type SftExample } from '../trainer/sft-b
 import { rejectionSample } from '../trainer/sft-rejection.ts';
 import { evaluateModel, type EvalReport } from '../trainer/sft-eval.ts';
 import { saveSftModel, trainSft, type SftResult } from '../trainer/sft.ts';
+import { loraOptions } from '../trainer/config/lora-options.ts';
 import { GrpoError } from '../errors.ts';
 
 export interface SftCommandResult {
@@ -44,12 +45,16 @@ function newModel(c: SftConfig): { model: LlamaModel; tokenizer: Tokenizer } {
     headDim: i.dim / i.n_heads, ffnDim: i.ffn_dim, ropeTheta: i.rope_theta, normEps: 1e-5, maxSeqLen: i.max_seq_len,
     tieEmbeddings: i.tie_embeddings, qkvBias: false, qkNorm: false, bosTokenId: tokenizer.bosId, eosTokenIds: [...tokenizer.eosIds],
   };
-  return { model: new LlamaModel(config, { seed: i.init_seed, threads: c.model.threads ?? undefined, precision: c.model.precision }), tokenizer };
+  return { model: new LlamaModel(config, { seed: i.init_seed, threads: c.model.threads ?? undefined, precision: c.model.precision, ...adapterOptions(c) }), tokenizer };
 }
 
 function openStartingModel(c: SftConfig): { model: LlamaModel; tokenizer: Tokenizer } {
   if (c.model.path === null) return newModel(c);
-  return openModel(resolveModelPath(c.model.path), { threads: c.model.threads ?? undefined, tokenizer: c.model.tokenizer ?? undefined, precision: c.model.precision });
+  return openModel(resolveModelPath(c.model.path), { threads: c.model.threads ?? undefined, tokenizer: c.model.tokenizer ?? undefined, precision: c.model.precision, ...adapterOptions(c) });
+}
+
+function adapterOptions(c: SftConfig) {
+  return { lora: c.model.lora ? loraOptions(c.model.lora) : undefined, basePrecision: c.model.base_precision };
 }
 
 /** Generation limit: configured, else what the embedded task needs plus slack, else 256. */
@@ -113,7 +118,7 @@ export async function runSft(c: SftConfig, log: (line: string) => void = console
       evaluate: async () => { const r = await score(); return { accuracy: r.accuracy, format_rate: r.format_rate }; },
     });
     const modelDir = join(c.output_dir, 'model');
-    saveSftModel(modelDir, model, tokenizer);
+    saveSftModel(modelDir, model, tokenizer, c.model.path ?? undefined);
     const after = heldOut && c.eval.final ? await score() : undefined;
     log(`trained ${train.steps} steps on ${kept.length} examples in ${train.seconds.toFixed(1)} s; final loss ${train.losses[train.losses.length - 1].toFixed(4)}; saved ${modelDir}`);
     if (before && after) log(`accuracy_before=${before.accuracy.toFixed(3)} accuracy_after=${after.accuracy.toFixed(3)} format_rate_after=${after.format_rate.toFixed(3)}`);

@@ -1,8 +1,6 @@
 /** `grpo train --config FILE [--key value …] [--resume DIR]`: the RL loop from a YAML config. */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { loadTrainConfig, parseOverrides, setPath, validateTrainConfig } from '../trainer/config/load.ts';
-import { checkpointModelPath } from '../trainer/checkpoint.ts';
+import { checkpointState } from '../trainer/checkpoint.ts';
 import { train } from '../trainer/trainer.ts';
 import type { EmbeddedTasks } from '../trainer/prompts.ts';
 import { GrpoError } from '../errors.ts';
@@ -20,7 +18,7 @@ export async function runTrainCli(o: TrainCliOptions, print: (line: string) => v
   if (o.config) config = loadTrainConfig(o.config, o.overrides);
   else if (o.resume) {
     // resume with the configuration the run was started with (flags may still change keys, e.g. training.steps)
-    const state = JSON.parse(readFileSync(path.join(path.dirname(checkpointModelPath(o.resume)), 'state.json'), 'utf8')) as { config: Record<string, unknown> };
+    const state = checkpointState(o.resume) as { config: Record<string, unknown> };
     for (const [k, v] of parseOverrides(o.overrides)) setPath(state.config, k, v);
     config = validateTrainConfig(state.config);
   } else throw new GrpoError('config', 'grpo train needs --config FILE (or --resume DIR of an earlier run)');

@@ -142,7 +142,15 @@ export class AdamW {
     return { gradNorm, skipped: false };
   }
 
-  /** Moments and step count, for checkpoints. */
+  /**
+   * The moment tensors by checkpoint name (`m.<i>`, `v.<i>`, in parameter order), so a checkpoint streams them to
+   * disk and back one at a time; `stepCount` completes the state.
+   */
+  momentTensors(): [string, Tensor][] {
+    return this.moments.flatMap((x, i): [string, Tensor][] => [[`m.${i}`, x.m], [`v.${i}`, x.v]]);
+  }
+
+  /** Moments and step count as host arrays (small optimizers; checkpoints stream momentTensors). */
   exportState(): { step: number; m: Float32Array[]; v: Float32Array[] } {
     return { step: this.stepCount, m: this.moments.map((x) => x.m.readF32()), v: this.moments.map((x) => x.v.readF32()) };
   }

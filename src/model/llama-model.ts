@@ -92,8 +92,7 @@ export class LlamaModel {
   private opt?: AdamW;
   private readonly copies = new Map<Precision, WeightCopies>();
   readonly precision: Precision;
-  /** the LoRA adapters, when the model has them */
-  readonly lora: LoraAdapters | null;
+  private adapters: LoraAdapters | null;
   /** draws LoRA dropout masks; its state is part of a checkpoint */
   readonly dropoutRng: Rng;
   private readonly headChunkElements?: number;
@@ -108,11 +107,31 @@ export class LlamaModel {
     const matrixType = opts.basePrecision ?? (opts.lora ? 'bf16' : 'f32');
     if (matrixType !== 'f32' && !opts.lora) throw new GrpoError('config', `base precision ${matrixType} holds a frozen base for LoRA; full fine-tuning trains f32 weights (set lora, or base precision f32)`);
     this.weights = new LlamaWeights(config, this.backend, { valueHead: opts.valueHead, matrixType });
-    this.lora = opts.lora ? new LoraAdapters(this.weights, this.backend, opts.lora) : null;
+    this.adapters = opts.lora ? new LoraAdapters(this.weights, this.backend, opts.lora) : null;
     this.dropoutRng = new Rng((opts.seed ?? 0) + 0x10ad);
     if (opts.weights) this.weights.load(opts.weights);
     else this.weights.initRandom(opts.seed ?? 0);
     this.lora?.initPeft(opts.seed ?? 0);
+  }
+
+  /** the LoRA adapters, when the model has them */
+  get lora(): LoraAdapters | null {
+    return this.adapters;
+  }
+
+  /**
+   * Put new LoRA adapters on the model (zero update, as PEFT initialises them), replacing any it has: a server
+   * swaps adapters of different ranks or targets per request. Not while an optimizer trains the current ones.
+   */
+  attachLora(options: LoraOptions): LoraAdapters {
+    this.assertAlive();
+    if (this.opt) throw new GrpoError('engine', 'attachLora: this model already has an optimizer over its adapters');
+    const next = new LoraAdapters(this.weights, this.backend, options);
+    next.initPeft(0);
+    for (const g of this.graphs.values()) g.free();
+    this.graphs.clear();
+    this.adapters?.free();
+    return (this.adapters = next);
   }
 
   /**
@@ -153,11 +172,11 @@ export class LlamaModel {
   }
 
   /** Next-token logits at every position: out[i] is [len_i × vocab], row t predicting token t+1. */
-  logits(sequences: ArrayLike<number>[]): Float32Array[] {
+  logits(sequences: ArrayLike<number>[], opts: { adapters?: boolean } = {}): Float32Array[] {
     this.assertAlive();
     const lens = sequences.map((s) => s.length);
     const T = this.padLength(Math.max(...lens), sequences.length);
-    const g = this.graph('logits', sequences.length, T, false, 1, true);
+    const g = this.graph('logits', sequences.length, T, false, 1, opts.adapters ?? true);
     g.writeInputs(this.packTokens(sequences, T, 0));
     this.weightCopies();
     g.graph.compute();
@@ -297,7 +316,7 @@ export class LlamaModel {
     for (const g of this.graphs.values()) g.free();
     this.graphs.clear();
     this.opt?.free();
-    this.lora?.free();
+    this.adapters?.free();
     for (const c of this.copies.values()) c.free();
     this.copies.clear();
     this.weights.free();

@@ -39,7 +39,7 @@ export type CompletionKind = 'chat' | 'text';
 
 /** 404 for a model the server does not serve (OpenAI answers model_not_found the same way). */
 export function checkModelName(served: ServedModel, model: string | null): void {
-  if (model !== null && model !== served.name) throw new ServeError('model_not_found', `'model': this server serves '${served.name}', not '${model}' (GET /v1/models lists it)`, 'model');
+  if (model !== null && !served.serves(model)) throw new ServeError('model_not_found', `'model': this server serves '${[served.name, ...served.adapterNames].join("', '")}', not '${model}' (GET /v1/models lists them)`, 'model');
 }
 
 function maxTokensFor(ctx: HandlerContext, r: SamplingRequest, kind: CompletionKind): number {
@@ -82,14 +82,14 @@ export async function handleCompletion(ctx: HandlerContext, kind: CompletionKind
   const choices = await ctx.queue.run(() => {
     if (ctx.closing()) throw new ServeError('unavailable', 'the server is shutting down');
     if (clientGone) return null; // nobody is waiting for this answer
-    return served.run(prompts, { ...r, maxTokens, seed });
+    return served.run(prompts, { ...r, maxTokens, seed }, r.model);
   });
   if (choices === null || clientGone) return;
 
   const meta: ResponseMeta = {
     id: `${chat ? 'chatcmpl' : 'cmpl'}-${randomUUID().replaceAll('-', '')}`,
     created: Math.floor(Date.now() / 1000),
-    model: served.name,
+    model: r.model ?? served.name,
     // a prompt is counted once however many samples it has
     usage: usageOf(prompts.reduce((a, p) => a + p.length, 0), choices),
     truncatedPromptTokens: truncated,

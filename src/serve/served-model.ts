@@ -7,6 +7,7 @@
  * the numbers the trainer recomputes. Alternatives (top_logprobs) come from one teacher-forced pass over
  * prompt + completion under the same temperature, only when asked for.
  */
+import { ServeError } from './serve-error.ts';
 import { GrpoError } from '../errors.ts';
 import type { LlamaConfig } from '../model/config.ts';
 import type { LoadedModel } from '../model/io/index.ts';
@@ -14,6 +15,8 @@ import type { LlamaModel } from '../model/llama-model.ts';
 import { VALUE_HEAD, type LlamaWeights } from '../model/llama-weights.ts';
 import type { Tokenizer } from '../model/tokenizer/index.ts';
 import { generate, type Completion } from '../rollout/generate.ts';
+import { readPeftAdapter, type PeftAdapter } from '../model/io/peft-adapter.ts';
+import { loraSettings } from '../model/lora.ts';
 import { logSumExp } from '../rollout/sampling.ts';
 import { completionText, decodeAfter } from './completion-text.ts';
 import type { SamplingRequest } from './request-schema.ts';
@@ -62,12 +65,67 @@ export const WEIGHT_UPDATE_CONFIG_FIELDS = [
 ] as const satisfies readonly (keyof LlamaConfig)[];
 
 export class ServedModel {
+  /**
+   * LoRA adapters served beside the base, by the name requests give as `model` (vLLM's runtime LoRA loading):
+   * their PEFT tensors stay on the host and are put on the model when a request names them. A model opened with
+   * an adapter serves it under the model's own name.
+   */
+  private readonly adapters = new Map<string, PeftAdapter>();
+  /** the adapter whose tensors the model holds now */
+  private active: string | null = null;
+
   constructor(
     readonly model: LlamaModel,
     readonly tokenizer: Tokenizer,
     /** the id clients send as `model` and GET /v1/models lists */
     readonly name: string,
-  ) {}
+  ) {
+    const lora = model.lora;
+    if (lora) {
+      const s = lora.settings;
+      this.adapters.set(name, { options: { r: s.r, alpha: s.alpha, dropout: s.dropout, targetModules: s.targetModules, useRslora: s.useRslora }, tensors: lora.save() });
+      this.active = name;
+    }
+  }
+
+  /** names of the loaded adapters (the base's own one included, under the model's name) */
+  get adapterNames(): string[] {
+    return [...this.adapters.keys()].filter((n) => n !== this.name);
+  }
+
+  /** The model a request's `model` field names: the base (or its own adapter), or a loaded adapter. */
+  serves(model: string): boolean {
+    return model === this.name || this.adapters.has(model);
+  }
+
+  /** Load a PEFT adapter under `name`; it is checked against the model now (a misfit throws, nothing changes). */
+  loadAdapter(name: string, dir: string): void {
+    if (name === this.name || this.adapters.has(name)) throw new GrpoError('adapter', `the LoRA adapter '${name}' has already been loaded`);
+    const adapter = readPeftAdapter(dir);
+    this.adapters.set(name, adapter);
+    try {
+      this.activate(name);
+    } catch (e) {
+      this.adapters.delete(name);
+      this.active = null;
+      throw e;
+    }
+  }
+
+  unloadAdapter(name: string): void {
+    if (name === this.name || !this.adapters.delete(name)) throw new GrpoError('adapter_not_found', `no LoRA adapter '${name}' is loaded`);
+    if (this.active === name) this.active = null;
+  }
+
+  /** Put the named adapter's tensors on the model (new adapters when its rank or targets differ). */
+  private activate(name: string): void {
+    if (this.active === name) return;
+    const a = this.adapters.get(name)!;
+    const s = this.model.lora?.settings, o = loraSettings(a.options);
+    const fits = s && s.r === o.r && s.alpha === o.alpha && s.useRslora === o.useRslora && s.targetModules.join() === o.targetModules.join();
+    (fits ? this.model.lora! : this.model.attachLora(a.options)).load(a.tensors);
+    this.active = name;
+  }
 
   /** positions the model attends over: prompt + completion must fit */
   get contextLength(): number {
@@ -106,8 +164,13 @@ export class ServedModel {
     return { tensors, bytes };
   }
 
-  run(prompts: number[][], r: EngineRequest): ServedChoice[] {
+  /** Sample `prompts` from the model `model` names (null or the model's name: the base, with its own adapter if any). */
+  run(prompts: number[][], r: EngineRequest, model: string | null = null): ServedChoice[] {
     const tokenizer = this.tokenizer;
+    const adapter = model !== null && model !== this.name ? model : this.adapters.has(this.name) ? this.name : null;
+    // an adapter unloaded while this request waited in the queue
+    if (adapter && !this.adapters.has(adapter)) throw new ServeError('model_not_found', `'model': the LoRA adapter '${adapter}' was unloaded`, 'model');
+    if (adapter) this.activate(adapter);
     // one decoding context for stop checks: the prompts' last token when they share it (it matters only after BOS)
     const lasts = new Set(prompts.map((p) => p[p.length - 1]));
     const prevForStops = lasts.size === 1 ? prompts[0][prompts[0].length - 1] : undefined;
@@ -121,17 +184,18 @@ export class ServedModel {
       seed: r.seed,
       stop: r.stop,
       decode: (ids) => decodeAfter(tokenizer, prevForStops, ids),
+      adapters: adapter !== null,
     });
-    return completions.map((c) => this.choice(prompts[c.promptIndex], c, r));
+    return completions.map((c) => this.choice(prompts[c.promptIndex], c, r, adapter !== null));
   }
 
-  private choice(prompt: number[], c: Completion, r: EngineRequest): ServedChoice {
+  private choice(prompt: number[], c: Completion, r: EngineRequest, adapters: boolean): ServedChoice {
     const prevId = prompt[prompt.length - 1];
     const t = completionText(this.tokenizer, prevId, c.tokens, r.stop);
     const kept = c.tokens.slice(0, t.keptTokens);
     let logprobs: TokenLogprob[] | null = null;
     if (r.logprobs) {
-      const alternatives = r.topLogprobs > 0 && kept.length > 0 ? this.topAlternatives(prompt, kept, r.temperature, r.topLogprobs) : null;
+      const alternatives = r.topLogprobs > 0 && kept.length > 0 ? this.topAlternatives(prompt, kept, r.temperature, r.topLogprobs, adapters) : null;
       logprobs = kept.map((id, i) => {
         const prev = i === 0 ? prevId : kept[i - 1];
         const choice = (tid: number, lp: number) => (r.tokensAsIds ? { token: `token_id:${tid}`, bytes: Array.from(this.tokenizer.tokenBytes(tid, prev)), logprob: lp } : this.tokenChoice(tid, prev, lp));
@@ -156,9 +220,9 @@ export class ServedModel {
   }
 
   /** per completion position, the k most likely tokens under softmax(logits / T) (T = 1 when greedy) */
-  private topAlternatives(prompt: number[], completion: number[], temperature: number, k: number): { id: number; logprob: number }[][] {
+  private topAlternatives(prompt: number[], completion: number[], temperature: number, k: number, adapters: boolean): { id: number; logprob: number }[][] {
     const seq = [...prompt, ...completion.slice(0, -1)];
-    const logits = this.model.logits([seq])[0];
+    const logits = this.model.logits([seq], { adapters })[0];
     const V = this.vocabSize;
     const scale = temperature > 0 ? 1 / temperature : 1;
     return completion.map((_, i) => {

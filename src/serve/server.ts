@@ -25,6 +25,7 @@ import { SerialQueue } from './serial-queue.ts';
 import { ServeError, httpErrorOf } from './serve-error.ts';
 import { GrpoError } from '../errors.ts';
 import { ServedModel } from './served-model.ts';
+import { handleLoadLoraAdapter, handleUnloadLoraAdapter } from './lora-routes.ts';
 import { handleUpdateWeightsFromDisk } from './update-weights.ts';
 
 /** `tokenizer`, `threads`, `precision`, `adapter`, `basePrecision`: how a model path is opened (open-model.ts) */
@@ -78,18 +79,22 @@ interface Route {
 
 function routesFor(ctx: HandlerContext, startedAt: number): Route[] {
   const served = ctx.served;
-  const model = () => modelObject(served.name, startedAt, served.contextLength);
+  // loaded LoRA adapters are listed as models of their own, as vLLM lists them
+  const model = (name = served.name) => modelObject(name, startedAt, served.contextLength);
   return [
-    { pattern: /^\/v1\/models$/, methods: { GET: (_q, res) => sendJson(res, 200, { object: 'list', data: [model()] }) } },
+    { pattern: /^\/v1\/models$/, methods: { GET: (_q, res) => sendJson(res, 200, { object: 'list', data: [served.name, ...served.adapterNames].map((n) => model(n)) }) } },
     {
       pattern: /^\/v1\/models\/(.+)$/,
       methods: {
         GET: (_q, res, m) => {
-          checkModelName(served, decodeURIComponent(m[1]));
-          sendJson(res, 200, model());
+          const name = decodeURIComponent(m[1]);
+          checkModelName(served, name);
+          sendJson(res, 200, model(name));
         },
       },
     },
+    { pattern: /^\/v1\/load_lora_adapter$/, methods: { POST: (req, res) => handleLoadLoraAdapter(ctx, req, res) } },
+    { pattern: /^\/v1\/unload_lora_adapter$/, methods: { POST: (req, res) => handleUnloadLoraAdapter(ctx, req, res) } },
     { pattern: /^\/v1\/chat\/completions$/, methods: { POST: (req, res) => handleCompletion(ctx, 'chat', req, res) } },
     { pattern: /^\/v1\/completions$/, methods: { POST: (req, res) => handleCompletion(ctx, 'text', req, res) } },
     { pattern: /^\/health$/, methods: { GET: (_q, res) => sendJson(res, 200, { status: 'ok', model: served.name, queued: ctx.queue.size }) } },
@@ -110,7 +115,7 @@ async function dispatch(routes: Route[], req: IncomingMessage, res: ServerRespon
     }
     return handler(req, res, match);
   }
-  throw new ServeError('not_found', `no route ${req.method} ${path}; this server has GET /v1/models, POST /v1/chat/completions, POST /v1/completions, POST /update_weights_from_disk`);
+  throw new ServeError('not_found', `no route ${req.method} ${path}; this server has GET /v1/models, POST /v1/chat/completions, POST /v1/completions, POST /update_weights_from_disk, POST /v1/load_lora_adapter, POST /v1/unload_lora_adapter`);
 }
 
 /** Opens the model (unless given one) and starts serving; resolves once the port is bound. */

@@ -1,18 +1,22 @@
 /**
  * Resumable training state, written atomically as one folder:
- *   model/                  Hugging Face folder (config, weights, tokenizer) — loadable by transformers / vLLM
+ *   model/                  the policy as a Hugging Face folder (config, weights, tokenizer) — or, with LoRA,
+ *   adapter/                the policy's adapter as a PEFT folder (the base is the run's model.path)
  *   value_head.safetensors  the critic head, when the run has one
  *   optimizer.safetensors   AdamW moments m.<i>, v.<i> in parameter order
  *   state.json              step, optimizer step, RNG and sampler states, counters, metric line count, config
+ * Every tensor streams between the device and the file one at a time (never the whole state as host arrays).
  * Resuming restores all of it, so a killed run continues exactly as an uninterrupted one would.
  */
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { writeDirAtomic, readableDir, writeFileAtomic } from '../util/atomic.ts';
-import { readSafetensors, writeSafetensors, writeHfModel } from '../model/io/index.ts';
+import { readSafetensors, writeSafetensors } from '../model/io/index.ts';
 import { VALUE_HEAD } from '../model/llama-weights.ts';
+import { lazyHostTensor } from '../model/host-tensor.ts';
 import type { LlamaModel } from '../model/llama-model.ts';
 import type { Tokenizer } from '../model/tokenizer/index.ts';
+import { savePolicy } from './save-policy.ts';
 import { GrpoError } from '../errors.ts';
 
 export interface TrainerState {
@@ -25,49 +29,51 @@ export interface TrainerState {
 }
 
 export function saveCheckpoint(dir: string, model: LlamaModel, tokenizer: Tokenizer, state: TrainerState): void {
+  const opt = model.optimizer;
   writeDirAtomic(dir, (tmp) => {
-    saveModel(path.join(tmp, 'model'), model, tokenizer);
-    const w = model.weights.save();
-    const head = w.get(VALUE_HEAD);
-    if (head) writeSafetensors(path.join(tmp, 'value_head.safetensors'), [[VALUE_HEAD, head]]);
-    const opt = model.optimizer.exportState();
-    const moments: [string, { shape: number[]; data: Float32Array }][] = [];
-    opt.m.forEach((m, i) => moments.push([`m.${i}`, { shape: [m.length], data: m }], [`v.${i}`, { shape: [m.length], data: opt.v[i] }]));
-    writeSafetensors(path.join(tmp, 'optimizer.safetensors'), moments);
-    writeFileAtomic(path.join(tmp, 'state.json'), JSON.stringify({ ...state, optimizerStep: opt.step }, null, 1));
+    savePolicy(path.join(tmp, model.lora ? 'adapter' : 'model'), model, tokenizer);
+    const head = model.weights.valueHead;
+    if (head) writeSafetensors(path.join(tmp, 'value_head.safetensors'), [[VALUE_HEAD, lazyHostTensor([1, head.ne[0]], () => head.readF32())]]);
+    writeSafetensors(path.join(tmp, 'optimizer.safetensors'), opt.momentTensors().map(([name, t]) => [name, lazyHostTensor([t.numel], () => t.readF32())]));
+    writeFileAtomic(path.join(tmp, 'state.json'), JSON.stringify({ ...state, optimizerStep: opt.stepCount, dropoutRng: model.dropoutRng.state }, null, 1));
   });
 }
 
-/** Policy weights (without a critic head) as an HF folder with its tokenizer. */
-export function saveModel(dir: string, model: LlamaModel, tokenizer: Tokenizer): void {
-  const weights = model.weights.save();
-  weights.delete(VALUE_HEAD);
-  writeHfModel(dir, { config: model.config, weights }, { tokenizer });
-}
-
-/** Path of the checkpoint's model folder (for opening the policy before restoring the rest). */
-export function checkpointModelPath(dir: string): string {
+/** The complete checkpoint folder (or its previous version after a crash mid-write). */
+function checkpointDir(dir: string): string {
   const found = readableDir(dir);
   if (!found || !existsSync(path.join(found, 'state.json'))) throw new GrpoError('checkpoint', `no complete checkpoint in ${dir} (expected state.json written by grpo train)`);
-  return path.join(found, 'model');
+  return found;
 }
 
-/** Restore critic head and optimizer moments into `model` and return the trainer state. */
+/** What to open to resume: the policy's model folder, or (LoRA) the adapter to put on the run's base. */
+export function checkpointPolicy(dir: string): { model?: string; adapter?: string } {
+  const found = checkpointDir(dir);
+  const adapter = path.join(found, 'adapter');
+  return existsSync(adapter) ? { adapter } : { model: path.join(found, 'model') };
+}
+
+/** The run's state.json (its config, to resume with it). */
+export function checkpointState(dir: string): TrainerState & { optimizerStep: number; dropoutRng?: number } {
+  return JSON.parse(readFileSync(path.join(checkpointDir(dir), 'state.json'), 'utf8'));
+}
+
+/** Restore critic head, optimizer moments and dropout RNG into `model` and return the trainer state. */
 export function loadCheckpoint(dir: string, model: LlamaModel): TrainerState {
-  const found = path.dirname(checkpointModelPath(dir));
-  const state = JSON.parse(readFileSync(path.join(found, 'state.json'), 'utf8')) as TrainerState & { optimizerStep: number };
+  const found = checkpointDir(dir);
+  const state = checkpointState(dir);
   const headFile = path.join(found, 'value_head.safetensors');
   if (model.weights.valueHead) {
     if (!existsSync(headFile)) throw new GrpoError('checkpoint', `${dir} has no value head but this run trains a critic`);
     model.weights.valueHead.write(readSafetensors(headFile).get(VALUE_HEAD)!.data);
   }
-  const moments = readSafetensors(path.join(found, 'optimizer.safetensors'));
-  const n = model.weights.parameters.length;
-  const get = (k: string) => {
-    const t = moments.get(k);
-    if (!t) throw new GrpoError('checkpoint', `${dir}/optimizer.safetensors lacks '${k}': it was written for a different model`);
-    return t.data;
-  };
-  model.optimizer.importState({ step: state.optimizerStep, m: Array.from({ length: n }, (_, i) => get(`m.${i}`)), v: Array.from({ length: n }, (_, i) => get(`v.${i}`)) });
+  const moments = readSafetensors(path.join(found, 'optimizer.safetensors'), () => true, { lazy: true });
+  for (const [name, t] of model.optimizer.momentTensors()) {
+    const saved = moments.get(name);
+    if (!saved || saved.shape.length !== 1 || saved.shape[0] !== t.numel) throw new GrpoError('checkpoint', `${dir}/optimizer.safetensors lacks '${name}' of ${t.numel} values: it was written for a different model`);
+    t.write(saved.data);
+  }
+  model.optimizer.stepCount = state.optimizerStep;
+  if (state.dropoutRng !== undefined) model.dropoutRng.state = state.dropoutRng;
   return state;
 }

@@ -1,9 +1,13 @@
 /**
  * Who generates the rollouts: the policy itself (embedded, batched KV cache), or an external OpenAI-compatible
- * engine (vLLM, SGLang, `grpo serve`) that receives the updated weights after every step through SGLang's
- * `POST /update_weights_from_disk` (which `grpo serve` implements too).
+ * engine (vLLM, SGLang, `grpo serve`) that receives the updated policy after every step:
+ * - full weights through SGLang's `POST /update_weights_from_disk`;
+ * - with LoRA, only the adapter, through vLLM's `POST /v1/load_lora_adapter` ({lora_name, lora_path}; vLLM needs
+ *   VLLM_ALLOW_RUNTIME_LORA_UPDATING=True), under a new name each step (requests then name that adapter) and the
+ *   previous one unloaded (`/v1/unload_lora_adapter`). `grpo serve` implements both.
  */
 import path from 'node:path';
+import { rmSync } from 'node:fs';
 import { generate, type Completion, type GenerateOptions } from '../rollout/generate.ts';
 import { generateRemote } from '../rollout/remote-generate.ts';
 import { OpenAIClient } from '../rollout/openai-client.ts';
@@ -11,7 +15,7 @@ import type { LlamaModel } from '../model/llama-model.ts';
 import { resolvePrecision } from '../model/weight-copies.ts';
 import type { Tokenizer } from '../model/tokenizer/index.ts';
 import type { TrainConfig } from './config/schema.ts';
-import { saveModel } from './checkpoint.ts';
+import { savePolicy } from './save-policy.ts';
 import { GrpoError } from '../errors.ts';
 
 export interface RolloutEngine {
@@ -46,15 +50,29 @@ export async function makeRolloutEngine(config: TrainConfig, model: LlamaModel, 
   const served = r.served_model ?? (await probe.listModels())[0];
   if (!served) throw new GrpoError('http', `${r.base_url}/models lists no model`);
   // no cache: the same prompt and seed must be sampled again after every weight update
-  const client = new OpenAIClient({ baseUrl: r.base_url, model: served, apiKey: r.api_key, concurrency: r.concurrency, memoryCache: false });
+  const clientFor = (name: string) => new OpenAIClient({ baseUrl: r.base_url!, model: name, apiKey: r.api_key, concurrency: r.concurrency, memoryCache: false });
+  let client = clientFor(served);
   const syncDir = path.resolve(runDir, 'rollout-weights');
+  let adapterName: string | null = null, syncs = 0;
   return {
     recomputeLogprobs: true,
     generate: (prompts, opts, onPrompt) => generateRemote(client, prompts, opts, onPrompt),
     sync: async () => {
       if (r.weight_sync === 'none') return;
-      saveModel(syncDir, model, tokenizer);
-      await postJson(rootOf(r.base_url!), '/update_weights_from_disk', { model_path: syncDir }, r.api_key);
+      if (!model.lora) {
+        savePolicy(syncDir, model, tokenizer);
+        await postJson(rootOf(r.base_url!), '/update_weights_from_disk', { model_path: syncDir }, r.api_key);
+        return;
+      }
+      const name = `grpo-policy-${++syncs}`, dir = path.join(syncDir, name);
+      savePolicy(dir, model, tokenizer);
+      await postJson(r.base_url!.replace(/\/+$/, ''), '/load_lora_adapter', { lora_name: name, lora_path: dir }, r.api_key);
+      if (adapterName) {
+        await postJson(r.base_url!.replace(/\/+$/, ''), '/unload_lora_adapter', { lora_name: adapterName }, r.api_key).catch(() => {});
+        rmSync(path.join(syncDir, adapterName), { recursive: true, force: true });
+      }
+      adapterName = name;
+      client = clientFor(name);
     },
   };
 }
@@ -80,5 +98,5 @@ async function postJson(root: string, route: string, body: unknown, apiKey?: str
   const text = await res.text();
   let ok = res.ok;
   try { ok = ok && (JSON.parse(text) as { success?: boolean }).success !== false; } catch { /* a non-JSON 2xx counts as success */ }
-  if (!ok) throw new GrpoError('http', `POST ${url} → HTTP ${res.status}: ${text.slice(0, 300)}; the engine must implement SGLang's update_weights_from_disk (or set rollout.weight_sync: none)`);
+  if (!ok) throw new GrpoError('http', `POST ${url} → HTTP ${res.status}: ${text.slice(0, 300)}; the engine must implement ${route.includes('lora') ? "vLLM's runtime LoRA loading (VLLM_ALLOW_RUNTIME_LORA_UPDATING=True, --enable-lora)" : "SGLang's update_weights_from_disk"} (or set rollout.weight_sync: none)`);
 }

@@ -5,6 +5,7 @@
  * 3 epochs); the rejection-sampling defaults follow DeepSeek-R1 §2.3.3 (sample several answers, keep the
  * correct, well-formatted ones).
  */
+import { loraSchema } from './config/schema.ts';
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { describeConfig, parseConfig, readConfigFile } from '../trainingfree/common/config.ts';
@@ -31,6 +32,8 @@ const modelSchema = z.strictObject({
   threads: positiveInt.nullable().default(null).describe('compute threads; null = one per core'),
   precision: z.enum(['auto', 'f32', 'bf16']).default('auto').describe('matmul precision: f32 (exact), bf16 (BF16 copies of the weights feed the products; master weights and AdamW stay f32), or auto (bf16 where the CPU has vector BF16: AVX2 / AVX-512; else f32)'),
   init: initSchema.prefault({}).describe('architecture of a new model (model.path null)'),
+  lora: loraSchema.optional().describe('train LoRA adapters on a frozen base (lora: {} for the defaults); the result is a PEFT adapter folder'),
+  base_precision: z.enum(['bf16', 'f32', 'q8_0']).optional().describe('with lora: how the frozen base is held — bf16 (default), f32, or q8_0'),
 });
 
 const dataSchema = z.strictObject({

@@ -12,7 +12,7 @@ import { dirname } from 'node:path';
 import cliProgress from 'cli-progress';
 import { learningRateAt, type ScheduleKind } from '../engine/schedule.ts';
 import type { LlamaModel } from '../model/llama-model.ts';
-import { writeHfModel } from '../model/io/hf-folder.ts';
+import { savePolicy } from './save-policy.ts';
 import type { Tokenizer } from '../model/tokenizer/tokenizer.ts';
 import { GrpoError } from '../errors.ts';
 import { EpochBatcher, completionTokenCount, microBatches, nllCoefficients, nllOf, sequenceOf, type SftExample } from './sft-batches.ts';
@@ -178,6 +178,7 @@ export async function trainSft(model: LlamaModel, examples: readonly SftExample[
 }
 
 /** Save the trained model and its tokenizer as a Hugging Face folder (F32 safetensors), atomically. */
-export function saveSftModel(dir: string, model: LlamaModel, tokenizer: Tokenizer): void {
-  writeHfModel(dir, { config: model.config, weights: model.weights.save() }, { tokenizer, dtype: 'F32' });
+/** The SFT result: a Hugging Face folder, or with LoRA a PEFT adapter folder (save-policy.ts). */
+export function saveSftModel(dir: string, model: LlamaModel, tokenizer: Tokenizer, baseModel?: string): void {
+  savePolicy(dir, model, tokenizer, { baseModel });
 }

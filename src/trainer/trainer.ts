@@ -18,7 +18,9 @@ import { computeAdvantages } from './advantage-stage.ts';
 import { policyUpdate, type UpdateSequence } from './update-stage.ts';
 import { evaluateModel, type EvalReport, type EvalCompletion } from './sft-eval.ts';
 import { MetricsLog, progressBar, mean, std, type MetricRecord } from './metrics.ts';
-import { saveCheckpoint, loadCheckpoint, checkpointModelPath, saveModel, type TrainerState } from './checkpoint.ts';
+import { saveCheckpoint, loadCheckpoint, checkpointPolicy, type TrainerState } from './checkpoint.ts';
+import { savePolicy } from './save-policy.ts';
+import { loraOptions } from './config/lora-options.ts';
 import { makeRolloutEngine, type RolloutEngine } from './rollout-engine.ts';
 import { rolloutCorrectionWeights } from '../algorithms/index.ts';
 import { resolveModelPath } from '../data/synthetic/embedded-model.ts';
@@ -56,12 +58,17 @@ const CORRECTNESS_TYPES = ['math', 'countdown', 'code'];
 export async function train(config: TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
   const a = resolveAlgorithm(config.algorithm, { groupSize: config.rollout.group_size, maxTokens: config.rollout.max_tokens });
   const runDir = path.join(config.out_dir, config.name);
-  const modelPath = opts.resume ? checkpointModelPath(opts.resume) : resolveModelPath(config.model.path);
+  const basePath = resolveModelPath(config.model.path);
+  const resumed = opts.resume ? checkpointPolicy(opts.resume) : null;
   const valueHead = a.advantage === 'gae';
+  const lora = config.model.lora ? loraOptions(config.model.lora) : undefined;
   const engineOpts = { threads: config.model.threads, tokenizer: config.model.tokenizer, precision: config.model.precision };
-  const { model, tokenizer } = openModel(modelPath, { ...engineOpts, valueHead });
-  // the frozen reference is the starting policy, also when resuming
-  const ref = a.kl_beta > 0 ? openModel(resolveModelPath(config.model.path), engineOpts).model : null;
+  // with LoRA a checkpoint holds the adapter, put back on the run's base
+  const { model, tokenizer } = openModel(resumed?.model ?? basePath, { ...engineOpts, valueHead, lora, basePrecision: config.model.base_precision, adapter: resumed?.adapter });
+  // the frozen reference is the starting policy, also when resuming: with LoRA the same base with adapters off
+  // (no second model in memory, as TRL does with PEFT), else a second copy of the starting weights
+  const refModel = a.kl_beta > 0 && !lora ? openModel(basePath, engineOpts).model : null;
+  const ref: Reference | null = a.kl_beta > 0 ? (lora ? { model, adapters: false } : { model: refModel!, adapters: true }) : null;
   try {
     model.createOptimizer({ beta1: config.optimizer.beta1, beta2: config.optimizer.beta2, eps: config.optimizer.eps, weightDecay: config.optimizer.weight_decay });
     const rewards = opts.rewards ?? buildRewards(config.rewards);
@@ -130,15 +137,21 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
       let final: { report: EvalReport; completions: EvalCompletion[] } | null = null;
       if (prompts.eval.examples.length) final = await runEval();
       accuracyAfter = final ? accuracyOf(final) : null;
-      saveModel(path.join(runDir, 'final'), model, tokenizer);
+      savePolicy(path.join(runDir, 'final'), model, tokenizer, { baseModel: basePath });
       if (final) log.writeCompletions({ step, eval: final.report, eval_samples: final.completions.slice(0, 8) });
     }
     if (savedAt !== step) saveCheckpoint(path.join(runDir, 'checkpoint'), model, tokenizer, state());
     return { accuracyBefore, accuracyAfter, steps: step, runDir, metrics: history };
   } finally {
     model.free();
-    ref?.free();
+    refModel?.free();
   }
+}
+
+/** The KL reference policy: a model, and whether its LoRA adapters count (false: the base alone). */
+interface Reference {
+  model: LlamaModel;
+  adapters: boolean;
 }
 
 function makeSampler(config: TrainConfig, train: PromptSet): PromptSampler {
@@ -149,22 +162,22 @@ function makeSampler(config: TrainConfig, train: PromptSet): PromptSampler {
 }
 
 /** Sequences for the update, with advantages, reference log-probs and critic values where the method needs them. */
-function prepareUpdate(model: LlamaModel, ref: LlamaModel | null, tokenizer: Tokenizer, batch: RolloutBatch, a: ResolvedAlgorithm, config: TrainConfig, engine: RolloutEngine): UpdateSequence[] {
+function prepareUpdate(model: LlamaModel, ref: Reference | null, tokenizer: Tokenizer, batch: RolloutBatch, a: ResolvedAlgorithm, config: TrainConfig, engine: RolloutEngine): UpdateSequence[] {
   const flat = batch.groups.flat();
   if (flat.length === 0) return [];
   const tokens = flat.map((r) => [...r.promptIds, ...r.completionIds]);
   const completionPart = (rows: Float32Array[], offset: number) => rows.map((row, k) => Array.from(row.subarray(flat[offset + k].promptIds.length - 1)));
   // scoring passes in micro-batches of whole groups: reference log-probs and the critic's values
-  const score = (m: LlamaModel, pick: 'logp' | 'values') => {
+  const score = (m: LlamaModel, pick: 'logp' | 'values', adapters = true) => {
     const out: number[][] = [];
     const size = config.training.micro_batch_sequences ?? config.training.micro_batch_groups * config.rollout.group_size;
     for (let i = 0; i < tokens.length; i += size) {
-      const p = m.forward(tokens.slice(i, i + size), { temperature: config.rollout.temperature });
+      const p = m.forward(tokens.slice(i, i + size), { temperature: config.rollout.temperature, adapters });
       out.push(...completionPart(pick === 'logp' ? p.logp : p.values!, i));
     }
     return out;
   };
-  const refLogp = ref ? score(ref, 'logp') : undefined;
+  const refLogp = ref ? score(ref.model, 'logp', ref.adapters) : undefined;
   const values = a.advantage === 'gae' ? score(model, 'values') : undefined;
   // an external engine's (or BF16 decoding's) numbers differ slightly from ours: the behaviour policy is recomputed here, and the
   // engine's log-probs only enter through the optional TIS / MIS correction (algorithms.md A11)

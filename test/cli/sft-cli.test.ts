@@ -89,6 +89,19 @@ test('grpo sft cold_start trains a new model on the embedded task and writes the
   assert.equal(fileEval.prompts, 2);
 });
 
+test('grpo sft with model.lora trains adapters on the frozen shipped model and writes a PEFT folder that grpo eval --adapter uses', async () => {
+  const out = join(dir, 'lora');
+  const r = await sftCommand(null, ['--model.path', 'embedded', '--model.threads', '1', '--model.lora.r', '8', '--output_dir', out, '--progress', 'false',
+    '--data.limit', '64', '--data.eval_size', '8', '--train.max_steps', '6', '--train.batch_size', '8', '--train.lr', '1e-3'], quiet);
+  assert.ok(r.train.losses[5] < r.train.losses[0], `loss ${r.train.losses[0]} → ${r.train.losses[5]}`);
+  for (const f of ['adapter_config.json', 'adapter_model.safetensors', 'tokenizer.json']) assert.ok(existsSync(join(out, 'model', f)), f);
+  assert.ok(!existsSync(join(out, 'model', 'model.safetensors')), 'the base is not saved');
+  const config = JSON.parse(readFileSync(join(out, 'model', 'adapter_config.json'), 'utf8'));
+  assert.deepEqual([config.r, config.lora_alpha, config.peft_type], [8, 32, 'LORA']);
+  const withAdapter = await runEval({ model: 'embedded', adapter: join(out, 'model'), data: 'embedded:addition', limit: 8, threads: 1 }, quiet);
+  assert.equal(withAdapter.prompts, 8);
+});
+
 test('grpo sft rejection_sampling keeps only correct, well-formatted samples of the shipped model and trains on them', async () => {
   const out = join(dir, 'rs');
   const lines: string[] = [];

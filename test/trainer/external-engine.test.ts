@@ -47,3 +47,38 @@ test('RL with rollouts from grpo serve raises the reward, and the server ends up
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('LoRA with rollouts from grpo serve: each step loads the new adapter (vLLM load_lora_adapter) and the server samples what the trained policy samples', async () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'grpo-ext-lora-'));
+  const modelDir = tinyModelFolder(root);
+  const server = await startServer({ model: modelDir, threads: 1, host: '127.0.0.1', port: 0, log: () => {} });
+  try {
+    const cfg = toyConfig(modelDir, root, {
+      name: 'ext-lora', model: { path: modelDir, threads: 1, precision: 'f32', lora: { r: 4 }, base_precision: 'f32' },
+      algorithm: { preset: 'grpo', kl_beta: 0.04 }, optimizer: { lr: 3e-2 },
+      rollout: { prompts_per_step: 4, group_size: 4, max_tokens: 8, temperature: 1, engine: 'openai', base_url: `${server.url}/v1` },
+      training: { steps: 4, micro_batch_groups: 2, log_completions_every: 0 },
+    });
+    const r = await train(cfg, { rewards: [shareOfA], tasks: toyTasks, quiet: true });
+    assert.ok(r.metrics.some((m) => (m.kl as number) > 0), 'the KL against the base (adapters off) is measured');
+    const names = await new OpenAIClient({ baseUrl: `${server.url}/v1`, model: 'probe' }).listModels();
+    assert.equal(names.length, 2, `the base and the latest adapter only (earlier ones unloaded): ${names.join(', ')}`);
+    const { model } = openModel(modelDir, { threads: 1, adapter: path.join(root, 'ext-lora', 'final'), basePrecision: 'f32', precision: 'f32' });
+    try {
+      const client = new OpenAIClient({ baseUrl: `${server.url}/v1`, model: names[1], memoryCache: false });
+      const prompt = [1, 40, 41];
+      const remote = await generateRemote(client, [prompt], { n: 2, maxTokens: 6, temperature: 1, seed: 5 });
+      const local = generate(model, [prompt], { n: 2, maxTokens: 6, temperature: 1, seed: 5 });
+      assert.deepEqual(remote.map((c) => c.tokens), local.map((c) => c.tokens));
+      remote.forEach((c, i) => c.logprobs.forEach((lp, t) => assert.ok(Math.abs(lp - local[i].logprobs[t]) < 1e-9)));
+      // and the adapter really changed the policy: the base samples differently
+      const base = await generateRemote(new OpenAIClient({ baseUrl: `${server.url}/v1`, model: names[0], memoryCache: false }), [prompt], { n: 2, maxTokens: 6, temperature: 1, seed: 5 });
+      assert.notDeepEqual(base.map((c) => c.logprobs), remote.map((c) => c.logprobs));
+    } finally {
+      model.free();
+    }
+  } finally {
+    await server.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -13,7 +13,8 @@ import { tinyModelFolder } from './fixtures.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const script = path.join(here, 'toy-run.ts');
-const run = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', script, ...args], { encoding: 'utf8' });
+const env = (lora: boolean) => ({ ...process.env, TOY_LORA: lora ? '1' : '0' });
+const run = (args: string[], lora: boolean) => spawnSync(process.execPath, ['--import', 'tsx', script, ...args], { encoding: 'utf8', env: env(lora) });
 
 /** metrics without wall-clock timings */
 function metrics(runDir: string) {
@@ -24,15 +25,15 @@ function metrics(runDir: string) {
   });
 }
 
-test('kill -9 mid-run, resume, and the run ends exactly as an uninterrupted one', async () => {
+for (const lora of [false, true]) test(`kill -9 mid-run, resume, and the run ends exactly as an uninterrupted one${lora ? ' (LoRA: the checkpoint holds the adapter, not the base)' : ''}`, async () => {
   const root = mkdtempSync(path.join(tmpdir(), 'grpo-resume-'));
   try {
     const model = tinyModelFolder(root);
-    const full = run([model, root, 'full']);
+    const full = run([model, root, 'full'], lora);
     assert.equal(full.status, 0, full.stderr);
 
     // start the same run and kill it once it has logged its 5th step (a checkpoint exists from step 4)
-    const child = spawn(process.execPath, ['--import', 'tsx', script, model, root, 'killed'], { stdio: 'ignore' });
+    const child = spawn(process.execPath, ['--import', 'tsx', script, model, root, 'killed'], { stdio: 'ignore', env: env(lora) });
     const metricsFile = path.join(root, 'killed', 'metrics.jsonl');
     await new Promise<void>((resolve, reject) => {
       const timer = setInterval(() => {
@@ -47,10 +48,12 @@ test('kill -9 mid-run, resume, and the run ends exactly as an uninterrupted one'
     const ckpt = JSON.parse(readFileSync(path.join(root, 'killed', 'checkpoint', 'state.json'), 'utf8'));
     assert.ok(ckpt.step < logged, 'the kill came after the last checkpoint, so some steps must rerun');
 
-    const resumed = run([model, root, 'killed', path.join(root, 'killed', 'checkpoint')]);
+    if (lora) assert.ok(existsSync(path.join(root, 'killed', 'checkpoint', 'adapter', 'adapter_model.safetensors')) && !existsSync(path.join(root, 'killed', 'checkpoint', 'model')));
+    const resumed = run([model, root, 'killed', path.join(root, 'killed', 'checkpoint')], lora);
     assert.equal(resumed.status, 0, resumed.stderr);
     assert.deepEqual(metrics(path.join(root, 'killed')), metrics(path.join(root, 'full')));
-    assert.ok(readFileSync(path.join(root, 'killed', 'final', 'model.safetensors')).equals(readFileSync(path.join(root, 'full', 'final', 'model.safetensors'))));
+    const weights = lora ? 'adapter_model.safetensors' : 'model.safetensors';
+    assert.ok(readFileSync(path.join(root, 'killed', 'final', weights)).equals(readFileSync(path.join(root, 'full', 'final', weights))));
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -114,8 +114,7 @@ export function writeHfModel(dir: string, model: LoadedModel, opts: WriteHfModel
     const hfConfig = hfConfigFromLlama(config, dtype === 'F32' ? 'float32' : 'bfloat16');
     writeFileSync(join(tmp, 'config.json'), JSON.stringify(hfConfig, null, 2) + '\n');
     writeSafetensors(join(tmp, 'model.safetensors'), orderedWeights(config, model.weights), { dtype });
-    for (const f of tokenizerFiles.copy) copyFileSync(f, join(tmp, basename(f)));
-    for (const [name, text] of Object.entries(tokenizerFiles.generated)) writeFileSync(join(tmp, name), text);
+    writeFiles(tmp, tokenizerFiles);
     if (!tokenizerFiles.copy.some((f) => basename(f) === 'generation_config.json')) {
       const gen: Record<string, unknown> = {};
       if (hfConfig.bos_token_id !== undefined) gen.bos_token_id = hfConfig.bos_token_id;
@@ -123,4 +122,14 @@ export function writeHfModel(dir: string, model: LoadedModel, opts: WriteHfModel
       writeFileSync(join(tmp, 'generation_config.json'), JSON.stringify(gen, null, 2) + '\n');
     }
   });
+}
+
+function writeFiles(dir: string, files: { copy: string[]; generated: Record<string, string> }): void {
+  for (const f of files.copy) copyFileSync(f, join(dir, basename(f)));
+  for (const [name, text] of Object.entries(files.generated)) writeFileSync(join(dir, name), text);
+}
+
+/** Put a tokenizer's Hugging Face files in `dir` (beside an adapter, say), as writeHfModel does. */
+export function writeTokenizerFiles(dir: string, tokenizer: string | string[] | Tokenizer): void {
+  writeFiles(dir, tokenizerFilesFrom(tokenizer));
 }

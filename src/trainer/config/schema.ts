@@ -11,11 +11,23 @@ const aggregation = z.enum(['token-mean', 'seq-mean-token-mean', 'seq-mean-token
 export const PRESET_NAMES = ['grpo', 'dr_grpo', 'dapo', 'gspo', 'gfpo', 'gdpo', 'rloo', 'reinforce_pp', 'ppo', 'disco', 'gvpo'] as const;
 export type PresetName = (typeof PRESET_NAMES)[number];
 
+/** LoRA with PEFT's names (LoraConfig): present means the base is frozen and only adapters (and a critic head) train. */
+export const loraSchema = z.object({
+  r: positiveInt.default(16).describe('adapter rank'),
+  alpha: z.number().positive().default(32).describe('lora_alpha: the update is scaled by alpha / r'),
+  dropout: z.number().min(0).lt(1).default(0).describe('lora_dropout on the adapter input, in training passes'),
+  target_modules: z.array(z.enum(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'])).min(1)
+    .default(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']).describe('projections that get an adapter'),
+  use_rslora: z.boolean().default(false).describe('rank-stabilised scaling alpha / sqrt(r) (rsLoRA)'),
+}).strict();
+
 const modelSchema = z.object({
   path: z.string().describe('policy: Hugging Face folder, .gguf, llama2.c .bin, or "embedded" (the shipped demo model)'),
   tokenizer: z.string().optional().describe('tokenizer path (default: found with the model)'),
   threads: positiveInt.optional().describe('compute threads (default: one per core)'),
   precision: z.enum(['auto', 'f32', 'bf16']).default('auto').describe('matmul precision of training and decoding: f32 (exact), bf16 (BF16 copies of the weights feed the products; master weights, AdamW and the log-softmax stay f32), or auto (bf16 where the CPU has vector BF16: AVX2 / AVX-512; else f32)'),
+  lora: loraSchema.optional().describe('train LoRA adapters on a frozen base instead of every weight (lora: {} for the defaults); the KL reference is then the base with adapters off'),
+  base_precision: z.enum(['bf16', 'f32', 'q8_0']).optional().describe('with lora: how the frozen base is held — bf16 (default), f32, or q8_0 (8-bit blocks, QLoRA-style)'),
 }).strict();
 
 const dataSchema = z.object({
