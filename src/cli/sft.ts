@@ -45,16 +45,16 @@ function newModel(c: SftConfig): { model: LlamaModel; tokenizer: Tokenizer } {
     headDim: i.dim / i.n_heads, ffnDim: i.ffn_dim, ropeTheta: i.rope_theta, normEps: 1e-5, maxSeqLen: i.max_seq_len,
     tieEmbeddings: i.tie_embeddings, qkvBias: false, qkNorm: false, bosTokenId: tokenizer.bosId, eosTokenIds: [...tokenizer.eosIds],
   };
-  return { model: new LlamaModel(config, { seed: i.init_seed, threads: c.model.threads ?? undefined, precision: c.model.precision, ...adapterOptions(c) }), tokenizer };
+  return { model: new LlamaModel(config, { seed: i.init_seed, threads: c.model.threads ?? undefined, precision: c.model.precision, ...trainingModelOptions(c) }), tokenizer };
 }
 
 function openStartingModel(c: SftConfig): { model: LlamaModel; tokenizer: Tokenizer } {
   if (c.model.path === null) return newModel(c);
-  return openModel(resolveModelPath(c.model.path), { threads: c.model.threads ?? undefined, tokenizer: c.model.tokenizer ?? undefined, precision: c.model.precision, ...adapterOptions(c) });
+  return openModel(resolveModelPath(c.model.path), { threads: c.model.threads ?? undefined, tokenizer: c.model.tokenizer ?? undefined, precision: c.model.precision, ...trainingModelOptions(c) });
 }
 
-function adapterOptions(c: SftConfig) {
-  return { lora: c.model.lora ? loraOptions(c.model.lora) : undefined, basePrecision: c.model.base_precision };
+function trainingModelOptions(c: SftConfig) {
+  return { lora: c.model.lora ? loraOptions(c.model.lora) : undefined, basePrecision: c.model.base_precision, recompute: c.train.gradient_checkpointing };
 }
 
 /** Generation limit: configured, else what the embedded task needs plus slack, else 256. */

@@ -95,7 +95,6 @@ export const ggml = {
   // backward kernels (argument order as the CPU kernels read them: gradient first)
   rms_norm_back: f(`${T} ggml_rms_norm_back(${C} ctx, ${T} dy, ${T} x, float eps)`),
   silu_back: f(`${T} ggml_silu_back(${C} ctx, ${T} dy, ${T} x)`),
-  soft_max_ext_back: f(`${T} ggml_soft_max_ext_back(${C} ctx, ${T} dy, ${T} y, float scale, float max_bias)`),
   rope_ext_back: f(`${T} ggml_rope_ext_back(${C} ctx, ${T} dy, ${T} b, ${T} c, int n_dims, int mode, int n_ctx_orig, float freq_base, float freq_scale, float ext_factor, float attn_factor, float beta_fast, float beta_slow)`),
   get_rows_back: f(`${T} ggml_get_rows_back(${C} ctx, ${T} dy, ${T} rows, ${T} like)`),
   repeat_back: f(`${T} ggml_repeat_back(${C} ctx, ${T} a, ${T} like)`),

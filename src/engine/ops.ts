@@ -185,19 +185,6 @@ export class Ops {
     return this.wrap(op, mask ? [a, mask] : [a], () => ggml.soft_max_ext(this.ctx.ptr, a.ptr, mask ? mask.ptr : null, scale, 0), 'f32', a.ne);
   }
 
-  /**
-   * Gradient of y = softmaxMasked(x, mask, scale) given dy: y ⊙ (dy − Σ y·dy) · scale (masked entries have y = 0).
-   * y must be marked as a graph output: this kernel overwrites its result before it has read all of y, so the
-   * allocator must never run it in place over y (ggml-notes trap 1).
-   */
-  softmaxBack(dy: Tensor, y: Tensor, scale: number): Tensor {
-    const op = 'softmaxBack';
-    this.unaryF32(op, dy);
-    this.unaryF32(op, y);
-    if (!sameShape(dy, y) || !dy.isContiguous || !y.isContiguous) fail(op, `needs contiguous gradient and output of one shape, got ${dy.shapeText}, ${y.shapeText}`);
-    return this.wrap(op, [dy, y], () => ggml.soft_max_ext_back(this.ctx.ptr, dy.ptr, y.ptr, scale, 0), 'f32', y.ne);
-  }
-
   private checkRope(op: string, a: Tensor, positions: Tensor, nDims: number): void {
     this.unaryF32(op, a);
     if (positions.dtype !== 'i32' || positions.ne[1] * positions.ne[2] * positions.ne[3] !== 1) fail(op, 'positions must be an i32 vector');

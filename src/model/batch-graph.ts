@@ -10,7 +10,7 @@
 import { ComputeGraph } from '../engine/graph.ts';
 import type { Tensor } from '../engine/tensor.ts';
 import type { Backend } from '../engine/backend.ts';
-import type { LlamaWeights } from './llama-weights.ts';
+import type { LlamaWeights, LayerWeights } from './llama-weights.ts';
 import type { WeightCopies } from './weight-copies.ts';
 import { Tape, type ParamGradients } from './tape.ts';
 import { transformerBlock } from './block.ts';
@@ -18,6 +18,7 @@ import { Projection } from './pieces/projection.ts';
 import { embedding } from './pieces/embedding.ts';
 import { rmsNorm } from './pieces/rms-norm.ts';
 import { causalAttention, causalMask } from './pieces/causal-attention.ts';
+import { recomputed } from './pieces/recompute.ts';
 import { tokenLogProbs, tokenValues, flatTargets, tokenChunks, vocabChunks } from './pieces/token-head.ts';
 import type { LoraAdapters } from './lora.ts';
 import type { Rng } from '../util/rng.ts';
@@ -40,6 +41,8 @@ export interface BatchGraphOptions {
   headChunkElements?: number;
   /** LoRA adapters applied by the projections (null: the base alone) */
   lora?: LoraAdapters | null;
+  /** 'train': recompute each layer's activations in the backward instead of keeping them (gradient checkpointing) */
+  recompute?: boolean;
 }
 
 export class BatchGraph {
@@ -91,9 +94,10 @@ export class BatchGraph {
     this.positions = g.input('i32', [N], 'positions');
     this.mask = g.input('f32', [T, T], 'causal_mask');
 
+    const block = (t: Tape, layer: LayerWeights, xin: Tensor) => transformerBlock(t, proj, layer, xin, this.positions, (q, k, v) => causalAttention(t, q, k, v, { B, T, mask: this.mask }, c), c);
     let x = embedding(tape, weights.embed, this.tokens); // [dim, N]
     for (const layer of weights.layers) {
-      x = transformerBlock(tape, proj, layer, x, this.positions, (q, k, v) => causalAttention(tape, q, k, v, { B, T, mask: this.mask }, c), c);
+      x = opts.recompute && tape.recording ? recomputed(tape, x, layerTensors(layer, opts.lora ?? null), (t, xin) => block(t, layer, xin)) : block(tape, layer, x);
     }
     const hidden = rmsNorm(tape, x, weights.finalNorm, c.normEps);
     if (kind === 'logits') {
@@ -149,6 +153,12 @@ export class BatchGraph {
   free(): void {
     this.graph.free();
   }
+}
+
+/** Every tensor a layer's forward reads as a weight: its parameters and their LoRA adapters. */
+function layerTensors(layer: LayerWeights, lora: LoraAdapters | null): Tensor[] {
+  const own = Object.values(layer).filter((t): t is Tensor => t !== undefined);
+  return own.concat(own.flatMap((w) => { const a = lora?.of(w); return a ? [a.a, a.b] : []; }));
 }
 
 /**

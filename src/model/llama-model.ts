@@ -39,11 +39,17 @@ export interface ModelOptions {
   precision?: PrecisionSetting;
   /** elements per chunk of the vocabulary-sized head tensors (default 2^24: 64 MiB per tensor) */
   headChunkElements?: number;
+  /**
+   * gradient checkpointing: training graphs keep only each layer's input and recompute its activations in the
+   * backward (about a third more compute, activation memory of one layer instead of all)
+   */
+  recompute?: boolean;
   /** LoRA adapters on a frozen base (PEFT defaults); the optimizer then trains only them (and a value head) */
   lora?: LoraOptions;
   /**
-   * storage of the projection matrices and embedding: 'f32', or a frozen low-precision LoRA base — 'bf16' (the
-   * default with LoRA) or 'q8_0' (ggml's 8-bit blocks, QLoRA-style). Full fine-tuning needs 'f32'.
+   * storage of the projection matrices and embedding: 'f32', or frozen low precision — 'bf16' (the default with
+   * LoRA) or 'q8_0' (ggml's 8-bit blocks, QLoRA-style) — for a LoRA base or a model that only scores (a KL
+   * reference). Full fine-tuning trains f32 weights.
    */
   basePrecision?: MatrixType;
 }
@@ -96,6 +102,7 @@ export class LlamaModel {
   /** draws LoRA dropout masks; its state is part of a checkpoint */
   readonly dropoutRng: Rng;
   private readonly headChunkElements?: number;
+  private readonly recompute: boolean;
 
   constructor(readonly config: LlamaConfig, opts: ModelOptions & { weights?: WeightMap } = {}) {
     this.ownsBackend = !opts.backend;
@@ -104,8 +111,8 @@ export class LlamaModel {
     this.cacheSize = opts.graphCacheSize ?? 4;
     this.precision = resolvePrecision(opts.precision ?? 'f32', this.backend);
     this.headChunkElements = opts.headChunkElements;
+    this.recompute = opts.recompute ?? false;
     const matrixType = opts.basePrecision ?? (opts.lora ? 'bf16' : 'f32');
-    if (matrixType !== 'f32' && !opts.lora) throw new GrpoError('config', `base precision ${matrixType} holds a frozen base for LoRA; full fine-tuning trains f32 weights (set lora, or base precision f32)`);
     this.weights = new LlamaWeights(config, this.backend, { valueHead: opts.valueHead, matrixType });
     this.adapters = opts.lora ? new LoraAdapters(this.weights, this.backend, opts.lora) : null;
     this.dropoutRng = new Rng((opts.seed ?? 0) + 0x10ad);
@@ -143,6 +150,7 @@ export class LlamaModel {
     this.assertAlive();
     if (this.opt) throw new GrpoError('engine', 'this model already has an optimizer');
     this.dropGraphs('train');
+    if (this.weights.matrixType !== 'f32' && !this.lora) throw new GrpoError('config', `this model's matrices are held in ${this.weights.matrixType}, frozen: train it with LoRA, or open it with base precision f32 for full fine-tuning`);
     const candidates = [...this.weights.byName, ...(this.lora?.byName ?? [])].filter(([, t]) => t.dtype === 'f32');
     const byDefault = (name: string) => !this.lora || this.lora.byName.has(name) || name === VALUE_HEAD;
     const trainable = candidates.filter(([name]) => (opts.trainable ?? byDefault)(name)).map(([, t]) => t);
@@ -267,6 +275,7 @@ export class LlamaModel {
       kind, B, T, entropy, temperature, copies: this.weightCopies(), headChunkElements: this.headChunkElements,
       gradAccumulators: kind === 'train' ? this.opt!.gradAccumulators : undefined,
       lora: adapters ? this.lora : null,
+      recompute: this.recompute,
     });
     this.graphs.set(key, g);
     return g;

@@ -13,14 +13,15 @@ export interface OpenedModel {
 }
 
 export interface OpenOptions extends ModelOptions {
-  tokenizer?: string;
+  /** a tokenizer path, or one already loaded (default: found with the model) */
+  tokenizer?: string | Tokenizer;
   /** a PEFT adapter folder (adapter_config.json + adapter_model.safetensors) to apply */
   adapter?: string;
 }
 
 export function openModel(path: string, opts: OpenOptions = {}): OpenedModel {
   const { config, weights } = loadModelWeights(path);
-  const tokenizer = opts.tokenizer ? loadTokenizer(opts.tokenizer) : loadTokenizerForModel(path, config.vocabSize);
+  const tokenizer = typeof opts.tokenizer === 'object' ? opts.tokenizer : opts.tokenizer ? loadTokenizer(opts.tokenizer) : loadTokenizerForModel(path, config.vocabSize);
   const adapter = opts.adapter ? readPeftAdapter(opts.adapter) : null;
   // ids the tokenizer knows as end-of-sequence count too (chat models stop at <|im_end|> as well as <|endoftext|>)
   const eos = [...new Set([...(config.eosTokenIds ?? []), ...tokenizer.eosIds])];

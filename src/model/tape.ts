@@ -58,11 +58,6 @@ export class Tape {
     this.steps.push(backward);
   }
 
-  /** Keep t's memory from being reused: the backward reads it after a kernel that must not run over it. */
-  keep(t: Tensor): Tensor {
-    return this.recording ? this.graph.output(t) : t;
-  }
-
   /** Add g into the gradient of activation t (ignored when t needs none). */
   addGrad(t: Tensor, g: Tensor): void {
     if (!this.needs(t)) return;
@@ -83,6 +78,16 @@ export class Tape {
   /** Seed an output's gradient (the per-token coefficients of DESIGN.md's seam). */
   seed(output: Tensor, g: Tensor): void {
     this.addGrad(output, g);
+  }
+
+  /**
+   * A fresh recording tape with the same parameter gradients, on which `inputs` need gradients where they do here:
+   * a recomputed piece of the forward (gradient checkpointing) records its backward on it.
+   */
+  child(inputs: Tensor[]): Tape {
+    const t = new Tape(this.graph, this.params);
+    for (const x of inputs) if (this.needs(x)) t.needed.add(x.ptr);
+    return t;
   }
 
   /** Build every recorded backward, last piece first. */

@@ -54,6 +54,7 @@ const trainSchema = z.strictObject({
   epochs: z.number().positive().default(3).describe('passes over the data (TRL num_train_epochs)'),
   max_steps: positiveInt.nullable().default(null).describe('optimizer steps; overrides epochs when set'),
   batch_size: positiveInt.default(8).describe('examples per optimizer step'),
+  gradient_checkpointing: z.boolean().default(false).describe('recompute each layer\'s activations in the backward instead of keeping them (TRL gradient_checkpointing)'),
   micro_batch_size: positiveInt.nullable().default(null).describe('examples per forward/backward (gradient accumulation); null = batch_size'),
   lr: z.number().nonnegative().default(2e-5).describe('peak learning rate (TRL SFTConfig default)'),
   lr_schedule: z.enum(['constant', 'linear', 'cosine']).default('linear').describe('decay after warm-up'),

@@ -4,7 +4,8 @@
  * → metrics, periodic evaluation and checkpoints. Orchestrates; the maths lives in src/algorithms.
  */
 import path from 'node:path';
-import { openModel } from '../model/open-model.ts';
+import { openRunModels, type Reference } from './run-models.ts';
+import { describePlan } from './memory-plan.ts';
 import type { LlamaModel } from '../model/llama-model.ts';
 import type { Tokenizer } from '../model/tokenizer/index.ts';
 import { buildRewards, type RewardSpec } from '../rewards/index.ts';
@@ -12,18 +13,16 @@ import { UniformSampler, CurriculumSampler, PrioritizedSampler, type PromptSampl
 import { Rng } from '../util/rng.ts';
 import { resolveAlgorithm, type ResolvedAlgorithm } from './config/presets.ts';
 import type { TrainConfig } from './config/schema.ts';
-import { runPrompts, type EmbeddedTasks, type PromptSet } from './prompts.ts';
+import type { EmbeddedTasks, PromptSet } from './prompts.ts';
 import { collectRollouts, isCorrect, type RolloutBatch } from './rollout-stage.ts';
 import { computeAdvantages } from './advantage-stage.ts';
 import { policyUpdate, type UpdateSequence } from './update-stage.ts';
 import { evaluateModel, type EvalReport, type EvalCompletion } from './sft-eval.ts';
 import { MetricsLog, progressBar, mean, std, type MetricRecord } from './metrics.ts';
-import { saveCheckpoint, loadCheckpoint, checkpointPolicy, type TrainerState } from './checkpoint.ts';
+import { saveCheckpoint, loadCheckpoint, type TrainerState } from './checkpoint.ts';
 import { savePolicy } from './save-policy.ts';
-import { loraOptions } from './config/lora-options.ts';
 import { makeRolloutEngine, type RolloutEngine } from './rollout-engine.ts';
 import { rolloutCorrectionWeights } from '../algorithms/index.ts';
-import { resolveModelPath } from '../data/synthetic/embedded-model.ts';
 import { GrpoError } from '../errors.ts';
 
 export interface TrainOptions {
@@ -58,22 +57,13 @@ const CORRECTNESS_TYPES = ['math', 'countdown', 'code'];
 export async function train(config: TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
   const a = resolveAlgorithm(config.algorithm, { groupSize: config.rollout.group_size, maxTokens: config.rollout.max_tokens });
   const runDir = path.join(config.out_dir, config.name);
-  const basePath = resolveModelPath(config.model.path);
-  const resumed = opts.resume ? checkpointPolicy(opts.resume) : null;
-  const valueHead = a.advantage === 'gae';
-  const lora = config.model.lora ? loraOptions(config.model.lora) : undefined;
-  const engineOpts = { threads: config.model.threads, tokenizer: config.model.tokenizer, precision: config.model.precision };
-  // with LoRA a checkpoint holds the adapter, put back on the run's base
-  const { model, tokenizer } = openModel(resumed?.model ?? basePath, { ...engineOpts, valueHead, lora, basePrecision: config.model.base_precision, adapter: resumed?.adapter });
-  // the frozen reference is the starting policy, also when resuming: with LoRA the same base with adapters off
-  // (no second model in memory, as TRL does with PEFT), else a second copy of the starting weights
-  const refModel = a.kl_beta > 0 && !lora ? openModel(basePath, engineOpts).model : null;
-  const ref: Reference | null = a.kl_beta > 0 ? (lora ? { model, adapters: false } : { model: refModel!, adapters: true }) : null;
+  const run = await openRunModels(config, a, opts);
+  const { model, tokenizer, ref, prompts, basePath } = run;
+  if (!opts.quiet) console.error(`memory plan: about ${(run.memory.total / 1e9).toFixed(1)} GB (${describePlan(run.memory)})`);
   try {
     model.createOptimizer({ beta1: config.optimizer.beta1, beta2: config.optimizer.beta2, eps: config.optimizer.eps, weightDecay: config.optimizer.weight_decay });
     const rewards = opts.rewards ?? buildRewards(config.rewards);
     const correctness = opts.correctness ?? config.rewards.map((r) => r.name ?? r.type).find((_, i) => CORRECTNESS_TYPES.includes(config.rewards[i].type));
-    const prompts = await runPrompts(config, tokenizer, opts.tasks ?? {});
     const sampler = makeSampler(config, prompts.train);
     const rng = new Rng(config.seed);
     const log = new MetricsLog(runDir);
@@ -143,15 +133,8 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
     if (savedAt !== step) saveCheckpoint(path.join(runDir, 'checkpoint'), model, tokenizer, state());
     return { accuracyBefore, accuracyAfter, steps: step, runDir, metrics: history };
   } finally {
-    model.free();
-    refModel?.free();
+    run.free();
   }
-}
-
-/** The KL reference policy: a model, and whether its LoRA adapters count (false: the base alone). */
-interface Reference {
-  model: LlamaModel;
-  adapters: boolean;
 }
 
 function makeSampler(config: TrainConfig, train: PromptSet): PromptSampler {
@@ -230,6 +213,8 @@ function stepMetrics(step: number, batch: RolloutBatch, correctness: string | un
     'time/generate_ms': Math.round(t.generate),
     'time/prepare_ms': Math.round(t.prepare),
     'time/update_ms': Math.round(t.update),
+    // kilobytes on Linux and macOS alike (Node normalises ru_maxrss)
+    'memory/peak_rss_gb': Math.round((process.resourceUsage().maxRSS / 2 ** 20) * 100) / 100,
   };
   for (const n of names) rec[`rewards/${n}/mean`] = mean(flat.map((r) => r.rewards[n]));
   return rec;

@@ -1,7 +1,7 @@
 import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { GrpoError } from '../../errors.ts';
-import { validateConfig } from '../config.ts';
+import { validateConfig, type LlamaConfig } from '../config.ts';
 import type { WeightMap } from '../host-tensor.ts';
 import { writeDirAtomic } from '../../util/atomic.ts';
 import { hfConfigFromLlama, llamaConfigFromHf } from './hf-config.ts';
@@ -44,15 +44,20 @@ export function safetensorsFilesIn(dir: string): string[] {
 /** Buffers some checkpoints carry that are not parameters. */
 const ignoredTensor = (name: string): boolean => name.endsWith('.rotary_emb.inv_freq');
 
+/** The model config of a Hugging Face folder (config.json, with generation_config.json's token ids). */
+export function readHfConfig(dir: string): LlamaConfig {
+  const configPath = join(dir, 'config.json');
+  if (!existsSync(configPath)) throw new GrpoError('io', `${dir} is not a Hugging Face model folder: config.json is missing`);
+  const genPath = join(dir, 'generation_config.json');
+  return llamaConfigFromHf(readJson(configPath), configPath, existsSync(genPath) ? readJson(genPath) : {});
+}
+
 /**
  * Config and weights of a Hugging Face folder. The weights are read from the files lazily, one tensor when its
  * `data` is accessed (uploading a model never holds a host copy of it all): use them before the folder changes.
  */
 export function readHfModel(dir: string): LoadedModel {
-  const configPath = join(dir, 'config.json');
-  if (!existsSync(configPath)) throw new GrpoError('io', `${dir} is not a Hugging Face model folder: config.json is missing`);
-  const genPath = join(dir, 'generation_config.json');
-  const config = llamaConfigFromHf(readJson(configPath), configPath, existsSync(genPath) ? readJson(genPath) : {});
+  const config = readHfConfig(dir);
   const weights: WeightMap = new Map();
   for (const file of safetensorsFilesIn(dir)) {
     if (!existsSync(file)) throw new GrpoError('io', `${dir}: shard ${basename(file)} listed in model.safetensors.index.json is missing`);

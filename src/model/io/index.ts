@@ -1,5 +1,5 @@
 export type { LoadedModel } from './loaded-model.ts';
-export { loadModelWeights, modelFormatOf, type ModelFormat } from './load-model.ts';
+export { loadModelWeights, modelConfigOf, modelFormatOf, type ModelFormat } from './load-model.ts';
 export { readHfModel, writeHfModel, hfTokenizerFiles, safetensorsFilesIn, type WriteHfModelOptions } from './hf-folder.ts';
 export { llamaConfigFromHf, hfConfigFromLlama, hfArchitectureFor, supportedHfArchitectures } from './hf-config.ts';
 export { readSafetensors, readSafetensorsHeader, writeSafetensors, type SafetensorsWriteDtype } from './safetensors.ts';

@@ -1,7 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { GrpoError } from '../../errors.ts';
 import { readGgufModel } from './gguf-model.ts';
-import { readHfModel } from './hf-folder.ts';
+import { readHfConfig, readHfModel } from './hf-folder.ts';
+import type { LlamaConfig } from '../config.ts';
 import { readLlama2cModel } from './llama2c-model.ts';
 import type { LoadedModel } from './loaded-model.ts';
 
@@ -21,4 +22,9 @@ export function loadModelWeights(path: string): LoadedModel & { format: ModelFor
   const format = modelFormatOf(path);
   const model = format === 'hf' ? readHfModel(path) : format === 'gguf' ? readGgufModel(path) : readLlama2cModel(path);
   return { ...model, format };
+}
+
+/** The model config alone (a Hugging Face folder's config.json; other formats are read whole). */
+export function modelConfigOf(path: string): LlamaConfig {
+  return modelFormatOf(path) === 'hf' ? readHfConfig(path) : loadModelWeights(path).config;
 }

@@ -8,8 +8,11 @@
  * group's queries inside that mul_mat.
  *
  *   S = Kᵀ·Q [T, T·rep, Hkv·B]   P = softmax(S/√hd + causal mask)   O = V·P [hd, T·rep, Hkv·B]
- *   dP = Vᵀ… = mul_mat(V, dO)     dV = mul_mat(dOᵀ, Pᵀ)   dS = softmax_back(dP, P)
+ *   dP = mul_mat(V, dO)           dV = mul_mat(dOᵀ, Pᵀ)   dS = P ⊙ (dP − Σ_row P⊙dP) / √hd
  *   dQ = mul_mat(Kᵀ, dS)          dK = mul_mat(Qᵀ, dSᵀ)
+ * dS is built from elementwise ops rather than ggml's softmax_back kernel, which overwrites its result before it
+ * has read all of P (ggml-notes trap 1): P would have to be kept from the allocator as a graph output, which pins
+ * every layer's P in memory and defeats recomputation.
  *
  * Right padding needs no padding mask: with a causal mask a real token never attends to a later pad token, and
  * outputs at pad positions are ignored by the caller.
@@ -38,7 +41,7 @@ export function causalAttention(tape: Tape, q: Tensor, k: Tensor, v: Tensor, lay
   const qh = o.reshape(byPosition(q, H), [hd, T * rep, S]);
   const kh = o.reshape(byPosition(k, Hkv), [hd, T, S]);
   const vt = o.reshape(o.cont(o.permute(o.reshape(v, [hd, Hkv, T, B]), [1, 2, 0, 3])), [T, hd, S]);
-  const probs = tape.keep(o.softmaxMasked(o.reshape(o.matmul(kh, qh), [T, T, rep, S]), mask, scale));
+  const probs = o.softmaxMasked(o.reshape(o.matmul(kh, qh), [T, T, rep, S]), mask, scale);
   const ctx = o.matmul(vt, o.reshape(probs, [T, T * rep, S])); // [hd, T·rep, S] = [hd, T, H, B]
   const out = o.reshape(o.cont(o.permute(o.reshape(ctx, [hd, T, H, B]), [0, 2, 1, 3])), [hd * H, N]);
 
@@ -55,8 +58,8 @@ export function causalAttention(tape: Tape, q: Tensor, k: Tensor, v: Tensor, lay
     }
     if (!tape.needs(q) && !tape.needs(k)) return;
     const vh = o.reshape(byPosition(v, Hkv), [hd, T, S]);
-    const dprobs = o.reshape(o.matmul(vh, dctx), probs.ne.slice() as number[]);
-    const dscores = o.reshape(o.softmaxBack(dprobs, probs, scale), [T, T * rep, S]);
+    const dprobs = o.matmul(vh, dctx); // [T, T·rep, S]
+    const dscores = o.scale(o.mul(p, o.sub(dprobs, o.sumRows(o.mul(p, dprobs)))), scale);
     if (tape.needs(q)) tape.addGrad(q, o.reshape(byHead(o.matmul(o.cont(o.transpose(kh)), dscores), H), [hd, H, N]));
     if (tape.needs(k)) tape.addGrad(k, o.reshape(byHead(o.matmul(o.cont(o.transpose(qh)), o.cont(o.transpose(dscores))), Hkv), [hd, Hkv, N]));
   });

@@ -125,11 +125,13 @@ const trainingSchema = z.object({
   steps: positiveInt.default(100).describe('training steps (rollout batches)'),
   micro_batch_groups: positiveInt.default(4).describe('groups per forward/backward pass (memory vs speed)'),
   micro_batch_sequences: positiveInt.optional().describe('sequences per forward/backward pass instead, for PPO-clip and GSPO losses (large vocabularies)'),
+  gradient_checkpointing: z.boolean().default(false).describe('recompute each layer\'s activations in the backward instead of keeping them: about 1/3 more compute, activation memory of one layer'),
   eval_every: z.number().int().nonnegative().default(0).describe('evaluate every N steps (0: only before and after)'),
   eval_max_tokens: positiveInt.optional().describe('max tokens of greedy evaluation (default rollout.max_tokens)'),
   save_every: z.number().int().nonnegative().default(0).describe('write a resumable checkpoint every N steps (0: only at the end)'),
   log_completions_every: z.number().int().nonnegative().default(10).describe('write sample completions every N steps (0: never)'),
   max_nonfinite_steps: positiveInt.default(5).describe('stop after this many consecutive steps with non-finite loss or gradients'),
+  check_memory: z.boolean().default(true).describe('before starting, estimate the memory the run needs and refuse one this machine cannot hold'),
 }).strict();
 
 export const trainConfigSchema = z.object({

@@ -1,0 +1,107 @@
+/**
+ * How much memory a training run will hold, estimated before it starts from the model's shape and the run's
+ * settings, so a run that cannot fit says so (with what takes the space and what to change) instead of being
+ * killed by the kernel mid-run. Counted: the policy's weights as stored, their precision and transposed copies,
+ * gradients and AdamW moments of what trains, a separate KL reference, activations of one micro-batch (or one layer
+ * with gradient checkpointing), the log-prob head's chunks, the generation KV cache, and the runtime itself.
+ */
+import os from 'node:os';
+import { readFileSync } from 'node:fs';
+import type { LlamaConfig } from '../model/config.ts';
+import type { MatrixType } from '../model/llama-weights.ts';
+import type { LoraOptions } from '../model/lora.ts';
+import { loraSettings } from '../model/lora.ts';
+import type { Precision } from '../model/weight-copies.ts';
+import { VOCAB_CHUNK_ELEMENTS } from '../model/pieces/token-head.ts';
+import { GrpoError } from '../errors.ts';
+
+export interface MemoryPlanInput {
+  config: LlamaConfig;
+  precision: Precision;
+  lora?: LoraOptions;
+  basePrecision?: MatrixType;
+  /** a second model (the starting weights) scores the KL reference */
+  separateReference: boolean;
+  recompute: boolean;
+  /** longest sequence a training pass sees, and how many sequences one pass holds */
+  sequenceTokens: number;
+  sequencesPerPass: number;
+  /** sequences decoded at once, and their context */
+  generationSlots: number;
+}
+
+export interface MemoryPlan {
+  parts: [string, number][];
+  total: number;
+}
+
+const BYTES: Record<MatrixType, number> = { f32: 4, bf16: 2, q8_0: 34 / 32 };
+/** Node, ggml and the graphs' metadata, measured around 0.3 GB */
+const RUNTIME_BYTES = 0.4e9;
+
+export function planTrainingMemory(p: MemoryPlanInput): MemoryPlan {
+  const c = p.config;
+  const q = c.nHeads * c.headDim, kv = c.nKvHeads * c.headDim;
+  const layerMatrices = c.nLayers * (2 * c.dim * q + 2 * c.dim * kv + 3 * c.dim * c.ffnDim);
+  const embedding = c.vocabSize * c.dim;
+  const head = c.tieEmbeddings ? 0 : embedding;
+  const small = c.nLayers * (2 * c.dim + (c.qkvBias ? q + 2 * kv : 0) + (c.qkNorm ? 2 * c.headDim : 0)) + c.dim;
+  // the matrices products read, which get precision and transposed copies
+  const multiplied = layerMatrices + (c.tieEmbeddings ? embedding : head);
+  const parts: [string, number][] = [];
+  if (p.lora) {
+    const storage = BYTES[p.basePrecision ?? 'bf16'];
+    const s = loraSettings(p.lora);
+    const adapted = c.nLayers * s.targetModules.reduce((n, m) => n + s.r * (m === 'q_proj' ? c.dim + q : m === 'k_proj' || m === 'v_proj' ? c.dim + kv : m === 'o_proj' ? q + c.dim : c.dim + c.ffnDim), 0);
+    parts.push([`frozen base (${p.basePrecision ?? 'bf16'})`, (layerMatrices + embedding + head) * storage + small * 4]);
+    parts.push(['transposed base for the backward', multiplied * storage]);
+    parts.push(['adapters, their gradients and AdamW moments', adapted * 16]);
+  } else {
+    const params = layerMatrices + embedding + head + small;
+    parts.push(['f32 weights', params * 4]);
+    // bf16: a copy and a transposed copy at 2 bytes each; f32: one transposed copy at 4
+    parts.push([p.precision === 'bf16' ? 'bf16 and transposed bf16 copies' : 'transposed f32 copies', multiplied * 4]);
+    parts.push(['gradients and AdamW moments', params * 12]);
+    if (p.separateReference) parts.push([`KL reference model (${p.precision})`, (layerMatrices + embedding + head) * (p.precision === 'bf16' ? 2 : 4)]);
+  }
+  const tokens = p.sequenceTokens * p.sequencesPerPass;
+  // f32 values kept per token and layer for the backward: residual and norm inputs and outputs, projections'
+  // inputs and outputs, the SwiGLU pair and its product; plus the attention probabilities
+  const perTokenLayer = 4 * (6 * c.dim + 3 * q + 2 * kv + 3 * c.ffnDim);
+  const probs = 4 * p.sequencesPerPass * c.nHeads * p.sequenceTokens * p.sequenceTokens;
+  const layersKept = p.recompute ? 1 : c.nLayers;
+  parts.push([`activations (${tokens} tokens, ${p.recompute ? 'recomputed per layer' : `${c.nLayers} layers kept`})`, layersKept * (tokens * perTokenLayer + probs) + (p.recompute ? c.nLayers * tokens * c.dim * 4 : 0)]);
+  parts.push(['log-prob head chunks', 4 * 4 * Math.min(VOCAB_CHUNK_ELEMENTS, c.vocabSize * tokens)]);
+  parts.push(['generation KV cache', p.generationSlots * p.sequenceTokens * c.nLayers * 2 * kv * 4]);
+  parts.push(['runtime', RUNTIME_BYTES]);
+  return { parts, total: parts.reduce((n, [, b]) => n + b, 0) };
+}
+
+/** Memory this process may use: GRPO_MEMORY_LIMIT_GB if set, else the machine's, or the cgroup's limit when lower. */
+export function availableMemory(): number {
+  const env = Number(process.env.GRPO_MEMORY_LIMIT_GB);
+  if (env > 0) return env * 1e9;
+  let limit = os.totalmem();
+  for (const file of ['/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes']) {
+    try {
+      const v = Number(readFileSync(file, 'utf8').trim());
+      if (Number.isFinite(v) && v > 0) limit = Math.min(limit, v);
+    } catch { /* not in a cgroup with a limit */ }
+  }
+  return limit;
+}
+
+const gb = (b: number) => `${(b / 1e9).toFixed(1)} GB`;
+
+export function describePlan(plan: MemoryPlan): string {
+  return plan.parts.map(([what, b]) => `${what} ${gb(b)}`).join(', ');
+}
+
+/** Throw before anything is allocated when the plan does not fit the memory available. */
+export function checkMemoryPlan(plan: MemoryPlan, available = availableMemory()): void {
+  if (plan.total <= available) return;
+  throw new GrpoError('memory', `this run needs about ${gb(plan.total)} and this machine has ${gb(available)}: ${describePlan(plan)}. ` +
+    'To fit: train LoRA adapters (model.lora: {}, base held in bf16 or q8_0), set training.gradient_checkpointing: true, ' +
+    'lower training.micro_batch_groups (or micro_batch_sequences), or shorten rollout.max_tokens / data.max_prompt_tokens. ' +
+    'training.check_memory: false skips this check.');
+}

@@ -1,0 +1,75 @@
+/**
+ * What a training run opens before its first step: the tokenizer and prompts (their lengths size the memory plan),
+ * then — once the plan fits the machine (memory-plan.ts) — the policy, and the frozen KL reference: with LoRA the
+ * same base with adapters off (no second model in memory, as TRL does with PEFT), else a second copy of the starting
+ * weights held in the policy's compute precision (bf16 products of f32 weights round as bf16-stored weights do).
+ * Resuming, the policy comes from the checkpoint (with LoRA: its adapter on the run's base); the reference is
+ * always the starting weights.
+ */
+import { openModel } from '../model/open-model.ts';
+import { modelConfigOf } from '../model/io/index.ts';
+import { loadTokenizer, loadTokenizerForModel, type Tokenizer } from '../model/tokenizer/index.ts';
+import type { LlamaModel } from '../model/llama-model.ts';
+import { resolvePrecision } from '../model/weight-copies.ts';
+import { Backend } from '../engine/backend.ts';
+import type { TrainConfig } from './config/schema.ts';
+import type { ResolvedAlgorithm } from './config/presets.ts';
+import { runPrompts, type EmbeddedTasks, type PromptSet } from './prompts.ts';
+import { checkpointPolicy } from './checkpoint.ts';
+import { loraOptions } from './config/lora-options.ts';
+import { planTrainingMemory, checkMemoryPlan, type MemoryPlan } from './memory-plan.ts';
+import { resolveModelPath } from '../data/synthetic/embedded-model.ts';
+
+/** The KL reference policy: a model, and whether its LoRA adapters count (false: the base alone). */
+export interface Reference {
+  model: LlamaModel;
+  adapters: boolean;
+}
+
+export interface RunModels {
+  model: LlamaModel;
+  tokenizer: Tokenizer;
+  prompts: { train: PromptSet; eval: PromptSet };
+  ref: Reference | null;
+  memory: MemoryPlan;
+  /** the run's starting model (a LoRA adapter's base) */
+  basePath: string;
+  free(): void;
+}
+
+export async function openRunModels(config: TrainConfig, a: ResolvedAlgorithm, opts: { resume?: string; tasks?: EmbeddedTasks }): Promise<RunModels> {
+  const basePath = resolveModelPath(config.model.path);
+  const shape = modelConfigOf(basePath);
+  const tokenizer = config.model.tokenizer ? loadTokenizer(config.model.tokenizer) : loadTokenizerForModel(basePath, shape.vocabSize);
+  const prompts = await runPrompts(config, tokenizer, opts.tasks ?? {});
+  const lora = config.model.lora ? loraOptions(config.model.lora) : undefined;
+  const probe = Backend.cpu({ threads: 1 });
+  const precision = resolvePrecision(config.model.precision, probe);
+  probe.free();
+  const longestPrompt = Math.max(0, ...prompts.train.promptIds.map((p) => p.length), ...prompts.eval.promptIds.map((p) => p.length));
+  const groupSize = config.rollout.group_size;
+  const memory = planTrainingMemory({
+    config: shape, precision, lora, basePrecision: config.model.base_precision,
+    separateReference: a.kl_beta > 0 && !lora, recompute: config.training.gradient_checkpointing,
+    sequenceTokens: longestPrompt + config.rollout.max_tokens,
+    sequencesPerPass: config.training.micro_batch_sequences ?? config.training.micro_batch_groups * groupSize,
+    generationSlots: config.rollout.prompts_per_step * groupSize,
+  });
+  if (config.training.check_memory) checkMemoryPlan(memory);
+
+  const resumed = opts.resume ? checkpointPolicy(opts.resume) : null;
+  const engine = { threads: config.model.threads, tokenizer, precision: config.model.precision };
+  const { model } = openModel(resumed?.model ?? basePath, {
+    ...engine, valueHead: a.advantage === 'gae', lora, basePrecision: config.model.base_precision, adapter: resumed?.adapter,
+    recompute: config.training.gradient_checkpointing,
+  });
+  let refModel: LlamaModel | null = null;
+  try {
+    if (a.kl_beta > 0 && !lora) refModel = openModel(basePath, { ...engine, basePrecision: model.precision }).model;
+  } catch (e) {
+    model.free();
+    throw e;
+  }
+  const ref: Reference | null = a.kl_beta > 0 ? (lora ? { model, adapters: false } : { model: refModel!, adapters: true }) : null;
+  return { model, tokenizer, prompts, ref, memory, basePath, free: () => { model.free(); refModel?.free(); } };
+}
