@@ -6,10 +6,10 @@
  * The peer is installed on first use into bench/peer/ (npm, --omit=optional: no GPU variants).
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
+import { loadLlamaCpp } from './peer.ts';
 import { LlamaModel } from '../src/model/llama-model.ts';
 import { loadModelWeights, writeGgufModel } from '../src/model/io/index.ts';
 import { parameterCount, type LlamaConfig } from '../src/model/config.ts';
@@ -26,15 +26,6 @@ const threads = arg('threads', defaultThreadCount());
 const maxTokens = arg('tokens', 128);
 const sharedModels = path.resolve(process.env.GRPO_SHARED_DATA ?? path.join(here, '../../shared/data'), 'models');
 
-async function loadPeer() {
-  const peerDir = path.join(here, 'peer');
-  if (!existsSync(path.join(peerDir, 'node_modules', 'node-llama-cpp'))) {
-    console.log('installing the peer (node-llama-cpp 3.22.1) into bench/peer …');
-    const r = spawnSync('npm', ['install', '--omit=optional', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: peerDir, stdio: 'inherit' });
-    if (r.status !== 0) throw new Error('could not install node-llama-cpp for the benchmark');
-  }
-  return import(pathToFileURL(path.join(peerDir, 'node_modules', 'node-llama-cpp', 'dist', 'index.js')).href);
-}
 
 /** A random Llama of about 50M parameters with a synthetic SentencePiece-style vocabulary, saved as GGUF. */
 function writeRandomModel(file: string): void {
@@ -89,7 +80,7 @@ async function peer(nlc: any, llama: any, file: string, batch: number): Promise<
   }
 }
 
-const nlc = await loadPeer();
+const nlc = await loadLlamaCpp();
 const llama = await nlc.getLlama({ gpu: false, build: 'never', logLevel: nlc.LlamaLogLevel.error });
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'grpo-bench-'));
 const models: [string, string][] = [];

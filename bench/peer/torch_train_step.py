@@ -1,6 +1,8 @@
-"""PyTorch peer of `npm run bench:train`: the same Llama-family training step (forward, per-token log-prob
-surrogate Σ c·logp, backward, AdamW), same shapes and threads, timed per step. Prints one JSON line.
-Run with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (they slow OpenBLAS down)."""
+"""PyTorch peer of `npm run bench:train` and `bench:scale`: the same Llama-family training step (forward,
+per-token log-prob surrogate Σ c·logp, backward, AdamW), same shapes and threads, timed per step. With "lora"
+({r, alpha}), the base is frozen and LoRA adapters (PEFT's math: W·x + alpha/r · B·A·x) on the seven projections
+train, as PEFT does. Prints one JSON line. Run with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (they slow
+OpenBLAS down)."""
 import json, sys, time, math
 import torch
 import torch.nn.functional as F
@@ -10,6 +12,7 @@ c, B, T, steps, dtype = args["config"], args["B"], args["T"], args["steps"], arg
 torch.set_num_threads(args["threads"])
 torch.manual_seed(0)
 D, H, Hkv, hd, Fd, V = c["dim"], c["nHeads"], c["nKvHeads"], c["headDim"], c["ffnDim"], c["vocabSize"]
+lora = args.get("lora")
 
 
 def P(*shape, std=0.02):
@@ -27,6 +30,18 @@ class Block(torch.nn.Module):
         self.qn = torch.nn.Parameter(torch.ones(hd)) if c["qkNorm"] else None
         self.kn = torch.nn.Parameter(torch.ones(hd)) if c["qkNorm"] else None
         self.g, self.u, self.d = P(Fd, D), P(Fd, D), P(D, Fd)
+        self.ad = torch.nn.ParameterDict()
+        if lora:
+            for n in ["q", "k", "v", "o", "g", "u", "d"]:
+                w = getattr(self, n)
+                self.ad[n + "A"] = torch.nn.Parameter(torch.randn(lora["r"], w.shape[1]) / math.sqrt(w.shape[1]))
+                self.ad[n + "B"] = torch.nn.Parameter(torch.randn(w.shape[0], lora["r"]) * 0.01)
+
+    def lin(self, n, x, bias=None):
+        y = F.linear(x, getattr(self, n), bias)
+        if lora:
+            y = y + (lora["alpha"] / lora["r"]) * F.linear(F.linear(x, self.ad[n + "A"]), self.ad[n + "B"])
+        return y
 
 
 def rms(x, w):
@@ -51,25 +66,28 @@ class Model(torch.nn.Module):
         x = self.emb[tok]
         for b in self.blocks:
             h = rms(x, b.n1)
-            q = F.linear(h, b.q, b.bq).view(B, T, H, hd)
-            k = F.linear(h, b.k, b.bk).view(B, T, Hkv, hd)
-            v = F.linear(h, b.v, b.bv).view(B, T, Hkv, hd)
+            q = b.lin("q", h, b.bq).view(B, T, H, hd)
+            k = b.lin("k", h, b.bk).view(B, T, Hkv, hd)
+            v = b.lin("v", h, b.bv).view(B, T, Hkv, hd)
             if b.qn is not None:
                 q, k = rms(q, b.qn), rms(k, b.kn)
             q, k = rope(q.transpose(1, 2), cos, sin), rope(k.transpose(1, 2), cos, sin)
             v = v.transpose(1, 2)
             k, v = k.repeat_interleave(H // Hkv, 1), v.repeat_interleave(H // Hkv, 1)
             att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(hd) + mask, -1)
-            x = x + F.linear((att @ v).transpose(1, 2).reshape(B, T, H * hd), b.o)
+            x = x + b.lin("o", (att @ v).transpose(1, 2).reshape(B, T, H * hd))
             h = rms(x, b.n2)
-            x = x + F.linear(F.silu(F.linear(h, b.g)) * F.linear(h, b.u), b.d)
+            x = x + b.lin("d", F.silu(b.lin("g", h)) * b.lin("u", h))
         logits = F.linear(rms(x, self.norm), self.emb if self.head is None else self.head)
         logp = torch.log_softmax(logits.float(), -1).gather(-1, tgt.unsqueeze(-1)).squeeze(-1)
         return (logp * coef).sum()
 
 
 model = Model()
-opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+trainable = [p for n, p in model.named_parameters() if not lora or ".ad." in n]
+for p in model.parameters():
+    p.requires_grad_(any(p is t for t in trainable))
+opt = torch.optim.AdamW(trainable, lr=1e-4)
 tok = torch.randint(0, V, (B, T))
 tgt = torch.randint(0, V, (B, T))
 coef = torch.full((B, T), -1.0 / (B * T))
@@ -83,7 +101,7 @@ for i in range(steps + 2):
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bf16"):
         loss = model(tok, tgt, coef, cos, sin, mask)
     loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    torch.nn.utils.clip_grad_norm_(trainable, 1.0)
     opt.step()
     opt.zero_grad(set_to_none=True)
     if i >= 2:

@@ -32,6 +32,11 @@ export interface ModelOptions {
   /** how many batch shapes keep a built graph (default 4) */
   graphCacheSize?: number;
   /**
+   * memory the cached graphs of earlier batch shapes may hold besides the newest one (default 512 MB): at real
+   * scale a graph's buffer is hundreds of MB, and rebuilding one costs little next to computing it
+   */
+  graphCacheBytes?: number;
+  /**
    * matmul precision of training and decoding: 'f32' (the exact reference, default), 'bf16' (BF16 copies of the
    * weights feed the products; master weights, AdamW, gradient accumulation and the log-softmax head stay f32), or
    * 'auto' (the fastest this CPU has: see resolvePrecision)
@@ -94,6 +99,7 @@ export class LlamaModel {
   private readonly ownsBackend: boolean;
   private readonly padMultiple: number;
   private readonly cacheSize: number;
+  private readonly cacheBytes: number;
   private readonly graphs = new Map<string, BatchGraph>();
   private opt?: AdamW;
   private readonly copies = new Map<Precision, WeightCopies>();
@@ -109,6 +115,7 @@ export class LlamaModel {
     this.backend = opts.backend ?? Backend.cpu({ threads: opts.threads });
     this.padMultiple = opts.padMultiple ?? 16;
     this.cacheSize = opts.graphCacheSize ?? 4;
+    this.cacheBytes = opts.graphCacheBytes ?? 512e6;
     this.precision = resolvePrecision(opts.precision ?? 'f32', this.backend);
     this.headChunkElements = opts.headChunkElements;
     this.recompute = opts.recompute ?? false;
@@ -119,6 +126,11 @@ export class LlamaModel {
     if (opts.weights) this.weights.load(opts.weights);
     else this.weights.initRandom(opts.seed ?? 0);
     this.lora?.initPeft(opts.seed ?? 0);
+  }
+
+  /** bytes the cached graphs' buffers hold (activations, gradients of activations, head chunks) */
+  get graphBytes(): number {
+    return [...this.graphs.values()].reduce((n, g) => n + g.graph.allocatedBytes, 0);
   }
 
   /** the LoRA adapters, when the model has them */
@@ -266,6 +278,8 @@ export class LlamaModel {
       return g;
     }
     if (kind === 'train' && !this.opt) throw new GrpoError('engine', 'forward({ grad: true }) needs an optimizer: call model.createOptimizer() first');
+    // a training graph holds every layer's activations (gigabytes at real scale): keep one at a time
+    if (kind === 'train') this.dropGraphs('train');
     while (this.graphs.size >= this.cacheSize) {
       const [oldKey, old] = this.graphs.entries().next().value as [string, BatchGraph];
       old.free();
@@ -277,6 +291,14 @@ export class LlamaModel {
       lora: adapters ? this.lora : null,
       recompute: this.recompute,
     });
+    // the older graphs' buffers within the byte budget, least recently used first out
+    let older = [...this.graphs.values()].reduce((n, x) => n + x.graph.allocatedBytes, 0);
+    for (const [k, old] of this.graphs) {
+      if (older <= this.cacheBytes) break;
+      older -= old.graph.allocatedBytes;
+      old.free();
+      this.graphs.delete(k);
+    }
     this.graphs.set(key, g);
     return g;
   }

@@ -213,8 +213,8 @@ function stepMetrics(step: number, batch: RolloutBatch, correctness: string | un
     'time/generate_ms': Math.round(t.generate),
     'time/prepare_ms': Math.round(t.prepare),
     'time/update_ms': Math.round(t.update),
-    // kilobytes on Linux and macOS alike (Node normalises ru_maxrss)
-    'memory/peak_rss_gb': Math.round((process.resourceUsage().maxRSS / 2 ** 20) * 100) / 100,
+    // KiB on Linux and macOS alike (Node normalises ru_maxrss); GB = 1e9 bytes, as the memory plan counts
+    'memory/peak_rss_gb': Math.round((process.resourceUsage().maxRSS * 1024) / 1e7) / 100,
   };
   for (const n of names) rec[`rewards/${n}/mean`] = mean(flat.map((r) => r.rewards[n]));
   return rec;

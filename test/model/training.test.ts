@@ -46,3 +46,22 @@ test('memory stays flat over 1,000 training steps while graphs are built and evi
   model.free();
   assert.ok(growth < 16, `RSS grew by ${growth.toFixed(1)} MiB between step 500 and step 1500`);
 });
+
+test('cached graphs stay within their byte budget (the newest always kept); rebuilt graphs give the same results', () => {
+  const cfg = { ...config, dim: 16, ffnDim: 32, nLayers: 1 };
+  const rng = new Rng(5);
+  const [a, b] = [[5, 7], [40, 3]].map((lens) => lens.map((n) => Array.from({ length: n }, () => rng.int(16))));
+  const fresh = new LlamaModel(cfg, { threads: 1, seed: 2 });
+  const onlyB = fresh.forward(b).logp;
+  const bytesOfB = fresh.graphBytes;
+  const both = (fresh.forward(a), fresh.graphBytes);
+  fresh.free();
+  const tight = new LlamaModel(cfg, { threads: 1, seed: 2, graphCacheBytes: 0 });
+  const la = tight.forward(a).logp;
+  assert.ok(tight.graphBytes > 0);
+  assert.deepEqual(tight.forward(b).logp, onlyB);
+  assert.equal(tight.graphBytes, bytesOfB, 'only the newest graph is kept');
+  assert.ok(both > bytesOfB, 'the default budget keeps both');
+  assert.deepEqual(tight.forward(a).logp, la, 'a rebuilt graph computes the same');
+  tight.free();
+});

@@ -83,3 +83,13 @@ test('grpo config prints a complete, valid YAML whose algorithm knobs are exactl
     assert.deepEqual({ ...c, model: { ...c.model, ...base.model }, data: { ...c.data, train: base.data.train } }, validateTrainConfig({ ...base, algorithm: c.algorithm }));
   }
 });
+
+test('the LoRA recipe (configs/gsm8k-qwen-lora.yaml) is a valid config with PEFT\'s defaults; lora keys are checked', () => {
+  const file = path.join(import.meta.dirname, '../../configs/gsm8k-qwen-lora.yaml');
+  const c = loadTrainConfig(file, ['--model.path', '/models/qwen', '--data.train', '/data/gsm8k.jsonl']);
+  assert.deepEqual(c.model.lora, { r: 16, alpha: 32, dropout: 0, target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], use_rslora: false });
+  assert.equal(c.model.base_precision, 'bf16');
+  assert.equal(c.training.gradient_checkpointing, true);
+  assert.throws(() => validateTrainConfig({ ...base, model: { path: 'm', lora: { target_modules: ['lm_head'] } } }), oneLine(/target_modules/));
+  assert.throws(() => validateTrainConfig({ ...base, model: { path: 'm', lora: { rank: 8 } } }), oneLine(/rank/));
+});

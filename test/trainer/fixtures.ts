@@ -11,13 +11,19 @@ import type { RewardSpec } from '../../src/rewards/index.ts';
 import type { EmbeddedTasks } from '../../src/trainer/prompts.ts';
 
 
-/** A random tiny Llama with the tiny SentencePiece vocabulary, saved as an HF folder; returns its path. */
-export function tinyModelFolder(dir = mkdtempSync(path.join(tmpdir(), 'grpo-train-'))): string {
+/**
+ * A random tiny Llama with the tiny SentencePiece vocabulary, saved as an HF folder; returns its path.
+ * `finalNorm`: the final RMSNorm's gain. The random one (|g| < 0.5) keeps every logit near zero whatever the
+ * hidden state, so only a trained head can sharpen the output; LoRA tests, whose head is frozen, pass a larger one.
+ */
+export function tinyModelFolder(dir = mkdtempSync(path.join(tmpdir(), 'grpo-train-')), opts: { finalNorm?: number } = {}): string {
   const { pieces, scores } = tinySentencePieceVocab();
   writeLlama2cTokenizer(path.join(dir, 'tok.bin'), pieces, scores);
   const tokenizer = loadTokenizer(path.join(dir, 'tok.bin'));
   const config = tinyConfig({ vocabSize: pieces.length, bosTokenId: 1, eosTokenIds: [2] });
-  writeHfModel(path.join(dir, 'model'), { config, weights: randomWeights(config, 3) }, { tokenizer });
+  const weights = randomWeights(config, 3);
+  if (opts.finalNorm !== undefined) weights.get('model.norm.weight')!.data.fill(opts.finalNorm);
+  writeHfModel(path.join(dir, 'model'), { config, weights }, { tokenizer });
   return path.join(dir, 'model');
 }
 

@@ -9,8 +9,10 @@ import { GrpoError } from '../../src/errors.ts';
 import { tinyModelFolder, toyTasks, shareOfA, toyConfig } from './fixtures.ts';
 
 const modelDir = tinyModelFolder();
+// LoRA leaves the head frozen: its model needs a final norm that lets the hidden state move the logits
+const loraModelDir = tinyModelFolder(undefined, { finalNorm: 3 });
 const out = mkdtempSync(path.join(tmpdir(), 'grpo-e2e-'));
-test.after(() => { rmSync(out, { recursive: true, force: true }); rmSync(path.dirname(modelDir), { recursive: true, force: true }); });
+test.after(() => { for (const d of [out, path.dirname(modelDir), path.dirname(loraModelDir)]) rmSync(d, { recursive: true, force: true }); });
 
 const avgReward = (ms: Record<string, unknown>[]) => ms.reduce((s, m) => s + (m.reward as number), 0) / ms.length;
 
@@ -27,6 +29,17 @@ for (const preset of ['grpo', 'ppo', 'rloo', 'dr_grpo']) {
     assert.ok(existsSync(path.join(r.runDir, 'completions.jsonl')));
     assert.ok(existsSync(path.join(r.runDir, 'final', 'model.safetensors')));
     assert.ok(existsSync(path.join(r.runDir, 'checkpoint', 'state.json')));
+  });
+}
+
+for (const preset of ['grpo', 'ppo']) {
+  test(`LoRA on a frozen base raises the reward: ${preset}${preset === 'ppo' ? ' (the critic head trains beside the adapters)' : ''}`, async () => {
+    const cfg = toyConfig(loraModelDir, out, { name: `lora-${preset}`, model: { path: loraModelDir, threads: 1, precision: 'f32', lora: { r: 8, alpha: 16 } }, algorithm: { preset, kl_beta: 0 }, optimizer: { lr: 3e-2 }, training: { steps: 40, micro_batch_groups: 2, log_completions_every: 0 } });
+    const r = await train(cfg, { rewards: [shareOfA], tasks: toyTasks, quiet: true });
+    const first = avgReward(r.metrics.slice(0, 5)), last = avgReward(r.metrics.slice(-5));
+    assert.ok(last > first + 0.2, `LoRA ${preset}: reward ${first.toFixed(3)} → ${last.toFixed(3)}`);
+    assert.ok(existsSync(path.join(r.runDir, 'final', 'adapter_model.safetensors')) && !existsSync(path.join(r.runDir, 'final', 'model.safetensors')), 'final/ is a PEFT adapter');
+    assert.equal(existsSync(path.join(r.runDir, 'checkpoint', 'value_head.safetensors')), preset === 'ppo');
   });
 }
 
