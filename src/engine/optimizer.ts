@@ -11,6 +11,9 @@ import type { Tensor } from './tensor.ts';
 import type { Backend } from './backend.ts';
 import { GrpoError } from '../errors.ts';
 
+/** elements squared at a time for the gradient norm (16 MB of f32) */
+const NORM_SLICE = 1 << 22;
+
 export interface AdamWOptions {
   beta1?: number;
   beta2?: number;
@@ -76,23 +79,26 @@ export class AdamW {
     this.store.allocate(backend);
     this.gradStore.allocate(backend);
 
-    // Σ‖g‖² over all parameters
-    this.normGraph = new ComputeGraph(backend, { maxNodes: params.length * 3 + 8, externalTensors: params.length });
+    // Σ‖g‖² over all parameters, squared a slice at a time: the squares of a whole gradient would be a temporary
+    // as large as the largest parameter (545 MB for Qwen2.5-0.5B's embedding), held by this graph for good
+    const slices = [...this.grads.values()].flatMap((g) => Array.from({ length: Math.ceil(g.numel / NORM_SLICE) }, (_, k) => [g, k * NORM_SLICE] as const));
+    this.normGraph = new ComputeGraph(backend, { maxNodes: slices.length * 4 + 8, externalTensors: params.length });
     const o = this.normGraph.ops;
     let total: Tensor | null = null;
-    for (const g of this.grads.values()) {
-      const s = o.sum(o.sqr(g));
+    for (const [g, from] of slices) {
+      const n = Math.min(NORM_SLICE, g.numel - from);
+      const s = o.sum(o.sqr(o.view(g, [n, 1, 1, 1], [4 * n, 4 * n, 4 * n], 4 * from)));
       total = total ? o.add(total, s) : s;
     }
     this.normOut = this.normGraph.output(total!);
     this.normGraph.expand(this.normOut);
     this.normGraph.allocate();
 
-    // clipped AdamW update of every parameter
+    // clipped AdamW update of every parameter; the gradient is scaled in place (it is zeroed after the step anyway)
     this.stepGraph = new ComputeGraph(backend, { maxNodes: params.length * 3 + 8, externalTensors: 4 * params.length + 3 });
     const so = this.stepGraph.ops;
     params.forEach((p, i) => {
-      const g = so.mul(this.grads.get(p)!, this.clipScale);
+      const g = so.scaleInto(this.grads.get(p)!, this.clipScale);
       const hyper = noDecay(p) ? this.hyperNoDecay : this.hyperDecay;
       this.stepGraph.expand(so.adamwStep(p, g, this.moments[i].m, this.moments[i].v, hyper));
     });
@@ -161,6 +167,11 @@ export class AdamW {
     }
     this.moments.forEach((x, i) => { x.m.write(s.m[i]); x.v.write(s.v[i]); });
     this.stepCount = s.step;
+  }
+
+  /** bytes the norm and step graphs hold besides the parameters, gradients and moments */
+  get graphBytes(): number {
+    return this.normGraph.allocatedBytes + this.stepGraph.allocatedBytes;
   }
 
   free(): void {

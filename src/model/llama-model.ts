@@ -303,6 +303,15 @@ export class LlamaModel {
     return g;
   }
 
+  /**
+   * Free every cached graph (their buffers hold a batch's activations: gigabytes at real scale), e.g. before a
+   * checkpoint streams the weights out; the next forward rebuilds the graph it needs.
+   */
+  releaseGraphs(): void {
+    for (const g of this.graphs.values()) g.free();
+    this.graphs.clear();
+  }
+
   private dropGraphs(kind: GraphKind): void {
     for (const [k, g] of this.graphs) if (g.kind === kind) { g.free(); this.graphs.delete(k); }
   }

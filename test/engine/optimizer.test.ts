@@ -161,3 +161,28 @@ test('AdamW rejects bad hyper-parameters with a clear error', () => {
   store.free();
   backend.free();
 });
+
+test('a large parameter: the norm is taken over slices and the step scales the gradient in place, so the optimizer graphs hold no gradient-sized temporary', () => {
+  const backend = Backend.cpu({ threads: 2 });
+  const n = (1 << 23) + 1000; // two whole 2^22 slices and a short one
+  const store = new TensorStore(1);
+  const w = store.declare('f32', [n], 'w');
+  store.allocate(backend);
+  const opt = new AdamW(backend, [w], { beta1: 0.9, beta2: 0.999, eps: 1e-8 });
+  const g = new Float32Array(n), w0 = new Float32Array(n);
+  for (let i = 0; i < n; i++) { g[i] = Math.sin(i * 0.37) * (i % 7) * 0.1; w0[i] = Math.cos(i * 0.11); }
+  w.write(w0);
+  opt.gradOf(w).write(g);
+  const expectedNorm = Math.sqrt(g.reduce((s, x) => s + x * x, 0));
+  assert.ok(Math.abs(opt.gradNorm() - expectedNorm) < 1e-4 * expectedNorm, `norm ${opt.gradNorm()} vs ${expectedNorm}`);
+  assert.ok(opt.graphBytes < (4 * n) / 2, `the optimizer graphs hold ${opt.graphBytes} bytes beside a ${4 * n}-byte parameter`);
+  // clipped to norm 1: the first Adam step moves each weight by lr·sign(g) (|m̂|/√v̂ = 1), whatever the scale
+  const r = opt.step({ lr: 0.01, maxGradNorm: 1 });
+  assert.ok(!r.skipped && Math.abs(r.gradNorm - expectedNorm) < 1e-4 * expectedNorm);
+  const w1 = w.readF32();
+  for (const i of [1, 5, 12345, n - 1]) if (g[i] !== 0) assert.ok(Math.abs(w1[i] - (w0[i] - 0.01 * Math.sign(g[i]))) < 1e-5, `w[${i}]`);
+  assert.deepEqual(opt.gradOf(w).readF32().slice(0, 8), new Float32Array(8), 'gradients are zeroed after the step');
+  opt.free();
+  store.free();
+  backend.free();
+});

@@ -156,9 +156,13 @@ export function writeSafetensors(path: string, tensors: Iterable<[string, HostTe
       if (dtype === 'F32') {
         writeAll(fd, bytesOf(data));
       } else {
-        const half = new Uint16Array(data.length);
-        f32ToBf16(data, half);
-        writeAll(fd, bytesOf(half));
+        // converted a slice at a time: no second copy of a large tensor
+        const half = new Uint16Array(Math.min(data.length, 1 << 20));
+        for (let i = 0; i < data.length; i += half.length) {
+          const part = half.subarray(0, Math.min(half.length, data.length - i));
+          f32ToBf16(data.subarray(i, i + part.length), part);
+          writeAll(fd, bytesOf(part));
+        }
       }
     }
   });
