@@ -3,7 +3,8 @@
  * `--n-samples k --temperature t` it also reports pass@k. Prints one line of metrics and can write every
  * completion as JSON Lines.
  */
-import { writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../util/atomic.ts';
+import { prepareOutputFile } from '../util/output-path.ts';
 import type { Command } from 'commander';
 import { addModelFlags, modelOptions, type ModelFlags } from './model-flags.ts';
 import { openModel } from '../model/open-model.ts';
@@ -49,13 +50,14 @@ export async function runEval(o: EvalCliOptions, print: (line: string) => void =
     path: o.data, limit: o.limit, seed: o.dataSeed ?? 1, promptField: o.promptField, answerField: o.answerField,
   }, 'held_out');
   if (examples.some((e) => e.answer === undefined)) throw new GrpoError('data', `${o.data}: some examples have no gold answer; map the answer column with --answer-field`);
+  if (o.out) prepareOutputFile(o.out, 'the completions (--out)');
   const maxTokens = o.maxTokens ?? (isEmbeddedData(o.data) ? embeddedTask(o.data).maxCompletionTokens() + 8 : 256);
   const { model, tokenizer } = openModel(resolveModelPath(o.model), modelOptions(o));
   try {
     const { report, completions } = await evaluateModel(model, tokenizer, examples, {
       nSamples: n, temperature, topP: o.topP, maxTokens, seed: o.seed ?? 0, promptText: promptTemplate(o.template ?? 'raw', tokenizer, o.system),
     });
-    if (o.out) writeFileSync(o.out, completions.map((c) => JSON.stringify(c)).join('\n') + '\n');
+    if (o.out) writeFileAtomic(o.out, completions.map((c) => JSON.stringify(c)).join('\n') + '\n');
     print(formatEvalReport(report));
     return report;
   } finally {

@@ -45,9 +45,10 @@ program
   .description('RL post-training (GRPO family) from a YAML config; any --section.key value overrides the file')
   .option('--config <file>', 'YAML run config')
   .option('--resume <dir>', 'continue from a checkpoint folder (runs/<name>/checkpoint)')
+  .option('--overwrite', 'start afresh in a run folder that holds an earlier run (deletes its metrics, checkpoint and final model)')
   .allowUnknownOption()
   .allowExcessArguments()
-  .action(async (opts, cmd) => { await runTrainCli({ config: opts.config, resume: opts.resume, overrides: cmd.args, tasks: embeddedTaskSplits }); });
+  .action(async (opts, cmd) => { await runTrainCli({ config: opts.config, resume: opts.resume, overwrite: opts.overwrite, overrides: cmd.args, tasks: embeddedTaskSplits }); });
 
 program
   .command('config')
@@ -67,7 +68,8 @@ addModelFlags(program
   .description('serve a model over an OpenAI-compatible HTTP API (/v1/models, /v1/chat/completions, /v1/completions, /update_weights_from_disk)')
   .requiredOption('--model <path>', 'model path (Hugging Face folder, .gguf, or llama2.c .bin)')
   .option('--host <host>', 'interface to bind', '127.0.0.1')
-  .option('--port <n>', 'port; 0 = any free port', int, 8000))
+  .option('--port <n>', 'port; 0 = any free port', int, 8000)
+  .option('--api-key <key>', 'require "Authorization: Bearer <key>" on every route but /health, as vLLM (default: $GRPO_API_KEY)'))
   .action(async (opts) => { await runServe(opts); });
 
 program

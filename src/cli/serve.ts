@@ -10,6 +10,8 @@ export interface ServeCliOptions extends ModelFlags {
   host?: string;
   /** default 8000; 0 = any free port (the printed URL says which) */
   port?: number;
+  /** bearer token every route but /health requires (default: $GRPO_API_KEY; none: open) */
+  apiKey?: string;
 }
 
 /**
@@ -17,7 +19,7 @@ export interface ServeCliOptions extends ModelFlags {
  * server (the request being generated finishes first) and free the model, so the process exits.
  */
 export async function runServe(o: ServeCliOptions, print: (line: string) => void = console.log): Promise<RunningServer> {
-  const running = await startServer({ ...modelOptions(o), model: o.model, host: o.host, port: o.port });
+  const running = await startServer({ ...modelOptions(o), model: o.model, host: o.host, port: o.port, apiKey: o.apiKey ?? (process.env.GRPO_API_KEY || undefined) });
   const close = async () => {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -4,6 +4,7 @@ import { checkpointState } from '../trainer/checkpoint.ts';
 import { train } from '../trainer/trainer.ts';
 import type { EmbeddedTasks } from '../trainer/prompts.ts';
 import { GrpoError } from '../errors.ts';
+import path from 'node:path';
 
 export interface TrainCliOptions {
   config?: string;
@@ -11,6 +12,8 @@ export interface TrainCliOptions {
   /** `--a.b value` pairs as given on the command line */
   overrides: string[];
   tasks?: EmbeddedTasks;
+  /** start afresh in a run folder that holds an earlier run */
+  overwrite?: boolean;
 }
 
 export async function runTrainCli(o: TrainCliOptions, print: (line: string) => void = console.log): Promise<void> {
@@ -22,8 +25,29 @@ export async function runTrainCli(o: TrainCliOptions, print: (line: string) => v
     for (const [k, v] of parseOverrides(o.overrides)) setPath(state.config, k, v);
     config = validateTrainConfig(state.config);
   } else throw new GrpoError('config', 'grpo train needs --config FILE (or --resume DIR of an earlier run)');
-  const r = await train(config, { resume: o.resume, tasks: o.tasks });
+  if (o.overwrite) config.overwrite = true;
+  // the first Ctrl-C / SIGTERM ends the run after the current step with a checkpoint; a second one quits at once
+  const stop = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stop.signal.aborted) process.exit(sig === 'SIGINT' ? 130 : 143);
+    console.error(`\n${sig}: stopping after this step and writing a checkpoint (${sig} again quits at once, losing the step)`);
+    stop.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let r;
+  try {
+    r = await train(config, { resume: o.resume, tasks: o.tasks, signal: stop.signal });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
   print(`run folder: ${r.runDir}`);
+  if (r.interrupted) {
+    print(`stopped at step ${r.steps}; continue with: grpo train --resume ${path.join(r.runDir, 'checkpoint')}`);
+    process.exitCode = 130;
+    return;
+  }
   const f = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3));
   print(`accuracy_before=${f(r.accuracyBefore)} accuracy_after=${f(r.accuracyAfter)}`);
 }

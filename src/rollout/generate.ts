@@ -64,6 +64,10 @@ export function generate(model: LlamaModel, prompts: number[][], opts: GenerateO
   const eos = new Set(opts.eosTokenIds ?? model.config.eosTokenIds ?? []);
   const P = Math.max(...prompts.map((p) => p.length));
   const context = P + opts.maxTokens;
+  // positions past the trained context decode garbage without a sign of it: refuse, as vLLM does
+  if (context > model.config.maxSeqLen) {
+    throw new GrpoError('config', `a prompt of ${P} tokens and up to ${opts.maxTokens} new ones need ${context} positions, more than this model's context of ${model.config.maxSeqLen}: shorten the prompt or lower the max tokens`);
+  }
   const bucket = opts.spanBucket ?? 64;
   const slots = prompts.length * n;
   const rng = new Rng(opts.seed ?? 0);

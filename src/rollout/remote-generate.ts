@@ -31,6 +31,10 @@ export async function generateRemote(
       extra: { top_k: opts.topK || undefined, min_p: opts.minP || undefined, return_tokens_as_token_ids: true, skip_special_tokens: false },
     });
     if (r.choices.length !== n) throw new GrpoError('http', `the rollout engine returned ${r.choices.length} completions for n = ${n}`);
+    // an engine that cut the prompt to fit its context sampled from a context the trainer would not score
+    if (r.usage && r.usage.promptTokens > 0 && r.usage.promptTokens < prompt.length) {
+      throw new GrpoError('http', `the rollout engine read ${r.usage.promptTokens} of the prompt's ${prompt.length} tokens (its context is shorter than the trainer's): serve the model with a context of at least data.max_prompt_tokens + rollout.max_tokens, or lower them`);
+    }
     const group = r.choices.map((c, sampleIndex): Completion => {
       if (!c.logprobs) throw new GrpoError('http', 'the rollout engine returned no logprobs; it must support logprobs on /v1/completions');
       const tokens = c.logprobs.map((t) => {

@@ -5,10 +5,11 @@
  */
 import { GrpoError } from '../errors.ts';
 
-export type ServeErrorCode = 'bad_request' | 'model_not_found' | 'not_found' | 'method_not_allowed' | 'payload_too_large' | 'unavailable';
+export type ServeErrorCode = 'bad_request' | 'unauthorized' | 'model_not_found' | 'not_found' | 'method_not_allowed' | 'payload_too_large' | 'unavailable';
 
 const statusOf: Record<ServeErrorCode, number> = {
   bad_request: 400,
+  unauthorized: 401,
   model_not_found: 404,
   not_found: 404,
   method_not_allowed: 405,

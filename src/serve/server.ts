@@ -10,11 +10,12 @@
  *
  * Requests are queued and run one at a time on the model. Errors are OpenAI-shaped JSON: 400 naming the bad
  * field, 404 for an unknown route or model, 405 for a wrong method, 500 otherwise; no request can crash it.
- * Binds 127.0.0.1 unless told otherwise.
+ * Binds 127.0.0.1 unless told otherwise; with an API key, every route but /health needs "Authorization: Bearer <key>"
+ * (401 otherwise), as vLLM's --api-key.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomInt } from 'node:crypto';
+import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
 import { basename, extname } from 'node:path';
 import { openModel, type OpenedModel, type OpenOptions } from '../model/open-model.ts';
 import { Rng } from '../util/rng.ts';
@@ -44,6 +45,8 @@ export interface ServeOptions extends Pick<OpenOptions, 'tokenizer' | 'threads' 
   seed?: number;
   /** where prompt truncation and internal errors are reported (default: stderr) */
   log?: (line: string) => void;
+  /** bearer token every route but /health requires, as vLLM's --api-key (default: none, open) */
+  apiKey?: string;
 }
 
 export interface RunningServer {
@@ -118,6 +121,17 @@ async function dispatch(routes: Route[], req: IncomingMessage, res: ServerRespon
   throw new ServeError('not_found', `no route ${req.method} ${path}; this server has GET /v1/models, POST /v1/chat/completions, POST /v1/completions, POST /update_weights_from_disk, POST /v1/load_lora_adapter, POST /v1/unload_lora_adapter`);
 }
 
+/** Whether a request may proceed: with a key, every route but /health needs "Authorization: Bearer <key>". */
+function bearerCheck(apiKey: string | undefined): (req: IncomingMessage) => boolean {
+  if (!apiKey) return () => true;
+  const expected = createHash('sha256').update(`Bearer ${apiKey}`).digest();
+  return (req) => {
+    if (new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '') === '/health') return true;
+    // compared as digests in constant time: the key does not leak through response timing
+    return timingSafeEqual(createHash('sha256').update(req.headers.authorization ?? '').digest(), expected);
+  };
+}
+
 /** Opens the model (unless given one) and starts serving; resolves once the port is bound. */
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const ownsModel = typeof opts.model === 'string';
@@ -137,8 +151,9 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   };
   const routes = routesFor(ctx, Math.floor(Date.now() / 1000));
 
+  const authorized = bearerCheck(opts.apiKey);
   const server = createServer((req, res) => {
-    dispatch(routes, req, res).catch((e: unknown) => {
+    (authorized(req) ? dispatch(routes, req, res) : Promise.reject(new ServeError('unauthorized', 'missing or wrong API key: send the header "Authorization: Bearer <key>" with the key this server was started with'))).catch((e: unknown) => {
       if (httpErrorOf(e).status >= 500 && !(e instanceof ServeError)) log(`internal error on ${req.method} ${req.url}: ${(e as Error)?.stack ?? String(e)}`);
       try {
         // an unread body must not be taken for the next request on a kept-alive connection

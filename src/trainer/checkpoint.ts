@@ -17,6 +17,7 @@ import { lazyHostTensor } from '../model/host-tensor.ts';
 import type { LlamaModel } from '../model/llama-model.ts';
 import type { Tokenizer } from '../model/tokenizer/index.ts';
 import { savePolicy } from './save-policy.ts';
+import { z } from 'zod';
 import { GrpoError } from '../errors.ts';
 
 export interface TrainerState {
@@ -50,24 +51,56 @@ function checkpointDir(dir: string): string {
 export function checkpointPolicy(dir: string): { model?: string; adapter?: string } {
   const found = checkpointDir(dir);
   const adapter = path.join(found, 'adapter');
-  return existsSync(adapter) ? { adapter } : { model: path.join(found, 'model') };
+  if (existsSync(adapter)) return { adapter };
+  checkpointFile(found, 'model', 'the policy');
+  return { model: path.join(found, 'model') };
 }
 
-/** The run's state.json (its config, to resume with it). */
+const stateSchema = z.object({
+  step: z.number().int().nonnegative(),
+  rng: z.number(),
+  sampler: z.record(z.string(), z.unknown()),
+  nonfiniteStreak: z.number().int().nonnegative(),
+  accuracyBefore: z.number().nullable(),
+  config: z.record(z.string(), z.unknown()),
+  optimizerStep: z.number().int().nonnegative(),
+  dropoutRng: z.number().optional(),
+});
+
+/** The run's state.json (its config, to resume with it), checked field by field. */
 export function checkpointState(dir: string): TrainerState & { optimizerStep: number; dropoutRng?: number } {
-  return JSON.parse(readFileSync(path.join(checkpointDir(dir), 'state.json'), 'utf8'));
+  const file = path.join(checkpointDir(dir), 'state.json');
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new GrpoError('checkpoint', `${file} is not readable JSON (${(e as Error).message.split('\n')[0]}): it was damaged after grpo wrote it; restore it, or start the run afresh with --overwrite`);
+  }
+  const r = stateSchema.safeParse(json);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new GrpoError('checkpoint', `${file}: '${issue.path.join('.') || '(root)'}' ${issue.message.toLowerCase()}: the file was edited or damaged; restore it, or start the run afresh with --overwrite`);
+  }
+  return r.data as TrainerState & { optimizerStep: number; dropoutRng?: number };
+}
+
+/** A file the checkpoint must hold. */
+function checkpointFile(found: string, name: string, why: string): string {
+  const file = path.join(found, name);
+  if (!existsSync(file)) throw new GrpoError('checkpoint', `${found} has no ${name} (${why}): the checkpoint is incomplete; resume from an intact copy, or start afresh with --overwrite`);
+  return file;
 }
 
 /** Restore critic head, optimizer moments and dropout RNG into `model` and return the trainer state. */
 export function loadCheckpoint(dir: string, model: LlamaModel): TrainerState {
   const found = checkpointDir(dir);
   const state = checkpointState(dir);
-  const headFile = path.join(found, 'value_head.safetensors');
   if (model.weights.valueHead) {
-    if (!existsSync(headFile)) throw new GrpoError('checkpoint', `${dir} has no value head but this run trains a critic`);
-    model.weights.valueHead.write(readSafetensors(headFile).get(VALUE_HEAD)!.data);
+    const head = readSafetensors(checkpointFile(found, 'value_head.safetensors', 'the critic head this run trains')).get(VALUE_HEAD);
+    if (!head || head.data.length !== model.weights.valueHead.numel) throw new GrpoError('checkpoint', `${found}/value_head.safetensors lacks '${VALUE_HEAD}' of ${model.weights.valueHead.numel} values: it was written for a different model`);
+    model.weights.valueHead.write(head.data);
   }
-  const moments = readSafetensors(path.join(found, 'optimizer.safetensors'), () => true, { lazy: true });
+  const moments = readSafetensors(checkpointFile(found, 'optimizer.safetensors', 'the AdamW moments'), () => true, { lazy: true });
   for (const [name, t] of model.optimizer.momentTensors()) {
     const saved = moments.get(name);
     if (!saved || saved.shape.length !== 1 || saved.shape[0] !== t.numel) throw new GrpoError('checkpoint', `${dir}/optimizer.safetensors lacks '${name}' of ${t.numel} values: it was written for a different model`);

@@ -13,6 +13,8 @@ export type EmbeddedTasks = Record<string, (split: 'train' | 'test', seed: numbe
 export interface PromptSet {
   examples: Example[];
   promptIds: number[][];
+  /** prompts left out for being longer than the budget (or empty) */
+  dropped: number;
 }
 
 export async function loadExamples(spec: string, config: TrainConfig, split: 'train' | 'test', tasks: EmbeddedTasks): Promise<Example[]> {
@@ -32,21 +34,33 @@ export function promptTemplate(config: TrainConfig, tokenizer: Tokenizer): Promp
   return chatTemplate((messages, o) => tokenizer.applyChatTemplate(messages.map((m) => ({ ...m })), o), { system: config.data.system });
 }
 
-export function tokenizePrompts(examples: Example[], config: TrainConfig, tokenizer: Tokenizer): PromptSet {
+export function tokenizePrompts(examples: Example[], config: TrainConfig, tokenizer: Tokenizer, budget = config.data.max_prompt_tokens): PromptSet {
   const render = promptTemplate(config, tokenizer);
-  const out: PromptSet = { examples: [], promptIds: [] };
+  const out: PromptSet = { examples: [], promptIds: [], dropped: 0 };
   for (const e of examples) {
     // a chat template writes its own special tokens; otherwise the tokenizer decides about BOS
     const ids = tokenizer.encode(render(e), config.data.template === 'chat' ? { addBos: false } : {});
-    if (ids.length === 0 || ids.length > config.data.max_prompt_tokens) continue;
+    if (ids.length === 0 || ids.length > budget) { out.dropped++; continue; }
     out.examples.push(e);
     out.promptIds.push(ids);
   }
   return out;
 }
 
-/** Train and held-out prompts: the eval file when given, else a held-out split of train. */
-export async function runPrompts(config: TrainConfig, tokenizer: Tokenizer, tasks: EmbeddedTasks): Promise<{ train: PromptSet; eval: PromptSet }> {
+/**
+ * The longest prompt a run can use: data.max_prompt_tokens, and room for the completion in the model's context
+ * (a prompt plus its completion past the context would decode garbage, and an engine would cut it differently).
+ */
+export function promptBudget(config: TrainConfig, context: number): number {
+  const completion = Math.max(config.rollout.max_tokens, config.training.eval_max_tokens ?? 0);
+  if (completion >= context) {
+    throw new GrpoError('config', `rollout.max_tokens ${completion} leaves no room for a prompt in the model's context of ${context} tokens; lower it (and training.eval_max_tokens) below ${context}`);
+  }
+  return Math.min(config.data.max_prompt_tokens, context - completion);
+}
+
+/** Train and held-out prompts (the eval file when given, else a held-out split of train), each within `budget` tokens. */
+export async function runPrompts(config: TrainConfig, tokenizer: Tokenizer, tasks: EmbeddedTasks, budget = config.data.max_prompt_tokens): Promise<{ train: PromptSet; eval: PromptSet }> {
   let train = await loadExamples(config.data.train, config, 'train', tasks);
   let heldOut: Example[];
   if (config.data.eval) heldOut = await loadExamples(config.data.eval, config, 'test', tasks);
@@ -55,8 +69,8 @@ export async function runPrompts(config: TrainConfig, tokenizer: Tokenizer, task
     train = split.train;
     heldOut = split.heldOut;
   }
-  const t = tokenizePrompts(train, config, tokenizer);
-  const e = tokenizePrompts(heldOut.slice(0, config.data.eval_size), config, tokenizer);
-  if (t.examples.length === 0) throw new GrpoError('data', `no training prompt fits data.max_prompt_tokens (${config.data.max_prompt_tokens}) in ${config.data.train}`);
+  const t = tokenizePrompts(train, config, tokenizer, budget);
+  const e = tokenizePrompts(heldOut.slice(0, config.data.eval_size), config, tokenizer, budget);
+  if (t.examples.length === 0) throw new GrpoError('data', `no training prompt in ${config.data.train} fits ${budget} tokens (data.max_prompt_tokens ${config.data.max_prompt_tokens}, the model's context less rollout.max_tokens)`);
   return { train: t, eval: e };
 }

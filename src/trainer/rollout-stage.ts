@@ -36,8 +36,10 @@ export interface RolloutBatch {
   /** completions generated, including dropped ones */
   generated: number;
   rewardFailures: number;
-  /** fraction of generated groups whose rewards were all equal */
+  /** fraction of the groups trained on (with dynamic sampling: of every generated group) whose rewards were all equal */
   fracZeroStd: number;
+  /** with GFPO: the sampled groups before its filter kept the shortest / most token-efficient completions */
+  beforeFilter?: { reward: number; completionLength: number; fracZeroStd: number };
 }
 
 export interface RolloutContext {
@@ -83,8 +85,22 @@ export async function collectRollouts(ctx: RolloutContext): Promise<RolloutBatch
       if (kept.length < P) kept.push(g);
     });
   }
-  const groups = a.gfpo_keep > 0 ? kept.map((g) => gfpoFilter(g, a)) : kept;
-  return { groups, genBatches, droppedGroups: dropped, generated, rewardFailures: failures, fracZeroStd: groupsSeen ? zeroStd / groupsSeen : 0 };
+  const counts = { genBatches, droppedGroups: dropped, generated, rewardFailures: failures };
+  const fracZeroStd = groupsSeen ? zeroStd / groupsSeen : 0;
+  if (a.gfpo_keep <= 0) return { groups: kept, ...counts, fracZeroStd };
+  // GFPO: the metrics describe what trains (the kept completions); what was sampled is logged beside them
+  const groups = kept.map((g) => gfpoFilter(g, a));
+  const sampled = kept.flat();
+  const allEqual = (g: Rollout[]) => g.every((r) => r.reward === g[0].reward);
+  return {
+    groups, ...counts,
+    fracZeroStd: groups.length ? groups.filter(allEqual).length / groups.length : 0,
+    beforeFilter: {
+      reward: sampled.reduce((s, r) => s + r.reward, 0) / Math.max(1, sampled.length),
+      completionLength: sampled.reduce((s, r) => s + r.completionIds.length, 0) / Math.max(1, sampled.length),
+      fracZeroStd,
+    },
+  };
 }
 
 async function score(ctx: RolloutContext, indices: number[], completions: Completion[]): Promise<{ items: Rollout[]; failures: number }> {

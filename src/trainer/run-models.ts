@@ -14,7 +14,7 @@ import { resolvePrecision } from '../model/weight-copies.ts';
 import { Backend } from '../engine/backend.ts';
 import type { TrainConfig } from './config/schema.ts';
 import type { ResolvedAlgorithm } from './config/presets.ts';
-import { runPrompts, type EmbeddedTasks, type PromptSet } from './prompts.ts';
+import { runPrompts, promptBudget, type EmbeddedTasks, type PromptSet } from './prompts.ts';
 import { checkpointPolicy } from './checkpoint.ts';
 import { loraOptions } from './config/lora-options.ts';
 import { planTrainingMemory, checkMemoryPlan, type MemoryPlan } from './memory-plan.ts';
@@ -41,7 +41,7 @@ export async function openRunModels(config: TrainConfig, a: ResolvedAlgorithm, o
   const basePath = resolveModelPath(config.model.path);
   const shape = modelConfigOf(basePath);
   const tokenizer = config.model.tokenizer ? loadTokenizer(config.model.tokenizer) : loadTokenizerForModel(basePath, shape.vocabSize);
-  const prompts = await runPrompts(config, tokenizer, opts.tasks ?? {});
+  const prompts = await runPrompts(config, tokenizer, opts.tasks ?? {}, promptBudget(config, shape.maxSeqLen));
   const lora = config.model.lora ? loraOptions(config.model.lora) : undefined;
   const probe = Backend.cpu({ threads: 1 });
   const precision = resolvePrecision(config.model.precision, probe);

@@ -20,7 +20,7 @@ export interface EvaluateOptions {
   /** 0 = greedy (default) */
   temperature?: number;
   topP?: number;
-  /** completion tokens at most */
+  /** completion tokens at most; never more than the model's context leaves beside the longest prompt of a batch */
   maxTokens: number;
   /** sampling seed (default 0) */
   seed?: number;
@@ -80,8 +80,10 @@ export async function evaluateModel(
     const part = examples.slice(start, start + chunk);
     const texts = part.map(promptText);
     const prompts = opts.promptIds ? opts.promptIds.slice(start, start + chunk) as number[][] : texts.map((t) => encodePrompt(tokenizer, t));
+    const longest = Math.max(...prompts.map((p) => p.length));
+    if (longest >= model.config.maxSeqLen) throw new GrpoError('data', `an evaluation prompt of ${longest} tokens fills the model's context of ${model.config.maxSeqLen}: leave such prompts out (--limit, a shorter template) or use a longer-context model`);
     const out = generate(model, prompts, {
-      n, maxTokens: opts.maxTokens, temperature, topP: opts.topP, seed: (opts.seed ?? 0) + start,
+      n, maxTokens: Math.min(opts.maxTokens, model.config.maxSeqLen - longest), temperature, topP: opts.topP, seed: (opts.seed ?? 0) + start,
       decode: (ids) => tokenizer.decode(ids),
     });
     for (const c of out) {

@@ -21,8 +21,9 @@ import { evaluateModel, type EvalReport, type EvalCompletion } from './sft-eval.
 import { MetricsLog, progressBar, mean, std, type MetricRecord } from './metrics.ts';
 import { saveCheckpoint, loadCheckpoint, type TrainerState } from './checkpoint.ts';
 import { savePolicy } from './save-policy.ts';
+import { claimRunFolder } from './run-folder.ts';
 import { makeRolloutEngine, type RolloutEngine } from './rollout-engine.ts';
-import { rolloutCorrectionWeights } from '../algorithms/index.ts';
+import { klEstimate, rolloutCorrectionWeights } from '../algorithms/index.ts';
 import { GrpoError } from '../errors.ts';
 
 export interface TrainOptions {
@@ -42,6 +43,8 @@ export interface TrainOptions {
   onStep?: (m: MetricRecord) => void;
   /** called with the prepared sequences before each policy update (inspection, fault injection in tests) */
   beforeUpdate?: (step: number, seqs: UpdateSequence[]) => void;
+  /** stop at the end of the current step and write a checkpoint (the CLI aborts it on SIGINT / SIGTERM) */
+  signal?: AbortSignal;
 }
 
 export interface TrainResult {
@@ -50,6 +53,8 @@ export interface TrainResult {
   steps: number;
   runDir: string;
   metrics: MetricRecord[];
+  /** the run stopped early on `signal` (its checkpoint is written) */
+  interrupted: boolean;
 }
 
 const CORRECTNESS_TYPES = ['math', 'countdown', 'code'];
@@ -57,9 +62,12 @@ const CORRECTNESS_TYPES = ['math', 'countdown', 'code'];
 export async function train(config: TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
   const a = resolveAlgorithm(config.algorithm, { groupSize: config.rollout.group_size, maxTokens: config.rollout.max_tokens });
   const runDir = path.join(config.out_dir, config.name);
+  claimRunFolder(runDir, { resume: !!opts.resume, overwrite: config.overwrite });
   const run = await openRunModels(config, a, opts);
   const { model, tokenizer, ref, prompts, basePath } = run;
   if (!opts.quiet) console.error(`memory plan: about ${(run.memory.total / 1e9).toFixed(1)} GB (${describePlan(run.memory)})`);
+  const dropped = prompts.train.dropped + prompts.eval.dropped;
+  if (dropped && !opts.quiet) console.error(`left out ${dropped} prompts (${prompts.train.dropped} train, ${prompts.eval.dropped} eval) longer than data.max_prompt_tokens or the room the model's context of ${model.config.maxSeqLen} leaves beside rollout.max_tokens`);
   try {
     model.createOptimizer({ beta1: config.optimizer.beta1, beta2: config.optimizer.beta2, eps: config.optimizer.eps, weightDecay: config.optimizer.weight_decay });
     const rewards = opts.rewards ?? buildRewards(config.rewards);
@@ -89,8 +97,11 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
     const bar = progressBar(config.training.steps, !!opts.quiet);
     bar.start(step);
     const history: MetricRecord[] = [];
-    let ran = 0, savedAt = -1;
-    while (step < config.training.steps && (opts.stopAfter === undefined || ran < opts.stopAfter)) {
+    let ran = 0, savedAt = -1, lastSave = performance.now();
+    const checkpoint = () => { saveCheckpoint(path.join(runDir, 'checkpoint'), model, tokenizer, state()); savedAt = step; lastSave = performance.now(); };
+    const saveDue = () => (config.training.save_every > 0 && step % config.training.save_every === 0) ||
+      (config.training.save_minutes > 0 && performance.now() - lastSave >= config.training.save_minutes * 60e3);
+    while (step < config.training.steps && (opts.stopAfter === undefined || ran < opts.stopAfter) && !opts.signal?.aborted) {
       const t0 = performance.now();
       const batch = await collectRollouts({ engine, model, tokenizer, examples: prompts.train.examples, promptIds: prompts.train.promptIds, sampler, rng, rewards, correctness, config, algorithm: a });
       const t1 = performance.now();
@@ -102,7 +113,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
       const t3 = performance.now();
       nonfinite = upd && upd.skipped > 0 && upd.steps === 0 ? nonfinite + 1 : 0;
       step++; ran++;
-      const record = stepMetrics(step, batch, correctness, upd, model.optimizer.stepCount, { generate: t1 - t0, prepare: t2 - t1, update: t3 - t2 });
+      const record = stepMetrics(step, batch, correctness, upd, rewardKl(seqs, a), model.optimizer.stepCount, { generate: t1 - t0, prepare: t2 - t1, update: t3 - t2 });
       if (config.training.eval_every > 0 && step % config.training.eval_every === 0 && step < config.training.steps) {
         record.eval_accuracy = accuracyOf(await runEval());
       }
@@ -114,11 +125,13 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
         log.writeCompletions({ step, prompt: g[0].example.prompt, answer: g[0].example.answer, completions: g.map((r) => ({ text: r.text, reward: r.reward, rewards: r.rewards })) });
       }
       bar.update(step, { reward: fmt(record.reward), acc: fmt(record.accuracy), len: fmt(record.completion_length, 1), kl: fmt(record.kl, 4) });
-      if (config.training.save_every > 0 && step % config.training.save_every === 0) { saveCheckpoint(path.join(runDir, 'checkpoint'), model, tokenizer, state()); savedAt = step; }
+      if (saveDue()) checkpoint();
       if (nonfinite >= config.training.max_nonfinite_steps) {
         bar.stop();
         throw new GrpoError('numeric', `${nonfinite} steps in a row had non-finite loss or gradients; lower optimizer.lr or check the rewards (the last good checkpoint is in ${runDir}/checkpoint)`);
       }
+      // the steps' compute blocks the event loop: let a pending SIGINT / SIGTERM reach its handler
+      if (opts.signal) await new Promise((r) => setImmediate(r));
     }
     bar.stop();
     const finished = step >= config.training.steps;
@@ -130,8 +143,8 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
       savePolicy(path.join(runDir, 'final'), model, tokenizer, { baseModel: basePath });
       if (final) log.writeCompletions({ step, eval: final.report, eval_samples: final.completions.slice(0, 8) });
     }
-    if (savedAt !== step) saveCheckpoint(path.join(runDir, 'checkpoint'), model, tokenizer, state());
-    return { accuracyBefore, accuracyAfter, steps: step, runDir, metrics: history };
+    if (savedAt !== step) checkpoint();
+    return { accuracyBefore, accuracyAfter, steps: step, runDir, metrics: history, interrupted: !finished && !!opts.signal?.aborted };
   } finally {
     run.free();
   }
@@ -185,7 +198,18 @@ function prepareUpdate(model: LlamaModel, ref: Reference | null, tokenizer: Toke
   }));
 }
 
-function stepMetrics(step: number, batch: RolloutBatch, correctness: string | undefined, upd: ReturnType<typeof policyUpdate> | null, optimizerStep: number, t: Record<string, number>): MetricRecord {
+/**
+ * With the KL penalty in the reward (RLOO, REINFORCE++, PPO as in InstructGPT) the loss has no KL term: the KL of
+ * the behaviour policy to the reference, per token with the method's estimator, is what the penalty was made of.
+ */
+function rewardKl(seqs: UpdateSequence[], a: ResolvedAlgorithm): number | null {
+  if (!(a.kl_beta > 0 && a.kl_placement === 'reward') || !seqs.length || !seqs[0].refLogp) return null;
+  let sum = 0, n = 0;
+  for (const s of seqs) s.oldLogp.forEach((lp, t) => { sum += klEstimate(a.kl_estimator, lp, s.refLogp![t]); n++; });
+  return n ? sum / n : null;
+}
+
+function stepMetrics(step: number, batch: RolloutBatch, correctness: string | undefined, upd: ReturnType<typeof policyUpdate> | null, klInReward: number | null, optimizerStep: number, t: Record<string, number>): MetricRecord {
   const flat = batch.groups.flat();
   const rewards = flat.map((r) => r.reward);
   const lengths = flat.map((r) => r.completionIds.length);
@@ -199,7 +223,8 @@ function stepMetrics(step: number, batch: RolloutBatch, correctness: string | un
     completion_length_max: flat.length ? Math.max(...lengths) : null,
     truncated_ratio: flat.length ? flat.filter((r) => r.finishReason === 'length').length / flat.length : null,
     frac_reward_zero_std: batch.fracZeroStd,
-    kl: upd?.kl ?? null,
+    // KL to the reference, whether it is penalised in the loss or in the reward
+    kl: klInReward ?? upd?.kl ?? null,
     entropy: upd?.entropy ?? null,
     clip_ratio: upd?.clipRatio ?? null,
     loss: upd?.loss ?? null,
@@ -217,6 +242,11 @@ function stepMetrics(step: number, batch: RolloutBatch, correctness: string | un
     'memory/peak_rss_gb': Math.round((process.resourceUsage().maxRSS * 1024) / 1e7) / 100,
   };
   for (const n of names) rec[`rewards/${n}/mean`] = mean(flat.map((r) => r.rewards[n]));
+  if (batch.beforeFilter) {
+    rec['gfpo/sampled_reward'] = batch.beforeFilter.reward;
+    rec['gfpo/sampled_completion_length'] = batch.beforeFilter.completionLength;
+    rec['gfpo/sampled_frac_reward_zero_std'] = batch.beforeFilter.fracZeroStd;
+  }
   return rec;
 }
 

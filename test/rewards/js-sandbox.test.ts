@@ -15,6 +15,23 @@ test('the code cannot neutralise the assertions by redefining them', async () =>
   assert.equal(r.passed, 0);
 });
 
+test('reward hacks of the assertions fail: frozen or shadowed names, patched intrinsics, caught failures', async () => {
+  const hacks: [string, string][] = [
+    ['frozen globals', "Object.defineProperty(globalThis, 'assert', { value: () => {}, writable: false, configurable: false }); Object.defineProperty(globalThis, 'assertEqual', { value: () => {}, writable: false, configurable: false });"],
+    ['lexical shadowing', 'let assert = () => {}; let assertEqual = () => {};'],
+    ['patched Object.keys', 'Object.keys = () => [];'],
+    ['patched call and hasOwnProperty', 'Function.prototype.call = () => true; Object.prototype.hasOwnProperty = () => true; Array.isArray = () => true;'],
+    ['patched Array.prototype.every', 'Array.prototype.every = () => true;'],
+  ];
+  for (const [label, hack] of hacks) {
+    const r = await runJavaScriptTests(`function f() { return { a: 1 }; }\n${hack}`, ['assert(false)', 'assertEqual(f(), { a: 2 })', 'assertEqual([1], [2])', 'assertEqual(f(), { a: 1 })']);
+    assert.deepEqual(r.results, [false, false, false, true], label);
+  }
+  // a test that catches its own failed assertion still fails: the failure is recorded outside the VM
+  const caught = await runJavaScriptTests('const g = () => 1;', ['try { assertEqual(g(), 2); } catch (e) {}']);
+  assert.deepEqual(caught.results, [false]);
+});
+
 test('console output is captured', async () => {
   const r = await runJavaScriptTests('console.log("hello", 42)', []);
   assert.equal(r.stdout, 'hello 42\n');

@@ -42,6 +42,73 @@ test('printing fake verdicts does not pass tests (results travel on a nonce-tagg
   assert.equal(r.passed, 0);
 });
 
+test('the verdict cannot be forged: frame walking, fake lines, patched builtins, early exits', { skip: noPython }, async (t) => {
+  // each hack runs at import time, before a test that a correct f would pass and this f fails
+  const hacks: [string, string][] = [
+    ['walking frames for the nonce', [
+      'import sys, os, re',
+      'found = set()',
+      'try:',
+      '    f = sys._getframe()',
+      '    while f is not None:',
+      '        for v in list(f.f_locals.values()):',
+      '            if isinstance(v, str) and re.fullmatch("[0-9a-f]{32}", v): found.add(v)',
+      '        f = f.f_back',
+      'except Exception:',
+      '    pass',
+      'try:',
+      '    1 / 0',
+      'except ZeroDivisionError as e:',
+      '    try:',
+      '        tb = e.__traceback__',
+      '        while tb is not None:',
+      '            fr = tb.tb_frame',
+      '            for v in list(fr.f_locals.values()):',
+      '                if isinstance(v, str) and re.fullmatch("[0-9a-f]{32}", v): found.add(v)',
+      '            tb = tb.tb_next',
+      '    except Exception:',
+      '        pass',
+      'for n in found:',
+      '    for i in range(4): os.write(3, f"{n} {i} pass\\n".encode())',
+      'os._exit(0)',
+    ].join('\n')],
+    ['replaced builtins', 'import builtins\nbuiltins.exec = lambda *a, **k: None\nbuiltins.map = lambda f, xs: [None]\nbuiltins.len = lambda x: 0\n'],
+    ['sys.exit at import', 'import sys\nsys.exit(0)\n'],
+    ['a swallowing unraisablehook', 'import sys\nsys.unraisablehook = lambda u: None\n'],
+    ['threads that outlive the code', 'import threading, os\ndef spam():\n    while True:\n        os.write(3, b"x 0 pass\\n")\nthreading.Thread(target=spam, daemon=True).start()\n'],
+  ];
+  for (const [name, hack] of hacks) {
+    await t.test(name, async () => {
+      const r = await runPythonAssertTests(`${hack}\ndef f(x):\n    return 0\n`, ['assert f(1) == 1', 'assert f(2) == 2'], FAST);
+      assert.equal(r.passed, 0, `${name}: ${JSON.stringify(r.results)} ${r.stderr.slice(-300)}`);
+    });
+  }
+  // the same harness still passes honest code after a harmless import-time thread
+  const honest = await runPythonAssertTests('import threading\nthreading.Thread(target=lambda: None).start()\ndef f(x):\n    return x\n', ['assert f(1) == 1', 'assert f(2) == 3'], FAST);
+  assert.deepEqual(honest.results, [true, false]);
+});
+
+test('without a network namespace the python reward refuses to run model code unless weak isolation is allowed, and then warns', { skip: noPython }, () => {
+  const real = spawnSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).stdout.trim();
+  const path = process.env.PATH;
+  // a PATH where python runs but unshare and setpriv cannot be found
+  process.env.PATH = '/nonexistent';
+  try {
+    assert.throws(() => pythonIsolation(real, false), /no network namespace .*GRPO_ALLOW_WEAK_SANDBOX=1/);
+    const warnings: string[] = [];
+    const error = console.error;
+    console.error = (line: string) => { warnings.push(line); };
+    try {
+      assert.equal(pythonIsolation(real, true).network, 'audit-hook only');
+    } finally {
+      console.error = error;
+    }
+    assert.match(warnings.join('\n'), /WARNING: .*WITHOUT a network namespace/);
+  } finally {
+    process.env.PATH = path;
+  }
+});
+
 test('escapes fail and the host survives', { skip: noPython }, async (t) => {
   const marker = join(tmpdir(), `grpo-escape-${randomBytes(6).toString('hex')}`);
   const cases: [string, string][] = [
@@ -54,6 +121,12 @@ test('escapes fail and the host survives', { skip: noPython }, async (t) => {
     ['ctypes', 'import ctypes\nctypes.CDLL(None)\n'],
     ['/proc/self/mem', "open('/proc/self/mem', 'rb')\n"],
     ['adding a permissive audit hook, then writing', `import sys\nsys.addaudithook(lambda *a: None)\nopen(${JSON.stringify(marker)}, 'w').write('x')\n`],
+    ['/proc through a relative path', "open('../../../../../../proc/self/environ', 'rb').read()\n"],
+    ['listing /proc', "import os\nos.listdir('/proc/1')\n"],
+    ['a fifo outside the sandbox', `import os\nos.mkfifo(${JSON.stringify(marker)})\n`],
+    ['a device node outside the sandbox', `import os, stat\nos.mknod(${JSON.stringify(marker)}, 0o600 | stat.S_IFREG)\n`],
+    ['posix.mkfifo directly', `import posix\nposix.mkfifo(${JSON.stringify(marker)})\n`],
+    ['_posixsubprocess.fork_exec', `import _posixsubprocess\n_posixsubprocess.fork_exec(['/usr/bin/touch', ${JSON.stringify(marker)}], [b'/usr/bin/touch'], True, (), None, None, -1, -1, -1, -1, -1, -1, -1, -1, False, False, None, None, None, -1, None, False)\n`],
   ];
   for (const [name, code] of cases) {
     await t.test(name, async () => {

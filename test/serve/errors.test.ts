@@ -108,3 +108,23 @@ test('bodies over the size cap are refused with 413', async () => {
   await assert.rejects(readJsonBody(req, 1000), (e: unknown) => e instanceof ServeError && e.code === 'payload_too_large');
   assert.deepEqual(await readJsonBody(Readable.from([Buffer.from('{"a":'), Buffer.from('1}')]) as unknown as IncomingMessage), { a: 1 });
 });
+
+test('with an API key every route but /health answers 401 without "Authorization: Bearer <key>" (vLLM --api-key)', async () => {
+  await withServer(async (s) => {
+    const ask = (path: string, auth?: string, body?: unknown) => fetch(`${s.url}${path}`, {
+      method: body ? 'POST' : 'GET', headers: { 'content-type': 'application/json', ...(auth ? { authorization: auth } : {}) }, body: body ? JSON.stringify(body) : undefined,
+    });
+    for (const auth of [undefined, 'Bearer wrong', 'sk-secret', 'Bearer sk-secre']) {
+      const r = await ask('/v1/models', auth);
+      assert.equal(r.status, 401, String(auth));
+      const body = await r.json() as { error: { code: string; type: string; message: string } };
+      assert.equal(body.error.code, 'unauthorized');
+      assert.match(body.error.message, /Authorization: Bearer/);
+    }
+    assert.equal((await ask('/v1/chat/completions', undefined, { messages: user, max_tokens: 2 })).status, 401);
+    assert.equal((await ask('/update_weights_from_disk', undefined, { model_path: '/nowhere' })).status, 401, 'weight updates need the key too');
+    assert.equal((await ask('/health')).status, 200, '/health stays open for probes');
+    assert.equal((await ask('/v1/models', 'Bearer sk-secret')).status, 200);
+    assert.equal((await ask('/v1/chat/completions', 'Bearer sk-secret', { messages: user, max_tokens: 2 })).status, 200);
+  }, { apiKey: 'sk-secret' });
+});

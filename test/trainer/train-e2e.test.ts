@@ -78,7 +78,7 @@ test('non-finite losses in a row stop the run with one clear error', async () =>
 
 test('the update does not depend on how a batch is split into micro-batches', async () => {
   const run = async (training: Record<string, unknown>) => {
-    const cfg = toyConfig(modelDir, out, { name: 'split', algorithm: { preset: 'dapo', dynamic_sampling: false }, optimizer: { lr: 3e-2 }, training: { steps: 2, log_completions_every: 0, ...training } });
+    const cfg = toyConfig(modelDir, out, { name: 'split', overwrite: true, algorithm: { preset: 'dapo', dynamic_sampling: false }, optimizer: { lr: 3e-2 }, training: { steps: 2, log_completions_every: 0, ...training } });
     const r = await train(cfg, { rewards: [shareOfA], tasks: toyTasks, quiet: true });
     return { metrics: r.metrics, weights: readFileSync(path.join(r.runDir, 'final', 'model.safetensors')) };
   };

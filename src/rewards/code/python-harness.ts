@@ -1,20 +1,23 @@
 /**
  * The Python preamble that runs model-written code in python.ts. It loads the job, deletes the job
  * file, sets resource limits, then installs a PEP 578 audit hook (which Python code cannot remove)
- * that refuses sockets, subprocesses, fork/exec, signals to other processes, ctypes, tracing and gc
- * introspection, /proc access, and any file write, rename, delete or chmod outside the working
- * directory (sys._getframe stays allowed: typing, namedtuple and logging need it). Then it runs the
- * code and the tests. Best effort, not a security boundary on its own: python.ts adds an OS network
- * namespace and an unprivileged user where the machine allows.
+ * that refuses sockets, subprocesses (and importing their building blocks: _posixsubprocess, ctypes),
+ * fork/exec, signals to other processes, tracing, gc and thread-frame introspection, reading /proc and
+ * /sys (paths resolved, so ../../proc does not get past it), and any file creation, write, rename,
+ * delete or chmod outside the working directory; os.mkfifo / os.mknod are removed. Then it runs the
+ * code and the tests. Not a security boundary on its own: python.ts adds an OS network namespace and
+ * an unprivileged user, and refuses to run without them unless told to.
  *
- * Assert mode: results go to fd 3 as "<nonce> <i> pass|fail" lines. The nonce is a local of `_main`,
- * never in a file, global or environment variable the code could read, so printing or writing fake
- * results, or exiting early, does not pass tests. Deliberate frame introspection could still find it,
- * as code can always defeat in-process asserts (e.g. an object whose __eq__ is always True).
+ * Assert mode — a verdict the code cannot forge: the code and each test run in a thread started from C
+ * (`_thread.start_new_thread` on a chain of C callables: exec, then a lock's release), so no Python
+ * frame of the harness lies under them and nothing they can reach holds the lock or the nonce. The main
+ * thread, using only names bound before the code ran, waits for the release (a test that raises, exits
+ * or hangs never releases it) and writes "<nonce> <i> pass|fail" lines to fd 3, which the parent reads.
+ * Printing fake lines, exiting early, or walking frames to find the nonce does not pass a test.
  * IO mode: the code runs as __main__ with the test input on stdin; the parent compares stdout.
  */
 export const PYTHON_HARNESS = String.raw`
-import json, os, sys, resource, signal
+import json, os, sys, resource, _thread, functools, operator, time
 
 def _main():
     job_path = sys.argv[1]
@@ -33,7 +36,8 @@ def _main():
     limit(resource.RLIMIT_DATA, job['memory_bytes'])
     limit(resource.RLIMIT_FSIZE, job['file_bytes'])
     limit(resource.RLIMIT_CORE, 0)
-    limit(resource.RLIMIT_NPROC, 0)
+    # no RLIMIT_NPROC: the code and its tests run in threads (which it counts); fork and exec are refused by the audit
+    # hook and a thread bomb by the address-space limit
     try:
         resource.setrlimit(resource.RLIMIT_CPU, (job['cpu_seconds'], job['cpu_seconds'] + 1))
     except (ValueError, OSError):
@@ -44,32 +48,46 @@ def _main():
     code = job['code']
     tests = job['tests']
     test_seconds = job['test_seconds']
+    code_seconds = job['cpu_seconds']
     del job
 
     write_flags = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
     blocked_prefixes = (
         'socket.', 'subprocess.', 'os.exec', 'os.spawn', 'os.posix_spawn', 'os.fork', 'os.forkpty',
         'os.system', 'os.kill', 'os.killpg', 'os.startfile', 'os.putenv', 'os.unsetenv', 'os.chroot',
-        'ctypes.', 'pty.', 'signal.pthread_kill', 'sys.settrace', 'sys.setprofile',
-        'gc.get_objects', 'gc.get_referrers', 'gc.get_referents',
+        'ctypes.', 'pty.', 'signal.pthread_kill', 'sys.settrace', 'sys.setprofile', 'sys._current_frames',
+        'sys._current_exceptions', 'gc.get_objects', 'gc.get_referrers', 'gc.get_referents',
         'urllib.', 'http.', 'ftplib.', 'smtplib.', 'poplib.', 'imaplib.', 'nntplib.', 'telnetlib.',
-        'webbrowser.', 'mmap.', 'resource.setrlimit', 'resource.prlimit',
+        'webbrowser.', 'mmap.', 'resource.setrlimit', 'resource.prlimit', 'os.mkfifo', 'os.mknod',
     )
+    blocked_imports = {'_posixsubprocess', 'subprocess', '_ctypes', 'ctypes', 'multiprocessing', '_multiprocessing', 'pty', 'mmap'}
     path_events = {
         'os.remove', 'os.rmdir', 'os.rename', 'os.replace', 'os.mkdir', 'os.chmod', 'os.chown',
         'os.truncate', 'os.utime', 'os.link', 'os.symlink', 'os.chflags', 'os.lchflags',
         'os.setxattr', 'os.removexattr', 'shutil.rmtree', 'shutil.copyfile', 'shutil.copymode',
         'shutil.copystat', 'shutil.copytree', 'shutil.move', 'shutil.chown', 'os.chdir',
     }
+    read_events = {'os.listdir', 'os.scandir', 'glob.glob', 'os.getxattr', 'os.listxattr'}
+    secret_roots = ('/proc', '/sys', '/dev/mem', '/dev/kmem', '/dev/port')
+    realpath, join, fsdecode, sep = os.path.realpath, os.path.join, os.fsdecode, os.sep
+
+    def resolved(path):
+        try:
+            return realpath(join(workdir, fsdecode(path)))
+        except Exception:
+            return None
 
     def inside(path):
         if isinstance(path, int):
             return True
-        try:
-            full = os.path.realpath(os.path.join(workdir, os.fsdecode(path)))
-        except Exception:
+        full = resolved(path)
+        return full is not None and (full == workdir or full.startswith(workdir + sep))
+
+    def secret(path):
+        if isinstance(path, int) or path is None:
             return False
-        return full == workdir or full.startswith(workdir + os.sep)
+        full = resolved(path)
+        return full is None or any(full == r or full.startswith(r + '/') for r in secret_roots)
 
     def deny(event):
         raise PermissionError('sandbox: ' + event + ' is not allowed')
@@ -80,53 +98,92 @@ def _main():
             raise RuntimeError('sandbox: adding audit hooks is not allowed')
         if event.startswith(blocked_prefixes):
             deny(event)
-        if event == 'open':
+        if event == 'import':
+            if args[0] in blocked_imports:
+                deny('importing ' + args[0])
+        elif event == 'open':
             path, mode, flags = args
-            if not isinstance(path, int):
-                name = os.fsdecode(path)
-                if name.startswith('/proc') or name.startswith('/dev/mem'):
-                    deny('reading ' + name)
+            if secret(path):
+                deny('reading ' + fsdecode(path))
             writing = any(c in mode for c in 'wax+') if isinstance(mode, str) else bool((flags or 0) & write_flags)
             if writing and not inside(path):
                 deny('writing outside the sandbox directory')
+        elif event in read_events:
+            if args and isinstance(args[0], (str, bytes, os.PathLike)) and secret(args[0]):
+                deny(event + ' of ' + fsdecode(args[0]))
         elif event in path_events:
             for a in args[:2]:
                 if isinstance(a, (str, bytes, os.PathLike)) and not inside(a):
                     deny(event + ' outside the sandbox directory')
+        elif event == 'object.__getattr__' and args[1] in ('tb_frame', 'gi_frame', 'cr_frame', 'ag_frame', 'f_back'):
+            # frames lead back to whatever ran the code; the code's own frames are reachable through sys._getframe
+            deny('reading ' + args[1])
 
-    def on_alarm(signum, frame):
-        raise TimeoutError('test time limit')
+    def removed(*args, **kwargs):
+        deny('creating special files')
 
-    signal.signal(signal.SIGALRM, on_alarm)
-    sys.addaudithook(hook)
+    import posix
+    for name in ('mkfifo', 'mknod'):
+        for module in (os, posix):
+            if hasattr(module, name):
+                setattr(module, name, removed)
 
     if results is None:
+        sys.addaudithook(hook)
         namespace = {'__name__': '__main__', '__builtins__': __builtins__}
         exec(compile(code, 'solution.py', 'exec'), namespace)
         sys.stdout.flush()
         os._exit(0)
 
-    namespace = {'__name__': 'solution', '__builtins__': __builtins__}
+    # Everything the main thread uses once the code runs is bound now: the code may replace builtins and
+    # module attributes, but not these locals.
+    write, exit_now, flush, now = os.write, os._exit, sys.stdout.flush, time.monotonic
+    fd = results.fileno()
+    start_thread, new_lock = _thread.start_new_thread, _thread.allocate_lock
+    call_each = operator.methodcaller('__call__')
+    partial, run_all, chain, run_code, count = functools.partial, list, map, exec, len
     try:
-        exec(compile(code, 'solution.py', 'exec'), namespace)
+        code_object = compile(code, 'solution.py', 'exec')
     except BaseException as e:
-        results.write(nonce + ' code ' + type(e).__name__ + '\n')
-        results.flush()
-        os._exit(0)
+        write(fd, (nonce + ' code ' + type(e).__name__ + '\n').encode())
+        exit_now(0)
+    steps = [(code_object, None, code_seconds)]
     for i, test in enumerate(tests):
-        ok = False
         try:
-            signal.setitimer(signal.ITIMER_REAL, test_seconds)
-            exec(compile(test, 'test_' + str(i) + '.py', 'exec'), namespace)
-            ok = True
+            test_object = compile(test, 'test_' + str(i) + '.py', 'exec')
         except BaseException:
-            ok = False
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-        results.write(nonce + ' ' + str(i) + (' pass' if ok else ' fail') + '\n')
-    results.flush()
-    sys.stdout.flush()
-    os._exit(0)
+            test_object = None
+        steps.append((test_object, ((nonce + ' ' + str(i) + ' pass\n').encode(), (nonce + ' ' + str(i) + ' fail\n').encode()), test_seconds))
+    namespace = {'__name__': 'solution', '__builtins__': __builtins__}
+    # an exception ends a thread through sys.unraisablehook: it only makes a failure known sooner (the code may
+    # replace the hook, and then the failure shows at the deadline instead)
+    raised = []
+    sys.unraisablehook = lambda u: raised.append(u.exc_type.__name__)
+
+    def run_in_thread(code_object, seconds):
+        # exec, then release: both called from C, so the thread has no Python frame of ours under the code
+        done = new_lock()
+        done.acquire()
+        before = count(raised)
+        start_thread(run_all, (chain(call_each, [partial(run_code, code_object, namespace), done.release]),))
+        deadline = now() + seconds
+        while not done.acquire(True, 0.005):
+            if count(raised) != before or now() > deadline:
+                return False
+        return True
+
+    sys.addaudithook(hook)
+    for code_object, verdict, seconds in steps:
+        if verdict is None:
+            if not run_in_thread(code_object, seconds):
+                write(fd, (nonce + ' code ' + (raised[-1] if raised else 'Timeout') + '\n').encode())
+                flush()
+                exit_now(0)
+        else:
+            ok = code_object is not None and run_in_thread(code_object, seconds)
+            write(fd, verdict[0] if ok else verdict[1])
+    flush()
+    exit_now(0)
 
 _main()
 `;

@@ -26,6 +26,11 @@ export interface PythonLimits {
   outputBytes?: number;
   /** Python executable. Default 'python3'. */
   python?: string;
+  /**
+   * Run even where the machine offers no network namespace (`unshare --net`), with the in-process audit hook as the
+   * only barrier — not a security boundary. Default: refuse (or GRPO_ALLOW_WEAK_SANDBOX=1).
+   */
+  allowWeakIsolation?: boolean;
 }
 
 /** One stdin/stdout test: run the program with `input` on stdin, expect `output` on stdout. */
@@ -60,10 +65,30 @@ const NOBODY = 65534;
 const isolationCache = new Map<string, PythonIsolation>();
 
 /**
- * Finds the strongest isolation this machine supports, once per Python executable. Shims (pyenv) are
- * resolved to the real interpreter first; one the user nobody cannot read rules out dropping to nobody.
+ * The strongest isolation this machine supports (probed once per Python executable; shims such as pyenv's
+ * are resolved to the real interpreter first, and one the user nobody cannot read rules out dropping to nobody).
+ * Without a network namespace it refuses, unless weak isolation is allowed explicitly — and then says so loudly.
  */
-export function pythonIsolation(python = 'python3'): PythonIsolation {
+export function pythonIsolation(python = 'python3', allowWeak = process.env.GRPO_ALLOW_WEAK_SANDBOX === '1'): PythonIsolation {
+  const found = strongestIsolation(python);
+  if (found.network === 'namespace') return found;
+  if (!allowWeak) {
+    throw new GrpoError('reward', 'python code reward: this machine gives model-written code no network namespace (`unshare --net` is missing or not permitted), ' +
+      'so it could reach the network and other processes through paths an in-process audit hook cannot close. Install util-linux and run as root or with ' +
+      'unprivileged user namespaces enabled (sysctl kernel.unprivileged_userns_clone=1), or accept the weaker sandbox explicitly with GRPO_ALLOW_WEAK_SANDBOX=1 ' +
+      "(or the code reward's options.python.allowWeakIsolation: true)");
+  }
+  if (!warnedWeak) {
+    warnedWeak = true;
+    console.error('WARNING: python code reward runs model-written code WITHOUT a network namespace (GRPO_ALLOW_WEAK_SANDBOX / allowWeakIsolation): ' +
+      'only the in-process audit hook stands between it and your network, files and processes.');
+  }
+  return found;
+}
+
+let warnedWeak = false;
+
+function strongestIsolation(python: string): PythonIsolation {
   const cached = isolationCache.get(python);
   if (cached) return cached;
   const probe = spawnSync(python, ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8', timeout: 10_000, cwd: tmpdir() });
@@ -100,6 +125,7 @@ function resolveLimits(l: PythonLimits): Required<PythonLimits> {
     fileBytes: l.fileBytes ?? 16 * 1024 ** 2,
     outputBytes: l.outputBytes ?? 1024 ** 2,
     python: l.python ?? 'python3',
+    allowWeakIsolation: l.allowWeakIsolation ?? process.env.GRPO_ALLOW_WEAK_SANDBOX === '1',
   };
 }
 
@@ -120,7 +146,7 @@ async function runHarness(
   nonce: string,
   limits: Required<PythonLimits>,
 ): Promise<ProcessOutcome> {
-  const isolation = pythonIsolation(limits.python);
+  const isolation = pythonIsolation(limits.python, limits.allowWeakIsolation);
   const dir = await mkdtemp(join(tmpdir(), 'grpo-py-'));
   try {
     const job = {

@@ -4,6 +4,7 @@
  */
 import type { AlgorithmConfig, PresetName } from './schema.ts';
 import type { AggregationMode } from '../../algorithms/index.ts';
+import { GrpoError } from '../../errors.ts';
 
 export interface ResolvedAlgorithm {
   preset: PresetName;
@@ -98,5 +99,22 @@ export function resolveAlgorithm(a: AlgorithmConfig, run: { groupSize: number; m
   if (a.epsilon !== undefined && a.epsilon_high === undefined) out.epsilon_high = base.epsilon_high === base.epsilon ? a.epsilon : base.epsilon_high;
   if (out.soft_overlong_cache < 0) out.soft_overlong_cache = Math.max(1, Math.round(0.2 * run.maxTokens));
   if (out.gfpo_keep < 0) out.gfpo_keep = Math.max(1, Math.floor(run.groupSize / 2));
+  checkGroupSize(out, run.groupSize);
   return out;
+}
+
+/** Advantages or losses taken relative to the other completions of the same prompt. */
+const GROUP_RELATIVE = new Set<string>(['grpo', 'dr_grpo', 'rloo', 'reinforce_baseline', 'gdpo', 'disco', 'gvpo']);
+
+/**
+ * A group of one has nothing to be relative to: every advantage is 0 and the run would train on nothing, step
+ * after step (TRL refuses num_generations < 2 for GRPO the same way).
+ */
+function checkGroupSize(a: ResolvedAlgorithm, groupSize: number): void {
+  if (!GROUP_RELATIVE.has(a.advantage) && !GROUP_RELATIVE.has(a.loss)) return;
+  const kept = a.gfpo_keep > 0 ? Math.min(a.gfpo_keep, groupSize) : groupSize;
+  if (kept >= 2) return;
+  const what = kept === groupSize ? `rollout.group_size ${groupSize}` : `algorithm.gfpo_keep ${a.gfpo_keep}`;
+  throw new GrpoError('config', `${what} leaves one completion per prompt, and ${a.preset} scores each completion against the others of its prompt: ` +
+    'every advantage would be 0. Use group_size ≥ 2 (8 is usual; gfpo_keep ≥ 2), or a method with a batch or learned baseline (reinforce_pp, ppo)');
 }

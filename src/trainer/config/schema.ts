@@ -128,7 +128,8 @@ const trainingSchema = z.object({
   gradient_checkpointing: z.boolean().default(false).describe('recompute each layer\'s activations in the backward instead of keeping them: about 1/3 more compute, activation memory of one layer'),
   eval_every: z.number().int().nonnegative().default(0).describe('evaluate every N steps (0: only before and after)'),
   eval_max_tokens: positiveInt.optional().describe('max tokens of greedy evaluation (default rollout.max_tokens)'),
-  save_every: z.number().int().nonnegative().default(0).describe('write a resumable checkpoint every N steps (0: only at the end)'),
+  save_every: z.number().int().nonnegative().default(0).describe('write a resumable checkpoint every N steps (0: by time only, see save_minutes)'),
+  save_minutes: z.number().nonnegative().default(10).describe('also write one once this many minutes have passed since the last (0: off), so a crash loses at most that much work; Ctrl-C / SIGTERM write one too'),
   log_completions_every: z.number().int().nonnegative().default(10).describe('write sample completions every N steps (0: never)'),
   max_nonfinite_steps: positiveInt.default(5).describe('stop after this many consecutive steps with non-finite loss or gradients'),
   check_memory: z.boolean().default(true).describe('before starting, estimate the memory the run needs and refuse one this machine cannot hold'),
@@ -137,6 +138,7 @@ const trainingSchema = z.object({
 export const trainConfigSchema = z.object({
   name: z.string().regex(/^[\w.-]+$/, 'use letters, digits, ".", "-" and "_"').default('run').describe('run name: results go to <out_dir>/<name>/'),
   out_dir: z.string().default('runs').describe('folder for run outputs'),
+  overwrite: z.boolean().default(false).describe('start afresh in a run folder that holds an earlier run, deleting its metrics, checkpoint and final model (--overwrite); without it such a run is refused, and --resume continues one'),
   seed: z.number().int().default(0).describe('the one seed all randomness flows from'),
   model: modelSchema,
   data: dataSchema,
