@@ -53,6 +53,19 @@ export interface Completion {
 }
 
 export function generate(model: LlamaModel, prompts: number[][], opts: GenerateOptions): Completion[] {
+  const steps = decodeSteps(model, prompts, opts);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * generate(), one decoding step per `next()`: each yields the completions so far (their tokens grow; a finished
+ * one has its stop reason or maxTokens tokens) and the return value is generate()'s. Stopping early (`return()`)
+ * frees the KV cache. A server drives it between event-loop turns, streaming tokens as they come.
+ */
+export function* decodeSteps(model: LlamaModel, prompts: number[][], opts: GenerateOptions): Generator<readonly Completion[], Completion[], void> {
   validateSampling(opts);
   const n = opts.n ?? 1;
   if (!Number.isInteger(n) || n < 1) throw new GrpoError('config', `n must be a positive integer, got ${n}`);
@@ -110,6 +123,7 @@ export function generate(model: LlamaModel, prompts: number[][], opts: GenerateO
       if (!done[s] && c.tokens.length >= opts.maxTokens) done[s] = true;
     };
     for (let s = 0; s < slots; s++) accept(s, first.subarray(out[s].promptIndex * V, (out[s].promptIndex + 1) * V));
+    yield out;
 
     prefill.free();
     prefill = null;
@@ -125,6 +139,7 @@ export function generate(model: LlamaModel, prompts: number[][], opts: GenerateO
       const logits = step.compute();
       for (let s = 0; s < slots; s++) if (!done[s]) accept(s, logits.subarray(s * V, (s + 1) * V));
       opts.onStep?.(k + 1);
+      yield out;
     }
     if (opts.decode) {
       for (const c of out) {
