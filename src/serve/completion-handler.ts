@@ -2,19 +2,19 @@
  * POST /v1/chat/completions and POST /v1/completions: validate the body, build and fit the prompts, wait for
  * the engine's turn, then answer with one JSON body or a server-sent event stream.
  *
- * Streaming is done after generation: the engine is synchronous (it holds the event loop while it decodes),
- * so the finished choices are sent token by token as chunks. The chunks concatenate to exactly the non-streamed
- * text, and a failure is still a JSON error because nothing has been sent before generation ends.
+ * The engine decodes one step per event-loop turn (ServedModel.run), so other routes keep answering, a client that
+ * disconnects stops its generation, and a stream sends each token's chunk as soon as its text is final. The chunks
+ * concatenate to exactly the non-streamed text; an error after the stream began is its last event.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import { readJsonBody, sendEventStream, sendJson } from './http-io.ts';
-import { chatCompletionBody, chatCompletionChunks, textCompletionBody, textCompletionChunks, usageOf, type ResponseMeta } from './openai-shapes.ts';
+import { readJsonBody, sendJson, EventStream } from './http-io.ts';
+import { chatCompletionBody, chatChoiceChunks, textCompletionBody, textChoiceChunks, usageChunk, usageOf, type ResponseMeta } from './openai-shapes.ts';
 import { encodeChatPrompt, encodeCompletionPrompt, fitPrompt } from './prompt.ts';
 import { parseChatRequest, parseCompletionRequest, type SamplingRequest } from './request-schema.ts';
 import { ServeError, badRequest } from './serve-error.ts';
 import type { SerialQueue } from './serial-queue.ts';
-import type { ServedModel } from './served-model.ts';
+import type { ServedModel, ServedChoice } from './served-model.ts';
 
 /** completions decoded together at most (prompts × n): bounds the KV cache one request may claim */
 export const MAX_SEQUENCES_PER_REQUEST = 256;
@@ -55,8 +55,9 @@ function maxTokensFor(ctx: HandlerContext, r: SamplingRequest, kind: CompletionK
 }
 
 export async function handleCompletion(ctx: HandlerContext, kind: CompletionKind, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  let clientGone = false;
-  res.on('close', () => { clientGone = true; });
+  // a client that disconnects before its answer is complete stops its generation at the next step
+  const gone = new AbortController();
+  res.on('close', () => { if (!res.writableFinished) gone.abort(); });
   const body = await readJsonBody(req);
   const served = ctx.served;
   const chat = kind === 'chat' ? parseChatRequest(body) : null;
@@ -66,8 +67,8 @@ export async function handleCompletion(ctx: HandlerContext, kind: CompletionKind
   const maxTokens = maxTokensFor(ctx, r, kind);
 
   const raw = chat
-    ? [encodeChatPrompt(served.tokenizer, chat.messages)]
-    : text!.prompts.map((p, i) => encodeCompletionPrompt(served.tokenizer, p, served.vocabSize, text!.prompts.length > 1 ? `prompt[${i}]` : 'prompt'));
+    ? [encodeChatPrompt(served.tokenizer, chat.messages, served.contextLength)]
+    : text!.prompts.map((p, i) => encodeCompletionPrompt(served.tokenizer, p, served.vocabSize, text!.prompts.length > 1 ? `prompt[${i}]` : 'prompt', served.contextLength));
   if (raw.length * r.n > MAX_SEQUENCES_PER_REQUEST) {
     throw badRequest('n', `'n': ${raw.length} prompt(s) × n = ${r.n} is ${raw.length * r.n} completions; at most ${MAX_SEQUENCES_PER_REQUEST} per request`);
   }
@@ -78,26 +79,48 @@ export async function handleCompletion(ctx: HandlerContext, kind: CompletionKind
   }
   const prompts = fitted.map((f) => f.tokens);
   const seed = r.seed ?? ctx.nextSeed();
+  const head = { id: `${chat ? 'chatcmpl' : 'cmpl'}-${randomUUID().replaceAll('-', '')}`, created: Math.floor(Date.now() / 1000), model: r.model ?? served.name };
+  const headers: Record<string, string> = truncated > 0 ? { [TRUNCATION_HEADER]: String(truncated) } : {};
+  const chunksOf = (c: ServedChoice, from: number, to: number, finished: boolean) => (chat
+    ? chatChoiceChunks(head, c, from, to, finished, r.streamUsage)
+    : textChoiceChunks(head, c, from, to, finished, r.topLogprobs, r.streamUsage));
+  // a stream sends each choice's pieces as they become final; top_logprobs need a scoring pass after the
+  // generation, so such a stream sends its pieces at the end
+  const stream = r.stream ? new EventStream(res, headers) : null;
+  const sent = new Map<number, number>();
+  const onStep = stream && !(r.logprobs && r.topLogprobs > 0)
+    ? (running: { choice: ServedChoice; final: number }[]) => {
+      for (const { choice, final } of running) {
+        const from = sent.get(choice.index) ?? 0;
+        if (final > from || (from === 0 && !sent.has(choice.index))) stream.send(chunksOf(choice, from, final, false));
+        sent.set(choice.index, Math.max(from, final));
+      }
+    }
+    : undefined;
 
-  const choices = await ctx.queue.run(() => {
-    if (ctx.closing()) throw new ServeError('unavailable', 'the server is shutting down');
-    if (clientGone) return null; // nobody is waiting for this answer
-    return served.run(prompts, { ...r, maxTokens, seed }, r.model);
-  });
-  if (choices === null || clientGone) return;
+  let choices: ServedChoice[] | null;
+  try {
+    choices = await ctx.queue.run(async () => {
+      if (ctx.closing()) throw new ServeError('unavailable', 'the server is shutting down');
+      if (gone.signal.aborted) return null; // nobody is waiting for this answer
+      return served.run(prompts, { ...r, maxTokens, seed }, r.model, { signal: gone.signal, onStep });
+    });
+  } catch (e) {
+    // once the stream has begun, an error is its last event (as vLLM sends one); before that, a JSON error
+    if (stream?.started) return stream.fail(e);
+    throw e;
+  }
+  if (choices === null || gone.signal.aborted) return;
 
   const meta: ResponseMeta = {
-    id: `${chat ? 'chatcmpl' : 'cmpl'}-${randomUUID().replaceAll('-', '')}`,
-    created: Math.floor(Date.now() / 1000),
-    model: r.model ?? served.name,
+    ...head,
     // a prompt is counted once however many samples it has
     usage: usageOf(prompts.reduce((a, p) => a + p.length, 0), choices),
     truncatedPromptTokens: truncated,
   };
-  const headers: Record<string, string> = truncated > 0 ? { [TRUNCATION_HEADER]: String(truncated) } : {};
-  if (r.stream) {
-    const chunks = chat ? chatCompletionChunks(meta, choices, r.streamUsage) : textCompletionChunks(meta, choices, r.topLogprobs, r.streamUsage);
-    sendEventStream(res, chunks, headers);
+  if (stream) {
+    for (const c of choices) stream.send(chunksOf(c, sent.get(c.index) ?? 0, c.pieces.length, true));
+    stream.end(r.streamUsage ? [usageChunk(chat ? 'chat' : 'text', meta)] : []);
   } else {
     sendJson(res, 200, chat ? chatCompletionBody(meta, choices) : textCompletionBody(meta, choices, r.topLogprobs), headers);
   }

@@ -43,8 +43,31 @@ export function sendError(res: ServerResponse, e: unknown, headers: Record<strin
 }
 
 /** A whole event stream: each chunk as one `data:` event, then `data: [DONE]`. */
-export function sendEventStream(res: ServerResponse, chunks: readonly unknown[], headers: Record<string, string> = {}): void {
-  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', ...headers });
-  for (const c of chunks) res.write(`data: ${JSON.stringify(c)}\n\n`);
-  res.end('data: [DONE]\n\n');
+/**
+ * A server-sent event stream written as it goes: the 200 head with the first event, one `data:` line per event,
+ * `data: [DONE]` at the end. An error after the head is sent as a last `{"error": …}` event, as vLLM does.
+ */
+export class EventStream {
+  started = false;
+
+  constructor(private readonly res: ServerResponse, private readonly headers: Record<string, string> = {}) {}
+
+  send(events: readonly unknown[]): void {
+    if (events.length === 0 || this.res.destroyed) return;
+    if (!this.started) {
+      this.res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', ...this.headers });
+      this.started = true;
+    }
+    this.res.write(events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join(''));
+  }
+
+  end(events: readonly unknown[] = []): void {
+    this.send(events);
+    if (!this.res.destroyed) this.res.end('data: [DONE]\n\n');
+  }
+
+  fail(e: unknown): void {
+    this.send([httpErrorOf(e).body]);
+    if (!this.res.destroyed) this.res.end('data: [DONE]\n\n');
+  }
 }

@@ -4,8 +4,9 @@
  *   log-probs as `logprobs.content[] = {token, logprob, bytes, top_logprobs[]}`;
  * - text_completion, whole or as stream chunks (…/completions/object), log-probs in the legacy form
  *   `{tokens, token_logprobs, top_logprobs: [{token: logprob}], text_offset}`.
- * Streaming sends each finished choice token by token: a role chunk, one chunk per token (its text and, when
- * asked, its log-probs), a chunk with the finish reason, then (stream_options.include_usage) a usage chunk.
+ * Streaming sends each choice token by token as its text becomes final: a role chunk, one chunk per token (its
+ * text and, when asked, its log-probs), a chunk with the finish reason, then (stream_options.include_usage) a usage
+ * chunk.
  */
 import type { ServedChoice, TokenLogprob } from './served-model.ts';
 
@@ -94,47 +95,63 @@ export function textCompletionBody(meta: ResponseMeta, choices: readonly ServedC
   };
 }
 
-/** The chat.completion.chunk objects of a stream, in order ([DONE] is the transport's). */
-export function chatCompletionChunks(meta: ResponseMeta, choices: readonly ServedChoice[], includeUsage: boolean): Json[] {
-  const head = { id: meta.id, object: 'chat.completion.chunk', created: meta.created, model: meta.model };
-  const usage = includeUsage ? { usage: null } : {};
-  const chunk = (index: number, delta: Json, logprobs: Json | null, finish: string | null): Json => ({
-    ...head,
-    choices: [{ index, delta, logprobs, finish_reason: finish }],
-    ...usage,
+/** What every chunk of one stream repeats. */
+export interface StreamHead {
+  id: string;
+  created: number;
+  model: string;
+}
+
+/**
+ * The chat.completion.chunk objects that send pieces [from, to) of a choice — a role chunk first when from is 0 —
+ * and its finish-reason chunk when `finished`. A stream sends each choice's pieces in order, as they become final.
+ */
+export function chatChoiceChunks(head: StreamHead, c: ServedChoice, from: number, to: number, finished: boolean, includeUsage: boolean): Json[] {
+  const chunk = (delta: Json, logprobs: Json | null, finish: string | null): Json => ({
+    id: head.id, object: 'chat.completion.chunk', created: head.created, model: head.model,
+    choices: [{ index: c.index, delta, logprobs, finish_reason: finish }],
+    ...(includeUsage ? { usage: null } : {}),
   });
-  const out: Json[] = [];
-  for (const c of choices) {
-    out.push(chunk(c.index, { role: 'assistant', content: '' }, null, null));
-    c.pieces.forEach((piece, i) => {
-      const lp = c.logprobs ? { content: [chatLogprobEntry(c.logprobs[i])] } : null;
-      if (piece !== '' || lp) out.push(chunk(c.index, { content: piece }, lp, null));
-    });
-    out.push(chunk(c.index, {}, null, c.finishReason));
+  const out: Json[] = from === 0 ? [chunk({ role: 'assistant', content: '' }, null, null)] : [];
+  for (let i = from; i < to; i++) {
+    const lp = c.logprobs ? { content: [chatLogprobEntry(c.logprobs[i])] } : null;
+    if (c.pieces[i] !== '' || lp) out.push(chunk({ content: c.pieces[i] }, lp, null));
   }
-  if (includeUsage) out.push({ ...head, choices: [], usage: meta.usage, ...extension(meta) });
+  if (finished) out.push(chunk({}, null, c.finishReason));
   return out;
 }
 
-/** The text_completion chunks of a stream, in order. */
-export function textCompletionChunks(meta: ResponseMeta, choices: readonly ServedChoice[], topLogprobs: number, includeUsage: boolean): Json[] {
-  const head = { id: meta.id, object: 'text_completion', created: meta.created, model: meta.model };
-  const usage = includeUsage ? { usage: null } : {};
-  const chunk = (index: number, text: string, logprobs: Json | null, finish: string | null): Json => ({
-    ...head,
-    choices: [{ index, text, logprobs, finish_reason: finish }],
-    ...usage,
+/** The text_completion chunks that send pieces [from, to) of a choice, and its finish chunk when `finished`. */
+export function textChoiceChunks(head: StreamHead, c: ServedChoice, from: number, to: number, finished: boolean, topLogprobs: number, includeUsage: boolean): Json[] {
+  const chunk = (text: string, logprobs: Json | null, finish: string | null): Json => ({
+    id: head.id, object: 'text_completion', created: head.created, model: head.model,
+    choices: [{ index: c.index, text, logprobs, finish_reason: finish }],
+    ...(includeUsage ? { usage: null } : {}),
   });
   const out: Json[] = [];
-  for (const c of choices) {
-    c.pieces.forEach((piece, i) => {
-      const lp = c.logprobs ? legacyLogprobs([c.logprobs[i]], [c.offsets[i]], topLogprobs > 0) : null;
-      if (piece !== '' || lp) out.push(chunk(c.index, piece, lp, null));
-    });
-    out.push(chunk(c.index, '', null, c.finishReason));
+  for (let i = from; i < to; i++) {
+    const lp = c.logprobs ? legacyLogprobs([c.logprobs[i]], [c.offsets[i]], topLogprobs > 0) : null;
+    if (c.pieces[i] !== '' || lp) out.push(chunk(c.pieces[i], lp, null));
   }
-  if (includeUsage) out.push({ ...head, choices: [], usage: meta.usage, ...extension(meta) });
+  if (finished) out.push(chunk('', null, c.finishReason));
   return out;
+}
+
+/** The last chunk of a stream with stream_options.include_usage: no choices, the usage. */
+export function usageChunk(kind: 'chat' | 'text', meta: ResponseMeta): Json {
+  return { id: meta.id, object: kind === 'chat' ? 'chat.completion.chunk' : 'text_completion', created: meta.created, model: meta.model, choices: [], usage: meta.usage, ...extension(meta) };
+}
+
+/** Every chunk of a stream of finished choices, in order ([DONE] is the transport's). */
+export function chatCompletionChunks(meta: ResponseMeta, choices: readonly ServedChoice[], includeUsage: boolean): Json[] {
+  const out = choices.flatMap((c) => chatChoiceChunks(meta, c, 0, c.pieces.length, true, includeUsage));
+  return includeUsage ? [...out, usageChunk('chat', meta)] : out;
+}
+
+/** The text_completion chunks of a stream of finished choices, in order. */
+export function textCompletionChunks(meta: ResponseMeta, choices: readonly ServedChoice[], topLogprobs: number, includeUsage: boolean): Json[] {
+  const out = choices.flatMap((c) => textChoiceChunks(meta, c, 0, c.pieces.length, true, topLogprobs, includeUsage));
+  return includeUsage ? [...out, usageChunk('text', meta)] : out;
 }
 
 /** GET /v1/models entry (…/models/object), plus the context length as vLLM reports it. */

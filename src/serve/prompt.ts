@@ -34,21 +34,35 @@ function bosText(tokenizer: Tokenizer): string | null {
   return null;
 }
 
-export function encodeChatPrompt(tokenizer: Tokenizer, messages: readonly PromptMessage[]): number[] {
-  const text = chatPromptText(tokenizer, messages);
+/**
+ * Text far longer than the context is cut (from the left, as fitting would cut its tokens) before it is tokenised:
+ * tokenising a 30 MB prompt only to keep its last few thousand tokens would stall the server. No tokenizer averages
+ * more than 32 characters a token, so what is kept still fills the context; below 64 K characters nothing is cut, so the
+ * reported truncated_prompt_tokens is exact for any prompt of a sane size (above, it counts from the kept text).
+ */
+export const MAX_CHARS_PER_TOKEN = 32;
+export const MIN_KEPT_CHARS = 1 << 16;
+
+function keepTail(text: string, context: number): string {
+  const max = Math.max(context * MAX_CHARS_PER_TOKEN, MIN_KEPT_CHARS);
+  return text.length > max ? text.slice(text.length - max) : text;
+}
+
+export function encodeChatPrompt(tokenizer: Tokenizer, messages: readonly PromptMessage[], context = Infinity): number[] {
+  const text = keepTail(chatPromptText(tokenizer, messages), context);
   // templates that write the BOS marker themselves must not get a second one
   const bos = bosText(tokenizer);
   return tokenizer.encode(text, bos !== null && text.startsWith(bos) ? { addBos: false } : {});
 }
 
 /** A completion prompt (text, or token ids checked against the vocabulary) as token ids. */
-export function encodeCompletionPrompt(tokenizer: Tokenizer, prompt: string | number[], vocabSize: number, field: string): number[] {
+export function encodeCompletionPrompt(tokenizer: Tokenizer, prompt: string | number[], vocabSize: number, field: string, context = Infinity): number[] {
   if (typeof prompt !== 'string') {
     const bad = prompt.findIndex((id) => id >= vocabSize);
     if (bad >= 0) throw badRequest(field, `'${field}': token id ${prompt[bad]} at position ${bad} is outside the vocabulary (size ${vocabSize})`);
     return prompt;
   }
-  const ids = tokenizer.encode(prompt);
+  const ids = tokenizer.encode(keepTail(prompt, context));
   if (ids.length === 0) throw badRequest(field, `'${field}': the prompt is empty and this tokenizer adds no BOS token; send some text`);
   return ids;
 }

@@ -14,7 +14,7 @@ import type { LoadedModel } from '../model/io/index.ts';
 import type { LlamaModel } from '../model/llama-model.ts';
 import { VALUE_HEAD, type LlamaWeights } from '../model/llama-weights.ts';
 import type { Tokenizer } from '../model/tokenizer/index.ts';
-import { generate, type Completion } from '../rollout/generate.ts';
+import { decodeSteps, type Completion } from '../rollout/generate.ts';
 import { readPeftAdapter, type PeftAdapter } from '../model/io/peft-adapter.ts';
 import { loraSettings } from '../model/lora.ts';
 import { logSumExp } from '../rollout/sampling.ts';
@@ -164,8 +164,14 @@ export class ServedModel {
     return { tensors, bytes };
   }
 
-  /** Sample `prompts` from the model `model` names (null or the model's name: the base, with its own adapter if any). */
-  run(prompts: number[][], r: EngineRequest, model: string | null = null): ServedChoice[] {
+  /**
+   * Sample `prompts` from the model `model` names (null or the model's name: the base, with its own adapter if any),
+   * one decoding step per event-loop turn, so the server keeps answering other routes and can stream. `live.onStep`
+   * sees the unfinished choices after each step with how many of their pieces are final (a piece is final once a
+   * later token follows it and no stop string could still start inside it); an aborted `live.signal` ends the
+   * generation at the next step (null).
+   */
+  async run(prompts: number[][], r: EngineRequest, model: string | null = null, live: LiveOptions = {}): Promise<ServedChoice[] | null> {
     const tokenizer = this.tokenizer;
     const adapter = model !== null && model !== this.name ? model : this.adapters.has(this.name) ? this.name : null;
     // an adapter unloaded while this request waited in the queue
@@ -174,7 +180,7 @@ export class ServedModel {
     // one decoding context for stop checks: the prompts' last token when they share it (it matters only after BOS)
     const lasts = new Set(prompts.map((p) => p[p.length - 1]));
     const prevForStops = lasts.size === 1 ? prompts[0][prompts[0].length - 1] : undefined;
-    const completions = generate(this.model, prompts, {
+    const steps = decodeSteps(this.model, prompts, {
       n: r.n,
       maxTokens: r.maxTokens,
       temperature: r.temperature,
@@ -186,7 +192,25 @@ export class ServedModel {
       decode: (ids) => decodeAfter(tokenizer, prevForStops, ids),
       adapters: adapter !== null,
     });
-    return completions.map((c) => this.choice(prompts[c.promptIndex], c, r, adapter !== null));
+    const holdback = Math.max(0, ...r.stop.map((x) => x.length - 1));
+    const partial = { ...r, topLogprobs: 0 };
+    try {
+      for (;;) {
+        const step = steps.next();
+        if (step.done) return step.value.map((c) => this.choice(prompts[c.promptIndex], c, r, adapter !== null));
+        if (live.onStep) {
+          const running = step.value.filter((c) => c.finishReason !== 'stop' && c.tokens.length < r.maxTokens);
+          live.onStep(running.map((c) => {
+            const choice = this.choice(prompts[c.promptIndex], c, partial, adapter !== null);
+            return { choice, final: finalPieces(choice, holdback) };
+          }));
+        }
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (live.signal?.aborted) return null;
+      }
+    } finally {
+      steps.return([]);
+    }
   }
 
   private choice(prompt: number[], c: Completion, r: EngineRequest, adapters: boolean): ServedChoice {
@@ -231,6 +255,21 @@ export class ServedModel {
       return topIndices(row, Math.min(k, V)).map((id) => ({ id, logprob: row[id] * scale - lse }));
     });
   }
+}
+
+export interface LiveOptions {
+  /** stops the generation at the next step (a client that went away) */
+  signal?: AbortSignal;
+  /** after every step: each unfinished choice so far, and how many of its pieces are final */
+  onStep?: (running: { choice: ServedChoice; final: number }[]) => void;
+}
+
+/** Leading pieces that cannot change: all but the last (its bytes may be an unfinished character), and none a stop string of up to holdback + 1 characters could still start in. */
+function finalPieces(c: ServedChoice, holdback: number): number {
+  const limit = c.text.length - holdback;
+  let k = 0;
+  while (k < c.pieces.length - 1 && c.offsets[k] + c.pieces[k].length <= limit) k++;
+  return k;
 }
 
 /** Hugging Face shape ([out, in]) of a weight tensor, as LlamaWeights.save() writes it */

@@ -48,3 +48,58 @@ test('completion streaming: text chunks join to the non-streamed text for every 
     assert.deepEqual(tokens, choice.logprobs.tokens);
   }
 }));
+
+test('the engine decodes one step per event-loop turn: pieces become final as they come, other work runs between steps, an abort stops it', async () => {
+  const { ServedModel } = await import('../../src/serve/served-model.ts');
+  const { tinyModel } = await import('./fixtures.ts');
+  const opened = tinyModel();
+  try {
+    const served = new ServedModel(opened.model, opened.tokenizer, 'tiny');
+    const request = { n: 1, maxTokens: 24, temperature: 1, topP: 1, topK: 0, minP: 0, seed: 3, stop: ['zz'], logprobs: false, topLogprobs: 0 };
+    const prompt = [[1, 30, 31]];
+    let turns = 0;
+    const seen: { final: number; text: string; turnsBefore: number }[] = [];
+    const done = await served.run(prompt, request, null, {
+      onStep: (running) => {
+        for (const { choice, final } of running) seen.push({ final, text: choice.pieces.slice(0, final).join(''), turnsBefore: turns });
+        setImmediate(() => { turns++; });
+      },
+    });
+    const whole = await served.run(prompt, request);
+    assert.deepEqual(done, whole, 'the same answer as without a listener');
+    const text = done![0].text;
+    assert.ok(seen.length >= 5, `onStep ran after each step (${seen.length} times)`);
+    for (let i = 1; i < seen.length; i++) {
+      assert.ok(seen[i].final >= seen[i - 1].final, 'final pieces never shrink');
+      assert.ok(seen[i].turnsBefore > seen[i - 1].turnsBefore, 'the event loop turned between steps');
+    }
+    for (const x of seen) assert.ok(text.startsWith(x.text), `a final prefix '${x.text}' of '${text}'`);
+    assert.ok(seen[seen.length - 1].final > 0, 'pieces became final before the end');
+
+    const stop = new AbortController();
+    let steps = 0;
+    const aborted = await served.run(prompt, request, null, { signal: stop.signal, onStep: () => { if (++steps === 3) stop.abort(); } });
+    assert.equal(aborted, null);
+    assert.equal(steps, 3, 'no step ran after the abort');
+  } finally {
+    opened.model.free();
+  }
+});
+
+test('a streamed answer starts before the generation ends, and /health answers while a long request decodes', () => withServer(async (s) => {
+  const res = await fetch(`${s.baseUrl}/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'hello', n: 8, max_tokens: 56, temperature: 1, seed: 4, stream: true }) });
+  const reader = res.body!.getReader();
+  const first = await reader.read();
+  const firstText = new TextDecoder().decode(first.value);
+  assert.match(firstText, /^data: /);
+  assert.ok(!firstText.includes('[DONE]'), 'the first bytes arrive while the generation still runs');
+  const health = await fetch(`${s.url}/health`);
+  assert.equal(health.status, 200);
+  let rest = '';
+  for (;;) {
+    const r = await reader.read();
+    if (r.done) break;
+    rest += new TextDecoder().decode(r.value);
+  }
+  assert.ok(rest.endsWith('data: [DONE]\n\n'));
+}));

@@ -1,7 +1,7 @@
 // Prompts longer than the context minus max_tokens are cut from the left, keeping BOS, and the cut is reported.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fitPrompt, plainChatPrompt } from '../../src/serve/prompt.ts';
+import { fitPrompt, plainChatPrompt, MAX_CHARS_PER_TOKEN, MIN_KEPT_CHARS } from '../../src/serve/prompt.ts';
 import { TRUNCATION_HEADER } from '../../src/serve/completion-handler.ts';
 import { CONTEXT, post, withServer } from './fixtures.ts';
 
@@ -58,4 +58,15 @@ test('max_tokens that leaves no room for a prompt is a 400 naming the field', ()
   }
   const ok = await post(s, '/completions', { prompt: 'hello abc hello', max_tokens: CONTEXT - 1, temperature: 0 });
   assert.equal(ok.status, 200, ok.text);
+}));
+
+test('a prompt of megabytes is cut as text before it is tokenised: answered at once, as its kept tail would be', () => withServer(async (s) => {
+  const huge = 'hello abc '.repeat(3_000_000); // 30 MB; the tiny model's context keeps 64 tokens
+  const t0 = performance.now();
+  const r = await post(s, '/completions', { prompt: huge, max_tokens: 4, temperature: 0 });
+  const seconds = (performance.now() - t0) / 1000;
+  assert.equal(r.status, 200, r.text);
+  assert.ok(seconds < 5, `answered in ${seconds.toFixed(1)} s`);
+  const tail = await post(s, '/completions', { prompt: huge.slice(huge.length - Math.max(CONTEXT * MAX_CHARS_PER_TOKEN, MIN_KEPT_CHARS)), max_tokens: 4, temperature: 0 });
+  assert.equal(r.json.choices[0].text, tail.json.choices[0].text);
 }));
