@@ -9,6 +9,7 @@ import { mergedWeights } from '../model/merge-adapter.ts';
 import { writeHfModel, writeGgufModel } from '../model/io/index.ts';
 import { ggufVocabFor } from '../model/tokenizer/gguf-export.ts';
 import { GrpoError } from '../errors.ts';
+import { prepareOutputFile } from '../util/output-path.ts';
 
 export interface MergeOptions {
   model: string;
@@ -23,6 +24,8 @@ export interface MergeOptions {
 
 export function runMerge(o: MergeOptions, print: (line: string) => void = console.log): void {
   if (o.dtype && o.dtype !== 'f32' && o.dtype !== 'bf16') throw new GrpoError('config', `--dtype must be f32 or bf16, got '${o.dtype}'`);
+  prepareOutputFile(o.out, 'the merged model (--out)');
+  if (o.gguf) prepareOutputFile(o.gguf, 'the GGUF (--gguf)');
   const { model, tokenizer } = openModel(o.model, { adapter: o.adapter, basePrecision: 'f32', tokenizer: o.tokenizer, threads: o.threads, precision: 'f32' });
   try {
     writeHfModel(o.out, { config: model.config, weights: mergedWeights(model) }, { tokenizer, dtype: o.dtype === 'f32' ? 'F32' : 'BF16' });

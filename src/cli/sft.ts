@@ -5,7 +5,8 @@
  * Writes output_dir/{config.json, metrics.jsonl, model/} (+ rejection_samples.jsonl) and prints the held-out
  * accuracy before and after.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { prepareOutputDir } from '../util/output-path.ts';
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { LlamaModel } from '../model/llama-model.ts';
@@ -95,7 +96,7 @@ async function trainingExamples(c: SftConfig, model: LlamaModel, tokenizer: Toke
 
 /** Run the configured SFT stage. `log` gets the human-readable lines (default console.log). */
 export async function runSft(c: SftConfig, log: (line: string) => void = console.log): Promise<SftCommandResult> {
-  mkdirSync(c.output_dir, { recursive: true });
+  prepareOutputDir(c.output_dir, 'the SFT run (output_dir)');
   writeFileSync(join(c.output_dir, 'config.json'), JSON.stringify(c, null, 2) + '\n');
   const { model, tokenizer } = openStartingModel(c);
   try {

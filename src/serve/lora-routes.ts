@@ -20,7 +20,8 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const r = schema.safeParse(body);
   if (!r.success) {
     const issue = r.error.issues[0];
-    throw badRequest(String(issue.path[0] ?? ''), `'${issue.path.join('.')}': ${issue.message}`);
+    if (issue.path.length === 0) throw badRequest(null, 'the request body must be a JSON object with lora_name (and lora_path to load)');
+    throw badRequest(String(issue.path[0]), `'${issue.path.join('.')}': ${issue.message}`);
   }
   return r.data;
 }

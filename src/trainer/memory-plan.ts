@@ -102,6 +102,6 @@ export function checkMemoryPlan(plan: MemoryPlan, available = availableMemory())
   if (plan.total <= available) return;
   throw new GrpoError('memory', `this run needs about ${gb(plan.total)} and this machine has ${gb(available)}: ${describePlan(plan)}. ` +
     'To fit: train LoRA adapters (model.lora: {}, base held in bf16 or q8_0), set training.gradient_checkpointing: true, ' +
-    'lower training.micro_batch_groups (or micro_batch_sequences), or shorten rollout.max_tokens / data.max_prompt_tokens. ' +
+    'lower training.micro_batch_groups (or micro_batch_sequences), rollout.prompts_per_step × group_size (the generation KV cache), or shorten rollout.max_tokens / data.max_prompt_tokens. ' +
     'training.check_memory: false skips this check.');
 }
