@@ -24,8 +24,13 @@ export interface GenerateOptions extends SamplingParams {
   eosTokenIds?: number[];
   /** stop strings: generation ends once the decoded completion contains one (needs `decode`) */
   stop?: string[];
-  /** token ids → text, for stop strings */
-  decode?: (ids: number[]) => string;
+  /** token ids (of prompt `promptIndex`'s completion) → text, for stop strings */
+  decode?: (ids: number[], promptIndex: number) => string;
+  /**
+   * consecutive runs of prompts that each draw from their own RNG (default: one, seeded with `seed`, for all):
+   * requests batched together sample exactly as they would alone
+   */
+  seedGroups?: { seed: number; prompts: number }[];
   /** attention span bucket, in positions (default 64) */
   spanBucket?: number;
   /**
@@ -83,7 +88,9 @@ export function* decodeSteps(model: LlamaModel, prompts: number[][], opts: Gener
   }
   const bucket = opts.spanBucket ?? 64;
   const slots = prompts.length * n;
-  const rng = new Rng(opts.seed ?? 0);
+  const groups = opts.seedGroups ?? [{ seed: opts.seed ?? 0, prompts: prompts.length }];
+  if (groups.reduce((a, g) => a + g.prompts, 0) !== prompts.length) throw new GrpoError('config', `seedGroups cover ${groups.reduce((a, g) => a + g.prompts, 0)} prompts, not the ${prompts.length} given`);
+  const rngOfPrompt = groups.flatMap((g) => { const rng = new Rng(g.seed); return new Array<Rng>(g.prompts).fill(rng); });
 
   // Small decoding steps run faster on one thread: below ~32 MFLOP of weight matmuls per step, ggml's per-op
   // thread barriers cost more than the split saves (measured on 2 cores: stories260K at batch 16 decodes
@@ -110,14 +117,14 @@ export function* decodeSteps(model: LlamaModel, prompts: number[][], opts: Gener
     const done = new Array<boolean>(slots).fill(false);
     const slotPad = out.map((c) => pad[c.promptIndex]);
     const accept = (s: number, row: Float32Array) => {
-      const t = sampleToken(row, opts, rng);
+      const t = sampleToken(row, opts, rngOfPrompt[Math.floor(s / n)]);
       const c = out[s];
       c.tokens.push(t.token);
       c.logprobs.push(t.logprob);
       c.samplingLogprobs.push(t.samplingLogprob);
       if (eos.has(t.token)) { c.finishReason = 'stop'; done[s] = true; return; }
       if (opts.stop?.length) {
-        const text = opts.decode!(c.tokens);
+        const text = opts.decode!(c.tokens, c.promptIndex);
         if (opts.stop.some((x) => text.includes(x))) { c.finishReason = 'stop'; done[s] = true; }
       }
       if (!done[s] && c.tokens.length >= opts.maxTokens) done[s] = true;
@@ -143,7 +150,7 @@ export function* decodeSteps(model: LlamaModel, prompts: number[][], opts: Gener
     }
     if (opts.decode) {
       for (const c of out) {
-        let text = opts.decode(c.tokens.filter((t) => !eos.has(t)));
+        let text = opts.decode(c.tokens.filter((t) => !eos.has(t)), c.promptIndex);
         for (const x of opts.stop ?? []) { const at = text.indexOf(x); if (at >= 0) text = text.slice(0, at); }
         c.text = text;
       }

@@ -14,6 +14,7 @@ import { encodeChatPrompt, encodeCompletionPrompt, fitPrompt } from './prompt.ts
 import { parseChatRequest, parseCompletionRequest, type SamplingRequest } from './request-schema.ts';
 import { ServeError, badRequest } from './serve-error.ts';
 import type { SerialQueue } from './serial-queue.ts';
+import type { RequestBatcher } from './request-batcher.ts';
 import type { ServedModel, ServedChoice } from './served-model.ts';
 
 /** completions decoded together at most (prompts × n): bounds the KV cache one request may claim */
@@ -25,7 +26,10 @@ export const TRUNCATION_HEADER = 'x-truncated-prompt-tokens';
 
 export interface HandlerContext {
   served: ServedModel;
+  /** jobs on the model, one at a time: batches of completions, weight and adapter loads */
   queue: SerialQueue;
+  /** completion requests, decoded in batches with those that can join them */
+  batcher: RequestBatcher;
   /** chat max_tokens when the request sends none */
   defaultMaxTokens: number;
   /** a sampling seed for a request that sends none */
@@ -100,11 +104,7 @@ export async function handleCompletion(ctx: HandlerContext, kind: CompletionKind
 
   let choices: ServedChoice[] | null;
   try {
-    choices = await ctx.queue.run(async () => {
-      if (ctx.closing()) throw new ServeError('unavailable', 'the server is shutting down');
-      if (gone.signal.aborted) return null; // nobody is waiting for this answer
-      return served.run(prompts, { ...r, maxTokens, seed }, r.model, { signal: gone.signal, onStep });
-    });
+    choices = await ctx.batcher.submit(prompts, { ...r, maxTokens, seed }, r.model, { signal: gone.signal, onStep });
   } catch (e) {
     // once the stream has begun, an error is its last event (as vLLM sends one); before that, a JSON error
     if (stream?.started) return stream.fail(e);

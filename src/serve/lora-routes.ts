@@ -42,6 +42,7 @@ function asRequestError(e: unknown): never {
 
 export async function handleLoadLoraAdapter(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const r = parse(loadSchema, await readJsonBody(req));
+  ctx.batcher.barrier();
   await ctx.queue.run(() => {
     try {
       if (r.load_inplace && ctx.served.adapterNames.includes(r.lora_name)) ctx.served.unloadAdapter(r.lora_name);
@@ -56,6 +57,7 @@ export async function handleLoadLoraAdapter(ctx: HandlerContext, req: IncomingMe
 
 export async function handleUnloadLoraAdapter(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const r = parse(unloadSchema, await readJsonBody(req));
+  ctx.batcher.barrier();
   await ctx.queue.run(() => {
     try {
       ctx.served.unloadAdapter(r.lora_name);

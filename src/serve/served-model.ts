@@ -172,14 +172,24 @@ export class ServedModel {
    * generation at the next step (null).
    */
   async run(prompts: number[][], r: EngineRequest, model: string | null = null, live: LiveOptions = {}): Promise<ServedChoice[] | null> {
+    return (await this.runBatch([{ prompts, r, live }], model))[0];
+  }
+
+  /**
+   * Several requests decoded as one batch: the same model and sampling settings but their own prompts, seeds and
+   * listeners (batchKey says which requests can share a batch). Each samples exactly as it would alone (its own RNG);
+   * one whose signal aborts gets null, and the batch stops once every request has gone.
+   */
+  async runBatch(jobs: BatchJob[], model: string | null = null): Promise<(ServedChoice[] | null)[]> {
+    const r = jobs[0].r;
     const tokenizer = this.tokenizer;
     const adapter = model !== null && model !== this.name ? model : this.adapters.has(this.name) ? this.name : null;
     // an adapter unloaded while this request waited in the queue
     if (adapter && !this.adapters.has(adapter)) throw new ServeError('model_not_found', `'model': the LoRA adapter '${adapter}' was unloaded`, 'model');
     if (adapter) this.activate(adapter);
-    // one decoding context for stop checks: the prompts' last token when they share it (it matters only after BOS)
-    const lasts = new Set(prompts.map((p) => p[p.length - 1]));
-    const prevForStops = lasts.size === 1 ? prompts[0][prompts[0].length - 1] : undefined;
+    const prompts = jobs.flatMap((j) => j.prompts);
+    // each job's prompts, as [first, end) of the batch's
+    const spans = jobs.map((j, k) => { const first = jobs.slice(0, k).reduce((a, x) => a + x.prompts.length, 0); return [first, first + j.prompts.length] as const; });
     const steps = decodeSteps(this.model, prompts, {
       n: r.n,
       maxTokens: r.maxTokens,
@@ -187,26 +197,32 @@ export class ServedModel {
       topP: r.topP,
       topK: r.topK,
       minP: r.minP,
-      seed: r.seed,
+      seedGroups: jobs.map((j) => ({ seed: j.r.seed, prompts: j.prompts.length })),
       stop: r.stop,
-      decode: (ids) => decodeAfter(tokenizer, prevForStops, ids),
+      // the prompt's last token primes the decoder (SentencePiece writes no space after BOS)
+      decode: (ids, p) => decodeAfter(tokenizer, prompts[p][prompts[p].length - 1], ids),
       adapters: adapter !== null,
     });
     const holdback = Math.max(0, ...r.stop.map((x) => x.length - 1));
-    const partial = { ...r, topLogprobs: 0 };
+    const gone = () => jobs.every((j) => j.live?.signal?.aborted);
+    // a job's completions, numbered within the job
+    const own = (all: readonly Completion[], k: number, rq: EngineRequest): ServedChoice[] => all
+      .filter((c) => c.promptIndex >= spans[k][0] && c.promptIndex < spans[k][1])
+      .map((c) => {
+        const mine = { ...c, promptIndex: c.promptIndex - spans[k][0] };
+        return this.choice(jobs[k].prompts[mine.promptIndex], mine, rq, adapter !== null);
+      });
     try {
       for (;;) {
         const step = steps.next();
-        if (step.done) return step.value.map((c) => this.choice(prompts[c.promptIndex], c, r, adapter !== null));
-        if (live.onStep) {
-          const running = step.value.filter((c) => c.finishReason !== 'stop' && c.tokens.length < r.maxTokens);
-          live.onStep(running.map((c) => {
-            const choice = this.choice(prompts[c.promptIndex], c, partial, adapter !== null);
-            return { choice, final: finalPieces(choice, holdback) };
-          }));
-        }
+        if (step.done) return jobs.map((j, k) => (j.live?.signal?.aborted ? null : own(step.value, k, j.r)));
+        jobs.forEach((j, k) => {
+          if (!j.live?.onStep || j.live.signal?.aborted) return;
+          const running = own(step.value.filter((c) => c.finishReason !== 'stop' && c.tokens.length < r.maxTokens), k, { ...j.r, topLogprobs: 0 });
+          j.live.onStep(running.map((choice) => ({ choice, final: finalPieces(choice, holdback) })));
+        });
         await new Promise<void>((resolve) => setImmediate(resolve));
-        if (live.signal?.aborted) return null;
+        if (gone()) return jobs.map(() => null);
       }
     } finally {
       steps.return([]);
@@ -255,6 +271,21 @@ export class ServedModel {
       return topIndices(row, Math.min(k, V)).map((id) => ({ id, logprob: row[id] * scale - lse }));
     });
   }
+}
+
+/** One request of a batch: its prompts, its settings (only its seed may differ from the others'), its listeners. */
+export interface BatchJob {
+  prompts: number[][];
+  r: EngineRequest;
+  live?: LiveOptions;
+}
+
+/**
+ * Requests with the same key can be decoded as one batch: the same model (adapter) and every setting but the seed.
+ * (Sampling knobs are per batch in the engine; a request's seed is its own RNG.)
+ */
+export function batchKey(r: EngineRequest, model: string | null): string {
+  return JSON.stringify([model, r.n, r.maxTokens, r.temperature, r.topP, r.topK, r.minP, r.stop, r.logprobs, r.topLogprobs, r.tokensAsIds ?? false]);
 }
 
 export interface LiveOptions {

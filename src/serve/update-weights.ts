@@ -69,6 +69,7 @@ export async function handleUpdateWeightsFromDisk(ctx: HandlerContext, req: Inco
       throw badRequest('load_format', `'load_format': '${r.loadFormat}' is not supported; send ${Object.keys(LOAD_FORMATS).map((f) => `'${f}'`).join(', ')} or leave it out`);
     }
     path = r.modelPath;
+    ctx.batcher.barrier();
     const { tensors, bytes, seconds } = await ctx.queue.run(() => {
       if (ctx.closing()) throw new ServeError('unavailable', 'the server is shutting down');
       const started = performance.now();

@@ -88,7 +88,7 @@ test('garbage on the socket and a client that hangs up mid-queue do not bring th
   assert.equal(r.status, 200);
 }));
 
-test('concurrent requests are queued and each gets the answer it would get alone', () => withServer(async (s) => {
+test('concurrent requests are batched and each gets the answer it would get alone (log-probs to float rounding)', () => withServer(async (s) => {
   const requests = Array.from({ length: 8 }, (_, i) =>
     i % 2 === 0
       ? { path: '/chat/completions', body: { messages: [{ role: 'user', content: `hello ${i}` }], max_tokens: 6, seed: i, n: 2, stream: i % 4 === 0 } }
@@ -98,7 +98,8 @@ test('concurrent requests are queued and each gets the answer it would get alone
   assert.ok(together.every((r) => r.status === 200));
   for (const [i, r] of requests.entries()) {
     const alone = await post(s, r.path, r.body);
-    const strip = (t: string) => t.replace(/"id":"[^"]+"|"created":\d+/g, '');
+    // batched with others, a request samples the same tokens; its log-probs differ in float rounding only
+    const strip = (t: string) => t.replace(/"id":"[^"]+"|"created":\d+/g, '').replace(/-?\d+\.\d+(e-?\d+)?/g, (x) => Number(x).toFixed(4));
     assert.equal(strip(together[i].text), strip(alone.text), `request ${i}`);
   }
 }));
@@ -127,4 +128,27 @@ test('with an API key every route but /health answers 401 without "Authorization
     assert.equal((await ask('/v1/models', 'Bearer sk-secret')).status, 200);
     assert.equal((await ask('/v1/chat/completions', 'Bearer sk-secret', { messages: user, max_tokens: 2 })).status, 200);
   }, { apiKey: 'sk-secret' });
+});
+
+test('concurrent requests with the same settings are decoded as one batch; different settings, batches of their own', async () => {
+  const { ServedModel } = await import('../../src/serve/served-model.ts');
+  const original = ServedModel.prototype.runBatch;
+  const sizes: number[] = [];
+  ServedModel.prototype.runBatch = function (jobs, model) { sizes.push(jobs.length); return original.call(this, jobs, model); };
+  try {
+    await withServer(async (s) => {
+      // a first request occupies the engine while the others arrive
+      const first = post(s, '/completions', { prompt: 'warm', max_tokens: 30, temperature: 1, seed: 1 });
+      const same = Array.from({ length: 6 }, (_, i) => post(s, '/completions', { prompt: `abc ${i}`, max_tokens: 5, temperature: 1, seed: 100 + i }));
+      const other = post(s, '/completions', { prompt: 'xyz', max_tokens: 5, temperature: 0.5, seed: 7 });
+      const answers = await Promise.all([first, ...same, other]);
+      assert.ok(answers.every((a) => a.status === 200));
+      assert.deepEqual(sizes.slice().sort((a, b) => b - a), [6, 1, 1], `batches of ${JSON.stringify(sizes)}`);
+      // each batched request still samples as it would alone (its own seed)
+      const alone = await post(s, '/completions', { prompt: 'abc 3', max_tokens: 5, temperature: 1, seed: 103 });
+      assert.equal(alone.json.choices[0].text, answers[4].json.choices[0].text);
+    });
+  } finally {
+    ServedModel.prototype.runBatch = original;
+  }
 });

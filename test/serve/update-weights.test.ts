@@ -70,8 +70,11 @@ async function served(s: RunningServer & { opened: { tokenizer: Tokenizer } }): 
   return out;
 }
 
+/** log-probs to 4 decimals: requests batched together differ from one decoded alone in float rounding only */
+const rounded = (xs: number[]) => xs.map((x) => Math.round(x * 1e4) / 1e4);
+
 function answersOf(body: any): Answer[] {
-  return body.choices.map((c: { text: string; logprobs: { tokens: string[]; token_logprobs: number[] } }) => ({ text: c.text, tokens: c.logprobs.tokens, logprobs: c.logprobs.token_logprobs }));
+  return body.choices.map((c: { text: string; logprobs: { tokens: string[]; token_logprobs: number[] } }) => ({ text: c.text, tokens: c.logprobs.tokens, logprobs: rounded(c.logprobs.token_logprobs) }));
 }
 
 /** What the engine itself gives for the same prompts, options and seeds, on `model`. */
@@ -82,7 +85,7 @@ function direct(model: LlamaModel, tokenizer: Tokenizer): Answer[][] {
     generate(model, [prompt], { maxTokens: a.max_tokens, temperature: a.temperature, n: a.n ?? 1, seed: a.seed }).map((c) => ({
       text: completionText(tokenizer, prevId, c.tokens, []).text,
       tokens: c.tokens.map((id, i) => tokenString(Array.from(tokenizer.tokenBytes(id, i === 0 ? prevId : c.tokens[i - 1])))),
-      logprobs: c.logprobs,
+      logprobs: rounded(c.logprobs),
     })),
   );
 }
