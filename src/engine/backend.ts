@@ -11,16 +11,57 @@ let registryLoaded = false;
 
 /**
  * Threads: GRPO_THREADS if set, else one per physical core that other processes are not already using.
- * One per physical core as llama.cpp does: a second hyper-thread adds no matmul throughput. Minus the load
- * average: ggml's workers spin at every op barrier, so a worker whose core another process holds stalls the
- * others for whole scheduler slices (measured: up to ~1000× slower decoding on a busy 2-core machine).
+ * One per physical core as llama.cpp does: a second hyper-thread adds no matmul throughput. Minus the cores other
+ * processes keep busy: ggml's workers spin at every op barrier, so a worker whose core another process holds stalls
+ * the others for whole scheduler slices (measured: up to ~1000× slower decoding on a busy 2-core machine).
  */
 export function defaultThreadCount(): number {
   const env = Number(process.env.GRPO_THREADS);
   if (Number.isInteger(env) && env > 0) return env;
   const cores = Math.max(1, Math.min(physicalCores() ?? Infinity, os.availableParallelism()));
-  const busy = Math.floor(os.loadavg()[0]);
-  return Math.max(1, cores - busy);
+  busyElsewhere ??= measureBusyElsewhere(cores);
+  return Math.max(1, cores - busyElsewhere);
+}
+
+let busyElsewhere: number | undefined;
+
+/** Jiffies of the whole machine (/proc/stat's first line) and of this process (/proc/self/stat utime + stime). */
+export interface CpuSample {
+  busy: number;
+  total: number;
+  self: number;
+}
+
+/**
+ * Cores that other processes kept busy between two samples: the machine's busy time less this process's own, as a
+ * share of all CPU time, times the cores. (The 1-minute load average, used before, also counted a run that had just
+ * ended — so a second `npm start` right after the first ran on fewer threads.)
+ */
+export function coresBusyElsewhere(a: CpuSample, b: CpuSample, cores: number): number {
+  const total = b.total - a.total;
+  if (total <= 0) return 0;
+  const others = Math.max(0, b.busy - a.busy - (b.self - a.self));
+  return Math.min(cores - 1, Math.round((others / total) * cores));
+}
+
+function cpuSample(): CpuSample {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.slice(0, 8).reduce((x, y) => x + y, 0);
+  const idle = fields[3] + fields[4];
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const own = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { busy: total - idle, total, self: Number(own[11]) + Number(own[12]) };
+}
+
+/** Sampled over 200 ms, once per process; the load average where /proc is not there (macOS, Windows). */
+function measureBusyElsewhere(cores: number): number {
+  try {
+    const a = cpuSample();
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    return coresBusyElsewhere(a, cpuSample(), cores);
+  } catch {
+    return Math.min(cores - 1, Math.floor(os.loadavg()[0]));
+  }
 }
 
 /** Distinct (package, core) pairs in /proc/cpuinfo; null where that file is not available (macOS, Windows). */
