@@ -45,7 +45,7 @@ program
   .description('RL post-training (GRPO family) from a YAML config; any --section.key value overrides the file')
   .option('--config <file>', 'YAML run config')
   .option('--resume <dir>', 'continue from a checkpoint folder (runs/<name>/checkpoint)')
-  .option('--overwrite', 'start afresh in a run folder that holds an earlier run (deletes its metrics, checkpoint and final model)')
+  .option('--overwrite [bool]', 'start afresh in a run folder that holds an earlier run (deletes its metrics, checkpoint and final model)')
   .allowUnknownOption()
   .allowExcessArguments()
   .action(async (opts, cmd) => { await runTrainCli({ config: opts.config, resume: opts.resume, overwrite: opts.overwrite, overrides: cmd.args, tasks: embeddedTaskSplits }); });

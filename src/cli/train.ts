@@ -12,8 +12,8 @@ export interface TrainCliOptions {
   /** `--a.b value` pairs as given on the command line */
   overrides: string[];
   tasks?: EmbeddedTasks;
-  /** start afresh in a run folder that holds an earlier run */
-  overwrite?: boolean;
+  /** start afresh in a run folder that holds an earlier run (`--overwrite`, `--overwrite true|false`) */
+  overwrite?: boolean | string;
 }
 
 export async function runTrainCli(o: TrainCliOptions, print: (line: string) => void = console.log): Promise<void> {
@@ -25,7 +25,10 @@ export async function runTrainCli(o: TrainCliOptions, print: (line: string) => v
     for (const [k, v] of parseOverrides(o.overrides)) setPath(state.config, k, v);
     config = validateTrainConfig(state.config);
   } else throw new GrpoError('config', 'grpo train needs --config FILE (or --resume DIR of an earlier run)');
-  if (o.overwrite) config.overwrite = true;
+  if (o.overwrite !== undefined) {
+    if (![true, 'true', 'false'].includes(o.overwrite)) throw new GrpoError('config', `--overwrite takes true or false (or nothing, meaning true), got '${o.overwrite}'`);
+    config.overwrite = o.overwrite !== 'false';
+  }
   // the first Ctrl-C / SIGTERM ends the run after the current step with a checkpoint; a second one quits at once
   const stop = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {

@@ -18,7 +18,7 @@ test('SIGINT stops grpo train after the current step with a checkpoint; a rerun 
   const out = mkdtempSync(path.join(tmpdir(), 'grpo-signal-'));
   try {
     const args = ['--config', path.join(root, 'configs/demo.yaml'), '--out_dir', out, '--name', 'sig', '--training.steps', '400', '--training.eval_every', '0',
-      '--data.eval_size', '4', '--rollout.prompts_per_step', '2', '--training.micro_batch_groups', '2', '--model.threads', '1'];
+      '--data.eval_size', '4', '--rollout.prompts_per_step', '2', '--training.micro_batch_groups', '2', '--model.threads', '1', '--overwrite', 'false'];
     const [exe, argv] = cli(args);
     const child = spawn(exe, argv, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '', stderr = '';
