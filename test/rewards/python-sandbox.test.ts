@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { runPythonAssertTests, runPythonIoTests, pythonIsolation } from '../../src/rewards/code/python.ts';
+import { runPythonAssertTests, runPythonIoTests, pythonIsolation, parseVerdicts } from '../../src/rewards/code/python.ts';
 
 // The Python reward needs a python3; on a machine without one these tests are skipped, not failed.
 const noPython = spawnSync('python3', ['--version']).status !== 0 ? 'python3 is not installed' : false;
@@ -179,4 +179,12 @@ test('writes inside the sandbox directory work and the directory is removed afte
   const where = r.stdout.trim();
   assert.ok(where.includes('grpo-py-'), where);
   assert.equal(existsSync(where), false);
+});
+
+test('verdict lines: exactly one nonce-tagged pass passes a test; a second line for it, or a fail, fails it', () => {
+  const n = 'abc123';
+  const text = [`${n} 0 pass`, `${n} 1 pass`, `${n} 1 fail`, `${n} 2 fail`, `${n} 2 pass`, `x 3 pass`, `${n} 4 pass`, `${n} 4 pass`, `${n} 9 pass`, `${n} 5 fail`, `${n} code ZeroDivisionError`].join('\n');
+  const { results, codeError } = parseVerdicts(text, n, 6);
+  assert.deepEqual(results, [true, false, false, false, false, false]);
+  assert.equal(codeError, 'ZeroDivisionError');
 });

@@ -234,16 +234,29 @@ export async function runPythonAssertTests(code: string, tests: string[], limits
   const l = resolveLimits(limits);
   const nonce = randomBytes(16).toString('hex');
   const out = await runHarness('assert', code, tests, '', nonce, l);
-  const results = tests.map(() => false);
-  let codeError: string | undefined;
-  for (const line of out.results.split('\n')) {
-    const [tag, index, verdict] = line.split(' ');
-    if (tag !== nonce) continue;
-    if (index === 'code') codeError = verdict;
-    else if (verdict === 'pass' && Number(index) < results.length) results[Number(index)] = true;
-  }
+  const { results, codeError } = parseVerdicts(out.results, nonce, tests.length);
   const passed = results.filter(Boolean).length;
   return { passed, total: tests.length, results, timedOut: out.timedOut, outputTruncated: out.outputTruncated, codeError, stdout: out.stdout, stderr: out.stderr };
+}
+
+/**
+ * The harness's verdict lines ("<nonce> <i> pass|fail", "<nonce> code <Error>"): a test passes on exactly one
+ * line for it, saying pass. Lines without the nonce are ignored; two lines for one test (which the harness never
+ * writes) fail it.
+ */
+export function parseVerdicts(text: string, nonce: string, tests: number): { results: boolean[]; codeError?: string } {
+  const results = new Array<boolean>(tests).fill(false);
+  const lines = new Array<number>(tests).fill(0);
+  let codeError: string | undefined;
+  for (const line of text.split('\n')) {
+    const [tag, index, verdict] = line.split(' ');
+    if (tag !== nonce) continue;
+    if (index === 'code') { codeError = verdict; continue; }
+    const i = Number(index);
+    if (!Number.isInteger(i) || i < 0 || i >= tests) continue;
+    results[i] = ++lines[i] === 1 && verdict === 'pass';
+  }
+  return { results, codeError };
 }
 
 /** Trailing whitespace and blank lines do not count (competitive-programming judges ignore them). */
