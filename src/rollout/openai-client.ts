@@ -123,10 +123,15 @@ export class OpenAIClient implements ChatModel {
 
   /** GET /models: the ids the server serves (never cached). */
   async listModels(): Promise<string[]> {
+    return (await this.modelInfo()).map((m) => m.id);
+  }
+
+  /** GET /models: each model's id and, where the server reports it (vLLM, grpo serve), its context (max_model_len). */
+  async modelInfo(): Promise<{ id: string; contextLength?: number }[]> {
     const json = await this.limit(() => this.send('GET', '/models', undefined));
-    const data = (json as { data?: { id?: unknown }[] }).data;
+    const data = (json as { data?: { id?: unknown; max_model_len?: unknown }[] }).data;
     if (!Array.isArray(data)) throw this.protocolError('/models', 'no "data" array');
-    return data.map((m) => String(m.id));
+    return data.map((m) => ({ id: String(m.id), ...(typeof m.max_model_len === 'number' ? { contextLength: m.max_model_len } : {}) }));
   }
 
   private isDeterministic(o: GenerationOptions): boolean {

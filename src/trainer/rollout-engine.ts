@@ -30,7 +30,7 @@ export interface RolloutEngine {
   sync(): Promise<void>;
 }
 
-export async function makeRolloutEngine(config: TrainConfig, model: LlamaModel, tokenizer: Tokenizer, runDir: string): Promise<RolloutEngine> {
+export async function makeRolloutEngine(config: TrainConfig, model: LlamaModel, tokenizer: Tokenizer, runDir: string, longestPrompt = 0): Promise<RolloutEngine> {
   const r = config.rollout;
   if (r.engine === 'embedded') {
     const precision = resolvePrecision(r.precision ?? model.precision, model.backend);
@@ -47,8 +47,15 @@ export async function makeRolloutEngine(config: TrainConfig, model: LlamaModel, 
   }
   if (!r.base_url) throw new GrpoError('config', "rollout.base_url is needed with rollout.engine 'openai' (e.g. http://127.0.0.1:8000/v1)");
   const probe = new OpenAIClient({ baseUrl: r.base_url, model: r.served_model ?? '(listing models)', apiKey: r.api_key, memoryCache: false });
-  const served = r.served_model ?? (await probe.listModels())[0];
+  const models = await probe.modelInfo();
+  const served = r.served_model ?? models[0]?.id;
   if (!served) throw new GrpoError('http', `${r.base_url}/models lists no model`);
+  // an engine with a shorter context would cut prompts the trainer scores whole: refuse before the first step
+  const context = models.find((m) => m.id === served)?.contextLength;
+  const needed = longestPrompt + r.max_tokens;
+  if (context !== undefined && needed > context) {
+    throw new GrpoError('config', `the rollout engine serves '${served}' with a context of ${context} tokens, but the longest prompt (${longestPrompt}) and rollout.max_tokens (${r.max_tokens}) need ${needed}: start it with a longer context (vLLM --max-model-len ${needed}) or lower data.max_prompt_tokens / rollout.max_tokens`);
+  }
   // no cache: the same prompt and seed must be sampled again after every weight update
   const clientFor = (name: string) => new OpenAIClient({ baseUrl: r.base_url!, model: name, apiKey: r.api_key, concurrency: r.concurrency, memoryCache: false });
   let client = clientFor(served);

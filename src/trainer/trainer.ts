@@ -75,7 +75,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
     const sampler = makeSampler(config, prompts.train);
     const rng = new Rng(config.seed);
     const log = new MetricsLog(runDir);
-    const engine = await makeRolloutEngine(config, model, tokenizer, runDir);
+    const engine = await makeRolloutEngine(config, model, tokenizer, runDir, Math.max(0, ...prompts.train.promptIds.map((p) => p.length)));
     let step = 0, nonfinite = 0, accuracyBefore: number | null = null;
     // without a correctness reward there is no accuracy to report (the evaluation still runs for its samples)
     const correctFn = rewards.find((r) => r.name === correctness)?.fn ?? (() => 0);

@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { GrpoError } from '../../src/errors.ts';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startServer } from '../../src/serve/index.ts';
@@ -77,6 +78,28 @@ test('LoRA with rollouts from grpo serve: each step loads the new adapter (vLLM 
     } finally {
       model.free();
     }
+  } finally {
+    await server.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('an engine whose context is shorter than the longest prompt plus rollout.max_tokens is refused before the first step', async () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'grpo-ext-ctx-'));
+  const modelDir = tinyModelFolder(root);
+  // the same model served with a context of 10 tokens (its config says so)
+  const short = path.join(root, 'short');
+  cpSync(modelDir, short, { recursive: true });
+  const cfgFile = path.join(short, 'config.json');
+  writeFileSync(cfgFile, JSON.stringify({ ...JSON.parse(readFileSync(cfgFile, 'utf8')), max_position_embeddings: 10 }));
+  const server = await startServer({ model: short, threads: 1, host: '127.0.0.1', port: 0, log: () => {} });
+  try {
+    const cfg = toyConfig(modelDir, root, {
+      name: 'ext-ctx', rollout: { prompts_per_step: 4, group_size: 4, max_tokens: 8, temperature: 1, engine: 'openai', base_url: `${server.url}/v1` },
+      training: { steps: 2, micro_batch_groups: 2, log_completions_every: 0 },
+    });
+    await assert.rejects(train(cfg, { rewards: [shareOfA], tasks: toyTasks, quiet: true }),
+      (e: unknown) => e instanceof GrpoError && /serves 'short' with a context of 10 tokens, but the longest prompt \(\d+\) and rollout\.max_tokens \(8\) need \d+: .*--max-model-len/.test(e.message));
   } finally {
     await server.close();
     rmSync(root, { recursive: true, force: true });
