@@ -188,8 +188,9 @@ export class ServedModel {
     if (adapter && !this.adapters.has(adapter)) throw new ServeError('model_not_found', `'model': the LoRA adapter '${adapter}' was unloaded`, 'model');
     if (adapter) this.activate(adapter);
     const prompts = jobs.flatMap((j) => j.prompts);
-    // each job's prompts, as [first, end) of the batch's
-    const spans = jobs.map((j, k) => { const first = jobs.slice(0, k).reduce((a, x) => a + x.prompts.length, 0); return [first, first + j.prompts.length] as const; });
+    // the batch's index of each job's first prompt
+    const first: number[] = [];
+    jobs.reduce((at, j) => (first.push(at), at + j.prompts.length), 0);
     const steps = decodeSteps(this.model, prompts, {
       n: r.n,
       maxTokens: r.maxTokens,
@@ -205,11 +206,12 @@ export class ServedModel {
     });
     const holdback = Math.max(0, ...r.stop.map((x) => x.length - 1));
     const gone = () => jobs.every((j) => j.live?.signal?.aborted);
-    // a job's completions, numbered within the job
-    const own = (all: readonly Completion[], k: number, rq: EngineRequest): ServedChoice[] => all
-      .filter((c) => c.promptIndex >= spans[k][0] && c.promptIndex < spans[k][1])
+    // a job's choices from its completions (its slots are contiguous: n per prompt), numbered within the job
+    const own = (all: readonly Completion[], k: number, rq: EngineRequest, keep: (c: Completion) => boolean = () => true): ServedChoice[] => all
+      .slice(first[k] * r.n, (first[k] + jobs[k].prompts.length) * r.n)
+      .filter(keep)
       .map((c) => {
-        const mine = { ...c, promptIndex: c.promptIndex - spans[k][0] };
+        const mine = { ...c, promptIndex: c.promptIndex - first[k] };
         return this.choice(jobs[k].prompts[mine.promptIndex], mine, rq, adapter !== null);
       });
     try {
@@ -218,7 +220,7 @@ export class ServedModel {
         if (step.done) return jobs.map((j, k) => (j.live?.signal?.aborted ? null : own(step.value, k, j.r)));
         jobs.forEach((j, k) => {
           if (!j.live?.onStep || j.live.signal?.aborted) return;
-          const running = own(step.value.filter((c) => c.finishReason !== 'stop' && c.tokens.length < r.maxTokens), k, { ...j.r, topLogprobs: 0 });
+          const running = own(step.value, k, { ...j.r, topLogprobs: 0 }, (c) => c.finishReason !== 'stop' && c.tokens.length < r.maxTokens);
           j.live.onStep(running.map((choice) => ({ choice, final: finalPieces(choice, holdback) })));
         });
         await new Promise<void>((resolve) => setImmediate(resolve));

@@ -67,9 +67,15 @@ const stateSchema = z.object({
   dropoutRng: z.number().optional(),
 });
 
+type SavedState = TrainerState & { optimizerStep: number; dropoutRng?: number };
+
 /** The run's state.json (its config, to resume with it), checked field by field. */
-export function checkpointState(dir: string): TrainerState & { optimizerStep: number; dropoutRng?: number } {
-  const file = path.join(checkpointDir(dir), 'state.json');
+export function checkpointState(dir: string): SavedState {
+  return readState(checkpointDir(dir));
+}
+
+function readState(found: string): SavedState {
+  const file = path.join(found, 'state.json');
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(file, 'utf8'));
@@ -81,7 +87,7 @@ export function checkpointState(dir: string): TrainerState & { optimizerStep: nu
     const issue = r.error.issues[0];
     throw new GrpoError('checkpoint', `${file}: '${issue.path.join('.') || '(root)'}' ${issue.message.toLowerCase()}: the file was edited or damaged; restore it, or start the run afresh with --overwrite`);
   }
-  return r.data as TrainerState & { optimizerStep: number; dropoutRng?: number };
+  return r.data as SavedState;
 }
 
 /** A file the checkpoint must hold. */
@@ -94,7 +100,7 @@ function checkpointFile(found: string, name: string, why: string): string {
 /** Restore critic head, optimizer moments and dropout RNG into `model` and return the trainer state. */
 export function loadCheckpoint(dir: string, model: LlamaModel): TrainerState {
   const found = checkpointDir(dir);
-  const state = checkpointState(dir);
+  const state = readState(found);
   if (model.weights.valueHead) {
     const head = readSafetensors(checkpointFile(found, 'value_head.safetensors', 'the critic head this run trains')).get(VALUE_HEAD);
     if (!head || head.data.length !== model.weights.valueHead.numel) throw new GrpoError('checkpoint', `${found}/value_head.safetensors lacks '${VALUE_HEAD}' of ${model.weights.valueHead.numel} values: it was written for a different model`);
@@ -103,7 +109,7 @@ export function loadCheckpoint(dir: string, model: LlamaModel): TrainerState {
   const moments = readSafetensors(checkpointFile(found, 'optimizer.safetensors', 'the AdamW moments'), () => true, { lazy: true });
   for (const [name, t] of model.optimizer.momentTensors()) {
     const saved = moments.get(name);
-    if (!saved || saved.shape.length !== 1 || saved.shape[0] !== t.numel) throw new GrpoError('checkpoint', `${dir}/optimizer.safetensors lacks '${name}' of ${t.numel} values: it was written for a different model`);
+    if (!saved || saved.shape.length !== 1 || saved.shape[0] !== t.numel) throw new GrpoError('checkpoint', `${found}/optimizer.safetensors lacks '${name}' of ${t.numel} values: it was written for a different model`);
     t.write(saved.data);
   }
   model.optimizer.stepCount = state.optimizerStep;

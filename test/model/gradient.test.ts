@@ -7,15 +7,10 @@
  * single coordinates within 2e-2 relative or 2e-4 absolute (the largest-gradient coordinate of every tensor).
  */
 import { test } from 'node:test';
-import assert from 'node:assert/strict';
 import { LlamaModel } from '../../src/model/llama-model.ts';
 import { tinyConfigs, randomizeWeights, randomSequences } from './tiny-configs.ts';
 import { Rng } from '../../src/util/rng.ts';
-import type { WeightMap } from '../../src/model/host-tensor.ts';
-
-/** step along unit-norm random directions, and along single coordinates */
-const EPS_DIRECTION = 1e-2;
-const EPS_COORDINATE = 1e-3;
+import { assertGradientMatchesFd } from './fd-check.ts';
 
 const TERMS = ['logp', 'values', 'entropy'] as const;
 
@@ -42,39 +37,7 @@ for (const [label, config] of Object.entries(tinyConfigs)) for (const term of TE
       model.forward(seqs, { grad: true, entropy: true }).backward({ logp: g, values: h, entropy: e });
       const names = [...model.weights.byName.keys()];
       const grads = new Map(names.map((n) => [n, opt.gradOf(model.weights.byName.get(n)!).readF32()]));
-      const shifted = (dir: Map<string, Float32Array>, s: number): WeightMap =>
-        new Map(names.map((n) => [n, { shape: w0.get(n)!.shape, data: w0.get(n)!.data.map((x, i) => x + s * dir.get(n)![i]) }]));
-      const fd = (dir: Map<string, Float32Array>, eps: number) => {
-        model.weights.load(shifted(dir, eps));
-        const up = objective();
-        model.weights.load(shifted(dir, -eps));
-        const down = objective();
-        model.weights.load(w0);
-        return (up - down) / (2 * eps);
-      };
-      const gradNorm = Math.sqrt([...grads.values()].reduce((a, d) => a + d.reduce((x, y) => x + y * y, 0), 0));
-      for (let trial = 0; trial < 3; trial++) {
-        // a unit-norm direction, so a step of EPS stays in the locally linear region
-        const dir = new Map(names.map((n) => [n, rng.normalArray(w0.get(n)!.data.length, 1)]));
-        const norm = Math.sqrt([...dir.values()].reduce((a, d) => a + d.reduce((x, y) => x + y * y, 0), 0));
-        for (const d of dir.values()) d.forEach((x, i) => (d[i] = x / norm));
-        let analytic = 0;
-        for (const n of names) grads.get(n)!.forEach((x, i) => (analytic += x * dir.get(n)![i]));
-        const numeric = fd(dir, EPS_DIRECTION);
-        const tol = 1e-2 * Math.abs(numeric) + 1e-4 * gradNorm;
-        if (process.env.FD_REPORT) console.log(term, "dir", (Math.abs(analytic - numeric) / Math.abs(numeric)).toExponential(1), (Math.abs(analytic - numeric) / gradNorm).toExponential(1));
-        assert.ok(Math.abs(analytic - numeric) <= tol, `direction ${trial}: analytic ${analytic} vs FD ${numeric} (‖∇‖ ${gradNorm})`);
-      }
-      for (const n of names) {
-        const gr = grads.get(n)!;
-        let j = 0;
-        gr.forEach((x, i) => { if (Math.abs(x) > Math.abs(gr[j])) j = i; });
-        const dir = new Map(names.map((m) => [m, new Float32Array(w0.get(m)!.data.length)]));
-        dir.get(n)![j] = 1;
-        const numeric = fd(dir, EPS_COORDINATE);
-        if (process.env.FD_REPORT) console.log(term, n, (Math.abs(gr[j] - numeric) / Math.abs(numeric)).toExponential(1), (Math.abs(gr[j] - numeric) / gradNorm).toExponential(1));
-        assert.ok(Math.abs(gr[j] - numeric) <= 1e-2 * Math.abs(numeric) + 1e-4 * gradNorm, `${n}[${j}]: analytic ${gr[j]} vs FD ${numeric}`);
-      }
+      assertGradientMatchesFd({ names, start: w0, grads, load: (w) => model.weights.load(w), objective, rng, label: `${label} ${term}` });
     } finally {
       model.free();
     }

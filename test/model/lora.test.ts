@@ -9,6 +9,7 @@ import { LlamaModel } from '../../src/model/llama-model.ts';
 import { LORA_TARGETS, peftPrefix } from '../../src/model/lora.ts';
 import { tinyConfigs, randomizeWeights, randomSequences } from './tiny-configs.ts';
 import { Rng } from '../../src/util/rng.ts';
+import { assertGradientMatchesFd } from './fd-check.ts';
 import type { WeightMap } from '../../src/model/host-tensor.ts';
 import type { LlamaConfig } from '../../src/model/config.ts';
 
@@ -76,33 +77,7 @@ for (const [label, config] of Object.entries(tinyConfigs)) {
       model.forward(seqs, { grad: true }).backward({ logp: g });
       const names = [...model.lora!.byName.keys()];
       const grads = new Map(names.map((n) => [n, opt.gradOf(model.lora!.byName.get(n)!).readF32()]));
-      const norm = Math.sqrt([...grads.values()].reduce((s, x) => s + x.reduce((a, v) => a + v * v, 0), 0));
-      const shifted = (dir: Map<string, Float32Array>, e: number): WeightMap => new Map(names.map((n) => [n, { shape: a0.get(n)!.shape, data: a0.get(n)!.data.map((x, i) => x + e * dir.get(n)![i]) }]));
-      const fd = (dir: Map<string, Float32Array>, e: number) => {
-        model.lora!.load(shifted(dir, e)); const up = objective();
-        model.lora!.load(shifted(dir, -e)); const down = objective();
-        model.lora!.load(a0);
-        return (up - down) / (2 * e);
-      };
-      for (let trial = 0; trial < 3; trial++) {
-        const dir = new Map(names.map((n) => [n, rng.normalArray(a0.get(n)!.data.length, 1)]));
-        const dn = Math.sqrt([...dir.values()].reduce((s, d) => s + d.reduce((a, v) => a + v * v, 0), 0));
-        for (const d of dir.values()) d.forEach((x, i) => (d[i] = x / dn));
-        let analytic = 0;
-        for (const n of names) grads.get(n)!.forEach((x, i) => (analytic += x * dir.get(n)![i]));
-        const numeric = fd(dir, 1e-2);
-        assert.ok(Math.abs(analytic - numeric) <= 1e-2 * Math.abs(numeric) + 1e-4 * norm, `direction ${trial}: ${analytic} vs ${numeric}`);
-      }
-      // the largest coordinate of every A and B
-      for (const n of names) {
-        const gr = grads.get(n)!;
-        let j = 0;
-        gr.forEach((x, i) => { if (Math.abs(x) > Math.abs(gr[j])) j = i; });
-        const dir = new Map(names.map((m) => [m, new Float32Array(a0.get(m)!.data.length)]));
-        dir.get(n)![j] = 1;
-        const numeric = fd(dir, 1e-3);
-        assert.ok(Math.abs(gr[j] - numeric) <= 1e-2 * Math.abs(numeric) + 1e-4 * norm, `${n}[${j}]: ${gr[j]} vs ${numeric}`);
-      }
+      assertGradientMatchesFd({ names, start: a0, grads, load: (w) => model.lora!.load(w), objective, rng, label });
     } finally {
       model.free();
     }
