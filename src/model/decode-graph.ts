@@ -38,6 +38,7 @@ export class DecodeGraph {
   private readonly mask: Tensor;
   private readonly kRows: Tensor;
   private readonly vCells: Tensor;
+  private readonly lastRows: Tensor | null;
   /** the allocator may reuse input memory during a compute, so every compute needs fresh inputs */
   private inputsFresh = false;
 
@@ -65,9 +66,9 @@ export class DecodeGraph {
     weights.layers.forEach((layer, l) => {
       x = transformerBlock(tape, proj, layer, x, this.positions, (q, k, v) => this.attention(q, k, v, l), c);
     });
-    // only each slot's last new position needs logits
-    const rowBytes = c.dim * 4;
-    const last = nNew === 1 ? x : o.cont(o.view(x, [c.dim, 1, S, 1], [rowBytes * nNew, rowBytes * nNew, rowBytes * N], (nNew - 1) * rowBytes));
+    // only each slot's last real new position needs logits (a right-padded prompt ends before nNew)
+    this.lastRows = nNew === 1 ? null : g.input('i32', [S], 'last_rows');
+    const last = this.lastRows ? o.getRows(x, this.lastRows) : x;
     const hidden = rmsNorm(tape, o.reshape(last, [c.dim, S]), weights.finalNorm, c.normEps);
     this.logits = g.output(o.matmul(copies.forward(weights.lmHead), hidden)); // [V, S]
     g.expand(this.logits);
@@ -96,13 +97,20 @@ export class DecodeGraph {
   }
 
   /**
-   * Upload one call: slot s (cache slot s·slotStride) receives tokens[s·nNew + i] at cache index start + i;
+   * Upload one call: slot s (cache slot s·slotStride) receives tokens[s·nNew + i] at cache index start[s] + i
+   * (`start` is one index for all slots, or one per slot: sequences that joined a batch at different times);
    * its first pad[s] cache positions are left padding (masked, and RoPE positions count from the first real one).
+   * `lengths[s]` (default nNew) new tokens of slot s are real and the rest right padding: its logits are those
+   * after its last real token, and the padding's cache entries are overwritten by the tokens decoded after it.
    */
-  write(tokens: Int32Array, pad: ArrayLike<number>, start: number): void {
+  write(tokens: Int32Array, pad: ArrayLike<number>, start: number | ArrayLike<number>, lengths?: ArrayLike<number>): void {
     const { nNew, span, slots: S, slotStride } = this.shape;
     const c = this.weights.config, ctx = this.cache.context, E = c.headDim * c.nKvHeads;
-    if (start < 0 || start + nNew > span) throw new GrpoError('shape', `tokens at ${start}…${start + nNew - 1} do not fit span ${span}`);
+    const startOf = typeof start === 'number' ? () => start : (s: number) => start[s];
+    for (let s = 0; s < S; s++) {
+      const at = startOf(s);
+      if (!(at >= 0 && at + nNew <= span)) throw new GrpoError('shape', `slot ${s}: tokens at ${at}…${at + nNew - 1} do not fit span ${span}`);
+    }
     if (tokens.length !== nNew * S) throw new GrpoError('shape', `${tokens.length} tokens for ${S} slots × ${nNew}`);
     const N = nNew * S;
     const pos = new Int32Array(N), kRows = new Int32Array(N), vCells = new Int32Array(E * N);
@@ -110,7 +118,7 @@ export class DecodeGraph {
     for (let s = 0; s < S; s++) {
       const slot = s * slotStride;
       for (let i = 0; i < nNew; i++) {
-        const n = s * nNew + i, idx = start + i;
+        const n = s * nNew + i, idx = startOf(s) + i;
         pos[n] = Math.max(0, idx - pad[s]);
         kRows[n] = slot * ctx + idx;
         // V cell (idx, d, h, slot) of the transposed cache; the source element order is e = h·hd + d
@@ -128,6 +136,15 @@ export class DecodeGraph {
     this.mask.write(mask);
     this.kRows.write(kRows);
     this.vCells.write(vCells);
+    if (this.lastRows) {
+      const last = new Int32Array(S);
+      for (let s = 0; s < S; s++) {
+        const len = lengths ? lengths[s] : nNew;
+        if (!(Number.isInteger(len) && len >= 1 && len <= nNew)) throw new GrpoError('shape', `slot ${s}: ${len} real tokens of ${nNew}`);
+        last[s] = s * nNew + len - 1;
+      }
+      this.lastRows.write(last);
+    }
     this.inputsFresh = true;
   }
 
@@ -144,28 +161,34 @@ export class DecodeGraph {
 }
 
 /**
- * Copy cache slots (positions [0, length)): each `[from, to[]]` pair copies slot `from` into every slot of `to`,
- * so n samples of a prompt share one prefill. All pairs run in one graph.
+ * Copy cache slots (positions [0, length)) from `source` into `target` (the same cache, or another of the same
+ * model): each `[from, to[]]` pair copies source slot `from` into every target slot of `to`, so n samples of a
+ * prompt share one prefill, and a grown cache takes over its sequences. All pairs run in one graph.
  */
-export function copySlots(backend: Backend, cache: KvCache, copies: [number, number[]][], length: number): void {
+export function copySlots(backend: Backend, source: KvCache, target: KvCache, copies: [number, number[]][], length: number): void {
   const targets = copies.reduce((n, [, to]) => n + to.length, 0);
   if (targets === 0) return;
-  const c = cache.config, hd = c.headDim, Hkv = c.nKvHeads, ctx = cache.context;
-  for (const [from, to] of copies) for (const s of [from, ...to]) if (s < 0 || s >= cache.slots) throw new GrpoError('shape', `cache slot ${s} outside [0, ${cache.slots})`);
-  if (length < 1 || length > ctx) throw new GrpoError('shape', `copy length ${length} outside [1, ${ctx}]`);
-  const g = new ComputeGraph(backend, { maxNodes: (2 * copies.length + 4 * targets) * c.nLayers + 8, externalTensors: 2 * c.nLayers });
+  const c = source.config, hd = c.headDim, Hkv = c.nKvHeads;
+  for (const [from, to] of copies) {
+    if (!(from >= 0 && from < source.slots)) throw new GrpoError('shape', `cache slot ${from} outside [0, ${source.slots})`);
+    for (const s of to) if (!(s >= 0 && s < target.slots)) throw new GrpoError('shape', `cache slot ${s} outside [0, ${target.slots})`);
+  }
+  if (length < 1 || length > Math.min(source.context, target.context)) throw new GrpoError('shape', `copy length ${length} outside [1, ${Math.min(source.context, target.context)}]`);
+  const g = new ComputeGraph(backend, { maxNodes: (2 * copies.length + 4 * targets) * c.nLayers + 8, externalTensors: 4 * c.nLayers });
   const o = g.ops;
-  const kNb: [number, number, number] = [hd * 4, hd * Hkv * 4, hd * Hkv * ctx * 4];
-  const vNb: [number, number, number] = [ctx * 4, ctx * hd * 4, ctx * hd * Hkv * 4];
+  const strides = (ctx: number) => ({
+    k: [hd * 4, hd * Hkv * 4, hd * Hkv * ctx * 4] as [number, number, number],
+    v: [ctx * 4, ctx * hd * 4, ctx * hd * Hkv * 4] as [number, number, number],
+  });
+  const src = strides(source.context), dst = strides(target.context);
   try {
     for (let l = 0; l < c.nLayers; l++) {
-      const K = cache.k[l], V = cache.v[l];
       for (const [from, to] of copies) {
-        const srcK = o.view(K, [hd, Hkv, length, 1], kNb, from * kNb[2]);
-        const srcV = o.view(V, [length, hd, Hkv, 1], vNb, from * vNb[2]);
+        const srcK = o.view(source.k[l], [hd, Hkv, length, 1], src.k, from * src.k[2]);
+        const srcV = o.view(source.v[l], [length, hd, Hkv, 1], src.v, from * src.v[2]);
         for (const s of to) {
-          g.expand(o.copyInto(srcK, o.view(K, [hd, Hkv, length, 1], kNb, s * kNb[2])));
-          g.expand(o.copyInto(srcV, o.view(V, [length, hd, Hkv, 1], vNb, s * vNb[2])));
+          g.expand(o.copyInto(srcK, o.view(target.k[l], [hd, Hkv, length, 1], dst.k, s * dst.k[2])));
+          g.expand(o.copyInto(srcV, o.view(target.v[l], [length, hd, Hkv, 1], dst.v, s * dst.v[2])));
         }
       }
     }

@@ -14,7 +14,7 @@ import { encodeChatPrompt, encodeCompletionPrompt, fitPrompt } from './prompt.ts
 import { parseChatRequest, parseCompletionRequest, type SamplingRequest } from './request-schema.ts';
 import { ServeError, badRequest } from './serve-error.ts';
 import type { SerialQueue } from './serial-queue.ts';
-import type { RequestBatcher } from './request-batcher.ts';
+import type { ContinuousBatcher } from './continuous-batcher.ts';
 import type { ServedModel, ServedChoice } from './served-model.ts';
 
 /** completions decoded together at most (prompts × n): bounds the KV cache one request may claim */
@@ -29,7 +29,7 @@ export interface HandlerContext {
   /** jobs on the model, one at a time: batches of completions, weight and adapter loads */
   queue: SerialQueue;
   /** completion requests, decoded in batches with those that can join them */
-  batcher: RequestBatcher;
+  batcher: ContinuousBatcher;
   /** chat max_tokens when the request sends none */
   defaultMaxTokens: number;
   /** a sampling seed for a request that sends none */

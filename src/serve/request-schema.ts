@@ -24,6 +24,8 @@ const samplingFields = {
   top_k: z.number().int().min(-1).nullish(),
   min_p: z.number().min(0).max(1).nullish(),
   seed: z.number().int().nullish(),
+  // vLLM extension: keep generating past the end-of-sequence token, up to max_tokens (load tests, benchmarks)
+  ignore_eos: z.boolean().nullish(),
   stop: z
     .union([z.string().min(1, { error: 'must not be empty' }), z.array(z.string().min(1, { error: 'must not be empty' })).max(MAX_STOP_STRINGS)], { error: `must be a non-empty string or an array of at most ${MAX_STOP_STRINGS} non-empty strings` })
     .nullish(),
@@ -81,6 +83,8 @@ export interface SamplingRequest {
   topK: number;
   minP: number;
   seed: number | null;
+  /** vLLM ignore_eos: the end-of-sequence token does not end a completion */
+  ignoreEos: boolean;
   stop: string[];
   stream: boolean;
   /** stream_options.include_usage: a last chunk with usage */
@@ -137,6 +141,7 @@ function common(b: CommonInput, maxTokens: number | null | undefined, maxTokensF
     topK: b.top_k === undefined || b.top_k === null || b.top_k < 0 ? 0 : b.top_k,
     minP: b.min_p ?? 0,
     seed: b.seed ?? null,
+    ignoreEos: b.ignore_eos ?? false,
     stop: b.stop === undefined || b.stop === null ? [] : typeof b.stop === 'string' ? [b.stop] : b.stop,
     stream: b.stream ?? false,
     streamUsage: b.stream_options?.include_usage ?? false,

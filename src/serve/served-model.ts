@@ -1,7 +1,8 @@
 /**
  * The embedded engine as the server uses it: prompts (token ids that already fit the context) and OpenAI
  * sampling options in, finished choices out — text cut at stop strings, finish reason, and per-token log-probs
- * with their most likely alternatives. Synchronous, like `generate`; the server runs one call at a time.
+ * with their most likely alternatives. Requests decode in one running batch (ContinuousBatcher drives a
+ * SequenceDecoder from here); one batch runs at a time.
  *
  * Log-probs are the engine's own (rollout/generate.ts): log softmax(logits / T), with T = 1 when greedy —
  * the numbers the trainer recomputes. Alternatives (top_logprobs) come from one teacher-forced pass over
@@ -14,7 +15,9 @@ import type { LoadedModel } from '../model/io/index.ts';
 import type { LlamaModel } from '../model/llama-model.ts';
 import { VALUE_HEAD, type LlamaWeights } from '../model/llama-weights.ts';
 import type { Tokenizer } from '../model/tokenizer/index.ts';
-import { decodeSteps, type Completion } from '../rollout/generate.ts';
+import { SequenceDecoder, type Completion, type DecodeRequest } from '../rollout/sequence-decoder.ts';
+import { ContinuousBatcher } from './continuous-batcher.ts';
+import { SerialQueue } from './serial-queue.ts';
 import { readPeftAdapter, type PeftAdapter } from '../model/io/peft-adapter.ts';
 import { loraSettings } from '../model/lora.ts';
 import { logSumExp } from '../rollout/sampling.ts';
@@ -49,7 +52,7 @@ export interface ServedChoice {
   completionTokens: number;
 }
 
-export type EngineRequest = Pick<SamplingRequest, 'n' | 'temperature' | 'topP' | 'topK' | 'minP' | 'stop' | 'logprobs' | 'topLogprobs'> & Partial<Pick<SamplingRequest, 'tokensAsIds'>> & {
+export type EngineRequest = Pick<SamplingRequest, 'n' | 'temperature' | 'topP' | 'topK' | 'minP' | 'stop' | 'logprobs' | 'topLogprobs'> & Partial<Pick<SamplingRequest, 'tokensAsIds' | 'ignoreEos'>> & {
   maxTokens: number;
   seed: number;
 };
@@ -165,70 +168,59 @@ export class ServedModel {
   }
 
   /**
-   * Sample `prompts` from the model `model` names (null or the model's name: the base, with its own adapter if any),
-   * one decoding step per event-loop turn, so the server keeps answering other routes and can stream. `live.onStep`
-   * sees the unfinished choices after each step with how many of their pieces are final (a piece is final once a
-   * later token follows it and no stop string could still start inside it); an aborted `live.signal` ends the
-   * generation at the next step (null).
+   * Sample `prompts` from the model `model` names (null or the model's name: the base, with its own adapter if
+   * any), one decoding step per event-loop turn, so the server keeps answering other routes and can stream.
+   * `live.onStep` sees the unfinished choices after each step with how many of their pieces are final (a piece is
+   * final once a later token follows it and no stop string could still start inside it); an aborted
+   * `live.signal` ends the generation at the next step (null). The server's requests share one running batch
+   * instead (ContinuousBatcher); this one decodes alone.
    */
-  async run(prompts: number[][], r: EngineRequest, model: string | null = null, live: LiveOptions = {}): Promise<ServedChoice[] | null> {
-    return (await this.runBatch([{ prompts, r, live }], model))[0];
+  run(prompts: number[][], r: EngineRequest, model: string | null = null, live: LiveOptions = {}): Promise<ServedChoice[] | null> {
+    return new ContinuousBatcher(new SerialQueue(), this, () => false).submit(prompts, r, model, live);
   }
 
-  /**
-   * Several requests decoded as one batch: the same model and sampling settings but their own prompts, seeds and
-   * listeners (batchKey says which requests can share a batch). Each samples exactly as it would alone (its own RNG);
-   * one whose signal aborts gets null, and the batch stops once every request has gone.
-   */
-  async runBatch(jobs: BatchJob[], model: string | null = null): Promise<(ServedChoice[] | null)[]> {
-    const r = jobs[0].r;
-    const tokenizer = this.tokenizer;
-    const adapter = model !== null && model !== this.name ? model : this.adapters.has(this.name) ? this.name : null;
+  /** A decoder for a batch of requests to the model `model` names (its adapter is put on the model now). */
+  decoder(model: string | null, maxSequences: number): SequenceDecoder {
+    const adapter = this.adapterFor(model);
     // an adapter unloaded while this request waited in the queue
     if (adapter && !this.adapters.has(adapter)) throw new ServeError('model_not_found', `'model': the LoRA adapter '${adapter}' was unloaded`, 'model');
     if (adapter) this.activate(adapter);
-    const prompts = jobs.flatMap((j) => j.prompts);
-    // the batch's index of each job's first prompt
-    const first: number[] = [];
-    jobs.reduce((at, j) => (first.push(at), at + j.prompts.length), 0);
-    const steps = decodeSteps(this.model, prompts, {
+    return new SequenceDecoder(this.model, { adapters: adapter !== null, maxSequences });
+  }
+
+  /** Add a request to a running batch: it samples as it would alone (its own seed), with its own settings. */
+  add(decoder: SequenceDecoder, prompts: number[][], r: EngineRequest): DecodeRequest {
+    return decoder.add(prompts, {
       n: r.n,
       maxTokens: r.maxTokens,
       temperature: r.temperature,
       topP: r.topP,
       topK: r.topK,
       minP: r.minP,
-      seedGroups: jobs.map((j) => ({ seed: j.r.seed, prompts: j.prompts.length })),
+      seed: r.seed,
+      ...(r.ignoreEos ? { eosTokenIds: [] } : {}),
       stop: r.stop,
       // the prompt's last token primes the decoder (SentencePiece writes no space after BOS)
-      decode: (ids, p) => decodeAfter(tokenizer, prompts[p][prompts[p].length - 1], ids),
-      adapters: adapter !== null,
+      decode: (ids, p) => decodeAfter(this.tokenizer, prompts[p][prompts[p].length - 1], ids),
     });
+  }
+
+  /** A finished request's choices. */
+  choices(prompts: number[][], completions: readonly Completion[], r: EngineRequest, model: string | null): ServedChoice[] {
+    const adapters = this.adapterFor(model) !== null;
+    return completions.map((c) => this.choice(prompts[c.promptIndex], c, r, adapters));
+  }
+
+  /** A running request's unfinished choices, each with how many of its pieces are final (what a stream may send). */
+  runningChoices(prompts: number[][], completions: readonly Completion[], r: EngineRequest, model: string | null): { choice: ServedChoice; final: number }[] {
     const holdback = Math.max(0, ...r.stop.map((x) => x.length - 1));
-    const gone = () => jobs.every((j) => j.live?.signal?.aborted);
-    // a job's choices from its completions (its slots are contiguous: n per prompt), numbered within the job
-    const own = (all: readonly Completion[], k: number, rq: EngineRequest, keep: (c: Completion) => boolean = () => true): ServedChoice[] => all
-      .slice(first[k] * r.n, (first[k] + jobs[k].prompts.length) * r.n)
-      .filter(keep)
-      .map((c) => {
-        const mine = { ...c, promptIndex: c.promptIndex - first[k] };
-        return this.choice(jobs[k].prompts[mine.promptIndex], mine, rq, adapter !== null);
-      });
-    try {
-      for (;;) {
-        const step = steps.next();
-        if (step.done) return jobs.map((j, k) => (j.live?.signal?.aborted ? null : own(step.value, k, j.r)));
-        jobs.forEach((j, k) => {
-          if (!j.live?.onStep || j.live.signal?.aborted) return;
-          const running = own(step.value, k, { ...j.r, topLogprobs: 0 }, (c) => c.finishReason !== 'stop' && c.tokens.length < r.maxTokens);
-          j.live.onStep(running.map((choice) => ({ choice, final: finalPieces(choice, holdback) })));
-        });
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        if (gone()) return jobs.map(() => null);
-      }
-    } finally {
-      steps.return([]);
-    }
+    return this.choices(prompts, completions.filter((c) => c.finishReason !== 'stop' && c.tokens.length < r.maxTokens), { ...r, topLogprobs: 0 }, model)
+      .map((choice) => ({ choice, final: finalPieces(choice, holdback) }));
+  }
+
+  /** the adapter a request's `model` selects: a loaded one, the model's own, or none */
+  private adapterFor(model: string | null): string | null {
+    return model !== null && model !== this.name ? model : this.adapters.has(this.name) ? this.name : null;
   }
 
   private choice(prompt: number[], c: Completion, r: EngineRequest, adapters: boolean): ServedChoice {
@@ -273,21 +265,6 @@ export class ServedModel {
       return topIndices(row, Math.min(k, V)).map((id) => ({ id, logprob: row[id] * scale - lse }));
     });
   }
-}
-
-/** One request of a batch: its prompts, its settings (only its seed may differ from the others'), its listeners. */
-export interface BatchJob {
-  prompts: number[][];
-  r: EngineRequest;
-  live?: LiveOptions;
-}
-
-/**
- * Requests with the same key can be decoded as one batch: the same model (adapter) and every setting but the seed.
- * (Sampling knobs are per batch in the engine; a request's seed is its own RNG.)
- */
-export function batchKey(r: EngineRequest, model: string | null): string {
-  return JSON.stringify([model, r.n, r.maxTokens, r.temperature, r.topP, r.topK, r.minP, r.stop, r.logprobs, r.topLogprobs, r.tokensAsIds ?? false]);
 }
 
 export interface LiveOptions {

@@ -8,8 +8,8 @@
  *   GET  /health
  *   POST /update_weights_from_disk   SGLang's weight sync: reload the weights in place from a folder (update-weights.ts)
  *
- * Requests are queued and run on the model one batch at a time: concurrent completion requests that can share a
- * batch are decoded together (request-batcher.ts). Errors are OpenAI-shaped JSON: 400 naming the bad
+ * Completion requests decode in one running batch that they join at any step (continuous-batcher.ts); weight
+ * and adapter changes are queued between batches. Errors are OpenAI-shaped JSON: 400 naming the bad
  * field, 404 for an unknown route or model, 405 for a wrong method, 500 otherwise; no request can crash it.
  * Binds 127.0.0.1 unless told otherwise; with an API key, every route but /health needs "Authorization: Bearer <key>"
  * (401 otherwise), as vLLM's --api-key.
@@ -24,7 +24,7 @@ import { handleCompletion, checkModelName, type HandlerContext } from './complet
 import { sendError, sendJson } from './http-io.ts';
 import { modelObject } from './openai-shapes.ts';
 import { SerialQueue } from './serial-queue.ts';
-import { RequestBatcher } from './request-batcher.ts';
+import { ContinuousBatcher } from './continuous-batcher.ts';
 import { ServeError, httpErrorOf } from './serve-error.ts';
 import { GrpoError } from '../errors.ts';
 import { ServedModel } from './served-model.ts';
@@ -147,7 +147,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const ctx: HandlerContext = {
     served,
     queue,
-    batcher: new RequestBatcher(queue, served, () => closing),
+    batcher: new ContinuousBatcher(queue, served, () => closing),
     defaultMaxTokens: opts.defaultMaxTokens ?? 256,
     nextSeed: () => seeds.int(2 ** 31),
     closing: () => closing,

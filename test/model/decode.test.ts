@@ -29,7 +29,7 @@ for (const [label, config] of Object.entries(tinyConfigs)) {
       pre.write(Int32Array.from(prompts.flatMap((p, i) => [...new Array(pad[i]).fill(0), ...p])), pad, 0);
       const first = pre.compute();
       prompts.forEach((p, i) => compare(p, first.subarray(i * V, (i + 1) * V)));
-      copySlots(model.backend, cache, prompts.map((_, i) => [i * n, [i * n + 1]]), P);
+      copySlots(model.backend, cache, cache, prompts.map((_, i) => [i * n, [i * n + 1]]), P);
 
       const seqs = prompts.flatMap((p) => [[...p], [...p]]);
       const pads = prompts.flatMap((_, i) => [pad[i], pad[i]]);

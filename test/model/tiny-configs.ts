@@ -1,6 +1,7 @@
 import type { LlamaConfig } from '../../src/model/config.ts';
 import type { WeightMap } from '../../src/model/host-tensor.ts';
 import { Rng } from '../../src/util/rng.ts';
+import { LlamaModel } from '../../src/model/llama-model.ts';
 
 const base = { vocabSize: 37, dim: 32, nLayers: 2, headDim: 8, ffnDim: 48, ropeTheta: 10000, normEps: 1e-6, maxSeqLen: 64 };
 
@@ -22,4 +23,15 @@ export function randomizeWeights(w: WeightMap, seed: number, std = 0.3): WeightM
 
 export function randomSequences(rng: Rng, lengths: number[], vocab: number): number[][] {
   return lengths.map((n) => Array.from({ length: n }, () => rng.int(vocab)));
+}
+
+/** Runs `fn` on a one-thread model of `config` with random weights (seed `seed`), then frees it. */
+export function withRandomModel(config: LlamaConfig, seed: number, fn: (m: LlamaModel) => void): void {
+  const model = new LlamaModel(config, { threads: 1 });
+  try {
+    model.weights.load(randomizeWeights(model.weights.save(), seed));
+    fn(model);
+  } finally {
+    model.free();
+  }
 }

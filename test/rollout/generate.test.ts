@@ -1,20 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LlamaModel } from '../../src/model/llama-model.ts';
+import type { LlamaModel } from '../../src/model/llama-model.ts';
 import { generate } from '../../src/rollout/generate.ts';
-import { tinyConfigs, randomizeWeights } from '../model/tiny-configs.ts';
+import { tinyConfigs, withRandomModel } from '../model/tiny-configs.ts';
 
 const config = { ...tinyConfigs['qwen3 (q/k norm, GQA 4:1)'], eosTokenIds: [2] };
 
-function withModel(fn: (m: LlamaModel) => void): void {
-  const model = new LlamaModel(config, { threads: 1 });
-  try {
-    model.weights.load(randomizeWeights(model.weights.save(), 8));
-    fn(model);
-  } finally {
-    model.free();
-  }
-}
+const withModel = (fn: (m: LlamaModel) => void) => withRandomModel(config, 8, fn);
 
 test('greedy generation follows the arg-max of full forward passes', () => {
   withModel((model) => {

@@ -130,25 +130,36 @@ test('with an API key every route but /health answers 401 without "Authorization
   }, { apiKey: 'sk-secret' });
 });
 
-test('concurrent requests with the same settings are decoded as one batch; different settings, batches of their own', async () => {
-  const { ServedModel } = await import('../../src/serve/served-model.ts');
-  const original = ServedModel.prototype.runBatch;
-  const sizes: number[] = [];
-  ServedModel.prototype.runBatch = function (jobs, model) { sizes.push(jobs.length); return original.call(this, jobs, model); };
+test('requests sent during a long generation join it at the next step, whatever their settings, and finish before it', async () => {
+  const { SequenceDecoder } = await import('../../src/rollout/sequence-decoder.ts');
+  const original = SequenceDecoder.prototype.step;
+  const batch: number[] = [];
+  SequenceDecoder.prototype.step = function () { batch.push(this.sequences); return original.call(this); };
   try {
     await withServer(async (s) => {
-      // a first request occupies the engine while the others arrive
-      const first = post(s, '/completions', { prompt: 'warm', max_tokens: 30, temperature: 1, seed: 1 });
-      const same = Array.from({ length: 6 }, (_, i) => post(s, '/completions', { prompt: `abc ${i}`, max_tokens: 5, temperature: 1, seed: 100 + i }));
-      const other = post(s, '/completions', { prompt: 'xyz', max_tokens: 5, temperature: 0.5, seed: 7 });
-      const answers = await Promise.all([first, ...same, other]);
-      assert.ok(answers.every((a) => a.status === 200));
-      assert.deepEqual(sizes.slice().sort((a, b) => b - a), [6, 1, 1], `batches of ${JSON.stringify(sizes)}`);
-      // each batched request still samples as it would alone (its own seed)
+      const finished: string[] = [];
+      const track = (name: string, p: Promise<Response>) => p.then(async (r) => { const text = await r.text(); finished.push(name); return { status: r.status, text }; });
+      const send = (body: object) => fetch(`${s.baseUrl}/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      // a long streamed request: once its first chunk arrives it is decoding
+      const long = await send({ prompt: 'warm', max_tokens: 50, ignore_eos: true, temperature: 1, seed: 1, stream: true });
+      const reader = long.body!.getReader();
+      await reader.read();
+      const longDone = (async () => { while (!(await reader.read()).done); finished.push('long'); })();
+      const others = [
+        ...Array.from({ length: 4 }, (_, i) => track(`same ${i}`, send({ prompt: `abc ${i}`, max_tokens: 5, temperature: 1, seed: 100 + i }))),
+        track('greedy', send({ prompt: 'xyz', max_tokens: 3, temperature: 0 })),
+        track('n=2', send({ prompt: 'two', max_tokens: 4, temperature: 0.5, top_k: 3, n: 2, seed: 7 })),
+      ];
+      const answers = await Promise.all(others);
+      await longDone;
+      assert.ok(answers.every((a) => a.status === 200), JSON.stringify(answers));
+      assert.equal(finished[finished.length - 1], 'long', `finish order ${finished.join(', ')}`);
+      assert.ok(Math.max(...batch) >= 1 + 4 + 1 + 2 - 1, `the requests decoded beside the long one (batch sizes ${batch.join(' ')})`);
+      // each request that joined samples as it would alone (its own seed)
       const alone = await post(s, '/completions', { prompt: 'abc 3', max_tokens: 5, temperature: 1, seed: 103 });
-      assert.equal(alone.json.choices[0].text, answers[4].json.choices[0].text);
+      assert.equal(alone.json.choices[0].text, JSON.parse(answers[3].text).choices[0].text);
     });
   } finally {
-    ServedModel.prototype.runBatch = original;
+    SequenceDecoder.prototype.step = original;
   }
 });

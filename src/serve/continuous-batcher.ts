@@ -1,0 +1,123 @@
+/**
+ * Continuous batching across concurrent requests (vLLM's scheduler, on the embedded engine): one decoding loop
+ * runs while there is work, and before every step the waiting requests join the running batch — whatever their
+ * sampling settings — so a short chat request sent during a long generation is answered at once rather than
+ * after it. Each sequence leaves the batch the step it ends; a request whose client went away is cancelled and
+ * frees its slots.
+ *
+ * Requests join in arrival order. One that cannot join — another LoRA adapter than the batch's, or one sent
+ * after a weight or adapter change was queued (barrier()) — stops the joining: the loop drains, the queued
+ * change runs, and a new loop starts with it. At most MAX_RUNNING_SEQUENCES decode at once; the rest wait.
+ */
+import type { SerialQueue } from './serial-queue.ts';
+import type { EngineRequest, LiveOptions, ServedChoice, ServedModel } from './served-model.ts';
+import type { DecodeRequest, SequenceDecoder } from '../rollout/sequence-decoder.ts';
+import { ServeError } from './serve-error.ts';
+
+/** sequences (prompts × n, over all requests) decoding at once at most: bounds the KV cache */
+export const MAX_RUNNING_SEQUENCES = 256;
+
+interface Waiting {
+  prompts: number[][];
+  r: EngineRequest;
+  model: string | null;
+  live: LiveOptions;
+  /** barriers passed before it was submitted: a batch never takes a request across one */
+  epoch: number;
+  resolve: (choices: ServedChoice[] | null) => void;
+  reject: (e: unknown) => void;
+}
+
+interface Running {
+  w: Waiting;
+  decoding: DecodeRequest;
+}
+
+export class ContinuousBatcher {
+  private readonly waiting: Waiting[] = [];
+  private epoch = 0;
+
+  constructor(private readonly queue: SerialQueue, private readonly served: ServedModel, private readonly closing: () => boolean, private readonly maxSequences = MAX_RUNNING_SEQUENCES) {}
+
+  /** The request's choices (null when its signal aborted first), decoded in the running batch. */
+  submit(prompts: number[][], r: EngineRequest, model: string | null, live: LiveOptions = {}): Promise<ServedChoice[] | null> {
+    const m = model === this.served.name ? null : model; // the model's own name is the base, as null is
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ prompts, r, model: m, live, epoch: this.epoch, resolve, reject });
+      // one queue turn per request; a turn that finds its request already taken by a running loop does nothing
+      this.queue.run(() => this.loop()).catch(() => {});
+    });
+  }
+
+  /**
+   * Call before queueing a job that changes the model (weights, adapters): requests submitted after it do not
+   * join a batch that runs before it.
+   */
+  barrier(): void {
+    this.epoch++;
+  }
+
+  private async loop(): Promise<void> {
+    const head = this.waiting[0];
+    if (!head) return;
+    const { model, epoch } = head;
+    let running: Running[] = [];
+    let decoder: SequenceDecoder;
+    try {
+      decoder = this.served.decoder(model, this.maxSequences);
+    } catch (e) {
+      // e.g. an adapter unloaded while the request waited: the request fails, the others go on
+      this.waiting.shift();
+      head.reject(e);
+      return;
+    }
+    try {
+      for (;;) {
+        if (this.closing()) {
+          const err = new ServeError('unavailable', 'the server is shutting down');
+          for (const w of [...running.map((x) => x.w), ...this.waiting.splice(0)]) w.reject(err);
+          return;
+        }
+        // join in arrival order while the next request fits this batch
+        while (this.waiting.length > 0) {
+          const w = this.waiting[0];
+          if (w.model !== model || w.epoch !== epoch) break;
+          // (alone, a request too large for any batch gets the decoder's error)
+          if (!decoder.idle && !decoder.fits(w.prompts.length * w.r.n)) break;
+          this.waiting.shift();
+          if (w.live.signal?.aborted) { w.resolve(null); continue; } // nobody is waiting for this answer
+          try {
+            running.push({ w, decoding: this.served.add(decoder, w.prompts, w.r) });
+          } catch (e) {
+            w.reject(e);
+          }
+        }
+        if (running.length === 0) return;
+        decoder.step();
+        running = running.filter(({ w, decoding }) => {
+          if (w.live.signal?.aborted) {
+            decoder.cancel(decoding);
+            w.resolve(null);
+            return false;
+          }
+          if (decoding.finished) {
+            try {
+              w.resolve(this.served.choices(w.prompts, decoding.completions, w.r, model));
+            } catch (e) {
+              w.reject(e);
+            }
+            return false;
+          }
+          if (w.live.onStep) w.live.onStep(this.served.runningChoices(w.prompts, decoding.completions, w.r, model));
+          return true;
+        });
+        // one step per event-loop turn: other routes are answered, streams flushed, new requests read
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    } catch (e) {
+      for (const { w } of running) w.reject(e);
+    } finally {
+      decoder.free();
+    }
+  }
+}
