@@ -15,5 +15,7 @@ function walk(dir) {
 if (!existsSync(root)) { console.error(`no test folder '${root}'`); process.exit(1); }
 const files = walk(root);
 if (files.length === 0) { console.error(`no *.test.ts files under '${root}'`); process.exit(1); }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...extra, ...files], { stdio: 'inherit' });
+// the default suites run on the CPU whatever GPU build is installed; the device suite on $GRPO_DEVICE (vulkan)
+const env = { ...process.env, GRPO_DEVICE: process.env.GRPO_DEVICE ?? (root === 'test-device' ? 'vulkan' : 'cpu') };
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...extra, ...files], { stdio: 'inherit', env });
 process.exit(r.status ?? 1);

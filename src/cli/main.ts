@@ -15,7 +15,9 @@ import { embeddedTaskSplits } from '../data/synthetic/index.ts';
 import { tfgrpoCommand } from '../trainingfree/tfgrpo/cli.ts';
 import { gepaCommand } from '../trainingfree/gepa/cli.ts';
 import { addModelFlags } from './model-flags.ts';
+import { DEVICE_HELP } from '../engine/device-setting.ts';
 import { registerMergeCommand } from './merge.ts';
+import { runDoctor } from './doctor.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -46,9 +48,10 @@ program
   .option('--config <file>', 'YAML run config')
   .option('--resume <dir>', 'continue from a checkpoint folder (runs/<name>/checkpoint)')
   .option('--overwrite [bool]', 'start afresh in a run folder that holds an earlier run (deletes its metrics, checkpoint and final model)')
+  .option('--device <d>', 'model.device: ' + DEVICE_HELP)
   .allowUnknownOption()
   .allowExcessArguments()
-  .action(async (opts, cmd) => { await runTrainCli({ config: opts.config, resume: opts.resume, overwrite: opts.overwrite, overrides: cmd.args, tasks: embeddedTaskSplits }); });
+  .action(async (opts, cmd) => { await runTrainCli({ config: opts.config, resume: opts.resume, overwrite: opts.overwrite, overrides: opts.device ? [...cmd.args, '--model.device', opts.device] : cmd.args, tasks: embeddedTaskSplits }); });
 
 program
   .command('config')
@@ -71,6 +74,12 @@ addModelFlags(program
   .option('--port <n>', 'port; 0 = any free port', int, 8000)
   .option('--api-key <key>', 'require "Authorization: Bearer <key>" on every route but /health, as vLLM (default: $GRPO_API_KEY)'))
   .action(async (opts) => { await runServe(opts); });
+
+program
+  .command('doctor')
+  .description('the ggml build, the devices its backends found (CPU, Vulkan, CUDA, Metal), and the one a run would use')
+  .option('--device <d>', DEVICE_HELP)
+  .action((opts) => runDoctor(opts));
 
 program
   .command('tfgrpo')

@@ -46,12 +46,12 @@ function newModel(c: SftConfig): { model: LlamaModel; tokenizer: Tokenizer } {
     headDim: i.dim / i.n_heads, ffnDim: i.ffn_dim, ropeTheta: i.rope_theta, normEps: 1e-5, maxSeqLen: i.max_seq_len,
     tieEmbeddings: i.tie_embeddings, qkvBias: false, qkNorm: false, bosTokenId: tokenizer.bosId, eosTokenIds: [...tokenizer.eosIds],
   };
-  return { model: new LlamaModel(config, { seed: i.init_seed, threads: c.model.threads ?? undefined, precision: c.model.precision, ...trainingModelOptions(c) }), tokenizer };
+  return { model: new LlamaModel(config, { seed: i.init_seed, threads: c.model.threads ?? undefined, device: c.model.device, precision: c.model.precision, ...trainingModelOptions(c) }), tokenizer };
 }
 
 function openStartingModel(c: SftConfig): { model: LlamaModel; tokenizer: Tokenizer } {
   if (c.model.path === null) return newModel(c);
-  return openModel(resolveModelPath(c.model.path), { threads: c.model.threads ?? undefined, tokenizer: c.model.tokenizer ?? undefined, precision: c.model.precision, ...trainingModelOptions(c) });
+  return openModel(resolveModelPath(c.model.path), { threads: c.model.threads ?? undefined, device: c.model.device, tokenizer: c.model.tokenizer ?? undefined, precision: c.model.precision, ...trainingModelOptions(c) });
 }
 
 function trainingModelOptions(c: SftConfig) {

@@ -6,8 +6,8 @@ import os from 'node:os';
 import { readFileSync } from 'node:fs';
 import { ggml, koffi, setNThreadsProto, threadpoolNewProto, threadpoolFreeProto, setThreadpoolProto, getFeaturesProto, GGML_BIN_DIR, type Ptr } from './ffi.ts';
 import { GrpoError } from '../errors.ts';
-
-let registryLoaded = false;
+import { loadBackendRegistry, resolveDevice, type DeviceInfo } from './device.ts';
+import { parseDevice } from './device-setting.ts';
 
 /**
  * Threads: GRPO_THREADS if set, else one per physical core that other processes are not already using.
@@ -95,6 +95,7 @@ export class Backend {
     private threads: number,
     private readonly proc: (name: string) => Ptr | null,
     private readonly reg: Ptr,
+    readonly device: DeviceInfo,
   ) {}
 
   /** The CPU features this backend build uses (ggml's names: AVX2, AVX512_BF16, NEON, …). */
@@ -113,20 +114,36 @@ export class Backend {
   }
 
   static cpu(opts: { threads?: number } = {}): Backend {
+    return Backend.open({ ...opts, device: 'cpu' });
+  }
+
+  /**
+   * The backend of a device: `device` is auto | cpu | vulkan[:N] | cuda[:N] | metal (default: GRPO_DEVICE, else
+   * auto). Threads apply to the CPU; a GPU backend computes every op of a graph on the GPU.
+   */
+  static open(opts: { threads?: number; device?: string } = {}): Backend {
     const threads = opts.threads ?? defaultThreadCount();
     if (!Number.isInteger(threads) || threads < 1) throw new GrpoError('config', `threads must be a positive integer, got ${threads}`);
-    if (!registryLoaded) {
-      ggml.backend_load_all_from_path(GGML_BIN_DIR);
-      registryLoaded = true;
-    }
-    const ptr: Ptr = ggml.backend_init_by_type(0 /* GGML_BACKEND_DEVICE_TYPE_CPU */, null);
-    if (!ptr) throw new GrpoError('engine', `no ggml CPU backend could be loaded from ${GGML_BIN_DIR}`);
-    const dev = ggml.backend_get_device(ptr);
-    const reg = ggml.backend_dev_backend_reg(dev);
+    loadBackendRegistry();
+    const setting = opts.device ?? process.env.GRPO_DEVICE ?? 'auto';
+    const device = resolveDevice(parseDevice(setting, opts.device === undefined && process.env.GRPO_DEVICE ? 'GRPO_DEVICE' : 'device'));
+    const ptr: Ptr = ggml.backend_dev_init(device.ptr, null);
+    if (!ptr) throw new GrpoError('engine', `ggml could not start ${device.name} (${device.description}) from ${GGML_BIN_DIR}`);
+    const reg = ggml.backend_dev_backend_reg(device.ptr);
     const proc = (name: string): Ptr | null => ggml.backend_reg_get_proc_address(reg, name) || null;
-    const b = new Backend(ptr, ggml.backend_name(ptr) as string, ggml.backend_dev_description(dev) as string, threads, proc, reg);
+    const b = new Backend(ptr, ggml.backend_name(ptr) as string, device.description, threads, proc, reg, device);
     b.setThreads(threads);
     return b;
+  }
+
+  /** the CPU, whose buffers the host reads directly (a GPU's are copied over) */
+  get isCpu(): boolean {
+    return this.device.kind === 'cpu';
+  }
+
+  /** Whether this backend computes `op` (a graph node) as built; a GPU backend lacks some ops or shapes. */
+  supportsOp(op: Ptr): boolean {
+    return ggml.backend_supports_op(this.ptr, op);
   }
 
   get threadCount(): number {

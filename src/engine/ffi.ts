@@ -15,22 +15,43 @@ import { GrpoError } from '../errors.ts';
 /** koffi 3 returns pointers as BigInt. */
 export type Ptr = bigint;
 
+/** The GPU builds of the same ggml, best first; `npm run install:vulkan` / `install:cuda` put them in gpu/. */
+const GPU_BUILDS = ['cuda', 'vulkan'];
+const PACKAGE_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+
+/** bins/<platform>/ of an installed @node-llama-cpp package (its `exports` hide package.json: go from its main entry) */
+function binsOf(pkg: string, from: string): string | null {
+  try {
+    const main = createRequire(from).resolve(pkg);
+    const bins = path.join(path.dirname(path.dirname(main)), 'bins');
+    const dir = fs.readdirSync(bins).find((d) => fs.existsSync(path.join(bins, d, 'libggml-base.so')));
+    return dir ? path.join(bins, dir) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Where the ggml libraries come from: GRPO_GGML_DIR; else a GPU build when one is installed (it holds the same
+ * CPU backends too) unless GRPO_DEVICE=cpu; else the CPU build that `npm install` brings.
+ */
 function locateBinDir(): string {
   if (process.env.GRPO_GGML_DIR) return process.env.GRPO_GGML_DIR;
-  const require = createRequire(import.meta.url);
-  let main: string;
-  try {
-    // the package's `exports` hides package.json, so locate bins/ from its main entry (dist/index.js)
-    main = require.resolve('@node-llama-cpp/linux-x64');
-  } catch {
-    throw new GrpoError('engine', 'cannot find the ggml binaries: install the pinned dependency with `npm install` (package @node-llama-cpp/linux-x64), or point GRPO_GGML_DIR at a folder holding libggml-base.so');
+  if (process.env.GRPO_DEVICE !== 'cpu') {
+    for (const kind of GPU_BUILDS) {
+      const pkg = `@node-llama-cpp/linux-x64-${kind}`;
+      const dir = binsOf(pkg, path.join(PACKAGE_ROOT, 'gpu', 'package.json')) ?? binsOf(pkg, import.meta.url);
+      if (dir) return dir;
+    }
   }
-  return path.join(path.dirname(path.dirname(main)), 'bins', 'linux-x64');
+  const dir = binsOf('@node-llama-cpp/linux-x64', import.meta.url);
+  if (!dir) throw new GrpoError('engine', 'cannot find the ggml binaries: install the pinned dependency with `npm install` (package @node-llama-cpp/linux-x64), or point GRPO_GGML_DIR at a folder holding libggml-base.so');
+  return dir;
 }
 
 export const GGML_BIN_DIR = locateBinDir();
 const baseLib = path.join(GGML_BIN_DIR, 'libggml-base.so');
-const regLib = fs.readdirSync(GGML_BIN_DIR).find((f) => /^libggml\.v[\d.]+\.so$/.test(f)) ?? 'libggml.so';
+const regLib = fs.readdirSync(GGML_BIN_DIR).find((f) => /^libggml\.([a-z]+\.)?v[\d.]+\.so$/.test(f)) ?? 'libggml.so'; // libggml.v0.5.0.so, libggml.vulkan.v0.5.0.so
 if (!fs.existsSync(baseLib)) throw new GrpoError('engine', `ggml library not found at ${baseLib}; reinstall with \`npm install\``);
 
 koffi.opaque('ggml_context');
@@ -122,6 +143,7 @@ export const ggml = {
   graph_node: f(`${T} ggml_graph_node(ggml_cgraph *g, int i)`),
   graph_add_node: f(`void ggml_graph_add_node(ggml_cgraph *g, ${T} t)`),
   graph_get_tensor: f(`${T} ggml_graph_get_tensor(ggml_cgraph *g, const char *name)`),
+  op_desc: f(`const char * ggml_op_desc(${T} t)`),
   // allocation and backends
   gallocr_new: f('ggml_gallocr * ggml_gallocr_new(ggml_backend_buffer_type *buft)'),
   gallocr_free: f('void ggml_gallocr_free(ggml_gallocr *a)'),
@@ -141,6 +163,15 @@ export const ggml = {
   backend_dev_description: f('const char * ggml_backend_dev_description(ggml_backend_device *d)'),
   backend_name: f('const char * ggml_backend_name(ggml_backend *b)'),
   backend_reg_get_proc_address: f('void * ggml_backend_reg_get_proc_address(ggml_backend_reg *r, const char *name)'),
+  backend_supports_op: f(`bool ggml_backend_supports_op(ggml_backend *b, ${T} op)`),
+  backend_synchronize: f('void ggml_backend_synchronize(ggml_backend *b)'),
+  backend_dev_name: f('const char * ggml_backend_dev_name(ggml_backend_device *d)'),
+  backend_dev_type: f('int ggml_backend_dev_type(ggml_backend_device *d)'),
+  backend_dev_memory: f('void ggml_backend_dev_memory(ggml_backend_device *d, _Out_ size_t *free, _Out_ size_t *total)'),
+  backend_dev_init: f('ggml_backend * ggml_backend_dev_init(ggml_backend_device *d, const char *params)'),
+  backend_reg_name: f('const char * ggml_backend_reg_name(ggml_backend_reg *r)'),
+  backend_dev_count: reg.func('size_t ggml_backend_dev_count()'),
+  backend_dev_get: reg.func('ggml_backend_device * ggml_backend_dev_get(size_t i)'),
   backend_load_all_from_path: reg.func('void ggml_backend_load_all_from_path(const char *dir)'),
   backend_init_by_type: reg.func('ggml_backend * ggml_backend_init_by_type(int type, const char *params)'),
   backend_init_by_name: reg.func('ggml_backend * ggml_backend_init_by_name(const char *name, const char *params)'),

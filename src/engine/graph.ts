@@ -40,7 +40,7 @@ export class ComputeGraph {
     this.maxNodes = tensors + (opts.externalTensors ?? 0);
     // 3 graphs: the whole graph and, for training, views of its forward and backward parts
     this.ctx = new Context(tensors, this.maxNodes, false, 3);
-    this.ops = new Ops(this.ctx);
+    this.ops = new Ops(this.ctx, !backend.isCpu);
     this.graph = ggml.new_graph_custom(this.ctx.ptr, this.maxNodes, false);
     if (!this.graph) throw new GrpoError('engine', 'could not create a ggml graph');
   }
@@ -97,9 +97,23 @@ export class ComputeGraph {
       this.forwardPart = this.slice(0, this.nForward);
       this.backwardPart = this.slice(this.nForward, this.nodeCount);
     }
+    this.checkSupported();
     this.allocr = ggml.gallocr_new(this.backend.bufferType);
     if (!this.allocr || !ggml.gallocr_alloc_graph(this.allocr, this.graph)) {
       throw new GrpoError('engine', 'could not allocate the compute graph (out of memory?)');
+    }
+  }
+
+  /** A GPU backend that lacks an op would fail inside ggml (abort): name it here instead. */
+  private checkSupported(): void {
+    if (this.backend.isCpu) return;
+    const missing = new Set<string>();
+    for (let i = 0; i < this.nodeCount; i++) {
+      const node = ggml.graph_node(this.graph, i);
+      if (!this.backend.supportsOp(node)) missing.add(ggml.op_desc(node) as string);
+    }
+    if (missing.size > 0) {
+      throw new GrpoError('engine', `${this.backend.name} (${this.backend.description}) cannot compute ${[...missing].join(', ')} as this graph uses ${missing.size === 1 ? 'it' : 'them'}; run on the CPU (--device cpu)`);
     }
   }
 

@@ -35,8 +35,17 @@ function sameShape(a: Tensor, b: Tensor): boolean {
 
 export const ROPE_NEOX = 2;
 
+/** ggml-vulkan converts a matmul operand whose first two dimensions are not contiguous to f16 (or bf16) first */
+function dim01Contiguous(t: Tensor): boolean {
+  return t.nb[0] === DTYPE_BYTES[t.dtype] && t.nb[1] === rowBytes(t.dtype, t.ne[0]) && (t.ne[3] === 1 || t.nb[3] === t.nb[2] * t.ne[2]);
+}
+
 export class Ops {
-  constructor(readonly ctx: Context) {}
+  /**
+   * `exactMatmuls`: make f32 matmul operands contiguous first, so a GPU backend multiplies them in f32 (ggml-vulkan
+   * would round a strided operand to f16: errors of ~1e-3 where the CPU's are ~1e-6)
+   */
+  constructor(readonly ctx: Context, private readonly exactMatmuls = false) {}
 
   /** Run one ggml op call after checking its operands are alive and there is room for its result. */
   private wrap(op: string, operands: Tensor[], call: () => bigint, dtype: DType, ne: readonly number[], nb?: readonly number[]): Tensor {
@@ -59,6 +68,10 @@ export class Ops {
     if (b.nb[0] !== DTYPE_BYTES[b.dtype]) fail(op, `rows of the second operand ${b.shapeText} must be contiguous`);
     if (!isMatrixType(a) || (b.dtype !== 'f32' && b.dtype !== a.dtype)) fail(op, `needs a float or q8_0 first operand and an f32 (or ${a.dtype}) second, got ${a.dtype}, ${b.dtype}`);
     if (a.ne[0] % BLOCK_ELEMENTS[a.dtype] !== 0) fail(op, `${a.describe()} rows are not whole ${a.dtype} blocks`);
+    if (this.exactMatmuls) {
+      if (a.dtype === 'f32' && !dim01Contiguous(a)) a = this.cont(a);
+      if (b.dtype === 'f32' && !dim01Contiguous(b)) b = this.cont(b);
+    }
     return this.wrap(op, [a, b], () => ggml.mul_mat(this.ctx.ptr, a.ptr, b.ptr), 'f32', [a.ne[1], b.ne[1], b.ne[2], b.ne[3]]);
   }
 

@@ -23,6 +23,8 @@ import { GrpoError } from '../errors.ts';
 export interface ModelOptions {
   backend?: Backend;
   threads?: number;
+  /** auto | cpu | vulkan[:N] | cuda[:N] | metal (default: GRPO_DEVICE, else auto); ignored when `backend` is given */
+  device?: string;
   /** add a scalar value head (PPO critic) */
   valueHead?: boolean;
   /** seed for random initialisation when no weights are given */
@@ -112,7 +114,7 @@ export class LlamaModel {
 
   constructor(readonly config: LlamaConfig, opts: ModelOptions & { weights?: WeightMap } = {}) {
     this.ownsBackend = !opts.backend;
-    this.backend = opts.backend ?? Backend.cpu({ threads: opts.threads });
+    this.backend = opts.backend ?? Backend.open({ threads: opts.threads, device: opts.device });
     this.padMultiple = opts.padMultiple ?? 16;
     this.cacheSize = opts.graphCacheSize ?? 4;
     this.cacheBytes = opts.graphCacheBytes ?? 512e6;

@@ -32,7 +32,7 @@ import { handleLoadLoraAdapter, handleUnloadLoraAdapter } from './lora-routes.ts
 import { handleUpdateWeightsFromDisk } from './update-weights.ts';
 
 /** `tokenizer`, `threads`, `precision`, `adapter`, `basePrecision`: how a model path is opened (open-model.ts) */
-export interface ServeOptions extends Pick<OpenOptions, 'tokenizer' | 'threads' | 'precision' | 'adapter' | 'basePrecision'> {
+export interface ServeOptions extends Pick<OpenOptions, 'tokenizer' | 'threads' | 'device' | 'precision' | 'adapter' | 'basePrecision'> {
   /** model path (Hugging Face folder, .gguf or llama2.c .bin), or a model already opened (the caller frees it) */
   model: string | OpenedModel;
   /** interface to bind (default 127.0.0.1: this machine only) */
@@ -137,7 +137,7 @@ function bearerCheck(apiKey: string | undefined): (req: IncomingMessage) => bool
 /** Opens the model (unless given one) and starts serving; resolves once the port is bound. */
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const ownsModel = typeof opts.model === 'string';
-  const opened = typeof opts.model === 'string' ? openModel(opts.model, { tokenizer: opts.tokenizer, threads: opts.threads, precision: opts.precision, adapter: opts.adapter, basePrecision: opts.basePrecision }) : opts.model;
+  const opened = typeof opts.model === 'string' ? openModel(opts.model, { tokenizer: opts.tokenizer, threads: opts.threads, device: opts.device, precision: opts.precision, adapter: opts.adapter, basePrecision: opts.basePrecision }) : opts.model;
   const name = opts.modelName ?? (typeof opts.model === 'string' ? defaultModelName(opts.model) : 'grpo-model');
   const served = new ServedModel(opened.model, opened.tokenizer, name);
   const log = opts.log ?? ((line: string) => console.error(`grpo serve: ${line}`));

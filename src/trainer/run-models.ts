@@ -58,7 +58,7 @@ export async function openRunModels(config: TrainConfig, a: ResolvedAlgorithm, o
   if (config.training.check_memory) checkMemoryPlan(memory);
 
   const resumed = opts.resume ? checkpointPolicy(opts.resume) : null;
-  const engine = { threads: config.model.threads, tokenizer, precision: config.model.precision };
+  const engine = { threads: config.model.threads, device: config.model.device, tokenizer, precision: config.model.precision };
   const { model } = openModel(resumed?.model ?? basePath, {
     ...engine, valueHead: a.advantage === 'gae', lora, basePrecision: config.model.base_precision, adapter: resumed?.adapter,
     recompute: config.training.gradient_checkpointing,

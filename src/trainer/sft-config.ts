@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { describeConfig, parseConfig, readConfigFile } from '../trainingfree/common/config.ts';
 import { parseOverrides, setPath } from './config/load.ts';
 import { GrpoError } from '../errors.ts';
+import { DEVICE_HELP, DEVICE_PATTERN } from '../engine/device-setting.ts';
 
 const positiveInt = z.number().int().positive();
 
@@ -30,6 +31,7 @@ const modelSchema = z.strictObject({
   path: z.string().nullable().default(null).describe('starting checkpoint: HF folder, .gguf, llama2.c .bin, or "embedded" (the shipped model); null = a new model from model.init with the embedded task\'s character tokenizer'),
   tokenizer: z.string().nullable().default(null).describe('tokenizer path; null = found with the model'),
   threads: positiveInt.nullable().default(null).describe('compute threads; null = one per core'),
+  device: z.string().regex(DEVICE_PATTERN, { error: 'must be auto, cpu, vulkan[:N], cuda[:N] or metal' }).optional().describe(DEVICE_HELP),
   precision: z.enum(['auto', 'f32', 'bf16']).default('auto').describe('matmul precision: f32 (exact), bf16 (BF16 copies of the weights feed the products; master weights and AdamW stay f32), or auto (bf16 where the CPU has vector BF16: AVX2 / AVX-512; else f32)'),
   init: initSchema.prefault({}).describe('architecture of a new model (model.path null)'),
   lora: loraSchema.optional().describe('train LoRA adapters on a frozen base (lora: {} for the defaults); the result is a PEFT adapter folder'),

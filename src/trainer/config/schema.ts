@@ -4,6 +4,7 @@
  * values (presets.ts) and any of them can be overridden individually.
  */
 import { z } from 'zod';
+import { DEVICE_HELP, DEVICE_PATTERN } from '../../engine/device-setting.ts';
 
 const positiveInt = z.number().int().positive();
 const aggregation = z.enum(['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum', 'seq-mean-token-sum-norm']);
@@ -25,6 +26,7 @@ const modelSchema = z.object({
   path: z.string().describe('policy: Hugging Face folder, .gguf, llama2.c .bin, or "embedded" (the shipped demo model)'),
   tokenizer: z.string().optional().describe('tokenizer path (default: found with the model)'),
   threads: positiveInt.optional().describe('compute threads (default: one per core)'),
+  device: z.string().regex(DEVICE_PATTERN, { error: 'must be auto, cpu, vulkan[:N], cuda[:N] or metal' }).optional().describe(DEVICE_HELP),
   precision: z.enum(['auto', 'f32', 'bf16']).default('auto').describe('matmul precision of training and decoding: f32 (exact), bf16 (BF16 copies of the weights feed the products; master weights, AdamW and the log-softmax stay f32), or auto (bf16 where the CPU has vector BF16: AVX2 / AVX-512; else f32)'),
   lora: loraSchema.optional().describe('train LoRA adapters on a frozen base instead of every weight (lora: {} for the defaults); the KL reference is then the base with adapters off'),
   base_precision: z.enum(['bf16', 'f32', 'q8_0']).optional().describe('with lora: how the frozen base is held — bf16 (default), f32, or q8_0 (8-bit blocks, QLoRA-style)'),
