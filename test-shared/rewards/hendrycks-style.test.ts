@@ -18,7 +18,8 @@ const CASES: [string, string, boolean][] = [
   // leading zero, trailing zeros, signs
   ['.5', '0.5', true], ['0.50', '0.5', true], ['-0', '0', true], ['+3', '3', true], ['- 3', '-3', true],
   // "x = " prefixes
-  ['x = 5', '5', true], ['a=\\frac{1}{2}', '\\frac{1}{2}', true], ['y=3', 'x=3', true],
+  // (Math-Verify's strict default: x = 3 and y = 3 name different unknowns; Hendrycks strips both prefixes.)
+  ['x = 5', '5', true], ['a=\\frac{1}{2}', '\\frac{1}{2}', true], ['y=3', 'x=3', false],
   // \left \right and brackets
   ['\\left(1,2\\right)', '(1,2)', true], ['\\left[1,2\\right)', '[1,2)', true], ['\\left\\{1,2\\right\\}', '\\{1,2\\}', true],
   // things that must stay different

@@ -54,10 +54,16 @@ test('different answers grade unequal', () => {
   }
 });
 
-test('relTol is configurable; rationals stay exact regardless', () => {
+test('floatPrecision: a decimal side rounds both sides to that many places (Math-Verify float_rounding)', () => {
+  // π = 3.14159265…: 3.141593 at 6 places, 3.1416 at 4.
   assert.equal(answersEquivalent('3.1416', '\\pi'), false);
-  assert.equal(answersEquivalent('3.1416', '\\pi', { relTol: 1e-4 }), true);
-  assert.equal(answersEquivalent('0.3333', '1/3', { relTol: 1e-2 }), false);
+  assert.equal(answersEquivalent('3.1416', '\\pi', { floatPrecision: 4 }), true);
+  // 1/3 = 0.333333… : 0.3333 matches at 4 places, not at 6; integers and fractions stay exact.
+  assert.equal(answersEquivalent('0.3333', '1/3', { floatPrecision: 4 }), true);
+  assert.equal(answersEquivalent('0.3333', '1/3'), false);
+  assert.equal(answersEquivalent('1000001', '1000000', { floatPrecision: 0 }), false);
+  assert.equal(answersEquivalent('0.0833333', '\\frac{1}{12}'), true); // 1/12 = 0.08333333…
+  assert.equal(answersEquivalent('4.123106', '\\sqrt{17}'), true); // √17 = 4.1231056…
 });
 
 test('symbolic: false keeps only string and exact comparison', () => {
@@ -68,7 +74,7 @@ test('symbolic: false keeps only string and exact comparison', () => {
 test('a runaway CAS computation is stopped at the deadline and the grader keeps working', () => {
   const start = Date.now();
   // mathjs computes this binomial with a ~5·10^8-step loop; the worker is terminated at 300 ms.
-  assert.equal(answersEquivalent('1', '\\binom{1000000000}{500000000}', { symbolicTimeoutMs: 300 }), false);
+  assert.equal(answersEquivalent('1', '\\binom{1000000000}{500000000}', { timeoutMs: 300 }), false);
   assert.ok(Date.now() - start < 5000, `took ${Date.now() - start} ms`);
   assert.equal(answersEquivalent('\\sqrt{8}', '2\\sqrt{2}'), true);
 });

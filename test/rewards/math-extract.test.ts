@@ -14,7 +14,10 @@ test('lastBoxed takes the last box and balances nested braces', () => {
 test('extractAnswer: each marker and their priority', () => {
   assert.equal(extractAnswer('<think>try \\boxed{1}</think><answer>\\boxed{42}</answer>'), '42');
   assert.equal(extractAnswer('<answer> 17 </answer>'), '17');
-  assert.equal(extractAnswer('work... \\boxed{2} and finally \\boxed{3}.'), '3');
+  // Boxes that a short "and" / comma separates are one answer (Math-Verify); a box revised later is not.
+  assert.equal(extractAnswer('work... \\boxed{2} and finally \\boxed{3}.'), '2, 3');
+  assert.equal(extractAnswer('first \\boxed{2}. Checking the algebra once more I find it is \\boxed{3}.'), '3');
+  assert.equal(extractAnswer('\\boxed{1} no no no no no \\boxed{2}'), '2');
   assert.equal(extractAnswer('Janet makes 9 * 2 = 18\n#### 18'), '18');
   assert.equal(extractAnswer('So the answer is 3.5. Done.'), '3.5');
   assert.equal(extractAnswer('The final answer is $\\$1,000$. I hope it is correct.'), '\\$1,000');
@@ -25,7 +28,7 @@ test('extractAnswer: each marker and their priority', () => {
 test('extractAnswer prefers the text after </think>, and the last-number fallback can be switched off', () => {
   assert.equal(extractAnswer('<think>maybe \\boxed{4}</think> It is \\boxed{5}.'), '5');
   assert.equal(extractAnswer('<think>it is \\boxed{4}</think>'), '4');
-  assert.equal(extractAnswer('I computed 12 then 1,250 apples'), '1,250');
+  assert.equal(extractAnswer('I computed 12 then 1,250 apples'), '1250');
   assert.equal(extractAnswer('I computed 12 then 1,250 apples', { fallbackLastNumber: false }), null);
   assert.equal(extractAnswer('ratio 3 / 4'), '3/4');
   assert.equal(extractAnswer('no numbers at all'), null);

@@ -1,26 +1,44 @@
 /**
  * Are two answers the same mathematical object? Shape by shape (structure.ts), then per expression:
- * exact rational arithmetic first (0.5 = \frac{1}{2} = 2/4, no tolerance, so 1000001 ≠ 1000000),
- * otherwise the time-limited CAS check (symbolic.ts) with a relative tolerance.
+ * exact rational arithmetic first (2/4 = \frac{1}{2}; 1000001 ≠ 1000000), decimals after rounding both
+ * sides to `floatPrecision` places (0.0833333 = \frac{1}{12}), otherwise the CAS check (symbolic.ts).
+ * Follows Math-Verify's `verify` (grader.py): the gold decides whether "x = 3" is unwrapped, a gold
+ * relation compares with a predicted interval, sets ignore order and repeats, and one deadline bounds
+ * the whole call.
  */
-import { parseMath, evaluateExactly, containsInfinity, infinitySign, toMathjs, type MathNode } from './latex-parser.ts';
+import {
+  parseMath, evaluateExactly, containsInfinity, infinitySign, toMathjs, variableNames, renameVariables, hasDecimal,
+  type MathNode,
+} from './latex-parser.ts';
 import { normalizeAnswer, compactAnswer } from './normalize.ts';
-import { parseAnswer, type Answer } from './structure.ts';
-import { compareSymbolically, type ComparisonMode } from './symbolic.ts';
+import { parseAnswer, type Answer, type RelationOp } from './structure.ts';
+import { compareSymbolically, prepareSymbolicWorker, type ComparisonMode } from './symbolic.ts';
+import { Deadline, DeadlineExceeded } from './deadline.ts';
 
 export interface EquivalenceOptions {
-  /** Relative tolerance when a side is not an exact rational (π vs 3.14159265). Default 1e-6 (math-verify's 6 digits). */
-  relTol?: number;
-  /** Deadline of one CAS comparison in milliseconds; a comparison stopped at the deadline counts as unequal. Default 2000. */
-  symbolicTimeoutMs?: number;
+  /** Decimal places both sides are rounded to when one is written as a decimal (Math-Verify `float_rounding`). Default 6. */
+  floatPrecision?: number;
+  /** Variables matter, so f(x) ≠ f(y) and x = 1 ≠ y = 1. false maps the prediction's variables onto the gold's in sorted order (Math-Verify `strict`). Default true. */
+  strict?: boolean;
+  /**
+   * A predicted relation may answer a gold interval (gold [-2, 7], prediction -2 ≤ x ≤ 7). A gold relation
+   * always compares with a predicted interval (Math-Verify `allow_set_relation_comp`). Default false.
+   */
+  allowSetRelationComp?: boolean;
+  /** Budget in milliseconds for one whole grading call; an answer not decided by then counts as wrong. Default 5000. */
+  timeoutMs?: number;
   /** Set false to use only string and exact-rational comparison (no CAS). Default true. */
   symbolic?: boolean;
 }
 
-interface Resolved {
-  relTol: number;
-  timeoutMs: number;
+export const DEFAULT_TIMEOUT_MS = 5000;
+
+interface Ctx {
+  precision: number;
+  strict: boolean;
+  setRelation: boolean;
   symbolic: boolean;
+  deadline: Deadline;
 }
 
 const CACHE_LIMIT = 20_000;
@@ -32,67 +50,168 @@ function remember(key: string, value: boolean): boolean {
   return value;
 }
 
-function casEqual(a: MathNode, b: MathNode, mode: ComparisonMode, o: Resolved): boolean {
-  if (!o.symbolic) return false;
+function casEqual(a: MathNode, b: MathNode, mode: ComparisonMode, c: Ctx): boolean {
+  if (!c.symbolic) return false;
+  c.deadline.check();
   const left = toMathjs(a);
   const right = toMathjs(b);
-  const key = `${mode}\u0000${o.relTol}\u0000${left}\u0000${right}`;
+  const tolerance = mode === 'rounded' ? c.precision : 10 ** -c.precision;
+  const key = `${mode}\u0000${tolerance}\u0000${left}\u0000${right}`;
   const cached = verdictCache.get(key);
   if (cached !== undefined) return cached;
-  const verdict = compareSymbolically(left, right, mode, o.relTol, o.timeoutMs);
-  // Timeouts are not cached: the same pair may finish on a less loaded machine.
-  if (verdict === 'timeout') return false;
+  const verdict = compareSymbolically(left, right, mode, tolerance, Math.max(1, c.deadline.remainingMs()));
+  // A comparison stopped at the deadline ends the call; timeouts are not cached (a less loaded machine may finish).
+  if (verdict === 'timeout') {
+    c.deadline.check();
+    return false;
+  }
   return remember(key, verdict === 'equal');
 }
 
-function expressionsEqual(a: string, b: string, o: Resolved): boolean {
-  if (compactAnswer(a) === compactAnswer(b)) return true;
-  const pa = parseMath(a);
-  const pb = parseMath(b);
-  if (!pa || !pb) return false;
-  if (containsInfinity(pa) || containsInfinity(pb)) {
-    const sa = infinitySign(pa);
-    return sa !== 0 && sa === infinitySign(pb);
-  }
-  const ra = evaluateExactly(pa);
-  const rb = evaluateExactly(pb);
-  if (ra && rb) return ra.equals(rb);
-  return casEqual(pa, pb, 'equal', o);
+/** Under strict: false, the prediction's variables renamed to the gold's (both sorted) when they are as many. */
+function alignVariables(gold: MathNode[], pred: MathNode[], c: Ctx): MathNode[] {
+  if (c.strict) return pred;
+  const g = [...new Set(gold.flatMap(variableNames))].sort();
+  const p = [...new Set(pred.flatMap(variableNames))].sort();
+  if (g.length !== p.length) return pred;
+  const names = new Map(p.map((name, i) => [name, g[i]]));
+  return pred.map((n) => renameVariables(n, names));
 }
 
-function equationsEqual(a: { lhs: string; rhs: string }, b: { lhs: string; rhs: string }, o: Resolved): boolean {
-  const parts = [a.lhs, a.rhs, b.lhs, b.rhs].map(parseMath);
-  if (parts.some((p) => p === null)) return false;
-  const [l1, r1, l2, r2] = parts as MathNode[];
-  // a: L1 = R1 and b: L2 = R2 describe the same set when L1 − R1 = c·(L2 − R2) for a constant c ≠ 0.
-  return casEqual({ kind: 'bin', op: '-', left: l1, right: r1 }, { kind: 'bin', op: '-', left: l2, right: r2 }, 'proportional', o);
+function parsedAll(texts: string[]): MathNode[] | null {
+  const nodes = texts.map(parseMath);
+  return nodes.every((n) => n !== null) ? (nodes as MathNode[]) : null;
 }
+
+function expressionsEqual(gold: string, pred: string, c: Ctx): boolean {
+  if (compactAnswer(gold) === compactAnswer(pred)) return true;
+  const nodes = parsedAll([gold, pred]);
+  if (!nodes) return false;
+  const g = nodes[0];
+  const [p] = alignVariables([g], [nodes[1]], c);
+  if (containsInfinity(g) || containsInfinity(p)) {
+    const sign = infinitySign(g);
+    return sign !== 0 && sign === infinitySign(p);
+  }
+  const decimal = hasDecimal(g) || hasDecimal(p);
+  const rg = evaluateExactly(g);
+  const rp = evaluateExactly(p);
+  // Two written decimals are compared exactly (.0000673 ≠ .0000672); a decimal against a fraction after rounding.
+  if (rg && rp) return rg.equals(rp) || (hasDecimal(g) !== hasDecimal(p) && rg.scaledRound(c.precision) === rp.scaledRound(c.precision));
+  if (decimal && variableNames(g).length === 0 && variableNames(p).length === 0) return casEqual(g, p, 'rounded', c);
+  return casEqual(g, p, 'equal', c);
+}
+
+/** L1 − R1 against L2 − R2: proportional for equations, positively proportional for inequalities. */
+function differencesMatch(gold: [string, string], pred: [string, string], mode: ComparisonMode, c: Ctx): boolean {
+  const g = parsedAll(gold);
+  const p0 = parsedAll(pred);
+  if (!g || !p0) return false;
+  const p = alignVariables(g, p0, c);
+  return casEqual({ kind: 'bin', op: '-', left: g[0], right: g[1] }, { kind: 'bin', op: '-', left: p[0], right: p[1] }, mode, c);
+}
+
+type EquationAnswer = Extract<Answer, { kind: 'equation' }>;
+type RelationAnswer = Extract<Answer, { kind: 'relation' }>;
+
+function equationsEqual(g: EquationAnswer, p: EquationAnswer, c: Ctx): boolean {
+  // x = 1 and x = 1.0 compare their values; x = 1 and y = 1 only when strict is off.
+  if (g.assignment && p.assignment && (compactAnswer(g.lhs) === compactAnswer(p.lhs) || !c.strict)) {
+    return shapesEqual(parseAnswer(g.rhs), parseAnswer(p.rhs), c);
+  }
+  // Otherwise the same solution set: L1 − R1 = k·(L2 − R2) for a constant k ≠ 0.
+  return differencesMatch([g.lhs, g.rhs], [p.lhs, p.rhs], 'proportional', c);
+}
+
+const FLIPPED: Record<RelationOp, RelationOp> = { '<': '>', '>': '<', '\\le': '\\ge', '\\ge': '\\le', '\\ne': '\\ne' };
+
+/** a op b as (left, right, op) with op one of <, \le, \ne (a > b is b < a). */
+function oriented(a: string, op: RelationOp, b: string): [string, string, RelationOp] {
+  return op === '>' || op === '\\ge' ? [b, a, FLIPPED[op]] : [a, b, op];
+}
+
+function relationsMatch(g: RelationAnswer, p: RelationAnswer, c: Ctx): boolean {
+  if (g.ops.length !== p.ops.length) return false;
+  return g.ops.every((op, i) => {
+    const [gl, gr, gop] = oriented(g.parts[i], op, g.parts[i + 1]);
+    const [pl, pr, pop] = oriented(p.parts[i], p.ops[i], p.parts[i + 1]);
+    return gop === pop && differencesMatch([gl, gr], [pl, pr], gop === '\\ne' ? 'proportional' : 'positive', c);
+  });
+}
+
+function relationsEqual(g: RelationAnswer, p: RelationAnswer, c: Ctx): boolean {
+  if (relationsMatch(g, p, c)) return true;
+  // 7 \ge x \ge -2 is -2 \le x \le 7 read backwards.
+  const reversed: RelationAnswer = { kind: 'relation', parts: [...p.parts].reverse(), ops: [...p.ops].reverse().map((op) => FLIPPED[op]) };
+  return p.ops.length > 1 && relationsMatch(g, reversed, c);
+}
+
+const expr = (text: string): Answer => ({ kind: 'expr', text });
+const interval = (open: '(' | '[', low: string, high: string, close: ')' | ']'): Answer => ({ kind: 'tuple', open, close, items: [expr(low), expr(high)] });
+
+/** A variable or a function of one: x, a, f(x), |z| is not one (its set is not an interval). */
+function isUnknown(s: string): boolean {
+  return /^(?:[a-zA-Z]|\\[a-zA-Z]+)(?:_\w+)?(?:\([a-zA-Z]\))?$/.test(s.replace(/\s+/g, ''));
+}
+
+/** The interval a relation in one unknown describes: x > 5 is (5, ∞), -2 \le x < 7 is [-2, 7). Null otherwise. */
+function relationAsSet(r: RelationAnswer): Answer | null {
+  if (r.ops.length === 1) {
+    const [a, b] = r.parts;
+    const [value, op] = isUnknown(a) ? [b, r.ops[0]] : isUnknown(b) ? [a, FLIPPED[r.ops[0]]] : [null, r.ops[0]];
+    if (value === null) return null;
+    switch (op) {
+      case '<': return interval('(', '-\\infty', value, ')');
+      case '\\le': return interval('(', '-\\infty', value, ']');
+      case '>': return interval('(', value, '\\infty', ')');
+      case '\\ge': return interval('[', value, '\\infty', ')');
+      case '\\ne': return { kind: 'union', items: [interval('(', '-\\infty', value, ')'), interval('(', value, '\\infty', ')')] };
+    }
+  }
+  if (r.ops.length === 2 && isUnknown(r.parts[1])) {
+    const increasing = r.ops.every((op) => op === '<' || op === '\\le');
+    const decreasing = r.ops.every((op) => op === '>' || op === '\\ge');
+    if (!increasing && !decreasing) return null;
+    const [low, high] = increasing ? [r.parts[0], r.parts[2]] : [r.parts[2], r.parts[0]];
+    const [lowOp, highOp] = increasing ? r.ops : [r.ops[1], r.ops[0]];
+    return interval(lowOp === '<' || lowOp === '>' ? '(' : '[', low, high, highOp === '<' || highOp === '>' ? ')' : ']');
+  }
+  return null;
+}
+
+const isSetLike = (x: Answer) => x.kind === 'tuple' || x.kind === 'union' || x.kind === 'set';
 
 function textKey(s: string): string {
   return s.toLowerCase().replace(/[^a-z0-9]/g, '');
 }
 
-function orderedEqual(a: Answer[], b: Answer[], o: Resolved): boolean {
-  return a.length === b.length && a.every((x, i) => shapesEqual(x, b[i], o));
+function orderedEqual(gold: Answer[], pred: Answer[], c: Ctx): boolean {
+  return gold.length === pred.length && gold.every((x, i) => shapesEqual(x, pred[i], c));
 }
 
-/** Multiset equality: every item of `a` matched to a distinct equal item of `b` (augmenting paths). */
-function unorderedEqual(a: Answer[], b: Answer[], o: Resolved): boolean {
-  if (a.length !== b.length) return false;
-  const equal = a.map((x) => b.map((y) => shapesEqual(x, y, o)));
-  const matchOfB = new Array<number>(b.length).fill(-1);
-  const tryAssign = (i: number, seen: boolean[]): boolean => {
-    for (let j = 0; j < b.length; j++) {
-      if (!equal[i][j] || seen[j]) continue;
-      seen[j] = true;
-      if (matchOfB[j] < 0 || tryAssign(matchOfB[j], seen)) {
-        matchOfB[j] = i;
-        return true;
-      }
-    }
-    return false;
-  };
-  return a.every((_, i) => tryAssign(i, new Array<boolean>(b.length).fill(false)));
+/** Exact value of a plain numeric item, so large sets of numbers match by lookup instead of pair by pair. */
+function exactKey(x: Answer): string | null {
+  if (x.kind !== 'expr') return null;
+  const node = parseMath(x.text);
+  const value = node && evaluateExactly(node);
+  return value ? value.toString() : null;
+}
+
+/** Every item of `items` equals some item of `others` (`goldFirst` keeps the gold/prediction roles). */
+function coveredBy(items: Answer[], others: Answer[], goldFirst: boolean, c: Ctx): boolean {
+  const keys = new Set(others.map(exactKey).filter((k) => k !== null));
+  return items.every((x) => {
+    c.deadline.check();
+    const key = exactKey(x);
+    if (key !== null && keys.has(key)) return true;
+    return others.some((y) => (goldFirst ? shapesEqual(x, y, c) : shapesEqual(y, x, c)));
+  });
+}
+
+/** Set equality: order and repeats do not matter (Math-Verify compares sympy FiniteSets). */
+function setsEqual(gold: Answer[], pred: Answer[], c: Ctx): boolean {
+  if ((gold.length === 0) !== (pred.length === 0)) return false;
+  return coveredBy(gold, pred, true, c) && coveredBy(pred, gold, false, c);
 }
 
 function vectorItems(x: Answer): Answer[] | null {
@@ -105,36 +224,74 @@ function vectorItems(x: Answer): Answer[] | null {
   return null;
 }
 
-function shapesEqual(a: Answer, b: Answer, o: Resolved): boolean {
-  if (a.kind === 'expr' && b.kind === 'expr') return expressionsEqual(a.text, b.text, o);
-  if (a.kind === 'choice' && b.kind === 'choice') return a.letter === b.letter;
-  if ((a.kind === 'text' || a.kind === 'expr') && (b.kind === 'text' || b.kind === 'expr')) return textKey(a.text) === textKey(b.text);
-  if (a.kind === 'tuple' && b.kind === 'tuple') return a.open === b.open && a.close === b.close && orderedEqual(a.items, b.items, o);
+function shapesEqual(g: Answer, p: Answer, c: Ctx): boolean {
+  c.deadline.check();
+  if (g.kind === 'expr' && p.kind === 'expr') return expressionsEqual(g.text, p.text, c);
+  if (g.kind === 'choice' && p.kind === 'choice') return g.letter === p.letter;
+  if ((g.kind === 'text' || g.kind === 'expr') && (p.kind === 'text' || p.kind === 'expr')) return textKey(g.text) === textKey(p.text);
+  if (g.kind === 'equation' && p.kind === 'equation') return equationsEqual(g, p, c);
+  // The gold decides (Math-Verify): a predicted "2x + z = 1" answers "1" by its value, and a gold
+  // "x = 1" is answered by "1"; a gold equation that is not an assignment needs an equation.
+  if (p.kind === 'equation') return shapesEqual(g, parseAnswer(p.rhs), c);
+  if (g.kind === 'equation') return g.assignment && shapesEqual(parseAnswer(g.rhs), p, c);
+  if (g.kind === 'relation' && p.kind === 'relation') return relationsEqual(g, p, c);
+  if (g.kind === 'relation' || p.kind === 'relation') {
+    const goldSet = g.kind === 'relation' && isSetLike(p) ? relationAsSet(g) : null;
+    if (goldSet) return shapesEqual(goldSet, p, c);
+    const predSet = p.kind === 'relation' && c.setRelation && isSetLike(g) ? relationAsSet(p) : null;
+    return predSet !== null && shapesEqual(g, predSet, c);
+  }
+  if (g.kind === 'tuple' && p.kind === 'tuple') return g.open === p.open && g.close === p.close && orderedEqual(g.items, p.items, c);
   const collection = (x: Answer) => x.kind === 'set' || x.kind === 'list';
-  if (collection(a) && collection(b)) return unorderedEqual((a as { items: Answer[] }).items, (b as { items: Answer[] }).items, o);
-  if (a.kind === 'union' && b.kind === 'union') return unorderedEqual(a.items, b.items, o);
-  if (a.kind === 'equation' && b.kind === 'equation') return equationsEqual(a, b, o);
-  if (a.kind === 'matrix' && b.kind === 'matrix') {
-    return a.rows.length === b.rows.length && a.rows.every((row, i) => orderedEqual(row, b.rows[i], o));
+  if (collection(g) && collection(p)) return setsEqual((g as { items: Answer[] }).items, (p as { items: Answer[] }).items, c);
+  if (g.kind === 'union' && p.kind === 'union') return setsEqual(g.items, p.items, c);
+  if (g.kind === 'matrix' && p.kind === 'matrix') {
+    return g.rows.length === p.rows.length && g.rows.every((row, i) => orderedEqual(row, p.rows[i], c));
   }
   // A column vector may be written as a tuple, and "1, 2" may answer "(1, 2)".
-  if (a.kind === 'matrix' || b.kind === 'matrix' || (a.kind === 'tuple') !== (b.kind === 'tuple')) {
-    const va = vectorItems(a);
-    const vb = vectorItems(b);
-    if (va && vb && (a.kind !== 'list' || b.kind !== 'list')) return orderedEqual(va, vb, o);
+  if (g.kind === 'matrix' || p.kind === 'matrix' || (g.kind === 'tuple') !== (p.kind === 'tuple')) {
+    const vg = vectorItems(g);
+    const vp = vectorItems(p);
+    if (vg && vp && (g.kind !== 'list' || p.kind !== 'list')) return orderedEqual(vg, vp, c);
   }
-  // A single value answers a one-element set: 3 and \{3\}.
-  if ((a.kind === 'set' || a.kind === 'list') && a.items.length === 1) return shapesEqual(a.items[0], b, o);
-  if ((b.kind === 'set' || b.kind === 'list') && b.items.length === 1) return shapesEqual(a, b.items[0], o);
+  // A single value answers a set of equal values: 3 and \{3\}, \frac{639}{40} and "15\frac{39}{40}, \frac{639}{40}".
+  if (collection(g) !== collection(p)) {
+    return collection(g) ? setsEqual((g as { items: Answer[] }).items, [p], c) : setsEqual([g], (p as { items: Answer[] }).items, c);
+  }
   return false;
 }
 
-/** True when two already-extracted answers denote the same value (e.g. "\frac{1}{2}" and "0.5"). */
-export function answersEquivalent(predicted: string, gold: string, opts: EquivalenceOptions = {}): boolean {
-  const o: Resolved = { relTol: opts.relTol ?? 1e-6, timeoutMs: opts.symbolicTimeoutMs ?? 2000, symbolic: opts.symbolic ?? true };
-  const p = normalizeAnswer(predicted);
-  const g = normalizeAnswer(gold);
-  if (p === '' || g === '') return false;
-  if (compactAnswer(p) === compactAnswer(g)) return true;
-  return shapesEqual(parseAnswer(p), parseAnswer(g), o);
+/** Starts the CAS worker (when it will be used) before a call's deadline starts. */
+export function prepareGrading(opts: EquivalenceOptions): void {
+  if (opts.symbolic ?? true) prepareSymbolicWorker();
+}
+
+function resolve(opts: EquivalenceOptions, deadline?: Deadline): Ctx {
+  if (!deadline) prepareGrading(opts);
+  return {
+    precision: opts.floatPrecision ?? 6,
+    strict: opts.strict ?? true,
+    setRelation: opts.allowSetRelationComp ?? false,
+    symbolic: opts.symbolic ?? true,
+    deadline: deadline ?? new Deadline(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+  };
+}
+
+/**
+ * True when two already-extracted answers denote the same value (e.g. "\frac{1}{2}" and "0.5").
+ * Not symmetric in general, as Math-Verify's verify: `gold` decides how an equation or relation is read.
+ * `deadline` lets a caller share one budget with extraction (gradeMath); otherwise opts.timeoutMs applies.
+ */
+export function answersEquivalent(predicted: string, gold: string, opts: EquivalenceOptions = {}, deadline?: Deadline): boolean {
+  const c = resolve(opts, deadline);
+  try {
+    const p = normalizeAnswer(predicted);
+    const g = normalizeAnswer(gold);
+    if (p === '' || g === '') return false;
+    if (compactAnswer(p) === compactAnswer(g)) return true;
+    return shapesEqual(parseAnswer(g), parseAnswer(p), c);
+  } catch (e) {
+    if (e instanceof DeadlineExceeded || e instanceof RangeError) return false; // RangeError: stack exhausted
+    throw e;
+  }
 }

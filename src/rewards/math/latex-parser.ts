@@ -402,3 +402,45 @@ export function toMathjs(node: MathNode): string {
       return `${node.fn}(${node.args.map(toMathjs).join(', ')})`;
   }
 }
+
+/** Names of the variables in `node`, sorted. */
+export function variableNames(node: MathNode): string[] {
+  const names = new Set<string>();
+  const visit = (n: MathNode): void => {
+    if (n.kind === 'sym') names.add(n.name);
+    else if (n.kind === 'neg') visit(n.arg);
+    else if (n.kind === 'bin') {
+      visit(n.left);
+      visit(n.right);
+    } else if (n.kind === 'call') n.args.forEach(visit);
+  };
+  visit(node);
+  return [...names].sort();
+}
+
+/** `node` with its variables renamed through `names` (unlisted ones kept). */
+export function renameVariables(node: MathNode, names: Map<string, string>): MathNode {
+  switch (node.kind) {
+    case 'sym':
+      return { kind: 'sym', name: names.get(node.name) ?? node.name };
+    case 'neg':
+      return { kind: 'neg', arg: renameVariables(node.arg, names) };
+    case 'bin':
+      return { ...node, left: renameVariables(node.left, names), right: renameVariables(node.right, names) };
+    case 'call':
+      return { ...node, args: node.args.map((a) => renameVariables(a, names)) };
+    default:
+      return node;
+  }
+}
+
+/** True when a number in `node` is written as a decimal (0.5, 2.6667): such answers compare after rounding. */
+export function hasDecimal(node: MathNode): boolean {
+  switch (node.kind) {
+    case 'num': return /[.eE]/.test(node.text);
+    case 'neg': return hasDecimal(node.arg);
+    case 'bin': return hasDecimal(node.left) || hasDecimal(node.right);
+    case 'call': return node.args.some(hasDecimal);
+    default: return false;
+  }
+}

@@ -15,6 +15,8 @@ const UNICODE_REPLACEMENTS: [RegExp, string][] = [
   [/\u00b0/g, '^\\circ'],
   [/\u2264/g, '\\le '],
   [/\u2265/g, '\\ge '],
+  [/\u2260/g, '\\ne '],
+  [/\u2248/g, '\\approx '],
   [/\u222a/g, '\\cup '],
   [/\u2208/g, '\\in '],
   [/\uff0c/g, ','],
@@ -83,27 +85,50 @@ export function normalizeAnswer(raw: string): string {
   for (const [re, rep] of UNICODE_REPLACEMENTS) s = s.replace(re, rep);
   s = s.trim();
   s = stripDelimiters(s);
+  // An answer copied from a JSON or Python string may double its backslashes (\\frac); a matrix's \\ is a row break.
+  if (!/matrix|array/.test(s)) s = s.replace(/\\\\(?=[a-zA-Z])/g, '\\');
   s = unwrapCommand(s, 'boxed|fbox');
   s = s.replace(/\\(?:displaystyle|textstyle|scriptstyle|left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|big|Big|bigg|Bigg)(?![a-zA-Z])/g, '');
   s = s.replace(/,\\!\s*/g, ','); // MATH writes thousands as 10,\!080
-  // Spacing macros become spaces; a matrix row break \\ is matched first so it survives.
-  s = s.replace(/\\\\|\\[,;:! ]|\\q?quad(?![a-zA-Z])|~/g, (m) => (m === '\\\\' ? m : ' ')).replace(/\s+/g, ' ');
+  // Spacing macros become spaces; a matrix row break \\ is matched first so it survives. "\quadx" is \quad x.
+  s = s.replace(/\\\\|\\[,;:! ]|\\q?quad|~/g, (m) => (m === '\\\\' ? m : ' ')).replace(/\s+/g, ' ');
   s = s.replace(/\\[dtc]frac(?![a-zA-Z])/g, '\\frac').replace(/\\[dt]binom(?![a-zA-Z])/g, '\\binom');
   s = s.replace(/\\(?:lbrace|\{)/g, '\\{').replace(/\\(?:rbrace|\})/g, '\\}');
-  s = s.replace(/\\le(?:q)?(?![a-zA-Z])/g, '\\le').replace(/\\ge(?:q)?(?![a-zA-Z])/g, '\\ge');
-  s = s.replace(/\{,\}/g, ','); // 14{,}916
+  s = normalizeRelations(s);
+  s = s.replace(/\s*\{\s*,\s*\}/g, ','); // 14{,}916
   s = s.replace(/_\{(\w+)\}/g, '_$1'); // 4210_{5} = 4210_5
   // Degrees and percent do not change the number (MATH and GSM8K golds omit them).
   s = s.replace(/\^\s*\{?\s*\\circ\s*\}?/g, '').replace(/\\circ|\\degree/g, '');
   s = s.replace(/\\%|%/g, '');
   s = s.replace(/\\\$|\$/g, '');
   s = s.replace(/\.\s*$/, '').trim();
-  s = stripUnits(s);
+  // "1 and 2", "6 \text{ and } 8", "(11,7) or (7,11)": several answers (Math-Verify's and_or rule).
+  s = s.replace(/,?\s*\\(?:text|mbox|textrm)\{\s*(?:and|or)\s*\}/g, ',').replace(/(?<![a-zA-Z\\])(?:,?\s*(?:and|or))(?![a-zA-Z])/g, ',');
+  if (s.length <= 1000) s = stripUnits(s); // unit patterns backtrack; real answers with units are short
   s = unwrapCommand(s, TEXT_COMMANDS);
   s = s.replace(/^(?:[a-zA-Z]\w*\s*)?\\in(?![a-zA-Z])\s*/, ''); // x \in [-2,7]
+  s = dropApproximation(s);
   s = s.replace(/[.,;:\s]+$/, '').trim();
   s = joinThousands(s);
   return s;
+}
+
+/** One spelling per relation: \le, \ge, \ne, < and >. */
+function normalizeRelations(s: string): string {
+  return s
+    .replace(/\\(?:leqslant|leq|le)(?![a-zA-Z])|<=/g, '\\le ')
+    .replace(/\\(?:geqslant|geq|ge)(?![a-zA-Z])|>=/g, '\\ge ')
+    .replace(/\\(?:neq|ne)(?![a-zA-Z])|!=/g, '\\ne ')
+    .replace(/\\lt(?![a-zA-Z])/g, '<')
+    .replace(/\\gt(?![a-zA-Z])/g, '>');
+}
+
+/** "x \approx 11" is 11; "1/3 \approx 0.33" is the exact 1/3 before the approximation. */
+function dropApproximation(s: string): string {
+  const parts = s.split(/\\approx(?![a-zA-Z])/);
+  if (parts.length === 1) return s;
+  const before = parts[0].trim();
+  return before === '' || /^[a-zA-Z](?:_\w+)?$/.test(before) ? parts[1].trim() : before;
 }
 
 function stripDelimiters(s: string): string {

@@ -74,6 +74,12 @@ export class Rational {
     const d = isqrt(this.den);
     return n * n === this.num && d * d === this.den ? Rational.of(n, d) : null;
   }
+  /** value · 10^places rounded to the nearest integer, halves away from zero (for decimal-place comparison). */
+  scaledRound(places: number): bigint {
+    const n = (this.num < 0n ? -this.num : this.num) * 10n ** BigInt(places);
+    const rounded = (2n * n + this.den) / (2n * this.den);
+    return this.num < 0n ? -rounded : rounded;
+  }
   isInteger(): boolean {
     return this.den === 1n;
   }

@@ -1,6 +1,7 @@
 /**
  * Splits a normalised answer into its shape — tuple, interval, set, list, union, matrix, equation,
- * ± pair, text, multiple-choice letter or single expression — so each shape compares by its own rule.
+ * relation (x \ge 5, -2 \le x \le 7), ± pair, text, multiple-choice letter or single expression — so each
+ * shape compares by its own rule.
  */
 
 export type Answer =
@@ -12,7 +13,15 @@ export type Answer =
   | { kind: 'list'; items: Answer[] }
   | { kind: 'union'; items: Answer[] }
   | { kind: 'matrix'; rows: Answer[][] }
-  | { kind: 'equation'; lhs: string; rhs: string };
+  /** `assignment`: the left side only names the answer (x, f(x), (p,q), AB, V_1:V_2), as Math-Verify's is_assignment_relation. */
+  | { kind: 'equation'; lhs: string; rhs: string; assignment: boolean }
+  /** parts[0] ops[0] parts[1] ops[1] parts[2] …, e.g. -2 \le x < 7. */
+  | { kind: 'relation'; parts: string[]; ops: RelationOp[] };
+
+export type RelationOp = '<' | '>' | '\\le' | '\\ge' | '\\ne';
+
+/** Nesting beyond this is compared as text (keeps recursion bounded on hostile input). */
+const MAX_DEPTH = 40;
 
 const FUNCTION_WORDS = /sqrt|arcsin|arccos|arctan|sinh|cosh|tanh|sin|cos|tan|cot|sec|csc|log|ln|exp|pi|infty|infinity|inf|abs|floor|ceil/g;
 
@@ -65,10 +74,18 @@ function enclosedByOuterBrackets(s: string): boolean {
   return false;
 }
 
-/** A left-hand side that names the answer rather than constraining it: x, k, a_1, \theta, f(x). */
+/**
+ * A left-hand side that names the answer rather than constraining it: x, k, a_1, \\theta, f(x), (p,q),
+ * AB, |AB|, A:B, V_1:V_2, \\frac{NO}{BO} — symbols only, no numbers or arithmetic (Math-Verify's
+ * is_expr_of_only_symbols).
+ */
 function isAssignmentTarget(lhs: string): boolean {
-  const t = lhs.replace(/\s+/g, '');
-  return /^(?:[a-zA-Z]|\\[a-zA-Z]+)(?:_\{?\w+\}?)?'?(?:\([a-zA-Z]\))?$/.test(t);
+  const t = lhs
+    .replace(/\s+/g, '')
+    .replace(/_\{?\w+\}?/g, '')
+    .replace(/\\(?:sin|cos|tan|log|ln|exp|sqrt)(?![a-zA-Z])/g, '+')
+    .replace(/\\[a-zA-Z]+/g, 'x');
+  return /[a-zA-Z]/.test(t) && /^[a-zA-Z(){}|:,']+$/.test(t);
 }
 
 function leaf(s: string): Answer {
@@ -87,47 +104,106 @@ function leaf(s: string): Answer {
 }
 
 /** Items of a set or list; "1 \\pm \\sqrt5" inside one contributes both of its values. */
-function collectionItems(parts: string[]): Answer[] {
-  return parts.map(parseAnswer).flatMap((a) => (a.kind === 'set' && a.plusMinus ? a.items : [a]));
+function collectionItems(parts: string[], depth: number): Answer[] {
+  return parts.map((p) => parseAnswer(p, depth + 1)).flatMap((a) => (a.kind === 'set' && a.plusMinus ? a.items : [a]));
 }
 
-export function parseAnswer(input: string): Answer {
-  const s = input.trim();
-  const unionParts = splitTopLevel(s, '\\cup');
-  if (unionParts.length > 1) return { kind: 'union', items: unionParts.map(parseAnswer) };
+const RELATION = /^(?:<|>|\\le(?![a-zA-Z])|\\ge(?![a-zA-Z])|\\ne(?![a-zA-Z]))/;
 
-  const matrix = /^\\begin\{([pbvBV]?matrix|array)\}(?:\{[^}]*\})?([\s\S]*)\\end\{\1\}$/.exec(s);
-  if (matrix) {
+/** Splits at top-level <, >, \\le, \\ge, \\ne; ops.length === parts.length − 1. */
+function splitRelations(s: string): { parts: string[]; ops: RelationOp[] } {
+  const parts: string[] = [];
+  const ops: RelationOp[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if ('([{'.includes(c)) depth++;
+    else if (')]}'.includes(c)) depth--;
+    if (depth !== 0) {
+      if (c === '\\') i++;
+      continue;
+    }
+    const m = RELATION.exec(s.slice(i, i + 3));
+    if (m) {
+      parts.push(s.slice(start, i).trim());
+      ops.push(m[0] as RelationOp);
+      start = i + m[0].length;
+      i = start - 1;
+    } else if (c === '\\') {
+      i++;
+    }
+  }
+  parts.push(s.slice(start).trim());
+  return { parts, ops };
+}
+
+/** Bracketed items: "(1, 2)" or, where no comma separates them, "(0; -2; 6)". */
+function bracketItems(inner: string): string[] {
+  const items = splitTopLevel(inner, ',');
+  return items.length >= 2 ? items : splitTopLevel(inner, ';');
+}
+
+/** "p=5, q=2" as one solution: the tuple (5, 2). */
+function assignmentsAsTuple(a: Answer): Answer {
+  if (a.kind !== 'list' || !a.items.every((x) => x.kind === 'equation' && x.assignment)) return a;
+  return { kind: 'tuple', open: '(', close: ')', items: a.items.map((x) => parseAnswer((x as { rhs: string }).rhs)) };
+}
+
+export function parseAnswer(input: string, depth = 0): Answer {
+  const s = input.trim();
+  if (depth > MAX_DEPTH) return { kind: 'text', text: s };
+  const parse = (part: string) => parseAnswer(part, depth + 1);
+  const unionParts = splitTopLevel(s, '\\cup');
+  if (unionParts.length > 1) return { kind: 'union', items: unionParts.map(parse) };
+
+  // A matrix, also inside brackets: \\left[\\begin{array}{cc}…\\end{array}\\right] (\\left, \\right already gone).
+  const matrix = /^[([]?\s*\\begin\{([pbvBV]?matrix|array)\}(?:\{[^}]*\})?([\s\S]*)\\end\{\1\}\s*[)\]]?$/.exec(s);
+  if (matrix && /^[([]/.test(s) === /[)\]]$/.test(s)) {
     const rows = matrix[2]
       .split(/\\\\/)
       .map((row) => row.trim())
       .filter((row) => row.length > 0)
-      .map((row) => row.split('&').map((cell) => parseAnswer(cell)));
+      .map((row) => row.split('&').map(parse));
     return { kind: 'matrix', rows };
   }
 
   if (/^\\(?:emptyset|varnothing)$/.test(s) || s === '\\{\\}') return { kind: 'set', items: [] };
   if (s.startsWith('\\{') && s.endsWith('\\}')) {
     const inner = s.slice(2, -2).trim();
-    return { kind: 'set', items: inner === '' ? [] : collectionItems(splitTopLevel(inner, ',')) };
+    return { kind: 'set', items: inner === '' ? [] : collectionItems(splitTopLevel(inner, ','), depth) };
   }
 
-  if (/^[([]/.test(s) && /[)\]]$/.test(s) && enclosedByOuterBrackets(s)) {
-    const items = splitTopLevel(s.slice(1, -1), ',');
-    if (items.length >= 2) {
-      return { kind: 'tuple', open: s[0] as '(' | '[', close: s[s.length - 1] as ')' | ']', items: items.map(parseAnswer) };
+  // "-12; -11; -10" lists answers; "p=5, q=2; p=7, q=2" lists solutions of several unknowns.
+  const solutions = splitTopLevel(s, ';');
+  if (solutions.length >= 2 && solutions.every((x) => x.length > 0)) {
+    return { kind: 'list', items: solutions.map((x) => assignmentsAsTuple(parse(x))) };
+  }
+
+  if (/^[([{]/.test(s) && /[)\]}]$/.test(s) && enclosedByOuterBrackets(s)) {
+    const items = bracketItems(s.slice(1, -1));
+    // {1, 3} without backslashes is how models often write a set.
+    if (s[0] === '{' && s[s.length - 1] === '}') {
+      if (items.length >= 2) return { kind: 'list', items: collectionItems(items, depth) };
+    } else if (items.length >= 2 && s[0] !== '{' && s[s.length - 1] !== '}') {
+      return { kind: 'tuple', open: s[0] as '(' | '[', close: s[s.length - 1] as ')' | ']', items: items.map(parse) };
     }
   }
 
   const listItems = splitTopLevel(s, ',');
-  if (listItems.length >= 2 && listItems.every((x) => x.length > 0)) return { kind: 'list', items: collectionItems(listItems) };
+  if (listItems.length >= 2 && listItems.every((x) => x.length > 0)) return { kind: 'list', items: collectionItems(listItems, depth) };
+
+  const relation = splitRelations(s);
+  if (relation.ops.length > 0 && relation.parts.every((p) => p !== '')) return { kind: 'relation', ...relation };
 
   const sides = splitTopLevel(s, '=');
-  if (sides.length === 2 && !isAssignmentTarget(sides[0]) && sides[0] !== '' && sides[1] !== '') {
-    return { kind: 'equation', lhs: sides[0], rhs: sides[1] };
+  if (sides.length >= 2 && sides.every((x) => x !== '')) {
+    const assignment = isAssignmentTarget(sides[0]);
+    // "x = 5+5+1 = 11" assigns the last value; "1 = y = 0" is read for its last value.
+    if (sides.length === 2 || assignment) return { kind: 'equation', lhs: sides[0], rhs: sides[sides.length - 1], assignment };
+    return parse(sides[sides.length - 1]);
   }
-  // "x = 3", "k = \frac13", "x = y = 3": the value is what follows the last '='.
-  if (sides.length >= 2 && sides[sides.length - 1] !== '') return parseAnswer(sides[sides.length - 1]);
+  if (sides.length >= 2 && sides[sides.length - 1] !== '') return parse(sides[sides.length - 1]);
 
   for (const [sign, other] of [['\\pm', '\\mp'], ['\\mp', '\\pm']] as const) {
     const pm = splitTopLevel(s, sign);

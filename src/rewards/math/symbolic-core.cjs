@@ -51,11 +51,19 @@ function samplePoint(pointIndex, variableIndex) {
   return 0.3 + 2.7 * (x - Math.floor(x));
 }
 
+function roundTo(x, places) {
+  const scale = 10 ** places;
+  return Math.round(x * scale) / scale;
+}
+
 /**
- * mode 'equal': a == b. mode 'proportional': a == c·b for one constant c != 0 (equations a=0, b=0).
+ * mode 'equal': a == b within relative tolerance `tol`. 'proportional': a == c·b for one constant c != 0
+ * (equations a=0, b=0); 'positive': the same with c > 0 (inequalities a<0, b<0). 'rounded': a and b are
+ * constants equal once rounded to `tol` decimal places (Math-Verify's float_rounding).
  * Returns 'equal' | 'different' | 'unknown'.
  */
-function compareExpressions(a, b, mode, relTol) {
+function compareExpressions(a, b, mode, tol) {
+  const relTol = mode === 'rounded' ? 1e-12 : tol;
   let nodeA;
   let nodeB;
   try {
@@ -84,14 +92,20 @@ function compareExpressions(a, b, mode, relTol) {
       continue;
     }
     if (!va || !vb || !finite(va) || !finite(vb)) continue;
-    if (mode === 'proportional') {
+    if (mode === 'rounded') {
+      if (variables.length > 0 || Math.abs(va.im) > 1e-12 || Math.abs(vb.im) > 1e-12) return 'unknown';
+      return roundTo(va.re, tol) === roundTo(vb.re, tol) ? 'equal' : 'different';
+    }
+    if (mode === 'proportional' || mode === 'positive') {
       const zeroA = Math.hypot(va.re, va.im) <= 1e-12;
       const zeroB = Math.hypot(vb.re, vb.im) <= 1e-12;
       if (zeroA && zeroB) continue;
       if (zeroA !== zeroB) return 'different';
       const r = divide(va, vb);
-      if (ratio === null) ratio = r;
-      else if (!close(r, ratio, relTol)) return 'different';
+      if (ratio === null) {
+        ratio = r;
+        if (mode === 'positive' && !(r.re > 0 && Math.abs(r.im) <= 1e-12 * Math.abs(r.re))) return 'different';
+      } else if (!close(r, ratio, relTol)) return 'different';
     } else if (!close(va, vb, relTol)) {
       return 'different';
     }

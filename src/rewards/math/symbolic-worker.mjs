@@ -14,7 +14,7 @@ Atomics.notify(control, 0);
 parentPort.on('message', (job) => {
   let code;
   try {
-    code = VERDICT_CODES[compareExpressions(job.a, job.b, job.mode, job.relTol)];
+    code = VERDICT_CODES[compareExpressions(job.a, job.b, job.mode, job.tolerance)];
   } catch {
     code = ERROR_CODE;
   }

@@ -21,10 +21,12 @@ const WORKER_START_TIMEOUT_MS = 30_000;
 
 let worker: Worker | null = null;
 let control: Int32Array | null = null;
+let startedAt = 0;
 let workerUnavailable = false;
-let inlineCompare: ((a: string, b: string, mode: ComparisonMode, relTol: number) => SymbolicVerdict) | null = null;
+let inlineCompare: ((a: string, b: string, mode: ComparisonMode, tolerance: number) => SymbolicVerdict) | null = null;
 
-function startWorker(): boolean {
+/** Starts the worker without waiting for it; false when worker threads are unavailable here. */
+function spawnWorker(): boolean {
   if (worker && control) return true;
   if (workerUnavailable) return false;
   const shared = new SharedArrayBuffer(8);
@@ -36,14 +38,31 @@ function startWorker(): boolean {
     workerUnavailable = true;
     return false;
   }
+  startedAt = Date.now();
   worker.unref();
   worker.on('error', () => stopWorker());
-  if (Atomics.wait(control, READY, 0, WORKER_START_TIMEOUT_MS) === 'timed-out' && Atomics.load(control, READY) === 0) {
+  return true;
+}
+
+/** Waits up to `timeoutMs` for the worker to have loaded mathjs; one that never comes up is given up for good. */
+function workerReady(timeoutMs: number): boolean {
+  if (Atomics.load(control!, READY) === 1) return true;
+  Atomics.wait(control!, READY, 0, Math.min(timeoutMs, Math.max(0, startedAt + WORKER_START_TIMEOUT_MS - Date.now())));
+  if (Atomics.load(control!, READY) === 1) return true;
+  if (Date.now() - startedAt >= WORKER_START_TIMEOUT_MS) {
     stopWorker();
     workerUnavailable = true;
-    return false;
   }
-  return true;
+  return false;
+}
+
+/**
+ * Makes sure a CAS worker is loaded before a grading call's budget starts: starting one (about a second,
+ * more on a busy machine) is infrastructure, like loading a model, and is not charged to the answer being
+ * graded — also after a runaway comparison had its worker stopped. Returns at once when one is ready.
+ */
+export function prepareSymbolicWorker(): void {
+  if (spawnWorker()) workerReady(WORKER_START_TIMEOUT_MS);
 }
 
 function stopWorker(): void {
@@ -53,28 +72,31 @@ function stopWorker(): void {
 }
 
 /** Fallback when worker threads cannot start: same comparison in this thread, bounded only by input size. */
-function compareInline(a: string, b: string, mode: ComparisonMode, relTol: number): SymbolicVerdict {
+function compareInline(a: string, b: string, mode: ComparisonMode, tolerance: number): SymbolicVerdict {
   if (!inlineCompare) {
     const core = createRequire(import.meta.url)('./symbolic-core.cjs') as typeof import('./symbolic-core.cjs');
     inlineCompare = core.compareExpressions;
   }
   try {
-    return inlineCompare(a, b, mode, relTol);
+    return inlineCompare(a, b, mode, tolerance);
   } catch {
     return 'unknown';
   }
 }
 
 /**
- * Compares two mathjs-syntax expressions within `timeoutMs`.
+ * Compares two mathjs-syntax expressions within `timeoutMs` (worker start-up included).
  * 'equal' / 'different' / 'unknown' come from the CAS; 'timeout' means it was stopped.
  */
-export function compareSymbolically(a: string, b: string, mode: ComparisonMode, relTol: number, timeoutMs: number): SymbolicResult {
-  if (!startWorker()) return compareInline(a, b, mode, relTol);
+export function compareSymbolically(a: string, b: string, mode: ComparisonMode, tolerance: number, timeoutMs: number): SymbolicResult {
+  const start = Date.now();
+  if (!spawnWorker()) return compareInline(a, b, mode, tolerance);
+  if (!workerReady(timeoutMs)) return workerUnavailable ? compareInline(a, b, mode, tolerance) : 'timeout';
   const ctl = control!;
   Atomics.store(ctl, RESULT, PENDING);
-  worker!.postMessage({ a, b, mode, relTol });
-  if (Atomics.wait(ctl, RESULT, PENDING, timeoutMs) === 'timed-out' && Atomics.load(ctl, RESULT) === PENDING) {
+  worker!.postMessage({ a, b, mode, tolerance });
+  const left = Math.max(1, timeoutMs - (Date.now() - start));
+  if (Atomics.wait(ctl, RESULT, PENDING, left) === 'timed-out' && Atomics.load(ctl, RESULT) === PENDING) {
     stopWorker();
     return 'timeout';
   }
