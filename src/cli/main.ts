@@ -7,7 +7,7 @@ import { GrpoError } from '../errors.ts';
 import { runGenerate } from './generate.ts';
 import { runTrainCli } from './train.ts';
 import { configReference } from '../trainer/config/reference.ts';
-import { PRESET_NAMES, type PresetName } from '../trainer/config/schema.ts';
+import { methodPresets } from '../trainer/config/presets.ts';
 import { runServe } from './serve.ts';
 import { registerSftCommand } from './sft.ts';
 import { registerEvalCommand } from './eval.ts';
@@ -53,10 +53,10 @@ program
 program
   .command('config')
   .description('print every grpo train config key with its default and doc (method knobs as a preset sets them)')
-  .option('--preset <name>', `one of ${PRESET_NAMES.join(', ')}`, 'grpo')
+  .option('--preset <name>', `one of ${methodPresets.names().join(', ')}`, 'grpo')
   .action((opts) => {
-    if (!PRESET_NAMES.includes(opts.preset)) throw new GrpoError('config', `--preset '${opts.preset}' is not one of ${PRESET_NAMES.join(', ')}`);
-    process.stdout.write(configReference(opts.preset as PresetName));
+    if (!methodPresets.has(opts.preset)) throw new GrpoError('config', `--preset '${opts.preset}' is not one of ${methodPresets.names().join(', ')}`);
+    process.stdout.write(configReference(opts.preset));
   });
 
 registerSftCommand(program);
