@@ -16,6 +16,7 @@ import { tfgrpoCommand } from '../trainingfree/tfgrpo/cli.ts';
 import { gepaCommand } from '../trainingfree/gepa/cli.ts';
 import { addModelFlags } from './model-flags.ts';
 import { registerMergeCommand } from './merge.ts';
+import { loadPipelineConfig, runPipeline } from './pipeline.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -71,6 +72,12 @@ addModelFlags(program
   .option('--port <n>', 'port; 0 = any free port', int, 8000)
   .option('--api-key <key>', 'require "Authorization: Bearer <key>" on every route but /health, as vLLM (default: $GRPO_API_KEY)'))
   .action(async (opts) => { await runServe(opts); });
+
+program
+  .command('pipeline')
+  .description('DeepSeek-R1\'s multi-stage recipe from one config: sft and train stages, each from the previous stage\'s model, resumable, in one run folder')
+  .requiredOption('--config <file>', 'YAML pipeline config (name, out_dir, model, stages)')
+  .action(async (opts) => { await runPipeline(loadPipelineConfig(opts.config), { tasks: embeddedTaskSplits }); });
 
 program
   .command('tfgrpo')
