@@ -36,7 +36,7 @@ const DEMO_PRETRAIN_CONFIG: SftConfigInput = {
   model: { path: null, init: { dim: 64, n_layers: 2, n_heads: 4, ffn_dim: 256, max_seq_len: 64, init_seed: 1 } },
   data: { path: TASK, limit: 50_000, task_options: { carry_slip_rate: 0.7 } },
   train: {
-    max_steps: 3000, batch_size: 32, lr: 3e-3, lr_schedule: 'cosine', warmup_steps: 100, min_lr_ratio: 0.1,
+    max_steps: 3000, batch_size: 32, lr: 3e-3, schedule: 'cosine', warmup_steps: 100, min_lr_ratio: 0.1,
     weight_decay: 0.01, beta2: 0.99, max_grad_norm: 1,
   },
   eval: { every: 0, final: false },

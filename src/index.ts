@@ -25,7 +25,7 @@ export { openModel, type OpenedModel } from './model/open-model.ts';
 export { train, type TrainOptions, type TrainResult } from './trainer/trainer.ts';
 export { trainConfigSchema, type TrainConfig } from './trainer/config/schema.ts';
 export { loadTrainConfig, validateTrainConfig } from './trainer/config/load.ts';
-export { PRESETS, resolveAlgorithm } from './trainer/config/presets.ts';
+export { methodPresets, registerPreset, resolveAlgorithm, type MethodPreset, type ResolvedAlgorithm } from './trainer/config/presets.ts';
 export { trainSft, saveSftModel } from './trainer/sft.ts';
 export { rejectionSample } from './trainer/sft-rejection.ts';
 export { evaluateModel, type EvalReport } from './trainer/sft-eval.ts';

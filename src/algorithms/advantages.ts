@@ -41,7 +41,7 @@ function checkFinite(name: string, xs: readonly number[]): void {
   });
 }
 
-/** Group-relative advantages for GRPO, Dr. GRPO, RLOO and REINFORCE++-baseline (algorithms.md A2–A4). */
+/** Group-relative advantages for GRPO, Dr. GRPO, RLOO and REINFORCE++-baseline (docs/methods/grpo.md, dr_grpo.md, rloo.md, reinforce_pp.md). */
 export function groupAdvantages(
   rewards: number[],
   groupSize: number | readonly number[],

@@ -2,7 +2,7 @@ import { GrpoError } from '../errors.ts';
 import { checkMask, checkSameShape, lengthsOf, type Ragged } from './ragged.ts';
 
 /**
- * How per-token losses ℓ[i][t] become one scalar (algorithms.md A2, A4, A5; verl core_algos.agg_loss):
+ * How per-token losses ℓ[i][t] become one scalar (docs/methods/grpo.md, dr_grpo.md, dapo.md; verl core_algos.agg_loss):
  * - token-mean: Σ ℓ / N_tokens (DAPO; TRL loss_type="dapo")
  * - seq-mean-token-mean: (1/N_seqs) Σ_i (1/L_i) Σ_t ℓ (GRPO; TRL "grpo")
  * - seq-mean-token-sum: (1/N_seqs) Σ_i Σ_t ℓ

@@ -2,7 +2,7 @@ import { GrpoError } from '../errors.ts';
 import { checkMask, checkLength, checkSameShape, groupSlices, type LossResult, type Ragged } from './ragged.ts';
 
 /**
- * DisCO (Discriminative Constrained Optimization; algorithms.md A9; Optimization-AI/DisCO core_algos.py,
+ * DisCO (Discriminative Constrained Optimization; docs/methods/disco.md; Optimization-AI/DisCO core_algos.py,
  * verl PR 8a37e8459ec compute_policy_loss_disco). Per question with both correct and wrong answers:
  *   J_q = mean_{i∈pos} s_i − τ·log mean_{j∈neg} exp(s_j/τ)
  *   loss = −Σ_q J_q / Q + (β/2)·[KL − δ]₊²

@@ -14,8 +14,10 @@ export interface DynamicSamplingOptions {
 }
 
 /**
- * DAPO dynamic sampling predicate (algorithms.md A5): one boolean per group, true = keep. A group whose rewards
- * are all equal has zero advantage everywhere and only dilutes the batch.
+ * DAPO dynamic sampling predicate (DAPO Eq. 11; docs/methods/dapo.md): one boolean per group, true = keep. A group
+ * whose values are all equal has zero advantage everywhere and only dilutes the batch. Pass the correctness of each
+ * completion (DAPO filters on accuracy, verl `filter_groups.metric: acc`), not a reward with format terms in it.
+ * A group of one is kept, as verl keeps it (its std is undefined, not zero).
  */
 export function dynamicSamplingKeep(values: number[], groupSize: number | readonly number[], opts: DynamicSamplingOptions = {}): boolean[] {
   const rule = opts.rule ?? 'distinct';
@@ -28,7 +30,7 @@ export function dynamicSamplingKeep(values: number[], groupSize: number | readon
       const m = g.reduce((a, b) => a + b, 0) / g.length;
       return lo < m && m < hi;
     }
-    return Math.max(...g) - Math.min(...g) > tol;
+    return g.length === 1 || Math.max(...g) - Math.min(...g) > tol;
   });
 }
 

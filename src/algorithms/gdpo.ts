@@ -19,7 +19,7 @@ export interface GdpoOptions {
 }
 
 /**
- * GDPO (algorithms.md A8): normalise each reward within its group, take the weighted sum, then normalise over
+ * GDPO (docs/methods/gdpo.md): normalise each reward within its group, take the weighted sum, then normalise over
  * the batch. `rewardsByFunc[k][i]` is reward function k's score of completion i.
  */
 export function gdpoAdvantages(rewardsByFunc: number[][], groupSize: number | readonly number[], opts: GdpoOptions = {}): number[] {

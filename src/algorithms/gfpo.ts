@@ -64,7 +64,7 @@ export interface GfpoAdaptiveOptions {
 }
 
 /**
- * Adaptive-difficulty GFPO's k. The paper gives no exact rule (algorithms.md A7: unverified), so ours is:
+ * Adaptive-difficulty GFPO's k. The paper gives no exact rule (docs/methods/gfpo.md), so ours is:
  * bucket the group's mean reward by `thresholds` (a mean equal to an edge goes to the easier bucket) and give
  * harder buckets more kept samples — default mean < 0.25 → 8, < 0.5 → 8, < 0.75 → 6, else 4 — capped by groupSize.
  */

@@ -2,7 +2,7 @@ import { GrpoError } from '../errors.ts';
 import { checkMask, broadcastToTokens, checkSameShape, groupSlices, lengthsOf, type LossResult, type Ragged } from './ragged.ts';
 
 /**
- * GVPO (algorithms.md A9; jszkc/GVPO README compute_policy_loss_gvpo): an MSE between the group-centred implicit
+ * GVPO (docs/methods/gvpo.md; jszkc/GVPO README compute_policy_loss_gvpo): an MSE between the group-centred implicit
  * reward and the group-centred reward,
  *   R_θ(i) = β·Σ_t (lp − old)      (a sum, not a mean)
  *   loss   = Σ_i ½·[(R_θ(i) − mean_g(sg R_θ)) − adv_i]² / (n − 1)
@@ -52,6 +52,7 @@ export function gvpoLoss(input: GvpoInput): LossResult {
   const rDetached = logp.map((_s, i) => implicitReward(detached, i));
 
   let loss = 0;
+  let implicitSpread = 0;
   const residual = new Array<number>(logp.length).fill(0);
   for (const [s, e] of groupSlices(logp.length, input.groupSize)) {
     const n = e - s;
@@ -59,6 +60,7 @@ export function gvpoLoss(input: GvpoInput): LossResult {
     let groupMean = 0;
     for (let i = s; i < e; i++) groupMean += rDetached[i] / n;
     for (let i = s; i < e; i++) {
+      implicitSpread += Math.abs(r[i] - groupMean) / logp.length;
       const diff = r[i] - groupMean - adv[i];
       loss += (0.5 * diff * diff) / (n - 1);
       residual[i] = diff / (n - 1);
@@ -66,5 +68,6 @@ export function gvpoLoss(input: GvpoInput): LossResult {
   }
   // dR_θ(i)/dlp_t = β on every counted token
   const dlogp = logp.map((s, i) => s.map((_x, t) => residual[i] * beta * m(i, t)));
-  return { loss, dlogp };
+  // mean |R_θ − mean_g R_θ|: 0 while the policy is the behaviour policy, so it shows the implicit-reward term acting
+  return { loss, dlogp, stats: { implicit_reward: implicitSpread } };
 }

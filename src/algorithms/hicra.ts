@@ -2,7 +2,7 @@ import { GrpoError } from '../errors.ts';
 import { broadcastToTokens, type Ragged } from './ragged.ts';
 
 /**
- * HICRA, Hierarchy-Aware Credit Assignment (arXiv 2509.03646; algorithms.md A9): amplify the advantage on
+ * HICRA, Hierarchy-Aware Credit Assignment (arXiv 2509.03646; docs/methods/hicra.md): amplify the advantage on
  * planning tokens, A + α·|A|·mask — A(1+α) when A > 0, A(1−α) when A < 0. The mask is a constant.
  */
 export function hicraAdvantages(advantages: Ragged | number[], planningMask: Ragged, alpha = 0.2): Ragged {

@@ -3,14 +3,16 @@ import { aggregationWeights, type AggregationMode, type AggregationNormalizer } 
 import { broadcastToTokens, checkSameShape, lengthsOf, type LossResult, type Ragged } from './ragged.ts';
 
 /**
- * Where the importance ratio lives (algorithms.md A2, A6):
+ * Where the importance ratio lives (docs/methods/grpo.md, gspo.md, rloo.md):
  * - 'token': r_t = exp(lp_t − old_t) (PPO / GRPO / DAPO)
  * - 'sequence': s_i = exp(mean_t(lp − old)), one ratio for the whole completion — the length-normalised geometric
  *   mean (GSPO; TRL importance_sampling_level="sequence", OpenRLHF gspo)
  * - 'sequence-token': log s_{i,t} = sg[log s_i] + lp_t − sg[lp_t]: the value of s_i, each token's own gradient
- *   (GSPO-token; TRL experimental gspo_token; this is the form verl's "gspo" loss implements)
+ *   (GSPO-token; TRL experimental gspo_token; this is the form verl's "gspo" loss implements). The combined
+ *   log-ratio is clamped once, as verl does: a sequence whose log s_i exceeds the clamp gets no gradient.
+ * - 'sequence-sum': r_i = exp(Σ_t (lp − old)), the whole completion as one action (TRL RLOOTrainer)
  */
-export type ImportanceLevel = 'token' | 'sequence' | 'sequence-token';
+export type ImportanceLevel = 'token' | 'sequence' | 'sequence-token' | 'sequence-sum';
 
 export interface PpoClipInput {
   logp: Ragged;
@@ -101,8 +103,8 @@ export function ppoClipLoss(input: PpoClipInput): LossResult {
   if (input.dualClipC !== undefined && !(input.dualClipC > 1)) {
     throw new GrpoError('config', `dualClipC must be > 1 (verl uses 3), got ${input.dualClipC}`);
   }
-  if (level !== 'token' && level !== 'sequence' && level !== 'sequence-token') {
-    throw new GrpoError('config', `unknown importance level '${level as string}'; use token, sequence or sequence-token`);
+  if (level !== 'token' && level !== 'sequence' && level !== 'sequence-token' && level !== 'sequence-sum') {
+    throw new GrpoError('config', `unknown importance level '${level as string}'; use token, sequence, sequence-token or sequence-sum`);
   }
   const clampC = input.logRatioClamp ?? 20;
   const coef = aggregationWeights(input.aggregation, lengths, input);
@@ -119,27 +121,29 @@ export function ppoClipLoss(input: PpoClipInput): LossResult {
   for (let i = 0; i < logp.length; i++) {
     const len = lengths[i];
     const row = new Array<number>(len).fill(0);
-    // sequence-level log-ratio: mean over counted tokens, at logp (sequence) or at the detached logp (sequence-token)
+    // sequence-level log-ratio over counted tokens: their mean at logp (sequence) or at the detached logp
+    // (sequence-token), or their sum (sequence-sum)
     let seqLog = 0;
     let seqLen = 0;
     if (level !== 'token') {
-      const src = level === 'sequence' ? logp[i] : detached[i];
+      const src = level === 'sequence-token' ? detached[i] : logp[i];
       for (let t = 0; t < len; t++) {
         if (!counted(i, t)) continue;
         seqLog += src[t] - oldLogp[i][t];
         seqLen++;
       }
-      seqLog = seqLen > 0 ? seqLog / seqLen : 0;
+      if (level !== 'sequence-sum') seqLog = seqLen > 0 ? seqLog / seqLen : 0;
     }
+    const wholeSequence = level === 'sequence' || level === 'sequence-sum';
     const seqClamped = clampLog(seqLog, clampC);
-    let seqGrad = 0; // Σ_t c·w·dℓ/ds, for the 'sequence' level
+    let seqGrad = 0; // Σ_t c·w·dℓ/ds, for the whole-sequence levels
     for (let t = 0; t < len; t++) {
       if (!counted(i, t)) continue;
       let logRatio: number;
       if (level === 'token') logRatio = logp[i][t] - oldLogp[i][t];
-      else if (level === 'sequence') logRatio = seqClamped.value;
-      else logRatio = seqClamped.value + logp[i][t] - detached[i][t];
-      const cl = level === 'sequence' ? seqClamped : clampLog(logRatio, clampC);
+      else if (wholeSequence) logRatio = seqClamped.value;
+      else logRatio = seqLog + logp[i][t] - detached[i][t];
+      const cl = wholeSequence ? seqClamped : clampLog(logRatio, clampC);
       const ratio = Math.exp(cl.value);
       const term = clippedSurrogate(ratio, adv[i][t], epsLow, epsHigh, input.dualClipC);
       const w = weights ? weights[i][t] : 1;
@@ -151,12 +155,14 @@ export function ppoClipLoss(input: PpoClipInput): LossResult {
       ratioSum += ratio;
       if (c === 0 || w === 0) continue;
       loss += c * w * term.loss;
-      if (level === 'sequence') seqGrad += c * w * term.dRatio;
+      if (wholeSequence) seqGrad += c * w * term.dRatio;
       else if (cl.passes) row[t] = c * w * term.dRatio * ratio; // dr/dlp = r for both token and sequence-token
     }
-    if (level === 'sequence' && seqLen > 0 && seqClamped.passes) {
+    if (wholeSequence && seqLen > 0 && seqClamped.passes) {
       const s = Math.exp(seqClamped.value);
-      for (let t = 0; t < len; t++) if (counted(i, t)) row[t] = (seqGrad * s) / seqLen; // ds/dlp_t = s/L
+      // ds/dlp_t = s/L for the mean (GSPO), s for the sum (RLOO)
+      const perToken = level === 'sequence' ? (seqGrad * s) / seqLen : seqGrad * s;
+      for (let t = 0; t < len; t++) if (counted(i, t)) row[t] = perToken;
     }
     dlogp.push(row);
   }

@@ -3,7 +3,7 @@ import { aggregationWeights, type AggregationMode, type AggregationNormalizer } 
 import { checkSameShape, lengthsOf, type Ragged } from './ragged.ts';
 
 /**
- * Clipped PPO critic loss (algorithms.md A1; verl compute_value_loss, OpenRLHF ValueLoss, ORZ ValueLoss):
+ * Clipped PPO critic loss (docs/methods/ppo.md; verl compute_value_loss, OpenRLHF ValueLoss, ORZ ValueLoss):
  *   v_clip = old + clamp(v − old, −c, c)
  *   loss   = ½·agg( max((v − R)², (v_clip − R)²) )
  */

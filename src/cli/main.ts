@@ -7,7 +7,7 @@ import { GrpoError } from '../errors.ts';
 import { runGenerate } from './generate.ts';
 import { runTrainCli } from './train.ts';
 import { configReference } from '../trainer/config/reference.ts';
-import { PRESET_NAMES, type PresetName } from '../trainer/config/schema.ts';
+import { methodPresets } from '../trainer/config/presets.ts';
 import { runServe } from './serve.ts';
 import { registerSftCommand } from './sft.ts';
 import { registerEvalCommand } from './eval.ts';
@@ -18,6 +18,7 @@ import { addModelFlags } from './model-flags.ts';
 import { DEVICE_HELP } from '../engine/device-setting.ts';
 import { registerMergeCommand } from './merge.ts';
 import { runDoctor } from './doctor.ts';
+import { loadPipelineConfig, runPipeline } from './pipeline.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -56,10 +57,10 @@ program
 program
   .command('config')
   .description('print every grpo train config key with its default and doc (method knobs as a preset sets them)')
-  .option('--preset <name>', `one of ${PRESET_NAMES.join(', ')}`, 'grpo')
+  .option('--preset <name>', `one of ${methodPresets.names().join(', ')}`, 'grpo')
   .action((opts) => {
-    if (!PRESET_NAMES.includes(opts.preset)) throw new GrpoError('config', `--preset '${opts.preset}' is not one of ${PRESET_NAMES.join(', ')}`);
-    process.stdout.write(configReference(opts.preset as PresetName));
+    if (!methodPresets.has(opts.preset)) throw new GrpoError('config', `--preset '${opts.preset}' is not one of ${methodPresets.names().join(', ')}`);
+    process.stdout.write(configReference(opts.preset));
   });
 
 registerSftCommand(program);
@@ -80,6 +81,12 @@ program
   .description('the ggml build, the devices its backends found (CPU, Vulkan, CUDA, Metal), and the one a run would use')
   .option('--device <d>', DEVICE_HELP)
   .action((opts) => runDoctor(opts));
+
+program
+  .command('pipeline')
+  .description('DeepSeek-R1\'s multi-stage recipe from one config: sft and train stages, each from the previous stage\'s model, resumable, in one run folder')
+  .requiredOption('--config <file>', 'YAML pipeline config (name, out_dir, model, stages)')
+  .action(async (opts) => { await runPipeline(loadPipelineConfig(opts.config), { tasks: embeddedTaskSplits }); });
 
 program
   .command('tfgrpo')

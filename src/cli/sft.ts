@@ -65,7 +65,7 @@ function maxTokensOf(c: SftConfig, configured: number | null): number {
 }
 
 async function heldOutExamples(c: SftConfig): Promise<Example[] | null> {
-  const path = c.data.eval_path ?? (isEmbeddedData(c.data.path) ? c.data.path : null);
+  const path = c.data.eval ?? (isEmbeddedData(c.data.path) ? c.data.path : null);
   if (path === null) return null;
   return loadPromptExamples({
     path, promptField: c.data.prompt_field, answerField: c.data.answer_field, limit: c.data.eval_size, seed: c.data.eval_seed, taskOptions: c.data.task_options,
@@ -113,7 +113,7 @@ export async function runSft(c: SftConfig, log: (line: string) => void = console
     model.createOptimizer({ weightDecay: t.weight_decay, beta1: t.beta1, beta2: t.beta2, eps: t.eps });
     const train = await trainSft(model, kept, {
       batchSize: t.batch_size, microBatchSize: t.micro_batch_size ?? undefined, steps: t.max_steps ?? undefined, epochs: t.epochs,
-      lr: t.lr, schedule: t.lr_schedule, warmupSteps: t.warmup_steps, minLrRatio: t.min_lr_ratio, maxGradNorm: t.max_grad_norm, seed: c.seed,
+      lr: t.lr, schedule: t.schedule, warmupSteps: t.warmup_steps, minLrRatio: t.min_lr_ratio, maxGradNorm: t.max_grad_norm, seed: c.seed,
       metricsPath: join(c.output_dir, 'metrics.jsonl'), progress: c.progress, label: c.stage,
       evalEvery: heldOut ? c.eval.every : 0,
       evaluate: async () => { const r = await score(); return { accuracy: r.accuracy, format_rate: r.format_rate }; },

@@ -1,7 +1,7 @@
 /**
  * The pre-pass that drops prompts carrying no learning signal: with group-relative advantages a prompt
  * that every sample solves, or none does, has zero advantage for all its samples (DAPO dynamic
- * sampling, algorithms.md A5; Kimi k1.5 and Skywork-OR1 filter such prompts offline the same way).
+ * sampling, docs/methods/dapo.md; Kimi k1.5 and Skywork-OR1 filter such prompts offline the same way).
  */
 import pLimit from 'p-limit';
 import { GrpoError } from '../errors.ts';

@@ -1,7 +1,7 @@
 /**
  * Runs a run's weighted rewards over a batch of completions. Every reward is computed for every
  * completion — async ones concurrently — and kept separately (GDPO normalises each reward on its own,
- * algorithms.md A8) next to the weighted total Σ_k w_k·r_k (TRL `reward_weights`). A reward that throws
+ * docs/methods/gdpo.md) next to the weighted total Σ_k w_k·r_k (TRL `reward_weights`). A reward that throws
  * or returns a non-finite number scores that completion 0 and is counted; it never fails the batch.
  * To overlap scoring with generation, call it per group as soon as that group's completions are done.
  */

@@ -15,4 +15,4 @@ export { runPythonAssertTests, runPythonIoTests, pythonIsolation, type PythonLim
 export { runJavaScriptTests, shutdownJavaScriptSandbox, type JavaScriptLimits } from './code/javascript.ts';
 export { judgeReward, createJudgeClient, defaultJudgeMessages, parseCorrectIncorrect, type JudgeOptions, type JudgeClient, type JudgeMessage } from './judge.ts';
 export { combineRewards, rewardMetrics, validateRewardSpecs, type CombinedRewards, type CombineOptions, type RewardFailure } from './combine.ts';
-export { rewardFactories, buildRewards, type RewardConfigEntry } from './registry.ts';
+export { rewardTypes, registerReward, buildRewards, rewardOptions, correctnessReward, type RewardConfigEntry, type RewardDefinition } from './registry.ts';

@@ -1,6 +1,6 @@
 /** Length-shaping rewards: DAPO soft overlong punishment and the Kimi k1.5 length penalty. */
 import { completionTokenCount, type GroupRewardFn, type RewardFn, type Sample } from './types.ts';
-// DAPO Eq. 13 (algorithms.md A5): 0 up to L_max − L_cache tokens, linear to −1 at L_max, −1 beyond.
+// DAPO Eq. 13 (docs/methods/dapo.md): 0 up to L_max − L_cache tokens, linear to −1 at L_max, −1 beyond.
 import { softOverlongPunishment } from '../algorithms/filters.ts';
 import { GrpoError } from '../errors.ts';
 

@@ -12,6 +12,7 @@ import type { PromptSampler, Example } from '../data/index.ts';
 import type { Rng } from '../util/rng.ts';
 import type { ResolvedAlgorithm } from './config/presets.ts';
 import type { TrainConfig } from './config/schema.ts';
+import { GrpoError } from '../errors.ts';
 
 export interface Rollout {
   example: Example;
@@ -77,11 +78,14 @@ export async function collectRollouts(ctx: RolloutContext): Promise<RolloutBatch
     failures += scored.reduce((s, x) => s + x.failures, 0);
     const groups = scored.map((x) => x.items);
     ctx.sampler.update(indices, groups.map((g) => passRate(g, ctx.correctness)));
-    const distinct = dynamicSamplingKeep(groups.flat().map((r) => r.reward), G);
+    const sizes = groups.map((g) => g.length);
+    // TRL's frac_reward_zero_std counts groups whose summed rewards are all equal
+    zeroStd += dynamicSamplingKeep(groups.flat().map((r) => r.reward), sizes).filter((k) => !k).length;
     groupsSeen += groups.length;
-    zeroStd += distinct.filter((k) => !k).length;
+    // DAPO Eq. 11 keeps a group unless its completions are all right or all wrong (verl filter_groups.metric: acc)
+    const keep = a.dynamic_sampling ? dynamicSamplingKeep(groups.flat().map(dynamicSamplingValue(a, ctx.correctness)), sizes) : null;
     groups.forEach((g, i) => {
-      if (a.dynamic_sampling && !distinct[i]) { dropped++; return; }
+      if (keep && !keep[i]) { dropped++; return; }
       if (kept.length < P) kept.push(g);
     });
   }
@@ -137,6 +141,16 @@ function gfpoFilter(group: Rollout[], a: ResolvedAlgorithm): Rollout[] {
   const k = a.gfpo_adaptive ? gfpoAdaptiveK(rewards.reduce((s, x) => s + x, 0) / rewards.length, group.length) : a.gfpo_keep;
   const { kept } = gfpoSelect({ rewards, lengths: group.map((r) => r.completionIds.length), groupSize: group.length, k, metric: a.gfpo_metric });
   return kept.map((i) => group[i]);
+}
+
+/** What dynamic sampling compares within a group: correctness (1/0) or the summed reward. Checked before a run starts. */
+export function dynamicSamplingValue(a: ResolvedAlgorithm, correctness: string | undefined): (r: Rollout) => number {
+  if (a.dynamic_sampling_metric === 'reward') return (r) => r.reward;
+  if (!correctness) {
+    throw new GrpoError('config', 'algorithm.dynamic_sampling filters groups on correctness (DAPO), but no reward of this run decides it (math, countdown, code, or train({ correctness })); ' +
+      'set algorithm.dynamic_sampling_metric: reward to filter on the summed reward');
+  }
+  return (r) => (isCorrect(r, correctness) ? 1 : 0);
 }
 
 export function isCorrect(r: Rollout, correctness?: string): boolean {

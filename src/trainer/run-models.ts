@@ -6,6 +6,7 @@
  * Resuming, the policy comes from the checkpoint (with LoRA: its adapter on the run's base); the reference is
  * always the starting weights.
  */
+import { advantageEstimators } from '../algorithms/index.ts';
 import { openModel } from '../model/open-model.ts';
 import { modelConfigOf } from '../model/io/index.ts';
 import { loadTokenizer, loadTokenizerForModel, type Tokenizer } from '../model/tokenizer/index.ts';
@@ -60,7 +61,7 @@ export async function openRunModels(config: TrainConfig, a: ResolvedAlgorithm, o
   const resumed = opts.resume ? checkpointPolicy(opts.resume) : null;
   const engine = { threads: config.model.threads, device: config.model.device, tokenizer, precision: config.model.precision };
   const { model } = openModel(resumed?.model ?? basePath, {
-    ...engine, valueHead: a.advantage === 'gae', lora, basePrecision: config.model.base_precision, adapter: resumed?.adapter,
+    ...engine, valueHead: !!advantageEstimators.get(a.advantage).critic, lora, basePrecision: config.model.base_precision, adapter: resumed?.adapter,
     recompute: config.training.gradient_checkpointing,
   });
   let refModel: LlamaModel | null = null;

@@ -8,6 +8,7 @@
 import { loraSchema } from './config/schema.ts';
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
+import { rewardEntrySchema } from '../rewards/registry.ts';
 import { describeConfig, parseConfig, readConfigFile } from '../trainingfree/common/config.ts';
 import { parseOverrides, setPath } from './config/load.ts';
 import { GrpoError } from '../errors.ts';
@@ -47,7 +48,7 @@ const dataSchema = z.strictObject({
   task_options: z.record(z.string(), z.unknown()).default({}).describe('options of an embedded task (addition: digits, carry_slip_rate)'),
   template: z.enum(['raw', 'r1_zero', 'chat']).default('raw').describe('prompt text: as is, the R1-Zero template, or the tokenizer chat template'),
   system: z.string().nullable().default(null).describe('system message for the chat template'),
-  eval_path: z.string().nullable().default(null).describe('held-out prompts with answers; null = the embedded task\'s held-out split, or no evaluation for a file'),
+  eval: z.string().nullable().default(null).describe('held-out prompts with answers (as grpo train\'s data.eval); null = the embedded task\'s held-out split, or no evaluation for a file'),
   eval_size: positiveInt.default(200).describe('held-out prompts scored'),
   eval_seed: z.number().int().default(1).describe('seed of an embedded held-out draw'),
 });
@@ -59,7 +60,7 @@ const trainSchema = z.strictObject({
   gradient_checkpointing: z.boolean().default(false).describe('recompute each layer\'s activations in the backward instead of keeping them (TRL gradient_checkpointing)'),
   micro_batch_size: positiveInt.nullable().default(null).describe('examples per forward/backward (gradient accumulation); null = batch_size'),
   lr: z.number().nonnegative().default(2e-5).describe('peak learning rate (TRL SFTConfig default)'),
-  lr_schedule: z.enum(['constant', 'linear', 'cosine']).default('linear').describe('decay after warm-up'),
+  schedule: z.enum(['constant', 'linear', 'cosine']).default('linear').describe('decay after warm-up (as grpo train\'s optimizer.schedule)'),
   warmup_steps: z.number().int().nonnegative().default(0).describe('linear warm-up steps from lr 0'),
   min_lr_ratio: z.number().min(0).max(1).default(0).describe('learning-rate floor as a fraction of lr'),
   weight_decay: z.number().nonnegative().default(0).describe('AdamW decoupled weight decay (not on norms)'),
@@ -75,12 +76,6 @@ const evalSchema = z.strictObject({
   final: z.boolean().default(true).describe('score the held-out set before and after training'),
 });
 
-const rewardSchema = z.strictObject({
-  type: z.string().describe('reward kind: math, countdown, format, language, overlong, code, judge'),
-  name: z.string().optional().describe('name in logs (default: the type)'),
-  weight: z.number().default(1).describe('weight in the summed reward'),
-  options: z.record(z.string(), z.unknown()).default({}).describe('options of that reward'),
-});
 
 const rejectionSchema = z.strictObject({
   prompts: positiveInt.default(512).describe('prompts to sample (the first N of the data; an embedded task draws N)'),
@@ -88,7 +83,7 @@ const rejectionSchema = z.strictObject({
   temperature: z.number().positive().default(1).describe('sampling temperature'),
   top_p: z.number().gt(0).lte(1).default(1).describe('nucleus sampling mass'),
   max_tokens: positiveInt.nullable().default(null).describe('completion tokens at most; null = as eval.max_tokens'),
-  rewards: z.array(rewardSchema).min(1).default([{ type: 'math', weight: 1, options: {} }, { type: 'format', weight: 1, options: {} }])
+  rewards: z.array(rewardEntrySchema).min(1).default([{ type: 'math', weight: 1, options: {} }, { type: 'format', weight: 1, options: {} }])
     .describe('reward functions judging samples (default: correct answer + R1 format)'),
   threshold: z.number().default(2).describe('keep samples whose weighted reward is ≥ this (default: both default rewards pass)'),
   keep_truncated: z.boolean().default(false).describe('keep samples cut at max_tokens'),
@@ -110,9 +105,25 @@ export const sftConfigSchema = z.strictObject({
 export type SftConfig = z.infer<typeof sftConfigSchema>;
 export type SftConfigInput = z.input<typeof sftConfigSchema>;
 
+/** Old names that still work, with a one-line warning: SFT now names them as grpo train does. */
+const DEPRECATED_KEYS: [section: string, old: string, now: string][] = [['train', 'lr_schedule', 'schedule'], ['data', 'eval_path', 'eval']];
+
+function renameDeprecated(raw: unknown, label: string): unknown {
+  let out = raw;
+  for (const [section, old, now] of DEPRECATED_KEYS) {
+    const s = (out as Record<string, unknown> | null)?.[section] as Record<string, unknown> | undefined;
+    if (!s || typeof s !== 'object' || !(old in s)) continue;
+    if (now in s) throw new GrpoError('config', `${label}: '${section}.${old}' and '${section}.${now}' are the same key; keep '${section}.${now}'`);
+    console.warn(`${label}: '${section}.${old}' is deprecated; use '${section}.${now}'`);
+    const { [old]: value, ...rest } = s;
+    out = { ...(out as Record<string, unknown>), [section]: { ...rest, [now]: value } };
+  }
+  return out;
+}
+
 /** Validate a raw config object; an invalid or unknown key is one GrpoError naming it. */
 export function parseSftConfig(raw: unknown, label = 'sft config'): SftConfig {
-  const c = parseConfig(sftConfigSchema, raw, label);
+  const c = parseConfig(sftConfigSchema, renameDeprecated(raw, label), label);
   if (c.model.path === null && !c.data.path.startsWith('embedded:')) {
     throw new GrpoError('config', `${label}: model.path is null (train a new model) but data.path '${c.data.path}' is a file; a new model needs an embedded task's tokenizer, so set model.path or use embedded:<task> data`);
   }

@@ -8,13 +8,13 @@ import { openRunModels, type Reference } from './run-models.ts';
 import { describePlan } from './memory-plan.ts';
 import type { LlamaModel } from '../model/llama-model.ts';
 import type { Tokenizer } from '../model/tokenizer/index.ts';
-import { buildRewards, type RewardSpec } from '../rewards/index.ts';
+import { buildRewards, correctnessReward, type RewardSpec } from '../rewards/index.ts';
 import { UniformSampler, CurriculumSampler, PrioritizedSampler, type PromptSampler } from '../data/index.ts';
 import { Rng } from '../util/rng.ts';
 import { resolveAlgorithm, type ResolvedAlgorithm } from './config/presets.ts';
 import type { TrainConfig } from './config/schema.ts';
 import type { EmbeddedTasks, PromptSet } from './prompts.ts';
-import { collectRollouts, isCorrect, type RolloutBatch } from './rollout-stage.ts';
+import { collectRollouts, dynamicSamplingValue, isCorrect, type RolloutBatch } from './rollout-stage.ts';
 import { computeAdvantages } from './advantage-stage.ts';
 import { policyUpdate, type UpdateSequence } from './update-stage.ts';
 import { evaluateModel, type EvalReport, type EvalCompletion } from './sft-eval.ts';
@@ -23,7 +23,7 @@ import { saveCheckpoint, loadCheckpoint, type TrainerState } from './checkpoint.
 import { savePolicy } from './save-policy.ts';
 import { claimRunFolder } from './run-folder.ts';
 import { makeRolloutEngine, type RolloutEngine } from './rollout-engine.ts';
-import { klEstimate, rolloutCorrectionWeights } from '../algorithms/index.ts';
+import { advantageEstimators, klEstimate, rolloutCorrectionWeights } from '../algorithms/index.ts';
 import { GrpoError } from '../errors.ts';
 
 export interface TrainOptions {
@@ -57,8 +57,6 @@ export interface TrainResult {
   interrupted: boolean;
 }
 
-const CORRECTNESS_TYPES = ['math', 'countdown', 'code'];
-
 export async function train(config: TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
   const a = resolveAlgorithm(config.algorithm, { groupSize: config.rollout.group_size, maxTokens: config.rollout.max_tokens });
   const runDir = path.join(config.out_dir, config.name);
@@ -71,7 +69,8 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
   try {
     model.createOptimizer({ beta1: config.optimizer.beta1, beta2: config.optimizer.beta2, eps: config.optimizer.eps, weightDecay: config.optimizer.weight_decay });
     const rewards = opts.rewards ?? buildRewards(config.rewards);
-    const correctness = opts.correctness ?? config.rewards.map((r) => r.name ?? r.type).find((_, i) => CORRECTNESS_TYPES.includes(config.rewards[i].type));
+    const correctness = opts.correctness ?? correctnessReward(config.rewards);
+    if (a.dynamic_sampling) dynamicSamplingValue(a, correctness);
     const sampler = makeSampler(config, prompts.train);
     const rng = new Rng(config.seed);
     const log = new MetricsLog(runDir);
@@ -174,9 +173,9 @@ function prepareUpdate(model: LlamaModel, ref: Reference | null, tokenizer: Toke
     return out;
   };
   const refLogp = ref ? score(ref.model, 'logp', ref.adapters) : undefined;
-  const values = a.advantage === 'gae' ? score(model, 'values') : undefined;
+  const values = advantageEstimators.get(a.advantage).critic ? score(model, 'values') : undefined;
   // an external engine's (or BF16 decoding's) numbers differ slightly from ours: the behaviour policy is recomputed here, and the
-  // engine's log-probs only enter through the optional TIS / MIS correction (algorithms.md A11)
+  // engine's log-probs only enter through the optional TIS / MIS correction (docs/methods/kl-and-corrections.md)
   const rolloutLogp = flat.map((r) => r.logprobs);
   const oldLogp = engine.recomputeLogprobs ? score(model, 'logp') : rolloutLogp;
   const [level, mode] = a.rollout_correction === 'none' ? [] : a.rollout_correction.split('_') as ['token' | 'sequence', 'truncate' | 'mask'];
@@ -242,6 +241,7 @@ function stepMetrics(step: number, batch: RolloutBatch, correctness: string | un
     'memory/peak_rss_gb': Math.round((process.resourceUsage().maxRSS * 1024) / 1e7) / 100,
   };
   for (const n of names) rec[`rewards/${n}/mean`] = mean(flat.map((r) => r.rewards[n]));
+  for (const [k, v] of Object.entries(upd?.policyStats ?? {})) rec[`policy/${k}`] = v;
   if (batch.beforeFilter) {
     rec['gfpo/sampled_reward'] = batch.beforeFilter.reward;
     rec['gfpo/sampled_completion_length'] = batch.beforeFilter.completionLength;

@@ -6,8 +6,8 @@
  * Aggregation normalisers are counted over the whole mini-batch, so micro-batching never changes the update.
  */
 import {
-  aggregationNormalizer, aggregationWeights, klLoss, overlongFilterMask, policyLosses, sumLosses, valueLoss,
-  type LossResult, type Ragged,
+  advantageEstimators, aggregationNormalizer, aggregationWeights, klLoss, overlongFilterMask, policyLosses, sumLosses, valueLoss,
+  type LossResult, type PolicyLoss, type PolicyLossBatch, type Ragged,
 } from '../algorithms/index.ts';
 import type { LlamaModel } from '../model/llama-model.ts';
 import { learningRateAt, type LrSchedule } from '../engine/schedule.ts';
@@ -35,6 +35,8 @@ export interface UpdateResult {
   kl: number;
   entropy: number;
   clipRatio: number;
+  /** the policy loss's own statistics (DisCO's kl, GVPO's implicit reward, …), averaged over mini-batches */
+  policyStats: Record<string, number>;
   gradNorm: number;
   /** learning rate of the last optimizer step */
   lr: number;
@@ -55,18 +57,21 @@ export function policyUpdate(ctx: UpdateContext, seqs: UpdateSequence[]): Update
   const groups = [...new Set(seqs.map((s) => s.group))];
   const perMini = Math.ceil(groups.length / a.mini_batches);
   const stats = { loss: 0, kl: 0, entropy: 0, clip: 0, grad: 0, n: 0, steps: 0, skipped: 0, lr: 0 };
+  const policyStats: Record<string, number> = {};
   for (let epoch = 0; epoch < a.num_iterations; epoch++) {
     for (let m = 0; m < groups.length; m += perMini) {
       const mine = new Set(groups.slice(m, m + perMini));
       const mini = seqs.filter((s) => mine.has(s.group));
       const r = miniBatchStep(ctx, mini);
       stats.loss += r.loss; stats.kl += r.kl; stats.entropy += r.entropy; stats.clip += r.clipRatio; stats.n++; stats.lr = r.lr;
+      for (const [k, v] of Object.entries(r.policyStats)) policyStats[k] = (policyStats[k] ?? 0) + v;
       if (r.skipped) stats.skipped++;
       else { stats.steps++; stats.grad += r.gradNorm; }
     }
   }
   const n = Math.max(stats.n, 1);
-  return { loss: stats.loss / n, kl: stats.kl / n, entropy: stats.entropy / n, clipRatio: stats.clip / n, gradNorm: stats.steps ? stats.grad / stats.steps : NaN, lr: stats.lr, steps: stats.steps, skipped: stats.skipped };
+  for (const k of Object.keys(policyStats)) policyStats[k] /= n;
+  return { loss: stats.loss / n, kl: stats.kl / n, entropy: stats.entropy / n, clipRatio: stats.clip / n, policyStats, gradNorm: stats.steps ? stats.grad / stats.steps : NaN, lr: stats.lr, steps: stats.steps, skipped: stats.skipped };
 }
 
 /**
@@ -74,9 +79,9 @@ export function policyUpdate(ctx: UpdateContext, seqs: UpdateSequence[]): Update
  * independent given their advantages (PPO clip, GSPO) — at most `micro_batch_sequences` sequences, which bounds
  * the [vocabulary × tokens] memory of the log-prob head for large-vocabulary models.
  */
-function microBatches(mini: UpdateSequence[], groupIds: number[], config: TrainConfig, a: ResolvedAlgorithm): number[][] {
+function microBatches(mini: UpdateSequence[], groupIds: number[], config: TrainConfig, loss: PolicyLoss): number[][] {
   const perSequence = config.training.micro_batch_sequences;
-  if (perSequence && a.loss !== 'disco' && a.loss !== 'gvpo') {
+  if (perSequence && !loss.wholeGroups) {
     const out: number[][] = [];
     for (let i = 0; i < mini.length; i += perSequence) out.push(Array.from({ length: Math.min(perSequence, mini.length - i) }, (_, k) => i + k));
     return out;
@@ -90,15 +95,18 @@ function microBatches(mini: UpdateSequence[], groupIds: number[], config: TrainC
   return out;
 }
 
-function miniBatchStep(ctx: UpdateContext, mini: UpdateSequence[]): { loss: number; kl: number; entropy: number; clipRatio: number; gradNorm: number; lr: number; skipped: boolean } {
+function miniBatchStep(ctx: UpdateContext, mini: UpdateSequence[]): { loss: number; kl: number; entropy: number; clipRatio: number; policyStats: Record<string, number>; gradNorm: number; lr: number; skipped: boolean } {
   const { model, config, algorithm: a } = ctx;
   const lengths = mini.map((s) => s.oldLogp.length);
   const mask = a.mask_truncated ? overlongFilterMask(mini.map((s) => s.truncated), lengths) : undefined;
   const normalizer = aggregationNormalizer(lengths, mask);
   const groupIds = [...new Set(mini.map((s) => s.group))];
+  const method = policyLosses.get(a.loss);
+  const critic = advantageEstimators.get(a.advantage).critic?.(a.advantage_options);
   let loss = 0, kl = 0, klTokens = 0, entropySum = 0, entropyTokens = 0, clipSum = 0, clipN = 0;
+  const policyStats: Record<string, number> = {};
   let finite = true;
-  for (const idx of microBatches(mini, groupIds, config, a)) {
+  for (const idx of microBatches(mini, groupIds, config, method)) {
     const ids = new Set(idx.map((i) => mini[i].group));
     const part = idx.map((i) => mini[i]);
     // entropy is always computed: it is logged (TRL `entropy`) and cheap next to the matmuls
@@ -108,15 +116,11 @@ function miniBatchStep(ctx: UpdateContext, mini: UpdateSequence[]): { loss: numb
     const partMask = mask ? idx.map((i) => mask[i]) : undefined;
     const groupSizes = [...ids].map((id) => part.filter((s) => s.group === id).length);
     const common = { aggregation: a.aggregation, maxLength: config.rollout.max_tokens };
-    const parts: LossResult[] = [policyLosses[a.loss]({
+    const parts: LossResult[] = [microBatchPolicyLoss(method, a.loss_options, {
       logp, oldLogp: part.map((s) => s.oldLogp), advantages: part.map((s) => s.advantages), rewards: part.map((s) => s.reward),
-      groupSize: groupSizes, mask: partMask, normalizer, logpDetached: logp,
+      groupSize: groupSizes, mask: partMask, normalizer, logpDetached: logp, aggregation: a.aggregation, maxLength: config.rollout.max_tokens,
       weights: part[0].weights ? part.map((s) => s.weights!) : undefined,
-    }, {
-      ...common, epsLow: a.epsilon, epsHigh: a.epsilon_high, dualClipC: a.dual_clip_c,
-      disco: { score: a.disco_score, tau: a.disco_tau, delta: a.disco_delta, beta: a.disco_beta, positiveThreshold: a.disco_threshold, numQuestions: groupIds.length },
-      gvpoBeta: a.gvpo_beta,
-    })];
+    }, mini.length)];
     if (a.kl_beta > 0 && a.kl_placement === 'loss') {
       const k = klLoss({ logp, refLogp: part.map((s) => s.refLogp!), kind: a.kl_estimator, beta: a.kl_beta, ...common, normalizer, mask: partMask, logpDetached: logp });
       parts.push(k);
@@ -126,12 +130,14 @@ function miniBatchStep(ctx: UpdateContext, mini: UpdateSequence[]): { loss: numb
     const policy = sumLosses(...parts);
     loss += policy.loss;
     clipSum += (parts[0].stats?.clip_ratio ?? 0) * part.length; clipN += part.length;
+    // sequence-weighted over micro-batches, as clip_ratio
+    for (const [k, v] of Object.entries(parts[0].stats ?? {})) policyStats[k] = (policyStats[k] ?? 0) + (v * part.length) / mini.length;
     let dvalues: Ragged | undefined;
-    if (a.advantage === 'gae') {
+    if (critic) {
       const values = part.map((s, i) => Array.from(pass.values![i].subarray(s.promptLength - 1)));
-      const v = valueLoss({ values, oldValues: part.map((s) => s.oldValues!), returns: part.map((s) => s.returns!), clipRange: a.value_clip, ...common, normalizer, mask: partMask });
-      loss += a.value_coef * v.loss;
-      dvalues = v.dvalues.map((row) => row.map((x) => a.value_coef * x));
+      const v = valueLoss({ values, oldValues: part.map((s) => s.oldValues!), returns: part.map((s) => s.returns!), clipRange: critic.clip, ...common, normalizer, mask: partMask });
+      loss += critic.coef * v.loss;
+      dvalues = v.dvalues.map((row) => row.map((x) => critic.coef * x));
     }
     // entropy bonus −c·agg(H): coefficient −c × the aggregation weight of each token
     let dentropy: Ragged | undefined;
@@ -151,11 +157,23 @@ function miniBatchStep(ctx: UpdateContext, mini: UpdateSequence[]): { loss: numb
   const lr = learningRateAt(model.optimizer.stepCount, ctx.schedule);
   if (!finite) {
     model.optimizer.zeroGrad();
-    return { loss: NaN, kl: NaN, entropy: NaN, clipRatio: NaN, gradNorm: NaN, lr, skipped: true };
+    return { loss: NaN, kl: NaN, entropy: NaN, clipRatio: NaN, policyStats: {}, gradNorm: NaN, lr, skipped: true };
   }
   const step = model.optimizer.step({ lr, maxGradNorm: config.optimizer.max_grad_norm });
   return {
     loss, kl: klTokens ? kl / klTokens : 0, entropy: entropyTokens ? entropySum / entropyTokens : 0,
-    clipRatio: clipN ? clipSum / clipN : 0, gradNorm: step.gradNorm, lr, skipped: step.skipped,
+    clipRatio: clipN ? clipSum / clipN : 0, policyStats, gradNorm: step.gradNorm, lr, skipped: step.skipped,
   };
+}
+
+/**
+ * One micro-batch's policy loss. A loss normalised within its micro-batch (DisCO, GVPO) counts by its share of the
+ * mini-batch's sequences, as the references scale each micro-batch's loss (verl loss_scale_factor: 1/GA for equal
+ * micro-batches); the others already count with the mini-batch's normaliser.
+ */
+export function microBatchPolicyLoss(method: PolicyLoss, options: Record<string, unknown>, batch: PolicyLossBatch, miniBatchSequences: number): LossResult {
+  const r = method.loss(batch, options);
+  if (method.scale !== 'per-micro-batch') return r;
+  const share = batch.logp.length / miniBatchSequences;
+  return { ...r, loss: r.loss * share, dlogp: r.dlogp.map((row) => row.map((g) => g * share)) };
 }

@@ -89,3 +89,7 @@ test('adaptive-difficulty k: harder groups (lower mean reward) keep more', () =>
   assert.deepEqual(r.groupSizes, [8, 4]);
   assert.deepEqual(r.keep, [...new Array(8).fill(1), 1, 1, 1, 1, 0, 0, 0, 0]); // the 4 shortest of the easy group
 });
+
+test('dynamic sampling keeps a group of one, as verl does (its std is undefined, not zero)', () => {
+  assert.deepEqual(dynamicSamplingKeep([1, 0.5, 0.5, 1], [1, 2, 1]), [true, false, true]);
+});

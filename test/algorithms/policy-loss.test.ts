@@ -12,7 +12,7 @@ import { GrpoError } from '../../src/errors.ts';
 import { assertClose, assertGradientMatchesFd, assertRaggedClose, splitAt } from './helpers.ts';
 
 const MODES: AggregationMode[] = ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum', 'seq-mean-token-sum-norm'];
-const LEVELS: ImportanceLevel[] = ['token', 'sequence', 'sequence-token'];
+const LEVELS: ImportanceLevel[] = ['token', 'sequence', 'sequence-token', 'sequence-sum'];
 
 test('clipped surrogate by hand (ε_low 0.2, ε_high 0.28)', () => {
   // inside the range: −A·r, gradient −A
@@ -205,4 +205,35 @@ test('input validation names the problem', () => {
   assert.throws(() => ppoClipLoss({ ...ok, dualClipC: 1 }), GrpoError);
   assert.throws(() => ppoClipLoss({ ...ok, level: 'word' as ImportanceLevel }), GrpoError);
   assert.throws(() => ppoClipLoss({ ...ok, aggregation: 'seq-mean-token-sum-norm' }), /maxLength/);
+});
+
+test('sequence-sum (TRL RLOO): one ratio exp(Σ_t lp − old) per completion, the loss a mean over completions', () => {
+  // seq 0: ratio 1.05 · 1.1 = 1.155 inside [0.8, 1.2], A = 1 → −1.155; seq 1: ratio 0.9, A = −1 → 0.9
+  const old = [[-1, -2], [-0.5]];
+  const lp = [[-1 + Math.log(1.05), -2 + Math.log(1.1)], [-0.5 + Math.log(0.9)]];
+  const r = ppoClipLoss({ logp: lp, oldLogp: old, advantages: [1, -1], epsLow: 0.2, epsHigh: 0.2, level: 'sequence-sum', aggregation: 'seq-mean-token-mean' });
+  assertClose(r.loss, (-1.155 + 0.9) / 2);
+  // d/dlp_t of −A·r/N is −A·r/N on every token of the completion (d log r / d lp_t = 1)
+  assertRaggedClose(r.dlogp, [[-1.155 / 2, -1.155 / 2], [0.9 / 2]]);
+  // a per-token ratio (what the rloo preset used before) differs: token 1 of seq 0 alone would be 1.1, not 1.155
+  const perToken = ppoClipLoss({ logp: lp, oldLogp: old, advantages: [1, -1], epsLow: 0.2, epsHigh: 0.2, level: 'token', aggregation: 'seq-mean-token-mean' });
+  assert.ok(Math.abs(perToken.loss - r.loss) > 1e-3);
+  // past the clip (ratio 1.5 · 1.1 > 1.2 with A > 0) the completion gets no gradient
+  const far = ppoClipLoss({ logp: [[-1 + Math.log(1.5), -2 + Math.log(1.1)]], oldLogp: [[-1, -2]], advantages: [1], epsLow: 0.2, epsHigh: 0.2, level: 'sequence-sum', aggregation: 'seq-mean-token-mean' });
+  assertClose(far.loss, -1.2);
+  assert.deepEqual(far.dlogp, [[0, 0]]);
+});
+
+test('GSPO-token clamps the combined log-ratio once (verl): a sequence past the clamp gets no gradient', () => {
+  // seq 0: mean log-ratio 12 > clamp 10; seq 1: mean log-ratio 0.5
+  const old = [[-5, -5], [-1]];
+  const lp = [[7, 7], [-0.5]];
+  const args = { logp: lp, oldLogp: old, advantages: [-1, -1], epsLow: 0.2, epsHigh: 0.2, aggregation: 'token-mean' as const, logRatioClamp: 10 };
+  const st = ppoClipLoss({ ...args, level: 'sequence-token' });
+  assert.deepEqual(st.dlogp[0], [0, 0], 'clamped: no gradient, as torch.clamp(max=10) gives none');
+  assert.ok(st.dlogp[1][0] !== 0, 'within the clamp the gradient flows');
+  // the sequence level agrees: its whole ratio is clamped, so no gradient either
+  assert.deepEqual(ppoClipLoss({ ...args, level: 'sequence' }).dlogp[0], [0, 0]);
+  // the value is exp(10) for the clamped sequence: loss = (−A)·e^10 over its two tokens
+  assertClose(st.loss, (2 * Math.exp(10) + Math.exp(0.5)) / 3, 1e-12);
 });

@@ -28,6 +28,16 @@ function configError(fn: () => unknown, key: RegExp): void {
   assert.throws(fn, (e: unknown) => e instanceof GrpoError && e.code === 'config' && !e.message.includes('\n') && key.test(e.message));
 }
 
+test('SFT keys are named as grpo train names them; the old names still work, with one warning line each', (t) => {
+  const warnings: string[] = [];
+  t.mock.method(console, 'warn', (msg: string) => { warnings.push(msg); });
+  const c = loadSftConfig(file('old.yaml', 'train:\n  lr_schedule: cosine\ndata:\n  eval_path: held.jsonl\n'));
+  assert.deepEqual([c.train.schedule, c.data.eval], ['cosine', 'held.jsonl']);
+  const f = join(dir, 'old.yaml');
+  assert.deepEqual(warnings, [`${f}: 'train.lr_schedule' is deprecated; use 'train.schedule'`, `${f}: 'data.eval_path' is deprecated; use 'data.eval'`]);
+  configError(() => loadSftConfig(null, ['--train.schedule', 'linear', '--train.lr_schedule', 'cosine']), /'train\.lr_schedule' and 'train\.schedule' are the same key/);
+});
+
 test('config errors are one line naming the key, from the file or from --flags', () => {
   configError(() => loadSftConfig(file('a.yaml', 'train:\n  lrr: 0.1\n')), /unknown key 'train\.lrr'/);
   configError(() => loadSftConfig(file('b.yaml', 'model:\n  init:\n    dimm: 3\n')), /unknown key 'model\.init\.dimm'/);
@@ -81,7 +91,7 @@ test('grpo sft cold_start trains a new model on the embedded task and writes the
   // cold start from a file of (prompt, completion) pairs, continuing from that checkpoint; eval on a JSONL file
   const pairs = file('pairs.jsonl', ['{"prompt":"12+5=","completion":"<think>2+5=7,1+0=1</think><answer>17</answer>","answer":"17"}',
     '{"prompt":"40+3=","completion":"<think>0+3=3,4+0=4</think><answer>43</answer>","answer":"43"}'].join('\n') + '\n');
-  const fromFile = await sftCommand(null, ['--model.path', join(out, 'model'), '--data.path', pairs, '--data.eval_path', pairs, '--train.lr', '1e-3',
+  const fromFile = await sftCommand(null, ['--model.path', join(out, 'model'), '--data.path', pairs, '--data.eval', pairs, '--train.lr', '1e-3',
     '--train.batch_size', '2', '--progress', 'false', '--output_dir', join(dir, 'file-run')], quiet);
   assert.equal(fromFile.train.steps, 3, '3 epochs of one batch');
   assert.equal(fromFile.after?.prompts, 2);

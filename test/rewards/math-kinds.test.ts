@@ -99,9 +99,9 @@ test('strict: variables matter unless switched off', () => {
 
 test('the math reward validates its options: an unknown or ill-typed one is one clear error', () => {
   assert.throws(() => mathReward({ floatPrecison: 4 } as never), (e: unknown) => e instanceof GrpoError && /unknown option 'floatPrecison'/.test(e.message) && /floatPrecision/.test(e.message));
-  assert.throws(() => buildRewards([{ type: 'math', options: { strict: 'yes' } }]), /option 'strict' must be true or false/);
-  assert.throws(() => buildRewards([{ type: 'math', options: { floatPrecision: 2.5 } }]), /'floatPrecision' must be an integer from 0 to 15/);
-  assert.throws(() => buildRewards([{ type: 'kimi_length', options: { correctnessOptions: { timeout: 1 } } }]), /unknown option 'timeout'/);
+  assert.throws(() => buildRewards([{ type: 'math', options: { strict: 'yes' } }]), /rewards\[0\]\.options\.strict: must be true or false/);
+  assert.throws(() => buildRewards([{ type: 'math', options: { floatPrecision: 2.5 } }]), /rewards\[0\]\.options\.floatPrecision: must be an integer from 0 to 15/);
+  assert.throws(() => buildRewards([{ type: 'kimi_length', options: { correctnessOptions: { timeout: 1 } } }]), /correctnessOptions: Unrecognized key: "timeout"/);
   const [spec] = buildRewards([{ type: 'math', options: { floatPrecision: 4, strict: false, allowSetRelationComp: true, timeoutMs: 2000 } }]);
   assert.equal((spec as { fn: (c: string, s: object) => number }).fn('$\\pi$', { answer: '3.1416' }), 1);
 });

@@ -4,8 +4,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadTrainConfig, parseOverrides, validateTrainConfig } from '../../src/trainer/config/load.ts';
-import { resolveAlgorithm, PRESETS } from '../../src/trainer/config/presets.ts';
-import { PRESET_NAMES } from '../../src/trainer/config/schema.ts';
+import { resolveAlgorithm, methodPresets } from '../../src/trainer/config/presets.ts';
 import { GrpoError } from '../../src/errors.ts';
 
 const base = { model: { path: 'm' }, data: { train: 'd.jsonl' } };
@@ -21,7 +20,7 @@ test('every key has a default: a minimal config fills all sections', () => {
 });
 
 test('a bad key is one error line naming the key, with a suggestion when it is close', () => {
-  assert.throws(() => validateTrainConfig({ ...base, algorithm: { epsilon_hgh: 0.3 } }), oneLine(/unknown key 'algorithm\.epsilon_hgh' \(did you mean 'algorithm\.epsilon_high'\?\)/));
+  assert.throws(() => validateTrainConfig({ ...base, algorithm: { epsilon_hgh: 0.3 } }), oneLine(/'algorithm\.epsilon_hgh': unknown key \(did you mean 'epsilon_high'\?\)/));
   assert.throws(() => validateTrainConfig({ ...base, rollout: { group_size: 'eight' } }), oneLine(/'rollout\.group_size': .*expected number/));
   assert.throws(() => validateTrainConfig({ ...base, algorithm: { preset: 'grpoo' } }), oneLine(/'algorithm\.preset'/));
   assert.throws(() => validateTrainConfig({ data: base.data }), oneLine(/'model'/));
@@ -49,33 +48,61 @@ test('YAML file plus --a.b value overrides; values read as YAML scalars', () => 
 
 test('presets carry their papers\' defaults', () => {
   const run = { groupSize: 8, maxTokens: 100 };
-  const r = (preset: (typeof PRESET_NAMES)[number], extra = {}) => resolveAlgorithm({ ...validateTrainConfig(base).algorithm, preset, ...extra }, run);
-  assert.deepEqual([r('grpo').advantage, r('grpo').epsilon, r('grpo').kl_beta, r('grpo').aggregation], ['grpo', 0.2, 0.04, 'seq-mean-token-mean']);
-  assert.deepEqual([r('dapo').epsilon, r('dapo').epsilon_high, r('dapo').aggregation, r('dapo').dynamic_sampling, r('dapo').kl_beta], [0.2, 0.28, 'token-mean', true, 0]);
+  const r = (preset: string, extra = {}) => {
+    const a = resolveAlgorithm({ ...validateTrainConfig(base).algorithm, preset, ...extra }, run);
+    return { ...a, ...a.advantage_options, ...a.loss_options } as Record<string, unknown>;
+  };
+  const pick = (preset: string, keys: string[]) => keys.map((k) => r(preset)[k]);
+  assert.deepEqual(pick('grpo', ['advantage', 'epsilon', 'kl_beta', 'aggregation', 'mini_batches']), ['grpo', 0.2, 0.04, 'seq-mean-token-mean', 1]);
+  assert.deepEqual(pick('dapo', ['epsilon', 'epsilon_high', 'aggregation', 'dynamic_sampling', 'dynamic_sampling_metric', 'kl_beta', 'mini_batches']), [0.2, 0.28, 'token-mean', true, 'accuracy', 0, 16]);
   assert.equal(r('dapo').soft_overlong_cache, 20, 'DAPO cache = 20% of the limit (4096 of 20480)');
-  assert.deepEqual([r('dr_grpo').advantage, r('dr_grpo').aggregation], ['dr_grpo', 'seq-mean-token-sum-norm']);
-  assert.deepEqual([r('gspo').loss, r('gspo').epsilon, r('gspo').epsilon_high], ['gspo', 3e-4, 4e-4]);
-  assert.equal(r('gfpo').gfpo_keep, 4, 'keep half of G');
-  assert.deepEqual([r('ppo').advantage, r('ppo').gamma, r('ppo').lambda, r('ppo').value_clip], ['gae', 1, 1, 0.2]);
-  assert.deepEqual([r('rloo').kl_placement, r('reinforce_pp').advantage, r('disco').loss, r('gvpo').loss, r('gdpo').advantage], ['reward', 'reinforce_pp', 'disco', 'gvpo', 'gdpo']);
-  assert.equal(Object.keys(PRESETS).length, PRESET_NAMES.length);
+  assert.deepEqual(pick('dr_grpo', ['advantage', 'aggregation']), ['dr_grpo', 'seq-mean-token-sum-norm']);
+  assert.deepEqual(pick('gspo', ['loss', 'epsilon', 'epsilon_high', 'mini_batches']), ['gspo', 3e-4, 4e-4, 4]);
+  assert.deepEqual(pick('gspo_token', ['loss', 'epsilon', 'epsilon_high', 'log_ratio_clamp']), ['gspo_token', 3e-4, 4e-4, 10]);
+  assert.deepEqual(pick('gfpo', ['gfpo_keep', 'aggregation']), [4, 'token-mean'], 'keep half of G; DAPO token-mean as TRL GFPO');
+  assert.deepEqual(pick('ppo', ['advantage', 'gamma', 'lambda', 'value_clip', 'std', 'whiten_advantages']), ['gae', 1, 1, 0.2, 'population', true]);
+  assert.deepEqual(pick('rloo', ['advantage', 'loss', 'kl_placement', 'kl_beta']), ['rloo', 'rloo', 'reward', 0.05]);
+  assert.deepEqual(pick('disco', ['loss', 'mini_batches', 'disco_tau']), ['disco', 4, 10]);
+  assert.deepEqual(pick('gvpo', ['loss', 'mini_batches', 'gvpo_beta']), ['gvpo', 4, 0.1]);
+  assert.deepEqual([r('reinforce_pp').advantage, r('gdpo').advantage], ['reinforce_pp', 'gdpo']);
+  assert.deepEqual(methodPresets.names(), ['grpo', 'dr_grpo', 'dapo', 'gspo', 'gspo_token', 'gfpo', 'gdpo', 'rloo', 'reinforce_pp', 'ppo', 'disco', 'gvpo']);
 });
 
 test('any knob overrides its preset; a symmetric clip follows an overridden epsilon', () => {
   const run = { groupSize: 8, maxTokens: 100 };
   const a = validateTrainConfig({ ...base, algorithm: { preset: 'dapo', epsilon_high: 0.3, kl_beta: 0.01, hicra_alpha: 0.2 } }).algorithm;
   const d = resolveAlgorithm(a, run);
-  assert.deepEqual([d.epsilon_high, d.kl_beta, d.hicra_alpha, d.dynamic_sampling], [0.3, 0.01, 0.2, true]);
+  assert.deepEqual([d.loss_options.epsilon_high, d.kl_beta, d.hicra_alpha, d.dynamic_sampling], [0.3, 0.01, 0.2, true]);
   const g = resolveAlgorithm(validateTrainConfig({ ...base, algorithm: { epsilon: 0.1 } }).algorithm, run);
-  assert.deepEqual([g.epsilon, g.epsilon_high], [0.1, 0.1]);
+  assert.deepEqual([g.loss_options.epsilon, g.loss_options.epsilon_high], [0.1, undefined], 'undefined: the ceiling follows epsilon');
   const dapo = resolveAlgorithm(validateTrainConfig({ ...base, algorithm: { preset: 'dapo', epsilon: 0.1 } }).algorithm, run);
-  assert.deepEqual([dapo.epsilon, dapo.epsilon_high], [0.1, 0.28], 'an asymmetric preset keeps its own upper clip');
+  assert.deepEqual([dapo.loss_options.epsilon, dapo.loss_options.epsilon_high], [0.1, 0.28], 'an asymmetric preset keeps its own upper clip');
+});
+
+test('method options are checked against the chosen methods: one line naming the key', () => {
+  const bad = (algorithm: Record<string, unknown>, re: RegExp) => assert.throws(() => validateTrainConfig({ ...base, algorithm }), oneLine(re));
+  bad({ epsilonn: 0.1 }, /'algorithm\.epsilonn': unknown key \(did you mean 'epsilon'\?\)/);
+  bad({ disco_tau: 5 }, /'algorithm\.disco_tau': an option of policy loss 'disco', but this run's advantage is 'grpo' and its loss 'ppo'/);
+  bad({ preset: 'disco', disco_tau: -1 }, /'algorithm\.disco_tau': .*policy loss 'disco'/);
+  bad({ preset: 'nope' }, /'algorithm\.preset': unknown method preset 'nope'; use one of grpo, /);
+  bad({ loss: 'nope' }, /'algorithm\.loss': unknown policy loss 'nope'/);
+  bad({ preset: 'dr_grpo', scale_rewards: 'group' }, /'algorithm\.scale_rewards': an option of advantage estimator 'grpo', but this run's advantage is 'dr_grpo'/);
+  assert.equal(validateTrainConfig({ ...base, algorithm: { preset: 'disco', disco_tau: 5 } }).algorithm.disco_tau, 5);
+});
+
+test('reward options are checked against the reward type: one line naming the key', () => {
+  const bad = (rewards: unknown[], re: RegExp) => assert.throws(() => validateTrainConfig({ ...base, rewards }), oneLine(re));
+  bad([{ type: 'math', options: { answer_key: 'x' } }], /'rewards\.0': options\.answer_key is not an option of reward 'math' \(its options: .*answerKey/);
+  bad([{ type: 'format', options: { strict: 'yes' } }], /'rewards\.0': options\.strict: /);
+  bad([{ type: 'maths' }], /'rewards\.0': type 'maths' is unknown; use one of math, /);
+  bad([{ type: 'overlong', options: { cacheLength: 4 } }], /options\.maxCompletionLength/);
+  assert.deepEqual(validateTrainConfig({ ...base, rewards: [{ type: 'math', options: { answerKey: 'solution' } }] }).rewards[0].options, { answerKey: 'solution' });
 });
 
 test('grpo config prints a complete, valid YAML whose algorithm knobs are exactly the preset', async () => {
   const { configReference } = await import('../../src/trainer/config/reference.ts');
   const YAML = (await import('yaml')).default;
-  for (const preset of PRESET_NAMES) {
+  for (const preset of methodPresets.names()) {
     const parsed = YAML.parse(configReference(preset).replaceAll('<required>', 'x'));
     const c = validateTrainConfig(parsed);
     const run = { groupSize: c.rollout.group_size, maxTokens: c.rollout.max_tokens };

@@ -40,7 +40,7 @@ export interface MathRewardOptions extends GradeOptions {
   incorrect?: number;
   /**
    * ORZ rule: a truncated completion (sample.finish_reason === 'length') scores `incorrect` even if
-   * its answer is right (algorithms.md A1, "ORZ reward"). Default false.
+   * its answer is right (Open-Reasoner-Zero; docs/methods/ppo.md). Default false.
    */
   requireStop?: boolean;
 }

@@ -7,6 +7,7 @@ import YAML from 'yaml';
 import type { z } from 'zod';
 import { trainConfigSchema, type TrainConfig } from './schema.ts';
 import { GrpoError } from '../../errors.ts';
+import { closestKey } from '../../util/edit-distance.ts';
 
 /** Parse `--a.b value` pairs (values read as YAML scalars: 4, 0.5, true, [a, b], text). */
 export function parseOverrides(args: readonly string[]): [string, unknown][] {
@@ -38,15 +39,6 @@ export function setPath(obj: Record<string, unknown>, key: string, value: unknow
   cur[parts[parts.length - 1]] = value;
 }
 
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++) for (let j = 1; j <= b.length; j++) {
-    d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-  }
-  return d[a.length][b.length];
-}
-
 /** Keys a schema object accepts at `path` (through optional/default wrappers), for suggestions. */
 function keysAt(path: PropertyKey[]): string[] {
   let s: unknown = trainConfigSchema;
@@ -70,8 +62,8 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') {
     const key = issue.keys[0];
     const known = keysAt(issue.path);
-    const close = known.map((k) => [k, editDistance(k, key)] as const).sort((a, b) => a[1] - b[1])[0];
-    const hint = close && close[1] <= 3 ? ` (did you mean '${[...issue.path.map(String), close[0]].join('.')}'?)` : known.length ? ` (known keys: ${known.join(', ')})` : '';
+    const close = closestKey(key, known);
+    const hint = close ? ` (did you mean '${[...issue.path.map(String), close].join('.')}'?)` : known.length ? ` (known keys: ${known.join(', ')})` : '';
     return `config: unknown key '${where(key)}'${hint}`;
   }
   return `config: '${where() || '(root)'}': ${issue.message}`;

@@ -3,8 +3,10 @@
  * preset resolves them) and its one-line doc, read from the schema itself so it never drifts.
  */
 import YAML from 'yaml';
-import { trainConfigSchema, type PresetName } from './schema.ts';
+import { trainConfigSchema } from './schema.ts';
+import { sharedAlgorithmSchema } from './algorithm-schema.ts';
 import { resolveAlgorithm } from './presets.ts';
+import { advantageEstimators, policyLosses } from '../../algorithms/index.ts';
 
 interface SchemaNode {
   description?: string;
@@ -32,15 +34,22 @@ function flow(value: unknown): string {
   return YAML.stringify(value, { collectionStyle: 'flow', lineWidth: 0 }).trim();
 }
 
-export function configReference(preset: PresetName = 'grpo', run = { groupSize: 8, maxTokens: 256 }): string {
-  const resolved = resolveAlgorithm({ preset } as never, run) as unknown as Record<string, unknown>;
+export function configReference(preset = 'grpo', run = { groupSize: 8, maxTokens: 256 }): string {
+  const a = resolveAlgorithm({ preset }, run);
+  const resolved = { ...a, ...a.advantage_options, ...a.loss_options } as Record<string, unknown>;
+  // the algorithm section: the shared knobs, then the options of the preset's advantage estimator and policy loss
+  const algorithmShape = {
+    ...(sharedAlgorithmSchema as unknown as SchemaNode).shape,
+    ...(advantageEstimators.get(a.advantage).options as unknown as SchemaNode).shape,
+    ...(policyLosses.get(a.loss).options as unknown as SchemaNode).shape,
+  };
   const lines: string[] = [`# grpo train configuration: every key, its default, and what it does (algorithm knobs as preset '${preset}' sets them)`];
   const root = trainConfigSchema as unknown as SchemaNode;
   for (const [key, node] of Object.entries(root.shape!)) {
     const section = objectOf(node);
     if (section && key !== 'rewards') {
       lines.push('', `${key}:${node.description ? `  # ${node.description}` : ''}`);
-      for (const [k, child] of Object.entries(section.shape!)) {
+      for (const [k, child] of Object.entries(key === 'algorithm' ? algorithmShape : section.shape!)) {
         const value = key === 'algorithm' && k !== 'preset' ? resolved[k] : key === 'algorithm' ? preset : defaultOf(child);
         const optional = child.def.type === 'optional';
         const text = value !== undefined ? ` ${flow(value)}` : optional ? '' : ' <required>';

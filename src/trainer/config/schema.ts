@@ -5,12 +5,12 @@
  */
 import { z } from 'zod';
 import { DEVICE_HELP, DEVICE_PATTERN } from '../../engine/device-setting.ts';
+import { rewardEntrySchema } from '../../rewards/registry.ts';
+import { checkAlgorithm } from './presets.ts';
+import { sharedAlgorithmSchema } from './algorithm-schema.ts';
 
 const positiveInt = z.number().int().positive();
-const aggregation = z.enum(['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum', 'seq-mean-token-sum-norm']);
 
-export const PRESET_NAMES = ['grpo', 'dr_grpo', 'dapo', 'gspo', 'gfpo', 'gdpo', 'rloo', 'reinforce_pp', 'ppo', 'disco', 'gvpo'] as const;
-export type PresetName = (typeof PRESET_NAMES)[number];
 
 /** LoRA with PEFT's names (LoraConfig): present means the base is frozen and only adapters (and a critic head) train. */
 export const loraSchema = z.object({
@@ -61,55 +61,11 @@ const rolloutSchema = z.object({
   weight_sync: z.enum(['disk', 'none']).default('disk').describe('engine "openai": after each step, save the policy and ask the server to load it (POST /update_weights_from_disk, as SGLang)'),
 }).strict();
 
-const rewardSchema = z.object({
-  type: z.string().describe('reward kind: math, countdown, format, language, overlong, code, judge, kimi_length'),
-  name: z.string().optional().describe('name in logs and for GDPO (default: the type)'),
-  weight: z.number().default(1).describe('weight in the summed reward'),
-  options: z.record(z.string(), z.unknown()).default({}).describe('options of that reward'),
-}).strict();
 
-/** Every method knob; undefined means "the preset's value". */
-const algorithmSchema = z.object({
-  preset: z.enum(PRESET_NAMES).default('grpo').describe('method whose paper defaults fill every knob below'),
-  advantage: z.enum(['grpo', 'dr_grpo', 'rloo', 'reinforce_baseline', 'reinforce_pp', 'gae', 'gdpo', 'none']).optional().describe('advantage estimator'),
-  scale_rewards: z.enum(['group', 'batch', 'none']).optional().describe('divide centred rewards by the group std, the batch std, or nothing'),
-  std: z.enum(['bessel', 'population']).optional().describe('std for reward scaling (TRL/verl Bessel, ORZ population)'),
-  adv_eps: z.number().nonnegative().optional().describe('epsilon added to the std'),
-  whiten_advantages: z.boolean().optional().describe('whiten advantages over all tokens of the batch (ORZ PPO, REINFORCE++)'),
-  loss: z.enum(['ppo', 'gspo', 'gspo_token', 'disco', 'gvpo']).optional().describe('policy loss'),
-  epsilon: z.number().nonnegative().optional().describe('clip ε (ε_low)'),
-  epsilon_high: z.number().nonnegative().optional().describe('upper clip ε (DAPO clip-higher; default ε)'),
-  dual_clip_c: z.number().gt(1).optional().describe('dual-clip bound c for negative advantages (off when unset)'),
-  aggregation: aggregation.optional().describe('how per-token losses become one number'),
-  kl_beta: z.number().nonnegative().optional().describe('KL coefficient β to the frozen reference (0: no reference model)'),
-  kl_estimator: z.enum(['k1', 'k2', 'k3', 'k3+']).optional().describe('KL estimator'),
-  kl_placement: z.enum(['loss', 'reward']).optional().describe('KL as a loss term or folded into the reward'),
-  num_iterations: positiveInt.optional().describe('PPO epochs over each rollout batch (μ)'),
-  mini_batches: positiveInt.optional().describe('optimizer steps per rollout batch'),
-  dynamic_sampling: z.boolean().optional().describe('DAPO: drop groups whose rewards are all equal and refill'),
-  max_gen_batches: positiveInt.optional().describe('dynamic sampling: generation batches per step at most'),
-  mask_truncated: z.boolean().optional().describe('overlong filtering: truncated completions leave the loss'),
-  soft_overlong_cache: z.number().int().nonnegative().optional().describe('DAPO soft overlong punishment buffer in tokens (0: off)'),
-  gfpo_keep: z.number().int().nonnegative().optional().describe('GFPO: completions kept per group, of group_size (0: off)'),
-  gfpo_metric: z.enum(['length', 'reward_per_token']).optional().describe('GFPO: keep the shortest, or the highest reward per token'),
-  gfpo_adaptive: z.boolean().optional().describe('GFPO: choose k per prompt from its difficulty'),
-  hicra_alpha: z.number().nonnegative().optional().describe('HICRA: amplification α of planning tokens (0: off)'),
-  hicra_grams: z.array(z.string()).optional().describe('HICRA: strategic n-grams marking planning tokens'),
-  entropy_coef: z.number().optional().describe('entropy bonus coefficient'),
-  gamma: z.number().min(0).max(1).optional().describe('discount γ (GAE, REINFORCE++)'),
-  lambda: z.number().min(0).max(1).optional().describe('GAE λ'),
-  value_coef: z.number().nonnegative().optional().describe('PPO critic: value-loss weight'),
-  value_clip: z.number().nonnegative().optional().describe('PPO critic: value clip range'),
-  disco_score: z.enum(['logL', 'Lratio']).optional().describe('DisCO scoring function'),
-  disco_tau: z.number().positive().optional().describe('DisCO temperature τ'),
-  disco_delta: z.number().nonnegative().optional().describe('DisCO KL trust region δ'),
-  disco_beta: z.number().nonnegative().optional().describe('DisCO penalty β'),
-  disco_threshold: z.number().optional().describe('DisCO: a reward ≥ this counts as a correct answer (binarises non-binary rewards)'),
-  gvpo_beta: z.number().positive().optional().describe('GVPO β'),
-  rollout_correction: z.enum(['none', 'token_truncate', 'token_mask', 'sequence_truncate', 'sequence_mask']).optional().describe('importance correction for rollout-engine / trainer mismatch (TIS / MIS)'),
-  rollout_correction_max: z.number().positive().optional().describe('upper bound C of the correction ratio'),
-  rollout_correction_min: z.number().nonnegative().optional().describe('lower bound of the correction ratio (mask modes)'),
-}).strict();
+// method options are the extra keys; checkAlgorithm names any that the chosen methods do not take
+const algorithmSchema = sharedAlgorithmSchema.catchall(z.unknown()).superRefine((a, ctx) => {
+  for (const issue of checkAlgorithm(a)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+});
 
 const optimizerSchema = z.object({
   lr: z.number().nonnegative().default(1e-6).describe('peak learning rate'),
@@ -145,11 +101,11 @@ export const trainConfigSchema = z.object({
   model: modelSchema,
   data: dataSchema,
   rollout: rolloutSchema.prefault({}),
-  rewards: z.array(rewardSchema).min(1).default([{ type: 'math', weight: 1, options: {} }, { type: 'format', weight: 0.1, options: {} }]).describe('weighted rewards'),
+  rewards: z.array(rewardEntrySchema).min(1).default([{ type: 'math', weight: 1, options: {} }, { type: 'format', weight: 0.1, options: {} }]).describe('weighted rewards'),
   algorithm: algorithmSchema.prefault({}),
   optimizer: optimizerSchema.prefault({}),
   training: trainingSchema.prefault({}),
 }).strict();
 
 export type TrainConfig = z.infer<typeof trainConfigSchema>;
-export type AlgorithmConfig = TrainConfig['algorithm'];
+export type AlgorithmConfig = z.input<typeof sharedAlgorithmSchema> & Record<string, unknown>;

@@ -1,0 +1,134 @@
+/**
+ * `grpo pipeline --config FILE`: DeepSeek-R1's multi-stage recipe (R1 §2.3) as one config — cold-start SFT, RL,
+ * rejection-sampling SFT, RL, or any list of `sft` and `train` stages. Each stage starts from the previous stage's
+ * model, writes into one run folder (<out_dir>/<name>/<stage>/), and records itself as done; a rerun skips the
+ * finished stages and resumes an interrupted RL stage from its checkpoint. A summary table ends the run.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { GrpoError } from '../errors.ts';
+import { parseSftConfig, type SftConfig } from '../trainer/sft-config.ts';
+import { validateTrainConfig } from '../trainer/config/load.ts';
+import { train } from '../trainer/trainer.ts';
+import type { EmbeddedTasks } from '../trainer/prompts.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
+import { runSft } from './sft.ts';
+
+const stageSchema = z.strictObject({
+  name: z.string().regex(/^[\w.-]+$/, 'use letters, digits, ".", "-" and "_"').describe('stage name: its folder under the run'),
+  kind: z.enum(['sft', 'train']).describe('sft: a grpo sft config (cold_start or rejection_sampling); train: a grpo train config'),
+  config: z.record(z.string(), z.unknown()).default({}).describe('that command\'s config; model.path defaults to the previous stage\'s model, output paths to the stage folder'),
+});
+
+export const pipelineConfigSchema = z.strictObject({
+  name: z.string().regex(/^[\w.-]+$/, 'use letters, digits, ".", "-" and "_"').default('pipeline').describe('run name: results go to <out_dir>/<name>/'),
+  out_dir: z.string().default('runs').describe('folder for run outputs'),
+  model: z.string().describe('the model the first stage starts from (a path, or embedded)'),
+  stages: z.array(stageSchema).min(1).describe('the stages, in order'),
+});
+
+export type PipelineConfig = z.infer<typeof pipelineConfigSchema>;
+
+export interface StageSummary {
+  stage: string;
+  kind: 'sft' | 'train';
+  steps: number;
+  accuracyBefore: number | null;
+  accuracyAfter: number | null;
+  model: string;
+  /** finished in an earlier invocation */
+  skipped: boolean;
+}
+
+/** What a finished stage leaves in its folder, so a rerun can skip it. */
+const DONE_FILE = 'stage.json';
+
+export function loadPipelineConfig(file: string): PipelineConfig {
+  if (!existsSync(file)) throw new GrpoError('config', `config file ${file} does not exist`);
+  let raw: unknown;
+  try {
+    raw = YAML.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new GrpoError('config', `${file} is not valid YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const r = pipelineConfigSchema.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new GrpoError('config', `${file}: '${issue.path.join('.') || '(root)'}': ${issue.message}`);
+  }
+  const names = r.data.stages.map((s) => s.name);
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice) throw new GrpoError('config', `${file}: stage name '${twice}' is used twice; each stage needs its own folder`);
+  return r.data;
+}
+
+/** A stage's own config with the pipeline's wiring: its starting model and its output folder. */
+function stageConfig(stage: PipelineConfig['stages'][number], runDir: string, startModel: string): { sft?: SftConfig; train?: ReturnType<typeof validateTrainConfig> } {
+  const c = structuredClone(stage.config) as Record<string, unknown>;
+  const model = { ...(c.model as Record<string, unknown> | undefined) };
+  if (model.path === undefined) model.path = startModel;
+  const label = `stage '${stage.name}'`;
+  if (stage.kind === 'sft') {
+    if (c.output_dir !== undefined) throw new GrpoError('config', `${label}: output_dir is set by the pipeline (${path.join(runDir, stage.name)}); remove it`);
+    return { sft: parseSftConfig({ ...c, model, output_dir: path.join(runDir, stage.name), progress: c.progress ?? false }, label) };
+  }
+  if (c.name !== undefined || c.out_dir !== undefined) throw new GrpoError('config', `${label}: name and out_dir are set by the pipeline; remove them`);
+  if ((model as { lora?: unknown }).lora !== undefined) throw new GrpoError('config', `${label}: a pipeline stage trains every weight (a LoRA adapter cannot start the next stage); merge it with grpo merge and run the stages apart`);
+  try {
+    return { train: validateTrainConfig({ ...c, model, name: stage.name, out_dir: runDir, overwrite: true }) };
+  } catch (e) {
+    if (e instanceof GrpoError) throw new GrpoError('config', `${label}: ${e.message}`);
+    throw e;
+  }
+}
+
+export async function runPipeline(config: PipelineConfig, opts: { tasks?: EmbeddedTasks; log?: (line: string) => void } = {}): Promise<StageSummary[]> {
+  const log = opts.log ?? console.log;
+  const runDir = path.join(config.out_dir, config.name);
+  const summaries: StageSummary[] = [];
+  let model = config.model;
+  for (const stage of config.stages) {
+    const folder = path.join(runDir, stage.name);
+    const donePath = path.join(folder, DONE_FILE);
+    if (existsSync(donePath)) {
+      const done = JSON.parse(readFileSync(donePath, 'utf8')) as StageSummary;
+      log(`stage ${stage.name}: done earlier, skipped`);
+      summaries.push({ ...done, skipped: true });
+      model = done.model;
+      continue;
+    }
+    const c = stageConfig(stage, runDir, model);
+    log(`stage ${stage.name} (${stage.kind}) from ${model}`);
+    let summary: StageSummary;
+    if (c.sft) {
+      const r = await runSft(c.sft, log);
+      summary = { stage: stage.name, kind: 'sft', steps: r.train.steps, accuracyBefore: r.before?.accuracy ?? null, accuracyAfter: r.after?.accuracy ?? null, model: r.modelDir, skipped: false };
+    } else {
+      // an RL stage interrupted earlier continues from its checkpoint
+      const checkpoint = path.join(folder, 'checkpoint');
+      const resume = existsSync(path.join(checkpoint, 'state.json')) ? checkpoint : undefined;
+      if (resume) log(`stage ${stage.name}: resuming from ${resume}`);
+      const r = await train(c.train!, { tasks: opts.tasks, resume });
+      summary = { stage: stage.name, kind: 'train', steps: r.steps, accuracyBefore: r.accuracyBefore, accuracyAfter: r.accuracyAfter, model: path.join(r.runDir, 'final'), skipped: false };
+    }
+    writeFileAtomic(donePath, JSON.stringify(summary, null, 2) + '\n');
+    summaries.push(summary);
+    model = summary.model;
+  }
+  const table = summaryTable(summaries);
+  writeFileSync(path.join(runDir, 'summary.md'), table + '\n');
+  log(table);
+  return summaries;
+}
+
+/** One Markdown row per stage: steps, held-out accuracy before and after, the model it wrote. */
+export function summaryTable(rows: readonly StageSummary[]): string {
+  const f = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3));
+  return [
+    '| stage | kind | steps | accuracy before | accuracy after | model |',
+    '|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.stage}${r.skipped ? ' (earlier run)' : ''} | ${r.kind} | ${r.steps} | ${f(r.accuracyBefore)} | ${f(r.accuracyAfter)} | ${r.model} |`),
+  ].join('\n');
+}

@@ -1,0 +1,37 @@
+/** The method knobs every method shares (the `algorithm` section less the chosen methods' own options). */
+import { z } from 'zod';
+
+const positiveInt = z.number().int().positive();
+const aggregation = z.enum(['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum', 'seq-mean-token-sum-norm']);
+
+/**
+ * The method knobs every method shares; undefined means "the preset's value". The chosen advantage estimator's
+ * and policy loss's own options (algorithm.epsilon, algorithm.gamma, algorithm.disco_tau, …) sit beside them and
+ * are checked against those methods' schemas (presets.ts, src/algorithms/methods/).
+ */
+export const sharedAlgorithmSchema = z.object({
+  preset: z.string().default('grpo').describe('method whose paper defaults fill every knob below (grpo config --preset NAME lists them)'),
+  advantage: z.string().optional().describe('advantage estimator (a registered name)'),
+  loss: z.string().optional().describe('policy loss (a registered name)'),
+  aggregation: aggregation.optional().describe('how per-token losses become one number'),
+  kl_beta: z.number().nonnegative().optional().describe('KL coefficient β to the frozen reference (0: no reference model)'),
+  kl_estimator: z.enum(['k1', 'k2', 'k3', 'k3+']).optional().describe('KL estimator'),
+  kl_placement: z.enum(['loss', 'reward']).optional().describe('KL as a loss term or folded into the reward'),
+  num_iterations: positiveInt.optional().describe('PPO epochs over each rollout batch (μ; TRL num_iterations, verl ppo_epochs)'),
+  mini_batches: positiveInt.optional().describe('optimizer steps per epoch over the rollout batch (verl train_batch_size / ppo_mini_batch_size)'),
+  dynamic_sampling: z.boolean().optional().describe('DAPO: drop groups whose completions are all equally correct and refill'),
+  dynamic_sampling_metric: z.enum(['accuracy', 'reward']).optional().describe('dynamic sampling: filter on correctness (DAPO Eq. 11, verl metric acc) or on the summed reward'),
+  max_gen_batches: positiveInt.optional().describe('dynamic sampling: generation batches per step at most'),
+  mask_truncated: z.boolean().optional().describe('overlong filtering: truncated completions leave the loss'),
+  soft_overlong_cache: z.number().int().nonnegative().optional().describe('DAPO soft overlong punishment buffer in tokens (0: off)'),
+  gfpo_keep: z.number().int().nonnegative().optional().describe('GFPO: completions kept per group, of group_size (0: off)'),
+  gfpo_metric: z.enum(['length', 'reward_per_token']).optional().describe('GFPO: keep the shortest, or the highest reward per token'),
+  gfpo_adaptive: z.boolean().optional().describe('GFPO: choose k per prompt from its difficulty'),
+  hicra_alpha: z.number().nonnegative().optional().describe('HICRA: amplification α of planning tokens (0: off)'),
+  hicra_grams: z.array(z.string()).optional().describe('HICRA: strategic n-grams marking planning tokens'),
+  entropy_coef: z.number().optional().describe('entropy bonus coefficient'),
+  rollout_correction: z.enum(['none', 'token_truncate', 'token_mask', 'sequence_truncate', 'sequence_mask']).optional().describe('importance correction for rollout-engine / trainer mismatch (TIS / MIS)'),
+  rollout_correction_max: z.number().positive().optional().describe('upper bound C of the correction ratio'),
+  rollout_correction_min: z.number().nonnegative().optional().describe('lower bound of the correction ratio (mask modes)'),
+});
+

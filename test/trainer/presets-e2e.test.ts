@@ -1,0 +1,101 @@
+/**
+ * Every built-in preset runs through train(), and the mechanism that defines it acts: DAPO's clip-higher clips and
+ * its dynamic sampling filters on correctness, GSPO's sequence clip clips, DisCO's trust region sees a KL, GVPO's
+ * implicit reward moves, GFPO trains on fewer and shorter completions, GDPO normalises each reward on its own,
+ * REINFORCE++ whitens its token returns. Several updates per rollout batch are what make the ratio leave 1.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { train, type TrainOptions } from '../../src/trainer/trainer.ts';
+import { groupAdvantages } from '../../src/algorithms/index.ts';
+import type { RewardSpec } from '../../src/rewards/index.ts';
+import { methodPresets } from '../../src/trainer/config/presets.ts';
+import { tinyModelFolder, toyTasks, shareOfA, toyConfig } from './fixtures.ts';
+
+const modelDir = tinyModelFolder();
+const out = mkdtempSync(path.join(tmpdir(), 'grpo-presets-'));
+test.after(() => { for (const d of [out, path.dirname(modelDir)]) rmSync(d, { recursive: true, force: true }); });
+
+/** A correctness reward (1 when at least 15% of the characters are 'a') beside a graded one (the share itself). */
+const correct: RewardSpec = { name: 'correct', weight: 1, fn: (c) => (c.length && [...c].filter((x) => x === 'a').length / c.length >= 0.15 ? 1 : 0) };
+const rewards = [correct, { ...shareOfA, weight: 0.5 }];
+
+async function run(preset: string, extra: { algorithm?: Record<string, unknown>; opts?: TrainOptions; steps?: number } = {}) {
+  const cfg = toyConfig(modelDir, out, {
+    name: preset, overwrite: true, algorithm: { preset, ...extra.algorithm }, optimizer: { lr: 3e-2 },
+    training: { steps: extra.steps ?? 4, micro_batch_groups: 2, log_completions_every: 0 },
+  });
+  const r = await train(cfg, { rewards, correctness: 'correct', tasks: toyTasks, quiet: true, ...extra.opts });
+  assert.equal(r.steps, extra.steps ?? 4);
+  for (const m of r.metrics) assert.ok(Number.isFinite(m.loss as number) || m.loss === null, `${preset}: loss ${m.loss}`);
+  return r.metrics;
+}
+const max = (ms: Record<string, unknown>[], key: string) => Math.max(...ms.map((m) => (m[key] as number | null) ?? -Infinity));
+
+test('dapo: several updates per rollout batch, so clip-higher clips; groups are dropped on correctness, not on the summed reward', async () => {
+  const ms = await run('dapo');
+  assert.ok((ms[0].optimizer_step as number) >= 2, `updates in step 1: ${ms[0].optimizer_step}`);
+  assert.ok(max(ms, 'clip_ratio') > 0, 'the ratio leaves [0.8, 1.28] on a later mini-batch');
+  assert.ok(max(ms, 'dropped_groups') > 0);
+  // without the overlong penalty a reward ≥ 1 means a right answer (the share adds at most 0.5)
+  const allWrongKept = async (metric: string) => {
+    let n = 0, groups = 0;
+    await run('dapo', { steps: 3, algorithm: { soft_overlong_cache: 0, dynamic_sampling_metric: metric }, opts: { beforeUpdate: (_s, seqs) => {
+      for (const g of new Set(seqs.map((s) => s.group))) { groups++; if (!seqs.some((s) => s.group === g && s.reward >= 1)) n++; }
+    } } });
+    assert.ok(groups > 0);
+    return n;
+  };
+  assert.equal(await allWrongKept('accuracy'), 0, 'DAPO Eq. 11: a group whose answers are all wrong is dropped, whatever its format or length rewards');
+  assert.ok(await allWrongKept('reward') > 0, 'filtering on the summed reward keeps all-wrong groups whose shares differ');
+});
+
+for (const preset of ['gspo', 'gspo_token']) {
+  test(`${preset}: the sequence ratio leaves 1 ± 3e-4 after the first of its 4 updates, so it clips`, async () => {
+    const ms = await run(preset);
+    assert.equal(ms[0].optimizer_step, 4);
+    assert.ok(max(ms, 'clip_ratio') > 0);
+  });
+}
+
+test('disco: the KL of its trust region is nonzero from the second update of a rollout batch', async () => {
+  const ms = await run('disco');
+  assert.ok(max(ms, 'policy/kl') > 0, `policy/kl ${ms.map((m) => m['policy/kl'])}`);
+  assert.ok(max(ms, 'policy/valid_groups') > 0, 'some questions have right and wrong answers');
+});
+
+test('gvpo: the implicit reward β·Σ(lp − old) moves once the policy has been updated within a rollout batch', async () => {
+  const ms = await run('gvpo');
+  assert.ok(max(ms, 'policy/implicit_reward') > 0);
+});
+
+test('gfpo: trains on the shortest half of each group', async () => {
+  const sizes: number[] = [];
+  const ms = await run('gfpo', { opts: { beforeUpdate: (_s, seqs) => { sizes.push(seqs.length); } } });
+  assert.deepEqual(sizes, [8, 8, 8, 8], '4 prompts × 2 kept of 4');
+  for (const m of ms) assert.ok((m.completion_length as number) <= (m['gfpo/sampled_completion_length'] as number));
+});
+
+test('gdpo: each reward is normalised in its group before the sum (advantages differ from GRPO on the summed reward)', async () => {
+  let differs = false;
+  await run('gdpo', { opts: { beforeUpdate: (_s, seqs) => {
+    const grpo = groupAdvantages(seqs.map((s) => s.reward), 4);
+    if (seqs.some((s, i) => Math.abs(s.advantages[0] - grpo[i]) > 1e-3)) differs = true;
+  } } });
+  assert.ok(differs);
+});
+
+test('reinforce_pp: token returns whitened over the batch, KL in the reward', async () => {
+  const means: number[] = [];
+  const ms = await run('reinforce_pp', { opts: { beforeUpdate: (_s, seqs) => { const all = seqs.flatMap((s) => s.advantages); means.push(all.reduce((a, b) => a + b, 0) / all.length); } } });
+  for (const m of means) assert.ok(Math.abs(m) < 1e-6, `whitened: mean ${m}`);
+  assert.ok(max(ms, 'kl') > 0, 'the KL folded into the reward is logged');
+});
+
+test('every registered preset has a run above or in train-e2e.test.ts', () => {
+  const covered = ['dapo', 'gspo', 'gspo_token', 'disco', 'gvpo', 'gfpo', 'gdpo', 'reinforce_pp', 'grpo', 'ppo', 'rloo', 'dr_grpo'];
+  assert.deepEqual(methodPresets.names().filter((n) => !covered.includes(n)), []);
+});
