@@ -16,6 +16,7 @@ import { tfgrpoCommand } from '../trainingfree/tfgrpo/cli.ts';
 import { gepaCommand } from '../trainingfree/gepa/cli.ts';
 import { addModelFlags } from './model-flags.ts';
 import { registerMergeCommand } from './merge.ts';
+import { registerDashboardCommand } from './dashboard.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -46,9 +47,10 @@ program
   .option('--config <file>', 'YAML run config')
   .option('--resume <dir>', 'continue from a checkpoint folder (runs/<name>/checkpoint)')
   .option('--overwrite [bool]', 'start afresh in a run folder that holds an earlier run (deletes its metrics, checkpoint and final model)')
+  .option('--dashboard [port]', 'serve the live dashboard of out_dir beside the run and print its URL (port default 6006, else any free one)')
   .allowUnknownOption()
   .allowExcessArguments()
-  .action(async (opts, cmd) => { await runTrainCli({ config: opts.config, resume: opts.resume, overwrite: opts.overwrite, overrides: cmd.args, tasks: embeddedTaskSplits }); });
+  .action(async (opts, cmd) => { await runTrainCli({ config: opts.config, resume: opts.resume, overwrite: opts.overwrite, dashboard: opts.dashboard, overrides: cmd.args, tasks: embeddedTaskSplits }); });
 
 program
   .command('config')
@@ -62,6 +64,7 @@ program
 registerSftCommand(program);
 registerEvalCommand(program);
 registerMergeCommand(program);
+registerDashboardCommand(program);
 
 addModelFlags(program
   .command('serve')

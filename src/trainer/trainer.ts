@@ -74,7 +74,8 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
     const correctness = opts.correctness ?? config.rewards.map((r) => r.name ?? r.type).find((_, i) => CORRECTNESS_TYPES.includes(config.rewards[i].type));
     const sampler = makeSampler(config, prompts.train);
     const rng = new Rng(config.seed);
-    const log = new MetricsLog(runDir);
+    const log = new MetricsLog(runDir, { tensorboard: [config.training.report_to].flat().includes('tensorboard') });
+    log.writeConfig(config);
     const engine = await makeRolloutEngine(config, model, tokenizer, runDir, Math.max(0, ...prompts.train.promptIds.map((p) => p.length)));
     let step = 0, nonfinite = 0, accuracyBefore: number | null = null;
     // without a correctness reward there is no accuracy to report (the evaluation still runs for its samples)
@@ -122,7 +123,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
       opts.onStep?.(record);
       if (config.training.log_completions_every > 0 && (step - 1) % config.training.log_completions_every === 0 && batch.groups.length) {
         const g = batch.groups[0];
-        log.writeCompletions({ step, prompt: g[0].example.prompt, answer: g[0].example.answer, completions: g.map((r) => ({ text: r.text, reward: r.reward, rewards: r.rewards })) });
+        log.writeCompletions({ step, prompt: g[0].example.prompt, answer: g[0].example.answer, completions: g.map((r) => ({ text: r.text, reward: r.reward, rewards: r.rewards, correct: correctness ? isCorrect(r, correctness) : null })) });
       }
       bar.update(step, { reward: fmt(record.reward), acc: fmt(record.accuracy), len: fmt(record.completion_length, 1), kl: fmt(record.kl, 4) });
       if (saveDue()) checkpoint();
@@ -216,6 +217,8 @@ function stepMetrics(step: number, batch: RolloutBatch, correctness: string | un
   const names = flat.length ? Object.keys(flat[0].rewards) : [];
   const rec: MetricRecord = {
     step,
+    // seconds since the Unix epoch when the step ended (TensorBoard's wall_time)
+    wall_time: Date.now() / 1000,
     reward: flat.length ? mean(rewards) : null,
     reward_std: flat.length ? std(rewards) : null,
     accuracy: correctness && flat.length ? flat.filter((r) => isCorrect(r, correctness)).length / flat.length : null,

@@ -1,0 +1,133 @@
+/**
+ * One uPlot chart per metric, every selected run overlaid on it: x is the step, y the metric, optionally
+ * smoothed (the raw line stays faint behind) and on a log scale (chosen by default for positive metrics that
+ * span three decades or more, such as KL, loss and the learning rate). Charts are updated in place as lines arrive.
+ */
+import uPlot from 'uplot';
+import { smooth } from './smoothing.ts';
+
+export interface Curve {
+  label: string;
+  color: string;
+  /** [x, y] pairs in x order */
+  points: [number, number][];
+}
+
+interface Panel {
+  root: HTMLElement;
+  plot: uPlot | null;
+  shape: string;
+  log: boolean | null;
+}
+
+const HEIGHT = 190;
+
+export class ChartGrid {
+  private readonly panels = new Map<string, Panel>();
+  private curves = new Map<string, Curve[]>();
+  private smoothing = 0.6;
+
+  constructor(private readonly container: HTMLElement, private readonly opts: { xLabel?: string } = {}) {
+    window.addEventListener('resize', () => this.draw());
+  }
+
+  setSmoothing(weight: number): void {
+    this.smoothing = weight;
+    this.draw(true);
+  }
+
+  /** metric name → its curves (one per run); charts appear in the order given */
+  update(curves: Map<string, Curve[]>): void {
+    this.curves = curves;
+    this.draw();
+  }
+
+  private draw(rebuild = false): void {
+    for (const [metric, panel] of this.panels) {
+      if (!this.curves.has(metric)) { panel.plot?.destroy(); panel.root.remove(); this.panels.delete(metric); }
+    }
+    for (const [metric, curves] of this.curves) {
+      const panel = this.panels.get(metric) ?? this.addPanel(metric);
+      this.container.appendChild(panel.root); // keeps the given order
+      this.drawPanel(panel, curves, rebuild);
+    }
+  }
+
+  private addPanel(metric: string): Panel {
+    const root = document.createElement('div');
+    root.className = 'chart';
+    root.dataset.metric = metric;
+    const head = document.createElement('div');
+    head.className = 'chart-head';
+    const title = document.createElement('span');
+    title.textContent = metric;
+    const logLabel = document.createElement('label');
+    const logBox = document.createElement('input');
+    logBox.type = 'checkbox';
+    logLabel.append(logBox, ' log');
+    head.append(title, logLabel);
+    root.append(head);
+    const panel: Panel = { root, plot: null, shape: '', log: null };
+    logBox.addEventListener('change', () => { panel.log = logBox.checked; this.drawPanel(panel, this.curves.get(metric) ?? [], true); });
+    this.panels.set(metric, panel);
+    return panel;
+  }
+
+  private drawPanel(panel: Panel, curves: Curve[], rebuild: boolean): void {
+    const xs = [...new Set(curves.flatMap((c) => c.points.map((p) => p[0])))].sort((a, b) => a - b);
+    const positive = curves.flatMap((c) => c.points.map((p) => p[1])).filter((y) => Number.isFinite(y));
+    const min = Math.min(...positive), max = Math.max(...positive);
+    const log = panel.log ?? (positive.length > 1 && min > 0 && max / min >= 1e3);
+    (panel.root.querySelector('input') as HTMLInputElement).checked = log;
+    const smoothed = this.smoothing > 0;
+    const columns: (number | null)[][] = [];
+    const series: uPlot.Series[] = [{ label: this.opts.xLabel ?? 'step' }];
+    for (const c of curves) {
+      const byX = new Map(c.points);
+      const raw = xs.map((x) => { const y = byX.get(x); return y === undefined || (log && y <= 0) ? null : y; });
+      if (smoothed) {
+        columns.push(raw);
+        series.push({ label: `${c.label} (raw)`, stroke: fade(c.color), width: 1, spanGaps: true, points: { show: false } });
+      }
+      columns.push(smoothed ? smooth(raw, this.smoothing) : raw);
+      series.push({ label: c.label, stroke: c.color, width: smoothed ? 2 : 1.5, spanGaps: true, points: { show: xs.length < 40 } });
+    }
+    panel.root.dataset.points = String(xs.length);
+    panel.root.dataset.runs = String(curves.length);
+    const data = [xs, ...columns] as uPlot.AlignedData;
+    const shape = JSON.stringify([series.map((s) => s.label), log]);
+    const width = Math.max(240, panel.root.clientWidth - 16 || 420);
+    if (panel.plot && panel.shape === shape && !rebuild) {
+      if (panel.plot.width !== width) panel.plot.setSize({ width, height: HEIGHT });
+      panel.plot.setData(data);
+      return;
+    }
+    panel.plot?.destroy();
+    panel.shape = shape;
+    panel.plot = new uPlot({
+      width, height: HEIGHT, series,
+      scales: { x: { time: false }, y: log ? { distr: 3 } : {} },
+      axes: [{}, { size: 60, values: (_u, ticks) => ticks.map(formatTick) }],
+      legend: { live: true },
+    }, data, panel.root);
+    // the faint raw lines stay out of the legend
+    panel.root.querySelectorAll<HTMLElement>('.u-legend .u-series').forEach((row, i) => { if (series[i]?.label?.toString().endsWith('(raw)')) row.style.display = 'none'; });
+  }
+}
+
+function fade(color: string): string {
+  return color.startsWith('hsl(') ? color.replace('hsl(', 'hsla(').replace(')', ', 0.25)') : color;
+}
+
+/** uPlot leaves some log-scale ticks unlabelled (null) */
+function formatTick(v: number | null): string {
+  if (v === null) return '';
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  return a >= 1e4 || a < 1e-3 ? v.toExponential(1) : String(Number(v.toPrecision(4)));
+}
+
+/** Distinct colours for runs, stable by index. */
+export function runColor(i: number): string {
+  return `hsl(${(i * 137.5 + 210) % 360}, 70%, 45%)`;
+}
