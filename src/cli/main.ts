@@ -17,6 +17,7 @@ import { gepaCommand } from '../trainingfree/gepa/cli.ts';
 import { addModelFlags } from './model-flags.ts';
 import { registerMergeCommand } from './merge.ts';
 import { registerDashboardCommand } from './dashboard.ts';
+import { registerArenaCommand } from './arena.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -65,6 +66,7 @@ registerSftCommand(program);
 registerEvalCommand(program);
 registerMergeCommand(program);
 registerDashboardCommand(program);
+registerArenaCommand(program);
 
 addModelFlags(program
   .command('serve')

@@ -114,7 +114,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
       const t3 = performance.now();
       nonfinite = upd && upd.skipped > 0 && upd.steps === 0 ? nonfinite + 1 : 0;
       step++; ran++;
-      const record = stepMetrics(step, batch, correctness, upd, rewardKl(seqs, a), model.optimizer.stepCount, { generate: t1 - t0, prepare: t2 - t1, update: t3 - t2 });
+      const record = stepMetrics(step, batch, correctness, upd, stepKl(seqs, a, upd), model.optimizer.stepCount, { generate: t1 - t0, prepare: t2 - t1, update: t3 - t2 });
       if (config.training.eval_every > 0 && step % config.training.eval_every === 0 && step < config.training.steps) {
         record.eval_accuracy = accuracyOf(await runEval());
       }
@@ -200,17 +200,20 @@ function prepareUpdate(model: LlamaModel, ref: Reference | null, tokenizer: Toke
 }
 
 /**
- * With the KL penalty in the reward (RLOO, REINFORCE++, PPO as in InstructGPT) the loss has no KL term: the KL of
- * the behaviour policy to the reference, per token with the method's estimator, is what the penalty was made of.
+ * KL to the reference, null for a method without one (as TRL logs `kl` only when β ≠ 0). With the penalty in the
+ * reward (RLOO, REINFORCE++, PPO as in InstructGPT) the loss has no KL term: the KL of the behaviour policy to the
+ * reference, per token with the method's estimator, is what the penalty was made of.
  */
-function rewardKl(seqs: UpdateSequence[], a: ResolvedAlgorithm): number | null {
-  if (!(a.kl_beta > 0 && a.kl_placement === 'reward') || !seqs.length || !seqs[0].refLogp) return null;
+function stepKl(seqs: UpdateSequence[], a: ResolvedAlgorithm, upd: ReturnType<typeof policyUpdate> | null): number | null {
+  if (!(a.kl_beta > 0)) return null;
+  if (a.kl_placement === 'loss') return upd?.kl ?? null;
+  if (!seqs.length || !seqs[0].refLogp) return null;
   let sum = 0, n = 0;
   for (const s of seqs) s.oldLogp.forEach((lp, t) => { sum += klEstimate(a.kl_estimator, lp, s.refLogp![t]); n++; });
   return n ? sum / n : null;
 }
 
-function stepMetrics(step: number, batch: RolloutBatch, correctness: string | undefined, upd: ReturnType<typeof policyUpdate> | null, klInReward: number | null, optimizerStep: number, t: Record<string, number>): MetricRecord {
+function stepMetrics(step: number, batch: RolloutBatch, correctness: string | undefined, upd: ReturnType<typeof policyUpdate> | null, kl: number | null, optimizerStep: number, t: Record<string, number>): MetricRecord {
   const flat = batch.groups.flat();
   const rewards = flat.map((r) => r.reward);
   const lengths = flat.map((r) => r.completionIds.length);
@@ -227,7 +230,7 @@ function stepMetrics(step: number, batch: RolloutBatch, correctness: string | un
     truncated_ratio: flat.length ? flat.filter((r) => r.finishReason === 'length').length / flat.length : null,
     frac_reward_zero_std: batch.fracZeroStd,
     // KL to the reference, whether it is penalised in the loss or in the reward
-    kl: klInReward ?? upd?.kl ?? null,
+    kl,
     entropy: upd?.entropy ?? null,
     clip_ratio: upd?.clipRatio ?? null,
     loss: upd?.loss ?? null,

@@ -55,7 +55,10 @@ test('a run writes config.yaml, timestamped and documented metrics, marked compl
   }))));
   assert.deepEqual(bytes.subarray(first), steps);
 
-  // starting afresh there removes the old event file with the rest of the run
-  await train({ ...config, overwrite: true, training: { ...config.training, steps: 1, report_to: 'none' } }, { rewards: [shareOfA], tasks: toyTasks, quiet: true });
+  assert.ok(metrics.every((m) => typeof m.kl === 'number'), 'GRPO measures the KL it penalises');
+
+  // starting afresh there removes the old event file with the rest of the run; a method without KL logs none (TRL: kl only when β ≠ 0)
+  const again = await train({ ...config, overwrite: true, algorithm: { preset: 'dr_grpo' }, training: { ...config.training, steps: 1, report_to: 'none' } }, { rewards: [shareOfA], tasks: toyTasks, quiet: true });
   assert.deepEqual(readdirSync(r.runDir).filter((f) => f.startsWith('events.out.tfevents.')), []);
+  assert.equal(again.metrics[0].kl, null);
 });

@@ -21,6 +21,8 @@ interface Panel {
 }
 
 const HEIGHT = 190;
+// light grid lines: a log axis draws one per minor tick
+const GRID = { stroke: 'rgba(0, 0, 0, 0.06)', width: 1 };
 
 export class ChartGrid {
   private readonly panels = new Map<string, Panel>();
@@ -107,7 +109,11 @@ export class ChartGrid {
     panel.plot = new uPlot({
       width, height: HEIGHT, series,
       scales: { x: { time: false }, y: log ? { distr: 3 } : {} },
-      axes: [{}, { size: 60, values: (_u, ticks) => ticks.map(formatTick) }],
+      // steps are whole numbers: no ticks between them
+      axes: [
+        { incrs: [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000], grid: GRID },
+        { size: 60, values: (_u, ticks) => ticks.map(formatTick), grid: GRID },
+      ],
       legend: { live: true },
     }, data, panel.root);
     // the faint raw lines stay out of the legend
