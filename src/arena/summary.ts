@@ -118,7 +118,7 @@ export function defaultTarget(runs: ArenaRun[]): number {
   return Math.round(0.9 * best * 1000) / 1000;
 }
 
-/** Each method's metric lines averaged over its seeds step by step (numbers only), with its mean held-out accuracy as `heldout_accuracy`. */
+/** Each method's metric lines averaged over its seeds step by step (numbers only), held-out accuracy (start, evaluations, final) as `heldout_accuracy`. */
 export function meanCurves(runs: ArenaRun[]): { method: string; rows: Record<string, number>[] }[] {
   const methods = [...new Set(runs.map((r) => r.method))];
   return methods.map((method) => {
@@ -131,7 +131,8 @@ export function meanCurves(runs: ArenaRun[]): { method: string; rows: Record<str
       row.set(key, [...(row.get(key) ?? []), v]);
     };
     for (const r of mine) {
-      for (const m of r.metrics) for (const [k, v] of Object.entries(m)) if (k !== 'step') add(Number(m.step), k, v);
+      // eval_accuracy is part of heldout_accuracy
+      for (const m of r.metrics) for (const [k, v] of Object.entries(m)) if (k !== 'step' && k !== 'eval_accuracy') add(Number(m.step), k, v);
       for (const [step, acc] of heldOut(r)) add(step, 'heldout_accuracy', acc);
     }
     const rows = [...byStep].sort((a, b) => a[0] - b[0]).map(([step, row]) => Object.fromEntries([['step', step], ...[...row].map(([k, vs]) => [k, mean(vs)])]));

@@ -74,11 +74,15 @@ export class RunStore {
     return inside && existsSync(path.join(dir, 'metrics.jsonl')) ? dir : null;
   }
 
+  /** the run's followed files, forgotten once its folder is gone */
   private tail(id: string) {
+    const dir = this.dir(id);
+    if (!dir) {
+      this.tails.delete(id);
+      return null;
+    }
     let t = this.tails.get(id);
     if (!t) {
-      const dir = this.dir(id);
-      if (!dir) return null;
       t = { metrics: new JsonlTail(path.join(dir, 'metrics.jsonl')), completions: new JsonlTail(path.join(dir, 'completions.jsonl')) };
       this.tails.set(id, t);
     }

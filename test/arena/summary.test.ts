@@ -59,6 +59,7 @@ test('curves average the seeds step by step, held-out accuracy included', () => 
   assert.ok(Math.abs(at(2).heldout_accuracy - 0.45) < 1e-12);
   assert.equal(at(1).completion_length, 15);
   assert.equal(at(3).kl, 0.5, 'a missing value leaves the mean to the seeds that have one');
+  assert.ok(c.rows.every((r) => !('eval_accuracy' in r)), 'evaluations appear once, within heldout_accuracy');
 });
 
 test('the markdown table: one row per method, ± over seeds, k/n where only some seeds reached the target', () => {

@@ -36,6 +36,14 @@ test('metrics from a line on, completions and config of a run; unknown runs and 
   assert.equal((await get('api/nothing')).status, 404);
 });
 
+test('a run folder removed while the dashboard follows it is dropped from the list and answers 404, not an error', async () => {
+  put('gone/metrics.jsonl', '{"step":1}\n');
+  assert.equal((await get('api/metrics?run=gone')).status, 200);
+  rmSync(path.join(root, 'gone'), { recursive: true });
+  assert.equal((await get('api/metrics?run=gone')).status, 404);
+  assert.ok(!(((await get('api/runs')).body.runs as { id: string }[]).some((r) => r.id === 'gone')));
+});
+
 test('the page carries its code and styles inline: nothing is fetched from the network', async () => {
   const html = await (await fetch(dash.url)).text();
   assert.match(html, /<script type="module">/);
