@@ -111,11 +111,11 @@ export function summarizeMethods(runs: ArenaRun[], target: number): MethodSummar
 
 /**
  * The target when none is given: 90% of the best held-out accuracy any run reached, so that "steps to target"
- * compares how fast methods get near the best result of the arena.
+ * compares how fast methods get near the best result of the arena. Where no run got any right, 100%: none reached.
  */
 export function defaultTarget(runs: ArenaRun[]): number {
   const best = Math.max(0, ...runs.flatMap((r) => heldOut(r).filter(([s]) => s > 0).map(([, a]) => a)));
-  return Math.round(0.9 * best * 1000) / 1000;
+  return best > 0 ? Math.round(0.9 * best * 1000) / 1000 : 1;
 }
 
 /** Each method's metric lines averaged over its seeds step by step (numbers only), held-out accuracy (start, evaluations, final) as `heldout_accuracy`. */

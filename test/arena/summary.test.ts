@@ -49,6 +49,8 @@ test('over seeds: mean and sample standard deviation; to-target spreads count on
 
 test('the default target is 90% of the best held-out accuracy after training started', () => {
   assert.equal(defaultTarget([a, b]), 0.495);
+  const zero = { ...a, accuracyAfter: 0, metrics: a.metrics.map((m) => ({ ...m, eval_accuracy: null })) };
+  assert.equal(defaultTarget([zero]), 1, 'nothing learned: a target no run reached, not 0% reached by all at the start');
 });
 
 test('curves average the seeds step by step, held-out accuracy included', () => {

@@ -29,7 +29,7 @@ export class ChartGrid {
   private curves = new Map<string, Curve[]>();
   private smoothing = 0.6;
 
-  constructor(private readonly container: HTMLElement, private readonly opts: { xLabel?: string } = {}) {
+  constructor(private readonly container: HTMLElement) {
     window.addEventListener('resize', () => this.draw());
   }
 
@@ -77,13 +77,13 @@ export class ChartGrid {
 
   private drawPanel(panel: Panel, curves: Curve[], rebuild: boolean): void {
     const xs = [...new Set(curves.flatMap((c) => c.points.map((p) => p[0])))].sort((a, b) => a - b);
-    const positive = curves.flatMap((c) => c.points.map((p) => p[1])).filter((y) => Number.isFinite(y));
-    const min = Math.min(...positive), max = Math.max(...positive);
-    const log = panel.log ?? (positive.length > 1 && min > 0 && max / min >= 1e3);
+    const ys = curves.flatMap((c) => c.points.map((p) => p[1])).filter((y) => Number.isFinite(y));
+    const min = Math.min(...ys), max = Math.max(...ys);
+    const log = panel.log ?? (ys.length > 1 && min > 0 && max / min >= 1e3);
     (panel.root.querySelector('input') as HTMLInputElement).checked = log;
     const smoothed = this.smoothing > 0;
     const columns: (number | null)[][] = [];
-    const series: uPlot.Series[] = [{ label: this.opts.xLabel ?? 'step' }];
+    const series: uPlot.Series[] = [{ label: 'step' }];
     for (const c of curves) {
       const byX = new Map(c.points);
       const raw = xs.map((x) => { const y = byX.get(x); return y === undefined || (log && y <= 0) ? null : y; });

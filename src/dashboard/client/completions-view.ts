@@ -86,7 +86,11 @@ export class CompletionsView {
         const pre = document.createElement('pre');
         pre.textContent = row.text;
         tr.insertCell().append(pre);
-        for (const cell of row.cells) tr.insertCell().textContent = String(cell);
+        for (const cell of row.cells) {
+          const td = tr.insertCell();
+          td.textContent = String(cell);
+          if (cell === '✓' || cell === '✗') td.className = 'mark';
+        }
       }
       el.append(table);
       this.list.append(el);
