@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { train } from '../../src/trainer/trainer.ts';
@@ -49,6 +49,12 @@ test('the dashboard draws a run live in headless Chromium', { skip: chromium ? f
     await page.evaluate(`[...document.querySelectorAll('.run')].find((l) => l.textContent.includes('r2')).querySelector('input').click()`);
     await page.waitFor(`${chart('reward', 'runs')} === "2"`, 10000, 'r2 overlaid on the reward chart');
     assert.equal(await page.evaluate(chart('reward', 'points')), '4', 'steps 1–4 of r1 and 1–2 of r2 share one x axis');
+
+    // a resumed run rewrites its file back to the checkpoint's steps: the page drops the lines that are gone
+    writeFileSync(metricsFile, rows.slice(0, 2).map((r) => JSON.stringify(r) + '\n').join(''));
+    await page.waitFor(`${chart('reward', 'points')} === "2"`, 10000, 'r1 trimmed back to 2 steps');
+    appendFileSync(metricsFile, JSON.stringify({ ...rows[2], reward: 0.5 }) + '\n');
+    await page.waitFor(`${chart('reward', 'points')} === "3"`, 10000, 'r1 going on from its step 2');
 
     // completions: every logged completion, then only the correct ones (one group marked by hand)
     const completionsFile = path.join(out, 'r1', 'completions.jsonl');
