@@ -16,11 +16,19 @@ export interface RunInfo {
   updated: number;
 }
 
+export type RunFile = 'metrics' | 'completions';
+
+export interface FileLines {
+  generation: number;
+  total: number;
+  rows: Record<string, unknown>[];
+}
+
 /** Folders a run writes that hold no runs themselves. */
 const NOT_RUNS = new Set(['checkpoint', 'checkpoint.old', 'final', 'final.old', 'rollout-weights', 'node_modules']);
 
 export class RunStore {
-  private readonly tails = new Map<string, { metrics: JsonlTail<Record<string, unknown>>; completions: JsonlTail }>();
+  private readonly tails = new Map<string, Record<RunFile, JsonlTail<Record<string, unknown>>>>();
 
   constructor(readonly root: string) {}
 
@@ -44,14 +52,13 @@ export class RunStore {
     return found.sort((a, b) => b.updated - a.updated || a.id.localeCompare(b.id));
   }
 
-  /** Metric lines from index `from` on; `generation` changes when the file was rewritten (then start again from 0). */
-  metrics(id: string, from = 0): { generation: number; total: number; rows: Record<string, unknown>[] } | null {
-    const t = this.tail(id)?.metrics.refresh();
+  /**
+   * Lines of a run's metrics.jsonl or completions.jsonl from index `from` on; `generation` changes when the file
+   * was rewritten (then start again from 0).
+   */
+  lines(id: string, file: RunFile, from = 0): FileLines | null {
+    const t = this.tail(id)?.[file].refresh();
     return t ? { generation: t.generation, total: t.rows.length, rows: t.rows.slice(from) } : null;
-  }
-
-  completions(id: string): unknown[] | null {
-    return this.tail(id)?.completions.refresh().rows ?? null;
   }
 
   /** config.yaml as written by the run, else the config kept in its checkpoint (runs from before config.yaml). */

@@ -43,8 +43,9 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
           res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
           return res.end(page);
         case '/api/runs': return json(200, { root, runs: store.list() });
-        case '/api/metrics': return found(store.metrics(run, Number(url.searchParams.get('from') ?? 0) || 0));
-        case '/api/completions': return found(store.completions(run));
+        case '/api/metrics':
+        case '/api/completions':
+          return found(store.lines(run, url.pathname === '/api/metrics' ? 'metrics' : 'completions', Number(url.searchParams.get('from') ?? 0) || 0));
         case '/api/config': { const text = store.config(run); return found(text === null ? null : { text }); }
         default: return json(404, { error: `no route ${url.pathname}` });
       }

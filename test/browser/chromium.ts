@@ -55,8 +55,8 @@ export class Browser {
     const child = spawn(executable, [
       '--headless', '--remote-debugging-pipe', `--user-data-dir=${profile}`, '--no-first-run', '--no-default-browser-check',
       '--disable-gpu', '--disable-dev-shm-usage', '--hide-scrollbars', '--font-render-hinting=none',
-      // the sandbox needs user namespaces, which root in a container lacks
-      ...(process.getuid?.() === 0 ? ['--no-sandbox'] : []),
+      // the sandbox needs user namespaces, which containers (and root in them) often lack; the pages are our own
+      '--no-sandbox',
       'about:blank',
     ], { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] });
     const b = new Browser(child, profile);
@@ -90,11 +90,17 @@ export class Browser {
     return page;
   }
 
+  /** Shut the browser down (its helper processes with it) and remove its profile. */
   async close(): Promise<void> {
-    const exited = new Promise((r) => this.child.once('exit', r));
-    this.child.kill();
-    await exited;
-    rmSync(this.profile, { recursive: true, force: true });
+    if (this.child.exitCode === null) {
+      const exited = new Promise((r) => this.child.once('exit', r));
+      const kill = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+      await this.send('Browser.close').catch(() => this.child.kill());
+      await exited;
+      clearTimeout(kill);
+    }
+    // a helper process may still be writing its last files into the profile
+    rmSync(this.profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   }
 }
 

@@ -66,6 +66,8 @@ test('the dashboard draws a run live in headless Chromium', { skip: chromium ? f
     await page.evaluate(`document.querySelector('nav button[data-tab="completions"]').click()`);
     await page.waitFor(`document.querySelector('.completions')?.dataset.count === "${all.length}"`, 10000, `${all.length} completions listed`);
     assert.match(await page.evaluate<string>(`document.querySelector('.completions').textContent`), /aaa/);
+    appendFileSync(completionsFile, JSON.stringify({ step: 5, prompt: 'ca', completions: [{ text: 'ba', reward: 0.5, rewards: { share_a: 0.5 }, correct: false }] }) + '\n');
+    await page.waitFor(`document.querySelector('.completions')?.dataset.count === "${all.length + 1}"`, 10000, 'a group logged while the tab is open');
     await page.evaluate(`(() => { const s = document.querySelectorAll('.filters select')[1]; s.value = 'correct'; s.dispatchEvent(new Event('change')); })()`);
     const correct = all.filter((c) => c.correct === true).length;
     assert.equal(await page.evaluate(`document.querySelector('.completions').dataset.count`), String(correct));
@@ -76,9 +78,9 @@ test('the dashboard draws a run live in headless Chromium', { skip: chromium ? f
     await page.waitFor(`document.querySelector('#config-text').textContent.includes('name: r1')`, 5000, 'the config of r1');
     assert.deepEqual(page.errors, [], 'no uncaught errors in the page');
   } finally {
-    await browser.close();
     await dash.close();
     rmSync(out, { recursive: true, force: true });
     rmSync(path.dirname(modelDir), { recursive: true, force: true });
+    await browser.close();
   }
 });

@@ -14,7 +14,6 @@ interface Card { key: string; title: string; prompt: string; answer?: string; co
 
 export class CompletionsView {
   private records: Record_[] = [];
-  private source = '';
   private readonly stepSelect = document.createElement('select');
   private readonly correctSelect = document.createElement('select');
   private readonly list = document.createElement('div');
@@ -30,10 +29,7 @@ export class CompletionsView {
     container.append(bar, this.list);
   }
 
-  /** `source` names whose records these are: the view redraws when it or the number of records changes */
-  setRecords(source: string, records: unknown[]): void {
-    if (source === this.source && records.length === this.records.length) return;
-    this.source = source;
+  setRecords(records: unknown[]): void {
     this.records = records as Record_[];
     const keep = this.stepSelect.value;
     this.stepSelect.innerHTML = '';

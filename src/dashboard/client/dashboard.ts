@@ -8,9 +8,10 @@ import './style.css';
 import { ChartGrid, runColor } from './chart-grid.ts';
 import { metricCurves } from './metric-curves.ts';
 import { CompletionsView } from './completions-view.ts';
+import { FollowedFile } from './followed-file.ts';
 
 interface RunInfo { id: string; steps: number; updated: number }
-interface Followed { generation: number; rows: Record<string, unknown>[]; color: string }
+interface Followed { metrics: FollowedFile; color: string }
 
 const POLL_MS = 1000;
 const RUNS_MS = 5000;
@@ -35,6 +36,7 @@ const pending = new Set(new URLSearchParams(location.search).getAll('run'));
 let choseDefault = pending.size > 0;
 let tab = 'charts';
 let drawnFor = '';
+let completionsFile: FollowedFile | null = null;
 // the run whose completions and config are shown: the first selected
 const focus = () => [...followed.keys()][0];
 
@@ -73,37 +75,28 @@ function follow(id: string): void {
   const used = new Set([...followed.values()].map((f) => f.color));
   let i = 0;
   while (used.has(runColor(i))) i++;
-  followed.set(id, { generation: -1, rows: [], color: runColor(i) });
+  followed.set(id, { metrics: new FollowedFile('metrics', id), color: runColor(i) });
 }
+
+const curves = () => metricCurves([...followed].map(([id, f]) => ({ label: id, color: f.color, rows: f.metrics.rows })));
 
 async function poll(): Promise<void> {
   let changed = false;
-  for (const [id, f] of followed) {
-    const r = await api<{ generation: number; rows: Record<string, unknown>[] }>('metrics', { run: id, from: f.generation < 0 ? 0 : f.rows.length });
-    if (r.generation !== f.generation) {
-      // first look, or the file was rewritten (a resumed run trims its lines): take it whole
-      const whole = f.generation < 0 ? r : await api<{ generation: number; rows: Record<string, unknown>[] }>('metrics', { run: id, from: 0 });
-      f.generation = whole.generation;
-      f.rows = whole.rows;
-      changed = true;
-    } else if (r.rows.length) {
-      f.rows.push(...r.rows);
-      changed = true;
-    }
-  }
+  for (const f of followed.values()) if (await f.metrics.pull()) changed = true;
   const key = [...followed.keys()].join('|');
   if (changed || drawnFor !== key) {
     drawnFor = key;
-    grid.update(metricCurves([...followed].map(([id, f]) => ({ label: id, color: f.color, rows: f.rows }))));
-    document.body.dataset.steps = [...followed.values()].map((f) => f.rows.length).join(',');
+    grid.update(curves());
   }
   await refreshTab();
 }
 
 async function refreshTab(): Promise<void> {
   const id = focus();
-  if (tab === 'completions') {
-    if (id) completions.setRecords(id, await api<unknown[]>('completions', { run: id }));
+  if (tab === 'completions' && id) {
+    const switched = completionsFile?.run !== id;
+    if (switched) completionsFile = new FollowedFile('completions', id);
+    if (await completionsFile!.pull() || switched) completions.setRecords(completionsFile!.rows);
   } else if (tab === 'config') {
     $('#config-text').textContent = id ? (await api<{ text: string }>('config', { run: id })).text || '(no config.yaml in this run)' : '';
   }
@@ -115,7 +108,7 @@ for (const b of document.querySelectorAll<HTMLButtonElement>('nav button')) {
     document.querySelectorAll('nav button').forEach((x) => x.classList.toggle('active', x === b));
     document.querySelectorAll<HTMLElement>('.tab').forEach((s) => { s.hidden = s.id !== tab; });
     void refreshTab();
-    if (tab === 'charts') grid.update(metricCurves([...followed].map(([id, f]) => ({ label: id, color: f.color, rows: f.rows }))));
+    if (tab === 'charts') grid.update(curves());
   });
 }
 $<HTMLInputElement>('#smoothing').addEventListener('input', (e) => {
