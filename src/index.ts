@@ -29,3 +29,7 @@ export { methodPresets, registerPreset, resolveAlgorithm, type MethodPreset, typ
 export { trainSft, saveSftModel } from './trainer/sft.ts';
 export { rejectionSample } from './trainer/sft-rejection.ts';
 export { evaluateModel, type EvalReport } from './trainer/sft-eval.ts';
+export { TensorBoardWriter } from './trainer/tensorboard.ts';
+export { startDashboard, type Dashboard, type DashboardOptions } from './dashboard/server.ts';
+export { runArena, type ArenaOptions, type ArenaRuns } from './arena/arena.ts';
+export { writeArenaReport, arenaReport, markdownTable, type ArenaReport } from './arena/report.ts';

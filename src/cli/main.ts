@@ -19,6 +19,8 @@ import { DEVICE_HELP } from '../engine/device-setting.ts';
 import { registerMergeCommand } from './merge.ts';
 import { runDoctor } from './doctor.ts';
 import { loadPipelineConfig, runPipeline } from './pipeline.ts';
+import { registerDashboardCommand } from './dashboard.ts';
+import { registerArenaCommand } from './arena.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -50,9 +52,10 @@ program
   .option('--resume <dir>', 'continue from a checkpoint folder (runs/<name>/checkpoint)')
   .option('--overwrite [bool]', 'start afresh in a run folder that holds an earlier run (deletes its metrics, checkpoint and final model)')
   .option('--device <d>', 'model.device: ' + DEVICE_HELP)
+  .option('--dashboard [port]', 'serve the live dashboard of out_dir beside the run and print its URL (port default 6006, else any free one)')
   .allowUnknownOption()
   .allowExcessArguments()
-  .action(async (opts, cmd) => { await runTrainCli({ config: opts.config, resume: opts.resume, overwrite: opts.overwrite, overrides: opts.device ? [...cmd.args, '--model.device', opts.device] : cmd.args, tasks: embeddedTaskSplits }); });
+  .action(async (opts, cmd) => { await runTrainCli({ config: opts.config, resume: opts.resume, overwrite: opts.overwrite, dashboard: opts.dashboard, overrides: opts.device ? [...cmd.args, '--model.device', opts.device] : cmd.args, tasks: embeddedTaskSplits }); });
 
 program
   .command('config')
@@ -66,6 +69,8 @@ program
 registerSftCommand(program);
 registerEvalCommand(program);
 registerMergeCommand(program);
+registerDashboardCommand(program);
+registerArenaCommand(program);
 
 addModelFlags(program
   .command('serve')

@@ -4,6 +4,7 @@ import { checkpointState } from '../trainer/checkpoint.ts';
 import { train } from '../trainer/trainer.ts';
 import type { EmbeddedTasks } from '../trainer/prompts.ts';
 import { GrpoError } from '../errors.ts';
+import { spawnDashboard } from './dashboard.ts';
 import path from 'node:path';
 
 export interface TrainCliOptions {
@@ -14,6 +15,8 @@ export interface TrainCliOptions {
   tasks?: EmbeddedTasks;
   /** start afresh in a run folder that holds an earlier run (`--overwrite`, `--overwrite true|false`) */
   overwrite?: boolean | string;
+  /** serve the dashboard of out_dir while the run lasts (`--dashboard [port]`: true, or the port given) */
+  dashboard?: boolean | string;
 }
 
 export async function runTrainCli(o: TrainCliOptions, print: (line: string) => void = console.log): Promise<void> {
@@ -36,6 +39,13 @@ export async function runTrainCli(o: TrainCliOptions, print: (line: string) => v
     console.error(`\n${sig}: stopping after this step and writing a checkpoint (${sig} again quits at once, losing the step)`);
     stop.abort();
   };
+  let dashboard;
+  if (o.dashboard !== undefined && o.dashboard !== false) {
+    const port = o.dashboard === true ? undefined : Number(o.dashboard);
+    if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new GrpoError('config', `--dashboard takes an optional port number, got '${o.dashboard}'`);
+    dashboard = await spawnDashboard(config.out_dir, port);
+    print(`dashboard: ${dashboard.url}?run=${encodeURIComponent(config.name)} (it stops when the run ends; grpo dashboard ${config.out_dir} serves it again)`);
+  }
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   let r;
@@ -44,6 +54,7 @@ export async function runTrainCli(o: TrainCliOptions, print: (line: string) => v
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    dashboard?.stop();
   }
   print(`run folder: ${r.runDir}`);
   if (r.interrupted) {

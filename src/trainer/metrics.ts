@@ -1,10 +1,14 @@
 /**
  * Run outputs users watch and plot: one JSONL line per step (TRL metric names where they exist), sample
- * completions, and a progress bar with ETA and the key metrics.
+ * completions, the run's config, TensorBoard event files when asked, and a progress bar with ETA and the key
+ * metrics. docs/metrics.md documents every field; `grpo dashboard` draws them.
  */
 import { appendFileSync, existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
+import { stringify } from 'yaml';
+import { TensorBoardWriter } from './tensorboard.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
 export { mean, std } from '../algorithms/stats.ts';
 
 export type MetricRecord = Record<string, number | string | null>;
@@ -12,11 +16,18 @@ export type MetricRecord = Record<string, number | string | null>;
 export class MetricsLog {
   readonly file: string;
   readonly completionsFile: string;
+  private readonly tensorboard: TensorBoardWriter | null;
 
-  constructor(readonly dir: string) {
+  constructor(readonly dir: string, opts: { tensorboard?: boolean } = {}) {
     mkdirSync(dir, { recursive: true });
     this.file = path.join(dir, 'metrics.jsonl');
     this.completionsFile = path.join(dir, 'completions.jsonl');
+    this.tensorboard = opts.tensorboard ? new TensorBoardWriter(dir) : null;
+  }
+
+  /** The run's full configuration (defaults filled in) as config.yaml: what the dashboard shows, and a valid --config. */
+  writeConfig(config: object): void {
+    writeFileAtomic(path.join(this.dir, 'config.yaml'), stringify(config));
   }
 
   /**
@@ -34,6 +45,7 @@ export class MetricsLog {
 
   write(record: MetricRecord): void {
     appendFileSync(this.file, JSON.stringify(record) + '\n');
+    this.tensorboard?.write(Number(record.step), record, typeof record.wall_time === 'number' ? record.wall_time : undefined);
   }
 
   writeCompletions(record: unknown): void {

@@ -3,18 +3,21 @@
  * final model. Starting afresh where a run already is needs `overwrite: true` (--overwrite), which deletes them
  * first (so a later --resume cannot pick up the old checkpoint); continuing one is --resume.
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { prepareOutputDir } from '../util/output-path.ts';
 import { GrpoError } from '../errors.ts';
 
-/** What a run writes into its folder (checkpoint.old / final.old: the previous versions kept during a swap). */
-const RUN_OUTPUTS = ['metrics.jsonl', 'completions.jsonl', 'checkpoint', 'checkpoint.old', 'final', 'final.old', 'rollout-weights'];
+/** What a run writes into its folder (checkpoint.old / final.old: the previous versions kept during a swap), besides TensorBoard's events.out.tfevents.* files. */
+const RUN_OUTPUTS = ['metrics.jsonl', 'completions.jsonl', 'config.yaml', 'checkpoint', 'checkpoint.old', 'final', 'final.old', 'rollout-weights'];
 
 export function claimRunFolder(runDir: string, opts: { resume: boolean; overwrite: boolean }): void {
   prepareOutputDir(runDir, 'the run');
   if (opts.resume) return;
-  const found = RUN_OUTPUTS.filter((f) => existsSync(path.join(runDir, f)));
+  const found = [
+    ...RUN_OUTPUTS.filter((f) => existsSync(path.join(runDir, f))),
+    ...(existsSync(runDir) ? readdirSync(runDir).filter((f) => f.startsWith('events.out.tfevents.')) : []),
+  ];
   if (found.length === 0) return;
   if (!opts.overwrite) {
     throw new GrpoError('config', `${runDir} already holds a run (${found.join(', ')}): continue it with --resume ${path.join(runDir, 'checkpoint')}, ` +

@@ -73,7 +73,8 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
     if (a.dynamic_sampling) dynamicSamplingValue(a, correctness);
     const sampler = makeSampler(config, prompts.train);
     const rng = new Rng(config.seed);
-    const log = new MetricsLog(runDir);
+    const log = new MetricsLog(runDir, { tensorboard: [config.training.report_to].flat().includes('tensorboard') });
+    log.writeConfig(config);
     const engine = await makeRolloutEngine(config, model, tokenizer, runDir, Math.max(0, ...prompts.train.promptIds.map((p) => p.length)));
     let step = 0, nonfinite = 0, accuracyBefore: number | null = null;
     // without a correctness reward there is no accuracy to report (the evaluation still runs for its samples)
@@ -112,7 +113,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
       const t3 = performance.now();
       nonfinite = upd && upd.skipped > 0 && upd.steps === 0 ? nonfinite + 1 : 0;
       step++; ran++;
-      const record = stepMetrics(step, batch, correctness, upd, rewardKl(seqs, a), model.optimizer.stepCount, { generate: t1 - t0, prepare: t2 - t1, update: t3 - t2 });
+      const record = stepMetrics(step, batch, correctness, upd, stepKl(seqs, a, upd), model.optimizer.stepCount, { generate: t1 - t0, prepare: t2 - t1, update: t3 - t2 });
       if (config.training.eval_every > 0 && step % config.training.eval_every === 0 && step < config.training.steps) {
         record.eval_accuracy = accuracyOf(await runEval());
       }
@@ -121,7 +122,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
       opts.onStep?.(record);
       if (config.training.log_completions_every > 0 && (step - 1) % config.training.log_completions_every === 0 && batch.groups.length) {
         const g = batch.groups[0];
-        log.writeCompletions({ step, prompt: g[0].example.prompt, answer: g[0].example.answer, completions: g.map((r) => ({ text: r.text, reward: r.reward, rewards: r.rewards })) });
+        log.writeCompletions({ step, prompt: g[0].example.prompt, answer: g[0].example.answer, completions: g.map((r) => ({ text: r.text, reward: r.reward, rewards: r.rewards, correct: correctness ? isCorrect(r, correctness) : null })) });
       }
       bar.update(step, { reward: fmt(record.reward), acc: fmt(record.accuracy), len: fmt(record.completion_length, 1), kl: fmt(record.kl, 4) });
       if (saveDue()) checkpoint();
@@ -198,23 +199,28 @@ function prepareUpdate(model: LlamaModel, ref: Reference | null, tokenizer: Toke
 }
 
 /**
- * With the KL penalty in the reward (RLOO, REINFORCE++, PPO as in InstructGPT) the loss has no KL term: the KL of
- * the behaviour policy to the reference, per token with the method's estimator, is what the penalty was made of.
+ * KL to the reference, null for a method without one (as TRL logs `kl` only when β ≠ 0). With the penalty in the
+ * reward (RLOO, REINFORCE++, PPO as in InstructGPT) the loss has no KL term: the KL of the behaviour policy to the
+ * reference, per token with the method's estimator, is what the penalty was made of.
  */
-function rewardKl(seqs: UpdateSequence[], a: ResolvedAlgorithm): number | null {
-  if (!(a.kl_beta > 0 && a.kl_placement === 'reward') || !seqs.length || !seqs[0].refLogp) return null;
+function stepKl(seqs: UpdateSequence[], a: ResolvedAlgorithm, upd: ReturnType<typeof policyUpdate> | null): number | null {
+  if (!(a.kl_beta > 0)) return null;
+  if (a.kl_placement === 'loss') return upd?.kl ?? null;
+  if (!seqs.length || !seqs[0].refLogp) return null;
   let sum = 0, n = 0;
   for (const s of seqs) s.oldLogp.forEach((lp, t) => { sum += klEstimate(a.kl_estimator, lp, s.refLogp![t]); n++; });
   return n ? sum / n : null;
 }
 
-function stepMetrics(step: number, batch: RolloutBatch, correctness: string | undefined, upd: ReturnType<typeof policyUpdate> | null, klInReward: number | null, optimizerStep: number, t: Record<string, number>): MetricRecord {
+function stepMetrics(step: number, batch: RolloutBatch, correctness: string | undefined, upd: ReturnType<typeof policyUpdate> | null, kl: number | null, optimizerStep: number, t: Record<string, number>): MetricRecord {
   const flat = batch.groups.flat();
   const rewards = flat.map((r) => r.reward);
   const lengths = flat.map((r) => r.completionIds.length);
   const names = flat.length ? Object.keys(flat[0].rewards) : [];
   const rec: MetricRecord = {
     step,
+    // seconds since the Unix epoch when the step ended (TensorBoard's wall_time)
+    wall_time: Date.now() / 1000,
     reward: flat.length ? mean(rewards) : null,
     reward_std: flat.length ? std(rewards) : null,
     accuracy: correctness && flat.length ? flat.filter((r) => isCorrect(r, correctness)).length / flat.length : null,
@@ -223,7 +229,7 @@ function stepMetrics(step: number, batch: RolloutBatch, correctness: string | un
     truncated_ratio: flat.length ? flat.filter((r) => r.finishReason === 'length').length / flat.length : null,
     frac_reward_zero_std: batch.fracZeroStd,
     // KL to the reference, whether it is penalised in the loss or in the reward
-    kl: klInReward ?? upd?.kl ?? null,
+    kl,
     entropy: upd?.entropy ?? null,
     clip_ratio: upd?.clipRatio ?? null,
     loss: upd?.loss ?? null,

@@ -16,11 +16,11 @@ const script = path.join(here, 'toy-run.ts');
 const env = (lora: boolean) => ({ ...process.env, TOY_LORA: lora ? '1' : '0' });
 const run = (args: string[], lora: boolean) => spawnSync(process.execPath, ['--import', 'tsx', script, ...args], { encoding: 'utf8', env: env(lora) });
 
-/** metrics without measurements of the machine (wall-clock timings, peak memory) */
+/** metrics without measurements of the machine (wall-clock time and timings, peak memory) */
 function metrics(runDir: string) {
   return readFileSync(path.join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => {
     const m = JSON.parse(l);
-    for (const k of Object.keys(m)) if (k.startsWith('time/') || k.startsWith('memory/')) delete m[k];
+    for (const k of Object.keys(m)) if (k === 'wall_time' || k.startsWith('time/') || k.startsWith('memory/')) delete m[k];
     return m;
   });
 }

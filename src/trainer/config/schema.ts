@@ -90,6 +90,7 @@ const trainingSchema = z.object({
   save_minutes: z.number().nonnegative().default(10).describe('also write one once this many minutes have passed since the last (0: off), so a crash loses at most that much work; Ctrl-C / SIGTERM write one too'),
   log_completions_every: z.number().int().nonnegative().default(10).describe('write sample completions every N steps (0: never)'),
   max_nonfinite_steps: positiveInt.default(5).describe('stop after this many consecutive steps with non-finite loss or gradients'),
+  report_to: z.union([z.enum(['none', 'tensorboard']), z.array(z.enum(['tensorboard']))]).default('none').describe('also log metrics to: tensorboard (event files in the run folder: tensorboard --logdir runs/); metrics.jsonl is always written'),
   check_memory: z.boolean().default(true).describe('before starting, estimate the memory the run needs and refuse one this machine cannot hold'),
 }).strict();
 
