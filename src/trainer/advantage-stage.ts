@@ -5,7 +5,8 @@
  */
 import {
   advantageEstimators, broadcastToTokens, gaeBatch, gdpoAdvantages, hicraAdvantages, klPenalizedSequenceRewards,
-  klPenalizedTokenRewards, outcomeTokenRewards, planningTokenMasks, reinforcePlusPlusAdvantages, type Ragged,
+  klPenalizedTokenRewards, outcomeTokenRewards, planningTokenMasks, reinforcePlusPlusAdvantages, scatterMasked, selectMasked,
+  type Ragged,
 } from '../algorithms/index.ts';
 import type { ResolvedAlgorithm } from './config/presets.ts';
 
@@ -25,6 +26,17 @@ export interface AdvantageInput {
   values?: Ragged;
   /** decoded text of each completion token (HICRA) */
   tokenTexts?: string[][];
+  /**
+   * multi-turn episodes: 1 where the model sampled the token, 0 where the environment inserted it. Advantages are
+   * computed over the sampled tokens alone, as if the inserted ones were absent (verl's GAE skips observation
+   * tokens' values and TD errors), and the inserted tokens get 0
+   */
+  sampledMask?: Ragged;
+  /**
+   * per-turn rewards (already included in `rewards`) on the sampled token that ended their turn: token-level
+   * methods (GAE, REINFORCE++) credit them there instead of at the episode's end
+   */
+  turnRewards?: Ragged;
 }
 
 export interface AdvantageOutput {
@@ -36,6 +48,14 @@ export interface AdvantageOutput {
 }
 
 export function computeAdvantages(a: ResolvedAlgorithm, x: AdvantageInput): AdvantageOutput {
+  if (x.sampledMask) {
+    const m = x.sampledMask, pick = (r: Ragged | undefined, name: string) => r && selectMasked(r, m, name);
+    const out = computeAdvantages(a, {
+      ...x, sampledMask: undefined, oldLogp: pick(x.oldLogp, 'oldLogp')!, refLogp: pick(x.refLogp, 'refLogp'), values: pick(x.values, 'values'),
+      turnRewards: pick(x.turnRewards, 'turnRewards'), tokenTexts: x.tokenTexts?.map((row, i) => row.filter((_, t) => m[i][t] === 1)),
+    });
+    return { ...out, advantages: scatterMasked(out.advantages, m), returns: out.returns && scatterMasked(out.returns, m) };
+  }
   const lengths = x.oldLogp.map((l) => l.length);
   const klInReward = a.kl_beta > 0 && a.kl_placement === 'reward' && x.refLogp !== undefined;
   const tokenLevel = a.advantage === 'gae' || a.advantage === 'reinforce_pp';
@@ -58,7 +78,7 @@ export function computeAdvantages(a: ResolvedAlgorithm, x: AdvantageInput): Adva
       advantages = broadcastToTokens(gdpoAdvantages(x.rewardsByFunc, x.groupSizes, { weights: x.rewardWeights }), lengths);
       break;
     case 'reinforce_pp': {
-      let tokenRewards = outcomeTokenRewards(x.rewards, lengths);
+      let tokenRewards = episodeTokenRewards(x, lengths);
       if (klInReward) tokenRewards = klPenalizedTokenRewards(tokenRewards, x.oldLogp, x.refLogp!, { beta: a.kl_beta, kind: a.kl_estimator });
       ({ advantages, returns } = reinforcePlusPlusAdvantages(tokenRewards, { gamma: a.gamma, whiten: a.whiten_advantages }));
       returns = undefined;
@@ -66,7 +86,7 @@ export function computeAdvantages(a: ResolvedAlgorithm, x: AdvantageInput): Adva
     }
     case 'gae': {
       if (!x.values) throw new Error('GAE needs critic values');
-      let tokenRewards = outcomeTokenRewards(x.rewards, lengths);
+      let tokenRewards = episodeTokenRewards(x, lengths);
       if (klInReward) tokenRewards = klPenalizedTokenRewards(tokenRewards, x.oldLogp, x.refLogp!, { beta: a.kl_beta, kind: a.kl_estimator });
       ({ advantages, returns } = gaeBatch(tokenRewards, x.values, { gamma: a.gamma, lambda: a.lambda, whiten: a.whiten_advantages ? 'sample' : false }));
       break;
@@ -79,4 +99,12 @@ export function computeAdvantages(a: ResolvedAlgorithm, x: AdvantageInput): Adva
     advantages = hicraAdvantages(advantages, planningTokenMasks(x.tokenTexts, a.hicra_grams), a.hicra_alpha);
   }
   return { advantages, returns, shapedRewards: shaped };
+}
+
+/** The outcome reward on the last token, and per-turn rewards (moved out of the outcome) on their turns' last tokens. */
+function episodeTokenRewards(x: AdvantageInput, lengths: number[]): Ragged {
+  if (!x.turnRewards) return outcomeTokenRewards(x.rewards, lengths);
+  const turns = x.turnRewards;
+  const outcome = outcomeTokenRewards(x.rewards.map((r, i) => r - turns[i].reduce((s, v) => s + v, 0)), lengths);
+  return outcome.map((row, i) => row.map((v, t) => v + turns[i][t]));
 }

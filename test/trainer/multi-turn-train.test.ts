@@ -1,0 +1,51 @@
+// Every method trains on multi-turn episodes: one step of each preset on the tool demo model, with the calculator
+// in the loop. The sequences the update sees hold the inserted tool responses as masked context with no advantage.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { validateTrainConfig } from '../../src/trainer/config/load.ts';
+import { PRESET_NAMES } from '../../src/trainer/config/schema.ts';
+import { train } from '../../src/trainer/trainer.ts';
+import { embeddedTaskSplits } from '../../src/data/synthetic/index.ts';
+import type { UpdateSequence } from '../../src/trainer/update-stage.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+const config = (out: string, preset: string) => validateTrainConfig({
+  name: preset, out_dir: out, seed: 3,
+  model: { path: path.join(root, 'models/tools'), threads: 1 },
+  data: { train: 'embedded:multiplication', eval: 'embedded:multiplication', eval_size: 4 },
+  rollout: { prompts_per_step: 2, group_size: 8, max_tokens: 30 },
+  environment: { tools: ['calculator'], format: 'plain', max_turns: 2 },
+  rewards: [{ type: 'math' }],
+  // GFPO keeps the most reward per token (its default, the shortest, would keep the episodes that skip the tool)
+  algorithm: { preset, ...(preset === 'gfpo' ? { gfpo_keep: 4, gfpo_metric: 'reward_per_token' } : {}) },
+  optimizer: { lr: 1e-4 },
+  training: { steps: 1, micro_batch_groups: 2, save_minutes: 0, log_completions_every: 0 },
+});
+
+test('every method takes a finite step on multi-turn episodes, with inserted tokens masked out', async () => {
+  const out = mkdtempSync(path.join(tmpdir(), 'grpo-mt-'));
+  try {
+    for (const preset of PRESET_NAMES) {
+      let seen: UpdateSequence[] = [];
+      const r = await train(config(out, preset), { tasks: embeddedTaskSplits, quiet: true, beforeUpdate: (_s, seqs) => { seen = seqs; } });
+      const m = r.metrics[0];
+      if (seen.length === 0) { assert.equal(preset, 'dapo', 'only dynamic sampling may drop every group of a step'); continue; }
+      assert.ok(Number(m['tools/calls_per_episode']) > 0, `${preset}: the model called the tool`);
+      assert.ok(Number.isFinite(m.loss as number), `${preset}: loss ${m.loss}`);
+      const episodes = seen.filter((s) => s.sampledMask?.includes(0));
+      assert.ok(episodes.length > 0, `${preset}: some episode got a tool response`);
+      for (const s of episodes) {
+        assert.equal(s.sampledMask!.length, s.tokens.length - s.promptLength);
+        s.sampledMask!.forEach((x, t) => { if (!x) assert.ok(s.advantages[t] === 0, `${preset}: inserted token ${t} has advantage ${s.advantages[t]}`); });
+      }
+      assert.ok(r.toolCallsBefore !== null && r.toolCallsAfter !== null);
+    }
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
