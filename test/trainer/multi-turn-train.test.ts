@@ -49,3 +49,36 @@ test('every method takes a finite step on multi-turn episodes, with inserted tok
     rmSync(out, { recursive: true, force: true });
   }
 });
+
+test('a user environment gets each episode\'s example, answers turns with per-turn rewards, and is closed', async () => {
+  const out = mkdtempSync(path.join(tmpdir(), 'grpo-mt-env-'));
+  try {
+    const made: string[] = [];
+    let closed = 0;
+    let seen: UpdateSequence[] = [];
+    const c = config(out, 'ppo');
+    c.environment = { ...c.environment!, tools: [] };
+    const r = await train(c, {
+      tasks: embeddedTaskSplits, quiet: true, beforeUpdate: (_s, seqs) => { seen = seqs; },
+      // every first turn is answered with the product itself and a per-turn reward of 0.25; the second ends the episode
+      environment: (example) => {
+        made.push(example.answer!);
+        let turns = 0;
+        return { step: () => (++turns === 1 ? { responses: [example.answer!], reward: 0.25 } : { done: true }), close: () => { closed++; } };
+      },
+    });
+    // 4 held-out episodes before, 2 prompts × 8 training ones, 4 after
+    assert.equal(made.length, 4 + 2 * 8 + 4);
+    assert.equal(closed, made.length);
+    assert.ok(made.every((a) => /^\d+$/.test(a)));
+    assert.ok(Number.isFinite(r.metrics[0].loss as number));
+    // an episode whose first turn ran out of tokens never reached the environment (no turn reward), and one whose
+    // answer did not fit the budget got the turn reward but no answer
+    const answered = seen.filter((s) => s.sampledMask!.includes(0));
+    assert.ok(answered.length > seen.length / 2, `${answered.length} of ${seen.length} episodes got the environment's answer`);
+    for (const s of seen) assert.ok([0, 1, 0.25, 1.25].includes(s.reward), `episode reward ${s.reward}`);
+    for (const s of answered) assert.ok([0.25, 1.25].includes(s.reward), `answered episode reward ${s.reward}: the outcome (0 or 1) plus the turn's 0.25`);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});

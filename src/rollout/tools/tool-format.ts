@@ -81,7 +81,7 @@ export function plainFormat(tools: readonly Tool[]): ToolFormat {
   return {
     name: 'plain',
     stop: names.map((n) => `</${n}>`),
-    parse: (text) => [...text.matchAll(call)].map((m) => {
+    parse: (text) => (names.length === 0 ? [] : [...text.matchAll(call)]).map((m) => {
       const tool = tools.find((t) => t.name === m[1])!;
       const arg = plainArgumentOf(tool);
       return arg === undefined ? { name: tool.name, arguments: {} } : { name: tool.name, arguments: { [arg]: m[2] } };
