@@ -10,6 +10,7 @@
  */
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { runSft } from '../src/cli/sft.ts';
 import { parseSftConfig, type SftConfigInput } from '../src/trainer/sft-config.ts';
 import { coldStartRecipe } from './cold-start-recipe.ts';
@@ -18,7 +19,12 @@ import { writeHfModel } from '../src/model/io/hf-folder.ts';
 import { parameterCount } from '../src/model/config.ts';
 import { embeddedTask } from '../src/data/synthetic/index.ts';
 import { evaluateModel } from '../src/trainer/sft-eval.ts';
-import { TOOLS_MODEL_DIR, demoToolsAgent } from '../src/trainer/tools-demo.ts';
+import { agentSetup } from '../src/trainer/agent-setup.ts';
+import { loadTrainConfig } from '../src/trainer/config/load.ts';
+
+const TOOLS_MODEL_DIR = fileURLToPath(new URL('../models/tools', import.meta.url));
+/** the RL demo's config: its environment (calculator, plain format, two turns) is the one the model is measured in */
+const DEMO_CONFIG = fileURLToPath(new URL('../configs/demo-tools.yaml', import.meta.url));
 
 const TASK = 'embedded:multiplication';
 const WORK_DIR = 'runs/demo-tools-pretrain';
@@ -36,7 +42,7 @@ async function main(): Promise<void> {
   const seconds = (performance.now() - started) / 1000;
   const { model, tokenizer } = openModel(trained.modelDir);
   const heldOut = embeddedTask(TASK).heldOut(HELD_OUT.size, HELD_OUT.seed);
-  const agent = demoToolsAgent(tokenizer);
+  const agent = agentSetup(loadTrainConfig(DEMO_CONFIG), tokenizer)!.loopFor;
   try {
     const maxTokens = embeddedTask(TASK).maxCompletionTokens() + 8;
     const greedy = (await evaluateModel(model, tokenizer, heldOut, { maxTokens, agent })).report;

@@ -7,6 +7,7 @@ import type { LlamaModel } from '../model/llama-model.ts';
 import { SequenceDecoder, type Completion } from './sequence-decoder.ts';
 import type { GenerateOptions } from './generate.ts';
 import { checkAgentLoop, Episode, type AgentLoop } from './agent-loop.ts';
+import { GrpoError } from '../errors.ts';
 
 export async function embeddedEpisodes(
   model: LlamaModel, prompts: number[][], opts: GenerateOptions, loop: AgentLoop,
@@ -44,7 +45,7 @@ export async function embeddedEpisodes(
         // let tool calls that finished meanwhile hand their answers over
         await new Promise((r) => setImmediate(r));
       } else if (waiting.size > 0) await Promise.race(waiting);
-      else break;
+      else throw new GrpoError('engine', 'multi-turn decoding stalled: an episode is paused with no environment answer pending');
     }
     await Promise.all(waiting);
     if (failure) throw failure;

@@ -6,6 +6,7 @@ import type { LlamaModel } from '../../src/model/llama-model.ts';
 import { SequenceDecoder, type Completion, type DecodeRequest } from '../../src/rollout/sequence-decoder.ts';
 import { generate } from '../../src/rollout/generate.ts';
 import { Rng } from '../../src/util/rng.ts';
+import { DecodeGraph } from '../../src/model/decode-graph.ts';
 import { tinyConfigs, withRandomModel } from '../model/tiny-configs.ts';
 
 const config = { ...tinyConfigs['llama (GQA, tied)'], eosTokenIds: [] };
@@ -103,6 +104,31 @@ test('resume refuses what is not a paused sequence, and tokens past the episode 
       assert.throws(() => decoder.resume(c, [4, 4, 4, 4]), /no room in the episode's budget of 5 tokens/);
       assert.throws(() => decoder.resume(c, [999]), /outside the vocabulary/);
     } finally {
+      decoder.free();
+    }
+  });
+});
+
+test('a resumed sequence prefills only its last sampled token and the appended ones: the conversation is never re-encoded', () => {
+  withModel((model) => {
+    const write = DecodeGraph.prototype.write;
+    let prefilled = 0;
+    // every multi-token write is a prefill (prompts, or what resume() appended); count its real tokens
+    DecodeGraph.prototype.write = function (this: DecodeGraph, tokens, pad, start, lengths) {
+      if (this.shape.nNew > 1 || lengths) prefilled += lengths ? Array.from(lengths).reduce((a, b) => a + b, 0) : this.shape.nNew * this.shape.slots;
+      return write.call(this, tokens, pad, start, lengths);
+    };
+    const decoder = new SequenceDecoder(model, { spanBucket: 8 });
+    try {
+      const prompts = [[1, 4, 9, 16], [1, 20]];
+      const request = decoder.add(prompts, { temperature: 1, n: 2, maxTokens: 50, seed: 11, eosTokenIds: STOP, multiTurn: true });
+      runEpisodes(decoder, request, (_c, turn) => [12 + turn, 13, 14], 4);
+      const appended = request.completions.reduce((a, c) => a + c.sampledMask!.filter((m) => m === 0).length, 0);
+      const resumed = appended / 3;
+      assert.ok(resumed > 0);
+      assert.equal(prefilled, 4 + 2 + resumed * (1 + 3), 'each prompt once (shared by its samples), then per resume its last sampled token and the 3 appended');
+    } finally {
+      DecodeGraph.prototype.write = write;
       decoder.free();
     }
   });

@@ -14,7 +14,7 @@ import { openModel } from '../../src/model/open-model.ts';
 import { OpenAIClient } from '../../src/rollout/openai-client.ts';
 import { remoteEpisodes } from '../../src/rollout/remote-episodes.ts';
 import { embeddedEpisodes } from '../../src/rollout/embedded-episodes.ts';
-import { demoToolsAgent } from '../../src/trainer/tools-demo.ts';
+import { agentSetup } from '../../src/trainer/agent-setup.ts';
 import { loadTrainConfig } from '../../src/trainer/config/load.ts';
 import { train } from '../../src/trainer/trainer.ts';
 import { embeddedTaskSplits, embeddedTask } from '../../src/data/synthetic/index.ts';
@@ -28,7 +28,7 @@ test('greedy multi-turn episodes from grpo serve equal the embedded engine\'s, a
   const { model, tokenizer } = openModel(modelDir, { threads: 1, precision: 'f32' });
   try {
     const prompts = embeddedTask('embedded:multiplication').heldOut(6, 4).map((e) => tokenizer.encode(e.prompt));
-    const agent = demoToolsAgent(tokenizer)([]);
+    const agent = agentSetup(loadTrainConfig(path.join(root, 'configs/demo-tools.yaml')), tokenizer)!.loopFor([]);
     const client = new OpenAIClient({ baseUrl: `${server.url}/v1`, model: (await new OpenAIClient({ baseUrl: `${server.url}/v1`, model: 'probe' }).listModels())[0], memoryCache: false });
     const opts = { n: 2, maxTokens: 30, temperature: 1, seed: 9 };
     const remote = await remoteEpisodes(client, prompts, { ...opts, temperature: 0 }, agent);
