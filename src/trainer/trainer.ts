@@ -89,7 +89,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
     const accuracyOf = (r: { report: EvalReport }) => (correctness ? r.report.accuracy : null);
     if (opts.resume) {
       const s = loadCheckpoint(opts.resume, model);
-      step = s.step; rng.state = s.rng; sampler.load(s.sampler); nonfinite = s.nonfiniteStreak; accuracyBefore = s.accuracyBefore;
+      step = s.step; rng.state = s.rng; sampler.load(s.sampler); nonfinite = s.nonfiniteStreak; accuracyBefore = s.accuracyBefore; toolCallsBefore = s.toolCallsBefore ?? null;
       log.reset(s.step);
       await engine.sync();
     } else {
@@ -101,7 +101,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
       }
     }
     const schedule = { kind: config.optimizer.schedule, lr: config.optimizer.lr, warmupSteps: config.optimizer.warmup_steps, totalSteps: config.training.steps * a.mini_batches * a.num_iterations, minRatio: config.optimizer.min_lr_ratio };
-    const state = (): TrainerState => ({ step, rng: rng.state, sampler: sampler.state(), nonfiniteStreak: nonfinite, accuracyBefore, config });
+    const state = (): TrainerState => ({ step, rng: rng.state, sampler: sampler.state(), nonfiniteStreak: nonfinite, accuracyBefore, toolCallsBefore, config });
     const bar = progressBar(config.training.steps, !!opts.quiet);
     bar.start(step);
     const history: MetricRecord[] = [];

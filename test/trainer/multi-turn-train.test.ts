@@ -82,3 +82,20 @@ test('a user environment gets each episode\'s example, answers turns with per-tu
     rmSync(out, { recursive: true, force: true });
   }
 });
+
+test('a resumed multi-turn run reports the tool calls measured before its first step', async () => {
+  const out = mkdtempSync(path.join(tmpdir(), 'grpo-mt-resume-'));
+  try {
+    const c = config(out, 'grpo');
+    c.training.steps = 2;
+    const first = await train(c, { tasks: embeddedTaskSplits, quiet: true, stopAfter: 1 });
+    assert.equal(first.steps, 1);
+    assert.ok(first.toolCallsBefore !== null);
+    const resumed = await train(c, { tasks: embeddedTaskSplits, quiet: true, resume: path.join(first.runDir, 'checkpoint') });
+    assert.equal(resumed.steps, 2);
+    assert.equal(resumed.toolCallsBefore, first.toolCallsBefore);
+    assert.ok(resumed.toolCallsAfter !== null);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
