@@ -17,6 +17,7 @@ import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runSft } from '../src/cli/sft.ts';
 import { parseSftConfig, type SftConfigInput } from '../src/trainer/sft-config.ts';
+import { coldStartRecipe } from './cold-start-recipe.ts';
 import { openModel } from '../src/model/open-model.ts';
 import { writeHfModel } from '../src/model/io/hf-folder.ts';
 import { parameterCount } from '../src/model/config.ts';
@@ -28,19 +29,7 @@ const TASK = 'embedded:addition';
 const WORK_DIR = 'runs/demo-pretrain';
 
 /** The recipe (a `grpo sft` config). */
-const DEMO_PRETRAIN_CONFIG: SftConfigInput = {
-  stage: 'cold_start',
-  seed: 7,
-  output_dir: WORK_DIR,
-  progress: true,
-  model: { path: null, init: { dim: 64, n_layers: 2, n_heads: 4, ffn_dim: 256, max_seq_len: 64, init_seed: 1 } },
-  data: { path: TASK, limit: 50_000, task_options: { carry_slip_rate: 0.7 } },
-  train: {
-    max_steps: 3000, batch_size: 32, lr: 3e-3, schedule: 'cosine', warmup_steps: 100, min_lr_ratio: 0.1,
-    weight_decay: 0.01, beta2: 0.99, max_grad_norm: 1,
-  },
-  eval: { every: 0, final: false },
-};
+const DEMO_PRETRAIN_CONFIG: SftConfigInput = coldStartRecipe({ task: TASK, workDir: WORK_DIR, examples: 50_000, taskOptions: { carry_slip_rate: 0.7 }, steps: 3000, maxSeqLen: 64 });
 
 /** Held-out measurements: greedy accuracy, and pass@8 at temperature 1 (both on the held-out split, seed 1). */
 const HELD_OUT = { seed: 1, size: 500, passAtK: 8, temperature: 1, sampleSeed: 11 };

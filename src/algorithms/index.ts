@@ -1,6 +1,6 @@
 // The algorithm core: every method's math as pure functions on plain arrays (DESIGN.md, "losses are pure").
 export type { Ragged, LossResult } from './ragged.ts';
-export { broadcastToTokens, multiplyRagged, sumLosses } from './ragged.ts';
+export { broadcastToTokens, multiplyRagged, sumLosses, selectMasked, scatterMasked } from './ragged.ts';
 export type { StdKind } from './stats.ts';
 export type { OutcomeEstimator, GroupAdvantageOptions } from './advantages.ts';
 export { groupAdvantages, outcomeTokenRewards, reinforcePlusPlusAdvantages } from './advantages.ts';

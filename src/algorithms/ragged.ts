@@ -104,6 +104,28 @@ export function multiplyRagged(a: Ragged, b: Ragged): Ragged {
   return a.map((s, i) => s.map((v, t) => v * b[i][t]));
 }
 
+/**
+ * The entries of each sequence where the 0/1 mask is 1, in order: a multi-turn episode seen as the tokens the model
+ * sampled, without what the environment inserted (verl's multi-turn GAE skips observation tokens the same way).
+ */
+export function selectMasked(x: Ragged, mask: Ragged, name = 'x'): Ragged {
+  checkSameShape(name, x, 'mask', mask);
+  checkMask(mask);
+  return x.map((s, i) => s.filter((_, t) => mask[i][t] === 1));
+}
+
+/** The inverse of selectMasked: `x`'s entries put back where the mask is 1, `fill` where it is 0. */
+export function scatterMasked(x: Ragged, mask: Ragged, fill = 0): Ragged {
+  checkMask(mask);
+  if (x.length !== mask.length) throw new GrpoError('shape', `${x.length} sequences for a mask of ${mask.length}`);
+  return mask.map((m, i) => {
+    const ones = m.reduce((a, b) => a + b, 0);
+    if (x[i].length !== ones) throw new GrpoError('shape', `sequence ${i}: ${x[i].length} values for ${ones} masked-in tokens`);
+    let k = 0;
+    return m.map((v) => (v === 1 ? x[i][k++] : fill));
+  });
+}
+
 /** Sum of several losses on the same batch (e.g. policy loss + KL loss): values and gradients add. */
 export function sumLosses(...parts: LossResult[]): LossResult {
   if (parts.length === 0) throw new GrpoError('shape', 'sumLosses needs at least one loss');

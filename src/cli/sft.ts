@@ -80,7 +80,7 @@ async function trainingExamples(c: SftConfig, model: LlamaModel, tokenizer: Toke
   };
   if (c.stage === 'cold_start') {
     const pairs = await loadSftExamples(source);
-    return tokenizeSftPairs(tokenizer, pairs.map((e) => ({ prompt: template(e), completion: e.completion })), model.config.eosTokenIds?.[0]);
+    return tokenizeSftPairs(tokenizer, pairs.map((e) => ({ prompt: template(e), completion: e.completion })), model.config.eosTokenIds?.[0], { maskToolResponses: c.data.mask_tool_responses });
   }
   const r = c.rejection;
   const prompts = await loadPromptExamples({ ...source, limit: r.prompts }, 'train');

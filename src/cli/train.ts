@@ -63,5 +63,7 @@ export async function runTrainCli(o: TrainCliOptions, print: (line: string) => v
     return;
   }
   const f = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3));
-  print(`accuracy_before=${f(r.accuracyBefore)} accuracy_after=${f(r.accuracyAfter)}`);
+  // multi-turn runs add held-out tool calls per episode
+  const tools = r.toolCallsBefore === null && r.toolCallsAfter === null ? '' : ` tool_calls_before=${f(r.toolCallsBefore)} tool_calls_after=${f(r.toolCallsAfter)}`;
+  print(`accuracy_before=${f(r.accuracyBefore)} accuracy_after=${f(r.accuracyAfter)}${tools}`);
 }

@@ -8,6 +8,10 @@
  * together in a cache of their own (prompts right-padded to a common length, once per prompt) and copied into
  * free slots, one per sample. The cache grows when joiners need more slots (doubling) or positions, and is
  * freed when nothing is left to decode.
+ *
+ * Multi-turn requests (agent loops, tools): a sequence that stops pauses instead of ending, keeping its slot and
+ * cache; `resume()` appends the environment's tokens (prefilled at the sequence's own position, in a scratch cache
+ * holding a copy of its slot) and it samples on, so a conversation is never re-encoded from the start.
  */
 import { KvCache } from '../model/kv-cache.ts';
 import { DecodeGraph, copySlots } from '../model/decode-graph.ts';
@@ -17,6 +21,7 @@ import { checkPrecision, type PrecisionSetting } from '../model/weight-copies.ts
 import { sampleToken, validateSampling, type SamplingParams } from './sampling.ts';
 import { Rng } from '../util/rng.ts';
 import { GrpoError } from '../errors.ts';
+import type { EpisodeStats } from './agent-loop.ts';
 
 export interface Completion {
   promptIndex: number;
@@ -29,6 +34,13 @@ export interface Completion {
   finishReason: 'stop' | 'length';
   /** decoded completion (cut before the stop string) when `decode` is given */
   text?: string;
+  /**
+   * multi-turn requests: 1 where the model sampled the token, 0 where it was appended by `resume()` (tool
+   * responses: their logprobs are 0 placeholders, and they are context, never trained on)
+   */
+  sampledMask?: number[];
+  /** multi-turn episodes (agent-loop.ts): turns, tool calls and per-turn rewards */
+  episode?: EpisodeStats;
 }
 
 /** One request: its prompts, n samples of each, and how they are sampled and stopped. */
@@ -46,6 +58,12 @@ export interface SequenceRequest extends SamplingParams {
   decode?: (ids: number[], promptIndex: number) => string;
   /** the promptIndex of this request's first prompt (default 0): several requests can number one list */
   firstPromptIndex?: number;
+  /**
+   * a sequence whose turn ends (end-of-sequence id, stop string, or the budget spent: finishReason 'length') pauses,
+   * keeping its cache, until `resume()` appends tokens or `stop()` ends it; stop strings match the current turn's
+   * text, and `maxTokens` bounds the whole episode (sampled and appended tokens, as verl's response_length)
+   */
+  multiTurn?: boolean;
 }
 
 export interface DecoderOptions {
@@ -68,6 +86,10 @@ interface Sequence {
   /** prompt tokens in the cache before the completion */
   promptLength: number;
   slot: number;
+  /** multi-turn: decoding, waiting for the environment, or with appended tokens to prefill */
+  state: 'running' | 'paused' | 'appending';
+  /** index in completion.tokens where the current turn's sampled tokens begin */
+  turnStart: number;
 }
 
 /** A request's sequences as they decode: `completions` grow by one token per step until `finished`. */
@@ -84,8 +106,9 @@ export class DecodeRequest {
     this.eos = new Set(options.eosTokenIds ?? eos);
     this.rng = new Rng(options.seed ?? 0);
     const first = options.firstPromptIndex ?? 0;
-    this.completions = prompts.flatMap((_, p) => Array.from({ length: n }, (_, sampleIndex) => ({
+    this.completions = prompts.flatMap((_, p) => Array.from({ length: n }, (_, sampleIndex): Completion => ({
       promptIndex: first + p, sampleIndex, tokens: [], logprobs: [], samplingLogprobs: [], finishReason: 'length' as const,
+      ...(options.multiTurn ? { sampledMask: [] } : {}),
     })));
   }
 
@@ -93,29 +116,35 @@ export class DecodeRequest {
     return this.running === 0;
   }
 
-  /** Sample the next token from `row`; true when this ends the sequence (end of sequence, stop string, or length). */
-  accept(c: Completion, row: Float32Array): boolean {
+  /**
+   * Sample the next token from `row`; true when this ends the sequence or its turn (end of sequence, a stop string
+   * in the text since `turnStart`, or length).
+   */
+  accept(c: Completion, row: Float32Array, turnStart = 0): boolean {
     const o = this.options;
     const t = sampleToken(row, o, this.rng);
     c.tokens.push(t.token);
     c.logprobs.push(t.logprob);
     c.samplingLogprobs.push(t.samplingLogprob);
-    if (this.eos.has(t.token) || (o.stop?.length && stops(o.decode!(c.tokens, c.promptIndex), o.stop))) {
+    c.sampledMask?.push(1);
+    if (this.eos.has(t.token) || (o.stop?.length && stops(o.decode!(c.tokens.slice(turnStart), c.promptIndex), o.stop))) {
       c.finishReason = 'stop';
       return true;
     }
     return c.tokens.length >= o.maxTokens;
   }
 
-  /** Once every sequence has ended: each completion's text, cut before its stop string. */
+  /** Once every sequence has ended: each completion's text. */
   finish(): void {
-    const { decode, stop } = this.options;
-    if (!decode) return;
-    for (const c of this.completions) {
-      let text = decode(c.tokens.filter((t) => !this.eos.has(t)), c.promptIndex);
-      for (const x of stop ?? []) { const at = text.indexOf(x); if (at >= 0) text = text.slice(0, at); }
-      c.text = text;
-    }
+    if (this.options.decode) for (const c of this.completions) this.setText(c);
+  }
+
+  /** A completion's text (needs `decode`): without end-of-sequence ids, cut before its stop string (multi-turn: never cut). */
+  setText(c: Completion): void {
+    const { decode, stop, multiTurn } = this.options;
+    let text = decode!(c.tokens.filter((t) => !this.eos.has(t)), c.promptIndex);
+    for (const x of multiTurn ? [] : stop ?? []) { const at = text.indexOf(x); if (at >= 0) text = text.slice(0, at); }
+    c.text = text;
   }
 }
 
@@ -127,6 +156,8 @@ export class SequenceDecoder {
   /** the sequence in each cache slot (null: free) */
   private slots: (Sequence | null)[] = [];
   private pending: DecodeRequest[] = [];
+  /** multi-turn sequences paused since the last `takePaused()` */
+  private newlyPaused: Completion[] = [];
   private readonly copies: WeightCopies;
   private readonly adapters: boolean;
   private readonly bucket: number;
@@ -147,6 +178,11 @@ export class SequenceDecoder {
 
   get idle(): boolean {
     return this.sequences === 0;
+  }
+
+  /** whether step() has work: a sequence decoding or prefilling, or a request waiting to join (not only paused ones) */
+  get canStep(): boolean {
+    return this.pending.length > 0 || this.slots.some((s) => s !== null && s.state !== 'paused');
   }
 
   /** whether `sequences` more fit under maxSequences now */
@@ -178,12 +214,54 @@ export class SequenceDecoder {
     return request;
   }
 
+  /** Multi-turn sequences that paused (stopped a turn) since the last call: each waits for resume() or stop(). */
+  takePaused(): Completion[] {
+    return this.newlyPaused.splice(0);
+  }
+
+  /**
+   * Append `tokens` (the environment's answer) to a paused multi-turn sequence; at the next step() they are
+   * prefilled at its position and it samples its next turn. They must leave room for one more sampled token.
+   */
+  resume(c: Completion, tokens: number[]): void {
+    const s = this.pausedSequence(c, 'resume');
+    const V = this.model.config.vocabSize;
+    if (tokens.length === 0) throw new GrpoError('config', 'resume needs at least one token to append');
+    for (const t of tokens) if (!(Number.isInteger(t) && t >= 0 && t < V)) throw new GrpoError('shape', `token ${t} is outside the vocabulary [0, ${V})`);
+    const room = s.request.options.maxTokens - c.tokens.length - 1;
+    if (tokens.length > room) throw new GrpoError('config', `${tokens.length} appended tokens leave no room in the episode's budget of ${s.request.options.maxTokens} tokens (${room} appendable): truncate them or stop() the sequence`);
+    for (const t of tokens) {
+      c.tokens.push(t);
+      c.logprobs.push(0);
+      c.samplingLogprobs.push(0);
+      c.sampledMask!.push(0);
+    }
+    c.finishReason = 'length';
+    s.state = 'appending';
+    s.turnStart = c.tokens.length;
+  }
+
+  /** End a paused multi-turn sequence (the episode is over) and free its slot. */
+  stop(c: Completion): void {
+    const s = this.pausedSequence(c, 'stop');
+    this.end(s);
+    if (s.request.finished && !s.request.cancelled) s.request.finish();
+    if (this.idle) this.release();
+  }
+
+  private pausedSequence(c: Completion, what: string): Sequence {
+    const s = this.slots.find((x) => x?.completion === c);
+    if (!s || s.state !== 'paused') throw new GrpoError('config', `${what}(): the completion is not a paused multi-turn sequence of this decoder`);
+    return s;
+  }
+
   /** End a request's sequences now and free their slots. */
   cancel(request: DecodeRequest): void {
     request.cancelled = true;
     request.running = 0;
     this.pending = this.pending.filter((r) => r !== request);
     this.slots = this.slots.map((s) => (s?.request === request ? null : s));
+    this.newlyPaused = this.newlyPaused.filter((c) => !request.completions.includes(c));
   }
 
   /**
@@ -191,10 +269,12 @@ export class SequenceDecoder {
    * (prefill and first token). Requests that finish here get their texts.
    */
   step(): void {
-    const running = this.slots.filter((s): s is Sequence => s !== null);
-    if (running.length > 0) this.decode(running);
+    const occupied = this.slots.filter((s): s is Sequence => s !== null);
+    const appending = occupied.filter((s) => s.state === 'appending');
+    if (occupied.some((s) => s.state === 'running')) this.decode(occupied);
     if (this.pending.length > 0) this.admit(this.pending.splice(0));
-    for (const r of new Set(running.map((s) => s.request))) if (r.finished && !r.cancelled) r.finish();
+    if (appending.length > 0) this.prefillAppended(appending);
+    for (const r of new Set(occupied.map((s) => s.request))) if (r.finished && !r.cancelled) r.finish();
     if (this.idle) this.release();
   }
 
@@ -216,12 +296,22 @@ export class SequenceDecoder {
     s.request.running--;
   }
 
-  private decode(running: Sequence[]): void {
+  /** After a sampled token: a finished turn pauses a multi-turn sequence (its owner resumes or stops it), else ends it. */
+  private settle(s: Sequence, done: boolean): void {
+    if (!done) return;
+    if (s.request.options.multiTurn) {
+      s.state = 'paused';
+      this.newlyPaused.push(s.completion);
+    } else this.end(s);
+  }
+
+  /** Decode one token for every running sequence; `occupied` also holds paused ones, fed a harmless dummy. */
+  private decode(occupied: Sequence[]): void {
     const cache = this.cache!;
     const V = this.model.config.vocabSize;
     const fed = (s: Sequence) => s.promptLength + s.completion.tokens.length - 1; // cache index of the token fed
-    const hi = Math.max(...running.map((s) => s.slot)) + 1;
-    const span = Math.min(cache.context, Math.ceil((Math.max(...running.map(fed)) + 1) / this.bucket) * this.bucket);
+    const hi = Math.max(...occupied.map((s) => s.slot)) + 1;
+    const span = Math.min(cache.context, Math.ceil((Math.max(...occupied.map(fed)) + 1) / this.bucket) * this.bucket);
     // a graph over the first `hi` slots serves until the span grows or the batch shrinks well below it
     const g = this.graph;
     if (!g || g.shape.span !== span || g.shape.slots < hi || hi < 0.75 * g.shape.slots) {
@@ -231,15 +321,49 @@ export class SequenceDecoder {
     }
     const graph = this.graph!;
     const S = graph.shape.slots;
-    // free slots inside the graph decode a dummy token at position 0; their outputs are ignored
+    // free slots inside the graph decode a dummy token at position 0, and paused or appending sequences their last
+    // token at its own index, which is written again when they resume; their outputs are ignored
     const tokens = new Int32Array(S), start = new Int32Array(S);
-    for (const s of running) {
+    for (const s of occupied) {
       tokens[s.slot] = s.completion.tokens[s.completion.tokens.length - 1];
       start[s.slot] = fed(s);
     }
     graph.write(tokens, new Int32Array(S), start);
     const logits = this.withThreads(S, () => graph.compute());
-    for (const s of running) if (s.request.accept(s.completion, logits.subarray(s.slot * V, (s.slot + 1) * V))) this.end(s);
+    for (const s of occupied) {
+      if (s.state === 'running') this.settle(s, s.request.accept(s.completion, logits.subarray(s.slot * V, (s.slot + 1) * V), s.turnStart));
+    }
+  }
+
+  /**
+   * Prefill what resume() appended, then sample each sequence's next turn. The last sampled token was never fed,
+   * so each feeds it and the appended tokens from its own cache index, in a scratch cache holding copies of the
+   * sequences' slots (right-padded to a common length), which are then copied back.
+   */
+  private prefillAppended(seqs: Sequence[]): void {
+    const backend = this.model.backend, V = this.model.config.vocabSize, cache = this.cache!;
+    const feeds = seqs.map((s) => s.completion.tokens.slice(s.completion.sampledMask!.lastIndexOf(1)));
+    const starts = seqs.map((s, i) => s.promptLength + s.completion.tokens.length - feeds[i].length);
+    const L = Math.max(...feeds.map((f) => f.length));
+    const context = Math.max(...starts) + L;
+    const scratch = new KvCache(this.model.config, backend, seqs.length, context);
+    let graph: DecodeGraph | null = null;
+    try {
+      copySlots(backend, cache, scratch, seqs.map((s, i) => [s.slot, [i]]), Math.max(...starts));
+      graph = new DecodeGraph(backend, this.model.weights, scratch, { nNew: L, span: context, slots: seqs.length, slotStride: 1 }, this.copies, this.adapters ? this.model.lora : null);
+      graph.write(Int32Array.from(feeds.flatMap((f) => [...f, ...new Array<number>(L - f.length).fill(f[f.length - 1])])), new Int32Array(seqs.length), starts, feeds.map((f) => f.length));
+      const g = graph;
+      const logits = this.withThreads(L * seqs.length, () => g.compute());
+      // positions past a sequence's end receive padding, overwritten by its next tokens before any query sees them
+      copySlots(backend, scratch, cache, seqs.map((s, i) => [i, [s.slot]]), Math.min(context, cache.context));
+      seqs.forEach((s, i) => {
+        s.state = 'running';
+        this.settle(s, s.request.accept(s.completion, logits.subarray(i * V, (i + 1) * V), s.turnStart));
+      });
+    } finally {
+      graph?.free();
+      scratch.free();
+    }
   }
 
   private admit(requests: DecodeRequest[]): void {
@@ -265,7 +389,7 @@ export class SequenceDecoder {
         r.prompts.forEach((p, i) => { // completions are prompt-major: prompt i's samples are i·n … i·n + n − 1
           const targets: number[] = [];
           for (let k = 0; k < n; k++) {
-            const s: Sequence = { request: r, completion: r.completions[i * n + k], promptLength: p.length, slot: this.freeSlot() };
+            const s: Sequence = { request: r, completion: r.completions[i * n + k], promptLength: p.length, slot: this.freeSlot(), state: 'running', turnStart: 0 };
             this.slots[s.slot] = s;
             targets.push(s.slot);
             joined.push({ s, row });
@@ -274,7 +398,7 @@ export class SequenceDecoder {
         });
       }
       copySlots(backend, scratch, this.cache!, copies, P);
-      for (const { s, row: at } of joined) if (s.request.accept(s.completion, first.subarray(at * V, (at + 1) * V))) this.end(s);
+      for (const { s, row: at } of joined) this.settle(s, s.request.accept(s.completion, first.subarray(at * V, (at + 1) * V)));
       for (const r of requests) if (r.finished) r.finish();
     } finally {
       prefill?.free();

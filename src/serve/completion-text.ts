@@ -2,7 +2,8 @@
  * The text of one completion, split per token, exactly as both the JSON answer and the SSE stream send it.
  * Pieces come from one StreamDecoder primed with the prompt's last token, so SentencePiece's "no space after
  * BOS" rule and characters whose bytes span tokens come out as in the whole text; special tokens add no text.
- * Like OpenAI, the text ends before the first stop string found (the stop string itself is not returned).
+ * Like OpenAI, the text ends before the first stop string found (the stop string itself is not returned), unless
+ * `includeStop` (vLLM's include_stop_str_in_output) keeps it, with the tokens that wrote it.
  */
 import { StreamDecoder, type Tokenizer } from '../model/tokenizer/index.ts';
 
@@ -36,19 +37,19 @@ export function firstStop(text: string, stop: readonly string[]): number {
   return cut;
 }
 
-export function completionText(tokenizer: Tokenizer, prevId: number | undefined, tokens: readonly number[], stop: readonly string[]): CompletionText {
+export function completionText(tokenizer: Tokenizer, prevId: number | undefined, tokens: readonly number[], stop: readonly string[], includeStop = false): CompletionText {
   const decoder = new StreamDecoder(tokenizer, { prevId });
   const raw = tokens.map((t) => decoder.push(t));
   // bytes of an unfinished character at the very end belong to the last token
   if (raw.length > 0) raw[raw.length - 1] += decoder.flush();
   const full = raw.join('');
   const cut = firstStop(full, stop);
-  const end = cut < 0 ? full.length : cut;
+  const end = cut < 0 ? full.length : includeStop ? cut + stop.find((s) => full.startsWith(s, cut))!.length : cut;
   const pieces: string[] = [];
   const offsets: number[] = [];
   let at = 0;
   for (const piece of raw) {
-    if (cut >= 0 && at >= cut) break;
+    if (cut >= 0 && at >= end) break;
     offsets.push(at);
     pieces.push(piece.slice(0, Math.max(0, end - at)));
     at += piece.length;

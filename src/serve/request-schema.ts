@@ -26,6 +26,8 @@ const samplingFields = {
   seed: z.number().int().nullish(),
   // vLLM extension: keep generating past the end-of-sequence token, up to max_tokens (load tests, benchmarks)
   ignore_eos: z.boolean().nullish(),
+  // vLLM extension: the text (and tokens) of a completion a stop string ended run through the stop string (multi-turn tool calls)
+  include_stop_str_in_output: z.boolean().nullish(),
   stop: z
     .union([z.string().min(1, { error: 'must not be empty' }), z.array(z.string().min(1, { error: 'must not be empty' })).max(MAX_STOP_STRINGS)], { error: `must be a non-empty string or an array of at most ${MAX_STOP_STRINGS} non-empty strings` })
     .nullish(),
@@ -86,6 +88,8 @@ export interface SamplingRequest {
   /** vLLM ignore_eos: the end-of-sequence token does not end a completion */
   ignoreEos: boolean;
   stop: string[];
+  /** vLLM include_stop_str_in_output: keep the stop string that ended a completion */
+  includeStop: boolean;
   stream: boolean;
   /** stream_options.include_usage: a last chunk with usage */
   streamUsage: boolean;
@@ -143,6 +147,7 @@ function common(b: CommonInput, maxTokens: number | null | undefined, maxTokensF
     seed: b.seed ?? null,
     ignoreEos: b.ignore_eos ?? false,
     stop: b.stop === undefined || b.stop === null ? [] : typeof b.stop === 'string' ? [b.stop] : b.stop,
+    includeStop: b.include_stop_str_in_output ?? false,
     stream: b.stream ?? false,
     streamUsage: b.stream_options?.include_usage ?? false,
     tokensAsIds: b.return_tokens_as_token_ids ?? false,

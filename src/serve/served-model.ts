@@ -52,7 +52,7 @@ export interface ServedChoice {
   completionTokens: number;
 }
 
-export type EngineRequest = Pick<SamplingRequest, 'n' | 'temperature' | 'topP' | 'topK' | 'minP' | 'stop' | 'logprobs' | 'topLogprobs'> & Partial<Pick<SamplingRequest, 'tokensAsIds' | 'ignoreEos'>> & {
+export type EngineRequest = Pick<SamplingRequest, 'n' | 'temperature' | 'topP' | 'topK' | 'minP' | 'stop' | 'logprobs' | 'topLogprobs'> & Partial<Pick<SamplingRequest, 'tokensAsIds' | 'ignoreEos' | 'includeStop'>> & {
   maxTokens: number;
   seed: number;
 };
@@ -225,7 +225,7 @@ export class ServedModel {
 
   private choice(prompt: number[], c: Completion, r: EngineRequest, adapters: boolean): ServedChoice {
     const prevId = prompt[prompt.length - 1];
-    const t = completionText(this.tokenizer, prevId, c.tokens, r.stop);
+    const t = completionText(this.tokenizer, prevId, c.tokens, r.stop, r.includeStop);
     const kept = c.tokens.slice(0, t.keptTokens);
     let logprobs: TokenLogprob[] | null = null;
     if (r.logprobs) {

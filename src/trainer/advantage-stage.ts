@@ -5,7 +5,7 @@
  */
 import {
   advantageEstimators, hicraAdvantages, klPenalizedSequenceRewards, klPenalizedTokenRewards, outcomeTokenRewards,
-  planningTokenMasks, type Ragged,
+  planningTokenMasks, scatterMasked, selectMasked, type Ragged,
 } from '../algorithms/index.ts';
 import type { ResolvedAlgorithm } from './config/presets.ts';
 
@@ -25,6 +25,17 @@ export interface AdvantageStageInput {
   values?: Ragged;
   /** decoded text of each completion token (HICRA) */
   tokenTexts?: string[][];
+  /**
+   * multi-turn episodes: 1 where the model sampled the token, 0 where the environment inserted it. Advantages are
+   * computed over the sampled tokens alone, as if the inserted ones were absent (verl's GAE skips observation
+   * tokens' values and TD errors), and the inserted tokens get 0
+   */
+  sampledMask?: Ragged;
+  /**
+   * per-turn rewards (already included in `rewards`) on the sampled token that ended their turn: token-level
+   * methods (GAE, REINFORCE++) credit them there instead of at the episode's end
+   */
+  turnRewards?: Ragged;
 }
 
 export interface AdvantageStageOutput {
@@ -36,12 +47,20 @@ export interface AdvantageStageOutput {
 }
 
 export function computeAdvantages(a: ResolvedAlgorithm, x: AdvantageStageInput): AdvantageStageOutput {
+  if (x.sampledMask) {
+    const m = x.sampledMask, pick = (r: Ragged | undefined, name: string) => r && selectMasked(r, m, name);
+    const out = computeAdvantages(a, {
+      ...x, sampledMask: undefined, oldLogp: pick(x.oldLogp, 'oldLogp')!, refLogp: pick(x.refLogp, 'refLogp'), values: pick(x.values, 'values'),
+      turnRewards: pick(x.turnRewards, 'turnRewards'), tokenTexts: x.tokenTexts?.map((row, i) => row.filter((_, t) => m[i][t] === 1)),
+    });
+    return { ...out, advantages: scatterMasked(out.advantages, m), returns: out.returns && scatterMasked(out.returns, m) };
+  }
   const lengths = x.oldLogp.map((l) => l.length);
   const kl = a.kl_beta > 0 && a.kl_placement === 'reward' && x.refLogp !== undefined ? { beta: a.kl_beta, kind: a.kl_estimator } : null;
   // the KL penalty in the reward: summed over each completion (TRL, verl), or per token for token-level estimators
   const shaped = kl ? klPenalizedSequenceRewards(x.rewards, x.oldLogp, x.refLogp!, kl) : x.rewards;
   const tokenRewards = () => {
-    const outcome = outcomeTokenRewards(x.rewards, lengths);
+    const outcome = episodeTokenRewards(x, lengths);
     return kl ? klPenalizedTokenRewards(outcome, x.oldLogp, x.refLogp!, kl) : outcome;
   };
   const estimator = advantageEstimators.get(a.advantage);
@@ -53,4 +72,12 @@ export function computeAdvantages(a: ResolvedAlgorithm, x: AdvantageStageInput):
     advantages = hicraAdvantages(advantages, planningTokenMasks(x.tokenTexts, a.hicra_grams), a.hicra_alpha);
   }
   return { advantages, returns: estimator.critic ? returns : undefined, shapedRewards: shaped };
+}
+
+/** The outcome reward on the last token, and per-turn rewards (moved out of the outcome) on their turns' last tokens. */
+function episodeTokenRewards(x: AdvantageStageInput, lengths: number[]): Ragged {
+  if (!x.turnRewards) return outcomeTokenRewards(x.rewards, lengths);
+  const turns = x.turnRewards;
+  const outcome = outcomeTokenRewards(x.rewards.map((r, i) => r - turns[i].reduce((s, v) => s + v, 0)), lengths);
+  return outcome.map((row, i) => row.map((v, t) => v + turns[i][t]));
 }

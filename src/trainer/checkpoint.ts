@@ -26,6 +26,8 @@ export interface TrainerState {
   sampler: Record<string, unknown>;
   nonfiniteStreak: number;
   accuracyBefore: number | null;
+  /** multi-turn runs: held-out tool calls per episode before training */
+  toolCallsBefore?: number | null;
   config: unknown;
 }
 
@@ -62,6 +64,7 @@ const stateSchema = z.object({
   sampler: z.record(z.string(), z.unknown()),
   nonfiniteStreak: z.number().int().nonnegative(),
   accuracyBefore: z.number().nullable(),
+  toolCallsBefore: z.number().nullable().optional(),
   config: z.record(z.string(), z.unknown()),
   optimizerStep: z.number().int().nonnegative(),
   dropoutRng: z.number().optional(),

@@ -27,15 +27,16 @@ export async function loadExamples(spec: string, config: TrainConfig, split: 'tr
   return loadDataset(spec, { mapping: config.data.mapping as never });
 }
 
-export function promptTemplate(config: TrainConfig, tokenizer: Tokenizer): PromptTemplate {
+/** `tools`: schemas the chat template shows the model (multi-turn runs in the hermes format) */
+export function promptTemplate(config: TrainConfig, tokenizer: Tokenizer, tools?: unknown[]): PromptTemplate {
   const t = config.data.template;
   if (t === 'raw') return (e) => e.prompt;
   if (t === 'r1_zero') return r1ZeroTemplate();
-  return chatTemplate((messages, o) => tokenizer.applyChatTemplate(messages.map((m) => ({ ...m })), o), { system: config.data.system });
+  return chatTemplate((messages, o) => tokenizer.applyChatTemplate(messages.map((m) => ({ ...m })), { ...o, ...(tools?.length ? { tools } : {}) }), { system: config.data.system });
 }
 
-export function tokenizePrompts(examples: Example[], config: TrainConfig, tokenizer: Tokenizer, budget = config.data.max_prompt_tokens): PromptSet {
-  const render = promptTemplate(config, tokenizer);
+export function tokenizePrompts(examples: Example[], config: TrainConfig, tokenizer: Tokenizer, budget = config.data.max_prompt_tokens, tools?: unknown[]): PromptSet {
+  const render = promptTemplate(config, tokenizer, tools);
   const out: PromptSet = { examples: [], promptIds: [], dropped: 0 };
   for (const e of examples) {
     // a chat template writes its own special tokens; otherwise the tokenizer decides about BOS
@@ -60,7 +61,7 @@ export function promptBudget(config: TrainConfig, context: number): number {
 }
 
 /** Train and held-out prompts (the eval file when given, else a held-out split of train), each within `budget` tokens. */
-export async function runPrompts(config: TrainConfig, tokenizer: Tokenizer, tasks: EmbeddedTasks, budget = config.data.max_prompt_tokens): Promise<{ train: PromptSet; eval: PromptSet }> {
+export async function runPrompts(config: TrainConfig, tokenizer: Tokenizer, tasks: EmbeddedTasks, budget = config.data.max_prompt_tokens, tools?: unknown[]): Promise<{ train: PromptSet; eval: PromptSet }> {
   let train = await loadExamples(config.data.train, config, 'train', tasks);
   let heldOut: Example[];
   if (config.data.eval) heldOut = await loadExamples(config.data.eval, config, 'test', tasks);
@@ -69,8 +70,8 @@ export async function runPrompts(config: TrainConfig, tokenizer: Tokenizer, task
     train = split.train;
     heldOut = split.heldOut;
   }
-  const t = tokenizePrompts(train, config, tokenizer, budget);
-  const e = tokenizePrompts(heldOut.slice(0, config.data.eval_size), config, tokenizer, budget);
+  const t = tokenizePrompts(train, config, tokenizer, budget, tools);
+  const e = tokenizePrompts(heldOut.slice(0, config.data.eval_size), config, tokenizer, budget, tools);
   if (t.examples.length === 0) throw new GrpoError('data', `no training prompt in ${config.data.train} fits ${budget} tokens (data.max_prompt_tokens ${config.data.max_prompt_tokens}, the model's context less rollout.max_tokens)`);
   return { train: t, eval: e };
 }

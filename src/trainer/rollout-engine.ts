@@ -10,6 +10,9 @@ import path from 'node:path';
 import { rmSync } from 'node:fs';
 import { generate, type Completion, type GenerateOptions } from '../rollout/generate.ts';
 import { generateRemote } from '../rollout/remote-generate.ts';
+import { embeddedEpisodes } from '../rollout/embedded-episodes.ts';
+import { remoteEpisodes } from '../rollout/remote-episodes.ts';
+import type { AgentLoop } from '../rollout/agent-loop.ts';
 import { OpenAIClient } from '../rollout/openai-client.ts';
 import type { LlamaModel } from '../model/llama-model.ts';
 import { resolvePrecision } from '../model/weight-copies.ts';
@@ -24,8 +27,11 @@ export interface RolloutEngine {
    * precision than training), so the trainer recomputes the behaviour log-probs itself
    */
   readonly recomputeLogprobs: boolean;
-  /** completions of every prompt; `onPrompt` receives each prompt's group as soon as it is ready (scoring overlaps generation) */
-  generate(prompts: number[][], opts: GenerateOptions, onPrompt?: (promptIndex: number, group: Completion[]) => void): Promise<Completion[]>;
+  /**
+   * completions of every prompt — with `agent`, multi-turn episodes in its environment; `onPrompt` receives each
+   * prompt's group as soon as it is ready (scoring overlaps generation)
+   */
+  generate(prompts: number[][], opts: GenerateOptions, onPrompt?: (promptIndex: number, group: Completion[]) => void, agent?: AgentLoop): Promise<Completion[]>;
   /** make the engine sample from the policy's current weights */
   sync(): Promise<void>;
 }
@@ -37,7 +43,8 @@ export async function makeRolloutEngine(config: TrainConfig, model: LlamaModel, 
     return {
       recomputeLogprobs: precision !== model.precision,
       // one blocking batched call: groups are handed over together when it returns
-      generate: async (prompts, opts, onPrompt) => {
+      generate: async (prompts, opts, onPrompt, agent) => {
+        if (agent) return embeddedEpisodes(model, prompts, { ...opts, precision }, agent, onPrompt);
         const out = generate(model, prompts, { ...opts, precision });
         if (onPrompt) prompts.forEach((_, p) => onPrompt(p, out.filter((c) => c.promptIndex === p)));
         return out;
@@ -63,7 +70,7 @@ export async function makeRolloutEngine(config: TrainConfig, model: LlamaModel, 
   let adapterName: string | null = null, syncs = 0;
   return {
     recomputeLogprobs: true,
-    generate: (prompts, opts, onPrompt) => generateRemote(client, prompts, opts, onPrompt),
+    generate: (prompts, opts, onPrompt, agent) => (agent ? remoteEpisodes(client, prompts, opts, agent, onPrompt) : generateRemote(client, prompts, opts, onPrompt)),
     sync: async () => {
       if (r.weight_sync === 'none') return;
       if (!model.lora) {

@@ -13,19 +13,25 @@ import type { Rng } from '../util/rng.ts';
 import type { ResolvedAlgorithm } from './config/presets.ts';
 import type { TrainConfig } from './config/schema.ts';
 import { GrpoError } from '../errors.ts';
+import type { AgentLoopFor } from './agent-setup.ts';
+import type { EpisodeStats } from '../rollout/agent-loop.ts';
 
 export interface Rollout {
   example: Example;
   exampleIndex: number;
   promptIds: number[];
   completionIds: number[];
-  /** log-probs the sampling engine reports (temperature-scaled policy) */
+  /** log-probs the sampling engine reports (temperature-scaled policy); 0 on inserted tokens */
   logprobs: number[];
+  /** multi-turn episodes: 1 on tokens the model sampled, 0 on tokens the environment inserted (never trained on) */
+  sampledMask?: number[];
+  /** multi-turn episodes: turns, tool calls and per-turn rewards */
+  episode?: EpisodeStats;
   finishReason: 'stop' | 'length';
   text: string;
   /** each reward, unweighted */
   rewards: Record<string, number>;
-  /** weighted total plus shaping (soft overlong punishment) */
+  /** weighted total plus shaping (soft overlong punishment) and the episode's per-turn rewards */
   reward: number;
 }
 
@@ -56,6 +62,8 @@ export interface RolloutContext {
   correctness?: string;
   config: TrainConfig;
   algorithm: ResolvedAlgorithm;
+  /** multi-turn runs: the agent loop of a batch's prompts */
+  agent?: AgentLoopFor;
 }
 
 export async function collectRollouts(ctx: RolloutContext): Promise<RolloutBatch> {
@@ -71,7 +79,7 @@ export async function collectRollouts(ctx: RolloutContext): Promise<RolloutBatch
     const completions = await ctx.engine.generate(indices.map((i) => ctx.promptIds[i]), {
       n: G, maxTokens, temperature: config.rollout.temperature, topP: config.rollout.top_p, topK: config.rollout.top_k,
       minP: config.rollout.min_p, stop: config.rollout.stop, seed: ctx.rng.int(2 ** 31), decode: (ids) => ctx.tokenizer.decode(ids),
-    }, (p, group) => { scoring[p] = score(ctx, indices, group); });
+    }, (p, group) => { scoring[p] = score(ctx, indices, group); }, ctx.agent?.(indices.map((i) => ctx.examples[i])));
     genBatches++;
     generated += completions.length;
     const scored = await Promise.all(scoring);
@@ -117,7 +125,7 @@ async function score(ctx: RolloutContext, indices: number[], completions: Comple
   const texts = completions.map((c) => c.text ?? '');
   const combined = await combineRewards(ctx.rewards, texts, samples, { groupIds: completions.map((c) => c.promptIndex) });
   const items = completions.map((c, k): Rollout => {
-    let reward = combined.total[k];
+    let reward = combined.total[k] + (c.episode?.turnRewards.reduce((s, t) => s + t.reward, 0) ?? 0);
     // DAPO soft overlong punishment (Eq. 13), added to the reward
     if (a.soft_overlong_cache > 0) reward += softOverlongPunishment(c.tokens.length, config.rollout.max_tokens, a.soft_overlong_cache);
     return {
@@ -126,6 +134,8 @@ async function score(ctx: RolloutContext, indices: number[], completions: Comple
       promptIds: ctx.promptIds[indices[c.promptIndex]],
       completionIds: c.tokens,
       logprobs: c.logprobs,
+      sampledMask: c.sampledMask,
+      episode: c.episode,
       finishReason: c.finishReason,
       text: texts[k],
       rewards: Object.fromEntries(combined.names.map((n) => [n, combined.perReward[n][k]])),

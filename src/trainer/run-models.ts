@@ -20,6 +20,7 @@ import { checkpointPolicy } from './checkpoint.ts';
 import { loraOptions } from './config/lora-options.ts';
 import { planTrainingMemory, checkMemoryPlan, type MemoryPlan } from './memory-plan.ts';
 import { resolveModelPath } from '../data/synthetic/embedded-model.ts';
+import { agentSetup, type AgentOptions, type AgentSetup } from './agent-setup.ts';
 
 /** The KL reference policy: a model, and whether its LoRA adapters count (false: the base alone). */
 export interface Reference {
@@ -35,14 +36,17 @@ export interface RunModels {
   memory: MemoryPlan;
   /** the run's starting model (a LoRA adapter's base) */
   basePath: string;
+  /** multi-turn runs: tools, format and environments */
+  agent: AgentSetup | null;
   free(): void;
 }
 
-export async function openRunModels(config: TrainConfig, a: ResolvedAlgorithm, opts: { resume?: string; tasks?: EmbeddedTasks }): Promise<RunModels> {
+export async function openRunModels(config: TrainConfig, a: ResolvedAlgorithm, opts: { resume?: string; tasks?: EmbeddedTasks } & AgentOptions): Promise<RunModels> {
   const basePath = resolveModelPath(config.model.path);
   const shape = modelConfigOf(basePath);
   const tokenizer = config.model.tokenizer ? loadTokenizer(config.model.tokenizer) : loadTokenizerForModel(basePath, shape.vocabSize);
-  const prompts = await runPrompts(config, tokenizer, opts.tasks ?? {}, promptBudget(config, shape.maxSeqLen));
+  const agent = agentSetup(config, tokenizer, opts);
+  const prompts = await runPrompts(config, tokenizer, opts.tasks ?? {}, promptBudget(config, shape.maxSeqLen), agent?.toolSchemas);
   const lora = config.model.lora ? loraOptions(config.model.lora) : undefined;
   const probe = Backend.cpu({ threads: 1 });
   const precision = resolvePrecision(config.model.precision, probe);
@@ -72,5 +76,5 @@ export async function openRunModels(config: TrainConfig, a: ResolvedAlgorithm, o
     throw e;
   }
   const ref: Reference | null = a.kl_beta > 0 ? (lora ? { model, adapters: false } : { model: refModel!, adapters: true }) : null;
-  return { model, tokenizer, prompts, ref, memory, basePath, free: () => { model.free(); refModel?.free(); } };
+  return { model, tokenizer, prompts, ref, memory, basePath, agent, free: () => { model.free(); refModel?.free(); } };
 }

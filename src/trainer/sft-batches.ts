@@ -14,6 +14,11 @@ export interface SftExample {
   prompt: number[];
   /** completion token ids, ending with EOS; the loss covers these only */
   completion: number[];
+  /**
+   * per completion token: 0 on a tool's output inside the completion (`<tool_response>…</tool_response>`, which
+   * an environment inserts in a rollout), read as context and not trained on, as RL episodes treat it; absent = all 1
+   */
+  completionMask?: number[];
 }
 
 export interface TextPair {
@@ -30,18 +35,30 @@ export function encodePrompt(tokenizer: Tokenizer, text: string): number[] {
   return tokenizer.encode(text, bos && text.startsWith(bos) ? { addBos: false } : {});
 }
 
+const TOOL_RESPONSE = /<tool_response>[\s\S]*?<\/tool_response>/g;
+
 /**
  * Tokenize (prompt, completion) text pairs: the prompt as encodePrompt encodes it alone (with BOS),
- * the completion without BOS and with `eosId` appended.
+ * the completion without BOS and with `eosId` appended. With `maskToolResponses`, each
+ * `<tool_response>…</tool_response>` in a completion is tokenized on its own (as a rollout inserts it) and masked
+ * out of the loss (verl's multi-turn SFT trains on the assistant's tokens only).
  */
-export function tokenizeSftPairs(tokenizer: Tokenizer, pairs: readonly TextPair[], eosId?: number): SftExample[] {
+export function tokenizeSftPairs(tokenizer: Tokenizer, pairs: readonly TextPair[], eosId?: number, opts: { maskToolResponses?: boolean } = {}): SftExample[] {
   const eos = eosId ?? tokenizer.eosIds[0];
   if (eos === undefined) throw new GrpoError('tokenizer', 'the tokenizer has no EOS token, so a completion cannot be taught to stop; pass eosId');
   return pairs.map((p, i) => {
     if (typeof p.prompt !== 'string' || typeof p.completion !== 'string') throw new GrpoError('data', `SFT example ${i}: prompt and completion must be strings`);
-    const completion = tokenizer.encode(p.completion, { addBos: false });
+    const completion: number[] = [], mask: number[] = [];
+    const push = (text: string, m: number) => { for (const t of tokenizer.encode(text, { addBos: false })) { completion.push(t); mask.push(m); } };
+    let at = 0;
+    for (const r of opts.maskToolResponses ? p.completion.matchAll(TOOL_RESPONSE) : []) {
+      push(p.completion.slice(at, r.index), 1);
+      push(r[0], 0);
+      at = r.index! + r[0].length;
+    }
+    push(p.completion.slice(at), 1);
     if (completion.length === 0) throw new GrpoError('data', `SFT example ${i} has an empty completion`);
-    return { prompt: encodePrompt(tokenizer, p.prompt), completion: [...completion, eos] };
+    return { prompt: encodePrompt(tokenizer, p.prompt), completion: [...completion, eos], ...(mask.includes(0) ? { completionMask: [...mask, 1] } : {}) };
   });
 }
 
@@ -112,8 +129,9 @@ export function microBatches<T>(batch: readonly T[], microBatchSize: number): T[
   return out;
 }
 
+/** Completion tokens the loss covers (tool responses left out). */
 export function completionTokenCount(batch: readonly SftExample[]): number {
-  return batch.reduce((n, e) => n + e.completion.length, 0);
+  return batch.reduce((n, e) => n + (e.completionMask ? e.completionMask.reduce((a, b) => a + b, 0) : e.completion.length), 0);
 }
 
 /** The full token sequence the model reads. */
@@ -130,6 +148,7 @@ export function nllCoefficients(micro: readonly SftExample[], totalCompletionTok
   return micro.map((e) => {
     const c = new Float32Array(e.prompt.length + e.completion.length - 1);
     c.fill(g, e.prompt.length - 1);
+    e.completionMask?.forEach((m, k) => { if (!m) c[e.prompt.length - 1 + k] = 0; });
     return c;
   });
 }
@@ -138,7 +157,7 @@ export function nllCoefficients(micro: readonly SftExample[], totalCompletionTok
 export function nllOf(micro: readonly SftExample[], logp: readonly Float32Array[], totalCompletionTokens: number): number {
   let sum = 0;
   micro.forEach((e, i) => {
-    for (let t = e.prompt.length - 1; t < logp[i].length; t++) sum += logp[i][t];
+    for (let t = e.prompt.length - 1; t < logp[i].length; t++) if (e.completionMask?.[t - e.prompt.length + 1] !== 0) sum += logp[i][t];
   });
   return -sum / totalCompletionTokens;
 }

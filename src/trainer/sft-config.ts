@@ -51,6 +51,7 @@ const dataSchema = z.strictObject({
   eval: z.string().nullable().default(null).describe('held-out prompts with answers (as grpo train\'s data.eval); null = the embedded task\'s held-out split, or no evaluation for a file'),
   eval_size: positiveInt.default(200).describe('held-out prompts scored'),
   eval_seed: z.number().int().default(1).describe('seed of an embedded held-out draw'),
+  mask_tool_responses: z.boolean().default(true).describe('cold_start: <tool_response>…</tool_response> in a completion is a tool\'s output, read as context and not trained on (as in RL episodes)'),
 });
 
 const trainSchema = z.strictObject({

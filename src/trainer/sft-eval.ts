@@ -13,6 +13,8 @@ import type { RewardFn } from '../rewards/types.ts';
 import type { Example } from '../data/presets.ts';
 import { GrpoError } from '../errors.ts';
 import { encodePrompt } from './sft-batches.ts';
+import { embeddedEpisodes } from '../rollout/embedded-episodes.ts';
+import type { AgentLoopFor } from './agent-setup.ts';
 
 export interface EvaluateOptions {
   /** samples per prompt (default 1) */
@@ -33,6 +35,8 @@ export interface EvaluateOptions {
   /** correctness, 1 = correct (default: mathReward against example.answer) */
   correct?: RewardFn;
   format?: FormatOptions;
+  /** multi-turn: every completion is an episode in this agent loop (its tool calls are counted) */
+  agent?: AgentLoopFor;
 }
 
 export interface EvalCompletion {
@@ -45,6 +49,8 @@ export interface EvalCompletion {
   format: boolean;
   tokens: number;
   finish_reason: 'stop' | 'length';
+  /** multi-turn: tool calls the episode made */
+  tool_calls?: number;
 }
 
 export interface EvalReport {
@@ -56,6 +62,8 @@ export interface EvalReport {
   truncated_rate: number;
   prompts: number;
   seconds: number;
+  /** multi-turn: tool calls per episode */
+  tool_calls?: number;
 }
 
 const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
@@ -82,10 +90,11 @@ export async function evaluateModel(
     const prompts = opts.promptIds ? opts.promptIds.slice(start, start + chunk) as number[][] : texts.map((t) => encodePrompt(tokenizer, t));
     const longest = Math.max(...prompts.map((p) => p.length));
     if (longest >= model.config.maxSeqLen) throw new GrpoError('data', `an evaluation prompt of ${longest} tokens fills the model's context of ${model.config.maxSeqLen}: leave such prompts out (--limit, a shorter template) or use a longer-context model`);
-    const out = generate(model, prompts, {
+    const options = {
       n, maxTokens: Math.min(opts.maxTokens, model.config.maxSeqLen - longest), temperature, topP: opts.topP, seed: (opts.seed ?? 0) + start,
-      decode: (ids) => tokenizer.decode(ids),
-    });
+      decode: (ids: number[]) => tokenizer.decode(ids),
+    };
+    const out = opts.agent ? await embeddedEpisodes(model, prompts, options, opts.agent(part)) : generate(model, prompts, options);
     for (const c of out) {
       const e = part[c.promptIndex];
       const text = c.text ?? tokenizer.decode(c.tokens.filter((t) => !eos.has(t)));
@@ -95,6 +104,7 @@ export async function evaluateModel(
       completions.push({
         index: start + c.promptIndex, sample: c.sampleIndex, prompt: texts[c.promptIndex], completion: text,
         answer: e.answer, correct: score >= 1, format: hasThinkAnswerFormat(text, opts.format), tokens: c.tokens.length, finish_reason: c.finishReason,
+        ...(c.episode ? { tool_calls: c.episode.toolCalls } : {}),
       });
     }
   }
@@ -109,6 +119,7 @@ export async function evaluateModel(
     truncated_rate: mean(completions.map((c) => (c.finish_reason === 'length' ? 1 : 0))),
     prompts: examples.length,
     seconds: (performance.now() - started) / 1000,
+    ...(opts.agent ? { tool_calls: mean(completions.map((c) => c.tool_calls ?? 0)) } : {}),
   };
   return { report, completions };
 }

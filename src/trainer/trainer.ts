@@ -25,8 +25,9 @@ import { claimRunFolder } from './run-folder.ts';
 import { makeRolloutEngine, type RolloutEngine } from './rollout-engine.ts';
 import { advantageEstimators, klEstimate, rolloutCorrectionWeights } from '../algorithms/index.ts';
 import { GrpoError } from '../errors.ts';
+import type { AgentOptions } from './agent-setup.ts';
 
-export interface TrainOptions {
+export interface TrainOptions extends AgentOptions {
   /** reward functions to use instead of the config's `rewards` list (library use, tests) */
   rewards?: RewardSpec[];
   /** the reward whose value ≥ 1 means correct (default: the first math / countdown / code reward) */
@@ -55,6 +56,9 @@ export interface TrainResult {
   metrics: MetricRecord[];
   /** the run stopped early on `signal` (its checkpoint is written) */
   interrupted: boolean;
+  /** multi-turn runs: held-out tool calls per episode before and after training */
+  toolCallsBefore: number | null;
+  toolCallsAfter: number | null;
 }
 
 export async function train(config: TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
@@ -76,24 +80,28 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
     const log = new MetricsLog(runDir, { tensorboard: [config.training.report_to].flat().includes('tensorboard') });
     log.writeConfig(config);
     const engine = await makeRolloutEngine(config, model, tokenizer, runDir, Math.max(0, ...prompts.train.promptIds.map((p) => p.length)));
-    let step = 0, nonfinite = 0, accuracyBefore: number | null = null;
+    let step = 0, nonfinite = 0, accuracyBefore: number | null = null, toolCallsBefore: number | null = null;
     // without a correctness reward there is no accuracy to report (the evaluation still runs for its samples)
     const correctFn = rewards.find((r) => r.name === correctness)?.fn ?? (() => 0);
     const runEval = async () => (await evaluateModel(model, tokenizer, prompts.eval.examples, {
-      maxTokens: config.training.eval_max_tokens ?? config.rollout.max_tokens, promptIds: prompts.eval.promptIds, correct: correctFn,
+      maxTokens: config.training.eval_max_tokens ?? config.rollout.max_tokens, promptIds: prompts.eval.promptIds, correct: correctFn, agent: run.agent?.loopFor,
     }));
     const accuracyOf = (r: { report: EvalReport }) => (correctness ? r.report.accuracy : null);
     if (opts.resume) {
       const s = loadCheckpoint(opts.resume, model);
-      step = s.step; rng.state = s.rng; sampler.load(s.sampler); nonfinite = s.nonfiniteStreak; accuracyBefore = s.accuracyBefore;
+      step = s.step; rng.state = s.rng; sampler.load(s.sampler); nonfinite = s.nonfiniteStreak; accuracyBefore = s.accuracyBefore; toolCallsBefore = s.toolCallsBefore ?? null;
       log.reset(s.step);
       await engine.sync();
     } else {
       log.reset();
-      if (prompts.eval.examples.length) accuracyBefore = accuracyOf(await runEval());
+      if (prompts.eval.examples.length) {
+        const before = await runEval();
+        accuracyBefore = accuracyOf(before);
+        toolCallsBefore = before.report.tool_calls ?? null;
+      }
     }
     const schedule = { kind: config.optimizer.schedule, lr: config.optimizer.lr, warmupSteps: config.optimizer.warmup_steps, totalSteps: config.training.steps * a.mini_batches * a.num_iterations, minRatio: config.optimizer.min_lr_ratio };
-    const state = (): TrainerState => ({ step, rng: rng.state, sampler: sampler.state(), nonfiniteStreak: nonfinite, accuracyBefore, config });
+    const state = (): TrainerState => ({ step, rng: rng.state, sampler: sampler.state(), nonfiniteStreak: nonfinite, accuracyBefore, toolCallsBefore, config });
     const bar = progressBar(config.training.steps, !!opts.quiet);
     bar.start(step);
     const history: MetricRecord[] = [];
@@ -103,7 +111,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
       (config.training.save_minutes > 0 && performance.now() - lastSave >= config.training.save_minutes * 60e3);
     while (step < config.training.steps && (opts.stopAfter === undefined || ran < opts.stopAfter) && !opts.signal?.aborted) {
       const t0 = performance.now();
-      const batch = await collectRollouts({ engine, model, tokenizer, examples: prompts.train.examples, promptIds: prompts.train.promptIds, sampler, rng, rewards, correctness, config, algorithm: a });
+      const batch = await collectRollouts({ engine, model, tokenizer, examples: prompts.train.examples, promptIds: prompts.train.promptIds, sampler, rng, rewards, correctness, config, algorithm: a, agent: run.agent?.loopFor });
       const t1 = performance.now();
       const seqs = prepareUpdate(model, ref, tokenizer, batch, a, config, engine);
       opts.beforeUpdate?.(step + 1, seqs);
@@ -136,15 +144,18 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
     bar.stop();
     const finished = step >= config.training.steps;
     let accuracyAfter: number | null = null;
+    let final: { report: EvalReport; completions: EvalCompletion[] } | null = null;
     if (finished) {
-      let final: { report: EvalReport; completions: EvalCompletion[] } | null = null;
       if (prompts.eval.examples.length) final = await runEval();
       accuracyAfter = final ? accuracyOf(final) : null;
       savePolicy(path.join(runDir, 'final'), model, tokenizer, { baseModel: basePath });
       if (final) log.writeCompletions({ step, eval: final.report, eval_samples: final.completions.slice(0, 8) });
     }
     if (savedAt !== step) checkpoint();
-    return { accuracyBefore, accuracyAfter, steps: step, runDir, metrics: history, interrupted: !finished && !!opts.signal?.aborted };
+    return {
+      accuracyBefore, accuracyAfter, steps: step, runDir, metrics: history, interrupted: !finished && !!opts.signal?.aborted,
+      toolCallsBefore, toolCallsAfter: final?.report.tool_calls ?? null,
+    };
   } finally {
     run.free();
   }
@@ -179,8 +190,13 @@ function prepareUpdate(model: LlamaModel, ref: Reference | null, tokenizer: Toke
   // engine's log-probs only enter through the optional TIS / MIS correction (docs/methods/kl-and-corrections.md)
   const rolloutLogp = flat.map((r) => r.logprobs);
   const oldLogp = engine.recomputeLogprobs ? score(model, 'logp') : rolloutLogp;
+  // multi-turn episodes: the tokens the environment inserted are context, out of every ratio, KL, advantage and loss
+  const sampledMask = flat.some((r) => r.sampledMask) ? flat.map((r) => r.sampledMask ?? r.completionIds.map(() => 1)) : undefined;
   const [level, mode] = a.rollout_correction === 'none' ? [] : a.rollout_correction.split('_') as ['token' | 'sequence', 'truncate' | 'mask'];
-  const weights = level ? rolloutCorrectionWeights(oldLogp, rolloutLogp, { level, mode, max: a.rollout_correction_max, min: a.rollout_correction_min }) : undefined;
+  const weights = level ? rolloutCorrectionWeights(oldLogp, rolloutLogp, { level, mode, max: a.rollout_correction_max, min: a.rollout_correction_min, mask: sampledMask }) : undefined;
+  const turnRewards = flat.some((r) => r.episode?.turnRewards.length)
+    ? flat.map((r) => { const row = r.completionIds.map(() => 0); for (const t of r.episode?.turnRewards ?? []) row[t.at] += t.reward; return row; })
+    : undefined;
   const names = Object.keys(flat[0].rewards);
   const { advantages, returns } = computeAdvantages(a, {
     rewards: flat.map((r) => r.reward),
@@ -189,12 +205,13 @@ function prepareUpdate(model: LlamaModel, ref: Reference | null, tokenizer: Toke
     groupSizes: batch.groups.map((g) => g.length),
     oldLogp, refLogp, values,
     tokenTexts: a.hicra_alpha > 0 ? flat.map((r) => r.completionIds.map((t) => tokenizer.decode([t]))) : undefined,
+    sampledMask, turnRewards,
   });
   const groupIds = batch.groups.flatMap((g, gi) => g.map(() => gi));
   return flat.map((r, i) => ({
     tokens: tokens[i], promptLength: r.promptIds.length, group: groupIds[i], oldLogp: oldLogp[i], advantages: advantages[i],
     reward: r.reward, truncated: r.finishReason === 'length', refLogp: refLogp?.[i], oldValues: values?.[i], returns: returns?.[i],
-    weights: weights?.[i],
+    weights: weights?.[i], sampledMask: sampledMask?.[i],
   }));
 }
 
@@ -208,7 +225,7 @@ function stepKl(seqs: UpdateSequence[], a: ResolvedAlgorithm, upd: ReturnType<ty
   if (a.kl_placement === 'loss') return upd?.kl ?? null;
   if (!seqs.length || !seqs[0].refLogp) return null;
   let sum = 0, n = 0;
-  for (const s of seqs) s.oldLogp.forEach((lp, t) => { sum += klEstimate(a.kl_estimator, lp, s.refLogp![t]); n++; });
+  for (const s of seqs) s.oldLogp.forEach((lp, t) => { if (s.sampledMask?.[t] !== 0) { sum += klEstimate(a.kl_estimator, lp, s.refLogp![t]); n++; } });
   return n ? sum / n : null;
 }
 
@@ -248,6 +265,12 @@ function stepMetrics(step: number, batch: RolloutBatch, correctness: string | un
   };
   for (const n of names) rec[`rewards/${n}/mean`] = mean(flat.map((r) => r.rewards[n]));
   for (const [k, v] of Object.entries(upd?.policyStats ?? {})) rec[`policy/${k}`] = v;
+  if (flat.some((r) => r.episode)) {
+    // multi-turn episodes (TRL logs tools/call_frequency and tools/failure_frequency)
+    rec['tools/calls_per_episode'] = mean(flat.map((r) => r.episode?.toolCalls ?? 0));
+    rec['tools/failure_frequency'] = mean(flat.map((r) => (r.episode?.toolCalls ? r.episode.toolErrors / r.episode.toolCalls : 0)));
+    rec['episode/turns'] = mean(flat.map((r) => r.episode?.turns ?? 1));
+  }
   if (batch.beforeFilter) {
     rec['gfpo/sampled_reward'] = batch.beforeFilter.reward;
     rec['gfpo/sampled_completion_length'] = batch.beforeFilter.completionLength;

@@ -6,7 +6,7 @@
  * Aggregation normalisers are counted over the whole mini-batch, so micro-batching never changes the update.
  */
 import {
-  advantageEstimators, aggregationNormalizer, aggregationWeights, klLoss, overlongFilterMask, policyLosses, sumLosses, valueLoss,
+  advantageEstimators, aggregationNormalizer, aggregationWeights, klLoss, multiplyRagged, overlongFilterMask, policyLosses, sumLosses, valueLoss,
   type LossResult, type PolicyLoss, type PolicyLossBatch, type Ragged,
 } from '../algorithms/index.ts';
 import type { LlamaModel } from '../model/llama-model.ts';
@@ -28,6 +28,8 @@ export interface UpdateSequence {
   returns?: number[];
   /** per-token importance weight correcting rollout-engine / trainer mismatch (TIS / MIS) */
   weights?: number[];
+  /** multi-turn episodes: 0 on tokens the environment inserted, which leave every loss term and its counts */
+  sampledMask?: number[];
 }
 
 export interface UpdateResult {
@@ -98,7 +100,9 @@ function microBatches(mini: UpdateSequence[], groupIds: number[], config: TrainC
 function miniBatchStep(ctx: UpdateContext, mini: UpdateSequence[]): { loss: number; kl: number; entropy: number; clipRatio: number; policyStats: Record<string, number>; gradNorm: number; lr: number; skipped: boolean } {
   const { model, config, algorithm: a } = ctx;
   const lengths = mini.map((s) => s.oldLogp.length);
-  const mask = a.mask_truncated ? overlongFilterMask(mini.map((s) => s.truncated), lengths) : undefined;
+  const overlong = a.mask_truncated ? overlongFilterMask(mini.map((s) => s.truncated), lengths) : undefined;
+  const sampled = mini.some((s) => s.sampledMask) ? mini.map((s) => s.sampledMask ?? s.oldLogp.map(() => 1)) : undefined;
+  const mask = overlong && sampled ? multiplyRagged(overlong, sampled) : overlong ?? sampled;
   const normalizer = aggregationNormalizer(lengths, mask);
   const groupIds = [...new Set(mini.map((s) => s.group))];
   const method = policyLosses.get(a.loss);
@@ -124,7 +128,7 @@ function miniBatchStep(ctx: UpdateContext, mini: UpdateSequence[]): { loss: numb
     if (a.kl_beta > 0 && a.kl_placement === 'loss') {
       const k = klLoss({ logp, refLogp: part.map((s) => s.refLogp!), kind: a.kl_estimator, beta: a.kl_beta, ...common, normalizer, mask: partMask, logpDetached: logp });
       parts.push(k);
-      const n = logp.reduce((s, l) => s + l.length, 0);
+      const n = partMask ? partMask.reduce((s, m) => s + m.reduce((x, y) => x + y, 0), 0) : logp.reduce((s, l) => s + l.length, 0);
       kl += (k.stats?.kl ?? 0) * n; klTokens += n;
     }
     const policy = sumLosses(...parts);
@@ -142,7 +146,7 @@ function miniBatchStep(ctx: UpdateContext, mini: UpdateSequence[]): { loss: numb
     // entropy bonus −c·agg(H): coefficient −c × the aggregation weight of each token
     let dentropy: Ragged | undefined;
     const ent = part.map((s, i) => pass.entropy![i].subarray(s.promptLength - 1));
-    ent.forEach((e) => { for (const x of e) { entropySum += x; entropyTokens++; } });
+    ent.forEach((e, i) => e.forEach((x, t) => { if (!partMask || partMask[i][t] === 1) { entropySum += x; entropyTokens++; } }));
     if (a.entropy_coef !== 0) {
       const w = aggregationWeights(a.aggregation, part.map((s) => s.oldLogp.length), { ...common, normalizer, mask: partMask });
       dentropy = w.map((row) => row.map((x) => -a.entropy_coef * x));

@@ -37,6 +37,11 @@ test('completion text: pieces join to the text; a stop string cuts it and the to
   const inside = completionText(tok, 5, tokens, ['ell']);
   assert.deepEqual([inside.text, inside.pieces, inside.keptTokens], [' h', [' h'], 1]);
   assert.equal(firstStop('abcabc', ['c', 'b']), 1);
+  // include_stop_str_in_output (vLLM): the text runs through the stop string, with the tokens that wrote it
+  const kept = completionText(tok, 5, tokens, ['b', '!'], true);
+  assert.deepEqual([kept.text, kept.pieces, kept.keptTokens, kept.stopped], [' hello!', [' hello', '!'], 2, true]);
+  const within = completionText(tok, 5, tokens, ['ell'], true);
+  assert.deepEqual([within.text, within.keptTokens], [' hell', 1]);
 });
 
 test('completion text holds the bytes of a character split over tokens until it is complete', () => {

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { EpochBatcher, fitToLength, microBatches, nllCoefficients, nllOf, sequenceOf, tokenizeSftPairs, encodePrompt } from '../../src/trainer/sft-batches.ts';
 import { saveSftModel, trainSft, plannedSteps, type SftOptions } from '../../src/trainer/sft.ts';
 import { openModel } from '../../src/model/open-model.ts';
+import { createCharTokenizer } from '../../src/model/tokenizer/char-tokenizer.ts';
+import { embeddedTask } from '../../src/data/synthetic/index.ts';
 import { initialWeights, maxRelativeDifference, task, tinyModel, tokenizer } from './sft-helpers.ts';
 
 const examples = tokenizeSftPairs(tokenizer, task.train(64, 3));
@@ -33,6 +35,27 @@ test('tokenized pairs: BOS-prefixed prompt, completion ending in EOS; the loss c
   const manual = -batch.reduce((s, x, i) => s + [...logp[i]].slice(x.prompt.length - 1).reduce((a, b) => a + b, 0), 0) / N;
   assert.ok(Math.abs(nllOf(batch, logp, N) - manual) < 1e-12);
   assert.deepEqual(fitToLength(examples, 20).dropped, examples.length);
+});
+
+test('a tool response inside a completion is tokenized on its own and read as context: no loss, no count', () => {
+  const calc = createCharTokenizer(embeddedTask('embedded:multiplication').vocabulary);
+  const completion = '<calculator>12*34</calculator><tool_response>408</tool_response><answer>408</answer>';
+  const [e] = tokenizeSftPairs(calc, [{ prompt: '12*34=', completion }], undefined, { maskToolResponses: true });
+  const [plain] = tokenizeSftPairs(calc, [{ prompt: '12*34=', completion }]);
+  assert.deepEqual(e.completion, plain.completion, 'the same tokens (a character tokenizer splits the same way)');
+  const inserted = calc.encode('<tool_response>408</tool_response>', { addBos: false }).length;
+  const start = calc.encode('<calculator>12*34</calculator>', { addBos: false }).length;
+  assert.deepEqual(e.completionMask, e.completion.map((_, k) => (k >= start && k < start + inserted ? 0 : 1)));
+  assert.equal(plain.completionMask, undefined);
+  const N = e.completion.length - inserted;
+  const coef = nllCoefficients([e], N);
+  coef[0].forEach((c, t) => {
+    const k = t - (e.prompt.length - 1);
+    assert.equal(c, k < 0 || e.completionMask![k] === 0 ? 0 : Math.fround(-1 / N), `position ${t}`);
+  });
+  const logp = [Float32Array.from({ length: coef[0].length }, (_, t) => -0.1 * (t + 1))];
+  const manual = -[...logp[0]].reduce((s, x, t) => s + (coef[0][t] === 0 ? 0 : x), 0) / N;
+  assert.ok(Math.abs(nllOf([e], logp, N) - manual) < 1e-12);
 });
 
 test('batches are whole examples from a seeded shuffle: every example once per epoch', () => {

@@ -8,6 +8,7 @@ import type { CharVocabulary } from '../../model/tokenizer/char-tokenizer.ts';
 import { R1_TAGS } from '../../model/tokenizer/char-tokenizer.ts';
 import type { Example } from '../presets.ts';
 import { ADDITION_CHARS, additionHeldOutProblems, additionTrainProblems, type AdditionOptions } from './column-addition.ts';
+import { TOOL_MULTIPLICATION_CHARS, TOOL_MULTIPLICATION_TAGS, toolMultiplicationHeldOut, toolMultiplicationTrain } from './tool-multiplication.ts';
 
 /** An example with a reference completion, ready for SFT and for accuracy rewards (`answer`). */
 export interface SyntheticExample extends Example {
@@ -52,6 +53,16 @@ function checkTaskOptions(task: string, o: TaskOptions, known: readonly string[]
   }
 }
 
+const MULTIPLICATION_OPTIONS = {
+  tool_rate: 'probability that a training trace calls the calculator (default 0.3)',
+};
+
+function multiplicationOptions(o: TaskOptions): { toolRate?: number } {
+  checkTaskOptions('multiplication', o, Object.keys(MULTIPLICATION_OPTIONS));
+  if (o.tool_rate !== undefined && typeof o.tool_rate !== 'number') throw new GrpoError('config', `embedded task multiplication: option 'tool_rate' must be a number, got ${JSON.stringify(o.tool_rate)}`);
+  return { toolRate: o.tool_rate as number | undefined };
+}
+
 export const embeddedTasks: Record<string, EmbeddedTask> = {
   addition: {
     name: 'addition',
@@ -62,6 +73,16 @@ export const embeddedTasks: Record<string, EmbeddedTask> = {
     options: ADDITION_OPTIONS,
     // <think> + "9+9=18" + (d−1) × ",9+9+1=19" + </think> + <answer> + (d+1) digits + </answer> + EOS = 10d + 3
     maxCompletionTokens: (o = {}) => 10 * (additionOptions(o).digits ?? 3) + 3,
+  },
+  multiplication: {
+    name: 'multiplication',
+    description: '3-digit × 2-digit products, with a calculator tool (plain format) the traces call only sometimes; the multi-turn demo',
+    vocabulary: { chars: TOOL_MULTIPLICATION_CHARS, tags: TOOL_MULTIPLICATION_TAGS },
+    train: (n, seed, o = {}) => toolMultiplicationTrain(n, seed, multiplicationOptions(o)),
+    heldOut: (n, seed, o = {}) => { multiplicationOptions(o); return toolMultiplicationHeldOut(n, seed); },
+    options: MULTIPLICATION_OPTIONS,
+    // <calculator> 6 </calculator> <tool_response> 5 </tool_response> <answer> 5 </answer> EOS = 22
+    maxCompletionTokens: () => 22,
   },
 };
 

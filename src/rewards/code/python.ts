@@ -259,6 +259,21 @@ export function parseVerdicts(text: string, nonce: string, tests: number): { res
   return { results, codeError };
 }
 
+/** What one run of a program printed, for tools that show the output to the model (rollout/tools/python-tool.ts). */
+export interface PythonRun {
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  outputTruncated: boolean;
+}
+
+/** Runs `code` once in the sandbox, with `stdin`, under the same limits as the code reward. */
+export async function runPython(code: string, stdin = '', limits: PythonLimits = {}): Promise<PythonRun> {
+  const out = await runHarness('io', code, [], stdin, randomBytes(16).toString('hex'), resolveLimits(limits));
+  return { exitCode: out.exitCode, stdout: out.stdout, stderr: out.stderr, timedOut: out.timedOut, outputTruncated: out.outputTruncated };
+}
+
 /** Trailing whitespace and blank lines do not count (competitive-programming judges ignore them). */
 function normalizeOutput(s: string): string {
   return s.replace(/\r\n/g, '\n').split('\n').map((line) => line.trimEnd()).join('\n').trimEnd();

@@ -48,12 +48,14 @@ export function configReference(preset = 'grpo', run = { groupSize: 8, maxTokens
   for (const [key, node] of Object.entries(root.shape!)) {
     const section = objectOf(node);
     if (section && key !== 'rewards') {
-      lines.push('', `${key}:${node.description ? `  # ${node.description}` : ''}`);
+      // an optional section (environment) is off unless written: shown commented out, with its defaults
+      const off = node.def.type === 'optional' ? '# ' : '';
+      lines.push('', `${off}${key}:${node.description ? `  # ${node.description}` : ''}`);
       for (const [k, child] of Object.entries(key === 'algorithm' ? algorithmShape : section.shape!)) {
         const value = key === 'algorithm' && k !== 'preset' ? resolved[k] : key === 'algorithm' ? preset : defaultOf(child);
         const optional = child.def.type === 'optional';
         const text = value !== undefined ? ` ${flow(value)}` : optional ? '' : ' <required>';
-        lines.push(`  ${value === undefined && optional ? '# ' : ''}${k}:${text}${child.description ? `  # ${child.description}` : ''}`);
+        lines.push(`${off}  ${value === undefined && optional ? '# ' : ''}${k}:${text}${child.description ? `  # ${child.description}` : ''}`);
       }
     } else {
       const value = defaultOf(node);

@@ -62,6 +62,15 @@ const rolloutSchema = z.object({
 }).strict();
 
 
+/** Multi-turn rollouts with tools (agentic RL): present means every rollout is an episode in this environment. */
+export const environmentSchema = z.object({
+  tools: z.array(z.enum(['calculator', 'python'])).default([]).describe('built-in tools the model may call (user-defined ones come through train(config, { tools }))'),
+  format: z.enum(['hermes', 'plain']).default('hermes').describe('tool calls as Qwen/Hermes <tool_call>{json}</tool_call> through the chat template, or plain <name>body</name> for base models'),
+  max_turns: positiveInt.default(4).describe('model turns per episode at most (verl max_assistant_turns)'),
+  tool_timeout_s: z.number().positive().default(10).describe('time one tool call may take; a call past it is answered with a timeout error'),
+  max_response_chars: positiveInt.default(256).describe('characters of one tool response at most; longer ones are cut (verl max_tool_response_length)'),
+}).strict();
+
 // method options are the extra keys; checkAlgorithm names any that the chosen methods do not take
 const algorithmSchema = sharedAlgorithmSchema.catchall(z.unknown()).superRefine((a, ctx) => {
   for (const issue of checkAlgorithm(a)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
@@ -106,6 +115,7 @@ export const trainConfigSchema = z.object({
   algorithm: algorithmSchema.prefault({}),
   optimizer: optimizerSchema.prefault({}),
   training: trainingSchema.prefault({}),
+  environment: environmentSchema.optional().describe('multi-turn episodes with tools; rollout.max_tokens then bounds a whole episode (sampled and inserted tokens)'),
 }).strict();
 
 export type TrainConfig = z.infer<typeof trainConfigSchema>;
