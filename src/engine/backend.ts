@@ -6,7 +6,7 @@ import os from 'node:os';
 import { readFileSync } from 'node:fs';
 import { ggml, koffi, setNThreadsProto, threadpoolNewProto, threadpoolFreeProto, setThreadpoolProto, getFeaturesProto, GGML_BIN_DIR, type Ptr } from './ffi.ts';
 import { GrpoError } from '../errors.ts';
-import { loadBackendRegistry, resolveDevice, type DeviceInfo } from './device.ts';
+import { resolveDevice, type DeviceInfo } from './device.ts';
 import { parseDevice } from './device-setting.ts';
 
 /**
@@ -124,7 +124,6 @@ export class Backend {
   static open(opts: { threads?: number; device?: string } = {}): Backend {
     const threads = opts.threads ?? defaultThreadCount();
     if (!Number.isInteger(threads) || threads < 1) throw new GrpoError('config', `threads must be a positive integer, got ${threads}`);
-    loadBackendRegistry();
     const setting = opts.device ?? process.env.GRPO_DEVICE ?? 'auto';
     const device = resolveDevice(parseDevice(setting, opts.device === undefined && process.env.GRPO_DEVICE ? 'GRPO_DEVICE' : 'device'));
     const ptr: Ptr = ggml.backend_dev_init(device.ptr, null);

@@ -5,7 +5,6 @@
 import { GrpoError } from '../errors.ts';
 
 export type DeviceKind = 'cpu' | 'vulkan' | 'cuda' | 'metal';
-export const DEVICE_KINDS: readonly DeviceKind[] = ['cpu', 'vulkan', 'cuda', 'metal'];
 
 export interface DeviceSetting {
   kind: DeviceKind | 'auto';
