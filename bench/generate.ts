@@ -1,7 +1,8 @@
 /**
  * Generation benchmark: tokens/s of grpo-ts's batched KV-cache decoding side by side with llama.cpp through
  * node-llama-cpp, on the same GGUF file, same thread count, same number of generated tokens, in one run.
- *   npm run bench:generate [-- --threads N --tokens K]
+ *   npm run bench:generate [-- --threads N --tokens K --device D]
+ * --device (default $GRPO_DEVICE, else auto) runs grpo-ts on a GPU; the llama.cpp peer stays on the CPU.
  * Models: stories260K (from ../shared/data, when present) and a random ~50M-parameter Llama this script writes.
  * The peer is installed on first use into bench/peer/ (npm, --omit=optional: no GPU variants).
  */
@@ -24,6 +25,7 @@ const arg = (name: string, dflt: number) => {
 };
 const threads = arg('threads', defaultThreadCount());
 const maxTokens = arg('tokens', 128);
+const device = process.argv.includes('--device') ? process.argv[process.argv.indexOf('--device') + 1] : process.env.GRPO_DEVICE ?? 'auto';
 const sharedModels = path.resolve(process.env.GRPO_SHARED_DATA ?? path.join(here, '../../shared/data'), 'models');
 
 
@@ -44,7 +46,7 @@ function writeRandomModel(file: string): void {
 
 function ours(file: string, batch: number, precision: 'f32' | 'bf16' = 'f32'): number {
   const { config, weights } = loadModelWeights(file);
-  const model = new LlamaModel(config, { weights, threads });
+  const model = new LlamaModel(config, { weights, threads, device });
   try {
     generate(model, [[1]], { n: batch, maxTokens: 8, temperature: 1, eosTokenIds: [] }); // warm-up
     const t0 = performance.now();
@@ -91,7 +93,7 @@ const big = path.join(tmp, 'random-50M.gguf');
 writeRandomModel(big);
 models.push([`random Llama ${(parameterCount(loadModelWeights(big).config) / 1e6).toFixed(0)}M`, big]);
 
-console.log(`threads ${threads}, ${maxTokens} new tokens per sequence; tokens/s (higher is better)`);
+console.log(`device ${device}, threads ${threads}, ${maxTokens} new tokens per sequence; tokens/s (higher is better)`);
 for (const [label, file] of models) {
   const r: Record<string, number> = {};
   for (const batch of [1, 16]) {

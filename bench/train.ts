@@ -1,7 +1,8 @@
 /**
  * Training-step benchmark, side by side with PyTorch: forward + per-token-coefficient backward (Σ c·logp) + clipped
  * AdamW on a random batch, the same model shapes, batch and threads on both sides, in one run.
- *   npm run bench:train [-- --precision f32|bf16|both --threads N --steps K --configs reference,21m,qwen0.5b --peer-bf16]
+ *   npm run bench:train [-- --precision f32|bf16|both --threads N --steps K --configs reference,21m,qwen0.5b --peer-bf16 --device D]
+ * --device (default $GRPO_DEVICE, else auto) runs grpo-ts on a GPU; the PyTorch peer stays on the CPU.
  * Prints, per config and precision, one line `…: grpo-ts N ms/step, PyTorch fp32 M ms/step, ratio M/N` (≥ 1: grpo-ts
  * is as fast or faster), then the split (forward, backward, AdamW) and achieved GFLOP/s against this CPU's measured
  * FP32 FMA peak (bench/peer/fma-peak.c, compiled on first use with the system C compiler).
@@ -32,6 +33,7 @@ const arg = (name: string, dflt: string) => {
 const threads = Number(arg('threads', String(defaultThreadCount())));
 const precisions: Precision[] = arg('precision', 'both') === 'both' ? ['f32', 'bf16'] : [arg('precision', 'f32') as Precision];
 const wanted = arg('configs', 'reference,21m,qwen0.5b').split(',');
+const device = arg('device', process.env.GRPO_DEVICE ?? 'auto');
 
 interface BenchConfig { key: string; label: string; config: LlamaConfig; B: number; T: number; steps: number }
 const llama = { arch: 'llama', ropeTheta: 10000, normEps: 1e-5, maxSeqLen: 256, tieEmbeddings: false, qkvBias: false, qkNorm: false } as const;
@@ -54,7 +56,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 function ours(b: BenchConfig, precision: Precision) {
   const { config, B, T } = b;
-  const model = new LlamaModel(config, { threads, seed: 1, padMultiple: 1, precision });
+  const model = new LlamaModel(config, { threads, seed: 1, padMultiple: 1, precision, device });
   try {
     model.createOptimizer();
     const rng = new Rng(1);
@@ -102,7 +104,7 @@ function cpuPeak(): { gflops: number; how: string } {
 const hasPeer = !flag('no-peer') && ensureTorchPeer();
 const peerBf16 = hasPeer && (flag('peer-bf16') || /\bavx512_bf16\b/.test(existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : ''));
 const peak = cpuPeak();
-console.log(`threads ${threads}; FP32 peak ${peak.gflops.toFixed(0)} GFLOP/s (${peak.how}); ratio = PyTorch ms / grpo-ts ms (≥ 1: grpo-ts as fast or faster)`);
+console.log(`device ${device}, threads ${threads}; FP32 peak ${peak.gflops.toFixed(0)} GFLOP/s (${peak.how}); ratio = PyTorch ms / grpo-ts ms (≥ 1: grpo-ts as fast or faster)`);
 for (const b of configs.filter((c) => wanted.includes(c.key))) {
   const flops = 3 * forwardFlops(b.config, b.B, b.T);
   const torch = hasPeer ? peer(b, 'f32') : null;

@@ -52,3 +52,43 @@ test(`${DEVICE}: gradients of Σ g·logp + h·V + e·H and an AdamW step equal t
     free();
   }
 });
+
+/**
+ * Tolerances of LoRA on a rounded base. bf16: both round the same weights, the CPU also rounds the activations a
+ * product reads to bf16 (ggml's vec_dot), a GPU kernel may keep them f32. q8_0: both round activations to 8-bit
+ * blocks (ggml-vulkan to q8_1), each its own way, so the device is compared with the exact f32 product of the
+ * same dequantized weights instead — the CPU's own q8_0 path lands 2-5e-2 from it on this model.
+ */
+const LORA_TOL = { f32: REL_TOL, bf16: 1e-2, q8_0: 3e-2 };
+
+for (const basePrecision of ['f32', 'bf16', 'q8_0'] as const) {
+  test(`${DEVICE}: LoRA adapter gradients on a frozen ${basePrecision} base equal the CPU's`, { skip: SKIP }, () => {
+    // q8_0 blocks hold 32 weights: every product's inner size must be a multiple of 32
+    const shape = { ...config, ffnDim: 64 };
+    const base = randomizeWeights(new LlamaModel(shape, { threads: 1, device: 'cpu' }).weights.save(), 8, 0.2);
+    const lora = { r: 4, alpha: 8 };
+    const dev = new LlamaModel(shape, { device: DEVICE, lora, basePrecision, weights: base });
+    // the reference: the CPU on the same base, exact (f32) on the dequantized weights for q8_0
+    const cpu = new LlamaModel(shape, { threads: 1, device: 'cpu', lora, ...(basePrecision === 'q8_0' ? { basePrecision: 'f32', weights: dev.weights.save() } : { basePrecision, weights: base }) });
+    try {
+      const rng = new Rng(7);
+      const adapters = cpu.lora!.save();
+      for (const t of adapters.values()) for (let i = 0; i < t.data.length; i++) t.data[i] = rng.normal() * 0.2;
+      cpu.lora!.load(adapters);
+      dev.lora!.load(adapters);
+      const seqs = randomSequences(rng, [8, 11], shape.vocabSize);
+      const logp = seqs.map((s) => Array.from({ length: s.length - 1 }, () => rng.normal()));
+      const [optC, optD] = [cpu.createOptimizer(), dev.createOptimizer()];
+      assert.ok(relativeError(cpu.forward(seqs).logp.flatMap((r) => [...r]), dev.forward(seqs).logp.flatMap((r) => [...r])) < LORA_TOL[basePrecision], 'log-probs');
+      cpu.forward(seqs, { grad: true }).backward({ logp });
+      dev.forward(seqs, { grad: true }).backward({ logp });
+      for (const [name, t] of cpu.lora!.byName) {
+        const e = relativeError(optC.gradOf(t).readF32(), optD.gradOf(dev.lora!.byName.get(name)!).readF32());
+        assert.ok(e < LORA_TOL[basePrecision], `${name}: gradient off by ${e.toExponential(2)} (relative)`);
+      }
+    } finally {
+      cpu.free();
+      dev.free();
+    }
+  });
+}

@@ -18,10 +18,20 @@ export function runDoctor(o: { device?: string }, print: (line: string) => void 
     for (const d of devices) print(`  ${d.name === chosen.name ? '*' : ' '} ${describe(d)}`);
     const features = [...backend.features].join(' ');
     print(`a run with device '${o.device ?? process.env.GRPO_DEVICE ?? 'auto'}' uses ${chosen.name} (${chosen.description})${backend.isCpu ? `, threads: ${backend.threadCount}` : ''}; precision auto = ${resolvePrecision('auto', backend)}${features ? `; features: ${features}` : ''}`);
-    if (!devices.some((d) => d.kind !== 'cpu')) print('no GPU backend in this ggml build: npm run install:vulkan (or install:cuda) adds one');
+    if (!devices.some((d) => d.kind !== 'cpu')) print(noGpuHint(GGML_BIN_DIR));
   } finally {
     backend.free();
   }
+}
+
+/** Why no GPU is listed: a CPU-only build, or a GPU build that found no device (a driver, not grpo-ts, to fix). */
+export function noGpuHint(binDir: string): string {
+  const build = /-(vulkan|cuda)(?=[/\\]|$)/.exec(binDir)?.[1];
+  if (!build) return 'no GPU backend in this ggml build: npm run install:vulkan (or install:cuda) adds one';
+  const check = build === 'vulkan'
+    ? 'vulkaninfo --summary should list it; without a GPU, Mesa\'s software device (mesa-vulkan-drivers) shows with GGML_VK_VISIBLE_DEVICES=0'
+    : 'nvidia-smi should list it';
+  return `the ${build} build of ggml found no ${build} device: check the GPU driver (${check})`;
 }
 
 function describe(d: DeviceInfo): string {

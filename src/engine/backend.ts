@@ -176,6 +176,15 @@ export class Backend {
     this.poolThreads = n;
   }
 
+  private companion: Backend | null = null;
+
+  /** The CPU backend beside a GPU one: ggml's scheduler computes there the ops the GPU backend lacks. */
+  get cpuCompanion(): Backend {
+    if (this.isCpu) return this;
+    this.companion ??= Backend.open({ device: 'cpu', threads: this.threads });
+    return this.companion;
+  }
+
   get bufferType(): Ptr {
     if (this.freed) throw new GrpoError('engine', `backend ${this.name} was used after free()`);
     return ggml.backend_get_default_buffer_type(this.ptr);
@@ -184,6 +193,7 @@ export class Backend {
   free(): void {
     if (this.freed) return;
     this.freed = true;
+    this.companion?.free();
     ggml.backend_free(this.ptr);
     const release = this.proc('ggml_threadpool_free');
     if (this.pool && release) koffi.call(release, threadpoolFreeProto, this.pool);

@@ -58,6 +58,7 @@ koffi.opaque('ggml_context');
 koffi.opaque('ggml_tensor');
 koffi.opaque('ggml_cgraph');
 koffi.opaque('ggml_gallocr');
+koffi.opaque('ggml_backend_sched');
 koffi.opaque('ggml_backend');
 koffi.opaque('ggml_backend_buffer');
 koffi.opaque('ggml_backend_buffer_type');
@@ -149,6 +150,13 @@ export const ggml = {
   gallocr_free: f('void ggml_gallocr_free(ggml_gallocr *a)'),
   gallocr_alloc_graph: f('bool ggml_gallocr_alloc_graph(ggml_gallocr *a, ggml_cgraph *g)'),
   gallocr_get_buffer_size: f('size_t ggml_gallocr_get_buffer_size(ggml_gallocr *a, int buffer_id)'),
+  sched_new: f('ggml_backend_sched * ggml_backend_sched_new(ggml_backend **backends, ggml_backend_buffer_type **bufts, int n, size_t graph_size, bool parallel, bool op_offload)'),
+  sched_free: f('void ggml_backend_sched_free(ggml_backend_sched *s)'),
+  sched_set_tensor_backend: f(`void ggml_backend_sched_set_tensor_backend(ggml_backend_sched *s, ${T} node, ggml_backend *b)`),
+  sched_alloc_graph: f('bool ggml_backend_sched_alloc_graph(ggml_backend_sched *s, ggml_cgraph *g)'),
+  sched_graph_compute: f('int ggml_backend_sched_graph_compute(ggml_backend_sched *s, ggml_cgraph *g)'),
+  sched_get_n_splits: f('int ggml_backend_sched_get_n_splits(ggml_backend_sched *s)'),
+  sched_get_buffer_size: f('size_t ggml_backend_sched_get_buffer_size(ggml_backend_sched *s, ggml_backend *b)'),
   backend_alloc_ctx_tensors: f(`ggml_backend_buffer * ggml_backend_alloc_ctx_tensors(${C} ctx, ggml_backend *backend)`),
   backend_buffer_get_size: f('size_t ggml_backend_buffer_get_size(ggml_backend_buffer *b)'),
   backend_buffer_clear: f('void ggml_backend_buffer_clear(ggml_backend_buffer *b, uint8_t value)'),

@@ -7,7 +7,8 @@
  * The allocator plans memory over the whole graph, so every forward activation the backward reads stays alive
  * between the two computes, and nothing else does.
  */
-import { ggml, type Ptr } from './ffi.ts';
+import { ggml, koffi, type Ptr } from './ffi.ts';
+import { ScheduledGraph, appendLeafs, sourcesOf, hasMemory } from './scheduler.ts';
 import { Context } from './context.ts';
 import { Ops } from './ops.ts';
 import type { Tensor, DType } from './tensor.ts';
@@ -27,6 +28,8 @@ export class ComputeGraph {
   private readonly graph: Ptr;
   private readonly maxNodes: number;
   private allocr: Ptr | null = null;
+  /** on a GPU: the whole graph, or its forward and backward parts, each under a ggml scheduler */
+  private scheduled: ScheduledGraph[] = [];
   private forwardPart: Ptr | null = null;
   private backwardPart: Ptr | null = null;
   private nForward = -1;
@@ -83,6 +86,7 @@ export class ComputeGraph {
   private slice(i0: number, i1: number): Ptr {
     const g: Ptr = ggml.new_graph_custom(this.ctx.ptr, this.maxNodes, false);
     for (let i = i0; i < i1; i++) ggml.graph_add_node(g, ggml.graph_node(this.graph, i));
+    appendLeafs(g);
     return g;
   }
 
@@ -97,49 +101,85 @@ export class ComputeGraph {
       this.forwardPart = this.slice(0, this.nForward);
       this.backwardPart = this.slice(this.nForward, this.nodeCount);
     }
-    this.checkSupported();
-    this.allocr = ggml.gallocr_new(this.backend.bufferType);
-    if (!this.allocr || !ggml.gallocr_alloc_graph(this.allocr, this.graph)) {
-      throw new GrpoError('engine', 'could not allocate the compute graph (out of memory?)');
+    if (this.backend.isCpu) {
+      this.allocr = ggml.gallocr_new(this.backend.bufferType);
+      if (!this.allocr || !ggml.gallocr_alloc_graph(this.allocr, this.graph)) {
+        throw new GrpoError('engine', 'could not allocate the compute graph (out of memory?)');
+      }
+      return;
+    }
+    this.checkWritesSupported();
+    const schedule = (g: Ptr) => new ScheduledGraph(g, this.backend, this.backend.cpuCompanion, this.maxNodes);
+    if (!this.forwardPart || !this.backwardPart) {
+      this.scheduled = [schedule(this.graph)];
+      return;
+    }
+    // Forward and backward are computed apart (the seam), so each part gets its own scheduler. What the backward
+    // reads of the forward part (activations, inputs) must outlive the forward's memory plan: mark it as output.
+    const backward = this.nodes(this.nForward, this.nodeCount);
+    const inBackward = new Set(backward.map((n) => koffi.address(n)));
+    for (const node of backward) {
+      for (const src of sourcesOf(node)) if (!inBackward.has(koffi.address(src)) && !hasMemory(src)) ggml.set_output(src);
+    }
+    this.scheduled = [schedule(this.forwardPart)];
+    try {
+      this.scheduled.push(schedule(this.backwardPart));
+    } catch (e) {
+      this.scheduled[0].free();
+      this.scheduled = [];
+      throw e;
     }
   }
 
-  /** A GPU backend that lacks an op would fail inside ggml (abort): name it here instead. */
-  private checkSupported(): void {
-    if (this.backend.isCpu) return;
+  private nodes(i0: number, i1: number): Ptr[] {
+    return Array.from({ length: i1 - i0 }, (_, i) => ggml.graph_node(this.graph, i0 + i) as Ptr);
+  }
+
+  /**
+   * The scheduler moves an op the GPU backend lacks to the CPU, except one that writes memory the GPU already
+   * holds (a KV-cache row, an optimizer step on a weight): ggml would abort on it, so name it here instead.
+   */
+  private checkWritesSupported(): void {
     const missing = new Set<string>();
-    for (let i = 0; i < this.nodeCount; i++) {
-      const node = ggml.graph_node(this.graph, i);
-      if (!this.backend.supportsOp(node)) missing.add(ggml.op_desc(node) as string);
+    for (const node of this.nodes(0, this.nodeCount)) {
+      if (hasMemory(node) && !this.backend.supportsOp(node)) missing.add(ggml.op_desc(node) as string);
     }
     if (missing.size > 0) {
-      throw new GrpoError('engine', `${this.backend.name} (${this.backend.description}) cannot compute ${[...missing].join(', ')} as this graph uses ${missing.size === 1 ? 'it' : 'them'}; run on the CPU (--device cpu)`);
+      throw new GrpoError('engine', `${this.backend.name} (${this.backend.description}) cannot compute ${[...missing].join(', ')} into its own memory as this graph does; run on the CPU (--device cpu)`);
     }
+  }
+
+  /** runs of ops per backend the scheduler computes in turn: one per part when the GPU computes every op; 0 on the CPU */
+  get splits(): number {
+    return this.scheduled.reduce((n, s) => n + s.splits, 0);
   }
 
   get allocatedBytes(): number {
-    return this.allocr ? Number(ggml.gallocr_get_buffer_size(this.allocr, 0)) : 0;
+    if (this.allocr) return Number(ggml.gallocr_get_buffer_size(this.allocr, 0));
+    return this.scheduled.reduce((n, s) => n + s.allocatedBytes, 0);
   }
 
   /** Compute the whole graph (forward, then backward if built). */
   compute(): void {
-    this.run(this.graph);
+    if (this.scheduled.length === 0) return this.run(this.graph);
+    for (const part of this.scheduled) this.run(this.graph, part);
   }
 
   /** Compute only the forward part of a training graph. */
   computeForward(): void {
-    this.run(this.forwardPart ?? this.graph);
+    this.run(this.forwardPart ?? this.graph, this.scheduled[0]);
   }
 
   /** Compute only the backward part (after computeForward and after writing the coefficients). */
   computeBackward(): void {
     if (!this.backwardPart) throw new GrpoError('engine', 'computeBackward on a graph without a backward pass');
-    this.run(this.backwardPart);
+    this.run(this.backwardPart, this.scheduled[1]);
   }
 
-  private run(g: Ptr): void {
+  private run(g: Ptr, scheduled?: ScheduledGraph): void {
     if (this.freed) throw new GrpoError('engine', 'compute on a freed graph');
-    if (!this.allocr) throw new GrpoError('engine', 'compute before allocate()');
+    if (!this.allocr && this.scheduled.length === 0) throw new GrpoError('engine', 'compute before allocate()');
+    if (scheduled) return scheduled.compute();
     const status = ggml.backend_graph_compute(this.backend.ptr, g);
     if (status !== 0) throw new GrpoError('engine', `ggml graph compute failed with status ${status}`);
   }
@@ -150,13 +190,14 @@ export class ComputeGraph {
 
   private assertBuilding(): void {
     if (this.freed) throw new GrpoError('engine', 'use of a freed graph');
-    if (this.allocr) throw new GrpoError('engine', 'graph already allocated; build a new graph to change it');
+    if (this.allocr || this.scheduled.length > 0) throw new GrpoError('engine', 'graph already allocated; build a new graph to change it');
   }
 
   free(): void {
     if (this.freed) return;
     this.freed = true;
     if (this.allocr) ggml.gallocr_free(this.allocr);
+    for (const part of this.scheduled) part.free();
     this.ctx.free();
   }
 }

@@ -70,3 +70,12 @@ test('exact matmuls (GPU backends) make strided operands contiguous first, with 
     b.free();
   }
 });
+
+test('grpo doctor says why no GPU is listed: a CPU-only build needs a GPU build; a GPU build with no device needs a driver', async () => {
+  const { noGpuHint } = await import('../../src/cli/doctor.ts');
+  assert.match(noGpuHint('/p/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64'), /no GPU backend in this ggml build: npm run install:vulkan/);
+  const vk = noGpuHint('/p/gpu/node_modules/@node-llama-cpp/linux-x64-vulkan/bins/linux-x64-vulkan');
+  assert.match(vk, /the vulkan build of ggml found no vulkan device: check the GPU driver \(vulkaninfo/);
+  assert.match(vk, /GGML_VK_VISIBLE_DEVICES=0/);
+  assert.match(noGpuHint('/p/gpu/node_modules/@node-llama-cpp/linux-x64-cuda/bins/linux-x64-cuda'), /cuda build of ggml found no cuda device: .*nvidia-smi/);
+});
