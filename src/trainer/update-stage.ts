@@ -14,6 +14,7 @@ import type { LlamaModel } from '../model/llama-model.ts';
 import { learningRateAt, type LrSchedule } from '../engine/schedule.ts';
 import { Rng } from '../util/rng.ts';
 import { shuffled } from '../data/random.ts';
+import { GrpoError } from '../errors.ts';
 import type { ResolvedAlgorithm } from './config/presets.ts';
 import type { TrainConfig } from './config/schema.ts';
 
@@ -78,6 +79,12 @@ export function criticHasGroup(c: CriticSettings | undefined): boolean {
 export function criticScheduleOf(c: CriticSettings | undefined, policy: LrSchedule, updatesPerStep: number, steps: number): LrSchedule | undefined {
   if (!criticHasGroup(c)) return undefined;
   return { ...policy, lr: c!.lr ?? policy.lr, totalSteps: steps * (c!.updateSteps > 0 ? c!.updateSteps : updatesPerStep) };
+}
+
+/** The critic group's schedule of a context; a library caller that left it out gets one clear error. */
+function criticScheduleIn(ctx: UpdateContext): LrSchedule {
+  if (!ctx.criticSchedule) throw new GrpoError('config', 'policyUpdate: this critic has its own lr or update steps, so the context needs criticSchedule (see criticScheduleOf)');
+  return ctx.criticSchedule;
 }
 
 export function policyUpdate(ctx: UpdateContext, seqs: UpdateSequence[]): UpdateResult {
@@ -161,7 +168,7 @@ function criticUpdate(ctx: UpdateContext, seqs: UpdateSequence[], critic: Critic
       finite = Number.isFinite(v.loss) && v.dvalues.every((row) => row.every(Number.isFinite));
       if (finite) pass.backward({ values: overSequences(part, v.dvalues) });
     }
-    const lr = learningRateAt(opt.groupStepCount(CRITIC_GROUP), ctx.criticSchedule!);
+    const lr = learningRateAt(opt.groupStepCount(CRITIC_GROUP), criticScheduleIn(ctx));
     out.lr = lr;
     const r = finite ? opt.step({ lr: { [CRITIC_GROUP]: lr }, maxGradNorm: config.optimizer.max_grad_norm, groups: [CRITIC_GROUP] }) : null;
     if (!r || r.skipped) {
@@ -269,7 +276,7 @@ function miniBatchStep(ctx: UpdateContext, mini: UpdateSequence[]): MiniBatchRes
     opt.zeroGrad(groups);
     return { loss: NaN, kl: NaN, entropy: NaN, clipRatio: NaN, policyStats: {}, gradNorm: NaN, lr, skipped: true };
   }
-  const criticLr = grouped && critic ? learningRateAt(opt.groupStepCount(CRITIC_GROUP), ctx.criticSchedule!) : undefined;
+  const criticLr = grouped && critic ? learningRateAt(opt.groupStepCount(CRITIC_GROUP), criticScheduleIn(ctx)) : undefined;
   const lrs = groups ? Object.fromEntries(groups.map((g) => [g, g === CRITIC_GROUP ? criticLr! : lr])) : lr;
   const step = opt.step({ lr: lrs, maxGradNorm: config.optimizer.max_grad_norm, groups });
   // the policy's own norm when the critic is clipped apart (as two optimizers would each report theirs)

@@ -10,6 +10,7 @@ import { LlamaModel } from '../../src/model/llama-model.ts';
 import { VALUE_HEAD } from '../../src/model/llama-weights.ts';
 import { tinyConfigs, randomizeWeights, randomSequences } from '../model/tiny-configs.ts';
 import { Rng } from '../../src/util/rng.ts';
+import { GrpoError } from '../../src/errors.ts';
 import { checkAlgorithm, resolveAlgorithm } from '../../src/trainer/config/presets.ts';
 import { CRITIC_GROUP, criticHasGroup, criticScheduleOf, criticSettings, policyUpdate, type UpdateSequence } from '../../src/trainer/update-stage.ts';
 import { validateTrainConfig } from '../../src/trainer/config/load.ts';
@@ -97,6 +98,15 @@ test('unset, the critic shares the policy\'s lr, group and step: one group, the 
     const head0 = model.weights.valueHead!.readF32();
     policyUpdate(ctx, seqs);
     for (const d of moves(head0, model.weights.valueHead!.readF32())) assert.ok(d <= LR * (1 + 1e-3), `head step ${d}`);
+  } finally {
+    model.free();
+  }
+});
+
+test('a context without the critic\'s schedule is one clear error', () => {
+  const { model, seqs, ctx } = setup({ preset: 'ppo' });
+  try {
+    assert.throws(() => policyUpdate({ ...ctx, criticSchedule: undefined }, seqs), (e: unknown) => e instanceof GrpoError && /needs criticSchedule/.test(e.message));
   } finally {
     model.free();
   }
