@@ -27,6 +27,6 @@ export { dynamicSamplingKeep, keptIndices, overlongFilterMask, softOverlongPunis
 export type { GfpoMetric, GfpoSelectInput, GfpoAdaptiveOptions, GfpoAdvantageInput } from './gfpo.ts';
 export { gfpoMetrics, gfpoSelect, gfpoAdaptiveK, gfpoAdvantages } from './gfpo.ts';
 export { hicraAdvantages, planningTokenMask, planningTokenMasks } from './hicra.ts';
-export type { AdvantageEstimator, AdvantageInput, AdvantageOutput, PolicyLoss, PolicyLossBatch, OptionsSchema } from './registry.ts';
+export type { AdvantageEstimator, AdvantageInput, AdvantageOutput, CriticSettings, PolicyLoss, PolicyLossBatch, OptionsSchema } from './registry.ts';
 export { AlgorithmKeyError, Registry, advantageEstimators, policyLosses, registerAdvantageEstimator, registerPolicyLoss, methodOptions } from './registry.ts';
 import './methods/index.ts';

@@ -36,6 +36,18 @@ export interface AdvantageOutput {
   returns?: Ragged;
 }
 
+/** How the critic's value head trains (docs/methods/ppo.md). */
+export interface CriticSettings {
+  /** weight of the value loss in the policy's backward (used when updateSteps is 0) */
+  coef: number;
+  /** value clip range of its loss */
+  clip: number;
+  /** learning rate of the value head, in an optimizer group of its own; undefined: the policy's */
+  lr?: number;
+  /** > 0: optimizer steps of the critic per rollout batch, in a pass of its own; 0: it trains in the policy's backward */
+  updateSteps: number;
+}
+
 export interface AdvantageEstimator<S extends OptionsSchema = OptionsSchema> {
   name: string;
   /** one line for `grpo config` and errors */
@@ -43,8 +55,8 @@ export interface AdvantageEstimator<S extends OptionsSchema = OptionsSchema> {
   options: S;
   /** advantages are relative to the other completions of a prompt: a group of one is refused */
   groupRelative?: boolean;
-  /** a value head trains beside the policy, with this weight and clip range of its loss */
-  critic?: (options: z.infer<S>) => { coef: number; clip: number };
+  /** a value head trains beside the policy, with these settings */
+  critic?: (options: z.infer<S>) => CriticSettings;
   compute: (input: AdvantageInput, options: z.infer<S>) => AdvantageOutput;
 }
 

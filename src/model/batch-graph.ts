@@ -1,11 +1,13 @@
 /**
  * One graph of the model over a fixed batch shape (B sequences × T positions, token n = b·T + t), in one of
- * three kinds:
+ * four kinds:
  * - 'logits': next-token logits at every position (inference, reference checks);
  * - 'score':  per-token log-prob of the next token, entropy and value — no gradients (old / reference policy);
  * - 'train':  the same forward, then the hand-written backward of  L = Σ g·logp + Σ h·V + Σ e·H  into the
  *             optimizer's gradient accumulators. g, h, e are per-token coefficients computed in TypeScript between
  *             the forward and the backward part (DESIGN.md's seam), so dL/dθ is exactly the algorithm's gradient.
+ * - 'value':  the 'score' forward, then the backward of Σ h·V into the value head alone (a critic pass: the
+ *             tape records only the head's product, so no activation of the trunk is kept or differentiated)
  */
 import { ComputeGraph } from '../engine/graph.ts';
 import type { Tensor } from '../engine/tensor.ts';
@@ -24,7 +26,7 @@ import type { LoraAdapters } from './lora.ts';
 import type { Rng } from '../util/rng.ts';
 import { GrpoError } from '../errors.ts';
 
-export type GraphKind = 'logits' | 'score' | 'train';
+export type GraphKind = 'logits' | 'score' | 'train' | 'value';
 
 export interface BatchGraphOptions {
   kind: GraphKind;
@@ -35,7 +37,7 @@ export interface BatchGraphOptions {
   temperature: number;
   /** the matrices the products read (precision copies, and transposed copies for 'train') */
   copies: WeightCopies;
-  /** 'train': gradient accumulator of each trained parameter (parameters not in the map are frozen) */
+  /** 'train', 'value': gradient accumulator of each trained parameter (parameters not in the map are frozen) */
   gradAccumulators?: Map<Tensor, Tensor>;
   /** elements per chunk of the vocabulary-sized head tensors (default: token-head.ts's bound) */
   headChunkElements?: number;
@@ -84,8 +86,9 @@ export class BatchGraph {
     const headChunks = tokenChunks(N, c.vocabSize, opts.headChunkElements).length + vocabChunks(c.vocabSize, N, opts.headChunkElements).length;
     const nParams = weights.parameters.length + (opts.lora?.byName.size ?? 0);
     const g = (this.graph = new ComputeGraph(backend, { maxNodes: 600 * c.nLayers + 40 * headChunks + 256, externalTensors: 4 * nParams + 8 }));
-    if (kind === 'train' && !opts.gradAccumulators) throw new GrpoError('engine', 'a train graph needs the optimizer gradient accumulators');
-    const tape = new Tape(g, kind === 'train' ? accumulateInto(g, opts.gradAccumulators!) : null);
+    const grads = kind === 'train' || kind === 'value';
+    if (grads && !opts.gradAccumulators) throw new GrpoError('engine', `a ${kind} graph needs the optimizer gradient accumulators`);
+    const tape = new Tape(g, grads ? accumulateInto(g, opts.gradAccumulators!) : null);
     // LoRA dropout acts in training only (PEFT's train mode); scoring passes see the whole adapter
     this.dropout = kind === 'train' ? opts.lora?.settings.dropout ?? 0 : 0;
     const mask = this.dropout > 0 ? (x: Tensor) => this.dropoutMasks[this.dropoutMasks.push(g.input('f32', [...x.ne], `lora_dropout_${this.dropoutMasks.length}`)) - 1] : null;
@@ -113,7 +116,7 @@ export class BatchGraph {
     if (head.entropy) this.entropy = g.output(head.entropy);
     if (weights.valueHead) this.values = g.output(tokenValues(tape, weights.valueHead, hidden));
     for (const t of [this.logp, this.entropy, this.values]) if (t) g.expand(t);
-    if (kind === 'train') {
+    if (grads) {
       g.beginBackward();
       // a coefficient input exists only where something trainable lies under its output
       const seed = (output: Tensor | undefined, name: string) => {

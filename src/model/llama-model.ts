@@ -64,11 +64,20 @@ export interface ModelOptions {
 export interface OptimizerOptions extends AdamWOptions {
   /** which parameters (by Hugging Face name) train; the others are frozen and get no gradient. Default: all */
   trainable?: (name: string) => boolean;
+  /**
+   * parameter groups beyond the first (torch.optim param_groups): each takes the trainable parameters its filter
+   * matches (by name); the first group, 'default', keeps the rest
+   */
+  groups?: { name: string; params: (name: string) => boolean }[];
 }
 
 export interface ForwardOptions {
-  /** build the backward part so pass.backward() can run */
-  grad?: boolean;
+  /**
+   * build the backward part so pass.backward() can run: true trains every parameter the optimizer holds;
+   * 'value_head' the value head alone — the trunk runs as in scoring (no LoRA dropout) and the backward is one
+   * product with the final hidden state (a PPO critic pass that leaves the policy as it is)
+   */
+  grad?: boolean | 'value_head';
   /** with LoRA: false scores the base alone (the reference policy of KL, as TRL does with PEFT). Default true */
   adapters?: boolean;
   /** also compute per-token entropy */
@@ -78,8 +87,8 @@ export interface ForwardOptions {
 }
 
 export interface Coefficients {
-  /** dL/dlogp per scored token, same ragged shape as pass.logp */
-  logp: ArrayLike<number>[];
+  /** dL/dlogp per scored token, same ragged shape as pass.logp (absent: 0) */
+  logp?: ArrayLike<number>[];
   /** dL/dV per token (value head only) */
   values?: ArrayLike<number>[];
   /** dL/dH per token (needs forward with entropy: true) */
@@ -104,6 +113,8 @@ export class LlamaModel {
   private readonly cacheBytes: number;
   private readonly graphs = new Map<string, BatchGraph>();
   private opt?: AdamW;
+  /** the optimizer's parameters in the model's order, which names their moments in a checkpoint whatever the groups */
+  private trainable: Tensor[] = [];
   private readonly copies = new Map<Precision, WeightCopies>();
   readonly precision: Precision;
   private adapters: LoraAdapters | null;
@@ -167,15 +178,27 @@ export class LlamaModel {
     if (this.weights.matrixType !== 'f32' && !this.lora) throw new GrpoError('config', `this model's matrices are held in ${this.weights.matrixType}, frozen: train it with LoRA, or open it with base precision f32 for full fine-tuning`);
     const candidates = [...this.weights.byName, ...(this.lora?.byName ?? [])].filter(([, t]) => t.dtype === 'f32');
     const byDefault = (name: string) => !this.lora || this.lora.byName.has(name) || name === VALUE_HEAD;
-    const trainable = candidates.filter(([name]) => (opts.trainable ?? byDefault)(name)).map(([, t]) => t);
+    const named = candidates.filter(([name]) => (opts.trainable ?? byDefault)(name));
+    const trainable = named.map(([, t]) => t);
     if (trainable.length === 0) throw new GrpoError('config', 'no parameter is trainable: the trainable filter matched none of the model\'s weights');
-    this.opt = new AdamW(this.backend, trainable, opts);
+    const groups = opts.groups ?? [];
+    const home = (name: string) => groups.findIndex((g) => g.params(name)) + 1;
+    const specs = [{ name: 'default' }, ...groups].map((g, k) => ({ name: g.name, params: named.filter(([name]) => home(name) === k).map(([, t]) => t) }));
+    const empty = specs.find((g, k) => k > 0 && g.params.length === 0);
+    if (empty) throw new GrpoError('config', `optimizer group '${empty.name}' matches none of the trainable parameters`);
+    this.opt = new AdamW(this.backend, specs[0].params.length ? specs : specs.slice(1), opts);
+    this.trainable = trainable;
     return this.opt;
   }
 
   get optimizer(): AdamW {
     if (!this.opt) throw new GrpoError('engine', 'no optimizer: call model.createOptimizer() first');
     return this.opt;
+  }
+
+  /** The optimizer's parameters in the model's order (checkpoint names of their moments; see AdamW.momentTensors). */
+  get trainableParams(): Tensor[] {
+    return this.trainable;
   }
 
   /**
@@ -189,7 +212,7 @@ export class LlamaModel {
     if (!c) this.copies.set(precision, (c = new WeightCopies(this.backend, this.weights, precision)));
     // loads and optimizer steps are the only writers of the weights (adapters are not copied)
     const trainsMatrices = this.opt?.params.some((p) => p.ne[1] > 1 && this.weights.byName.get(p.name) === p);
-    c.sync(this.weights.version, trainsMatrices ? this.opt!.stepCount : 0);
+    c.sync(this.weights.version, trainsMatrices ? this.opt!.updates : 0);
     return c;
   }
 
@@ -216,11 +239,11 @@ export class LlamaModel {
       return s.length - 1;
     });
     const T = this.padLength(Math.max(...lens), sequences.length);
-    const kind: GraphKind = opts.grad ? 'train' : 'score';
+    const kind: GraphKind = opts.grad === 'value_head' ? 'value' : opts.grad ? 'train' : 'score';
     const temperature = opts.temperature ?? 1;
     if (!(temperature > 0) || !Number.isFinite(temperature)) throw new GrpoError('config', `scoring temperature must be > 0, got ${temperature}`);
     const adapters = opts.adapters ?? true;
-    if (!adapters && kind === 'train') throw new GrpoError('config', 'forward({ grad: true, adapters: false }): the base is frozen; train with the adapters on');
+    if (!adapters && kind !== 'score') throw new GrpoError('config', 'forward({ grad: true, adapters: false }): the base is frozen; train with the adapters on');
     const g = this.graph(kind, sequences.length, T, !!opts.entropy, temperature, adapters);
     g.writeInputs(this.packTokens(sequences, T, 0), this.packTokens(sequences, T, 1), this.dropoutRng);
     this.weightCopies();
@@ -237,13 +260,13 @@ export class LlamaModel {
       values: unpack(g.values),
       backward: (coef: Coefficients) => {
         this.assertAlive();
-        if (kind !== 'train') throw new GrpoError('engine', 'backward() needs forward(..., { grad: true })');
+        if (kind === 'score') throw new GrpoError('engine', 'backward() needs forward(..., { grad: true })');
         if (g.generation !== generation || !this.graphs.has(this.key(kind, sequences.length, T, !!opts.entropy, temperature, adapters))) {
           throw new GrpoError('engine', 'backward() of a stale pass: another forward ran on the same batch shape in between');
         }
         if (coef.values && !g.values) throw new GrpoError('config', 'value coefficients given but the model has no value head (create it with valueHead: true)');
         if (coef.entropy && !g.entropy) throw new GrpoError('config', 'entropy coefficients given but forward ran without { entropy: true }');
-        const logpCoef = this.packCoefficients('logp', coef.logp, lens, T);
+        const logpCoef = coef.logp ? this.packCoefficients('logp', coef.logp, lens, T) : new Float32Array(g.N);
         const valueCoef = coef.values ? this.packCoefficients('values', coef.values, lens, T) : new Float32Array(g.N);
         const entropyCoef = coef.entropy ? this.packCoefficients('entropy', coef.entropy, lens, T) : new Float32Array(g.N);
         // a coefficient input exists only where something trainable lies under its output
@@ -280,6 +303,7 @@ export class LlamaModel {
       return g;
     }
     if (kind === 'train' && !this.opt) throw new GrpoError('engine', 'forward({ grad: true }) needs an optimizer: call model.createOptimizer() first');
+    if (kind === 'value') this.valueHeadGrad();
     // a training graph holds every layer's activations (gigabytes at real scale): keep one at a time
     if (kind === 'train') this.dropGraphs('train');
     while (this.graphs.size >= this.cacheSize) {
@@ -289,9 +313,9 @@ export class LlamaModel {
     }
     g = new BatchGraph(this.backend, this.weights, {
       kind, B, T, entropy, temperature, copies: this.weightCopies(), headChunkElements: this.headChunkElements,
-      gradAccumulators: kind === 'train' ? this.opt!.gradAccumulators : undefined,
+      gradAccumulators: kind === 'train' ? this.opt!.gradAccumulators : kind === 'value' ? this.valueHeadGrad() : undefined,
       lora: adapters ? this.lora : null,
-      recompute: this.recompute,
+      recompute: this.recompute && kind === 'train',
     });
     // the older graphs' buffers within the byte budget, least recently used first out
     let older = [...this.graphs.values()].reduce((n, x) => n + x.graph.allocatedBytes, 0);
@@ -312,6 +336,14 @@ export class LlamaModel {
   releaseGraphs(): void {
     for (const g of this.graphs.values()) g.free();
     this.graphs.clear();
+  }
+
+  /** The value head's gradient accumulator alone: what a 'value_head' pass trains. */
+  private valueHeadGrad(): Map<Tensor, Tensor> {
+    const head = this.weights.valueHead;
+    if (!head) throw new GrpoError('config', "forward({ grad: 'value_head' }): the model has no value head (create it with valueHead: true)");
+    if (!this.opt?.gradAccumulators.has(head)) throw new GrpoError('engine', "forward({ grad: 'value_head' }) needs an optimizer that trains the value head: call model.createOptimizer() first");
+    return new Map([[head, this.opt.gradOf(head)]]);
   }
 
   private dropGraphs(kind: GraphKind): void {

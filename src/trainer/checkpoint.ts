@@ -3,8 +3,8 @@
  *   model/                  the policy as a Hugging Face folder (config, weights, tokenizer) — or, with LoRA,
  *   adapter/                the policy's adapter as a PEFT folder (the base is the run's model.path)
  *   value_head.safetensors  the critic head, when the run has one
- *   optimizer.safetensors   AdamW moments m.<i>, v.<i> in parameter order
- *   state.json              step, optimizer step, RNG and sampler states, counters, metric line count, config
+ *   optimizer.safetensors   AdamW moments m.<i>, v.<i> in the model's parameter order (whatever the groups)
+ *   state.json              step, optimizer steps (per parameter group), RNG and sampler states, counters, metric line count, config
  * Every tensor streams between the device and the file one at a time (never the whole state as host arrays).
  * Resuming restores all of it, so a killed run continues exactly as an uninterrupted one would.
  */
@@ -37,8 +37,8 @@ export function saveCheckpoint(dir: string, model: LlamaModel, tokenizer: Tokeni
     savePolicy(path.join(tmp, model.lora ? 'adapter' : 'model'), model, tokenizer);
     const head = model.weights.valueHead;
     if (head) writeSafetensors(path.join(tmp, 'value_head.safetensors'), [[VALUE_HEAD, lazyHostTensor([1, head.ne[0]], () => head.readF32())]]);
-    writeSafetensors(path.join(tmp, 'optimizer.safetensors'), opt.momentTensors().map(([name, t]) => [name, lazyHostTensor([t.numel], () => t.readF32())]));
-    writeFileAtomic(path.join(tmp, 'state.json'), JSON.stringify({ ...state, optimizerStep: opt.stepCount, dropoutRng: model.dropoutRng.state }, null, 1));
+    writeSafetensors(path.join(tmp, 'optimizer.safetensors'), opt.momentTensors(model.trainableParams).map(([name, t]) => [name, lazyHostTensor([t.numel], () => t.readF32())]));
+    writeFileAtomic(path.join(tmp, 'state.json'), JSON.stringify({ ...state, optimizerStep: opt.stepCount, optimizerSteps: opt.stepCounts(), dropoutRng: model.dropoutRng.state }, null, 1));
   });
 }
 
@@ -67,10 +67,12 @@ const stateSchema = z.object({
   toolCallsBefore: z.number().nullable().optional(),
   config: z.record(z.string(), z.unknown()),
   optimizerStep: z.number().int().nonnegative(),
+  /** per parameter group (the PPO critic counts its own steps); absent in checkpoints from before groups */
+  optimizerSteps: z.record(z.string(), z.number().int().nonnegative()).optional(),
   dropoutRng: z.number().optional(),
 });
 
-type SavedState = TrainerState & { optimizerStep: number; dropoutRng?: number };
+type SavedState = TrainerState & { optimizerStep: number; optimizerSteps?: Record<string, number>; dropoutRng?: number };
 
 /** The run's state.json (its config, to resume with it), checked field by field. */
 export function checkpointState(dir: string): SavedState {
@@ -110,12 +112,14 @@ export function loadCheckpoint(dir: string, model: LlamaModel): TrainerState {
     model.weights.valueHead.write(head.data);
   }
   const moments = readSafetensors(checkpointFile(found, 'optimizer.safetensors', 'the AdamW moments'), () => true, { lazy: true });
-  for (const [name, t] of model.optimizer.momentTensors()) {
+  for (const [name, t] of model.optimizer.momentTensors(model.trainableParams)) {
     const saved = moments.get(name);
     if (!saved || saved.shape.length !== 1 || saved.shape[0] !== t.numel) throw new GrpoError('checkpoint', `${found}/optimizer.safetensors lacks '${name}' of ${t.numel} values: it was written for a different model`);
     t.write(saved.data);
   }
-  model.optimizer.stepCount = state.optimizerStep;
+  // a group the checkpoint does not list (one written before groups) resumes at the policy's count
+  const opt = model.optimizer;
+  opt.setStepCounts(Object.fromEntries(opt.groupNames.map((n) => [n, state.optimizerSteps?.[n] ?? state.optimizerStep])));
   if (state.dropoutRng !== undefined) model.dropoutRng.state = state.dropoutRng;
   return state;
 }

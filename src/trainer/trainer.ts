@@ -16,7 +16,8 @@ import type { TrainConfig } from './config/schema.ts';
 import type { EmbeddedTasks, PromptSet } from './prompts.ts';
 import { collectRollouts, dynamicSamplingValue, isCorrect, type RolloutBatch } from './rollout-stage.ts';
 import { computeAdvantages } from './advantage-stage.ts';
-import { policyUpdate, type UpdateSequence } from './update-stage.ts';
+import { CRITIC_GROUP, criticHasGroup, criticScheduleOf, criticSettings, policyUpdate, type UpdateSequence } from './update-stage.ts';
+import { VALUE_HEAD } from '../model/llama-weights.ts';
 import { evaluateModel, type EvalReport, type EvalCompletion } from './sft-eval.ts';
 import { MetricsLog, progressBar, mean, std, type MetricRecord } from './metrics.ts';
 import { saveCheckpoint, loadCheckpoint, type TrainerState } from './checkpoint.ts';
@@ -71,7 +72,10 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
   const dropped = prompts.train.dropped + prompts.eval.dropped;
   if (dropped && !opts.quiet) console.error(`left out ${dropped} prompts (${prompts.train.dropped} train, ${prompts.eval.dropped} eval) longer than data.max_prompt_tokens or the room the model's context of ${model.config.maxSeqLen} leaves beside rollout.max_tokens`);
   try {
-    model.createOptimizer({ beta1: config.optimizer.beta1, beta2: config.optimizer.beta2, eps: config.optimizer.eps, weightDecay: config.optimizer.weight_decay });
+    const critic = criticSettings(a);
+    // a critic with its own lr or steps is a parameter group of its own (ORZ: a separate optimizer)
+    const groups = criticHasGroup(critic) ? [{ name: CRITIC_GROUP, params: (n: string) => n === VALUE_HEAD }] : undefined;
+    model.createOptimizer({ beta1: config.optimizer.beta1, beta2: config.optimizer.beta2, eps: config.optimizer.eps, weightDecay: config.optimizer.weight_decay, groups });
     const rewards = opts.rewards ?? buildRewards(config.rewards);
     const correctness = opts.correctness ?? correctnessReward(config.rewards);
     if (a.dynamic_sampling) dynamicSamplingValue(a, correctness);
@@ -101,6 +105,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
       }
     }
     const schedule = { kind: config.optimizer.schedule, lr: config.optimizer.lr, warmupSteps: config.optimizer.warmup_steps, totalSteps: config.training.steps * a.mini_batches * a.num_iterations, minRatio: config.optimizer.min_lr_ratio };
+    const criticSchedule = criticScheduleOf(critic, schedule, a.mini_batches * a.num_iterations, config.training.steps);
     const state = (): TrainerState => ({ step, rng: rng.state, sampler: sampler.state(), nonfiniteStreak: nonfinite, accuracyBefore, toolCallsBefore, config });
     const bar = progressBar(config.training.steps, !!opts.quiet);
     bar.start(step);
@@ -116,7 +121,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
       const seqs = prepareUpdate(model, ref, tokenizer, batch, a, config, engine);
       opts.beforeUpdate?.(step + 1, seqs);
       const t2 = performance.now();
-      const upd = batch.groups.length ? policyUpdate({ model, config, algorithm: a, schedule }, seqs) : null;
+      const upd = batch.groups.length ? policyUpdate({ model, config, algorithm: a, schedule, criticSchedule }, seqs) : null;
       if (upd && upd.steps > 0) await engine.sync();
       const t3 = performance.now();
       nonfinite = upd && upd.skipped > 0 && upd.steps === 0 ? nonfinite + 1 : 0;
@@ -265,6 +270,7 @@ function stepMetrics(step: number, batch: RolloutBatch, correctness: string | un
   };
   for (const n of names) rec[`rewards/${n}/mean`] = mean(flat.map((r) => r.rewards[n]));
   for (const [k, v] of Object.entries(upd?.policyStats ?? {})) rec[`policy/${k}`] = v;
+  for (const [k, v] of Object.entries(upd?.critic ?? {})) rec[`critic/${k}`] = Number.isFinite(v) ? v : null;
   if (flat.some((r) => r.episode)) {
     // multi-turn episodes (TRL logs tools/call_frequency and tools/failure_frequency)
     rec['tools/calls_per_episode'] = mean(flat.map((r) => r.episode?.toolCalls ?? 0));

@@ -4,13 +4,17 @@
  * forward (log-probs, values, entropy) → loss and per-token gradients from src/algorithms → backward of
  * Σ g·logp + Σ h·V + Σ e·H → and after the last micro-batch, one AdamW step.
  * Aggregation normalisers are counted over the whole mini-batch, so micro-batching never changes the update.
+ * A critic with update steps of its own (Open-Reasoner-Zero) trains first, in a pass over its value head alone.
  */
 import {
-  advantageEstimators, aggregationNormalizer, aggregationWeights, klLoss, multiplyRagged, overlongFilterMask, policyLosses, sumLosses, valueLoss,
+  advantageEstimators, aggregationNormalizer, type CriticSettings, aggregationWeights, klLoss, multiplyRagged, overlongFilterMask, policyLosses, sumLosses, valueLoss,
   type LossResult, type PolicyLoss, type PolicyLossBatch, type Ragged,
 } from '../algorithms/index.ts';
 import type { LlamaModel } from '../model/llama-model.ts';
 import { learningRateAt, type LrSchedule } from '../engine/schedule.ts';
+import { Rng } from '../util/rng.ts';
+import { shuffled } from '../data/random.ts';
+import { GrpoError } from '../errors.ts';
 import type { ResolvedAlgorithm } from './config/presets.ts';
 import type { TrainConfig } from './config/schema.ts';
 
@@ -45,6 +49,8 @@ export interface UpdateResult {
   /** optimizer steps taken / skipped for non-finite loss or gradients */
   steps: number;
   skipped: number;
+  /** the critic's statistics (`critic/<key>` metrics): value loss, clip ratio, and its own grad norm and lr when it has a group */
+  critic?: Record<string, number>;
 }
 
 export interface UpdateContext {
@@ -52,14 +58,45 @@ export interface UpdateContext {
   config: TrainConfig;
   algorithm: ResolvedAlgorithm;
   schedule: LrSchedule;
+  /** the critic group's schedule (its lr; its warm-up and decay counted in its own steps) */
+  criticSchedule?: LrSchedule;
+}
+
+/** The optimizer group of a critic trained with its own lr or steps (docs/methods/ppo.md). */
+export const CRITIC_GROUP = 'critic';
+
+/** The run's critic settings; undefined for a method without one. */
+export function criticSettings(a: ResolvedAlgorithm): CriticSettings | undefined {
+  return advantageEstimators.get(a.advantage).critic?.(a.advantage_options);
+}
+
+/** The value head is an optimizer group of its own when it has its own lr or its own steps (else one group, as before). */
+export function criticHasGroup(c: CriticSettings | undefined): boolean {
+  return !!c && (c.lr !== undefined || c.updateSteps > 0);
+}
+
+/** The critic group's schedule: the policy's with the critic's lr, over its own steps (ORZ gives each optimizer its own warm-up scheduler). */
+export function criticScheduleOf(c: CriticSettings | undefined, policy: LrSchedule, updatesPerStep: number, steps: number): LrSchedule | undefined {
+  if (!criticHasGroup(c)) return undefined;
+  return { ...policy, lr: c!.lr ?? policy.lr, totalSteps: steps * (c!.updateSteps > 0 ? c!.updateSteps : updatesPerStep) };
+}
+
+/** The critic group's schedule of a context; a library caller that left it out gets one clear error. */
+function criticScheduleIn(ctx: UpdateContext): LrSchedule {
+  if (!ctx.criticSchedule) throw new GrpoError('config', 'policyUpdate: this critic has its own lr or update steps, so the context needs criticSchedule (see criticScheduleOf)');
+  return ctx.criticSchedule;
 }
 
 export function policyUpdate(ctx: UpdateContext, seqs: UpdateSequence[]): UpdateResult {
   const a = ctx.algorithm;
   const groups = [...new Set(seqs.map((s) => s.group))];
   const perMini = Math.ceil(groups.length / a.mini_batches);
+  const critic = criticSettings(a);
+  // ORZ trains its critic before the policy in each step; here that keeps its first values equal to the old ones
+  const criticStats = critic && critic.updateSteps > 0 ? criticUpdate(ctx, seqs, critic) : undefined;
   const stats = { loss: 0, kl: 0, entropy: 0, clip: 0, grad: 0, n: 0, steps: 0, skipped: 0, lr: 0 };
   const policyStats: Record<string, number> = {};
+  const joint: Record<string, number> = {};
   for (let epoch = 0; epoch < a.num_iterations; epoch++) {
     for (let m = 0; m < groups.length; m += perMini) {
       const mine = new Set(groups.slice(m, m + perMini));
@@ -67,13 +104,83 @@ export function policyUpdate(ctx: UpdateContext, seqs: UpdateSequence[]): Update
       const r = miniBatchStep(ctx, mini);
       stats.loss += r.loss; stats.kl += r.kl; stats.entropy += r.entropy; stats.clip += r.clipRatio; stats.n++; stats.lr = r.lr;
       for (const [k, v] of Object.entries(r.policyStats)) policyStats[k] = (policyStats[k] ?? 0) + v;
+      for (const [k, v] of Object.entries(r.critic ?? {})) joint[k] = (joint[k] ?? 0) + v;
       if (r.skipped) stats.skipped++;
       else { stats.steps++; stats.grad += r.gradNorm; }
     }
   }
   const n = Math.max(stats.n, 1);
   for (const k of Object.keys(policyStats)) policyStats[k] /= n;
-  return { loss: stats.loss / n, kl: stats.kl / n, entropy: stats.entropy / n, clipRatio: stats.clip / n, policyStats, gradNorm: stats.steps ? stats.grad / stats.steps : NaN, lr: stats.lr, steps: stats.steps, skipped: stats.skipped };
+  for (const k of Object.keys(joint)) joint[k] /= n;
+  return {
+    loss: stats.loss / n, kl: stats.kl / n, entropy: stats.entropy / n, clipRatio: stats.clip / n, policyStats, gradNorm: stats.steps ? stats.grad / stats.steps : NaN,
+    lr: stats.lr, steps: stats.steps, skipped: stats.skipped, critic: criticStats ?? (critic ? joint : undefined),
+  };
+}
+
+/** The loss mask of a mini-batch (overlong filter, tokens the environment inserted) and its aggregation normaliser. */
+function miniBatchMask(a: ResolvedAlgorithm, mini: UpdateSequence[]) {
+  const lengths = mini.map((s) => s.oldLogp.length);
+  const overlong = a.mask_truncated ? overlongFilterMask(mini.map((s) => s.truncated), lengths) : undefined;
+  const sampled = mini.some((s) => s.sampledMask) ? mini.map((s) => s.sampledMask ?? s.oldLogp.map(() => 1)) : undefined;
+  const mask = overlong && sampled ? multiplyRagged(overlong, sampled) : overlong ?? sampled;
+  return { lengths, mask, normalizer: aggregationNormalizer(lengths, mask) };
+}
+
+/** Per-token coefficients over whole sequences: zero on the prompt, the loss gradient on the completion. */
+const overSequences = (part: UpdateSequence[], rows: Ragged | undefined) => rows?.map((row, i) => [...new Array(part[i].promptLength - 1).fill(0), ...row]);
+
+/** The value head's values on the completion tokens of a pass. */
+const completionValues = (part: UpdateSequence[], values: Float32Array[]) => part.map((s, i) => Array.from(values[i].subarray(s.promptLength - 1)));
+
+/**
+ * The critic's own update, as Open-Reasoner-Zero's CriticRayActor.ppo_train: the rollout batch shuffled and cut into
+ * `updateSteps` mini-batches of ⌊n / updateSteps⌋ sequences (a remainder sits out, as ORZ's accumulation loop
+ * leaves it), one step of the critic group each, on the plain clipped value loss (ORZ's ValueLoss has no
+ * coefficient: the critic is a model of its own). Here the critic is the value head on the policy's trunk, so the
+ * pass trains the head alone and leaves the policy as it is.
+ */
+function criticUpdate(ctx: UpdateContext, seqs: UpdateSequence[], critic: CriticSettings): Record<string, number> {
+  const { model, config, algorithm: a } = ctx;
+  const opt = model.optimizer;
+  // seeded by the run's seed and the critic's step count: the same order again after a resume
+  const rng = new Rng((config.seed ^ Math.imul(opt.groupStepCount(CRITIC_GROUP) + 1, 0x9e3779b1)) >>> 0);
+  const order = shuffled(seqs, rng);
+  const size = Math.max(1, Math.floor(seqs.length / critic.updateSteps));
+  const steps = Math.min(critic.updateSteps, Math.floor(seqs.length / size));
+  const perMicro = config.training.micro_batch_sequences ?? config.training.micro_batch_groups * config.rollout.group_size;
+  const out = { value_loss: 0, value_clip_ratio: 0, grad_norm: 0, lr: 0, skipped_updates: 0 };
+  let taken = 0;
+  for (let k = 0; k < steps; k++) {
+    const mini = order.slice(k * size, (k + 1) * size);
+    const { mask, normalizer } = miniBatchMask(a, mini);
+    let loss = 0, clip = 0, finite = true;
+    for (let i = 0; i < mini.length && finite; i += perMicro) {
+      const part = mini.slice(i, i + perMicro);
+      const partMask = mask?.slice(i, i + perMicro);
+      const pass = model.forward(part.map((s) => s.tokens), { grad: 'value_head', temperature: config.rollout.temperature });
+      const v = valueLoss({
+        values: completionValues(part, pass.values!), oldValues: part.map((s) => s.oldValues!), returns: part.map((s) => s.returns!), clipRange: critic.clip,
+        aggregation: a.aggregation, maxLength: config.rollout.max_tokens, normalizer, mask: partMask,
+      });
+      loss += v.loss;
+      clip += (v.stats.value_clip_ratio * part.length) / mini.length;
+      finite = Number.isFinite(v.loss) && v.dvalues.every((row) => row.every(Number.isFinite));
+      if (finite) pass.backward({ values: overSequences(part, v.dvalues) });
+    }
+    const lr = learningRateAt(opt.groupStepCount(CRITIC_GROUP), criticScheduleIn(ctx));
+    out.lr = lr;
+    const r = finite ? opt.step({ lr: { [CRITIC_GROUP]: lr }, maxGradNorm: config.optimizer.max_grad_norm, groups: [CRITIC_GROUP] }) : null;
+    if (!r || r.skipped) {
+      opt.zeroGrad([CRITIC_GROUP]);
+      out.skipped_updates++;
+      continue;
+    }
+    taken++;
+    out.value_loss += loss; out.value_clip_ratio += clip; out.grad_norm += r.gradNorm;
+  }
+  for (const key of ['value_loss', 'value_clip_ratio', 'grad_norm'] as const) out[key] = taken ? out[key] / taken : NaN;
+  return { ...out, optimizer_step: opt.groupStepCount(CRITIC_GROUP) };
 }
 
 /**
@@ -97,16 +204,20 @@ function microBatches(mini: UpdateSequence[], groupIds: number[], config: TrainC
   return out;
 }
 
-function miniBatchStep(ctx: UpdateContext, mini: UpdateSequence[]): { loss: number; kl: number; entropy: number; clipRatio: number; policyStats: Record<string, number>; gradNorm: number; lr: number; skipped: boolean } {
+interface MiniBatchResult {
+  loss: number; kl: number; entropy: number; clipRatio: number; policyStats: Record<string, number>; gradNorm: number; lr: number; skipped: boolean;
+  critic?: Record<string, number>;
+}
+
+function miniBatchStep(ctx: UpdateContext, mini: UpdateSequence[]): MiniBatchResult {
   const { model, config, algorithm: a } = ctx;
-  const lengths = mini.map((s) => s.oldLogp.length);
-  const overlong = a.mask_truncated ? overlongFilterMask(mini.map((s) => s.truncated), lengths) : undefined;
-  const sampled = mini.some((s) => s.sampledMask) ? mini.map((s) => s.sampledMask ?? s.oldLogp.map(() => 1)) : undefined;
-  const mask = overlong && sampled ? multiplyRagged(overlong, sampled) : overlong ?? sampled;
-  const normalizer = aggregationNormalizer(lengths, mask);
+  const { mask, normalizer } = miniBatchMask(a, mini);
   const groupIds = [...new Set(mini.map((s) => s.group))];
   const method = policyLosses.get(a.loss);
-  const critic = advantageEstimators.get(a.advantage).critic?.(a.advantage_options);
+  const settings = criticSettings(a);
+  // a critic with steps of its own trained before the policy's update (criticUpdate); else its loss joins this backward
+  const critic = settings && settings.updateSteps === 0 ? settings : undefined;
+  let valueLossSum = 0, valueClip = 0;
   let loss = 0, kl = 0, klTokens = 0, entropySum = 0, entropyTokens = 0, clipSum = 0, clipN = 0;
   const policyStats: Record<string, number> = {};
   let finite = true;
@@ -138,9 +249,9 @@ function miniBatchStep(ctx: UpdateContext, mini: UpdateSequence[]): { loss: numb
     for (const [k, v] of Object.entries(parts[0].stats ?? {})) policyStats[k] = (policyStats[k] ?? 0) + (v * part.length) / mini.length;
     let dvalues: Ragged | undefined;
     if (critic) {
-      const values = part.map((s, i) => Array.from(pass.values![i].subarray(s.promptLength - 1)));
-      const v = valueLoss({ values, oldValues: part.map((s) => s.oldValues!), returns: part.map((s) => s.returns!), clipRange: critic.clip, ...common, normalizer, mask: partMask });
+      const v = valueLoss({ values: completionValues(part, pass.values!), oldValues: part.map((s) => s.oldValues!), returns: part.map((s) => s.returns!), clipRange: critic.clip, ...common, normalizer, mask: partMask });
       loss += critic.coef * v.loss;
+      valueLossSum += v.loss; valueClip += (v.stats.value_clip_ratio * part.length) / mini.length;
       dvalues = v.dvalues.map((row) => row.map((x) => critic.coef * x));
     }
     // entropy bonus −c·agg(H): coefficient −c × the aggregation weight of each token
@@ -154,19 +265,26 @@ function miniBatchStep(ctx: UpdateContext, mini: UpdateSequence[]): { loss: numb
     }
     // any non-finite coefficient (policy, critic or entropy term) skips the whole update rather than ending the run
     if (!Number.isFinite(loss) || ![policy.dlogp, dvalues, dentropy].every((rows) => !rows || rows.every((row) => row.every(Number.isFinite)))) { finite = false; break; }
-    // coefficients over each whole sequence: zero on the prompt, the loss gradient on the completion
-    const full = (rows: Ragged | undefined) => rows?.map((row, i) => [...new Array(part[i].promptLength - 1).fill(0), ...row]);
-    pass.backward({ logp: full(policy.dlogp)!, values: full(dvalues), entropy: full(dentropy) });
+    pass.backward({ logp: overSequences(part, policy.dlogp), values: overSequences(part, dvalues), entropy: overSequences(part, dentropy) });
   }
-  const lr = learningRateAt(model.optimizer.stepCount, ctx.schedule);
+  const opt = model.optimizer;
+  const lr = learningRateAt(opt.stepCount, ctx.schedule);
+  // the policy's group(s): with a critic group, the policy's alone when the critic steps on its own, else both, each at its lr
+  const grouped = criticHasGroup(settings);
+  const groups = grouped ? (critic ? opt.groupNames : opt.groupNames.filter((g) => g !== CRITIC_GROUP)) : undefined;
   if (!finite) {
-    model.optimizer.zeroGrad();
+    opt.zeroGrad(groups);
     return { loss: NaN, kl: NaN, entropy: NaN, clipRatio: NaN, policyStats: {}, gradNorm: NaN, lr, skipped: true };
   }
-  const step = model.optimizer.step({ lr, maxGradNorm: config.optimizer.max_grad_norm });
+  const criticLr = grouped && critic ? learningRateAt(opt.groupStepCount(CRITIC_GROUP), criticScheduleIn(ctx)) : undefined;
+  const lrs = groups ? Object.fromEntries(groups.map((g) => [g, g === CRITIC_GROUP ? criticLr! : lr])) : lr;
+  const step = opt.step({ lr: lrs, maxGradNorm: config.optimizer.max_grad_norm, groups });
+  // the policy's own norm when the critic is clipped apart (as two optimizers would each report theirs)
+  const policyNorm = grouped ? Math.sqrt(Object.entries(step.groupNorms).reduce((t, [g, n]) => t + (g === CRITIC_GROUP ? 0 : n * n), 0)) : step.gradNorm;
+  const criticStats = critic ? { value_loss: valueLossSum, value_clip_ratio: valueClip, ...(grouped ? { grad_norm: step.groupNorms[CRITIC_GROUP], lr: criticLr! } : {}) } : undefined;
   return {
     loss, kl: klTokens ? kl / klTokens : 0, entropy: entropyTokens ? entropySum / entropyTokens : 0,
-    clipRatio: clipN ? clipSum / clipN : 0, policyStats, gradNorm: step.gradNorm, lr, skipped: step.skipped,
+    clipRatio: clipN ? clipSum / clipN : 0, policyStats, gradNorm: policyNorm, lr, skipped: step.skipped, critic: criticStats,
   };
 }
 

@@ -85,3 +85,38 @@ test('training only the value head builds only its gradient (no log-prob coeffic
     model.free();
   }
 });
+
+test("a 'value_head' pass (the critic's own) gives the value head the full pass's gradient and nothing else any", () => {
+  const model = new LlamaModel(config, { threads: 1, valueHead: true });
+  try {
+    const opt = model.createOptimizer({ groups: [{ name: 'critic', params: (n) => n === 'value_head.weight' }] });
+    model.weights.load(randomizeWeights(model.weights.save(), 9, 0.2));
+    const head = model.weights.valueHead!;
+    head.write(Float32Array.from({ length: head.numel }, (_, i) => Math.cos(i)));
+    const seqs = [[1, 2, 3, 4, 5], [6, 7, 8]];
+    const h = [[1, -1, 2, 0.5], [0.25, -3]];
+    const full = model.forward(seqs, { grad: true });
+    full.backward({ logp: [[0, 0, 0, 0], [0, 0]], values: h });
+    const expected = opt.gradOf(head).readF32();
+    opt.zeroGrad();
+    const critic = model.forward(seqs, { grad: 'value_head' });
+    full.values!.forEach((v, i) => assert.deepEqual(critic.values![i], v, 'the scoring forward'));
+    critic.backward({ values: h });
+    const got = opt.gradOf(head).readF32();
+    got.forEach((x, i) => assert.ok(Math.abs(x - expected[i]) <= 1e-5 * (1 + Math.abs(expected[i])), `grad[${i}] ${x} vs ${expected[i]}`));
+    assert.ok(expected.some((x) => x !== 0));
+    for (const p of opt.groupParams('default')) assert.ok(opt.gradOf(p).readF32().every((x) => x === 0), `${p.name} got a gradient`);
+  } finally {
+    model.free();
+  }
+});
+
+test("a 'value_head' pass without a value head is a clear error", () => {
+  const model = new LlamaModel(config, { threads: 1 });
+  try {
+    model.createOptimizer();
+    assert.throws(() => model.forward([[1, 2, 3]], { grad: 'value_head' }), (e: unknown) => e instanceof GrpoError && /has no value head/.test(e.message));
+  } finally {
+    model.free();
+  }
+});

@@ -6,7 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { train, type TrainOptions } from '../../src/trainer/trainer.ts';
@@ -93,6 +94,18 @@ test('reinforce_pp: token returns whitened over the batch, KL in the reward', as
   const ms = await run('reinforce_pp', { opts: { beforeUpdate: (_s, seqs) => { const all = seqs.flatMap((s) => s.advantages); means.push(all.reduce((a, b) => a + b, 0) / all.length); } } });
   for (const m of means) assert.ok(Math.abs(m) < 1e-6, `whitened: mean ${m}`);
   assert.ok(max(ms, 'kl') > 0, 'the KL folded into the reward is logged');
+});
+
+test('ppo: the critic takes ORZ\'s 12 steps per rollout batch at its own lr (5e-6), the policy one at optimizer.lr; its metrics are documented', async () => {
+  const ms = await run('ppo', { steps: 2 });
+  assert.deepEqual(ms.map((m) => [m.optimizer_step, m['critic/optimizer_step']]), [[1, 12], [2, 24]], '16 sequences: 12 critic mini-batches of 1');
+  for (const m of ms) {
+    assert.equal(m['critic/lr'], 5e-6);
+    assert.equal(m.learning_rate, 3e-2);
+    assert.ok(Number.isFinite(m['critic/value_loss']) && Number.isFinite(m['critic/grad_norm']), JSON.stringify(m));
+  }
+  const doc = readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '../../docs/metrics.md'), 'utf8');
+  for (const key of Object.keys(ms[0]).filter((k) => k.startsWith('critic/'))) assert.ok(doc.includes(`| \`${key}\` |`), `docs/metrics.md documents ${key}`);
 });
 
 test('every registered preset has a run above or in train-e2e.test.ts', () => {

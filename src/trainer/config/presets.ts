@@ -139,6 +139,9 @@ registerPreset({
   settings: { advantage: 'rloo', loss: 'rloo', kl_beta: 0.05, kl_estimator: 'k1', kl_placement: 'reward', aggregation: 'seq-mean-token-mean' },
 });
 registerPreset({ name: 'reinforce_pp', description: 'token returns whitened over the batch, k1 KL in the reward (β 0.01) (REINFORCE++)', settings: { advantage: 'reinforce_pp', kl_beta: 0.01, kl_estimator: 'k1', kl_placement: 'reward', aggregation: 'token-mean' } });
-registerPreset({ name: 'ppo', description: 'critic value head, GAE λ = γ = 1, clip 0.2, no KL, advantages whitened with the population std (Open-Reasoner-Zero)', settings: { advantage: 'gae', kl_beta: 0 } });
+registerPreset({
+  name: 'ppo', description: 'critic value head trained in its own pass (12 steps per rollout batch, lr 5e-6), GAE λ = γ = 1, clip 0.2, no KL, advantages whitened with the population std (Open-Reasoner-Zero)',
+  settings: { advantage: 'gae', kl_beta: 0, critic_lr: 5e-6, critic_update_steps: 12 },
+});
 registerPreset({ name: 'disco', description: 'discriminative objective, squared-hinge KL trust region (δ 1e-4, β 1e3), no clipping, 4 updates per rollout batch (DisCO)', settings: { advantage: 'none', loss: 'disco', kl_beta: 0, mini_batches: 4 } });
 registerPreset({ name: 'gvpo', description: 'implicit-reward regression on centred rewards (β 0.1), no KL, no clipping, 4 updates per rollout batch (GVPO)', settings: { advantage: 'dr_grpo', loss: 'gvpo', kl_beta: 0, mini_batches: 4 } });
