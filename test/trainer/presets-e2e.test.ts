@@ -95,6 +95,22 @@ test('reinforce_pp: token returns whitened over the batch, KL in the reward', as
   assert.ok(max(ms, 'kl') > 0, 'the KL folded into the reward is logged');
 });
 
+test('ppo: a completion cut at max_tokens scores 0, right or not (ORZ custom_reward_fn); require_stop: false keeps its reward', async () => {
+  const truncatedRewards = async (requireStop?: boolean) => {
+    const seen: number[] = [];
+    let stopped = 0;
+    await run('ppo', { steps: 2, algorithm: requireStop === undefined ? {} : { require_stop: requireStop }, opts: { beforeUpdate: (_s, seqs) => {
+      for (const s of seqs) if (s.truncated) seen.push(s.reward); else stopped++;
+    } } });
+    assert.ok(seen.length > 0, 'max_tokens 8 cuts some completions');
+    return { seen, stopped };
+  };
+  const orz = await truncatedRewards();
+  assert.ok(orz.seen.every((r) => r === 0), `truncated rewards ${orz.seen}`);
+  const kept = await truncatedRewards(false);
+  assert.ok(kept.seen.some((r) => r > 0), 'the share of a is rewarded on a cut completion without require_stop');
+});
+
 test('every registered preset has a run above or in train-e2e.test.ts', () => {
   const covered = ['dapo', 'gspo', 'gspo_token', 'disco', 'gvpo', 'gfpo', 'gdpo', 'reinforce_pp', 'grpo', 'ppo', 'rloo', 'dr_grpo'];
   assert.deepEqual(methodPresets.names().filter((n) => !covered.includes(n)), []);
