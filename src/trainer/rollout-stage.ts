@@ -128,7 +128,7 @@ async function score(ctx: RolloutContext, indices: number[], completions: Comple
     let reward = combined.total[k] + (c.episode?.turnRewards.reduce((s, t) => s + t.reward, 0) ?? 0);
     // DAPO soft overlong punishment (Eq. 13), added to the reward
     if (a.soft_overlong_cache > 0) reward += softOverlongPunishment(c.tokens.length, config.rollout.max_tokens, a.soft_overlong_cache);
-    // ORZ custom_reward_fn: "only correct and stopped response can acquire reward"; every reward (correctness too) is 0
+    // ORZ custom_reward_fn: "only correct and stopped response can acquire reward"; every reward (correctness, turns too) is 0
     const unstopped = a.require_stop && c.finishReason === 'length';
     if (unstopped) reward = 0;
     return {
@@ -138,7 +138,8 @@ async function score(ctx: RolloutContext, indices: number[], completions: Comple
       completionIds: c.tokens,
       logprobs: c.logprobs,
       sampledMask: c.sampledMask,
-      episode: c.episode,
+      // an unstopped episode's per-turn rewards go too, so no token of it is rewarded
+      episode: unstopped && c.episode ? { ...c.episode, turnRewards: [] } : c.episode,
       finishReason: c.finishReason,
       text: texts[k],
       rewards: Object.fromEntries(combined.names.map((n) => [n, unstopped ? 0 : combined.perReward[n][k]])),
