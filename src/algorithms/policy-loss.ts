@@ -9,7 +9,7 @@ import { broadcastToTokens, checkSameShape, lengthsOf, type LossResult, type Rag
  *   mean (GSPO; TRL importance_sampling_level="sequence", OpenRLHF gspo)
  * - 'sequence-token': log s_{i,t} = sg[log s_i] + lp_t − sg[lp_t]: the value of s_i, each token's own gradient
  *   (GSPO-token; TRL experimental gspo_token; this is the form verl's "gspo" loss implements). The combined
- *   log-ratio is clamped once, as verl does: a sequence whose log s_i exceeds the clamp gets no gradient.
+ *   log-ratio is clamped once, from above only, as verl does: a sequence whose log s_i exceeds the clamp gets no gradient.
  * - 'sequence-sum': r_i = exp(Σ_t (lp − old)), the whole completion as one action (TRL RLOOTrainer)
  */
 export type ImportanceLevel = 'token' | 'sequence' | 'sequence-token' | 'sequence-sum';
@@ -41,6 +41,12 @@ export interface PpoClipInput {
    * compute_policy_loss_vanilla; verl's gspo uses ≤ 10). Infinity disables it (TRL).
    */
   logRatioClamp?: number;
+  /**
+   * 'both' (default): clamp to ±logRatioClamp (verl compute_policy_loss_vanilla); 'upper': only from above, as verl's
+   * compute_policy_loss_gspo (`torch.clamp(log_seq_importance_ratio, max=10.0)`): a very negative log-ratio keeps
+   * its value and its gradient.
+   */
+  logRatioClampSides?: 'both' | 'upper';
   /** Values of logp inside stop-gradients ('sequence-token' only); defaults to logp. */
   logpDetached?: Ragged;
 }
@@ -81,9 +87,9 @@ export function clippedSurrogate(ratio: number, advantage: number, epsLow: numbe
   return { loss, dRatio, clipped: clippedLoss > unclipped, dualClipped };
 }
 
-function clampLog(x: number, c: number): { value: number; passes: boolean } {
+function clampLog(x: number, c: number, upperOnly: boolean): { value: number; passes: boolean } {
   if (x > c) return { value: c, passes: false };
-  if (x < -c) return { value: -c, passes: false };
+  if (!upperOnly && x < -c) return { value: -c, passes: false };
   return { value: x, passes: true };
 }
 
@@ -107,6 +113,9 @@ export function ppoClipLoss(input: PpoClipInput): LossResult {
     throw new GrpoError('config', `unknown importance level '${level as string}'; use token, sequence, sequence-token or sequence-sum`);
   }
   const clampC = input.logRatioClamp ?? 20;
+  const sides = input.logRatioClampSides ?? 'both';
+  if (sides !== 'both' && sides !== 'upper') throw new GrpoError('config', `logRatioClampSides must be 'both' or 'upper', got '${sides as string}'`);
+  const upperOnly = sides === 'upper';
   const coef = aggregationWeights(input.aggregation, lengths, input);
   const mask = input.mask;
   const counted = (i: number, t: number): boolean => !mask || mask[i][t] === 1;
@@ -135,7 +144,7 @@ export function ppoClipLoss(input: PpoClipInput): LossResult {
       if (level !== 'sequence-sum') seqLog = seqLen > 0 ? seqLog / seqLen : 0;
     }
     const wholeSequence = level === 'sequence' || level === 'sequence-sum';
-    const seqClamped = clampLog(seqLog, clampC);
+    const seqClamped = clampLog(seqLog, clampC, upperOnly);
     let seqGrad = 0; // Σ_t c·w·dℓ/ds, for the whole-sequence levels
     for (let t = 0; t < len; t++) {
       if (!counted(i, t)) continue;
@@ -143,7 +152,7 @@ export function ppoClipLoss(input: PpoClipInput): LossResult {
       if (level === 'token') logRatio = logp[i][t] - oldLogp[i][t];
       else if (wholeSequence) logRatio = seqClamped.value;
       else logRatio = seqLog + logp[i][t] - detached[i][t];
-      const cl = wholeSequence ? seqClamped : clampLog(logRatio, clampC);
+      const cl = wholeSequence ? seqClamped : clampLog(logRatio, clampC, upperOnly);
       const ratio = Math.exp(cl.value);
       const term = clippedSurrogate(ratio, adv[i][t], epsLow, epsHigh, input.dualClipC);
       const w = weights ? weights[i][t] : 1;

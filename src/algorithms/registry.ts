@@ -68,6 +68,8 @@ export interface PolicyLossBatch {
   advantages: Ragged | number[];
   /** one reward per completion */
   rewards: number[];
+  /** 1 where the run's correctness reward says the completion is right, else 0; absent when no reward decides it */
+  correct?: number[];
   /** completions per group, in order (losses that need whole groups get whole groups) */
   groupSize: number | readonly number[];
   /** 0/1 per token: 0 leaves the loss and its counts */
@@ -94,6 +96,11 @@ export interface PolicyLoss<S extends OptionsSchema = OptionsSchema> {
    * micro-batch by its share of the mini-batch's sequences (verl's loss_scale_factor, 1/GA for equal micro-batches).
    */
   scale?: 'normalized' | 'per-micro-batch';
+  /**
+   * The loss reads `batch.correct` with these options: returns how to do without it (the run refuses to start
+   * when no reward decides correctness), or undefined when it does not read it.
+   */
+  needsCorrectness?: (options: z.infer<S>) => string | undefined;
   loss: (batch: PolicyLossBatch, options: z.infer<S>) => LossResult;
 }
 

@@ -2,7 +2,9 @@
  * `grpo pipeline --config FILE`: DeepSeek-R1's multi-stage recipe (R1 §2.3) as one config — cold-start SFT, RL,
  * rejection-sampling SFT, RL, or any list of `sft` and `train` stages. Each stage starts from the previous stage's
  * model, writes into one run folder (<out_dir>/<name>/<stage>/), and records itself as done; a rerun skips the
- * finished stages and resumes an interrupted RL stage from its checkpoint. A summary table ends the run.
+ * finished stages and resumes an interrupted RL stage from its checkpoint. A stage that trains LoRA adapters
+ * (model.lora) has them merged into its starting model (W + s·B·A, PEFT's merge_and_unload) as <stage>/merged/,
+ * a full f32 model written atomically, which the next stage starts from. A summary table ends the run.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -14,6 +16,8 @@ import { validateTrainConfig } from '../trainer/config/load.ts';
 import { train } from '../trainer/trainer.ts';
 import type { EmbeddedTasks } from '../trainer/prompts.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
+import { resolveModelPath } from '../data/synthetic/embedded-model.ts';
+import { runMerge } from './merge.ts';
 import { runSft } from './sft.ts';
 
 const stageSchema = z.strictObject({
@@ -38,6 +42,8 @@ export interface StageSummary {
   accuracyBefore: number | null;
   accuracyAfter: number | null;
   model: string;
+  /** a LoRA stage: the adapter it trained (`model` is then that adapter merged into the stage's starting model) */
+  adapter?: string;
   /** finished in an earlier invocation */
   skipped: boolean;
 }
@@ -75,7 +81,6 @@ function stageConfig(stage: PipelineConfig['stages'][number], runDir: string, st
     return { sft: parseSftConfig({ ...c, model, output_dir: path.join(runDir, stage.name), progress: c.progress ?? false }, label) };
   }
   if (c.name !== undefined || c.out_dir !== undefined) throw new GrpoError('config', `${label}: name and out_dir are set by the pipeline; remove them`);
-  if ((model as { lora?: unknown }).lora !== undefined) throw new GrpoError('config', `${label}: a pipeline stage trains every weight (a LoRA adapter cannot start the next stage); merge it with grpo merge and run the stages apart`);
   try {
     return { train: validateTrainConfig({ ...c, model, name: stage.name, out_dir: runDir, overwrite: true }) };
   } catch (e) {
@@ -100,6 +105,8 @@ export async function runPipeline(config: PipelineConfig, opts: { tasks?: Embedd
       continue;
     }
     const c = stageConfig(stage, runDir, model);
+    const stageModel = c.sft?.model ?? c.train!.model;
+    if (stageModel.lora && stageModel.path === null) throw new GrpoError('config', `stage '${stage.name}': a LoRA stage needs a starting model to merge its adapter into; set model.path or drop model.lora`);
     log(`stage ${stage.name} (${stage.kind}) from ${model}`);
     let summary: StageSummary;
     if (c.sft) {
@@ -112,6 +119,13 @@ export async function runPipeline(config: PipelineConfig, opts: { tasks?: Embedd
       if (resume) log(`stage ${stage.name}: resuming from ${resume}`);
       const r = await train(c.train!, { tasks: opts.tasks, resume });
       summary = { stage: stage.name, kind: 'train', steps: r.steps, accuracyBefore: r.accuracyBefore, accuracyAfter: r.accuracyAfter, model: path.join(r.runDir, 'final'), skipped: false };
+    }
+    if (stageModel.lora) {
+      // the next stage trains a full model: the adapter merged into this stage's base, in f32 so the merge is exact;
+      // writeHfModel builds the folder under a staging name, so a crash leaves no half-merged model
+      const merged = path.join(folder, 'merged');
+      runMerge({ model: resolveModelPath(stageModel.path!), adapter: summary.model, out: merged, dtype: 'f32', tokenizer: stageModel.tokenizer ?? undefined, threads: stageModel.threads ?? undefined }, log);
+      summary = { ...summary, adapter: summary.model, model: merged };
     }
     writeFileAtomic(donePath, JSON.stringify(summary, null, 2) + '\n');
     summaries.push(summary);

@@ -5,7 +5,7 @@
 import type { Completion } from '../rollout/generate.ts';
 import type { RolloutEngine } from './rollout-engine.ts';
 import { combineRewards, type RewardSpec } from '../rewards/index.ts';
-import { dynamicSamplingKeep, gfpoAdaptiveK, gfpoSelect, softOverlongPunishment } from '../algorithms/index.ts';
+import { dynamicSamplingKeep, gfpoAdaptiveK, gfpoSelect, policyLosses, softOverlongPunishment } from '../algorithms/index.ts';
 import type { LlamaModel } from '../model/llama-model.ts';
 import type { Tokenizer } from '../model/tokenizer/index.ts';
 import type { PromptSampler, Example } from '../data/index.ts';
@@ -128,6 +128,9 @@ async function score(ctx: RolloutContext, indices: number[], completions: Comple
     let reward = combined.total[k] + (c.episode?.turnRewards.reduce((s, t) => s + t.reward, 0) ?? 0);
     // DAPO soft overlong punishment (Eq. 13), added to the reward
     if (a.soft_overlong_cache > 0) reward += softOverlongPunishment(c.tokens.length, config.rollout.max_tokens, a.soft_overlong_cache);
+    // ORZ custom_reward_fn: "only correct and stopped response can acquire reward"; every reward (correctness, turns too) is 0
+    const unstopped = a.require_stop && c.finishReason === 'length';
+    if (unstopped) reward = 0;
     return {
       example: ctx.examples[indices[c.promptIndex]],
       exampleIndex: indices[c.promptIndex],
@@ -135,10 +138,11 @@ async function score(ctx: RolloutContext, indices: number[], completions: Comple
       completionIds: c.tokens,
       logprobs: c.logprobs,
       sampledMask: c.sampledMask,
-      episode: c.episode,
+      // an unstopped episode's per-turn rewards go too, so no token of it is rewarded
+      episode: unstopped && c.episode ? { ...c.episode, turnRewards: [] } : c.episode,
       finishReason: c.finishReason,
       text: texts[k],
-      rewards: Object.fromEntries(combined.names.map((n) => [n, combined.perReward[n][k]])),
+      rewards: Object.fromEntries(combined.names.map((n) => [n, unstopped ? 0 : combined.perReward[n][k]])),
       reward,
     };
   });
@@ -156,11 +160,18 @@ function gfpoFilter(group: Rollout[], a: ResolvedAlgorithm): Rollout[] {
 /** What dynamic sampling compares within a group: correctness (1/0) or the summed reward. Checked before a run starts. */
 export function dynamicSamplingValue(a: ResolvedAlgorithm, correctness: string | undefined): (r: Rollout) => number {
   if (a.dynamic_sampling_metric === 'reward') return (r) => r.reward;
-  if (!correctness) {
-    throw new GrpoError('config', 'algorithm.dynamic_sampling filters groups on correctness (DAPO), but no reward of this run decides it (math, countdown, code, or train({ correctness })); ' +
-      'set algorithm.dynamic_sampling_metric: reward to filter on the summed reward');
-  }
+  if (!correctness) throw noCorrectness('algorithm.dynamic_sampling filters groups on correctness (DAPO)', 'set algorithm.dynamic_sampling_metric: reward to filter on the summed reward');
   return (r) => (isCorrect(r, correctness) ? 1 : 0);
+}
+
+/** A policy loss that splits answers by correctness (DisCO) needs a reward that decides it; checked before a run starts. */
+export function checkLossCorrectness(a: ResolvedAlgorithm, correctness: string | undefined): void {
+  const wayOut = policyLosses.get(a.loss).needsCorrectness?.(a.loss_options);
+  if (wayOut !== undefined && !correctness) throw noCorrectness(`policy loss '${a.loss}' splits answers by correctness`, wayOut);
+}
+
+function noCorrectness(what: string, wayOut: string): GrpoError {
+  return new GrpoError('config', `${what}, but no reward of this run decides it (math, countdown, code, or train({ correctness })); ${wayOut}`);
 }
 
 export function isCorrect(r: Rollout, correctness?: string): boolean {

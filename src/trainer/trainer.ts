@@ -14,7 +14,7 @@ import { Rng } from '../util/rng.ts';
 import { resolveAlgorithm, type ResolvedAlgorithm } from './config/presets.ts';
 import type { TrainConfig } from './config/schema.ts';
 import type { EmbeddedTasks, PromptSet } from './prompts.ts';
-import { collectRollouts, dynamicSamplingValue, isCorrect, type RolloutBatch } from './rollout-stage.ts';
+import { checkLossCorrectness, collectRollouts, dynamicSamplingValue, isCorrect, type RolloutBatch } from './rollout-stage.ts';
 import { computeAdvantages } from './advantage-stage.ts';
 import { CRITIC_GROUP, criticHasGroup, criticScheduleOf, criticSettings, policyUpdate, type UpdateSequence } from './update-stage.ts';
 import { VALUE_HEAD } from '../model/llama-weights.ts';
@@ -79,6 +79,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
     const rewards = opts.rewards ?? buildRewards(config.rewards);
     const correctness = opts.correctness ?? correctnessReward(config.rewards);
     if (a.dynamic_sampling) dynamicSamplingValue(a, correctness);
+    checkLossCorrectness(a, correctness);
     const sampler = makeSampler(config, prompts.train);
     const rng = new Rng(config.seed);
     const log = new MetricsLog(runDir, { tensorboard: [config.training.report_to].flat().includes('tensorboard') });
@@ -118,7 +119,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
       const t0 = performance.now();
       const batch = await collectRollouts({ engine, model, tokenizer, examples: prompts.train.examples, promptIds: prompts.train.promptIds, sampler, rng, rewards, correctness, config, algorithm: a, agent: run.agent?.loopFor });
       const t1 = performance.now();
-      const seqs = prepareUpdate(model, ref, tokenizer, batch, a, config, engine);
+      const seqs = prepareUpdate(model, ref, tokenizer, batch, a, config, engine, correctness);
       opts.beforeUpdate?.(step + 1, seqs);
       const t2 = performance.now();
       const upd = batch.groups.length ? policyUpdate({ model, config, algorithm: a, schedule, criticSchedule }, seqs) : null;
@@ -174,7 +175,7 @@ function makeSampler(config: TrainConfig, train: PromptSet): PromptSampler {
 }
 
 /** Sequences for the update, with advantages, reference log-probs and critic values where the method needs them. */
-function prepareUpdate(model: LlamaModel, ref: Reference | null, tokenizer: Tokenizer, batch: RolloutBatch, a: ResolvedAlgorithm, config: TrainConfig, engine: RolloutEngine): UpdateSequence[] {
+function prepareUpdate(model: LlamaModel, ref: Reference | null, tokenizer: Tokenizer, batch: RolloutBatch, a: ResolvedAlgorithm, config: TrainConfig, engine: RolloutEngine, correctness: string | undefined): UpdateSequence[] {
   const flat = batch.groups.flat();
   if (flat.length === 0) return [];
   const tokens = flat.map((r) => [...r.promptIds, ...r.completionIds]);
@@ -215,7 +216,7 @@ function prepareUpdate(model: LlamaModel, ref: Reference | null, tokenizer: Toke
   const groupIds = batch.groups.flatMap((g, gi) => g.map(() => gi));
   return flat.map((r, i) => ({
     tokens: tokens[i], promptLength: r.promptIds.length, group: groupIds[i], oldLogp: oldLogp[i], advantages: advantages[i],
-    reward: r.reward, truncated: r.finishReason === 'length', refLogp: refLogp?.[i], oldValues: values?.[i], returns: returns?.[i],
+    reward: r.reward, correct: correctness ? isCorrect(r, correctness) : undefined, truncated: r.finishReason === 'length', refLogp: refLogp?.[i], oldValues: values?.[i], returns: returns?.[i],
     weights: weights?.[i], sampledMask: sampledMask?.[i],
   }));
 }

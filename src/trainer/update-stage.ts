@@ -26,6 +26,8 @@ export interface UpdateSequence {
   oldLogp: number[];
   advantages: number[];
   reward: number;
+  /** the run's correctness reward says it is right; absent when no reward decides it */
+  correct?: boolean;
   truncated: boolean;
   refLogp?: number[];
   oldValues?: number[];
@@ -233,6 +235,7 @@ function miniBatchStep(ctx: UpdateContext, mini: UpdateSequence[]): MiniBatchRes
     const common = { aggregation: a.aggregation, maxLength: config.rollout.max_tokens };
     const parts: LossResult[] = [microBatchPolicyLoss(method, a.loss_options, {
       logp, oldLogp: part.map((s) => s.oldLogp), advantages: part.map((s) => s.advantages), rewards: part.map((s) => s.reward),
+      correct: part.every((s) => s.correct !== undefined) ? part.map((s) => (s.correct ? 1 : 0)) : undefined,
       groupSize: groupSizes, mask: partMask, normalizer, logpDetached: logp, aggregation: a.aggregation, maxLength: config.rollout.max_tokens,
       weights: part[0].weights ? part.map((s) => s.weights!) : undefined,
     }, mini.length)];

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { discoLoss, gvpoLoss, groupAdvantages } from '../../src/algorithms/index.ts';
+import { discoLoss, gvpoLoss, groupAdvantages, methodOptions, policyLosses, type PolicyLossBatch } from '../../src/algorithms/index.ts';
 import { GrpoError } from '../../src/errors.ts';
 import { assertClose, assertGradientMatchesFd, assertRaggedClose, pseudoRandomRagged } from './helpers.ts';
 
@@ -56,6 +56,25 @@ test('DisCO Lratio score is mean_t exp(lp − old); non-binary rewards need posi
   assert.throws(() => discoLoss({ logp, oldLogp: old, rewards: [0.9, 0.1], groupSize: 2 }), GrpoError);
   const t = discoLoss({ logp, oldLogp: old, rewards: [0.9, 0.1], groupSize: 2, score: 'Lratio', beta: 0, positiveThreshold: 0.5 });
   assertClose(t.loss, r.loss);
+});
+
+test('DisCO splits a group by the correctness reward (the reference\'s binary reward), not by the summed reward', () => {
+  // a right answer with a format penalty (1 − 0.6 = 0.4) and a wrong one with a format bonus (0 + 0.6): scores −2, −4
+  const logp = [[-1, -3], [-4]];
+  const batch: PolicyLossBatch = { logp, oldLogp: logp, advantages: [0, 0], rewards: [0.4, 0.6], correct: [1, 0], groupSize: 2, aggregation: 'token-mean' };
+  const disco = policyLosses.get('disco');
+  const lossWith = (o: Record<string, unknown>, b = batch) => disco.loss(b, methodOptions(disco, 'policy loss', o));
+  // one right, one wrong: J = s_right − τ·log exp(s_wrong/τ) = −2 − (−4) = 2; KL 0 (old = new); ds/dlp_t = 1/L
+  const r = lossWith({});
+  assertClose(r.loss, -2);
+  assertRaggedClose(r.dlogp, [[-0.5, -0.5], [1]]);
+  // the summed reward over 0.5 (disco_metric: reward) swaps them: J = −4 − (−2)
+  const bySum = lossWith({ disco_metric: 'reward' });
+  assertClose(bySum.loss, 2);
+  assertRaggedClose(bySum.dlogp, [[0.5, 0.5], [-1]]);
+  assert.equal(disco.needsCorrectness?.(methodOptions(disco, 'policy loss', {})) !== undefined, true);
+  assert.equal(disco.needsCorrectness?.(methodOptions(disco, 'policy loss', { disco_metric: 'reward' })), undefined);
+  assert.throws(() => lossWith({}, { ...batch, correct: undefined }), (e: unknown) => e instanceof GrpoError && /disco_metric: reward/.test(e.message));
 });
 
 test('GVPO by hand: ½·[(R − mean sg R) − adv]²/(n − 1), R = β·Σ(lp − old)', () => {

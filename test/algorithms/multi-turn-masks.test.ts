@@ -29,7 +29,7 @@ for (const name of policyLosses.names()) {
     const def = policyLosses.get(name);
     const options = def.options.parse({});
     const loss = (b: PolicyLossBatch) => def.loss(b, options);
-    const batch = (lp: Ragged, old: Ragged, adv: Ragged, m?: Ragged): PolicyLossBatch => ({ logp: lp, oldLogp: old, advantages: adv, rewards, groupSize: 2, mask: m, logpDetached: lp, aggregation: 'token-mean' });
+    const batch = (lp: Ragged, old: Ragged, adv: Ragged, m?: Ragged): PolicyLossBatch => ({ logp: lp, oldLogp: old, advantages: adv, rewards, correct: rewards, groupSize: 2, mask: m, logpDetached: lp, aggregation: 'token-mean' });
     const masked = loss(batch(junk(logp), junk(oldLogp), junk(advantages), mask));
     const compact = loss(batch(selectMasked(logp, mask), selectMasked(oldLogp, mask), selectMasked(advantages, mask)));
     close(masked.loss, compact.loss, 'loss');

@@ -3,9 +3,12 @@ import assert from 'node:assert/strict';
 import {
   aggregationNormalizer,
   clippedSurrogate,
+  methodOptions,
+  policyLosses,
   ppoClipLoss,
   type AggregationMode,
   type ImportanceLevel,
+  type PolicyLossBatch,
   type PpoClipInput,
 } from '../../src/algorithms/index.ts';
 import { GrpoError } from '../../src/errors.ts';
@@ -236,4 +239,30 @@ test('GSPO-token clamps the combined log-ratio once (verl): a sequence past the 
   assert.deepEqual(ppoClipLoss({ ...args, level: 'sequence' }).dlogp[0], [0, 0]);
   // the value is exp(10) for the clamped sequence: loss = (−A)·e^10 over its two tokens
   assertClose(st.loss, (2 * Math.exp(10) + Math.exp(0.5)) / 3, 1e-12);
+});
+
+test('GSPO clamps the log-ratio only from above (verl compute_policy_loss_gspo: torch.clamp(·, max=10.0))', () => {
+  // one completion of two tokens, each 12 nats less likely than before: mean log-ratio −12, A = +1, ε 3e-4 / 4e-4.
+  // s = e^−12 is below 1 − ε, and for A > 0 the unclipped branch max(−s, −0.9997) = −s wins, so
+  //   loss = −e^−12 (seq-mean-token-mean of one sequence), and dℓ/dlp_t = −s·(1/2): the ratio's gradient s, times
+  //   the aggregation weight 1/2 (GSPO-token), or ds/dlp_t = s/L with both token weights 1/2 summed (GSPO).
+  // A symmetric clamp at ±10 would give −e^−10 and no gradient.
+  const batch: PolicyLossBatch = { logp: [[-13, -13]], oldLogp: [[-1, -1]], advantages: [1], rewards: [1], groupSize: 1, aggregation: 'seq-mean-token-mean' };
+  const s = Math.exp(-12);
+  for (const name of ['gspo', 'gspo_token']) {
+    const m = policyLosses.get(name);
+    const r = m.loss(batch, methodOptions(m, 'policy loss', {}));
+    assertClose(r.loss, -s, 1e-18, name);
+    assertRaggedClose(r.dlogp, [[-s / 2, -s / 2]], 1e-18, name);
+  }
+  // the clamp still holds from above: a mean log-ratio of +12 is frozen at e^10 with A < 0 (−A·e^10, no gradient)
+  const up = ppoClipLoss({ logp: [[11]], oldLogp: [[-1]], advantages: [-1], epsLow: 3e-4, epsHigh: 4e-4, level: 'sequence', aggregation: 'token-mean', logRatioClamp: 10, logRatioClampSides: 'upper' });
+  assertClose(up.loss, Math.exp(10));
+  assert.deepEqual(up.dlogp, [[0]]);
+  // PPO keeps verl vanilla's symmetric ±20
+  const m = policyLosses.get('ppo');
+  const low = m.loss({ ...batch, logp: [[-26]], oldLogp: [[-1]] }, methodOptions(m, 'policy loss', {}));
+  assertClose(low.loss, -Math.exp(-20));
+  assert.deepEqual(low.dlogp, [[0]]);
+  assert.throws(() => ppoClipLoss({ logp: [[-1]], oldLogp: [[-1]], advantages: [1], epsLow: 0.2, epsHigh: 0.2, level: 'token', aggregation: 'token-mean', logRatioClampSides: 'lower' as never }), GrpoError);
 });

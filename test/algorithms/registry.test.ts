@@ -41,7 +41,8 @@ test('policy losses take their papers\' defaults: ppo symmetric 0.2, gspo 3e-4/4
   assertClose(lossWith('ppo', { epsilon: 0.1 }).loss, direct(0.1, 0.1, 'token').loss, 1e-12, 'epsilon_high follows epsilon');
   assertClose(lossWith('gspo').loss, direct(3e-4, 4e-4, 'sequence').loss);
   assertRaggedClose(lossWith('gspo_token').dlogp, direct(3e-4, 4e-4, 'sequence').dlogp); // A constant per sequence
-  assertClose(lossWith('disco', { disco_beta: 0 }).loss, discoLoss({ logp, oldLogp, rewards: [1, 0], groupSize: 2, beta: 0, positiveThreshold: 0.5 }).loss);
+  assertClose(lossWith('disco', { disco_beta: 0 }, { correct: [1, 0] }).loss, discoLoss({ logp, oldLogp, rewards: [1, 0], groupSize: 2, beta: 0 }).loss);
+  assertClose(lossWith('disco', { disco_beta: 0, disco_metric: 'reward' }).loss, discoLoss({ logp, oldLogp, rewards: [1, 0], groupSize: 2, beta: 0, positiveThreshold: 0.5 }).loss);
   assertClose(lossWith('gvpo', { gvpo_beta: 0.2 }, { advantages: [0.5, -0.5] }).loss, gvpoLoss({ logp, oldLogp, advantages: [0.5, -0.5], groupSize: 2, beta: 0.2 }).loss);
   assert.throws(() => lossWith('gvpo', {}, { weights: [[1, 1], [1]] }), GrpoError);
 });

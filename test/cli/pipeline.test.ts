@@ -8,6 +8,9 @@ import YAML from 'yaml';
 import { loadPipelineConfig, runPipeline, type PipelineConfig } from '../../src/cli/pipeline.ts';
 import { embeddedTaskSplits } from '../../src/data/synthetic/index.ts';
 import { GrpoError } from '../../src/errors.ts';
+import { openModel } from '../../src/model/open-model.ts';
+import type { LlamaModel } from '../../src/model/llama-model.ts';
+import { EMBEDDED_MODEL_DIR } from '../../src/data/synthetic/embedded-model.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'grpo-pipeline-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -61,9 +64,55 @@ test('pipeline configs are checked: one line naming the problem', () => {
   assert.ok(!existsSync(path.join(dir, 'pipeline')));
 });
 
-test('a stage may not set what the pipeline wires (output folders), nor train LoRA', async () => {
+test('LoRA stages: each adapter is merged into its stage\'s base, and the next stage starts from the merged model', async () => {
+  const config: PipelineConfig = {
+    name: 'lora', out_dir: dir, model: 'embedded',
+    stages: [
+      { name: 'sft', kind: 'sft', config: {
+        stage: 'cold_start', data: { path: 'embedded:addition', limit: 32 }, train: { max_steps: 2, batch_size: 8, lr: 1e-2 }, eval: { final: false },
+        model: { lora: { r: 4 }, threads: 1 },
+      } },
+      { name: 'rl', kind: 'train', config: {
+        data: { train: 'embedded:addition', eval: 'embedded:addition', eval_size: 4 }, rollout: { prompts_per_step: 2, group_size: 2, max_tokens: 41 },
+        rewards: [{ type: 'math', weight: 1 }], algorithm: { preset: 'grpo' }, optimizer: { lr: 1e-2 }, model: { lora: { r: 4 }, threads: 1 },
+        training: { steps: 2, micro_batch_groups: 2, log_completions_every: 0, save_every: 1 },
+      } },
+    ],
+  };
+  const lines: string[] = [];
+  const first = await runPipeline(config, { tasks: embeddedTaskSplits, log: (l) => lines.push(l) });
+  const run = path.join(dir, 'lora');
+  const sftMerged = path.join(run, 'sft', 'merged'), rlMerged = path.join(run, 'rl', 'merged');
+  assert.deepEqual(first.map((s) => [s.model, s.adapter]), [[sftMerged, path.join(run, 'sft', 'model')], [rlMerged, path.join(run, 'rl', 'final')]]);
+  assert.ok(existsSync(path.join(run, 'sft', 'model', 'adapter_config.json')) && existsSync(path.join(run, 'rl', 'final', 'adapter_config.json')));
+  // the RL stage trained its adapter on the merged SFT model
+  assert.ok(lines.includes(`stage rl (train) from ${sftMerged}`));
+  assert.equal((JSON.parse(readFileSync(path.join(run, 'rl', 'final', 'adapter_config.json'), 'utf8')) as { base_model_name_or_path: string }).base_model_name_or_path, sftMerged);
+
+  // the merged model computes what its base with the adapter on computes (W + s·B·A), and differs from the base
+  const tokens = [[1, 5, 7, 9, 4, 6, 3, 8]];
+  const logp = (m: { model: LlamaModel }) => { try { return Array.from(m.model.forward(tokens).logp[0]); } finally { m.model.free(); } };
+  const opts = { threads: 1, precision: 'f32' as const, basePrecision: 'f32' as const };
+  for (const [base, adapter, merged] of [[EMBEDDED_MODEL_DIR, path.join(run, 'sft', 'model'), sftMerged], [sftMerged, path.join(run, 'rl', 'final'), rlMerged]]) {
+    const withAdapter = logp(openModel(base, { ...opts, adapter }));
+    const fromMerged = logp(openModel(merged, opts));
+    withAdapter.forEach((x, t) => assert.ok(Math.abs(x - fromMerged[t]) < 1e-4, `${merged} token ${t}: ${x} vs ${fromMerged[t]}`));
+    const baseAlone = logp(openModel(base, opts));
+    assert.ok(baseAlone.some((x, t) => Math.abs(x - fromMerged[t]) > 1e-3), `${adapter} changed the model`);
+  }
+
+  // a rerun skips the finished SFT stage and resumes the RL stage from its checkpoint, merging again
+  unlinkSync(path.join(run, 'rl', 'stage.json'));
+  const again: string[] = [];
+  const second = await runPipeline(config, { tasks: embeddedTaskSplits, log: (l) => again.push(l) });
+  assert.deepEqual(second.map((s) => [s.skipped, s.model]), [[true, sftMerged], [false, rlMerged]]);
+  assert.ok(again.includes(`stage rl: resuming from ${path.join(run, 'rl', 'checkpoint')}`));
+  assert.ok(existsSync(path.join(rlMerged, 'model.safetensors')));
+});
+
+test('a stage may not set what the pipeline wires (output folders)', async () => {
   const run = (stage: Record<string, unknown>) => runPipeline({ name: 'p', out_dir: dir, model: 'embedded', stages: [stage as never] }, { log: () => {} });
   await assert.rejects(run({ name: 's', kind: 'sft', config: { output_dir: 'x' } }), /stage 's': output_dir is set by the pipeline/);
-  await assert.rejects(run({ name: 't', kind: 'train', config: { data: { train: 'embedded:addition' }, model: { lora: {} } } }), /stage 't': a pipeline stage trains every weight/);
+  await assert.rejects(run({ name: 's', kind: 'sft', config: { model: { path: null, lora: {} } } }), (e: unknown) => e instanceof GrpoError && /stage 's': a LoRA stage needs a starting model/.test(e.message));
   await assert.rejects(run({ name: 't', kind: 'train', config: { data: { train: 'embedded:addition' }, rollout: { group_sise: 2 } } }), /stage 't': .*rollout\.group_sise/);
 });

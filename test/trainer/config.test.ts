@@ -60,7 +60,8 @@ test('presets carry their papers\' defaults', () => {
   assert.deepEqual(pick('gspo', ['loss', 'epsilon', 'epsilon_high', 'mini_batches']), ['gspo', 3e-4, 4e-4, 4]);
   assert.deepEqual(pick('gspo_token', ['loss', 'epsilon', 'epsilon_high', 'log_ratio_clamp']), ['gspo_token', 3e-4, 4e-4, 10]);
   assert.deepEqual(pick('gfpo', ['gfpo_keep', 'aggregation']), [4, 'token-mean'], 'keep half of G; DAPO token-mean as TRL GFPO');
-  assert.deepEqual(pick('ppo', ['advantage', 'gamma', 'lambda', 'value_clip', 'std', 'whiten_advantages']), ['gae', 1, 1, 0.2, 'population', true]);
+  assert.deepEqual(pick('ppo', ['advantage', 'gamma', 'lambda', 'value_clip', 'std', 'whiten_advantages', 'require_stop']), ['gae', 1, 1, 0.2, 'population', true, true]);
+  assert.equal(pick('grpo', ['require_stop'])[0], false, 'only ORZ zeroes truncated completions');
   assert.deepEqual(pick('rloo', ['advantage', 'loss', 'kl_placement', 'kl_beta']), ['rloo', 'rloo', 'reward', 0.05]);
   assert.deepEqual(pick('disco', ['loss', 'mini_batches', 'disco_tau']), ['disco', 4, 10]);
   assert.deepEqual(pick('gvpo', ['loss', 'mini_batches', 'gvpo_beta']), ['gvpo', 4, 0.1]);

@@ -14,6 +14,7 @@ import { train, type TrainOptions } from '../../src/trainer/trainer.ts';
 import { groupAdvantages } from '../../src/algorithms/index.ts';
 import type { RewardSpec } from '../../src/rewards/index.ts';
 import { methodPresets } from '../../src/trainer/config/presets.ts';
+import { GrpoError } from '../../src/errors.ts';
 import { tinyModelFolder, toyTasks, shareOfA, toyConfig } from './fixtures.ts';
 
 const modelDir = tinyModelFolder();
@@ -68,6 +69,21 @@ test('disco: the KL of its trust region is nonzero from the second update of a r
   assert.ok(max(ms, 'policy/valid_groups') > 0, 'some questions have right and wrong answers');
 });
 
+test('disco: right and wrong come from the correctness reward, so a penalty that sinks every sum below 0.5 still leaves contrast', async () => {
+  // every completion pays 0.6: a right answer sums to 0.4, under the 0.5 a summed-reward split would need
+  const penalised: RewardSpec[] = [correct, { name: 'penalty', weight: 1, fn: () => -0.6 }];
+  let mismatch = 0;
+  const ms = await run('disco', { opts: { rewards: penalised, beforeUpdate: (_s, seqs) => {
+    for (const s of seqs) if (s.correct !== (s.reward > 0)) mismatch++;
+  } } });
+  assert.equal(mismatch, 0, 'each sequence carries its correctness (reward 0.4 right, −0.6 wrong)');
+  assert.ok(max(ms, 'policy/valid_groups') > 0, `valid groups ${ms.map((m) => m['policy/valid_groups'])}`);
+  const bySum = await run('disco', { algorithm: { disco_metric: 'reward' }, opts: { rewards: penalised } });
+  assert.equal(max(bySum, 'policy/valid_groups'), 0, 'no sum is above 0.5: no group has a right answer');
+  // without a reward deciding correctness the run refuses to start, naming the way out
+  await assert.rejects(run('disco', { opts: { correctness: undefined, rewards: [{ ...shareOfA, weight: 1 }] } }), (e: unknown) => e instanceof GrpoError && /policy loss 'disco' splits answers by correctness.*disco_metric: reward/.test(e.message));
+});
+
 test('gvpo: the implicit reward β·Σ(lp − old) moves once the policy has been updated within a rollout batch', async () => {
   const ms = await run('gvpo');
   assert.ok(max(ms, 'policy/implicit_reward') > 0);
@@ -106,6 +122,22 @@ test('ppo: the critic takes ORZ\'s 12 steps per rollout batch at its own lr (5e-
   }
   const doc = readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), '../../docs/metrics.md'), 'utf8');
   for (const key of Object.keys(ms[0]).filter((k) => k.startsWith('critic/'))) assert.ok(doc.includes(`| \`${key}\` |`), `docs/metrics.md documents ${key}`);
+});
+
+test('ppo: a completion cut at max_tokens scores 0, right or not (ORZ custom_reward_fn); require_stop: false keeps its reward', async () => {
+  const truncatedRewards = async (requireStop?: boolean) => {
+    const seen: number[] = [];
+    let stopped = 0;
+    await run('ppo', { steps: 2, algorithm: requireStop === undefined ? {} : { require_stop: requireStop }, opts: { beforeUpdate: (_s, seqs) => {
+      for (const s of seqs) if (s.truncated) seen.push(s.reward); else stopped++;
+    } } });
+    assert.ok(seen.length > 0, 'max_tokens 8 cuts some completions');
+    return { seen, stopped };
+  };
+  const orz = await truncatedRewards();
+  assert.ok(orz.seen.every((r) => r === 0), `truncated rewards ${orz.seen}`);
+  const kept = await truncatedRewards(false);
+  assert.ok(kept.seen.some((r) => r > 0), 'the share of a is rewarded on a cut completion without require_stop');
 });
 
 test('every registered preset has a run above or in train-e2e.test.ts', () => {

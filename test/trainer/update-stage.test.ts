@@ -9,7 +9,7 @@ const logp = [[-1.1, -1.3], [-1.6], [-0.6, -0.7, -0.8], [-2.1]];
 const oldLogp = [[-1, -1], [-1.5], [-0.5, -0.5, -0.5], [-2]];
 const rewards = [1, 0, 0, 1];
 const micro = (lo: number, hi: number, extra: Partial<PolicyLossBatch> = {}): PolicyLossBatch => ({
-  logp: logp.slice(lo, hi), oldLogp: oldLogp.slice(lo, hi), rewards: rewards.slice(lo, hi), advantages: [0.5, -0.5, -0.5, 0.5].slice(lo, hi),
+  logp: logp.slice(lo, hi), oldLogp: oldLogp.slice(lo, hi), rewards: rewards.slice(lo, hi), correct: rewards.slice(lo, hi), advantages: [0.5, -0.5, -0.5, 0.5].slice(lo, hi),
   groupSize: 2, aggregation: 'token-mean', ...extra,
 });
 const run = (name: string, options: Record<string, unknown>) => {

@@ -13,16 +13,24 @@ registerPolicyLoss({
     disco_delta: z.number().nonnegative().default(1e-4).describe('KL trust region δ'),
     disco_beta: z.number().nonnegative().default(1e3).describe('penalty β of the squared hinge'),
     disco_kl: z.enum(['k1', 'k3']).default('k1').describe('KL estimator of the constraint: k1 (verl) or k3 (low_var_kl)'),
-    disco_threshold: z.number().default(0.5).describe('a reward above this counts as a correct answer'),
+    disco_metric: z.enum(['accuracy', 'reward']).default('accuracy')
+      .describe('what makes an answer right: the correctness reward (the reference\'s binary reward) or the summed reward above disco_threshold'),
+    disco_threshold: z.number().default(0.5).describe('with disco_metric: reward, a summed reward above this counts as a correct answer'),
   }),
   wholeGroups: true,
   // the reference (Optimization-AI/DisCO dp_actor.py) scales each micro-batch's loss by its share of the mini-batch
   scale: 'per-micro-batch',
+  needsCorrectness: (o) => (o.disco_metric === 'accuracy' ? 'set algorithm.disco_metric: reward to split on the summed reward (above disco_threshold)' : undefined),
   loss: (b, o) => {
     if (b.weights) throw new GrpoError('config', "policy loss 'disco' takes no per-token weights (rollout_correction); filter with the mask instead");
+    // the reference splits on its binary correctness reward (Optimization-AI/DisCO core_algos.py: pos = rewards == 1, neg = rewards == 0)
+    if (o.disco_metric === 'accuracy' && !b.correct) {
+      throw new GrpoError('config', "policy loss 'disco' splits answers by correctness, but the batch has none (no reward of the run decides it); set algorithm.disco_metric: reward to split on the summed reward");
+    }
+    const split = o.disco_metric === 'accuracy' ? { rewards: b.correct! } : { rewards: b.rewards, positiveThreshold: o.disco_threshold };
     return discoLoss({
-      logp: b.logp, oldLogp: b.oldLogp, rewards: b.rewards, groupSize: b.groupSize, mask: b.mask,
-      score: o.disco_score, tau: o.disco_tau, delta: o.disco_delta, beta: o.disco_beta, klKind: o.disco_kl, positiveThreshold: o.disco_threshold,
+      logp: b.logp, oldLogp: b.oldLogp, groupSize: b.groupSize, mask: b.mask, ...split,
+      score: o.disco_score, tau: o.disco_tau, delta: o.disco_delta, beta: o.disco_beta, klKind: o.disco_kl,
     });
   },
 });

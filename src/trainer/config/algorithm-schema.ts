@@ -24,6 +24,7 @@ export const sharedAlgorithmSchema = z.object({
   max_gen_batches: positiveInt.optional().describe('dynamic sampling: generation batches per step at most'),
   mask_truncated: z.boolean().optional().describe('overlong filtering: truncated completions leave the loss'),
   soft_overlong_cache: z.number().int().nonnegative().optional().describe('DAPO soft overlong punishment buffer in tokens (0: off)'),
+  require_stop: z.boolean().optional().describe('a completion cut at rollout.max_tokens (no stop) scores 0 on every reward (Open-Reasoner-Zero)'),
   gfpo_keep: z.number().int().nonnegative().optional().describe('GFPO: completions kept per group, of group_size (0: off)'),
   gfpo_metric: z.enum(['length', 'reward_per_token']).optional().describe('GFPO: keep the shortest, or the highest reward per token'),
   gfpo_adaptive: z.boolean().optional().describe('GFPO: choose k per prompt from its difficulty'),
