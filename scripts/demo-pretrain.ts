@@ -26,10 +26,9 @@ import { EMBEDDED_CALIBRATION_FILE, EMBEDDED_MODEL_DIR } from '../src/data/synth
 import { evaluateModel } from '../src/trainer/sft-eval.ts';
 
 const TASK = 'embedded:addition';
-const WORK_DIR = 'runs/demo-pretrain';
 
 /** The recipe (a `grpo sft` config). */
-const DEMO_PRETRAIN_CONFIG: SftConfigInput = coldStartRecipe({ task: TASK, workDir: WORK_DIR, examples: 50_000, taskOptions: { carry_slip_rate: 0.7 }, steps: 3000, maxSeqLen: 64 });
+const DEMO_PRETRAIN_CONFIG: SftConfigInput = coldStartRecipe({ task: TASK, name: 'demo-pretrain', examples: 50_000, taskOptions: { carry_slip_rate: 0.7 }, steps: 3000, maxSeqLen: 64 });
 
 /** Held-out measurements: greedy accuracy, and pass@8 at temperature 1 (both on the held-out split, seed 1). */
 const HELD_OUT = { seed: 1, size: 500, passAtK: 8, temperature: 1, sampleSeed: 11 };

@@ -27,10 +27,9 @@ const TOOLS_MODEL_DIR = fileURLToPath(new URL('../models/tools', import.meta.url
 const DEMO_CONFIG = fileURLToPath(new URL('../configs/demo-tools.yaml', import.meta.url));
 
 const TASK = 'embedded:multiplication';
-const WORK_DIR = 'runs/demo-tools-pretrain';
 
 /** The recipe (a `grpo sft` config). */
-const CONFIG: SftConfigInput = coldStartRecipe({ task: TASK, workDir: WORK_DIR, examples: 30_000, taskOptions: { tool_rate: 0.3 }, steps: 1500, maxSeqLen: 48 });
+const CONFIG: SftConfigInput = coldStartRecipe({ task: TASK, name: 'demo-tools-pretrain', examples: 30_000, taskOptions: { tool_rate: 0.3 }, steps: 1500, maxSeqLen: 48 });
 
 /** Held-out measurements with the calculator in the loop: greedy, and 8 samples at temperature 1. */
 const HELD_OUT = { seed: 1, size: 300, samples: 8, temperature: 1, sampleSeed: 11 };

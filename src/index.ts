@@ -23,8 +23,15 @@ export { generate, type GenerateOptions, type Completion } from './rollout/gener
 export { sampleToken, type SamplingParams } from './rollout/sampling.ts';
 export { openModel, type OpenedModel } from './model/open-model.ts';
 export { train, type TrainOptions, type TrainResult } from './trainer/trainer.ts';
+// configs: one module (src/config/) shared by every command; each command's schema and its loader
+export {
+  defineConfig, parseConfig, parseOverrides, readConfigFile, describeConfig, loraSectionSchema, modelSectionFields, optimizerSectionSchema,
+  runSectionFields, seedField, overwriteField, type ConfigDefinition, type DeprecatedKey, type LoraSection, type OptimizerSection,
+} from './config/index.ts';
 export { trainConfigSchema, type TrainConfig } from './trainer/config/schema.ts';
-export { loadTrainConfig, validateTrainConfig } from './trainer/config/load.ts';
+export { trainConfig, loadTrainConfig, validateTrainConfig } from './trainer/config/load.ts';
+export { sftConfig, sftConfigSchema, loadSftConfig, parseSftConfig, sftConfigReference, SFT_DEPRECATED_KEYS, type SftConfig, type SftConfigInput } from './trainer/sft-config.ts';
+export { pipelineConfig, pipelineConfigSchema, loadPipelineConfig, runPipeline, type PipelineConfig } from './cli/pipeline.ts';
 export { methodPresets, registerPreset, resolveAlgorithm, type MethodPreset, type ResolvedAlgorithm } from './trainer/config/presets.ts';
 export { trainSft, saveSftModel } from './trainer/sft.ts';
 export { rejectionSample } from './trainer/sft-rejection.ts';

@@ -14,11 +14,14 @@ import { registerEvalCommand } from './eval.ts';
 import { embeddedTaskSplits } from '../data/synthetic/index.ts';
 import { tfgrpoCommand } from '../trainingfree/tfgrpo/cli.ts';
 import { gepaCommand } from '../trainingfree/gepa/cli.ts';
+import { tfgrpoConfig } from '../trainingfree/tfgrpo/config.ts';
+import { gepaConfig } from '../trainingfree/gepa/config.ts';
+import { sftConfig } from '../trainer/sft-config.ts';
 import { addModelFlags } from './model-flags.ts';
 import { DEVICE_HELP } from '../engine/device-setting.ts';
 import { registerMergeCommand } from './merge.ts';
 import { runDoctor } from './doctor.ts';
-import { loadPipelineConfig, runPipeline } from './pipeline.ts';
+import { loadPipelineConfig, pipelineConfig, runPipeline } from './pipeline.ts';
 import { registerDashboardCommand } from './dashboard.ts';
 import { registerArenaCommand } from './arena.ts';
 
@@ -57,11 +60,22 @@ program
   .allowExcessArguments()
   .action(async (opts, cmd) => { await runTrainCli({ config: opts.config, resume: opts.resume, overwrite: opts.overwrite, dashboard: opts.dashboard, overrides: opts.device ? [...cmd.args, '--model.device', opts.device] : cmd.args, tasks: embeddedTaskSplits }); });
 
+const OVERRIDES_HELP = '\nAny config key can be overridden as --section.key value (values read as YAML), e.g. --out_dir runs2';
+// every command's config comes from the shared config module (src/config/); train's reference is commented YAML
+const otherConfigs = { sft: sftConfig, pipeline: pipelineConfig, tfgrpo: tfgrpoConfig, gepa: gepaConfig };
+
 program
   .command('config')
-  .description('print every grpo train config key with its default and doc (method knobs as a preset sets them)')
+  .description('print every config key with its default and doc: grpo train\'s (method knobs as a preset sets them), or another command\'s')
   .option('--preset <name>', `one of ${methodPresets.names().join(', ')}`, 'grpo')
+  .option('--command <name>', `train, ${Object.keys(otherConfigs).join(', ')}`, 'train')
   .action((opts) => {
+    if (opts.command !== 'train') {
+      const def = otherConfigs[opts.command as keyof typeof otherConfigs];
+      if (!def) throw new GrpoError('config', `--command '${opts.command}' is not one of train, ${Object.keys(otherConfigs).join(', ')}`);
+      process.stdout.write(def.reference() + '\n');
+      return;
+    }
     if (!methodPresets.has(opts.preset)) throw new GrpoError('config', `--preset '${opts.preset}' is not one of ${methodPresets.names().join(', ')}`);
     process.stdout.write(configReference(opts.preset));
   });
@@ -91,19 +105,22 @@ program
   .command('pipeline')
   .description('DeepSeek-R1\'s multi-stage recipe from one config: sft and train stages, each from the previous stage\'s model, resumable, in one run folder')
   .requiredOption('--config <file>', 'YAML pipeline config (name, out_dir, model, stages)')
-  .action(async (opts) => { await runPipeline(loadPipelineConfig(opts.config), { tasks: embeddedTaskSplits }); });
+  .allowUnknownOption(true).allowExcessArguments(true).addHelpText('after', OVERRIDES_HELP)
+  .action(async (opts, cmd) => { await runPipeline(loadPipelineConfig(opts.config, cmd.args), { tasks: embeddedTaskSplits }); });
 
 program
   .command('tfgrpo')
   .description('Training-Free GRPO: learn an experience library in context against any OpenAI-compatible model')
   .requiredOption('--config <file>', 'YAML config')
-  .action(async (opts) => { await tfgrpoCommand(opts.config); });
+  .allowUnknownOption(true).allowExcessArguments(true).addHelpText('after', OVERRIDES_HELP)
+  .action(async (opts, cmd) => { await tfgrpoCommand(opts.config, { overrides: cmd.args }); });
 
 program
   .command('gepa')
   .description('GEPA: reflective prompt evolution with a Pareto front against any OpenAI-compatible model')
   .requiredOption('--config <file>', 'YAML config')
-  .action(async (opts) => { await gepaCommand(opts.config); });
+  .allowUnknownOption(true).allowExcessArguments(true).addHelpText('after', OVERRIDES_HELP)
+  .action(async (opts, cmd) => { await gepaCommand(opts.config, { overrides: cmd.args }); });
 
 try {
   await program.parseAsync(process.argv);

@@ -8,9 +8,9 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import YAML from 'yaml';
 import { z } from 'zod';
 import { GrpoError } from '../errors.ts';
+import { defineConfig, runSectionFields } from '../config/index.ts';
 import { parseSftConfig, type SftConfig } from '../trainer/sft-config.ts';
 import { validateTrainConfig } from '../trainer/config/load.ts';
 import { train } from '../trainer/trainer.ts';
@@ -27,8 +27,7 @@ const stageSchema = z.strictObject({
 });
 
 export const pipelineConfigSchema = z.strictObject({
-  name: z.string().regex(/^[\w.-]+$/, 'use letters, digits, ".", "-" and "_"').default('pipeline').describe('run name: results go to <out_dir>/<name>/'),
-  out_dir: z.string().default('runs').describe('folder for run outputs'),
+  ...runSectionFields('pipeline'),
   model: z.string().describe('the model the first stage starts from (a path, or embedded)'),
   stages: z.array(stageSchema).min(1).describe('the stages, in order'),
 });
@@ -51,23 +50,18 @@ export interface StageSummary {
 /** What a finished stage leaves in its folder, so a rerun can skip it. */
 const DONE_FILE = 'stage.json';
 
-export function loadPipelineConfig(file: string): PipelineConfig {
-  if (!existsSync(file)) throw new GrpoError('config', `config file ${file} does not exist`);
-  let raw: unknown;
-  try {
-    raw = YAML.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new GrpoError('config', `${file} is not valid YAML: ${(e as Error).message.split('\n')[0]}`);
-  }
-  const r = pipelineConfigSchema.safeParse(raw);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new GrpoError('config', `${file}: '${issue.path.join('.') || '(root)'}': ${issue.message}`);
-  }
-  const names = r.data.stages.map((s) => s.name);
-  const twice = names.find((n, i) => names.indexOf(n) !== i);
-  if (twice) throw new GrpoError('config', `${file}: stage name '${twice}' is used twice; each stage needs its own folder`);
-  return r.data;
+export const pipelineConfig = defineConfig({
+  command: 'pipeline',
+  schema: pipelineConfigSchema,
+  check(c, label) {
+    const names = c.stages.map((s) => s.name);
+    const twice = names.find((n, i) => names.indexOf(n) !== i);
+    if (twice) throw new GrpoError('config', `${label}: stage name '${twice}' is used twice; each stage needs its own folder`);
+  },
+});
+
+export function loadPipelineConfig(file: string, overrides: readonly string[] = []): PipelineConfig {
+  return pipelineConfig.load(file, overrides).config;
 }
 
 /** A stage's own config with the pipeline's wiring: its starting model and its output folder. */
@@ -76,17 +70,12 @@ function stageConfig(stage: PipelineConfig['stages'][number], runDir: string, st
   const model = { ...(c.model as Record<string, unknown> | undefined) };
   if (model.path === undefined) model.path = startModel;
   const label = `stage '${stage.name}'`;
-  if (stage.kind === 'sft') {
-    if (c.output_dir !== undefined) throw new GrpoError('config', `${label}: output_dir is set by the pipeline (${path.join(runDir, stage.name)}); remove it`);
-    return { sft: parseSftConfig({ ...c, model, output_dir: path.join(runDir, stage.name), progress: c.progress ?? false }, label) };
-  }
-  if (c.name !== undefined || c.out_dir !== undefined) throw new GrpoError('config', `${label}: name and out_dir are set by the pipeline; remove them`);
-  try {
-    return { train: validateTrainConfig({ ...c, model, name: stage.name, out_dir: runDir, overwrite: true }) };
-  } catch (e) {
-    if (e instanceof GrpoError) throw new GrpoError('config', `${label}: ${e.message}`);
-    throw e;
-  }
+  // both kinds write to <out_dir>/<name>/: the pipeline's run folder and the stage's name
+  const set = ['name', 'out_dir', 'output_dir'].filter((k) => c[k] !== undefined);
+  if (set.length) throw new GrpoError('config', `${label}: ${set.join(', ')} ${set.length > 1 ? 'are' : 'is'} set by the pipeline (${path.join(runDir, stage.name)}); remove ${set.length > 1 ? 'them' : 'it'}`);
+  const identity = { name: stage.name, out_dir: runDir };
+  if (stage.kind === 'sft') return { sft: parseSftConfig({ ...c, model, ...identity, progress: c.progress ?? false }, label) };
+  return { train: validateTrainConfig({ ...c, model, ...identity, overwrite: true }, label) };
 }
 
 export async function runPipeline(config: PipelineConfig, opts: { tasks?: EmbeddedTasks; log?: (line: string) => void } = {}): Promise<StageSummary[]> {

@@ -2,7 +2,7 @@
  * `grpo sft --config FILE [--key value …]`: the supervised stages of the R1 pipeline (DeepSeek-R1 §2.3).
  *   cold_start          SFT on reference (prompt, completion) pairs: a file, or an embedded task's traces;
  *   rejection_sampling  sample n completions per prompt from the model, keep those the rewards pass, SFT on them.
- * Writes output_dir/{config.json, metrics.jsonl, model/} (+ rejection_samples.jsonl) and prints the held-out
+ * Writes <out_dir>/<name>/{config.json, metrics.jsonl, model/} (+ rejection_samples.jsonl) and prints the held-out
  * accuracy before and after.
  */
 import { writeFileSync } from 'node:fs';
@@ -18,7 +18,7 @@ import { embeddedTask, isEmbeddedData } from '../data/synthetic/index.ts';
 import { resolveModelPath } from '../data/synthetic/embedded-model.ts';
 import type { Example } from '../data/presets.ts';
 import { buildRewards } from '../rewards/registry.ts';
-import { loadSftConfig, sftConfigReference, type SftConfig } from '../trainer/sft-config.ts';
+import { loadSftConfig, sftConfigReference, sftRunDir, type SftConfig } from '../trainer/sft-config.ts';
 import { loadPromptExamples, loadSftExamples, promptTemplate } from '../trainer/sft-data.ts';
 import { fitToLength, tokenizeSftPairs, type SftExample } from '../trainer/sft-batches.ts';
 import { rejectionSample } from '../trainer/sft-rejection.ts';
@@ -38,7 +38,7 @@ export interface SftCommandResult {
 
 /** A new model for an embedded task (model.path null): its character tokenizer and model.init's shape. */
 function newModel(c: SftConfig): { model: LlamaModel; tokenizer: Tokenizer } {
-  const tokenizer = createCharTokenizer(embeddedTask(c.data.path).vocabulary);
+  const tokenizer = createCharTokenizer(embeddedTask(c.data.train).vocabulary);
   const i = c.model.init;
   if (i.dim % i.n_heads !== 0) throw new GrpoError('config', `'model.init.dim' (${i.dim}) must be a multiple of 'model.init.n_heads' (${i.n_heads})`);
   const config: LlamaConfig = {
@@ -55,17 +55,17 @@ function openStartingModel(c: SftConfig): { model: LlamaModel; tokenizer: Tokeni
 }
 
 function trainingModelOptions(c: SftConfig) {
-  return { lora: c.model.lora ? loraOptions(c.model.lora) : undefined, basePrecision: c.model.base_precision, recompute: c.train.gradient_checkpointing };
+  return { lora: c.model.lora ? loraOptions(c.model.lora) : undefined, basePrecision: c.model.base_precision, recompute: c.training.gradient_checkpointing };
 }
 
 /** Generation limit: configured, else what the embedded task needs plus slack, else 256. */
 function maxTokensOf(c: SftConfig, configured: number | null): number {
   if (configured !== null) return configured;
-  return isEmbeddedData(c.data.path) ? embeddedTask(c.data.path).maxCompletionTokens(c.data.task_options) + 8 : 256;
+  return isEmbeddedData(c.data.train) ? embeddedTask(c.data.train).maxCompletionTokens(c.data.task_options) + 8 : 256;
 }
 
 async function heldOutExamples(c: SftConfig): Promise<Example[] | null> {
-  const path = c.data.eval ?? (isEmbeddedData(c.data.path) ? c.data.path : null);
+  const path = c.data.eval ?? (isEmbeddedData(c.data.train) ? c.data.train : null);
   if (path === null) return null;
   return loadPromptExamples({
     path, promptField: c.data.prompt_field, answerField: c.data.answer_field, limit: c.data.eval_size, seed: c.data.eval_seed, taskOptions: c.data.task_options,
@@ -75,7 +75,7 @@ async function heldOutExamples(c: SftConfig): Promise<Example[] | null> {
 /** Training examples of the configured stage, as token ids. */
 async function trainingExamples(c: SftConfig, model: LlamaModel, tokenizer: Tokenizer, template: (e: Example) => string, log: (s: string) => void): Promise<SftExample[]> {
   const source = {
-    path: c.data.path, promptField: c.data.prompt_field, completionField: c.data.completion_field, answerField: c.data.answer_field,
+    path: c.data.train, promptField: c.data.prompt_field, completionField: c.data.completion_field, answerField: c.data.answer_field,
     limit: c.data.limit ?? undefined, seed: c.seed, taskOptions: c.data.task_options,
   };
   if (c.stage === 'cold_start') {
@@ -85,10 +85,10 @@ async function trainingExamples(c: SftConfig, model: LlamaModel, tokenizer: Toke
   const r = c.rejection;
   const prompts = await loadPromptExamples({ ...source, limit: r.prompts }, 'train');
   const result = await rejectionSample(model, tokenizer, prompts, {
-    rewards: buildRewards(r.rewards), n: r.n, temperature: r.temperature, topP: r.top_p, maxTokens: maxTokensOf(c, r.max_tokens ?? c.eval.max_tokens),
+    rewards: buildRewards(r.rewards), n: r.n, temperature: r.temperature, topP: r.top_p, maxTokens: maxTokensOf(c, r.max_tokens ?? c.training.eval_max_tokens),
     threshold: r.threshold, seed: c.seed, keepTruncated: r.keep_truncated, maxPerPrompt: r.max_per_prompt ?? undefined, promptText: template,
   });
-  writeFileSync(join(c.output_dir, 'rejection_samples.jsonl'), result.accepted.map((a) => JSON.stringify({ prompt: a.promptText, completion: a.completionText, reward: a.reward, index: a.index })).join('\n') + (result.accepted.length ? '\n' : ''));
+  writeFileSync(join(sftRunDir(c), 'rejection_samples.jsonl'), result.accepted.map((a) => JSON.stringify({ prompt: a.promptText, completion: a.completionText, reward: a.reward, index: a.index })).join('\n') + (result.accepted.length ? '\n' : ''));
   log(`rejection sampling: kept ${result.accepted.length} of ${result.generated} samples (pass rate ${result.passRate.toFixed(3)}, ${result.duplicates} duplicates, ${result.truncated} truncated) covering ${result.promptsCovered}/${prompts.length} prompts`);
   if (result.accepted.length === 0) throw new GrpoError('data', `rejection sampling kept no sample (pass rate ${result.passRate}); lower rejection.threshold, raise rejection.n, or start from a stronger model`);
   return result.accepted;
@@ -96,31 +96,32 @@ async function trainingExamples(c: SftConfig, model: LlamaModel, tokenizer: Toke
 
 /** Run the configured SFT stage. `log` gets the human-readable lines (default console.log). */
 export async function runSft(c: SftConfig, log: (line: string) => void = console.log): Promise<SftCommandResult> {
-  prepareOutputDir(c.output_dir, 'the SFT run (output_dir)');
-  writeFileSync(join(c.output_dir, 'config.json'), JSON.stringify(c, null, 2) + '\n');
+  const runDir = sftRunDir(c);
+  prepareOutputDir(runDir, 'the SFT run (<out_dir>/<name>)');
+  writeFileSync(join(runDir, 'config.json'), JSON.stringify(c, null, 2) + '\n');
   const { model, tokenizer } = openStartingModel(c);
   try {
     const template = promptTemplate(c.data.template, tokenizer, c.data.system);
     const heldOut = await heldOutExamples(c);
-    const evalTokens = maxTokensOf(c, c.eval.max_tokens);
+    const evalTokens = maxTokensOf(c, c.training.eval_max_tokens);
     const score = async () => (await evaluateModel(model, tokenizer, heldOut!, { maxTokens: evalTokens, promptText: template, seed: c.seed })).report;
-    const before = heldOut && c.eval.final ? await score() : undefined;
+    const before = heldOut && c.training.eval_final ? await score() : undefined;
 
     const all = await trainingExamples(c, model, tokenizer, template, log);
     const { kept, dropped } = fitToLength(all, model.config.maxSeqLen);
     if (dropped) log(`dropped ${dropped} of ${all.length} examples longer than the model's ${model.config.maxSeqLen} tokens`);
-    const t = c.train;
-    model.createOptimizer({ weightDecay: t.weight_decay, beta1: t.beta1, beta2: t.beta2, eps: t.eps });
+    const t = c.training, o = c.optimizer;
+    model.createOptimizer({ weightDecay: o.weight_decay, beta1: o.beta1, beta2: o.beta2, eps: o.eps });
     const train = await trainSft(model, kept, {
       batchSize: t.batch_size, microBatchSize: t.micro_batch_size ?? undefined, steps: t.max_steps ?? undefined, epochs: t.epochs,
-      lr: t.lr, schedule: t.schedule, warmupSteps: t.warmup_steps, minLrRatio: t.min_lr_ratio, maxGradNorm: t.max_grad_norm, seed: c.seed,
-      metricsPath: join(c.output_dir, 'metrics.jsonl'), progress: c.progress, label: c.stage,
-      evalEvery: heldOut ? c.eval.every : 0,
+      lr: o.lr, schedule: o.schedule, warmupSteps: o.warmup_steps, minLrRatio: o.min_lr_ratio, maxGradNorm: o.max_grad_norm, seed: c.seed,
+      metricsPath: join(runDir, 'metrics.jsonl'), progress: c.progress, label: c.stage,
+      evalEvery: heldOut ? c.training.eval_every : 0,
       evaluate: async () => { const r = await score(); return { accuracy: r.accuracy, format_rate: r.format_rate }; },
     });
-    const modelDir = join(c.output_dir, 'model');
+    const modelDir = join(runDir, 'model');
     saveSftModel(modelDir, model, tokenizer, c.model.path ?? undefined);
-    const after = heldOut && c.eval.final ? await score() : undefined;
+    const after = heldOut && c.training.eval_final ? await score() : undefined;
     log(`trained ${train.steps} steps on ${kept.length} examples in ${train.seconds.toFixed(1)} s; final loss ${train.losses[train.losses.length - 1].toFixed(4)}; saved ${modelDir}`);
     if (before && after) log(`accuracy_before=${before.accuracy.toFixed(3)} accuracy_after=${after.accuracy.toFixed(3)} format_rate_after=${after.format_rate.toFixed(3)}`);
     return { config: c, train, before, after, examples: kept.length, modelDir };
@@ -143,7 +144,7 @@ export function registerSftCommand(program: Command): Command {
     .option('--print-config', 'list every config key with its default and doc, then exit')
     .allowUnknownOption(true)
     .allowExcessArguments(true)
-    .addHelpText('after', '\nAny config key can be overridden as --section.key value, e.g. --train.lr 1e-4 --stage rejection_sampling')
+    .addHelpText('after', '\nAny config key can be overridden as --section.key value, e.g. --optimizer.lr 1e-4 --stage rejection_sampling')
     .action(async (opts: { config?: string; printConfig?: boolean }, cmd: Command) => {
       if (opts.printConfig) {
         console.log(sftConfigReference());

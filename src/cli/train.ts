@@ -1,5 +1,5 @@
 /** `grpo train --config FILE [--key value …] [--resume DIR]`: the RL loop from a YAML config. */
-import { loadTrainConfig, parseOverrides, setPath, validateTrainConfig } from '../trainer/config/load.ts';
+import { loadTrainConfig, trainConfig } from '../trainer/config/load.ts';
 import { checkpointState } from '../trainer/checkpoint.ts';
 import { train } from '../trainer/trainer.ts';
 import type { EmbeddedTasks } from '../trainer/prompts.ts';
@@ -25,8 +25,7 @@ export async function runTrainCli(o: TrainCliOptions, print: (line: string) => v
   else if (o.resume) {
     // resume with the configuration the run was started with (flags may still change keys, e.g. training.steps)
     const state = checkpointState(o.resume) as { config: Record<string, unknown> };
-    for (const [k, v] of parseOverrides(o.overrides)) setPath(state.config, k, v);
-    config = validateTrainConfig(state.config);
+    config = trainConfig.withOverrides(state.config, o.overrides, `${o.resume} config`);
   } else throw new GrpoError('config', 'grpo train needs --config FILE (or --resume DIR of an earlier run)');
   if (o.overwrite !== undefined) {
     if (![true, 'true', 'false'].includes(o.overwrite)) throw new GrpoError('config', `--overwrite takes true or false (or nothing, meaning true), got '${o.overwrite}'`);

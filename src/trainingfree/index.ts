@@ -1,6 +1,6 @@
 /** Training-free methods: Training-Free GRPO (experience libraries) and GEPA (reflective prompt evolution). */
 export { runTfGrpo, type TfGrpoOverrides, type TfGrpoResult, type TfGrpoStepRecord } from './tfgrpo/run.ts';
-export { tfgrpoConfigSchema, parseTfGrpoConfig, type TfGrpoConfig, type TfGrpoConfigInput } from './tfgrpo/config.ts';
+export { tfgrpoConfig, tfgrpoConfigSchema, parseTfGrpoConfig, type TfGrpoConfig, type TfGrpoConfigInput } from './tfgrpo/config.ts';
 export { tfgrpoCommand, tfgrpoConfigReference } from './tfgrpo/cli.ts';
 export { ExperienceLibrary, type ExperienceOperation, type ApplyReport } from './tfgrpo/experience-library.ts';
 export { updateExperienceLibrary, type UpdaterOptions, type UpdateResult, type UpdateStats } from './tfgrpo/experience-updater.ts';
@@ -8,7 +8,7 @@ export { answerWithExperiences, loadExperienceLibrary, systemPromptWithExperienc
 export { evaluateSplit, rolloutGroups, isMixedGroup, type TaskPrompt, type RolloutGroup, type SplitScore } from './tfgrpo/rollout.ts';
 
 export { runGepa, type GepaOverrides, type GepaResult, type HeldOutScores } from './gepa/run.ts';
-export { gepaConfigSchema, parseGepaConfig, type GepaConfig, type GepaConfigInput } from './gepa/config.ts';
+export { gepaConfig, gepaConfigSchema, parseGepaConfig, type GepaConfig, type GepaConfigInput } from './gepa/config.ts';
 export { gepaCommand, gepaConfigReference } from './gepa/cli.ts';
 export { runGepaEngine, isAccepted, type GepaEngineOptions, type GepaEngineDeps, type AcceptanceCriterion } from './gepa/engine.ts';
 export { ChatProgramAdapter, type GepaAdapter, type EvaluationBatch, type ExecutionTrace } from './gepa/adapter.ts';

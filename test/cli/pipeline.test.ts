@@ -19,8 +19,8 @@ test.after(() => rmSync(dir, { recursive: true, force: true }));
 function smallExample(): PipelineConfig {
   const c = loadPipelineConfig(path.join(import.meta.dirname, '../../configs/r1-pipeline.yaml'));
   const [cold, rl, rejection, rl2] = c.stages.map((s) => s.config as Record<string, Record<string, unknown>>);
-  cold.data.limit = 64; cold.train.max_steps = 2; cold.eval = { final: true, max_tokens: 41 };
-  rejection.rejection = { prompts: 8, n: 2, threshold: 0 }; rejection.train = { max_steps: 2, batch_size: 8 }; rejection.eval = { final: false };
+  cold.data.limit = 64; cold.training = { max_steps: 2, batch_size: 16, eval_final: true, eval_max_tokens: 41 };
+  rejection.rejection = { prompts: 8, n: 2, threshold: 0 }; rejection.training = { max_steps: 2, batch_size: 8, eval_final: false };
   for (const r of [rl, rl2]) {
     r.data.eval_size = 8; r.rollout.prompts_per_step = 2; r.rollout.group_size = 2;
     r.training = { steps: 2, micro_batch_groups: 2, log_completions_every: 0, save_every: 1 };
@@ -69,7 +69,7 @@ test('LoRA stages: each adapter is merged into its stage\'s base, and the next s
     name: 'lora', out_dir: dir, model: 'embedded',
     stages: [
       { name: 'sft', kind: 'sft', config: {
-        stage: 'cold_start', data: { path: 'embedded:addition', limit: 32 }, train: { max_steps: 2, batch_size: 8, lr: 1e-2 }, eval: { final: false },
+        stage: 'cold_start', data: { train: 'embedded:addition', limit: 32 }, training: { max_steps: 2, batch_size: 8, eval_final: false }, optimizer: { lr: 1e-2 },
         model: { lora: { r: 4 }, threads: 1 },
       } },
       { name: 'rl', kind: 'train', config: {
@@ -114,5 +114,6 @@ test('a stage may not set what the pipeline wires (output folders)', async () =>
   const run = (stage: Record<string, unknown>) => runPipeline({ name: 'p', out_dir: dir, model: 'embedded', stages: [stage as never] }, { log: () => {} });
   await assert.rejects(run({ name: 's', kind: 'sft', config: { output_dir: 'x' } }), /stage 's': output_dir is set by the pipeline/);
   await assert.rejects(run({ name: 's', kind: 'sft', config: { model: { path: null, lora: {} } } }), (e: unknown) => e instanceof GrpoError && /stage 's': a LoRA stage needs a starting model/.test(e.message));
+  await assert.rejects(run({ name: 's', kind: 'sft', config: { name: 'x', out_dir: 'y' } }), /stage 's': name, out_dir are set by the pipeline/);
   await assert.rejects(run({ name: 't', kind: 'train', config: { data: { train: 'embedded:addition' }, rollout: { group_sise: 2 } } }), /stage 't': .*rollout\.group_sise/);
 });

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadTrainConfig, parseOverrides, validateTrainConfig } from '../../src/trainer/config/load.ts';
+import { loadTrainConfig, validateTrainConfig } from '../../src/trainer/config/load.ts';
+import { parseOverrides } from '../../src/config/index.ts';
 import { resolveAlgorithm, methodPresets } from '../../src/trainer/config/presets.ts';
 import { GrpoError } from '../../src/errors.ts';
 

@@ -34,7 +34,8 @@ const config = {
   task: { train: 'train.jsonl', val: 'val.jsonl', test: 'test.jsonl', metric: 'exact_match' },
   program: { components: { instructions: 'Answer the question.' } },
   max_metric_calls: 20,
-  out_dir: 'run',
+  out_dir: '.',
+  name: 'run',
 };
 
 test('one reflective step fixes the format; the run stops on budget and saves its results', async () => {

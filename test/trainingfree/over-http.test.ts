@@ -62,16 +62,16 @@ test('tfgrpo and gepa complete over HTTP and report held-out scores before and a
     writeData(dir);
     writeFileSync(
       join(dir, 'tfgrpo.yaml'),
-      `task: { train: train.jsonl, test: test.jsonl, metric: exact_match }\ntask_model: { base_url: "${url}" }\nbatch_size: 2\ngrpo_n: 2\nout_dir: out-tfgrpo\n`,
+      `task: { train: train.jsonl, test: test.jsonl, metric: exact_match }\ntask_model: { base_url: "${url}" }\nbatch_size: 2\ngrpo_n: 2\nout_dir: .\n`,
     );
-    const tf = await tfgrpoCommand(join(dir, 'tfgrpo.yaml'), { quiet: true });
+    const tf = await tfgrpoCommand(join(dir, 'tfgrpo.yaml'), { quiet: true, overrides: ['--name', 'out-tfgrpo'] });
     assert.deepEqual([tf.before?.mean, tf.after?.mean], [0, 1]);
     assert.deepEqual(tf.library.toRecord(), { G0: LESSON });
     assert.ok(existsSync(join(dir, 'out-tfgrpo', 'library.json')));
 
     writeFileSync(
       join(dir, 'gepa.yaml'),
-      `task: { train: train.jsonl, test: test.jsonl, metric: exact_match }\ntask_model: { base_url: "${url}" }\nprogram: { components: { instructions: "Add the numbers." } }\nmax_metric_calls: 16\nout_dir: out-gepa\n`,
+      `task: { train: train.jsonl, test: test.jsonl, metric: exact_match }\ntask_model: { base_url: "${url}" }\nprogram: { components: { instructions: "Add the numbers." } }\nmax_metric_calls: 16\nout_dir: .\nname: out-gepa\n`,
     );
     const g = await gepaCommand(join(dir, 'gepa.yaml'), { quiet: true });
     assert.deepEqual(g.heldout, { seed: 0, best: 1, examples: 3 });

@@ -41,7 +41,8 @@ const baseConfig = {
   task: { train: 'train.jsonl', test: 'test.jsonl', input_field: 'q', answer_field: 'a', metric: 'exact_match' },
   batch_size: 2,
   grpo_n: 4,
-  out_dir: 'run',
+  out_dir: '.',
+  name: 'run',
 };
 
 test('two steps: the first learns the lesson from mixed groups, the second has nothing left to learn', async () => {

@@ -1,5 +1,5 @@
 /**
- * Embedded synthetic tasks, named in configs as `embedded:<task>` (e.g. `data.path: embedded:addition`).
+ * Embedded synthetic tasks, named in configs as `embedded:<task>` (e.g. `data.train: embedded:addition`).
  * Each one generates prompts with gold answers and R1-format reference completions from a seed, and names the
  * character vocabulary a model trained on it from scratch uses.
  */

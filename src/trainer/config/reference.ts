@@ -3,7 +3,9 @@
  * preset resolves them) and its one-line doc, read from the schema itself so it never drifts.
  */
 import YAML from 'yaml';
+import type { z } from 'zod';
 import { trainConfigSchema } from './schema.ts';
+import { unwrapObject } from '../../config/validate.ts';
 import { sharedAlgorithmSchema } from './algorithm-schema.ts';
 import { resolveAlgorithm } from './presets.ts';
 import { advantageEstimators, policyLosses } from '../../algorithms/index.ts';
@@ -12,13 +14,6 @@ interface SchemaNode {
   description?: string;
   shape?: Record<string, SchemaNode>;
   def: { type: string; innerType?: SchemaNode; defaultValue?: unknown };
-}
-
-/** The object schema inside default/prefault/optional wrappers, if any. */
-function objectOf(node: SchemaNode): SchemaNode | null {
-  let cur: SchemaNode | undefined = node;
-  while (cur && !cur.shape) cur = cur.def.innerType;
-  return cur ?? null;
 }
 
 function defaultOf(node: SchemaNode): unknown {
@@ -46,14 +41,14 @@ export function configReference(preset = 'grpo', run = { groupSize: 8, maxTokens
   const lines: string[] = [`# grpo train configuration: every key, its default, and what it does (algorithm knobs as preset '${preset}' sets them)`];
   const root = trainConfigSchema as unknown as SchemaNode;
   for (const [key, node] of Object.entries(root.shape!)) {
-    const section = objectOf(node);
+    const section = unwrapObject<SchemaNode>(node);
     if (section && key !== 'rewards') {
       // an optional section (environment) is off unless written: shown commented out, with its defaults
       const off = node.def.type === 'optional' ? '# ' : '';
       lines.push('', `${off}${key}:${node.description ? `  # ${node.description}` : ''}`);
       for (const [k, child] of Object.entries(key === 'algorithm' ? algorithmShape : section.shape!)) {
         const value = key === 'algorithm' && k !== 'preset' ? resolved[k] : key === 'algorithm' ? preset : defaultOf(child);
-        const optional = child.def.type === 'optional';
+        const optional = (child as unknown as z.ZodType).safeParse(undefined).success;
         const text = value !== undefined ? ` ${flow(value)}` : optional ? '' : ' <required>';
         lines.push(`${off}  ${value === undefined && optional ? '# ' : ''}${k}:${text}${child.description ? `  # ${child.description}` : ''}`);
       }

@@ -1,36 +1,21 @@
 /**
  * The `grpo train` configuration: one YAML file, validated here. Every key has a default and a one-line doc
- * (`describe`); unknown keys are errors. Method knobs under `algorithm` default to the chosen preset's paper
- * values (presets.ts) and any of them can be overridden individually.
+ * (`describe`); unknown keys are errors. The model, optimizer and run-identity sections are the ones every training
+ * command shares (src/config/sections.ts). Method knobs under `algorithm` default to the chosen preset's paper values
+ * (presets.ts) and any of them can be overridden individually.
  */
 import { z } from 'zod';
-import { DEVICE_HELP, DEVICE_PATTERN } from '../../engine/device-setting.ts';
+import { modelSectionFields, optimizerSectionSchema, overwriteField, runSectionFields, seedField } from '../../config/sections.ts';
 import { rewardEntrySchema } from '../../rewards/registry.ts';
 import { checkAlgorithm } from './presets.ts';
 import { sharedAlgorithmSchema } from './algorithm-schema.ts';
 
 const positiveInt = z.number().int().positive();
 
-
-/** LoRA with PEFT's names (LoraConfig): present means the base is frozen and only adapters (and a critic head) train. */
-export const loraSchema = z.object({
-  r: positiveInt.default(16).describe('adapter rank'),
-  alpha: z.number().positive().default(32).describe('lora_alpha: the update is scaled by alpha / r'),
-  dropout: z.number().min(0).lt(1).default(0).describe('lora_dropout on the adapter input, in training passes'),
-  target_modules: z.array(z.enum(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'])).min(1)
-    .default(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']).describe('projections that get an adapter'),
-  use_rslora: z.boolean().default(false).describe('rank-stabilised scaling alpha / sqrt(r) (rsLoRA)'),
-}).strict();
-
-const modelSchema = z.object({
+const modelSchema = z.strictObject({
   path: z.string().describe('policy: Hugging Face folder, .gguf, llama2.c .bin, or "embedded" (the shipped demo model)'),
-  tokenizer: z.string().optional().describe('tokenizer path (default: found with the model)'),
-  threads: positiveInt.optional().describe('compute threads (default: one per core)'),
-  device: z.string().regex(DEVICE_PATTERN, { error: 'must be auto, cpu, vulkan[:N], cuda[:N] or metal' }).optional().describe(DEVICE_HELP),
-  precision: z.enum(['auto', 'f32', 'bf16']).default('auto').describe('matmul precision of training and decoding: f32 (exact), bf16 (BF16 copies of the weights feed the products; master weights, AdamW and the log-softmax stay f32), or auto (bf16 where the CPU has vector BF16: AVX2 / AVX-512; else f32)'),
-  lora: loraSchema.optional().describe('train LoRA adapters on a frozen base instead of every weight (lora: {} for the defaults); the KL reference is then the base with adapters off'),
-  base_precision: z.enum(['bf16', 'f32', 'q8_0']).optional().describe('with lora: how the frozen base is held — bf16 (default), f32, or q8_0 (8-bit blocks, QLoRA-style)'),
-}).strict();
+  ...modelSectionFields,
+});
 
 const dataSchema = z.object({
   train: z.string().describe('training prompts: a .jsonl/.json/.parquet file, or embedded:<task>'),
@@ -76,18 +61,6 @@ const algorithmSchema = sharedAlgorithmSchema.catchall(z.unknown()).superRefine(
   for (const issue of checkAlgorithm(a)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
 });
 
-const optimizerSchema = z.object({
-  lr: z.number().nonnegative().default(1e-6).describe('peak learning rate'),
-  schedule: z.enum(['constant', 'linear', 'cosine']).default('constant').describe('learning-rate schedule after warm-up'),
-  warmup_steps: z.number().int().nonnegative().default(0).describe('linear warm-up optimizer steps'),
-  min_lr_ratio: z.number().min(0).max(1).default(0).describe('floor of decaying schedules, as a fraction of lr'),
-  weight_decay: z.number().nonnegative().default(0).describe('AdamW decoupled weight decay'),
-  beta1: z.number().min(0).lt(1).default(0.9).describe('AdamW β1'),
-  beta2: z.number().min(0).lt(1).default(0.999).describe('AdamW β2'),
-  eps: z.number().positive().default(1e-8).describe('AdamW ε'),
-  max_grad_norm: z.number().positive().default(1).describe('clip the global gradient norm to this'),
-}).strict();
-
 const trainingSchema = z.object({
   steps: positiveInt.default(100).describe('training steps (rollout batches)'),
   micro_batch_groups: positiveInt.default(4).describe('groups per forward/backward pass (memory vs speed)'),
@@ -104,16 +77,15 @@ const trainingSchema = z.object({
 }).strict();
 
 export const trainConfigSchema = z.object({
-  name: z.string().regex(/^[\w.-]+$/, 'use letters, digits, ".", "-" and "_"').default('run').describe('run name: results go to <out_dir>/<name>/'),
-  out_dir: z.string().default('runs').describe('folder for run outputs'),
-  overwrite: z.boolean().default(false).describe('start afresh in a run folder that holds an earlier run, deleting its metrics, checkpoint and final model (--overwrite); without it such a run is refused, and --resume continues one'),
-  seed: z.number().int().default(0).describe('the one seed all randomness flows from'),
+  ...runSectionFields('run'),
+  overwrite: overwriteField,
+  seed: seedField('sampling, data order, initialisation'),
   model: modelSchema,
   data: dataSchema,
   rollout: rolloutSchema.prefault({}),
   rewards: z.array(rewardEntrySchema).min(1).default([{ type: 'math', weight: 1, options: {} }, { type: 'format', weight: 0.1, options: {} }]).describe('weighted rewards'),
   algorithm: algorithmSchema.prefault({}),
-  optimizer: optimizerSchema.prefault({}),
+  optimizer: optimizerSectionSchema({ lr: 1e-6, schedule: 'constant', why: 'small and constant, as RL fine-tuning of a pretrained policy uses' }).prefault({}),
   training: trainingSchema.prefault({}),
   environment: environmentSchema.optional().describe('multi-turn episodes with tools; rollout.max_tokens then bounds a whole episode (sampled and inserted tokens)'),
 }).strict();

@@ -1,11 +1,9 @@
 /**
- * Config pieces shared by `grpo tfgrpo` and `grpo gepa`: the task (data splits, fields, metric) and the
- * model endpoints, plus YAML loading and zod validation that turns every problem into one GrpoError naming
- * the key. Keys are snake_case, as in the reference implementations (gepa, youtu-agent) and TRL.
+ * Config sections shared by `grpo tfgrpo` and `grpo gepa`: the task (data splits, fields, metric) and the
+ * model endpoints (they talk to servers, so no local model section). Reading, flags and validation are the shared
+ * config module's (src/config/). Keys are snake_case, as in the reference implementations (gepa, youtu-agent) and TRL.
  */
-import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { GrpoError } from '../../errors.ts';
 import { OpenAIClient } from '../../rollout/openai-client.ts';
@@ -37,72 +35,6 @@ export const taskSchema = z.strictObject({
   test_limit: z.number().int().min(1).nullable().default(null).describe('use only the first N held-out rows; null = all'),
 });
 export type TaskConfig = z.infer<typeof taskSchema>;
-
-function issuePath(path: readonly PropertyKey[]): string {
-  return path.map(String).join('.');
-}
-
-/** Validates `raw` against `schema`; any problem becomes one GrpoError listing each bad key. */
-export function parseConfig<S extends z.ZodType>(schema: S, raw: unknown, label: string): z.infer<S> {
-  const r = schema.safeParse(raw ?? {});
-  if (r.success) return r.data;
-  const problems = r.error.issues.map((issue) => {
-    if (issue.code === 'unrecognized_keys') {
-      const keys = (issue as { keys: string[] }).keys.map((k) => `'${issuePath([...issue.path, k])}'`).join(', ');
-      return `unknown key ${keys}`;
-    }
-    return `'${issuePath(issue.path) || '(root)'}': ${issue.message}`;
-  });
-  throw new GrpoError('config', `${label}: ${problems.join('; ')}`);
-}
-
-/** Reads a YAML (or JSON) config file; relative paths inside it resolve against its folder. */
-export function readConfigFile(path: string): { raw: unknown; baseDir: string } {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new GrpoError('io', `cannot read config ${path}: ${(e as Error).message}`);
-  }
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (e) {
-    throw new GrpoError('config', `${path}: not valid YAML (${(e as Error).message})`);
-  }
-  return { raw, baseDir: dirname(resolve(path)) };
-}
-
-/** One line per key: `path (default): doc` — the reference for a config, generated from its schema. */
-export function describeConfig(schema: z.ZodType, prefix = ''): string[] {
-  const shape = (schema as unknown as { shape?: Record<string, z.ZodType> }).shape;
-  if (!shape) return [];
-  const lines: string[] = [];
-  for (const [key, field] of Object.entries(shape)) {
-    const path = prefix ? `${prefix}.${key}` : key;
-    let def: unknown;
-    try {
-      def = field.parse(undefined);
-    } catch {
-      def = '(required)';
-    }
-    lines.push(`${path} (default ${JSON.stringify(def)}): ${field.description ?? ''}`);
-    const inner = unwrapObject(field);
-    if (inner) lines.push(...describeConfig(inner, path));
-  }
-  return lines;
-}
-
-/** The object schema under default/prefault/nullable wrappers, if any. */
-export function unwrapObject(field: z.ZodType): z.ZodType | null {
-  let t: unknown = field;
-  for (let depth = 0; depth < 5 && t; depth++) {
-    if ((t as { shape?: unknown }).shape) return t as z.ZodType;
-    const def = (t as { def?: { innerType?: unknown } }).def;
-    t = def?.innerType;
-  }
-  return null;
-}
 
 export interface LoadedSplits {
   train: TaskExample[];

@@ -13,9 +13,9 @@ export interface RunSetupOverrides {
   quiet?: boolean;
 }
 
-export async function openTaskRun(config: { out_dir: string; task: TaskConfig; task_model: ModelEndpointConfig }, overrides: RunSetupOverrides) {
+export async function openTaskRun(config: { out_dir: string; name: string; task: TaskConfig; task_model: ModelEndpointConfig }, overrides: RunSetupOverrides) {
   const baseDir = overrides.baseDir ?? process.cwd();
-  const outDir = resolve(baseDir, config.out_dir);
+  const outDir = resolve(baseDir, config.out_dir, config.name);
   return {
     baseDir,
     outDir,

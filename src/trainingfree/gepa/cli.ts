@@ -1,18 +1,17 @@
 /**
- * `grpo gepa --config FILE`: what the command line calls. Reads the YAML config (paths in it resolve against
- * its folder), validates it and runs GEPA; the run resumes from the config's out_dir when a state is there.
+ * `grpo gepa --config FILE [--key value …]`: what the command line calls. Reads the YAML config (paths in it
+ * resolve against its folder), applies the flags, validates it and runs GEPA; the run resumes from
+ * <out_dir>/<name>/ when a state is there.
  */
-import { describeConfig, readConfigFile } from '../common/config.ts';
-import { gepaConfigSchema, parseGepaConfig } from './config.ts';
+import { gepaConfig } from './config.ts';
 import { runGepa, type GepaResult } from './run.ts';
 
-export async function gepaCommand(configPath: string, opts: { quiet?: boolean } = {}): Promise<GepaResult> {
-  const { raw, baseDir } = readConfigFile(configPath);
-  const config = parseGepaConfig(raw, configPath);
+export async function gepaCommand(configPath: string, opts: { quiet?: boolean; overrides?: readonly string[] } = {}): Promise<GepaResult> {
+  const { config, baseDir } = gepaConfig.load(configPath, opts.overrides);
   return runGepa(config, { baseDir, quiet: opts.quiet });
 }
 
 /** Every config key with its default and doc, one per line (for `--help` or docs). */
 export function gepaConfigReference(): string {
-  return describeConfig(gepaConfigSchema).join('\n');
+  return gepaConfig.reference();
 }

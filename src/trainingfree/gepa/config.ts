@@ -5,7 +5,8 @@
  */
 import { z } from 'zod';
 import { GrpoError } from '../../errors.ts';
-import { modelEndpointSchema, parseConfig, taskSchema } from '../common/config.ts';
+import { modelEndpointSchema, taskSchema } from '../common/config.ts';
+import { defineConfig, runSectionFields, seedField } from '../../config/index.ts';
 import { checkTemplate } from '../common/template.ts';
 import { checkReflectionTemplate } from './instruction-proposal.ts';
 
@@ -39,21 +40,25 @@ export const gepaConfigSchema = z.strictObject({
   task_temperature: z.number().min(0).default(0).describe('task model temperature (0 = deterministic, cacheable scores)'),
   reflection_temperature: z.number().min(0).default(1).describe('reflection model temperature'),
   eval_test: z.boolean().default(true).describe('score the seed and the best program on task.test at the end (outside the budget)'),
-  seed: z.number().int().default(0).describe('seed for parent selection, minibatches and merges'),
-  resume: z.boolean().default(true).describe('continue from out_dir/gepa_state.json when present'),
-  out_dir: z.string().default('runs/gepa').describe('run folder: gepa_state.json, metrics.jsonl, best_program.json, result.json'),
+  seed: seedField('parent selection, minibatches and merges'),
+  resume: z.boolean().default(true).describe('continue from <out_dir>/<name>/gepa_state.json when present'),
+  ...runSectionFields('gepa', 'gepa_state.json, metrics.jsonl, best_program.json, result.json'),
 });
 
 export type GepaConfig = z.infer<typeof gepaConfigSchema>;
 export type GepaConfigInput = z.input<typeof gepaConfigSchema>;
 
-export function parseGepaConfig(raw: unknown, label = 'gepa config'): GepaConfig {
-  const c = parseConfig(gepaConfigSchema, raw, label);
+function checkGepaConfig(c: GepaConfig, label: string): void {
   const names = Object.keys(c.program.components);
   if (names.length === 0) throw new GrpoError('config', `${label}: program.components is empty; give at least one named text`);
   if (names.includes('input')) throw new GrpoError('config', `${label}: program.components may not be named 'input' (it is the example placeholder)`);
   if (c.program.system_template !== null) checkTemplate(c.program.system_template, names, `${label}: program.system_template`);
   checkTemplate(c.program.user_template, ['input', ...names], `${label}: program.user_template`);
   if (c.reflection_prompt_template !== null) checkReflectionTemplate(c.reflection_prompt_template, `${label}: reflection_prompt_template`);
-  return c;
+}
+
+export const gepaConfig = defineConfig({ command: 'gepa', schema: gepaConfigSchema, check: checkGepaConfig });
+
+export function parseGepaConfig(raw: unknown, label = 'gepa config'): GepaConfig {
+  return gepaConfig.parse(raw, label);
 }

@@ -1,15 +1,14 @@
 /**
- * `grpo tfgrpo --config FILE`: what the command line calls. Reads the YAML config (paths in it resolve
- * against its folder), validates it, runs Training-Free GRPO and prints where the results are.
+ * `grpo tfgrpo --config FILE [--key value …]`: what the command line calls. Reads the YAML config (paths in it
+ * resolve against its folder), applies the flags, validates it, runs Training-Free GRPO and prints where the
+ * results are.
  */
-import { describeConfig, readConfigFile } from '../common/config.ts';
 import { fmt } from '../common/run-log.ts';
-import { parseTfGrpoConfig, tfgrpoConfigSchema } from './config.ts';
+import { tfgrpoConfig } from './config.ts';
 import { runTfGrpo, type TfGrpoResult } from './run.ts';
 
-export async function tfgrpoCommand(configPath: string, opts: { quiet?: boolean } = {}): Promise<TfGrpoResult> {
-  const { raw, baseDir } = readConfigFile(configPath);
-  const config = parseTfGrpoConfig(raw, configPath);
+export async function tfgrpoCommand(configPath: string, opts: { quiet?: boolean; overrides?: readonly string[] } = {}): Promise<TfGrpoResult> {
+  const { config, baseDir } = tfgrpoConfig.load(configPath, opts.overrides);
   const result = await runTfGrpo(config, { baseDir, quiet: opts.quiet });
   if (!opts.quiet) {
     console.log(`tfgrpo done: ${result.steps.length} step(s), ${result.library.size} lesson(s) in ${result.outDir}/library.json`);
@@ -20,5 +19,5 @@ export async function tfgrpoCommand(configPath: string, opts: { quiet?: boolean 
 
 /** Every config key with its default and doc, one per line (for `--help` or docs). */
 export function tfgrpoConfigReference(): string {
-  return describeConfig(tfgrpoConfigSchema).join('\n');
+  return tfgrpoConfig.reference();
 }

@@ -3,7 +3,8 @@
  * (epochs 1, batch_size 50, grpo_n 5, rollout_temperature 0.7, num_experiences_per_query 1).
  */
 import { z } from 'zod';
-import { modelEndpointSchema, parseConfig, taskSchema } from '../common/config.ts';
+import { modelEndpointSchema, taskSchema } from '../common/config.ts';
+import { defineConfig, runSectionFields, seedField } from '../../config/index.ts';
 import { checkTemplate } from '../common/template.ts';
 
 export const tfgrpoConfigSchema = z.strictObject({
@@ -34,16 +35,20 @@ export const tfgrpoConfigSchema = z.strictObject({
   eval_n: z.number().int().min(1).default(1).describe('answers sampled per held-out question'),
   eval_temperature: z.number().min(0).default(0).describe('sampling temperature for held-out evaluation'),
   initial_library: z.string().nullable().default(null).describe('start from a saved library (library.json); null = empty'),
-  seed: z.number().int().default(0).describe('seed for shuffling and for per-request sampling seeds'),
+  seed: seedField('shuffling and per-request sampling seeds'),
   send_seed: z.boolean().default(true).describe('send a per-request seed to the server, making rollouts reproducible and cacheable where it honours seeds'),
-  out_dir: z.string().default('runs/tfgrpo').describe('run folder: library.json, library_step<k>.json, metrics.jsonl, result.json'),
+  ...runSectionFields('tfgrpo', 'library.json, library_step<k>.json, metrics.jsonl, result.json'),
 });
 
 export type TfGrpoConfig = z.infer<typeof tfgrpoConfigSchema>;
 export type TfGrpoConfigInput = z.input<typeof tfgrpoConfigSchema>;
 
+export const tfgrpoConfig = defineConfig({
+  command: 'tfgrpo',
+  schema: tfgrpoConfigSchema,
+  check: (c, label) => checkTemplate(c.user_template, ['input'], `${label}: user_template`),
+});
+
 export function parseTfGrpoConfig(raw: unknown, label = 'tfgrpo config'): TfGrpoConfig {
-  const c = parseConfig(tfgrpoConfigSchema, raw, label);
-  checkTemplate(c.user_template, ['input'], `${label}: user_template`);
-  return c;
+  return tfgrpoConfig.parse(raw, label);
 }
