@@ -109,3 +109,12 @@ test('config: defaults from the paper, one clear error per bad key, templates ch
   assert.ok(reference.length > 30);
   for (const line of reference) assert.match(line, /\): \S/, `undocumented key: ${line}`);
 });
+
+test('a run left in out_dir itself (the layout before <out_dir>/<name>/) is named with how to continue it, not started afresh beside', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tfgrpo-old-'));
+  writeData(dir);
+  writeFileSync(join(dir, 'library.json'), '{}');
+  await assert.rejects(runTfGrpo(baseConfig, { taskModel: solver(), criticModel: critic(), baseDir: dir, quiet: true }),
+    (e: unknown) => e instanceof GrpoError && /holds an earlier run \(library\.json\).*move its files into .*run to continue it/.test(e.message));
+  assert.ok(!existsSync(join(dir, 'run')), 'nothing written');
+});

@@ -1,5 +1,7 @@
 /** What every training-free run opens first: its folder and log, task splits, metric, and task model. */
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { GrpoError } from '../../errors.ts';
 import type { ChatModel } from '../../rollout/chat-model.ts';
 import { chatModelFromConfig, loadTaskSplits, type LoadedSplits, type ModelEndpointConfig, type TaskConfig } from './config.ts';
 import { metricByName, type TaskMetric } from './metrics.ts';
@@ -16,6 +18,7 @@ export interface RunSetupOverrides {
 export async function openTaskRun(config: { out_dir: string; name: string; task: TaskConfig; task_model: ModelEndpointConfig }, overrides: RunSetupOverrides) {
   const baseDir = overrides.baseDir ?? process.cwd();
   const outDir = resolve(baseDir, config.out_dir, config.name);
+  refuseOldLayout(resolve(baseDir, config.out_dir), outDir);
   return {
     baseDir,
     outDir,
@@ -24,6 +27,19 @@ export async function openTaskRun(config: { out_dir: string; name: string; task:
     metric: overrides.metric ?? metricByName(config.task.metric),
     taskModel: overrides.taskModel ?? (await chatModelFromConfig(config.task_model, baseDir)),
   };
+}
+
+/** Files a tfgrpo or gepa run leaves in its folder. */
+const RUN_FILES = ['metrics.jsonl', 'result.json', 'library.json', 'gepa_state.json'];
+
+/**
+ * Before the config module was shared, out_dir was the run folder itself; it is now the parent of <name>/. A run
+ * left in the old place would be silently started afresh (and a GEPA run not resumed): say where it is instead.
+ */
+function refuseOldLayout(parent: string, outDir: string): void {
+  const old = RUN_FILES.filter((f) => existsSync(join(parent, f)));
+  if (old.length === 0 || existsSync(outDir)) return;
+  throw new GrpoError('config', `out_dir ${parent} holds an earlier run (${old.join(', ')}) in the layout before runs went to <out_dir>/<name>/; move its files into ${outDir} to continue it, or choose another out_dir`);
 }
 
 /** A second model (critic, reflection): the override, else its own endpoint, else the task model. */
