@@ -75,7 +75,8 @@ test('Training-Free GRPO and GEPA complete against grpo serve on stories260K and
         'batch_size: 2',
         'grpo_n: 4',
         'rollout_temperature: 1.0',
-        'out_dir: out-tfgrpo',
+        'out_dir: .',
+        'name: out-tfgrpo',
       ].join('\n') + '\n',
     );
     const tfStarted = Date.now();
@@ -105,7 +106,8 @@ test('Training-Free GRPO and GEPA complete against grpo serve on stories260K and
         'max_metric_calls: 20',
         'reflection_minibatch_size: 2',
         'skip_perfect_score: false',
-        'out_dir: out-gepa',
+        'out_dir: .',
+        'name: out-gepa',
       ].join('\n') + '\n',
     );
     const gepaStarted = Date.now();
