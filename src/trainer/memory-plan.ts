@@ -14,6 +14,7 @@ import { loraSettings } from '../model/lora.ts';
 import type { Precision } from '../model/weight-copies.ts';
 import { VOCAB_CHUNK_ELEMENTS } from '../model/pieces/token-head.ts';
 import { GrpoError } from '../errors.ts';
+import type { DeviceInfo } from '../engine/device.ts';
 
 export interface MemoryPlanInput {
   config: LlamaConfig;
@@ -97,10 +98,31 @@ export function describePlan(plan: MemoryPlan): string {
   return plan.parts.map(([what, b]) => `${what} ${gb(b)}`).join(', ');
 }
 
+/** Where a run's tensors live, and how much of it there is to use. */
+export interface MemoryBudget {
+  bytes: number;
+  /** "this machine has", or the GPU by name */
+  where: string;
+  /** the runtime (Node, ggml's metadata) lives in host memory, not in this budget */
+  runtimeElsewhere?: boolean;
+}
+
+/**
+ * A run on a GPU holds its weights, optimizer state, activations and KV cache in the GPU's memory, so the plan is
+ * checked against what the device reports free (less the host-side runtime); on the CPU against the machine's.
+ * null: nothing to check against (a backend that reports no memory).
+ */
+export function memoryBudget(device: DeviceInfo): MemoryBudget | null {
+  if (device.kind === 'cpu' || process.env.GRPO_MEMORY_LIMIT_GB) return { bytes: availableMemory(), where: 'this machine has' };
+  return device.memoryFree > 0 ? { bytes: device.memoryFree, where: `${device.name} (${device.description}) has`, runtimeElsewhere: true } : null;
+}
+
 /** Throw before anything is allocated when the plan does not fit the memory available. */
-export function checkMemoryPlan(plan: MemoryPlan, available = availableMemory()): void {
-  if (plan.total <= available) return;
-  throw new GrpoError('memory', `this run needs about ${gb(plan.total)} and this machine has ${gb(available)}: ${describePlan(plan)}. ` +
+export function checkMemoryPlan(plan: MemoryPlan, available: number | MemoryBudget = availableMemory()): void {
+  const budget = typeof available === 'number' ? { bytes: available, where: 'this machine has' } : available;
+  const needed = plan.total - ('runtimeElsewhere' in budget && budget.runtimeElsewhere ? RUNTIME_BYTES : 0);
+  if (needed <= budget.bytes) return;
+  throw new GrpoError('memory', `this run needs about ${gb(needed)} and ${budget.where} ${gb(budget.bytes)} free: ${describePlan(plan)}. ` +
     'To fit: train LoRA adapters (model.lora: {}, base held in bf16 or q8_0), set training.gradient_checkpointing: true, ' +
     'lower training.micro_batch_groups (or micro_batch_sequences), rollout.prompts_per_step × group_size (the generation KV cache), or shorten rollout.max_tokens / data.max_prompt_tokens. ' +
     'training.check_memory: false skips this check.');

@@ -18,7 +18,9 @@ import type { ResolvedAlgorithm } from './config/presets.ts';
 import { runPrompts, promptBudget, type EmbeddedTasks, type PromptSet } from './prompts.ts';
 import { checkpointPolicy } from './checkpoint.ts';
 import { loraOptions } from './config/lora-options.ts';
-import { planTrainingMemory, checkMemoryPlan, type MemoryPlan } from './memory-plan.ts';
+import { planTrainingMemory, checkMemoryPlan, memoryBudget, type MemoryPlan } from './memory-plan.ts';
+import { resolveDevice } from '../engine/device.ts';
+import { parseDevice } from '../engine/device-setting.ts';
 import { resolveModelPath } from '../data/synthetic/embedded-model.ts';
 import { agentSetup, type AgentOptions, type AgentSetup } from './agent-setup.ts';
 
@@ -60,7 +62,10 @@ export async function openRunModels(config: TrainConfig, a: ResolvedAlgorithm, o
     sequencesPerPass: config.training.micro_batch_sequences ?? config.training.micro_batch_groups * groupSize,
     generationSlots: config.rollout.prompts_per_step * groupSize,
   });
-  if (config.training.check_memory) checkMemoryPlan(memory);
+  if (config.training.check_memory) {
+    const budget = memoryBudget(resolveDevice(parseDevice(config.model.device ?? process.env.GRPO_DEVICE ?? 'auto', config.model.device ? 'model.device' : 'GRPO_DEVICE')));
+    if (budget) checkMemoryPlan(memory, budget);
+  }
 
   const resumed = opts.resume ? checkpointPolicy(opts.resume) : null;
   const engine = { threads: config.model.threads, device: config.model.device, tokenizer, precision: config.model.precision };

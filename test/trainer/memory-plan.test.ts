@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planTrainingMemory, checkMemoryPlan } from '../../src/trainer/memory-plan.ts';
+import { planTrainingMemory, checkMemoryPlan, memoryBudget } from '../../src/trainer/memory-plan.ts';
+import type { DeviceInfo } from '../../src/engine/device.ts';
 import type { LlamaConfig } from '../../src/model/config.ts';
 import { train } from '../../src/trainer/trainer.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -49,5 +50,22 @@ test('grpo train refuses, before it starts, a run the memory limit cannot hold',
   } finally {
     if (before === undefined) delete process.env.GRPO_MEMORY_LIMIT_GB; else process.env.GRPO_MEMORY_LIMIT_GB = before;
     rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('on a GPU the plan is checked against the memory the device reports free, less the runtime that stays on the host', () => {
+  const plan = planTrainingMemory({ ...run, config: qwen05, precision: 'f32', separateReference: true });
+  const gpu = (free: number): DeviceInfo => ({ kind: 'cuda', name: 'CUDA0', description: 'NVIDIA H100', software: false, memoryFree: free, memoryTotal: 80e9, ptr: 0n });
+  const runtime = plan.parts.find(([what]) => what === 'runtime')![1];
+  const before = process.env.GRPO_MEMORY_LIMIT_GB;
+  delete process.env.GRPO_MEMORY_LIMIT_GB;
+  try {
+    assert.doesNotThrow(() => checkMemoryPlan(plan, memoryBudget(gpu(plan.total - runtime))!), 'the runtime is host memory');
+    assert.throws(() => checkMemoryPlan(plan, memoryBudget(gpu(plan.total - runtime - 1e9))!),
+      (e: unknown) => e instanceof GrpoError && new RegExp(`needs about ${((plan.total - runtime) / 1e9).toFixed(1)} GB and CUDA0 \\(NVIDIA H100\\) has \\d+\\.\\d GB free`).test(e.message));
+    assert.equal(memoryBudget(gpu(0)), null, 'a backend that reports no memory is not checked');
+    assert.match(memoryBudget({ ...gpu(1e9), kind: 'cpu' })!.where, /this machine/);
+  } finally {
+    if (before !== undefined) process.env.GRPO_MEMORY_LIMIT_GB = before;
   }
 });
