@@ -50,7 +50,9 @@ export async function openRunModels(config: TrainConfig, a: ResolvedAlgorithm, o
   const agent = agentSetup(config, tokenizer, opts);
   const prompts = await runPrompts(config, tokenizer, opts.tasks ?? {}, promptBudget(config, shape.maxSeqLen), agent?.toolSchemas);
   const lora = config.model.lora ? loraOptions(config.model.lora) : undefined;
-  const probe = Backend.cpu({ threads: 1 });
+  const device = resolveDevice(parseDevice(config.model.device ?? process.env.GRPO_DEVICE ?? 'auto', config.model.device ? 'model.device' : 'GRPO_DEVICE'));
+  // the precision 'auto' resolves to where the run computes (a GPU backend reports no CPU features: f32)
+  const probe = Backend.open({ device: device.kind === 'cpu' ? 'cpu' : config.model.device, threads: 1 });
   const precision = resolvePrecision(config.model.precision, probe);
   probe.free();
   const longestPrompt = Math.max(0, ...prompts.train.promptIds.map((p) => p.length), ...prompts.eval.promptIds.map((p) => p.length));
@@ -63,7 +65,7 @@ export async function openRunModels(config: TrainConfig, a: ResolvedAlgorithm, o
     generationSlots: config.rollout.prompts_per_step * groupSize,
   });
   if (config.training.check_memory) {
-    const budget = memoryBudget(resolveDevice(parseDevice(config.model.device ?? process.env.GRPO_DEVICE ?? 'auto', config.model.device ? 'model.device' : 'GRPO_DEVICE')));
+    const budget = memoryBudget(device);
     if (budget) checkMemoryPlan(memory, budget);
   }
 
