@@ -1,5 +1,5 @@
 /**
- * Dataset presets: the field mappings for the shapes in ../shared/data (GSM8K, MATH / MATH-500 /
+ * Dataset presets: the field mappings for the common public math and code datasets as published (GSM8K, MATH / MATH-500 /
  * DeepScaleR, AIME, AMC, TinyZero and d1 Countdown, HumanEval, MBPP) into one example shape.
  * `prompt` is the problem as the user would see it, without any template (templates.ts adds that).
  */
