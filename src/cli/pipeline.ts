@@ -73,9 +73,10 @@ function stageConfig(stage: PipelineConfig['stages'][number], runDir: string, st
   // both kinds write to <out_dir>/<name>/: the pipeline's run folder and the stage's name
   const set = ['name', 'out_dir', 'output_dir'].filter((k) => c[k] !== undefined);
   if (set.length) throw new GrpoError('config', `${label}: ${set.join(', ')} ${set.length > 1 ? 'are' : 'is'} set by the pipeline (${path.join(runDir, stage.name)}); remove ${set.length > 1 ? 'them' : 'it'}`);
-  const identity = { name: stage.name, out_dir: runDir };
+  // a stage not recorded finished is rerun over what an interrupted attempt left (an RL stage resumes first)
+  const identity = { name: stage.name, out_dir: runDir, overwrite: true };
   if (stage.kind === 'sft') return { sft: parseSftConfig({ ...c, model, ...identity, progress: c.progress ?? false }, label) };
-  return { train: validateTrainConfig({ ...c, model, ...identity, overwrite: true }, label) };
+  return { train: validateTrainConfig({ ...c, model, ...identity }, label) };
 }
 
 export async function runPipeline(config: PipelineConfig, opts: { tasks?: EmbeddedTasks; log?: (line: string) => void } = {}): Promise<StageSummary[]> {

@@ -6,7 +6,6 @@
  * accuracy before and after.
  */
 import { writeFileSync } from 'node:fs';
-import { prepareOutputDir } from '../util/output-path.ts';
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { LlamaModel } from '../model/llama-model.ts';
@@ -25,6 +24,7 @@ import { rejectionSample } from '../trainer/sft-rejection.ts';
 import { evaluateModel, type EvalReport } from '../trainer/sft-eval.ts';
 import { saveSftModel, trainSft, type SftResult } from '../trainer/sft.ts';
 import { loraOptions } from '../trainer/config/lora-options.ts';
+import { claimRunFolder, SFT_OUTPUTS } from '../trainer/run-folder.ts';
 import { GrpoError } from '../errors.ts';
 
 export interface SftCommandResult {
@@ -97,7 +97,7 @@ async function trainingExamples(c: SftConfig, model: LlamaModel, tokenizer: Toke
 /** Run the configured SFT stage. `log` gets the human-readable lines (default console.log). */
 export async function runSft(c: SftConfig, log: (line: string) => void = console.log): Promise<SftCommandResult> {
   const runDir = sftRunDir(c);
-  prepareOutputDir(runDir, 'the SFT run (<out_dir>/<name>)');
+  claimRunFolder(runDir, { resume: false, overwrite: c.overwrite, outputs: SFT_OUTPUTS, resumable: false });
   writeFileSync(join(runDir, 'config.json'), JSON.stringify(c, null, 2) + '\n');
   const { model, tokenizer } = openStartingModel(c);
   try {

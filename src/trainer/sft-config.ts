@@ -10,7 +10,7 @@
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { rewardEntrySchema } from '../rewards/registry.ts';
-import { defineConfig, modelSectionFields, optimizerSectionSchema, runSectionFields, seedField, type DeprecatedKey } from '../config/index.ts';
+import { defineConfig, modelSectionFields, optimizerSectionSchema, overwriteField, runSectionFields, seedField, type DeprecatedKey } from '../config/index.ts';
 import { GrpoError } from '../errors.ts';
 
 const positiveInt = z.number().int().positive();
@@ -76,6 +76,7 @@ const rejectionSchema = z.strictObject({
 export const sftConfigSchema = z.strictObject({
   stage: z.enum(['cold_start', 'rejection_sampling']).default('cold_start').describe('cold_start: SFT on reference completions; rejection_sampling: SFT on the model\'s own samples that pass the rewards (R1 stage 3)'),
   ...runSectionFields('sft'),
+  overwrite: overwriteField,
   seed: seedField('data order, embedded training draws and sampling'),
   progress: z.boolean().default(true).describe('show a progress bar'),
   model: modelSchema.prefault({}).describe('starting model'),

@@ -157,3 +157,16 @@ test('commander registration: grpo sft passes --key value overrides through; grp
   await assert.rejects(program().parseAsync(['node', 'grpo', 'sft', '--optimizer.lrr', '1'], { from: 'node' }), /unknown key 'optimizer\.lrr'/);
   await assert.rejects(program().parseAsync(['node', 'grpo', 'eval', '--model', 'embedded', '--data', 'embedded:addition', '--template', 'fancy'], { from: 'node' }), /--template must be raw, r1_zero or chat/);
 });
+
+test('grpo sft refuses a run folder that holds an earlier run, and --overwrite replaces it', async () => {
+  const args = ['--out_dir', dir, '--name', 'twice', '--progress', 'false', '--data.limit', '16', '--training.max_steps', '1', '--training.batch_size', '8', '--training.eval_final', 'false'];
+  await sftCommand(null, args, quiet);
+  const model = join(dir, 'twice', 'model');
+  assert.ok(existsSync(model));
+  await assert.rejects(sftCommand(null, args, quiet), (e: unknown) => e instanceof GrpoError
+    && /twice already holds a run \(config\.json, metrics\.jsonl, model\): start afresh there with --overwrite/.test(e.message) && !/--resume/.test(e.message));
+  writeFileSync(join(dir, 'twice', 'metrics.jsonl'), 'stale\n');
+  await sftCommand(null, [...args, '--overwrite', 'true'], quiet);
+  assert.ok(!readFileSync(join(dir, 'twice', 'metrics.jsonl'), 'utf8').includes('stale'), 'the earlier run\'s metrics are gone');
+  assert.ok(existsSync(model));
+});
