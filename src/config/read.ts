@@ -31,10 +31,9 @@ export function parseOverrides(args: readonly string[]): [string, unknown][] {
     const key = a.slice(2, eq > 0 ? eq : undefined);
     let raw: string;
     if (eq > 0) raw = a.slice(eq + 1);
-    else {
-      if (i + 1 >= args.length) throw new GrpoError('config', `--${key} needs a value`);
-      raw = args[++i];
-    }
+    // a bare flag (last, or followed by another --key) is a boolean switched on: --overwrite, --progress
+    else if (i + 1 >= args.length || args[i + 1].startsWith('--')) raw = 'true';
+    else raw = args[++i];
     // `--k null` unsets a key (as null in the file); an empty value stays the empty string
     const value: unknown = YAML.parse(raw);
     out.push([key, value === null && raw.trim() === '' ? raw : value]);

@@ -41,7 +41,11 @@ test('YAML file plus --a.b value overrides; values read as YAML scalars', () => 
     writeFileSync(f, 'model: [oops');
     assert.throws(() => loadTrainConfig(f), oneLine(/not valid YAML/));
     assert.throws(() => loadTrainConfig(path.join(dir, 'missing.yaml')), oneLine(/does not exist/));
-    assert.throws(() => parseOverrides(['--rollout.group_size']), oneLine(/needs a value/));
+    // a bare flag is a boolean switched on; on a key that is not boolean, validation names it
+    assert.deepEqual(parseOverrides(['--overwrite', '--training.check_memory', 'false', '--progress']), [['overwrite', true], ['training.check_memory', false], ['progress', true]]);
+    const g = path.join(dir, 'ok.yaml');
+    writeFileSync(g, 'model: { path: m }\ndata: { train: d.jsonl }\n');
+    assert.throws(() => loadTrainConfig(g, ['--rollout.group_size']), oneLine(/'rollout\.group_size': .*expected number/));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
