@@ -66,4 +66,4 @@ export function seedField(what: string) {
 }
 
 /** `overwrite`, for commands that refuse a run folder holding an earlier run. */
-export const overwriteField = z.boolean().default(false).describe('start afresh in a run folder that holds an earlier run, deleting its metrics, checkpoint and final model (--overwrite); without it such a run is refused, and --resume continues one');
+export const overwriteField = z.boolean().default(false).describe('start afresh in a run folder that holds an earlier run, deleting what it wrote first (--overwrite); without it such a run is refused (grpo train: --resume continues one)');

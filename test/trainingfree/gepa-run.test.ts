@@ -1,6 +1,7 @@
 // runGepa end to end with scripted chat models: the default chat adapter, the reflection prompt and its
 // fenced answer, budget, saved files, held-out scores of seed and best, config validation.
 import { test } from 'node:test';
+import { GrpoError } from '../../src/errors.ts';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -75,6 +76,11 @@ test('one reflective step fixes the format; the run stops on budget and saves it
   const resumed = await runGepa(config, { taskModel: again, reflectionModel: reflectionModel(), baseDir: dir, quiet: true });
   assert.equal(resumed.totalMetricCalls, 21);
   assert.equal(again.calls.length, 4, 'only the held-out scoring of seed and best (2 examples each)');
+  // resume: false would start afresh over it: refused, unless overwrite
+  await assert.rejects(runGepa({ ...config, resume: false }, { taskModel: taskModel(), reflectionModel: reflectionModel(), baseDir: dir, quiet: true }),
+    (e: unknown) => e instanceof GrpoError && /already holds a run \(gepa_state\.json, metrics\.jsonl, best_program\.json, result\.json\): start afresh there with --overwrite/.test(e.message));
+  const fresh = await runGepa({ ...config, resume: false, overwrite: true }, { taskModel: taskModel(), reflectionModel: reflectionModel(), baseDir: dir, quiet: true });
+  assert.equal(fresh.totalMetricCalls, 21, 'a whole new run');
 });
 
 test('the reflection template: placeholders replaced literally, examples as markdown sections', () => {

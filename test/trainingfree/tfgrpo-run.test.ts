@@ -118,3 +118,14 @@ test('a run left in out_dir itself (the layout before <out_dir>/<name>/) is name
     (e: unknown) => e instanceof GrpoError && /holds an earlier run \(library\.json\).*move its files into .*run to continue it/.test(e.message));
   assert.ok(!existsSync(join(dir, 'run')), 'nothing written');
 });
+
+test('a second run in the same folder is refused (its metrics and library would mix in); overwrite replaces the first', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tfgrpo-twice-'));
+  writeData(dir);
+  const run = (extra: Record<string, unknown> = {}) => runTfGrpo({ ...baseConfig, ...extra }, { taskModel: solver(), criticModel: critic(), baseDir: dir, quiet: true });
+  await run();
+  await assert.rejects(run(), (e: unknown) => e instanceof GrpoError && /run already holds a run \(library\.json, metrics\.jsonl, result\.json\): start afresh there with --overwrite/.test(e.message));
+  await run({ overwrite: true });
+  const events = readFileSync(join(dir, 'run', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).event);
+  assert.deepEqual(events.filter((e) => e === 'step').length, 2, 'one run\'s steps, not two runs\' mixed');
+});

@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { GrpoError } from '../../errors.ts';
+import { claimRunFolder } from '../../trainer/run-folder.ts';
 import type { ChatModel } from '../../rollout/chat-model.ts';
 import { chatModelFromConfig, loadTaskSplits, type LoadedSplits, type ModelEndpointConfig, type TaskConfig } from './config.ts';
 import { metricByName, type TaskMetric } from './metrics.ts';
@@ -15,10 +16,16 @@ export interface RunSetupOverrides {
   quiet?: boolean;
 }
 
-export async function openTaskRun(config: { out_dir: string; name: string; task: TaskConfig; task_model: ModelEndpointConfig }, overrides: RunSetupOverrides) {
+/**
+ * `outputs`: what the command writes into its run folder. A folder that holds them is an earlier run: it is
+ * continued only when `continues` (a GEPA run with resume), replaced with `overwrite`, and otherwise refused, so a
+ * rerun never mixes its metrics and library into another run's.
+ */
+export async function openTaskRun(config: { out_dir: string; name: string; overwrite: boolean; task: TaskConfig; task_model: ModelEndpointConfig }, overrides: RunSetupOverrides, outputs: readonly string[], continues = false) {
   const baseDir = overrides.baseDir ?? process.cwd();
   const outDir = resolve(baseDir, config.out_dir, config.name);
   refuseOldLayout(resolve(baseDir, config.out_dir), outDir);
+  if (!continues) claimRunFolder(outDir, { resume: false, overwrite: config.overwrite, outputs, resumable: false });
   return {
     baseDir,
     outDir,

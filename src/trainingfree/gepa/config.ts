@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { GrpoError } from '../../errors.ts';
 import { modelEndpointSchema, taskSchema } from '../common/config.ts';
-import { defineConfig, runSectionFields, seedField } from '../../config/index.ts';
+import { defineConfig, overwriteField, runSectionFields, seedField } from '../../config/index.ts';
 import { checkTemplate } from '../common/template.ts';
 import { checkReflectionTemplate } from './instruction-proposal.ts';
 
@@ -43,6 +43,7 @@ export const gepaConfigSchema = z.strictObject({
   seed: seedField('parent selection, minibatches and merges'),
   resume: z.boolean().default(true).describe('continue from <out_dir>/<name>/gepa_state.json when present'),
   ...runSectionFields('gepa', 'gepa_state.json, metrics.jsonl, best_program.json, result.json'),
+  overwrite: overwriteField,
 });
 
 export type GepaConfig = z.infer<typeof gepaConfigSchema>;

@@ -49,7 +49,7 @@ const meanOf = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.len
 
 export async function runGepa(configInput: GepaConfigInput | GepaConfig, overrides: GepaOverrides = {}): Promise<GepaResult> {
   const config = parseGepaConfig(configInput);
-  const { baseDir, outDir, log, splits, metric, taskModel } = await openTaskRun(config, overrides);
+  const { baseDir, outDir, log, splits, metric, taskModel } = await openTaskRun(config, overrides, ['gepa_state.json', 'metrics.jsonl', 'best_program.json', 'result.json'], config.resume);
   const reflectionModel = await secondModel(overrides.reflectionModel, config.reflection_model, baseDir, taskModel);
   const adapter =
     overrides.adapter ??

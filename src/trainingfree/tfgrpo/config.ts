@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { modelEndpointSchema, taskSchema } from '../common/config.ts';
-import { defineConfig, runSectionFields, seedField } from '../../config/index.ts';
+import { defineConfig, overwriteField, runSectionFields, seedField } from '../../config/index.ts';
 import { checkTemplate } from '../common/template.ts';
 
 export const tfgrpoConfigSchema = z.strictObject({
@@ -38,6 +38,7 @@ export const tfgrpoConfigSchema = z.strictObject({
   seed: seedField('shuffling and per-request sampling seeds'),
   send_seed: z.boolean().default(true).describe('send a per-request seed to the server, making rollouts reproducible and cacheable where it honours seeds'),
   ...runSectionFields('tfgrpo', 'library.json, library_step<k>.json, metrics.jsonl, result.json'),
+  overwrite: overwriteField,
 });
 
 export type TfGrpoConfig = z.infer<typeof tfgrpoConfigSchema>;

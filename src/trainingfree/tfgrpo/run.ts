@@ -56,7 +56,7 @@ export interface TfGrpoResult {
 
 export async function runTfGrpo(configInput: TfGrpoConfigInput | TfGrpoConfig, overrides: TfGrpoOverrides = {}): Promise<TfGrpoResult> {
   const config = parseTfGrpoConfig(configInput);
-  const { baseDir, outDir, log, splits, metric, taskModel } = await openTaskRun(config, overrides);
+  const { baseDir, outDir, log, splits, metric, taskModel } = await openTaskRun(config, overrides, ['library.json', 'metrics.jsonl', 'result.json']);
   const criticModel = await secondModel(overrides.criticModel, config.critic_model, baseDir, taskModel);
   const prompt: TaskPrompt = { systemPrompt: config.system_prompt, userTemplate: config.user_template };
   const maxTokens = config.task_model.max_tokens ?? undefined;
