@@ -14,8 +14,8 @@ import { GrpoError } from '../errors.ts';
 
 /** Field offsets in `struct ggml_tensor` (ggml.h, 64-bit): buffer, op, src[10], view_src. */
 const BUFFER = 8, OP = 80, SRC = 152, MAX_SRC = 10, VIEW_SRC = 232;
-/** Field offsets in `struct ggml_cgraph` (ggml-impl.h of the pinned ggml, 64-bit): n_leafs, leafs. */
-const N_LEAFS = 8, LEAFS = 40;
+/** Field offsets in `struct ggml_cgraph` (ggml-impl.h of the pinned ggml, 64-bit): size, n_leafs, leafs. */
+const SIZE = 0, N_LEAFS = 8, LEAFS = 40;
 const GGML_OP_NONE = 0;
 
 const pointerAt = (tensor: Ptr, offset: number): Ptr | null => koffi.decode(tensor, offset, 'void *') as Ptr | null;
@@ -53,11 +53,13 @@ export function appendLeafs(graph: Ptr): void {
   const nodes = Array.from({ length: ggml.graph_n_nodes(graph) }, (_, i) => ggml.graph_node(graph, i) as Ptr);
   const seen = new Set(nodes.map((n) => koffi.address(n)));
   const leafs = pointerAt(graph, LEAFS)!;
+  const size = koffi.decode(graph, SIZE, 'int') as number;
   let n = koffi.decode(graph, N_LEAFS, 'int') as number;
   for (const node of nodes) {
     for (const src of sourcesOf(node)) {
       if (seen.has(koffi.address(src))) continue;
       seen.add(koffi.address(src));
+      if (n >= size) throw new GrpoError('engine', `a graph slice reads more outside tensors than its ${size} leaf slots (raise externalTensors)`);
       koffi.encode(leafs, 8 * n++, 'void *', src);
     }
   }
