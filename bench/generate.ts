@@ -1,7 +1,7 @@
 /**
  * Generation benchmark: tokens/s of grpo-ts's batched KV-cache decoding side by side with llama.cpp through
  * node-llama-cpp, on the same GGUF file, same thread count, same number of generated tokens, in one run.
- *   npm run bench:generate [-- --threads N --tokens K --device D]
+ *   npm run bench:generate [-- --threads N --tokens K --device D --no-peer]
  * --device (default $GRPO_DEVICE, else auto) runs grpo-ts on a GPU; the llama.cpp peer stays on the CPU.
  * Models: stories260K (from ../shared/data, when present) and a random ~50M-parameter Llama this script writes.
  * The peer is installed on first use into bench/peer/ (npm, --omit=optional: no GPU variants).
@@ -82,8 +82,10 @@ async function peer(nlc: any, llama: any, file: string, batch: number): Promise<
   }
 }
 
-const nlc = await loadLlamaCpp();
-const llama = await nlc.getLlama({ gpu: false, build: 'never', logLevel: nlc.LlamaLogLevel.error });
+// --no-peer: grpo-ts alone (a machine without the registry, where the peer cannot be installed)
+const withPeer = !process.argv.includes('--no-peer');
+const nlc = withPeer ? await loadLlamaCpp() : null;
+const llama = nlc ? await nlc.getLlama({ gpu: false, build: 'never', logLevel: nlc.LlamaLogLevel.error }) : null;
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'grpo-bench-'));
 const models: [string, string][] = [];
 const stories = path.join(sharedModels, 'stories260K.gguf');
@@ -99,13 +101,14 @@ for (const [label, file] of models) {
   for (const batch of [1, 16]) {
     r[`ours${batch}`] = ours(file, batch);
     r[`bf16_${batch}`] = ours(file, batch, 'bf16');
-    r[`peer${batch}`] = await peer(nlc, llama, file, batch);
+    if (llama) r[`peer${batch}`] = await peer(nlc, llama, file, batch);
   }
   console.log(`${label}:`);
   for (const batch of [1, 16]) {
-    console.log(`  batch ${String(batch).padStart(2)}: grpo-ts ${r[`ours${batch}`].toFixed(0).padStart(6)}  llama.cpp ${r[`peer${batch}`].toFixed(0).padStart(6)}  ratio ${(r[`ours${batch}`] / r[`peer${batch}`]).toFixed(2)}×  | grpo-ts bf16 ${r[`bf16_${batch}`].toFixed(0).padStart(6)} (${(r[`bf16_${batch}`] / r[`peer${batch}`]).toFixed(2)}×)`);
+    if (!llama) console.log(`  batch ${String(batch).padStart(2)}: grpo-ts ${r[`ours${batch}`].toFixed(0).padStart(6)}  grpo-ts bf16 ${r[`bf16_${batch}`].toFixed(0).padStart(6)}`);
+    else console.log(`  batch ${String(batch).padStart(2)}: grpo-ts ${r[`ours${batch}`].toFixed(0).padStart(6)}  llama.cpp ${r[`peer${batch}`].toFixed(0).padStart(6)}  ratio ${(r[`ours${batch}`] / r[`peer${batch}`]).toFixed(2)}×  | grpo-ts bf16 ${r[`bf16_${batch}`].toFixed(0).padStart(6)} (${(r[`bf16_${batch}`] / r[`peer${batch}`]).toFixed(2)}×)`);
   }
   console.log(`  grpo-ts batch 16 / batch 1: ${(r.ours16 / r.ours1).toFixed(2)}×`);
 }
-await llama.dispose();
+await llama?.dispose();
 rmSync(tmp, { recursive: true, force: true });
