@@ -3,7 +3,7 @@
 # scripts/device-bundle.sh) and the Vulkan loader (.gl/*.deb, when carried), then runs the device suite on the GPU
 # through Vulkan, and bench:train / bench:generate on the GPU beside its CPU, grpo-ts alone (the peers need the
 # registry). Everything it prints also goes to $OUT/device-check.log when $OUT is set.
-#   run(command: "bash scripts/device-check.sh", carry: [".device", ".gl"])
+#   run(command: "bash scripts/device-check.sh", carry: [".device", ".gl"], timeout_s: 580): at most ~9 minutes
 set -uo pipefail
 cd "$(dirname "$0")/.."
 log=${OUT:-/tmp}/device-check.log
@@ -20,8 +20,8 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>
 node --version
 node --import tsx src/cli/main.ts doctor --device vulkan || exit 1
 echo "== device suite on vulkan"
-GRPO_DEVICE=vulkan timeout 240 node scripts/run-tests.mjs test-device 2>&1 | grep -E '^(not )?ok|^# (pass|fail)|off by|CPU .* vulkan'
+GRPO_DEVICE=vulkan timeout 120 node scripts/run-tests.mjs test-device 2>&1 | grep -E '^(not )?ok|^# (pass|fail)|off by|CPU .* vulkan'
 echo "== bench:train, GPU then CPU (grpo-ts alone)"
-for d in vulkan cpu; do timeout 150 node --import tsx bench/train.ts --device "$d" --no-peer --precision f32 --configs reference,21m,qwen0.5b 2>&1 | grep -E 'device|ms/step'; done
+for d in vulkan cpu; do timeout 120 node --import tsx bench/train.ts --device "$d" --no-peer --precision f32 --configs reference,21m,qwen0.5b 2>&1 | grep -E 'device|ms/step'; done
 echo "== bench:generate, GPU then CPU"
-for d in vulkan cpu; do timeout 100 node --import tsx bench/generate.ts --device "$d" --no-peer --tokens 64 2>&1 | grep -vE '^\s*$'; done
+for d in vulkan cpu; do timeout 80 node --import tsx bench/generate.ts --device "$d" --no-peer --tokens 64 2>&1 | grep -vE '^\s*$'; done
