@@ -7,8 +7,8 @@
  * The allocator plans memory over the whole graph, so every forward activation the backward reads stays alive
  * between the two computes, and nothing else does.
  */
-import { ggml, koffi, type Ptr } from './ffi.ts';
-import { ScheduledGraph, appendLeafs, sourcesOf, hasMemory } from './scheduler.ts';
+import { ggml, type Ptr } from './ffi.ts';
+import { ScheduledGraph, appendLeafs, graphNodes, hasMemory } from './scheduler.ts';
 import { Context } from './context.ts';
 import { Ops } from './ops.ts';
 import type { Tensor, DType } from './tensor.ts';
@@ -85,8 +85,7 @@ export class ComputeGraph {
 
   private slice(i0: number, i1: number): Ptr {
     const g: Ptr = ggml.new_graph_custom(this.ctx.ptr, this.maxNodes, false);
-    for (let i = i0; i < i1; i++) ggml.graph_add_node(g, ggml.graph_node(this.graph, i));
-    appendLeafs(g);
+    for (const node of graphNodes(this.graph, i0, i1)) ggml.graph_add_node(g, node);
     return g;
   }
 
@@ -114,13 +113,11 @@ export class ComputeGraph {
       this.scheduled = [schedule(this.graph)];
       return;
     }
-    // Forward and backward are computed apart (the seam), so each part gets its own scheduler. What the backward
-    // reads of the forward part (activations, inputs) must outlive the forward's memory plan: mark it as output.
-    const backward = this.nodes(this.nForward, this.nodeCount);
-    const inBackward = new Set(backward.map((n) => koffi.address(n)));
-    for (const node of backward) {
-      for (const src of sourcesOf(node)) if (!inBackward.has(koffi.address(src)) && !hasMemory(src)) ggml.set_output(src);
-    }
+    // Forward and backward are computed apart (the seam), so each part gets its own scheduler, and each slice
+    // needs the tensors it reads from outside as leafs. What the backward reads of the forward part (activations,
+    // inputs) must outlive the forward's memory plan: mark it as output.
+    appendLeafs(this.forwardPart);
+    for (const src of appendLeafs(this.backwardPart)) if (!hasMemory(src)) ggml.set_output(src);
     this.scheduled = [schedule(this.forwardPart)];
     try {
       this.scheduled.push(schedule(this.backwardPart));
@@ -131,17 +128,13 @@ export class ComputeGraph {
     }
   }
 
-  private nodes(i0: number, i1: number): Ptr[] {
-    return Array.from({ length: i1 - i0 }, (_, i) => ggml.graph_node(this.graph, i0 + i) as Ptr);
-  }
-
   /**
    * The scheduler moves an op the GPU backend lacks to the CPU, except one that writes memory the GPU already
    * holds (a KV-cache row, an optimizer step on a weight): ggml would abort on it, so name it here instead.
    */
   private checkWritesSupported(): void {
     const missing = new Set<string>();
-    for (const node of this.nodes(0, this.nodeCount)) {
+    for (const node of graphNodes(this.graph)) {
       if (hasMemory(node) && !this.backend.supportsOp(node)) missing.add(ggml.op_desc(node) as string);
     }
     if (missing.size > 0) {

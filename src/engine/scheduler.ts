@@ -44,26 +44,35 @@ export function cpuOpsSetting(value = process.env.GRPO_CPU_OPS): Set<string> {
   return new Set((value ?? '').split(',').map((s) => s.trim().toUpperCase()).filter(Boolean));
 }
 
+/** The nodes of a graph, in order. */
+export function graphNodes(graph: Ptr, i0 = 0, i1: number = ggml.graph_n_nodes(graph)): Ptr[] {
+  return Array.from({ length: i1 - i0 }, (_, i) => ggml.graph_node(graph, i0 + i) as Ptr);
+}
+
 /**
  * Make every tensor that `graph`'s nodes read from outside it a leaf of it, as ggml_build_forward_expand would
- * have. ggml has no call that adds a leaf (a graph slice is built with ggml_graph_add_node), so this writes the
- * graph's leaf list; `graph` must have room (it is sized to all tensors of its context and the outside ones).
+ * have, and return them. ggml has no call that adds a leaf (a graph slice is built with ggml_graph_add_node), so
+ * this writes the graph's leaf list; `graph` must have room (it is sized to all tensors of its context and the
+ * outside ones).
  */
-export function appendLeafs(graph: Ptr): void {
-  const nodes = Array.from({ length: ggml.graph_n_nodes(graph) }, (_, i) => ggml.graph_node(graph, i) as Ptr);
+export function appendLeafs(graph: Ptr): Ptr[] {
+  const nodes = graphNodes(graph);
   const seen = new Set(nodes.map((n) => koffi.address(n)));
   const leafs = pointerAt(graph, LEAFS)!;
   const size = koffi.decode(graph, SIZE, 'int') as number;
   let n = koffi.decode(graph, N_LEAFS, 'int') as number;
+  const outside: Ptr[] = [];
   for (const node of nodes) {
     for (const src of sourcesOf(node)) {
       if (seen.has(koffi.address(src))) continue;
       seen.add(koffi.address(src));
       if (n >= size) throw new GrpoError('engine', `a graph slice reads more outside tensors than its ${size} leaf slots (raise externalTensors)`);
       koffi.encode(leafs, 8 * n++, 'void *', src);
+      outside.push(src);
     }
   }
   koffi.encode(graph, N_LEAFS, 'int', n);
+  return outside;
 }
 
 export class ScheduledGraph {
@@ -86,8 +95,7 @@ export class ScheduledGraph {
   /** a user override: ops the GPU must not compute (a view follows its source; memory already placed stays) */
   private place(cpuOps: ReadonlySet<string>): void {
     if (cpuOps.size === 0) return;
-    for (let i = 0; i < ggml.graph_n_nodes(this.graph); i++) {
-      const node: Ptr = ggml.graph_node(this.graph, i);
+    for (const node of graphNodes(this.graph)) {
       if (!hasMemory(node) && koffi.decode(node, OP, 'int') !== GGML_OP_NONE && cpuOps.has(ggml.op_desc(node) as string)) {
         ggml.sched_set_tensor_backend(this.sched, node, this.backends[1]);
       }
