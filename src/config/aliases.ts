@@ -3,7 +3,8 @@
  * per load (a key written in the file and again as a flag warns once). Written under both names it is an error.
  */
 import { GrpoError } from '../errors.ts';
-import { deletePath, getPath, isSection, setPath } from './read.ts';
+import { deletePath, isSection, setPath } from './read.ts';
+import { getPath } from '../data/fields.ts';
 
 export interface DeprecatedKey {
   /** the old dotted key (a whole section, or one key of it) */

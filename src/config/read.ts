@@ -41,13 +41,6 @@ export function parseOverrides(args: readonly string[]): [string, unknown][] {
   return out;
 }
 
-/** The value at dotted `key`, or undefined. */
-export function getPath(obj: Record<string, unknown>, key: string): unknown {
-  let cur: unknown = obj;
-  for (const p of key.split('.')) cur = isSection(cur) ? cur[p] : undefined;
-  return cur;
-}
-
 /** Set dotted `key`, creating the sections on the way. */
 export function setPath(obj: Record<string, unknown>, key: string, value: unknown): void {
   const parts = key.split('.');

@@ -119,8 +119,8 @@ export function memoryBudget(device: DeviceInfo): MemoryBudget | null {
 
 /** Throw before anything is allocated when the plan does not fit the memory available. */
 export function checkMemoryPlan(plan: MemoryPlan, available: number | MemoryBudget = availableMemory()): void {
-  const budget = typeof available === 'number' ? { bytes: available, where: 'this machine has' } : available;
-  const needed = plan.total - ('runtimeElsewhere' in budget && budget.runtimeElsewhere ? RUNTIME_BYTES : 0);
+  const budget: MemoryBudget = typeof available === 'number' ? { bytes: available, where: 'this machine has' } : available;
+  const needed = plan.total - (budget.runtimeElsewhere ? RUNTIME_BYTES : 0);
   if (needed <= budget.bytes) return;
   throw new GrpoError('memory', `this run needs about ${gb(needed)} and ${budget.where} ${gb(budget.bytes)} free: ${describePlan(plan)}. ` +
     'To fit: train LoRA adapters (model.lora: {}, base held in bf16 or q8_0), set training.gradient_checkpointing: true, ' +

@@ -27,7 +27,7 @@ export function claimRunFolder(runDir: string, opts: { resume: boolean; overwrit
   ];
   if (found.length === 0) return;
   if (!opts.overwrite) {
-    const resume = opts.resumable ?? true ? `continue it with --resume ${path.join(runDir, 'checkpoint')}, ` : '';
+    const resume = (opts.resumable ?? true) ? `continue it with --resume ${path.join(runDir, 'checkpoint')}, ` : '';
     throw new GrpoError('config', `${runDir} already holds a run (${found.join(', ')}): ${resume}` +
       'start afresh there with --overwrite (deletes them), or choose another name (--name)');
   }

@@ -19,8 +19,6 @@ import { runPrompts, promptBudget, type EmbeddedTasks, type PromptSet } from './
 import { checkpointPolicy } from './checkpoint.ts';
 import { loraOptions } from './config/lora-options.ts';
 import { planTrainingMemory, checkMemoryPlan, memoryBudget, type MemoryPlan } from './memory-plan.ts';
-import { resolveDevice } from '../engine/device.ts';
-import { parseDevice } from '../engine/device-setting.ts';
 import { resolveModelPath } from '../data/synthetic/embedded-model.ts';
 import { agentSetup, type AgentOptions, type AgentSetup } from './agent-setup.ts';
 
@@ -50,9 +48,10 @@ export async function openRunModels(config: TrainConfig, a: ResolvedAlgorithm, o
   const agent = agentSetup(config, tokenizer, opts);
   const prompts = await runPrompts(config, tokenizer, opts.tasks ?? {}, promptBudget(config, shape.maxSeqLen), agent?.toolSchemas);
   const lora = config.model.lora ? loraOptions(config.model.lora) : undefined;
-  const device = resolveDevice(parseDevice(config.model.device ?? process.env.GRPO_DEVICE ?? 'auto', config.model.device ? 'model.device' : 'GRPO_DEVICE'));
-  // the precision 'auto' resolves to where the run computes (a GPU backend reports no CPU features: f32)
-  const probe = Backend.open({ device: device.kind === 'cpu' ? 'cpu' : config.model.device, threads: 1 });
+  // the run's device: precision 'auto' resolves where the run computes (a GPU backend reports no CPU features:
+  // f32), and the memory check uses its memory
+  const probe = Backend.open({ device: config.model.device, threads: 1 });
+  const { device } = probe;
   const precision = resolvePrecision(config.model.precision, probe);
   probe.free();
   const longestPrompt = Math.max(0, ...prompts.train.promptIds.map((p) => p.length), ...prompts.eval.promptIds.map((p) => p.length));
