@@ -159,6 +159,8 @@ export const ggml = {
   sched_get_buffer_size: f('size_t ggml_backend_sched_get_buffer_size(ggml_backend_sched *s, ggml_backend *b)'),
   backend_alloc_ctx_tensors: f(`ggml_backend_buffer * ggml_backend_alloc_ctx_tensors(${C} ctx, ggml_backend *backend)`),
   backend_buffer_get_size: f('size_t ggml_backend_buffer_get_size(ggml_backend_buffer *b)'),
+  backend_buffer_get_base: f('void * ggml_backend_buffer_get_base(ggml_backend_buffer *b)'),
+  backend_buffer_is_host: f('bool ggml_backend_buffer_is_host(ggml_backend_buffer *b)'),
   backend_buffer_clear: f('void ggml_backend_buffer_clear(ggml_backend_buffer *b, uint8_t value)'),
   backend_buffer_free: f('void ggml_backend_buffer_free(ggml_backend_buffer *b)'),
   backend_tensor_set: f(`void ggml_backend_tensor_set(${T} t, const void *data, size_t offset, size_t size)`),

@@ -1,5 +1,6 @@
 /**
- * One compute graph with its own metadata context and allocator. A training graph is built as forward, then
+ * One compute graph with its own metadata context, planned into an arena's memory (its own, or one it shares with
+ * graphs of other batch shapes: arena.ts). A training graph is built as forward, then
  * `beginBackward()`, then the hand-written backward (model/pieces/); its forward and backward parts are computed
  * separately: DESIGN.md's seam computes the forward part, reads per-token log-probs, computes per-token
  * coefficients in TypeScript, writes them, then computes the backward part — nothing is computed twice.
@@ -10,6 +11,7 @@
 import { ggml, type Ptr } from './ffi.ts';
 import { ScheduledGraph, appendLeafs, graphNodes, hasMemory } from './scheduler.ts';
 import { Context } from './context.ts';
+import { GraphArena } from './arena.ts';
 import { Ops } from './ops.ts';
 import type { Tensor, DType } from './tensor.ts';
 import type { Backend } from './backend.ts';
@@ -20,6 +22,8 @@ export interface GraphOptions {
   maxNodes?: number;
   /** tensors of other contexts the graph touches (parameters, caches, accumulators): nodes or leaves too */
   externalTensors?: number;
+  /** CPU: plan into this shared arena instead of memory of the graph's own (the GPU path plans with ggml's scheduler) */
+  arena?: GraphArena;
 }
 
 export class ComputeGraph {
@@ -27,7 +31,10 @@ export class ComputeGraph {
   readonly ops: Ops;
   private readonly graph: Ptr;
   private readonly maxNodes: number;
-  private allocr: Ptr | null = null;
+  /** CPU: where the graph's memory is planned, and the arena generation that plan belongs to */
+  private arena: GraphArena | null = null;
+  private readonly sharedArena: GraphArena | null;
+  private arenaGeneration = -1;
   /** on a GPU: the whole graph, or its forward and backward parts, each under a ggml scheduler */
   private scheduled: ScheduledGraph[] = [];
   private forwardPart: Ptr | null = null;
@@ -41,6 +48,7 @@ export class ComputeGraph {
     // tensor capacity plus the external tensors can never overflow (ggml would abort).
     const tensors = opts.maxNodes ?? 8192;
     this.maxNodes = tensors + (opts.externalTensors ?? 0);
+    this.sharedArena = opts.arena ?? null;
     // 3 graphs: the whole graph and, for training, views of its forward and backward parts
     this.ctx = new Context(tensors, this.maxNodes, false, 3);
     this.ops = new Ops(this.ctx, !backend.isCpu);
@@ -101,10 +109,14 @@ export class ComputeGraph {
       this.backwardPart = this.slice(this.nForward, this.nodeCount);
     }
     if (this.backend.isCpu) {
-      this.allocr = ggml.gallocr_new(this.backend.bufferType);
-      if (!this.allocr || !ggml.gallocr_alloc_graph(this.allocr, this.graph)) {
-        throw new GrpoError('engine', 'could not allocate the compute graph (out of memory?)');
+      const arena = this.sharedArena ?? new GraphArena(this.backend);
+      try {
+        this.arenaGeneration = arena.allocate(this.graph);
+      } catch (e) {
+        if (!this.sharedArena) arena.free();
+        throw e;
       }
+      this.arena = arena;
       return;
     }
     this.checkWritesSupported();
@@ -147,9 +159,18 @@ export class ComputeGraph {
     return this.scheduled.reduce((n, s) => n + s.splits, 0);
   }
 
+  /** bytes of the memory the graph is planned into (a shared arena's whole buffer) */
   get allocatedBytes(): number {
-    if (this.allocr) return Number(ggml.gallocr_get_buffer_size(this.allocr, 0));
+    if (this.arena) return this.arena.bytes;
     return this.scheduled.reduce((n, s) => n + s.allocatedBytes, 0);
+  }
+
+  /**
+   * The graph's memory is still its own: no graph sharing its arena grew the buffer since it was planned. A stale
+   * graph must be rebuilt.
+   */
+  get valid(): boolean {
+    return !this.freed && (!this.arena || this.arena.generation === this.arenaGeneration);
   }
 
   /** Compute the whole graph (forward, then backward if built). */
@@ -166,12 +187,15 @@ export class ComputeGraph {
   /** Compute only the backward part (after computeForward and after writing the coefficients). */
   computeBackward(): void {
     if (!this.backwardPart) throw new GrpoError('engine', 'computeBackward on a graph without a backward pass');
+    if (this.arena && this.arena.holder !== this) throw new GrpoError('engine', 'computeBackward: another graph sharing this memory was computed after this forward; compute the forward again');
     this.run(this.backwardPart, this.scheduled[1]);
   }
 
   private run(g: Ptr, scheduled?: ScheduledGraph): void {
     if (this.freed) throw new GrpoError('engine', 'compute on a freed graph');
-    if (!this.allocr && this.scheduled.length === 0) throw new GrpoError('engine', 'compute before allocate()');
+    if (!this.arena && this.scheduled.length === 0) throw new GrpoError('engine', 'compute before allocate()');
+    if (!this.valid) throw new GrpoError('engine', 'compute on a graph whose shared memory was reallocated by a larger graph; build it again');
+    if (this.arena) this.arena.holder = g === this.backwardPart ? null : this;
     if (scheduled) return scheduled.compute();
     const status = ggml.backend_graph_compute(this.backend.ptr, g);
     if (status !== 0) throw new GrpoError('engine', `ggml graph compute failed with status ${status}`);
@@ -183,13 +207,16 @@ export class ComputeGraph {
 
   private assertBuilding(): void {
     if (this.freed) throw new GrpoError('engine', 'use of a freed graph');
-    if (this.allocr || this.scheduled.length > 0) throw new GrpoError('engine', 'graph already allocated; build a new graph to change it');
+    if (this.arena || this.scheduled.length > 0) throw new GrpoError('engine', 'graph already allocated; build a new graph to change it');
   }
 
   free(): void {
     if (this.freed) return;
     this.freed = true;
-    if (this.allocr) ggml.gallocr_free(this.allocr);
+    if (this.arena) {
+      if (this.arena.holder === this) this.arena.holder = null;
+      if (this.arena !== this.sharedArena) this.arena.free();
+    }
     for (const part of this.scheduled) part.free();
     this.ctx.free();
   }

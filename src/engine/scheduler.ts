@@ -21,7 +21,7 @@ const GGML_OP_NONE = 0;
 const pointerAt = (tensor: Ptr, offset: number): Ptr | null => koffi.decode(tensor, offset, 'void *') as Ptr | null;
 
 /** The buffer holding a tensor's memory (a view's is its source's); null before allocation. */
-function bufferOf(tensor: Ptr): Ptr | null {
+export function bufferOf(tensor: Ptr): Ptr | null {
   const viewSrc = pointerAt(tensor, VIEW_SRC);
   return pointerAt(viewSrc ?? tensor, BUFFER);
 }

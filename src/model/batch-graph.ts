@@ -1,15 +1,18 @@
 /**
- * One graph of the model over a fixed batch shape (B sequences × T positions, token n = b·T + t), in one of
- * four kinds:
- * - 'logits': next-token logits at every position (inference, reference checks);
- * - 'score':  per-token log-prob of the next token, entropy and value — no gradients (old / reference policy);
+ * One graph of the model over the shape of a packed batch (packing.ts: N flat tokens, M scored items, attention
+ * families), in one of four kinds:
+ * - 'logits': next-token logits at every flat token (inference, reference checks);
+ * - 'score':  per item, the log-prob of its target token, the entropy and the value — no gradients (old /
+ *             reference policy);
  * - 'train':  the same forward, then the hand-written backward of  L = Σ g·logp + Σ h·V + Σ e·H  into the
- *             optimizer's gradient accumulators. g, h, e are per-token coefficients computed in TypeScript between
+ *             optimizer's gradient accumulators. g, h, e are per-item coefficients computed in TypeScript between
  *             the forward and the backward part (DESIGN.md's seam), so dL/dθ is exactly the algorithm's gradient.
  * - 'value':  the 'score' forward, then the backward of Σ h·V into the value head alone (a critic pass: the
  *             tape records only the head's product, so no activation of the trunk is kept or differentiated)
+ * Any batch of the same shape runs on the same graph: the tokens, positions and layout are inputs.
  */
 import { ComputeGraph } from '../engine/graph.ts';
+import type { GraphArena } from '../engine/arena.ts';
 import type { Tensor } from '../engine/tensor.ts';
 import type { Backend } from '../engine/backend.ts';
 import type { LlamaWeights, LayerWeights } from './llama-weights.ts';
@@ -19,7 +22,9 @@ import { transformerBlock } from './block.ts';
 import { Projection } from './pieces/projection.ts';
 import { embedding } from './pieces/embedding.ts';
 import { rmsNorm } from './pieces/rms-norm.ts';
-import { causalAttention, causalMask } from './pieces/causal-attention.ts';
+import { packedAttention, type PackedLayout } from './pieces/packed-attention.ts';
+import { gatherColumns } from './pieces/structural.ts';
+import type { AttentionFamily, PackedBatch } from './packing.ts';
 import { recomputed } from './pieces/recompute.ts';
 import { tokenLogProbs, tokenValues, flatTargets, tokenChunks, vocabChunks } from './pieces/token-head.ts';
 import type { LoraAdapters } from './lora.ts';
@@ -27,12 +32,27 @@ import type { Rng } from '../util/rng.ts';
 import { GrpoError } from '../errors.ts';
 
 export type GraphKind = 'logits' | 'score' | 'train' | 'value';
+/** the entropy: not computed, computed, or computed and differentiated (its coefficients join the backward) */
+export type EntropyMode = 'none' | 'value' | 'grad';
+
+/** What a graph is built for: the padded counts of a packed batch and its attention families. */
+export interface BatchShape {
+  /** flat tokens */
+  N: number;
+  /** scored items */
+  M: number;
+  families: AttentionFamily[];
+}
+
+/** The shape of a packed batch. */
+export function shapeOf(p: PackedBatch): BatchShape {
+  return { N: p.tokens.length, M: p.itemNode.length, families: p.families };
+}
 
 export interface BatchGraphOptions {
   kind: GraphKind;
-  B: number;
-  T: number;
-  entropy: boolean;
+  shape: BatchShape;
+  entropy: EntropyMode;
   /** log-probs and entropy are of softmax(logits / temperature), the distribution sampling used */
   temperature: number;
   /** the matrices the products read (precision copies, and transposed copies for 'train') */
@@ -45,17 +65,21 @@ export interface BatchGraphOptions {
   lora?: LoraAdapters | null;
   /** 'train': recompute each layer's activations in the backward instead of keeping them (gradient checkpointing) */
   recompute?: boolean;
+  /** CPU: plan the graph into this arena, shared with graphs of other shapes (engine/arena.ts) */
+  arena?: GraphArena;
 }
 
 export class BatchGraph {
   readonly graph: ComputeGraph;
   readonly kind: GraphKind;
-  readonly B: number;
-  readonly T: number;
+  readonly shape: BatchShape;
   readonly N: number;
+  readonly M: number;
   readonly tokens: Tensor;
   readonly positions: Tensor;
-  readonly mask: Tensor;
+  private readonly layout: PackedLayout;
+  /** i32 [M]: the flat token whose hidden state each item scores */
+  private readonly itemNode?: Tensor;
   /** chunk-local flat target indices (token-head.ts) */
   readonly targets?: Tensor;
   /** plain target ids, for the backward's one-hot part (created only where the backward reads them) */
@@ -76,16 +100,16 @@ export class BatchGraph {
 
   constructor(backend: Backend, readonly weights: LlamaWeights, opts: BatchGraphOptions) {
     const c = weights.config;
-    const { kind, B, T } = opts;
+    const { kind, shape } = opts;
     this.kind = kind;
-    this.B = B;
-    this.T = T;
-    const N = (this.N = B * T);
+    this.shape = shape;
+    const N = (this.N = shape.N), M = (this.M = shape.M);
     this.headChunkElements = opts.headChunkElements;
-    // head chunks: of tokens in the forward, of the vocabulary in the backward (token-head.ts)
-    const headChunks = tokenChunks(N, c.vocabSize, opts.headChunkElements).length + vocabChunks(c.vocabSize, N, opts.headChunkElements).length;
+    // head chunks: of items in the forward, of the vocabulary in the backward (token-head.ts)
+    const headChunks = tokenChunks(M, c.vocabSize, opts.headChunkElements).length + vocabChunks(c.vocabSize, M, opts.headChunkElements).length;
     const nParams = weights.parameters.length + (opts.lora?.byName.size ?? 0);
-    const g = (this.graph = new ComputeGraph(backend, { maxNodes: 600 * c.nLayers + 40 * headChunks + 256, externalTensors: 4 * nParams + 8 }));
+    const perLayer = 600 + 60 * shape.families.length;
+    const g = (this.graph = new ComputeGraph(backend, { maxNodes: perLayer * c.nLayers + 40 * headChunks + 256, externalTensors: 4 * nParams + 8, arena: opts.arena }));
     const grads = kind === 'train' || kind === 'value';
     if (grads && !opts.gradAccumulators) throw new GrpoError('engine', `a ${kind} graph needs the optimizer gradient accumulators`);
     const tape = new Tape(g, grads ? accumulateInto(g, opts.gradAccumulators!) : null);
@@ -95,9 +119,16 @@ export class BatchGraph {
     const proj = new Projection(kind === 'train' ? opts.copies.withTransposed() : opts.copies, opts.lora ?? null, mask);
     this.tokens = g.input('i32', [N], 'tokens');
     this.positions = g.input('i32', [N], 'positions');
-    this.mask = g.input('f32', [T, T], 'causal_mask');
+    const slots = (per: (f: AttentionFamily) => number) => shape.families.reduce((n, f) => n + f.rows * per(f), 0);
+    this.layout = {
+      families: shape.families,
+      queryIndex: g.input('i32', [slots((f) => f.queries)], 'query_index'),
+      keyIndex: g.input('i32', [slots((f) => f.keys)], 'key_index'),
+      outIndex: g.input('i32', [N], 'out_index'),
+      masks: shape.families.map((f, i) => g.input('f32', [f.keys, f.queries, 1, f.rows], `attention_mask_${i}`)),
+    };
 
-    const block = (t: Tape, layer: LayerWeights, xin: Tensor) => transformerBlock(t, proj, layer, xin, this.positions, (q, k, v) => causalAttention(t, q, k, v, { B, T, mask: this.mask }, c), c);
+    const block = (t: Tape, layer: LayerWeights, xin: Tensor) => transformerBlock(t, proj, layer, xin, this.positions, (q, k, v) => packedAttention(t, q, k, v, this.layout, c), c);
     let x = embedding(tape, weights.embed, this.tokens); // [dim, N]
     for (const layer of weights.layers) {
       x = opts.recompute && tape.recording ? recomputed(tape, x, layerTensors(layer, opts.lora ?? null), (t, xin) => block(t, layer, xin)) : block(tape, layer, x);
@@ -109,44 +140,51 @@ export class BatchGraph {
       g.allocate();
       return;
     }
-    this.targets = g.input('i32', [N], 'flat_targets');
-    const targets = { flat: this.targets, ids: () => (this.targetIds ??= g.input('i32', [N], 'target_ids')) };
-    const head = tokenLogProbs(tape, proj, weights.lmHead, hidden, targets, { temperature: opts.temperature, entropy: opts.entropy, chunkElements: opts.headChunkElements });
+    // the head reads only the scored items' hidden states
+    this.itemNode = g.input('i32', [M], 'item_node');
+    const scored = gatherColumns(tape, hidden, this.itemNode); // [dim, M]
+    this.targets = g.input('i32', [M], 'flat_targets');
+    const targets = { flat: this.targets, ids: () => (this.targetIds ??= g.input('i32', [M], 'target_ids')) };
+    const head = tokenLogProbs(tape, proj, weights.lmHead, scored, targets, { temperature: opts.temperature, entropy: opts.entropy !== 'none', chunkElements: opts.headChunkElements });
     this.logp = g.output(head.logp);
     if (head.entropy) this.entropy = g.output(head.entropy);
-    if (weights.valueHead) this.values = g.output(tokenValues(tape, weights.valueHead, hidden));
+    if (weights.valueHead) this.values = g.output(tokenValues(tape, weights.valueHead, scored));
     for (const t of [this.logp, this.entropy, this.values]) if (t) g.expand(t);
     if (grads) {
       g.beginBackward();
       // a coefficient input exists only where something trainable lies under its output
       const seed = (output: Tensor | undefined, name: string) => {
         if (!output || !tape.needs(output)) return undefined;
-        const coef = g.input('f32', [1, N], name);
+        const coef = g.input('f32', [1, M], name);
         tape.seed(output, coef);
         return coef;
       };
       this.coefLogp = seed(this.logp, 'coef_logp');
       this.coefValue = seed(this.values, 'coef_value');
-      this.coefEntropy = seed(this.entropy, 'coef_entropy');
+      if (opts.entropy === 'grad') this.coefEntropy = seed(this.entropy, 'coef_entropy');
       tape.backward();
     }
     g.allocate();
   }
 
   /**
-   * Upload a padded batch: rows of `tokens` are sequences, `targets` the token to score at each position; `rng`
-   * draws the LoRA dropout masks of a train graph (inverted dropout: kept entries are 1/(1 − p)).
+   * Upload a packed batch of this graph's shape; `rng` draws the LoRA dropout masks of a train graph (inverted
+   * dropout: kept entries are 1/(1 − p)).
    */
-  writeInputs(tokens: Int32Array, targets?: Int32Array, rng?: Rng): void {
-    const pos = new Int32Array(this.N);
-    for (let i = 0; i < this.N; i++) pos[i] = i % this.T;
-    this.tokens.write(tokens);
-    this.positions.write(pos);
-    this.mask.write(causalMask(this.T));
+  writeInputs(p: PackedBatch, rng?: Rng): void {
+    if (p.tokens.length !== this.N || p.itemNode.length !== this.M || p.families.length !== this.shape.families.length) {
+      throw new GrpoError('engine', `a packed batch of ${p.tokens.length} tokens and ${p.itemNode.length} items does not fit a graph built for ${this.N} and ${this.M}`);
+    }
+    this.tokens.write(p.tokens);
+    this.positions.write(p.positions);
+    this.layout.queryIndex.write(p.queryIndex);
+    this.layout.keyIndex.write(p.keyIndex);
+    this.layout.outIndex.write(p.outIndex);
+    this.layout.masks.forEach((m, i) => m.write(p.masks[i]));
     if (this.targets) {
-      if (!targets) throw new GrpoError('engine', 'this graph scores targets; pass them');
-      this.targets.write(flatTargets(targets, this.weights.config.vocabSize, this.headChunkElements));
-      this.targetIds?.write(targets);
+      this.itemNode!.write(p.itemNode);
+      this.targets.write(flatTargets(p.itemTarget, this.weights.config.vocabSize, this.headChunkElements));
+      this.targetIds?.write(p.itemTarget);
     }
     if (this.dropoutMasks.length && !rng) throw new GrpoError('engine', 'this graph has LoRA dropout: pass the dropout RNG');
     const keep = 1 / (1 - this.dropout);

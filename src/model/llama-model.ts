@@ -5,16 +5,21 @@
  *   pass.backward({ logp: coefficients });                    // backward part of the same graph: ∇θ Σ g·logp
  *   model.optimizer.step({ lr: 1e-5, maxGradNorm: 1 });
  *
- * Graphs are built per padded batch shape and cached (a few shapes at a time), so steady-state training does no
- * graph building. Sequence lengths are padded up to a multiple of `padMultiple` to keep the number of shapes small.
+ * Sequences are packed (packing.ts): shared prefixes — a GRPO group's prompt — are computed once, and no row is
+ * padded. Graphs are built per packed shape and cached (a few shapes at a time), so steady-state training does no
+ * graph building.
+ * On the CPU, graphs of one kind share one arena (engine/arena.ts): a new shape reuses the memory of the last
+ * instead of faulting in gigabytes of its own, so step times stay steady when shapes change.
  */
 import { Backend } from '../engine/backend.ts';
 import { AdamW, type AdamWOptions } from '../engine/optimizer.ts';
+import { GraphArena } from '../engine/arena.ts';
 import type { Tensor } from '../engine/tensor.ts';
 import { LlamaWeights, VALUE_HEAD, type MatrixType } from './llama-weights.ts';
 import { LoraAdapters, type LoraOptions } from './lora.ts';
 import { Rng } from '../util/rng.ts';
-import { BatchGraph, type GraphKind } from './batch-graph.ts';
+import { BatchGraph, shapeOf, type EntropyMode, type GraphKind } from './batch-graph.ts';
+import { packSequences, packedShapeKey, type PackedBatch } from './packing.ts';
 import { WeightCopies, resolvePrecision, type Precision, type PrecisionSetting } from './weight-copies.ts';
 import type { LlamaConfig } from './config.ts';
 import type { WeightMap } from './host-tensor.ts';
@@ -29,13 +34,18 @@ export interface ModelOptions {
   valueHead?: boolean;
   /** seed for random initialisation when no weights are given */
   seed?: number;
-  /** pad sequence lengths up to a multiple of this (default 16) */
+  /** pad a packed batch's token and item counts up to a multiple of this (default 32: ggml's fast kernels want it) */
   padMultiple?: number;
+  /** share common prefixes between the sequences of a pass (default true; false computes each sequence whole) */
+  packing?: boolean;
+  /** queries per attention block of a packed batch (default 64; see packing.ts) */
+  attentionBlock?: number;
   /** how many batch shapes keep a built graph (default 4) */
   graphCacheSize?: number;
   /**
-   * memory the cached graphs of earlier batch shapes may hold besides the newest one (default 512 MB): at real
-   * scale a graph's buffer is hundreds of MB, and rebuilding one costs little next to computing it
+   * GPU: memory the cached graphs of earlier batch shapes may hold besides the newest one (default 512 MB): at real
+   * scale a graph's buffer is hundreds of MB, and rebuilding one costs little next to computing it. (On the CPU the
+   * graphs of a kind share one arena, so a cached graph holds no memory of its own.)
    */
   graphCacheBytes?: number;
   /**
@@ -82,8 +92,18 @@ export interface ForwardOptions {
   adapters?: boolean;
   /** also compute per-token entropy */
   entropy?: boolean;
+  /**
+   * with grad and entropy: build the entropy's backward, so backward() takes entropy coefficients (default true). An
+   * entropy that is only logged skips it: a few passes over [vocabulary × tokens] per pass
+   */
+  entropyGrad?: boolean;
   /** score under softmax(logits / temperature), the sampling distribution (default 1) */
   temperature?: number;
+  /**
+   * per sequence, the first position t whose next token is scored (default 0): a completion's log-probs alone
+   * (promptLength − 1), so the vocabulary-sized head never runs over the prompt
+   */
+  scoreFrom?: ArrayLike<number>;
 }
 
 export interface Coefficients {
@@ -96,7 +116,7 @@ export interface Coefficients {
 }
 
 export interface ForwardPass {
-  /** per sequence i: logp[i][t] = log p(x_i[t+1] | x_i[0..t]), length len_i − 1 */
+  /** per sequence i: logp[i][t] = log p(x_i[f+t+1] | x_i[0..f+t]) with f = scoreFrom[i] (default 0), length len_i − 1 − f */
   logp: Float32Array[];
   entropy?: Float32Array[];
   values?: Float32Array[];
@@ -109,9 +129,13 @@ export class LlamaModel {
   readonly weights: LlamaWeights;
   private readonly ownsBackend: boolean;
   private readonly padMultiple: number;
+  private readonly packing: boolean;
+  private readonly attentionBlock: number;
   private readonly cacheSize: number;
   private readonly cacheBytes: number;
   private readonly graphs = new Map<string, BatchGraph>();
+  /** CPU: the memory every graph of a kind is planned into */
+  private readonly arenas = new Map<GraphKind, GraphArena>();
   private opt?: AdamW;
   /** the optimizer's parameters in the model's order, which names their moments in a checkpoint whatever the groups */
   private trainable: Tensor[] = [];
@@ -126,7 +150,9 @@ export class LlamaModel {
   constructor(readonly config: LlamaConfig, opts: ModelOptions & { weights?: WeightMap } = {}) {
     this.ownsBackend = !opts.backend;
     this.backend = opts.backend ?? Backend.open({ threads: opts.threads, device: opts.device });
-    this.padMultiple = opts.padMultiple ?? 16;
+    this.padMultiple = opts.padMultiple ?? 32;
+    this.packing = opts.packing ?? true;
+    this.attentionBlock = opts.attentionBlock ?? 64;
     this.cacheSize = opts.graphCacheSize ?? 4;
     this.cacheBytes = opts.graphCacheBytes ?? 512e6;
     this.precision = resolvePrecision(opts.precision ?? 'f32', this.backend);
@@ -141,9 +167,18 @@ export class LlamaModel {
     this.lora?.initPeft(opts.seed ?? 0);
   }
 
-  /** bytes the cached graphs' buffers hold (activations, gradients of activations, head chunks) */
+  /** bytes the graphs' memory holds (activations, gradients of activations, head chunks) */
   get graphBytes(): number {
-    return [...this.graphs.values()].reduce((n, g) => n + g.graph.allocatedBytes, 0);
+    const arenas = [...this.arenas.values()].reduce((n, a) => n + a.bytes, 0);
+    return arenas + [...this.graphs.values()].reduce((n, g) => n + (this.arenas.has(g.kind) ? 0 : g.graph.allocatedBytes), 0);
+  }
+
+  /** The arena graphs of `kind` are planned into (CPU); undefined on a GPU, where ggml's scheduler plans each graph. */
+  private arenaFor(kind: GraphKind): GraphArena | undefined {
+    if (!this.backend.isCpu) return undefined;
+    let a = this.arenas.get(kind);
+    if (!a) this.arenas.set(kind, (a = new GraphArena(this.backend, `${kind} graphs`)));
+    return a;
   }
 
   /** the LoRA adapters, when the model has them */
@@ -219,41 +254,50 @@ export class LlamaModel {
   /** Next-token logits at every position: out[i] is [len_i × vocab], row t predicting token t+1. */
   logits(sequences: ArrayLike<number>[], opts: { adapters?: boolean } = {}): Float32Array[] {
     this.assertAlive();
-    const lens = sequences.map((s) => s.length);
-    const T = this.padLength(Math.max(...lens), sequences.length);
-    const g = this.graph('logits', sequences.length, T, false, 1, opts.adapters ?? true);
-    g.writeInputs(this.packTokens(sequences, T, 0));
+    // nothing is scored: the graph returns the logits of every flat token
+    const packed = this.pack(sequences, sequences.map((s) => Math.max(0, s.length - 1)));
+    const g = this.graph('logits', packed, 'none', 1, opts.adapters ?? true);
+    g.writeInputs(packed);
     this.weightCopies();
     g.graph.compute();
     const all = g.logits!.readF32();
     const V = this.config.vocabSize;
-    return sequences.map((_, b) => all.slice(b * T * V, (b * T + lens[b]) * V));
+    return packed.nodesOf.map((nodes) => {
+      const out = new Float32Array(nodes.length * V);
+      nodes.forEach((n, t) => out.set(all.subarray(n * V, (n + 1) * V), t * V));
+      return out;
+    });
   }
 
-  /** Per-token log-probs (and entropy, values) of each sequence's own next tokens. */
+  /**
+   * Per-token log-probs (and entropy, values) of each sequence's own next tokens, from position `scoreFrom[i]` on.
+   * The sequences are packed (packing.ts): a prefix they share is computed once.
+   */
   forward(sequences: ArrayLike<number>[], opts: ForwardOptions = {}): ForwardPass {
     this.assertAlive();
     if (sequences.length === 0) throw new GrpoError('shape', 'forward needs at least one sequence');
-    const lens = sequences.map((s, i) => {
+    sequences.forEach((s, i) => {
       if (s.length < 2) throw new GrpoError('shape', `sequence ${i} has ${s.length} tokens; scoring needs at least 2 (a context and a target)`);
-      return s.length - 1;
     });
-    const T = this.padLength(Math.max(...lens), sequences.length);
+    if (opts.scoreFrom && opts.scoreFrom.length !== sequences.length) throw new GrpoError('shape', `scoreFrom has ${opts.scoreFrom.length} entries for ${sequences.length} sequences`);
     const kind: GraphKind = opts.grad === 'value_head' ? 'value' : opts.grad ? 'train' : 'score';
     const temperature = opts.temperature ?? 1;
     if (!(temperature > 0) || !Number.isFinite(temperature)) throw new GrpoError('config', `scoring temperature must be > 0, got ${temperature}`);
     const adapters = opts.adapters ?? true;
     if (!adapters && kind !== 'score') throw new GrpoError('config', 'forward({ grad: true, adapters: false }): the base is frozen; train with the adapters on');
-    const g = this.graph(kind, sequences.length, T, !!opts.entropy, temperature, adapters);
-    g.writeInputs(this.packTokens(sequences, T, 0), this.packTokens(sequences, T, 1), this.dropoutRng);
+    const packed = this.pack(sequences, opts.scoreFrom);
+    const entropy: EntropyMode = !opts.entropy ? 'none' : kind === 'train' && opts.entropyGrad !== false ? 'grad' : 'value';
+    const g = this.graph(kind, packed, entropy, temperature, adapters);
+    g.writeInputs(packed, this.dropoutRng);
     this.weightCopies();
     g.graph.computeForward();
     const generation = ++g.generation;
     const unpack = (t?: Tensor) => {
       if (!t) return undefined;
       const all = t.readF32();
-      return lens.map((n, b) => all.slice(b * T, b * T + n));
+      return packed.itemsOf.map((items) => Float32Array.from(items, (i) => all[i]));
     };
+    const key = this.key(kind, packed, entropy, temperature, adapters);
     const pass: ForwardPass = {
       logp: unpack(g.logp)!,
       entropy: unpack(g.entropy),
@@ -261,41 +305,47 @@ export class LlamaModel {
       backward: (coef: Coefficients) => {
         this.assertAlive();
         if (kind === 'score') throw new GrpoError('engine', 'backward() needs forward(..., { grad: true })');
-        if (g.generation !== generation || !this.graphs.has(this.key(kind, sequences.length, T, !!opts.entropy, temperature, adapters))) {
+        if (g.generation !== generation || this.graphs.get(key) !== g) {
           throw new GrpoError('engine', 'backward() of a stale pass: another forward ran on the same batch shape in between');
         }
         if (coef.values && !g.values) throw new GrpoError('config', 'value coefficients given but the model has no value head (create it with valueHead: true)');
-        if (coef.entropy && !g.entropy) throw new GrpoError('config', 'entropy coefficients given but forward ran without { entropy: true }');
-        const logpCoef = coef.logp ? this.packCoefficients('logp', coef.logp, lens, T) : new Float32Array(g.N);
-        const valueCoef = coef.values ? this.packCoefficients('values', coef.values, lens, T) : new Float32Array(g.N);
-        const entropyCoef = coef.entropy ? this.packCoefficients('entropy', coef.entropy, lens, T) : new Float32Array(g.N);
+        if (coef.entropy && !g.coefEntropy) throw new GrpoError('config', 'entropy coefficients given but forward ran without { entropy: true } (or with entropyGrad: false)');
+        const items = (what: string, rows?: ArrayLike<number>[]) => (rows ? this.itemCoefficients(what, rows, packed) : new Float32Array(g.M));
         // a coefficient input exists only where something trainable lies under its output
-        g.coefLogp?.write(logpCoef);
-        g.coefValue?.write(valueCoef);
-        g.coefEntropy?.write(entropyCoef);
+        g.coefLogp?.write(items('logp', coef.logp));
+        g.coefValue?.write(items('values', coef.values));
+        g.coefEntropy?.write(items('entropy', coef.entropy));
         g.graph.computeBackward();
       },
     };
     return pass;
   }
 
-  /**
-   * Positions per sequence: n rounded up to `padMultiple`, and further so that the batch's token count B·T is a
-   * multiple of 32 — the weight gradients contract over tokens, and ggml's fast matmul kernels (llamafile sgemm)
-   * need that dimension to be a multiple of 8–32 (else a kernel ~5× slower runs).
-   */
-  private padLength(n: number, B: number): number {
-    const step = lcm(this.padMultiple, 32 / gcd(B, 32));
-    return Math.ceil(n / step) * step;
+  /** The packed batch of `sequences` (tokens checked against the vocabulary). */
+  private pack(sequences: ArrayLike<number>[], scoreFrom?: ArrayLike<number>): PackedBatch {
+    const V = this.config.vocabSize;
+    sequences.forEach((s, b) => {
+      for (let t = 0; t < s.length; t++) {
+        const tok = s[t];
+        if (!Number.isInteger(tok) || tok < 0 || tok >= V) throw new GrpoError('shape', `sequence ${b} position ${t}: token ${tok} is outside the vocabulary [0, ${V})`);
+      }
+    });
+    return packSequences(sequences, { scoreFrom, share: this.packing, blockSize: this.attentionBlock, padMultiple: this.padMultiple });
   }
 
-  private key(kind: GraphKind, B: number, T: number, entropy: boolean, temperature: number, adapters: boolean): string {
-    return `${kind}:${B}x${T}:${entropy ? 'H' : ''}:${temperature}:${adapters && this.lora ? 'lora' : ''}`;
+  private key(kind: GraphKind, p: PackedBatch, entropy: EntropyMode, temperature: number, adapters: boolean): string {
+    return `${kind}:${packedShapeKey(p)}:${entropy}:${temperature}:${adapters && this.lora ? 'lora' : ''}`;
   }
 
-  private graph(kind: GraphKind, B: number, T: number, entropy: boolean, temperature: number, adapters: boolean): BatchGraph {
-    const key = this.key(kind, B, T, entropy, temperature, adapters);
+  private graph(kind: GraphKind, packed: PackedBatch, entropy: EntropyMode, temperature: number, adapters: boolean): BatchGraph {
+    const key = this.key(kind, packed, entropy, temperature, adapters);
     let g = this.graphs.get(key);
+    if (g && !g.graph.valid) {
+      // a larger graph of its arena grew the memory since: plan this shape again
+      g.free();
+      this.graphs.delete(key);
+      g = undefined;
+    }
     if (g) {
       // LRU: move to the back
       this.graphs.delete(key);
@@ -304,21 +354,22 @@ export class LlamaModel {
     }
     if (kind === 'train' && !this.opt) throw new GrpoError('engine', 'forward({ grad: true }) needs an optimizer: call model.createOptimizer() first');
     if (kind === 'value') this.valueHeadGrad();
-    // a training graph holds every layer's activations (gigabytes at real scale): keep one at a time
-    if (kind === 'train') this.dropGraphs('train');
+    const arena = this.arenaFor(kind);
+    // a training graph with memory of its own holds every layer's activations (gigabytes at real scale): keep one at a time
+    if (kind === 'train' && !arena) this.dropGraphs('train');
     while (this.graphs.size >= this.cacheSize) {
       const [oldKey, old] = this.graphs.entries().next().value as [string, BatchGraph];
       old.free();
       this.graphs.delete(oldKey);
     }
     g = new BatchGraph(this.backend, this.weights, {
-      kind, B, T, entropy, temperature, copies: this.weightCopies(), headChunkElements: this.headChunkElements,
+      kind, shape: shapeOf(packed), entropy, temperature, copies: this.weightCopies(), headChunkElements: this.headChunkElements,
       gradAccumulators: kind === 'train' ? this.opt!.gradAccumulators : kind === 'value' ? this.valueHeadGrad() : undefined,
       lora: adapters ? this.lora : null,
-      recompute: this.recompute && kind === 'train',
+      recompute: this.recompute && kind === 'train', arena,
     });
-    // the older graphs' buffers within the byte budget, least recently used first out
-    let older = [...this.graphs.values()].reduce((n, x) => n + x.graph.allocatedBytes, 0);
+    // GPU: the older graphs' buffers within the byte budget, least recently used first out
+    let older = [...this.graphs.values()].reduce((n, x) => n + (this.arenas.has(x.kind) ? 0 : x.graph.allocatedBytes), 0);
     for (const [k, old] of this.graphs) {
       if (older <= this.cacheBytes) break;
       older -= old.graph.allocatedBytes;
@@ -336,6 +387,8 @@ export class LlamaModel {
   releaseGraphs(): void {
     for (const g of this.graphs.values()) g.free();
     this.graphs.clear();
+    for (const a of this.arenas.values()) a.free();
+    this.arenas.clear();
   }
 
   /** The value head's gradient accumulator alone: what a 'value_head' pass trains. */
@@ -350,29 +403,16 @@ export class LlamaModel {
     for (const [k, g] of this.graphs) if (g.kind === kind) { g.free(); this.graphs.delete(k); }
   }
 
-  /** Row b holds tokens s_b[offset..offset+T), zero-padded; tokens are checked against the vocabulary. */
-  private packTokens(seqs: ArrayLike<number>[], T: number, offset: number): Int32Array {
-    const V = this.config.vocabSize;
-    const out = new Int32Array(seqs.length * T);
-    seqs.forEach((s, b) => {
-      const n = Math.min(T, s.length - offset);
-      for (let t = 0; t < n; t++) {
-        const tok = s[t + offset];
-        if (!Number.isInteger(tok) || tok < 0 || tok >= V) throw new GrpoError('shape', `sequence ${b} position ${t + offset}: token ${tok} is outside the vocabulary [0, ${V})`);
-        out[b * T + t] = tok;
-      }
-    });
-    return out;
-  }
-
-  private packCoefficients(what: string, coef: ArrayLike<number>[], lens: number[], T: number): Float32Array {
-    if (coef.length !== lens.length) throw new GrpoError('shape', `${what} coefficients for ${coef.length} sequences, the pass has ${lens.length}`);
-    const out = new Float32Array(lens.length * T);
+  /** Per-position coefficients of each sequence, summed per item: a shared item's gradient is the sum of its uses. */
+  private itemCoefficients(what: string, coef: ArrayLike<number>[], p: PackedBatch): Float32Array {
+    if (coef.length !== p.itemsOf.length) throw new GrpoError('shape', `${what} coefficients for ${coef.length} sequences, the pass has ${p.itemsOf.length}`);
+    const out = new Float32Array(p.itemNode.length);
     coef.forEach((c, b) => {
-      if (c.length !== lens[b]) throw new GrpoError('shape', `${what} coefficients of sequence ${b}: ${c.length} values for ${lens[b]} scored tokens`);
+      const items = p.itemsOf[b];
+      if (c.length !== items.length) throw new GrpoError('shape', `${what} coefficients of sequence ${b}: ${c.length} values for ${items.length} scored tokens`);
       for (let t = 0; t < c.length; t++) {
         if (!Number.isFinite(c[t])) throw new GrpoError('numeric', `${what} coefficient of sequence ${b} token ${t} is ${c[t]}`);
-        out[b * T + t] = c[t];
+        out[items[t]] += c[t];
       }
     });
     return out;
@@ -387,8 +427,7 @@ export class LlamaModel {
 
   free(): void {
     this.freed = true;
-    for (const g of this.graphs.values()) g.free();
-    this.graphs.clear();
+    this.releaseGraphs();
     this.opt?.free();
     this.adapters?.free();
     for (const c of this.copies.values()) c.free();
@@ -396,12 +435,4 @@ export class LlamaModel {
     this.weights.free();
     if (this.ownsBackend) this.backend.free();
   }
-}
-
-function gcd(a: number, b: number): number {
-  return b === 0 ? a : gcd(b, a % b);
-}
-
-function lcm(a: number, b: number): number {
-  return (a / gcd(a, b)) * b;
 }

@@ -7,11 +7,12 @@
  *   other product (ggml's mul_mat contracts over each operand's contiguous dimension).
  * Master weights, AdamW and gradient accumulation stay f32. Copies of f32 matrices are refreshed, in one graph,
  * whenever the weights changed (a load or an optimizer step that trains them); transposed copies of a frozen
- * low-precision base are made once per load, on the host (quantised blocks cannot be transposed in a graph).
+ * low-precision base are made once per load, in its own type: by a graph on the CPU (bf16 / f16), on the host for
+ * quantised blocks (which cannot be transposed in a graph) and on GPUs (whose backends may lack the strided copy).
  */
 import { TensorStore } from '../engine/store.ts';
 import { ComputeGraph } from '../engine/graph.ts';
-import { BLOCK_ELEMENTS, type Tensor } from '../engine/tensor.ts';
+import { BLOCK_ELEMENTS, type DType, type Tensor } from '../engine/tensor.ts';
 import type { Backend } from '../engine/backend.ts';
 import type { LlamaWeights } from './llama-weights.ts';
 import { readHost, transposeHost, writeHost } from './host-transfer.ts';
@@ -38,15 +39,15 @@ export function resolvePrecision(p: PrecisionSetting, backend: Backend): Precisi
   return f.has('AVX512_BF16') || f.has('AVX2') ? 'bf16' : 'f32';
 }
 
-/** Copies of f32 matrices (cast, or transposed and cast), refreshed by one graph. */
+/** Copies of matrices (cast to `dtype`, or transposed and cast), refreshed by one graph. */
 class GraphCopies {
   private readonly store: TensorStore;
   private readonly refresh: ComputeGraph;
   readonly of = new Map<Tensor, Tensor>();
 
-  constructor(backend: Backend, matrices: Tensor[], precision: Precision, transposed: boolean) {
-    this.store = new TensorStore(matrices.length, transposed ? 'transposed weight copies' : `${precision} weight copies`);
-    for (const m of matrices) this.of.set(m, this.store.declare(precision, transposed ? [m.ne[1], m.ne[0]] : [m.ne[0], m.ne[1]], `${m.name}.${precision}${transposed ? '.T' : ''}`));
+  constructor(backend: Backend, matrices: Tensor[], dtype: (m: Tensor) => DType, transposed: boolean) {
+    this.store = new TensorStore(matrices.length, transposed ? 'transposed weight copies' : 'weight copies');
+    for (const m of matrices) this.of.set(m, this.store.declare(dtype(m), transposed ? [m.ne[1], m.ne[0]] : [m.ne[0], m.ne[1]], `${m.name}.${dtype(m)}${transposed ? '.T' : ''}`));
     this.store.allocate(backend);
     this.refresh = new ComputeGraph(backend, { maxNodes: 3 * matrices.length + 8, externalTensors: 2 * matrices.length });
     const o = this.refresh.ops;
@@ -104,14 +105,14 @@ export class WeightCopies {
   private readonly lowPrecision: Tensor[];
   private forwardSet: GraphCopies | null = null;
   private transposedSet: GraphCopies | null = null;
-  private baseTransposed: HostTransposedCopies | null = null;
+  private baseTransposed: GraphCopies | HostTransposedCopies | null = null;
   private synced: { loads: number; steps: number } | null = null;
 
   constructor(private readonly backend: Backend, weights: LlamaWeights, readonly precision: Precision) {
     const matrices = weights.layers.flatMap((l) => [l.wq, l.wk, l.wv, l.wo, l.gate, l.up, l.down]).concat([weights.lmHead]);
     this.exact = matrices.filter((m) => m.dtype === 'f32');
     this.lowPrecision = matrices.filter((m) => m.dtype !== 'f32');
-    if (precision !== 'f32' && this.exact.length) this.forwardSet = new GraphCopies(backend, this.exact, precision, false);
+    if (precision !== 'f32' && this.exact.length) this.forwardSet = new GraphCopies(backend, this.exact, () => precision, false);
   }
 
   /** The tensor a forward product multiplies with in place of w. */
@@ -129,11 +130,12 @@ export class WeightCopies {
   /** Make the transposed copies (once; training graphs need them). */
   withTransposed(): this {
     if (!this.transposedSet && this.exact.length) {
-      this.transposedSet = new GraphCopies(this.backend, this.exact, this.precision, true);
+      this.transposedSet = new GraphCopies(this.backend, this.exact, () => this.precision, true);
       if (this.synced) this.transposedSet.update();
     }
     if (!this.baseTransposed && this.lowPrecision.length) {
-      this.baseTransposed = new HostTransposedCopies(this.backend, this.lowPrecision);
+      const inGraph = this.backend.isCpu && this.lowPrecision.every((m) => BLOCK_ELEMENTS[m.dtype] === 1);
+      this.baseTransposed = inGraph ? new GraphCopies(this.backend, this.lowPrecision, (m) => m.dtype, true) : new HostTransposedCopies(this.backend, this.lowPrecision);
       if (this.synced) this.baseTransposed.update();
     }
     return this;

@@ -139,25 +139,20 @@ export function sequenceOf(e: SftExample): number[] {
   return [...e.prompt, ...e.completion];
 }
 
-/**
- * dL/dlogp for L = −(1/N) Σ completion-token log-probs, N = `totalCompletionTokens` of the whole batch.
- * logp[t] scores token t+1, so the completion tokens are logp[P−1 …] for a prompt of length P.
- */
-export function nllCoefficients(micro: readonly SftExample[], totalCompletionTokens: number): Float32Array[] {
-  const g = -1 / totalCompletionTokens;
-  return micro.map((e) => {
-    const c = new Float32Array(e.prompt.length + e.completion.length - 1);
-    c.fill(g, e.prompt.length - 1);
-    e.completionMask?.forEach((m, k) => { if (!m) c[e.prompt.length - 1 + k] = 0; });
-    return c;
-  });
+/** The position whose next token is the completion's first: a pass scores from there (forward's scoreFrom). */
+export function completionStart(e: SftExample): number {
+  return e.prompt.length - 1;
 }
 
-/** The loss part of one micro-batch: −(1/N) Σ completion-token log-probs (in float64). */
+/** dL/dlogp per completion token for L = −(1/N) Σ completion-token log-probs, N = `totalCompletionTokens` of the whole batch. */
+export function nllCoefficients(micro: readonly SftExample[], totalCompletionTokens: number): Float32Array[] {
+  const g = -1 / totalCompletionTokens;
+  return micro.map((e) => Float32Array.from(e.completion, (_, k) => (e.completionMask?.[k] === 0 ? 0 : g)));
+}
+
+/** The loss part of one micro-batch: −(1/N) Σ completion-token log-probs (in float64), from the completions' log-probs. */
 export function nllOf(micro: readonly SftExample[], logp: readonly Float32Array[], totalCompletionTokens: number): number {
   let sum = 0;
-  micro.forEach((e, i) => {
-    for (let t = e.prompt.length - 1; t < logp[i].length; t++) if (e.completionMask?.[t - e.prompt.length + 1] !== 0) sum += logp[i][t];
-  });
+  micro.forEach((e, i) => logp[i].forEach((lp, k) => { if (e.completionMask?.[k] !== 0) sum += lp; }));
   return -sum / totalCompletionTokens;
 }

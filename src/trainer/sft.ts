@@ -15,7 +15,7 @@ import type { LlamaModel } from '../model/llama-model.ts';
 import { savePolicy } from './save-policy.ts';
 import type { Tokenizer } from '../model/tokenizer/tokenizer.ts';
 import { GrpoError } from '../errors.ts';
-import { EpochBatcher, completionTokenCount, microBatches, nllCoefficients, nllOf, sequenceOf, type SftExample } from './sft-batches.ts';
+import { EpochBatcher, completionTokenCount, microBatches, nllCoefficients, nllOf, sequenceOf, completionStart, type SftExample } from './sft-batches.ts';
 
 export type EvalMetrics = Record<string, number>;
 
@@ -138,7 +138,7 @@ export async function trainSft(model: LlamaModel, examples: readonly SftExample[
       const nCompletion = completionTokenCount(batch);
       let loss = 0;
       for (const mb of microBatches(batch, micro)) {
-        const pass = model.forward(mb.map(sequenceOf), { grad: true });
+        const pass = model.forward(mb.map(sequenceOf), { grad: true, scoreFrom: mb.map(completionStart) });
         loss += nllOf(mb, pass.logp, nCompletion);
         pass.backward({ logp: nllCoefficients(mb, nCompletion) });
       }

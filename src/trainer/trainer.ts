@@ -179,14 +179,13 @@ function prepareUpdate(model: LlamaModel, ref: Reference | null, tokenizer: Toke
   const flat = batch.groups.flat();
   if (flat.length === 0) return [];
   const tokens = flat.map((r) => [...r.promptIds, ...r.completionIds]);
-  const completionPart = (rows: Float32Array[], offset: number) => rows.map((row, k) => Array.from(row.subarray(flat[offset + k].promptIds.length - 1)));
   // scoring passes in micro-batches of whole groups: reference log-probs and the critic's values
   const score = (m: LlamaModel, pick: 'logp' | 'values', adapters = true) => {
     const out: number[][] = [];
     const size = config.training.micro_batch_sequences ?? config.training.micro_batch_groups * config.rollout.group_size;
     for (let i = 0; i < tokens.length; i += size) {
-      const p = m.forward(tokens.slice(i, i + size), { temperature: config.rollout.temperature, adapters });
-      out.push(...completionPart(pick === 'logp' ? p.logp : p.values!, i));
+      const p = m.forward(tokens.slice(i, i + size), { temperature: config.rollout.temperature, adapters, scoreFrom: flat.slice(i, i + size).map((r) => r.promptIds.length - 1) });
+      out.push(...(pick === 'logp' ? p.logp : p.values!).map((row) => Array.from(row)));
     }
     return out;
   };

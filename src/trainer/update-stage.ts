@@ -129,11 +129,8 @@ function miniBatchMask(a: ResolvedAlgorithm, mini: UpdateSequence[]) {
   return { lengths, mask, normalizer: aggregationNormalizer(lengths, mask) };
 }
 
-/** Per-token coefficients over whole sequences: zero on the prompt, the loss gradient on the completion. */
-const overSequences = (part: UpdateSequence[], rows: Ragged | undefined) => rows?.map((row, i) => [...new Array(part[i].promptLength - 1).fill(0), ...row]);
-
-/** The value head's values on the completion tokens of a pass. */
-const completionValues = (part: UpdateSequence[], values: Float32Array[]) => part.map((s, i) => Array.from(values[i].subarray(s.promptLength - 1)));
+/** Passes score the completion alone: its tokens are predicted from positions promptLength − 1 … len − 2. */
+const completionFrom = (part: { promptLength: number }[]) => part.map((s) => s.promptLength - 1);
 
 /**
  * The critic's own update, as Open-Reasoner-Zero's CriticRayActor.ppo_train: the rollout batch shuffled and cut into
@@ -160,15 +157,15 @@ function criticUpdate(ctx: UpdateContext, seqs: UpdateSequence[], critic: Critic
     for (let i = 0; i < mini.length && finite; i += perMicro) {
       const part = mini.slice(i, i + perMicro);
       const partMask = mask?.slice(i, i + perMicro);
-      const pass = model.forward(part.map((s) => s.tokens), { grad: 'value_head', temperature: config.rollout.temperature });
+      const pass = model.forward(part.map((s) => s.tokens), { grad: 'value_head', temperature: config.rollout.temperature, scoreFrom: completionFrom(part) });
       const v = valueLoss({
-        values: completionValues(part, pass.values!), oldValues: part.map((s) => s.oldValues!), returns: part.map((s) => s.returns!), clipRange: critic.clip,
+        values: pass.values!.map((row) => Array.from(row)), oldValues: part.map((s) => s.oldValues!), returns: part.map((s) => s.returns!), clipRange: critic.clip,
         aggregation: a.aggregation, maxLength: config.rollout.max_tokens, normalizer, mask: partMask,
       });
       loss += v.loss;
       clip += (v.stats.value_clip_ratio * part.length) / mini.length;
       finite = Number.isFinite(v.loss) && v.dvalues.every((row) => row.every(Number.isFinite));
-      if (finite) pass.backward({ values: overSequences(part, v.dvalues) });
+      if (finite) pass.backward({ values: v.dvalues });
     }
     const lr = learningRateAt(opt.groupStepCount(CRITIC_GROUP), criticScheduleIn(ctx));
     out.lr = lr;
@@ -226,10 +223,11 @@ function miniBatchStep(ctx: UpdateContext, mini: UpdateSequence[]): MiniBatchRes
   for (const idx of microBatches(mini, groupIds, config, method)) {
     const ids = new Set(idx.map((i) => mini[i].group));
     const part = idx.map((i) => mini[i]);
-    // entropy is always computed: it is logged (TRL `entropy`) and cheap next to the matmuls
-    const pass = model.forward(part.map((s) => s.tokens), { grad: true, entropy: true, temperature: config.rollout.temperature });
-    // the completion's tokens are predicted from positions promptLength−1 … len−2
-    const logp: Ragged = part.map((s, i) => Array.from(pass.logp[i].subarray(s.promptLength - 1)));
+    // entropy is always computed: it is logged (TRL `entropy`) and cheap next to the matmuls; its backward only with a bonus
+    const pass = model.forward(part.map((s) => s.tokens), {
+      grad: true, entropy: true, entropyGrad: a.entropy_coef !== 0, temperature: config.rollout.temperature, scoreFrom: completionFrom(part),
+    });
+    const logp: Ragged = pass.logp.map((row) => Array.from(row));
     const partMask = mask ? idx.map((i) => mask[i]) : undefined;
     const groupSizes = [...ids].map((id) => part.filter((s) => s.group === id).length);
     const common = { aggregation: a.aggregation, maxLength: config.rollout.max_tokens };
@@ -252,14 +250,14 @@ function miniBatchStep(ctx: UpdateContext, mini: UpdateSequence[]): MiniBatchRes
     for (const [k, v] of Object.entries(parts[0].stats ?? {})) policyStats[k] = (policyStats[k] ?? 0) + (v * part.length) / mini.length;
     let dvalues: Ragged | undefined;
     if (critic) {
-      const v = valueLoss({ values: completionValues(part, pass.values!), oldValues: part.map((s) => s.oldValues!), returns: part.map((s) => s.returns!), clipRange: critic.clip, ...common, normalizer, mask: partMask });
+      const v = valueLoss({ values: pass.values!.map((row) => Array.from(row)), oldValues: part.map((s) => s.oldValues!), returns: part.map((s) => s.returns!), clipRange: critic.clip, ...common, normalizer, mask: partMask });
       loss += critic.coef * v.loss;
       valueLossSum += v.loss; valueClip += (v.stats.value_clip_ratio * part.length) / mini.length;
       dvalues = v.dvalues.map((row) => row.map((x) => critic.coef * x));
     }
     // entropy bonus −c·agg(H): coefficient −c × the aggregation weight of each token
     let dentropy: Ragged | undefined;
-    const ent = part.map((s, i) => pass.entropy![i].subarray(s.promptLength - 1));
+    const ent = pass.entropy!;
     ent.forEach((e, i) => e.forEach((x, t) => { if (!partMask || partMask[i][t] === 1) { entropySum += x; entropyTokens++; } }));
     if (a.entropy_coef !== 0) {
       const w = aggregationWeights(a.aggregation, part.map((s) => s.oldLogp.length), { ...common, normalizer, mask: partMask });
@@ -268,7 +266,7 @@ function miniBatchStep(ctx: UpdateContext, mini: UpdateSequence[]): MiniBatchRes
     }
     // any non-finite coefficient (policy, critic or entropy term) skips the whole update rather than ending the run
     if (!Number.isFinite(loss) || ![policy.dlogp, dvalues, dentropy].every((rows) => !rows || rows.every((row) => row.every(Number.isFinite)))) { finite = false; break; }
-    pass.backward({ logp: overSequences(part, policy.dlogp), values: overSequences(part, dvalues), entropy: overSequences(part, dentropy) });
+    pass.backward({ logp: policy.dlogp, values: dvalues, entropy: dentropy });
   }
   const opt = model.optimizer;
   const lr = learningRateAt(opt.stepCount, ctx.schedule);

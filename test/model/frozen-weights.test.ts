@@ -44,7 +44,7 @@ test('the backward graph builds nothing below the lowest trainable piece', () =>
     const nodes = (trainable: (name: string) => boolean) => {
       const params = model.weights.parameters.filter((p) => trainable(p.name));
       const opt = new AdamW(model.backend, params);
-      const g = new BatchGraph(model.backend, model.weights, { kind: 'train', B: 2, T: 16, entropy: false, temperature: 1, copies: model.weightCopies(), gradAccumulators: opt.gradAccumulators });
+      const g = new BatchGraph(model.backend, model.weights, { kind: 'train', shape: { N: 32, M: 32, families: [{ rows: 2, queries: 16, keys: 16 }] }, entropy: 'none', temperature: 1, copies: model.weightCopies(), gradAccumulators: opt.gradAccumulators });
       const n = { all: g.graph.nodeCount, backward: g.graph.nodeCount - g.graph.forwardNodeCount };
       g.free();
       opt.free();

@@ -40,7 +40,7 @@ test('recomputation shrinks the training graph of a deep model', () => {
   try {
     const opt = new AdamW(model.backend, model.weights.parameters);
     const bytes = (recompute: boolean) => {
-      const g = new BatchGraph(model.backend, model.weights, { kind: 'train', B: 4, T: 64, entropy: false, temperature: 1, copies: model.weightCopies(), gradAccumulators: opt.gradAccumulators, recompute });
+      const g = new BatchGraph(model.backend, model.weights, { kind: 'train', shape: { N: 256, M: 256, families: [{ rows: 4, queries: 64, keys: 64 }] }, entropy: 'none', temperature: 1, copies: model.weightCopies(), gradAccumulators: opt.gradAccumulators, recompute });
       const n = g.graph.allocatedBytes;
       g.free();
       return n;

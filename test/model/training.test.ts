@@ -47,21 +47,31 @@ test('memory stays flat over 1,000 training steps while graphs are built and evi
   assert.ok(growth < 16, `RSS grew by ${growth.toFixed(1)} MiB between step 500 and step 1500`);
 });
 
-test('cached graphs stay within their byte budget (the newest always kept); rebuilt graphs give the same results', () => {
+test('graphs of one kind share one arena: a new shape reuses its memory, a graph planned before it grew is rebuilt and computes the same', () => {
   const cfg = { ...config, dim: 16, ffnDim: 32, nLayers: 1 };
   const rng = new Rng(5);
-  const [a, b] = [[5, 7], [40, 3]].map((lens) => lens.map((n) => Array.from({ length: n }, () => rng.int(16))));
-  const fresh = new LlamaModel(cfg, { threads: 1, seed: 2 });
-  const onlyB = fresh.forward(b).logp;
-  const bytesOfB = fresh.graphBytes;
-  const both = (fresh.forward(a), fresh.graphBytes);
-  fresh.free();
-  const tight = new LlamaModel(cfg, { threads: 1, seed: 2, graphCacheBytes: 0 });
-  const la = tight.forward(a).logp;
-  assert.ok(tight.graphBytes > 0);
-  assert.deepEqual(tight.forward(b).logp, onlyB);
-  assert.equal(tight.graphBytes, bytesOfB, 'only the newest graph is kept');
-  assert.ok(both > bytesOfB, 'the default budget keeps both');
-  assert.deepEqual(tight.forward(a).logp, la, 'a rebuilt graph computes the same');
-  tight.free();
+  const [small, large] = [[5, 7], [40, 3]].map((lens) => lens.map((n) => Array.from({ length: n }, () => rng.int(16))));
+  const alone = new LlamaModel(cfg, { threads: 1, seed: 2 });
+  const largeLogp = alone.forward(large).logp;
+  const bytesOfLarge = alone.graphBytes;
+  alone.free();
+  const model = new LlamaModel(cfg, { threads: 1, seed: 2 });
+  const smallLogp = model.forward(small).logp;
+  const bytesOfSmall = model.graphBytes;
+  assert.ok(bytesOfSmall > 0 && bytesOfSmall < bytesOfLarge);
+  assert.deepEqual(model.forward(large).logp, largeLogp);
+  assert.equal(model.graphBytes, bytesOfLarge, 'both shapes live in one buffer the size of the larger');
+  assert.deepEqual(model.forward(small).logp, smallLogp, 'the small graph, planned before the arena grew, is rebuilt');
+  assert.equal(model.graphBytes, bytesOfLarge);
+  model.free();
+});
+
+test('a backward after another forward of the same kind refuses: the graphs share memory', () => {
+  const cfg = { ...config, dim: 16, ffnDim: 32, nLayers: 1 };
+  const model = new LlamaModel(cfg, { threads: 1, seed: 2 });
+  model.createOptimizer();
+  const first = model.forward([[1, 2, 3, 4]], { grad: true });
+  model.forward([[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]], { grad: true });
+  assert.throws(() => first.backward({ logp: [[1, 1, 1]] }), /another|stale/);
+  model.free();
 });

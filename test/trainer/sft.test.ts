@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EpochBatcher, fitToLength, microBatches, nllCoefficients, nllOf, sequenceOf, tokenizeSftPairs, encodePrompt } from '../../src/trainer/sft-batches.ts';
+import { EpochBatcher, fitToLength, microBatches, nllCoefficients, nllOf, sequenceOf, completionStart, tokenizeSftPairs, encodePrompt } from '../../src/trainer/sft-batches.ts';
 import { saveSftModel, trainSft, plannedSteps, type SftOptions } from '../../src/trainer/sft.ts';
 import { openModel } from '../../src/model/open-model.ts';
 import { createCharTokenizer } from '../../src/model/tokenizer/char-tokenizer.ts';
@@ -28,11 +28,12 @@ test('tokenized pairs: BOS-prefixed prompt, completion ending in EOS; the loss c
   const N = batch.reduce((n, x) => n + x.completion.length, 0);
   const coef = nllCoefficients(batch, N);
   batch.forEach((x, i) => {
-    assert.equal(coef[i].length, sequenceOf(x).length - 1);
-    for (let t = 0; t < coef[i].length; t++) assert.equal(coef[i][t], t < x.prompt.length - 1 ? 0 : Math.fround(-1 / N));
+    assert.equal(completionStart(x), x.prompt.length - 1);
+    assert.equal(coef[i].length, sequenceOf(x).length - 1 - completionStart(x), 'one coefficient per completion token');
+    for (let t = 0; t < coef[i].length; t++) assert.equal(coef[i][t], Math.fround(-1 / N));
   });
-  const logp = batch.map((x) => Float32Array.from({ length: sequenceOf(x).length - 1 }, (_, t) => -0.01 * (t + 1)));
-  const manual = -batch.reduce((s, x, i) => s + [...logp[i]].slice(x.prompt.length - 1).reduce((a, b) => a + b, 0), 0) / N;
+  const logp = batch.map((x) => Float32Array.from({ length: x.completion.length }, (_, t) => -0.01 * (t + 1)));
+  const manual = -batch.reduce((s, x, i) => s + [...logp[i]].reduce((a, b) => a + b, 0), 0) / N;
   assert.ok(Math.abs(nllOf(batch, logp, N) - manual) < 1e-12);
   assert.deepEqual(fitToLength(examples, 20).dropped, examples.length);
 });
@@ -49,10 +50,7 @@ test('a tool response inside a completion is tokenized on its own and read as co
   assert.equal(plain.completionMask, undefined);
   const N = e.completion.length - inserted;
   const coef = nllCoefficients([e], N);
-  coef[0].forEach((c, t) => {
-    const k = t - (e.prompt.length - 1);
-    assert.equal(c, k < 0 || e.completionMask![k] === 0 ? 0 : Math.fround(-1 / N), `position ${t}`);
-  });
+  coef[0].forEach((c, k) => assert.equal(c, e.completionMask![k] === 0 ? 0 : Math.fround(-1 / N), `completion token ${k}`));
   const logp = [Float32Array.from({ length: coef[0].length }, (_, t) => -0.1 * (t + 1))];
   const manual = -[...logp[0]].reduce((s, x, t) => s + (coef[0][t] === 0 ? 0 : x), 0) / N;
   assert.ok(Math.abs(nllOf([e], logp, N) - manual) < 1e-12);
@@ -74,7 +72,7 @@ test('SFT overfits 8 examples: completion NLL falls from ≈ ln V to below 0.05'
   const few = examples.slice(0, 8);
   const { model, result } = run({ steps: 150, lr: 1e-2, warmupSteps: 10, schedule: 'cosine', minLrRatio: 0.1 }, few);
   const r = await result;
-  const pass = model.forward(few.map(sequenceOf));
+  const pass = model.forward(few.map(sequenceOf), { scoreFrom: few.map(completionStart) });
   const final = nllOf(few, pass.logp, few.reduce((n, e) => n + e.completion.length, 0));
   model.free();
   assert.ok(Math.abs(r.losses[0] - Math.log(tokenizer.vocabSize)) < 0.5, `initial loss ${r.losses[0]} should be near ln ${tokenizer.vocabSize}`);

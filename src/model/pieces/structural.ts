@@ -1,4 +1,4 @@
-/** Pieces that only move gradients: the residual sum, reshapes, and the rotary embedding (a rotation). */
+/** Pieces that only move gradients: the residual sum, reshapes, gathers of columns, and the rotary embedding (a rotation). */
 import type { Tensor } from '../../engine/tensor.ts';
 import type { Tape } from '../tape.ts';
 import type { LlamaConfig } from '../config.ts';
@@ -32,6 +32,17 @@ export function rope(tape: Tape, x: Tensor, positions: Tensor, c: LlamaConfig): 
   tape.record(y, [x], [], () => {
     const dy = tape.grad(y);
     if (dy) tape.addGrad(x, o.ropeBack(dy.isContiguous ? dy : o.cont(dy), positions, c.headDim, c.ropeTheta));
+  });
+  return y;
+}
+
+/** Columns of x [E, N] picked by i32 indices [n] → [E, n]; backward: each column's gradient added back where it came from. */
+export function gatherColumns(tape: Tape, x: Tensor, index: Tensor): Tensor {
+  const o = tape.o;
+  const y = o.getRows(x, index);
+  tape.record(y, [x], [], () => {
+    const dy = tape.grad(y);
+    if (dy) tape.addGrad(x, o.getRowsBack(dy.isContiguous ? dy : o.cont(dy), index, x));
   });
   return y;
 }

@@ -1,0 +1,226 @@
+/**
+ * Packed batches: the sequences of a forward pass as one flat run of tokens, with every shared prefix computed once
+ * and no padding between sequences (verl's remove-padding; the shared-prompt tree of a GRPO group).
+ *
+ * Sequences are inserted into a prefix tree; its nodes, in depth-first order, are the flat tokens. The G completions of
+ * a group share their prompt's nodes, so the prompt is computed once, and identical sequences are computed once. Each
+ * token keeps its position in its sequence (RoPE), and attends to its ancestors in the tree and itself — the prompt
+ * and its own earlier tokens, never a sibling completion.
+ *
+ * Attention runs in blocks: up to `blockSize` consecutive tokens of one tree segment (a run of nodes without a
+ * branch) as queries, and as keys the tokens of every ancestor segment plus their own segment up to the block's end.
+ * In depth-first order every such key precedes the segment, so a key is visible to a query exactly when its flat
+ * index is not after the query's (a causal mask over the key list). Blocks of similar key counts form one family,
+ * computed as one batched product (pieces/packed-attention.ts); only attention pays for the padding within a family,
+ * and its memory is bounded by the block size instead of growing with the square of a sequence's length.
+ *
+ * The log-probs a pass scores are items: a node's hidden state and the token after it (a branch node is scored once
+ * per distinct child). Only positions from `scoreFrom` on are scored, so a completion's log-probs never pay for its
+ * prompt's share of the vocabulary-sized head.
+ */
+import { GrpoError } from '../errors.ts';
+
+export interface PackOptions {
+  /** per sequence, the first position t whose next token x[t+1] is scored (default 0: every position) */
+  scoreFrom?: ArrayLike<number>;
+  /** share common prefixes between sequences (default true); false packs each sequence on its own */
+  share?: boolean;
+  /** queries per attention block (default 64) */
+  blockSize?: number;
+  /** token and item counts are padded up to a multiple of this (default 32: ggml's fast matmul kernels want it) */
+  padMultiple?: number;
+}
+
+/** One batched attention product: `rows` blocks of `queries` query slots over `keys` key slots. */
+export interface AttentionFamily {
+  rows: number;
+  queries: number;
+  keys: number;
+}
+
+export interface PackedBatch {
+  /** flat tokens (padding: token 0 at position 0) and their positions in their sequences */
+  tokens: Int32Array;
+  positions: Int32Array;
+  /** tokens before padding */
+  realTokens: number;
+  /** scored items: the flat token whose hidden state predicts, and the target token */
+  itemNode: Int32Array;
+  itemTarget: Int32Array;
+  realItems: number;
+  families: AttentionFamily[];
+  /** per family, rows × queries flat token indices (padding slots: 0), all families one after another */
+  queryIndex: Int32Array;
+  /** per family, rows × keys flat token indices (padding slots: 0) */
+  keyIndex: Int32Array;
+  /** per flat token, its slot among all families' query slots */
+  outIndex: Int32Array;
+  /** per family, the additive mask [keys, queries, 1, rows]: 0 where a query sees a key, −inf elsewhere */
+  masks: Float32Array[];
+  /** per sequence, the item of each scored position from scoreFrom on */
+  itemsOf: Int32Array[];
+  /** per sequence, the flat token of each position */
+  nodesOf: Int32Array[];
+}
+
+/** The shape a graph is built for: batches with the same key can use the same graph. */
+export function packedShapeKey(p: PackedBatch): string {
+  return `${p.tokens.length}/${p.itemNode.length}/${p.families.map((f) => `${f.rows}x${f.queries}x${f.keys}`).join(',')}`;
+}
+
+const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
+
+interface TrieNode {
+  token: number;
+  position: number;
+  parent: number;
+  children: Map<number, number> | null;
+  /** flat index (depth-first order) */
+  flat: number;
+}
+
+export function packSequences(sequences: ArrayLike<number>[], opts: PackOptions = {}): PackedBatch {
+  const share = opts.share ?? true;
+  const blockSize = opts.blockSize ?? 64;
+  const pad = opts.padMultiple ?? 32;
+  if (!(Number.isInteger(blockSize) && blockSize >= 1)) throw new GrpoError('config', `attention block size must be a positive integer, got ${blockSize}`);
+  if (sequences.length === 0) throw new GrpoError('shape', 'packing needs at least one sequence');
+
+  // the prefix tree (a forest: one root per distinct first token; without sharing, one chain per sequence)
+  const nodes: TrieNode[] = [];
+  const roots: number[] = [];
+  const rootOf = new Map<number, number>();
+  const nodesOfSeq: number[][] = sequences.map((s, i) => {
+    if (s.length === 0) throw new GrpoError('shape', `sequence ${i} is empty`);
+    const path: number[] = [];
+    let at = -1;
+    for (let t = 0; t < s.length; t++) {
+      const tok = s[t];
+      let next = !share ? undefined : at < 0 ? rootOf.get(tok) : nodes[at].children?.get(tok);
+      if (next === undefined) {
+        next = nodes.push({ token: tok, position: t, parent: at, children: null, flat: -1 }) - 1;
+        if (at < 0) {
+          roots.push(next);
+          if (share) rootOf.set(tok, next);
+        } else (nodes[at].children ??= new Map()).set(tok, next);
+      }
+      path.push(next);
+      at = next;
+    }
+    return path;
+  });
+
+  // depth-first order, cut into segments: a segment starts at a root or at a child of a branching node
+  const order: number[] = [];
+  const segments: { start: number; end: number; parent: number }[] = []; // parent: segment index, −1 for a root
+  const segmentOf: number[] = [];
+  const stack: [number, number][] = roots.map((r) => [r, -1] as [number, number]).reverse();
+  while (stack.length) {
+    const [first, parentSeg] = stack.pop()!;
+    const seg = segments.push({ start: order.length, end: 0, parent: parentSeg }) - 1;
+    let v = first;
+    for (;;) {
+      nodes[v].flat = order.push(v) - 1;
+      segmentOf[v] = seg;
+      const kids = nodes[v].children;
+      if (!kids || kids.size === 0) break;
+      if (kids.size === 1) { v = kids.values().next().value as number; continue; }
+      for (const k of [...kids.values()].reverse()) stack.push([k, seg]);
+      break;
+    }
+    segments[seg].end = order.length;
+  }
+  const realTokens = order.length;
+  const N = roundUp(realTokens, pad);
+
+  // attention blocks: ≤ blockSize queries of one segment; keys: the ancestor segments, then the segment up to the block's end
+  interface Block { q0: number; q1: number; keys: [number, number][]; keyCount: number }
+  const blocks: Block[] = [];
+  const ancestorRanges = segments.map((s) => {
+    const ranges: [number, number][] = [];
+    for (let p = s.parent; p >= 0; p = segments[p].parent) ranges.unshift([segments[p].start, segments[p].end]);
+    return ranges;
+  });
+  segments.forEach((s, i) => {
+    const before = ancestorRanges[i].reduce((n, [a, b]) => n + b - a, 0);
+    for (let q0 = s.start; q0 < s.end; q0 += blockSize) {
+      const q1 = Math.min(s.end, q0 + blockSize);
+      blocks.push({ q0, q1, keys: [...ancestorRanges[i], [s.start, q1]], keyCount: before + q1 - s.start });
+    }
+  });
+
+  // families: blocks of one query-count class (a power of two, or the block size) and similar key counts are batched
+  // together; a block pads to at most 1/0.85 of its keys, and a segment's short last block only to its class
+  const queryClass = (b: Block) => Math.min(blockSize, 2 ** Math.ceil(Math.log2(b.q1 - b.q0)));
+  blocks.sort((a, b) => queryClass(b) - queryClass(a) || b.keyCount - a.keyCount || a.q0 - b.q0);
+  const familyBlocks: Block[][] = [];
+  for (const b of blocks) {
+    const last = familyBlocks[familyBlocks.length - 1];
+    if (last && queryClass(b) === queryClass(last[0]) && b.keyCount >= 0.85 * last[0].keyCount) last.push(b);
+    else familyBlocks.push([b]);
+  }
+  const families: AttentionFamily[] = familyBlocks.map((bs) => ({
+    rows: bs.length, queries: Math.max(...bs.map((b) => b.q1 - b.q0)), keys: roundUp(bs[0].keyCount, 8),
+  }));
+  const querySlots = families.reduce((n, f) => n + f.rows * f.queries, 0);
+  const queryIndex = new Int32Array(querySlots);
+  const keyIndex = new Int32Array(families.reduce((n, f) => n + f.rows * f.keys, 0));
+  const outIndex = new Int32Array(N);
+  const masks: Float32Array[] = [];
+  let qs = 0, ks = 0;
+  familyBlocks.forEach((bs, fi) => {
+    const { queries: Q, keys: K } = families[fi];
+    const mask = new Float32Array(K * Q * bs.length).fill(-Infinity);
+    bs.forEach((b, r) => {
+      const keyFlat: number[] = [];
+      for (const [a, e] of b.keys) for (let j = a; j < e; j++) keyFlat.push(j);
+      keyFlat.forEach((j, k) => { keyIndex[ks + r * K + k] = j; });
+      for (let c = 0; c < Q; c++) {
+        const row = (r * Q + c) * K;
+        const q = b.q0 + c;
+        if (q >= b.q1) { mask[row] = 0; continue; } // a padding query sees one key, so its softmax stays finite
+        queryIndex[qs + r * Q + c] = q;
+        outIndex[q] = qs + r * Q + c;
+        // keys are ancestors (all before q) and the segment up to the block's end: visible when not after q
+        for (let k = 0; k < keyFlat.length && keyFlat[k] <= q; k++) mask[row + k] = 0;
+      }
+    });
+    masks.push(mask);
+    qs += bs.length * Q;
+    ks += bs.length * K;
+  });
+
+  const tokens = new Int32Array(N), positions = new Int32Array(N);
+  order.forEach((v, n) => { tokens[n] = nodes[v].token; positions[n] = nodes[v].position; });
+
+  // items: one per (node, next token), i.e. per child node, shared by every sequence through that edge
+  const itemOfChild = new Map<number, number>();
+  const itemNodeList: number[] = [], itemTargetList: number[] = [];
+  const itemsOf = sequences.map((s, i) => {
+    const from = opts.scoreFrom ? opts.scoreFrom[i] : 0;
+    if (!(Number.isInteger(from) && from >= 0 && from <= s.length - 1)) throw new GrpoError('shape', `sequence ${i}: scoring from position ${from} of a sequence of ${s.length} tokens`);
+    const path = nodesOfSeq[i];
+    const out = new Int32Array(s.length - 1 - from);
+    for (let t = from; t < s.length - 1; t++) {
+      const child = path[t + 1];
+      let item = itemOfChild.get(child);
+      if (item === undefined) {
+        item = itemNodeList.push(nodes[path[t]].flat) - 1;
+        itemTargetList.push(nodes[child].token);
+        itemOfChild.set(child, item);
+      }
+      out[t - from] = item;
+    }
+    return out;
+  });
+  const realItems = itemNodeList.length;
+  const M = Math.max(pad, roundUp(realItems, pad));
+  const itemNode = new Int32Array(M), itemTarget = new Int32Array(M);
+  itemNode.set(itemNodeList);
+  itemTarget.set(itemTargetList);
+
+  return {
+    tokens, positions, realTokens, itemNode, itemTarget, realItems, families, queryIndex, keyIndex, outIndex, masks, itemsOf,
+    nodesOf: nodesOfSeq.map((path) => Int32Array.from(path, (v) => nodes[v].flat)),
+  };
+}
