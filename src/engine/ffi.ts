@@ -93,6 +93,7 @@ export const ggml = {
   new_tensor_3d: f(`${T} ggml_new_tensor_3d(${C} ctx, int type, int64_t ne0, int64_t ne1, int64_t ne2)`),
   new_tensor_4d: f(`${T} ggml_new_tensor_4d(${C} ctx, int type, int64_t ne0, int64_t ne1, int64_t ne2, int64_t ne3)`),
   set_name: f(`${T} ggml_set_name(${T} t, const char *name)`),
+  get_name: f(`const char * ggml_get_name(${T} t)`),
   set_param: f(`void ggml_set_param(${T} t)`),
   set_input: f(`void ggml_set_input(${T} t)`),
   set_output: f(`void ggml_set_output(${T} t)`),

@@ -12,6 +12,7 @@ import { ggml, type Ptr } from './ffi.ts';
 import { ScheduledGraph, appendLeafs, graphNodes, hasMemory } from './scheduler.ts';
 import { Context } from './context.ts';
 import { GraphArena } from './arena.ts';
+import { profileNodes, type NodeTiming } from './graph-profile.ts';
 import { Ops } from './ops.ts';
 import type { Tensor, DType } from './tensor.ts';
 import type { Backend } from './backend.ts';
@@ -189,6 +190,16 @@ export class ComputeGraph {
     if (!this.backwardPart) throw new GrpoError('engine', 'computeBackward on a graph without a backward pass');
     if (this.arena && this.arena.holder !== this) throw new GrpoError('engine', 'computeBackward: another graph sharing this memory was computed after this forward; compute the forward again');
     this.run(this.backwardPart, this.scheduled[1]);
+  }
+
+  /** Compute a part node by node, timing each (graph-profile.ts: where the time goes); CPU graphs only. */
+  profile(part: 'forward' | 'backward' | 'all' = 'all'): NodeTiming[] {
+    if (part === 'backward' && this.nForward < 0) throw new GrpoError('engine', 'profile: this graph has no backward part');
+    if (!this.valid || !this.arena) throw new GrpoError('engine', 'profile: allocate the graph first (CPU graphs only)');
+    if (part === 'backward' && this.arena.holder !== this) throw new GrpoError('engine', 'profile: compute or profile the forward part first');
+    const [i0, i1] = part === 'backward' ? [this.nForward, this.nodeCount] : part === 'forward' && this.nForward >= 0 ? [0, this.nForward] : [0, this.nodeCount];
+    this.arena.holder = part === 'backward' ? null : this;
+    return profileNodes(this.backend, graphNodes(this.graph, i0, i1));
   }
 
   private run(g: Ptr, scheduled?: ScheduledGraph): void {

@@ -26,7 +26,7 @@ import { packedAttention, type PackedLayout } from './pieces/packed-attention.ts
 import { gatherColumns } from './pieces/structural.ts';
 import type { AttentionFamily, PackedBatch } from './packing.ts';
 import { recomputed } from './pieces/recompute.ts';
-import { tokenLogProbs, tokenValues, flatTargets, tokenChunks, vocabChunks } from './pieces/token-head.ts';
+import { tokenLogProbs, tokenValues, flatTargets, tokenChunks, vocabChunks, HEAD_KEEP_BYTES } from './pieces/token-head.ts';
 import type { LoraAdapters } from './lora.ts';
 import type { Rng } from '../util/rng.ts';
 import { GrpoError } from '../errors.ts';
@@ -61,6 +61,8 @@ export interface BatchGraphOptions {
   gradAccumulators?: Map<Tensor, Tensor>;
   /** elements per chunk of the vocabulary-sized head tensors (default: token-head.ts's bound) */
   headChunkElements?: number;
+  /** 'train': bytes of probabilities the head may keep for the backward (default HEAD_KEEP_BYTES; 0 recomputes) */
+  headKeepBytes?: number;
   /** LoRA adapters applied by the projections (null: the base alone) */
   lora?: LoraAdapters | null;
   /** 'train': recompute each layer's activations in the backward instead of keeping them (gradient checkpointing) */
@@ -145,7 +147,11 @@ export class BatchGraph {
     const scored = gatherColumns(tape, hidden, this.itemNode); // [dim, M]
     this.targets = g.input('i32', [M], 'flat_targets');
     const targets = { flat: this.targets, ids: () => (this.targetIds ??= g.input('i32', [M], 'target_ids')) };
-    const head = tokenLogProbs(tape, proj, weights.lmHead, scored, targets, { temperature: opts.temperature, entropy: opts.entropy !== 'none', chunkElements: opts.headChunkElements });
+    const head = tokenLogProbs(tape, proj, weights.lmHead, scored, targets, {
+      temperature: opts.temperature, entropy: opts.entropy !== 'none', chunkElements: opts.headChunkElements,
+      // gradient checkpointing asks for the least memory: recompute the logits rather than keep the probabilities
+      keepBytes: opts.recompute ? 0 : opts.headKeepBytes ?? HEAD_KEEP_BYTES,
+    });
     this.logp = g.output(head.logp);
     if (head.entropy) this.entropy = g.output(head.entropy);
     if (weights.valueHead) this.values = g.output(tokenValues(tape, weights.valueHead, scored));

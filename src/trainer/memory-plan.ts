@@ -3,7 +3,8 @@
  * settings, so a run that cannot fit says so (with what takes the space and what to change) instead of being
  * killed by the kernel mid-run. Counted: the policy's weights as stored, their precision and transposed copies,
  * gradients and AdamW moments of what trains, a separate KL reference, activations of one micro-batch (or one layer
- * with gradient checkpointing), the log-prob head's chunks, the generation KV cache, and the runtime itself.
+ * with gradient checkpointing), the log-prob head's chunks and kept probabilities, the generation KV cache, and the
+ * runtime itself. Sequences are counted whole and padded: packed batches (model/packing.ts) need less.
  */
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
@@ -12,7 +13,7 @@ import type { MatrixType } from '../model/llama-weights.ts';
 import type { LoraOptions } from '../model/lora.ts';
 import { loraSettings } from '../model/lora.ts';
 import type { Precision } from '../model/weight-copies.ts';
-import { VOCAB_CHUNK_ELEMENTS } from '../model/pieces/token-head.ts';
+import { VOCAB_CHUNK_ELEMENTS, HEAD_KEEP_BYTES } from '../model/pieces/token-head.ts';
 import { GrpoError } from '../errors.ts';
 import type { DeviceInfo } from '../engine/device.ts';
 
@@ -73,6 +74,8 @@ export function planTrainingMemory(p: MemoryPlanInput): MemoryPlan {
   const layersKept = p.recompute ? 1 : c.nLayers;
   parts.push([`activations (${tokens} tokens, ${p.recompute ? 'recomputed per layer' : `${c.nLayers} layers kept`})`, layersKept * (tokens * perTokenLayer + probs) + (p.recompute ? c.nLayers * tokens * c.dim * 4 : 0)]);
   parts.push(['log-prob head chunks', 4 * 4 * Math.min(VOCAB_CHUNK_ELEMENTS, c.vocabSize * tokens)]);
+  // the probabilities a pass keeps for its backward (token-head.ts), unless gradient checkpointing asks for less memory
+  if (!p.recompute) parts.push(['kept head probabilities', Math.min(HEAD_KEEP_BYTES, c.vocabSize * tokens * (p.precision === 'bf16' ? 2 : 4))]);
   parts.push(['generation KV cache', p.generationSlots * p.sequenceTokens * c.nLayers * 2 * kv * 4]);
   parts.push(['runtime', RUNTIME_BYTES]);
   return { parts, total: parts.reduce((n, [, b]) => n + b, 0) };

@@ -1,7 +1,8 @@
 /**
- * The log-prob head never holds a whole [vocab × tokens] tensor: the forward runs chunks of tokens, the backward
- * chunks of the vocabulary (recomputing the logits). Chunking is a memory bound only: log-probs, entropy and every
- * gradient equal those of one chunk over the whole batch, including a last chunk that is shorter.
+ * The log-prob head never holds a whole [vocab × tokens] f32 tensor: the forward runs chunks of tokens; the backward
+ * reads the probabilities the forward kept, or — beyond the keep budget — recomputes the logits in chunks of the
+ * vocabulary. Chunking and keeping are memory choices only: log-probs, entropy and every gradient equal those of one
+ * chunk over the whole batch, including a last chunk that is shorter.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,8 +24,8 @@ test('chunks cover tokens and vocabulary once, ≤ VOCAB_CHUNK_ELEMENTS per tens
 
 for (const [label, config] of Object.entries(tinyConfigs)) {
   test(`a chunked head gives the unchunked log-probs, entropy and gradients: ${label}`, () => {
-    const run = (headChunkElements?: number) => {
-      const model = new LlamaModel(config, { threads: 1, headChunkElements, valueHead: true });
+    const run = (headChunkElements?: number, headKeepBytes?: number) => {
+      const model = new LlamaModel(config, { threads: 1, headChunkElements, headKeepBytes, valueHead: true });
       try {
         const opt = model.createOptimizer();
         model.weights.load(randomizeWeights(model.weights.save(), 3, 0.2));
@@ -40,14 +41,16 @@ for (const [label, config] of Object.entries(tinyConfigs)) {
       }
     };
     // 1 element: the smallest chunks, 32 tokens and 32 vocabulary entries (37 = 32 + a short one)
-    const whole = run(), chunked = run(1);
+    const whole = run(), chunked = run(1), recomputed = run(undefined, 0), recomputedChunks = run(1, 0);
     const close = (a: ArrayLike<number>, b: ArrayLike<number>, what: string) => {
       let scale = 0;
       for (let i = 0; i < a.length; i++) scale = Math.max(scale, Math.abs(a[i]));
       for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= 1e-5 * (1 + scale), `${what}[${i}]: ${a[i]} vs ${b[i]}`);
     };
-    whole.pass.logp.forEach((x, i) => close(x, chunked.pass.logp[i], `logp ${i}`));
-    whole.pass.entropy!.forEach((x, i) => close(x, chunked.pass.entropy![i], `entropy ${i}`));
-    whole.grads.forEach((g, i) => close(g, chunked.grads[i], `gradient of parameter ${i}`));
+    for (const [label, other] of [['chunked', chunked], ['recomputed', recomputed], ['recomputed in chunks', recomputedChunks]] as const) {
+      whole.pass.logp.forEach((x, i) => close(x, other.pass.logp[i], `${label}: logp ${i}`));
+      whole.pass.entropy!.forEach((x, i) => close(x, other.pass.entropy![i], `${label}: entropy ${i}`));
+      whole.grads.forEach((g, i) => close(g, other.grads[i], `${label}: gradient of parameter ${i}`));
+    }
   });
 }

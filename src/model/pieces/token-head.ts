@@ -4,14 +4,18 @@
  *   H = −Σ p·log p of that distribution;
  * - a scalar value per token (the PPO critic's linear head on the same trunk).
  *
- * Bounded memory for large vocabularies: no [vocab × tokens] tensor ever exists whole. The forward runs a chunk of
- * tokens at a time (softmax needs whole rows) and keeps only per-token numbers: log p(target), H, and the
- * log-normaliser lse = z_target/τ − log p(target). The backward recomputes the logits a chunk of the vocabulary at a
- * time for all tokens, where p = exp(z/τ − lse) needs no softmax, and adds each chunk's weight gradient straight into
- * its columns of the accumulator (no vocabulary-sized temporaries per chunk). Chunks are expanded into the graph one
- * after another, so the allocator reuses one chunk's memory for the next: at most ~4 f32 tensors of
- * VOCAB_CHUNK_ELEMENTS (256 MiB in all) at a time, whatever the batch (Qwen's 151,936-token vocabulary × 1,280
- * tokens would otherwise be 778 MB per tensor).
+ * Bounded memory for large vocabularies: no [vocab × tokens] f32 tensor ever exists whole. The forward runs a chunk
+ * of tokens at a time (softmax needs whole rows). Then either:
+ * - (kept) when the probabilities of all tokens fit `keepBytes` in the compute precision, each chunk's p is kept for
+ *   the backward, which needs one product per chunk (dh = Wᵀ·dz) instead of two: a third of the head's backward,
+ *   the head being a third of a 0.5B model's flops;
+ * - (recomputed) else only per-token numbers are kept: log p(target), H, and the log-normaliser
+ *   lse = z_target/τ − log p(target). The backward recomputes the logits a chunk of the vocabulary at a time for
+ *   all tokens, where p = exp(z/τ − lse) needs no softmax, and adds each chunk's weight gradient straight into its
+ *   columns of the accumulator (no vocabulary-sized temporaries per chunk).
+ * Chunks are expanded into the graph one after another, so the allocator reuses one chunk's memory for the next:
+ * at most ~4 f32 tensors of VOCAB_CHUNK_ELEMENTS (256 MiB in all) at a time besides what is kept, whatever the batch
+ * (Qwen's 151,936-token vocabulary × 1,280 tokens would otherwise be 778 MB per tensor).
  *
  * Gradient of the seam's terms with respect to the logits z (p = softmax(z/τ), g and e the coefficients):
  *   d(g·log p_t)/dz = g·(onehot_t − p)/τ        d(e·H)/dz = −e·p ⊙ (log p + H)/τ
@@ -25,6 +29,8 @@ import type { Projection } from './projection.ts';
 
 /** Elements of one [vocab × tokens] chunk tensor: 2^24 floats = 64 MiB. */
 export const VOCAB_CHUNK_ELEMENTS = 2 ** 24;
+/** Bytes of probabilities a training pass keeps for its backward (beyond them the logits are recomputed): 512 MiB */
+export const HEAD_KEEP_BYTES = 2 ** 29;
 
 export interface HeadOptions {
   /** log-probs and entropy are of softmax(logits / temperature), the distribution sampling used */
@@ -32,6 +38,8 @@ export interface HeadOptions {
   entropy: boolean;
   /** elements per chunk tensor (default VOCAB_CHUNK_ELEMENTS; tests make it small) */
   chunkElements?: number;
+  /** keep the probabilities for the backward when they fit this many bytes (default 0: recompute the logits) */
+  keepBytes?: number;
 }
 
 export interface HeadTargets {
@@ -72,8 +80,11 @@ export function vocabChunks(vocab: number, N: number, elements = VOCAB_CHUNK_ELE
 export function tokenLogProbs(tape: Tape, proj: Projection, lmHead: Tensor, hidden: Tensor, targets: HeadTargets, opts: HeadOptions): HeadOutputs {
   const o = tape.o;
   const V = lmHead.ne[1], N = hidden.ne[1], tau = opts.temperature;
-  const logpParts: Tensor[] = [], entropyParts: Tensor[] = [], lseParts: Tensor[] = [];
-  for (const [n0, n] of tokenChunks(N, V, opts.chunkElements)) {
+  const keepType = proj.copies.precision;
+  const keep = tape.recording && V * N * (keepType === 'f32' ? 4 : 2) <= (opts.keepBytes ?? 0);
+  const logpParts: Tensor[] = [], entropyParts: Tensor[] = [], lseParts: Tensor[] = [], kept: Tensor[] = [];
+  const forwardChunks = tokenChunks(N, V, opts.chunkElements);
+  for (const [n0, n] of forwardChunks) {
     const z = proj.productSlice(tape, lmHead, o.columns(hidden, n0, n), 0, V);
     const zs = tau === 1 ? z : o.scale(z, 1 / tau);
     const p = o.softmax(zs);
@@ -82,27 +93,42 @@ export function tokenLogProbs(tape: Tape, proj: Projection, lmHead: Tensor, hidd
     // expanded chunk by chunk, so each chunk's [vocab × n] tensors are dead before the next chunk's
     tape.graph.expand(logpParts[logpParts.push(logp) - 1]);
     if (opts.entropy) tape.graph.expand(entropyParts[entropyParts.push(o.scale(o.sumRows(o.mul(p, o.log(o.scaleBias(p, 1, 1e-30)))), -1)) - 1]);
-    if (tape.recording) tape.graph.expand(lseParts[lseParts.push(o.sub(o.getRows(o.reshape(zs, [1, V * n]), at), logp)) - 1]);
+    if (keep) tape.graph.expand(kept[kept.push(keepType === 'f32' ? p : o.cast(p, keepType)) - 1]);
+    else if (tape.recording) tape.graph.expand(lseParts[lseParts.push(o.sub(o.getRows(o.reshape(zs, [1, V * n]), at), logp)) - 1]);
   }
   const logp = concatAll(o, logpParts, 1);
   const entropy = opts.entropy ? concatAll(o, entropyParts, 1) : undefined;
   if (!tape.recording) return { logp, entropy };
-  const lse = concatAll(o, lseParts, 1);
+  const lse = keep ? null : concatAll(o, lseParts, 1);
 
   tape.record(entropy ? [logp, entropy] : [logp], [hidden], [lmHead], () => {
     const g = tape.grad(logp), e = entropy ? tape.grad(entropy) : null;
     if (!g && !e) return;
     let dHidden: Tensor | null = null;
     const addHidden = (d: Tensor) => { dHidden = dHidden ? o.add(dHidden, d) : d; tape.graph.expand(dHidden); };
-    for (const [v0, n] of vocabChunks(V, N, opts.chunkElements)) {
-      const z = proj.productSlice(tape, lmHead, hidden, v0, n); // [n, N]
-      const s = o.sub(tau === 1 ? z : o.scale(z, 1 / tau), lse); // log p
-      const p = o.exp(s);
-      // dz = −p ⊙ (g + e ⊙ (log p + H)) / τ, without the one-hot part
-      const inner = e ? (g ? o.add(o.mul(o.add(s, entropy!), e), g) : o.mul(o.add(s, entropy!), e)) : g!;
-      const dz = o.scale(o.mul(p, inner), -1 / tau);
-      if (tape.wants(lmHead)) tape.addParamGrad(lmHead, proj.weightGradient(tape, hidden, dz), v0);
-      if (tape.needs(hidden)) addHidden(proj.inputGradientSlice(tape, lmHead, dz, v0));
+    // dz = −p ⊙ (g + e ⊙ (log p + H)) / τ, without the one-hot part
+    const dlogits = (p: Tensor, s: () => Tensor, gc: Tensor | null, ec: Tensor | null, h: Tensor | null) => {
+      const inner = ec ? (gc ? o.add(o.mul(o.add(s(), h!), ec), gc) : o.mul(o.add(s(), h!), ec)) : gc!;
+      return o.scale(o.mul(p, inner), -1 / tau);
+    };
+    if (keep) {
+      const dParts: Tensor[] = [];
+      const columns = (t: Tensor | null, n0: number, n: number) => (t ? o.columns(t, n0, n) : null);
+      forwardChunks.forEach(([n0, n], i) => {
+        const p = keepType === 'f32' ? kept[i] : o.cast(kept[i], 'f32');
+        const dz = dlogits(p, () => o.log(o.scaleBias(p, 1, 1e-30)), columns(g, n0, n), columns(e, n0, n), columns(entropy ?? null, n0, n)); // [V, n]
+        if (tape.wants(lmHead)) tape.addParamGrad(lmHead, proj.weightGradient(tape, o.columns(hidden, n0, n), dz));
+        if (tape.needs(hidden)) tape.graph.expand(dParts[dParts.push(proj.inputGradient(tape, lmHead, dz)) - 1]);
+      });
+      if (dParts.length) addHidden(concatAll(o, dParts, 1));
+    } else {
+      for (const [v0, n] of vocabChunks(V, N, opts.chunkElements)) {
+        const z = proj.productSlice(tape, lmHead, hidden, v0, n); // [n, N]
+        const s = o.sub(tau === 1 ? z : o.scale(z, 1 / tau), lse!); // log p
+        const dz = dlogits(o.exp(s), () => s, g, e, entropy ?? null);
+        if (tape.wants(lmHead)) tape.addParamGrad(lmHead, proj.weightGradient(tape, hidden, dz), v0);
+        if (tape.needs(hidden)) addHidden(proj.inputGradientSlice(tape, lmHead, dz, v0));
+      }
     }
     if (g) {
       // the one-hot part, g/τ at each token's target: rows of W gathered, and g·h rows added into W's columns
