@@ -34,7 +34,7 @@ export interface ModelOptions {
   valueHead?: boolean;
   /** seed for random initialisation when no weights are given */
   seed?: number;
-  /** pad a packed batch's token and item counts up to a multiple of this (default 32: ggml's fast kernels want it) */
+  /** pad a packed batch's token and item counts up to a multiple of this and of 32 (ggml's fast kernels want it) */
   padMultiple?: number;
   /** share common prefixes between the sequences of a pass (default true; false computes each sequence whole) */
   packing?: boolean;
@@ -259,7 +259,7 @@ export class LlamaModel {
   logits(sequences: ArrayLike<number>[], opts: { adapters?: boolean } = {}): Float32Array[] {
     this.assertAlive();
     // nothing is scored: the graph returns the logits of every flat token
-    const packed = this.pack(sequences, sequences.map((s) => Math.max(0, s.length - 1)));
+    const packed = this.pack(sequences, sequences.map((s) => Math.max(0, s.length - 1)), 'every');
     const g = this.graph('logits', packed, 'none', 1, opts.adapters ?? true);
     g.writeInputs(packed);
     this.weightCopies();
@@ -326,7 +326,7 @@ export class LlamaModel {
   }
 
   /** The packed batch of `sequences` (tokens checked against the vocabulary). */
-  private pack(sequences: ArrayLike<number>[], scoreFrom?: ArrayLike<number>): PackedBatch {
+  private pack(sequences: ArrayLike<number>[], scoreFrom?: ArrayLike<number>, tokens: 'scored' | 'every' = 'scored'): PackedBatch {
     const V = this.config.vocabSize;
     sequences.forEach((s, b) => {
       for (let t = 0; t < s.length; t++) {
@@ -334,7 +334,7 @@ export class LlamaModel {
         if (!Number.isInteger(tok) || tok < 0 || tok >= V) throw new GrpoError('shape', `sequence ${b} position ${t}: token ${tok} is outside the vocabulary [0, ${V})`);
       }
     });
-    return packSequences(sequences, { scoreFrom, share: this.packing, blockSize: this.attentionBlock, padMultiple: this.padMultiple });
+    return packSequences(sequences, { scoreFrom, share: this.packing, blockSize: this.attentionBlock, padMultiple: this.padMultiple, tokens });
   }
 
   private key(kind: GraphKind, p: PackedBatch, entropy: EntropyMode, temperature: number, adapters: boolean): string {

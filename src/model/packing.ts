@@ -27,8 +27,13 @@ export interface PackOptions {
   share?: boolean;
   /** queries per attention block (default 64) */
   blockSize?: number;
-  /** token and item counts are padded up to a multiple of this (default 32: ggml's fast matmul kernels want it) */
+  /** token and item counts are padded up to a multiple of this and of 32 (ggml's fast matmul kernels contract over them) */
   padMultiple?: number;
+  /**
+   * 'scored' (default): a sequence's last token is only a target, never read, so it is left out of the tokens;
+   * 'every': every token is computed (logits at every position)
+   */
+  tokens?: 'scored' | 'every';
 }
 
 /** One batched attention product: `rows` blocks of `queries` query slots over `keys` key slots. */
@@ -59,7 +64,7 @@ export interface PackedBatch {
   masks: Float32Array[];
   /** per sequence, the item of each scored position from scoreFrom on */
   itemsOf: Int32Array[];
-  /** per sequence, the flat token of each position */
+  /** per sequence, the flat token of each position computed (all but the last with tokens 'scored') */
   nodesOf: Int32Array[];
 }
 
@@ -82,7 +87,8 @@ interface TrieNode {
 export function packSequences(sequences: ArrayLike<number>[], opts: PackOptions = {}): PackedBatch {
   const share = opts.share ?? true;
   const blockSize = opts.blockSize ?? 64;
-  const pad = opts.padMultiple ?? 32;
+  const pad = lcm(opts.padMultiple ?? 32, 32);
+  const computed = (s: ArrayLike<number>) => (opts.tokens === 'every' ? s.length : s.length - 1);
   if (!(Number.isInteger(blockSize) && blockSize >= 1)) throw new GrpoError('config', `attention block size must be a positive integer, got ${blockSize}`);
   if (sequences.length === 0) throw new GrpoError('shape', 'packing needs at least one sequence');
 
@@ -91,10 +97,10 @@ export function packSequences(sequences: ArrayLike<number>[], opts: PackOptions 
   const roots: number[] = [];
   const rootOf = new Map<number, number>();
   const nodesOfSeq: number[][] = sequences.map((s, i) => {
-    if (s.length === 0) throw new GrpoError('shape', `sequence ${i} is empty`);
+    if (computed(s) < 1) throw new GrpoError('shape', `sequence ${i} has ${s.length} tokens: too few to ${opts.tokens === 'every' ? 'compute' : 'score (a context and a target)'}`);
     const path: number[] = [];
     let at = -1;
-    for (let t = 0; t < s.length; t++) {
+    for (let t = 0; t < computed(s); t++) {
       const tok = s[t];
       let next = !share ? undefined : at < 0 ? rootOf.get(tok) : nodes[at].children?.get(tok);
       if (next === undefined) {
@@ -193,8 +199,8 @@ export function packSequences(sequences: ArrayLike<number>[], opts: PackOptions 
   const tokens = new Int32Array(N), positions = new Int32Array(N);
   order.forEach((v, n) => { tokens[n] = nodes[v].token; positions[n] = nodes[v].position; });
 
-  // items: one per (node, next token), i.e. per child node, shared by every sequence through that edge
-  const itemOfChild = new Map<number, number>();
+  // items: one per (node, next token), shared by every sequence through that edge
+  const itemOf = new Map<number, number>();
   const itemNodeList: number[] = [], itemTargetList: number[] = [];
   const itemsOf = sequences.map((s, i) => {
     const from = opts.scoreFrom ? opts.scoreFrom[i] : 0;
@@ -202,12 +208,12 @@ export function packSequences(sequences: ArrayLike<number>[], opts: PackOptions 
     const path = nodesOfSeq[i];
     const out = new Int32Array(s.length - 1 - from);
     for (let t = from; t < s.length - 1; t++) {
-      const child = path[t + 1];
-      let item = itemOfChild.get(child);
+      const key = path[t] * 2 ** 24 + s[t + 1];
+      let item = itemOf.get(key);
       if (item === undefined) {
         item = itemNodeList.push(nodes[path[t]].flat) - 1;
-        itemTargetList.push(nodes[child].token);
-        itemOfChild.set(child, item);
+        itemTargetList.push(s[t + 1]);
+        itemOf.set(key, item);
       }
       out[t - from] = item;
     }
@@ -223,4 +229,12 @@ export function packSequences(sequences: ArrayLike<number>[], opts: PackOptions 
     tokens, positions, realTokens, itemNode, itemTarget, realItems, families, queryIndex, keyIndex, outIndex, masks, itemsOf,
     nodesOf: nodesOfSeq.map((path) => Int32Array.from(path, (v) => nodes[v].flat)),
   };
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+function lcm(a: number, b: number): number {
+  return (a / gcd(a, b)) * b;
 }

@@ -49,19 +49,23 @@ function visibleKeys(p: PackedBatch, slot: number): number[] {
 test('a group\'s prompt is packed once; each completion continues from the prompt\'s end', () => {
   const prompt = [7, 3, 9, 9, 2];
   const seqs = [[...prompt, 1, 4, 4], [...prompt, 5, 1], [...prompt, 1, 4, 4], [...prompt, 1, 8]];
-  const p = packSequences(seqs);
+  const every = packSequences(seqs, { tokens: 'every' });
   // the prompt once, then 1 4 4 (shared by two identical completions, whose first token 1 is also shared with 1 8), 5 1, 8
-  assert.equal(p.realTokens, 5 + 3 + 2 + 1);
-  assert.equal(p.tokens.length % 32, 0);
+  assert.equal(every.realTokens, 5 + 3 + 2 + 1);
+  assert.equal(every.tokens.length % 32, 0);
   seqs.forEach((s, i) => s.forEach((tok, t) => {
-    assert.equal(p.tokens[p.nodesOf[i][t]], tok);
-    assert.equal(p.positions[p.nodesOf[i][t]], t);
+    assert.equal(every.tokens[every.nodesOf[i][t]], tok);
+    assert.equal(every.positions[every.nodesOf[i][t]], t);
   }));
+  // scoring reads every token but the last of each sequence: 1 4, 5 and 1 after the prompt
+  const p = packSequences(seqs);
+  assert.equal(p.realTokens, 5 + 2 + 1);
+  assert.deepEqual(p.nodesOf.map((n) => n.length), seqs.map((s) => s.length - 1));
   assert.deepEqual(p.nodesOf[0], p.nodesOf[2], 'identical sequences are one path');
   assert.equal(new Set(seqs.map((_, i) => p.nodesOf[i][4])).size, 1, 'the prompt\'s last token is one node');
   // items: scored (node, next token) pairs; the prompt's last token is scored once per distinct first completion token
   assert.equal(p.realItems, 4 + 2 + 2 + 1 + 1);
-  assert.equal(packSequences(seqs, { share: false }).realTokens, seqs.reduce((n, s) => n + s.length, 0));
+  assert.equal(packSequences(seqs, { share: false }).realTokens, seqs.reduce((n, s) => n + s.length - 1, 0));
 });
 
 test('every token sees exactly its own sequence\'s earlier tokens, never a sibling\'s, at every block size', () => {
@@ -69,7 +73,7 @@ test('every token sees exactly its own sequence\'s earlier tokens, never a sibli
   for (const blockSize of [1, 3, 4, 64]) for (const share of [true, false]) {
     const { seqs } = groupedSequences(rng, 11, 3, 4);
     seqs.push(seqs[0].slice(0, 6)); // a sequence that is a prefix of another
-    const p = packSequences(seqs, { blockSize, share });
+    const p = packSequences(seqs, { blockSize, share, tokens: 'every' });
     seqs.forEach((s, i) => s.forEach((_, t) => {
       const q = p.nodesOf[i][t];
       const seen = visibleKeys(p, p.outIndex[q]).sort((a, b) => a - b);
@@ -84,8 +88,8 @@ test('attention memory is bounded by the block size: a long pack never computes 
   const long = Array.from({ length: 1000 }, (_, t) => (t * 7) % 50);
   const p = packSequences([long, [...long.slice(0, 900), 1, 2, 3]], { blockSize: 64 });
   const slots = p.families.reduce((n, f) => n + f.rows * f.queries * f.keys, 0);
-  assert.ok(p.realTokens === 1003);
-  assert.ok(slots < 0.65 * 1003 * 1003, `${slots} score slots for 1003 tokens`);
+  assert.equal(p.realTokens, 999 + 2, 'the shared 900, the rest of the long one, two more (last tokens are only targets)');
+  assert.ok(slots < 0.65 * 1001 * 1001, `${slots} score slots for 1001 tokens`);
   for (const f of p.families) assert.ok(f.queries <= 64 && f.keys <= 1008);
 });
 
