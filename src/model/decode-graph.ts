@@ -30,9 +30,18 @@ export interface DecodeShape {
   slotStride: number;
 }
 
+/**
+ * What a decode graph returns per slot: next-token logits, or the sampling distribution softmax(logits / T) for a
+ * per-slot temperature (ggml's vectorised softmax over the vocabulary, instead of one host exp per token).
+ */
+export type DecodeOutput = 'logits' | 'probabilities';
+
 export class DecodeGraph {
   readonly graph: ComputeGraph;
   readonly logits: Tensor;
+  /** 'probabilities': what compute() returns; the inverse temperature of each slot is an input */
+  private readonly probabilities: Tensor | null = null;
+  private readonly inverseTemperature: Tensor | null = null;
   private readonly tokens: Tensor;
   private readonly positions: Tensor;
   private readonly mask: Tensor;
@@ -46,7 +55,7 @@ export class DecodeGraph {
    * `copies`: the weights the products read (f32, or BF16 copies), already in sync with the model's weights;
    * `lora`: adapters to apply (null: the base alone)
    */
-  constructor(backend: Backend, readonly weights: LlamaWeights, readonly cache: KvCache, readonly shape: DecodeShape, copies: WeightCopies, lora: LoraAdapters | null = null) {
+  constructor(backend: Backend, readonly weights: LlamaWeights, readonly cache: KvCache, readonly shape: DecodeShape, copies: WeightCopies, lora: LoraAdapters | null = null, output: DecodeOutput = 'logits') {
     const c = weights.config;
     const { nNew, span, slots: S, slotStride } = shape;
     if (nNew < 1 || span > cache.context || (S - 1) * slotStride >= cache.slots || S < 1) {
@@ -71,7 +80,11 @@ export class DecodeGraph {
     const last = this.lastRows ? o.getRows(x, this.lastRows) : x;
     const hidden = rmsNorm(tape, o.reshape(last, [c.dim, S]), weights.finalNorm, c.normEps);
     this.logits = g.output(o.matmul(copies.forward(weights.lmHead), hidden)); // [V, S]
-    g.expand(this.logits);
+    if (output === 'probabilities') {
+      this.inverseTemperature = g.input('f32', [1, S], 'inverse_temperature');
+      this.probabilities = g.output(o.softmax(o.mul(this.logits, this.inverseTemperature)));
+    }
+    g.expand(this.probabilities ?? this.logits);
     g.allocate();
   }
 
@@ -102,8 +115,9 @@ export class DecodeGraph {
    * its first pad[s] cache positions are left padding (masked, and RoPE positions count from the first real one).
    * `lengths[s]` (default nNew) new tokens of slot s are real and the rest right padding: its logits are those
    * after its last real token, and the padding's cache entries are overwritten by the tokens decoded after it.
+   * A graph of probabilities takes each slot's 1 / temperature (1 for greedy slots, whose log-probs are at T = 1).
    */
-  write(tokens: Int32Array, pad: ArrayLike<number>, start: number | ArrayLike<number>, lengths?: ArrayLike<number>): void {
+  write(tokens: Int32Array, pad: ArrayLike<number>, start: number | ArrayLike<number>, lengths?: ArrayLike<number>, inverseTemperatures?: ArrayLike<number>): void {
     const { nNew, span, slots: S, slotStride } = this.shape;
     const c = this.weights.config, ctx = this.cache.context, E = c.headDim * c.nKvHeads;
     const startOf = typeof start === 'number' ? () => start : (s: number) => start[s];
@@ -145,6 +159,10 @@ export class DecodeGraph {
       }
       this.lastRows.write(last);
     }
+    if (this.inverseTemperature) {
+      if (!inverseTemperatures || inverseTemperatures.length !== S) throw new GrpoError('engine', `this decode graph returns probabilities: pass ${S} inverse temperatures`);
+      this.inverseTemperature.write(Float32Array.from(inverseTemperatures));
+    }
     this.inputsFresh = true;
   }
 
@@ -152,7 +170,7 @@ export class DecodeGraph {
     if (!this.inputsFresh) throw new GrpoError('engine', 'DecodeGraph.compute() needs write() first: inputs do not survive a compute');
     this.inputsFresh = false;
     this.graph.compute();
-    return this.logits.readF32();
+    return (this.probabilities ?? this.logits).readF32();
   }
 
   free(): void {

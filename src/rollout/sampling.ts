@@ -7,6 +7,8 @@
  *   trainer recomputes (TRL divides logits by the sampling temperature) and what importance ratios use.
  * - `samplingLogprob`: log of the probability the token was actually drawn with, after top-k/top-p/min-p.
  * Temperature 0 is greedy: the arg-max, with `logprob` under T = 1 and `samplingLogprob` 0.
+ * Both draw from the probabilities softmax(logits / T): computed here from logits (sampleToken), or by the decode graph
+ * (sampleFromProbabilities).
  */
 import type { Rng } from '../util/rng.ts';
 import { GrpoError } from '../errors.ts';
@@ -36,20 +38,31 @@ export function validateSampling(p: SamplingParams): void {
 
 export function sampleToken(logits: Float32Array, p: SamplingParams, rng: Rng): SampledToken {
   validateSampling(p);
-  const V = logits.length;
+  return draw(softmax(logits, p.temperature === 0 ? 1 : 1 / p.temperature), p, rng);
+}
+
+/**
+ * sampleToken from the probabilities softmax(logits / T) (softmax(logits) when greedy) a decode graph computed: the
+ * softmax over a 150k vocabulary, per slot and step, is ggml's vectorised kernel instead of 150k host exps.
+ */
+export function sampleFromProbabilities(probs: Float32Array, p: SamplingParams, rng: Rng): SampledToken {
+  validateSampling(p);
+  return draw(probs, p, rng);
+}
+
+function draw(probs: Float32Array | Float64Array, p: SamplingParams, rng: Rng): SampledToken {
+  const V = probs.length;
   if (p.temperature === 0) {
     let best = 0;
-    for (let v = 1; v < V; v++) if (logits[v] > logits[best]) best = v;
-    return { token: best, logprob: logits[best] - logSumExp(logits, 1), samplingLogprob: 0 };
+    for (let v = 1; v < V; v++) if (probs[v] > probs[best]) best = v;
+    return { token: best, logprob: Math.log(probs[best]), samplingLogprob: 0 };
   }
-  const invT = 1 / p.temperature;
-  const { probs, lse } = softmaxInto(logits, invT);
   // candidates in descending probability, only as many as the truncations can need
   const topK = p.topK && p.topK < V ? p.topK : V;
   const truncating = topK < V || (p.topP ?? 1) < 1 || (p.minP ?? 0) > 0;
   let pool: number[] | null = null;
   if (truncating) {
-    pool = descendingCandidates(logits, probs, topK, p.topP ?? 1);
+    pool = descendingCandidates(probs, topK, p.topP ?? 1);
     if ((p.topP ?? 1) < 1) {
       let cum = 0, keep = 0;
       while (keep < pool.length && cum < p.topP!) cum += probs[pool[keep++]];
@@ -62,22 +75,23 @@ export function sampleToken(logits: Float32Array, p: SamplingParams, rng: Rng): 
   }
   // draw from the survivors (all tokens when nothing truncates)
   const n = pool ? pool.length : V;
-  let mass = 1;
-  if (pool) { mass = 0; for (const i of pool) mass += probs[i]; }
+  let mass = 0;
+  if (pool) for (const i of pool) mass += probs[i];
+  else for (let i = 0; i < V; i++) mass += probs[i];
   let u = rng.next() * mass, k = 0;
   for (; k < n - 1; k++) {
     u -= probs[pool ? pool[k] : k];
     if (u < 0) break;
   }
   const token = pool ? pool[k] : k;
-  const logprob = logits[token] * invT - lse;
+  const logprob = Math.log(probs[token]);
   return { token, logprob, samplingLogprob: pool ? logprob - Math.log(mass) : logprob };
 }
 
 let scratch = new Float64Array(0);
 
-/** softmax(scale·x) into a reused buffer (one exp per token: sampling is per step and per slot) and its log-normaliser */
-function softmaxInto(x: Float32Array, scale: number): { probs: Float64Array; lse: number } {
+/** softmax(scale·x) into a reused buffer (one exp per token: sampling is per step and per slot) */
+function softmax(x: Float32Array, scale: number): Float64Array {
   if (scratch.length < x.length) scratch = new Float64Array(x.length);
   const probs = scratch.subarray(0, x.length);
   let m = -Infinity;
@@ -85,7 +99,7 @@ function softmaxInto(x: Float32Array, scale: number): { probs: Float64Array; lse
   let sum = 0;
   for (let i = 0; i < x.length; i++) sum += probs[i] = Math.exp(x[i] * scale - m);
   for (let i = 0; i < x.length; i++) probs[i] /= sum;
-  return { probs, lse: m + Math.log(sum) };
+  return probs;
 }
 
 /**
@@ -94,15 +108,15 @@ function softmaxInto(x: Float32Array, scale: number): { probs: Float64Array; lse
  * already hold topP of the mass and at least k tokens (the usual case), every token the truncations can keep is
  * among them, because each excluded token is less likely than every included one. Otherwise sort everything.
  */
-function descendingCandidates(logits: Float32Array, probs: Float64Array, topK: number, topP: number): number[] {
-  const V = logits.length;
+function descendingCandidates(probs: Float32Array | Float64Array, topK: number, topP: number): number[] {
+  const V = probs.length;
   let pmax = 0;
   for (let i = 0; i < V; i++) if (probs[i] > pmax) pmax = probs[i];
   const near: number[] = [];
   let mass = 0;
   for (let i = 0; i < V; i++) if (probs[i] >= pmax * 1e-6) { near.push(i); mass += probs[i]; }
   const pool = mass >= topP && (topK >= V || near.length >= topK) ? near : Array.from({ length: V }, (_, i) => i);
-  return pool.sort((a, b) => logits[b] - logits[a] || a - b).slice(0, topK);
+  return pool.sort((a, b) => probs[b] - probs[a] || a - b).slice(0, topK);
 }
 
 /** log Σ exp(scale·x), stable */

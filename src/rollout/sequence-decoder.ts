@@ -18,7 +18,7 @@ import { DecodeGraph, copySlots } from '../model/decode-graph.ts';
 import type { LlamaModel } from '../model/llama-model.ts';
 import type { WeightCopies } from '../model/weight-copies.ts';
 import { checkPrecision, type PrecisionSetting } from '../model/weight-copies.ts';
-import { sampleToken, validateSampling, type SamplingParams } from './sampling.ts';
+import { sampleFromProbabilities, validateSampling, type SamplingParams } from './sampling.ts';
 import { Rng } from '../util/rng.ts';
 import { GrpoError } from '../errors.ts';
 import type { EpisodeStats } from './agent-loop.ts';
@@ -116,13 +116,18 @@ export class DecodeRequest {
     return this.running === 0;
   }
 
+  /** 1 / temperature of this request's sampling distribution (greedy: 1, the distribution its log-probs are of) */
+  get inverseTemperature(): number {
+    return this.options.temperature > 0 ? 1 / this.options.temperature : 1;
+  }
+
   /**
-   * Sample the next token from `row`; true when this ends the sequence or its turn (end of sequence, a stop string
-   * in the text since `turnStart`, or length).
+   * Sample the next token from `row`, softmax(logits / T) (the decode graph's probabilities); true when this ends the
+   * sequence or its turn (end of sequence, a stop string in the text since `turnStart`, or length).
    */
   accept(c: Completion, row: Float32Array, turnStart = 0): boolean {
     const o = this.options;
-    const t = sampleToken(row, o, this.rng);
+    const t = sampleFromProbabilities(row, o, this.rng);
     c.tokens.push(t.token);
     c.logprobs.push(t.logprob);
     c.samplingLogprobs.push(t.samplingLogprob);
@@ -317,18 +322,19 @@ export class SequenceDecoder {
     if (!g || g.shape.span !== span || g.shape.slots < hi || hi < 0.75 * g.shape.slots) {
       g?.free();
       this.graph = null;
-      this.graph = new DecodeGraph(this.model.backend, this.model.weights, cache, { nNew: 1, span, slots: hi, slotStride: 1 }, this.copies, this.adapters ? this.model.lora : null);
+      this.graph = new DecodeGraph(this.model.backend, this.model.weights, cache, { nNew: 1, span, slots: hi, slotStride: 1 }, this.copies, this.adapters ? this.model.lora : null, 'probabilities');
     }
     const graph = this.graph!;
     const S = graph.shape.slots;
     // free slots inside the graph decode a dummy token at position 0, and paused or appending sequences their last
     // token at its own index, which is written again when they resume; their outputs are ignored
-    const tokens = new Int32Array(S), start = new Int32Array(S);
+    const tokens = new Int32Array(S), start = new Int32Array(S), inverseT = new Float32Array(S).fill(1);
     for (const s of occupied) {
       tokens[s.slot] = s.completion.tokens[s.completion.tokens.length - 1];
       start[s.slot] = fed(s);
+      inverseT[s.slot] = s.request.inverseTemperature;
     }
-    graph.write(tokens, new Int32Array(S), start);
+    graph.write(tokens, new Int32Array(S), start, undefined, inverseT);
     const logits = this.withThreads(S, () => graph.compute());
     for (const s of occupied) {
       if (s.state === 'running') this.settle(s, s.request.accept(s.completion, logits.subarray(s.slot * V, (s.slot + 1) * V), s.turnStart));
@@ -350,8 +356,8 @@ export class SequenceDecoder {
     let graph: DecodeGraph | null = null;
     try {
       copySlots(backend, cache, scratch, seqs.map((s, i) => [s.slot, [i]]), Math.max(...starts));
-      graph = new DecodeGraph(backend, this.model.weights, scratch, { nNew: L, span: context, slots: seqs.length, slotStride: 1 }, this.copies, this.adapters ? this.model.lora : null);
-      graph.write(Int32Array.from(feeds.flatMap((f) => [...f, ...new Array<number>(L - f.length).fill(f[f.length - 1])])), new Int32Array(seqs.length), starts, feeds.map((f) => f.length));
+      graph = new DecodeGraph(backend, this.model.weights, scratch, { nNew: L, span: context, slots: seqs.length, slotStride: 1 }, this.copies, this.adapters ? this.model.lora : null, 'probabilities');
+      graph.write(Int32Array.from(feeds.flatMap((f) => [...f, ...new Array<number>(L - f.length).fill(f[f.length - 1])])), new Int32Array(seqs.length), starts, feeds.map((f) => f.length), seqs.map((s) => s.request.inverseTemperature));
       const g = graph;
       const logits = this.withThreads(L * seqs.length, () => g.compute());
       // positions past a sequence's end receive padding, overwritten by its next tokens before any query sees them
@@ -375,10 +381,11 @@ export class SequenceDecoder {
     const scratch = new KvCache(this.model.config, backend, prompts.length, P);
     let prefill: DecodeGraph | null = null;
     try {
-      prefill = new DecodeGraph(backend, this.model.weights, scratch, { nNew: P, span: P, slots: prompts.length, slotStride: 1 }, this.copies, this.adapters ? this.model.lora : null);
+      prefill = new DecodeGraph(backend, this.model.weights, scratch, { nNew: P, span: P, slots: prompts.length, slotStride: 1 }, this.copies, this.adapters ? this.model.lora : null, 'probabilities');
       // right padding (repeating the last token) keeps every sequence's positions from 0; the padding's cache
       // entries are overwritten by its decoded tokens before any query can see them
-      prefill.write(Int32Array.from(prompts.flatMap((p) => [...p, ...new Array<number>(P - p.length).fill(p[p.length - 1])])), new Int32Array(prompts.length), 0, prompts.map((p) => p.length));
+      prefill.write(Int32Array.from(prompts.flatMap((p) => [...p, ...new Array<number>(P - p.length).fill(p[p.length - 1])])), new Int32Array(prompts.length), 0, prompts.map((p) => p.length),
+        requests.flatMap((r) => r.prompts.map(() => r.inverseTemperature)));
       const pre = prefill;
       const first = this.withThreads(P * prompts.length, () => pre.compute());
       const joined: { s: Sequence; row: number }[] = [];

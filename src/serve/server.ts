@@ -156,7 +156,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const routes = routesFor(ctx, Math.floor(Date.now() / 1000));
 
   const authorized = bearerCheck(opts.apiKey);
-  const server = createServer((req, res) => {
+  // Node measures its request timeouts on the wall clock, and the engine's computes block the event loop (a long
+  // prefill; a GPU backend compiling its kernels at first use, minutes on Mesa's software Vulkan device): with Node's
+  // 60 s header timeout, requests that arrived meanwhile were answered 408. Still bounded, but far beyond any compute.
+  const server = createServer({ headersTimeout: 600_000, requestTimeout: 600_000 }, (req, res) => {
     (authorized(req) ? dispatch(routes, req, res) : Promise.reject(new ServeError('unauthorized', 'missing or wrong API key: send the header "Authorization: Bearer <key>" with the key this server was started with'))).catch((e: unknown) => {
       if (httpErrorOf(e).status >= 500 && !(e instanceof ServeError)) log(`internal error on ${req.method} ${req.url}: ${(e as Error)?.stack ?? String(e)}`);
       try {

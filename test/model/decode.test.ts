@@ -56,3 +56,35 @@ for (const [label, config] of Object.entries(tinyConfigs)) {
     }
   });
 }
+
+test('a decode graph of probabilities gives softmax(logits / T) with each slot\'s own temperature', () => {
+  const config = tinyConfigs['qwen2 (bias, MHA)'];
+  const model = new LlamaModel(config, { threads: 1 });
+  const cache = new KvCache(config, model.backend, 3, 8);
+  const graphs: DecodeGraph[] = [];
+  try {
+    model.weights.load(randomizeWeights(model.weights.save(), 5));
+    const shape = { nNew: 4, span: 4, slots: 3, slotStride: 1 };
+    const tokens = Int32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    const logitsGraph = new DecodeGraph(model.backend, model.weights, cache, shape, model.weightCopies());
+    const probsGraph = new DecodeGraph(model.backend, model.weights, cache, shape, model.weightCopies(), null, 'probabilities');
+    graphs.push(logitsGraph, probsGraph);
+    logitsGraph.write(tokens, [0, 0, 0], 0);
+    const logits = logitsGraph.compute();
+    const inverseT = [1, 1 / 0.7, 1 / 1.5];
+    assert.throws(() => probsGraph.write(tokens, [0, 0, 0], 0), /pass 3 inverse temperatures/);
+    probsGraph.write(tokens, [0, 0, 0], 0, undefined, inverseT);
+    const probs = probsGraph.compute();
+    const V = config.vocabSize;
+    inverseT.forEach((s, slot) => {
+      const row = logits.subarray(slot * V, (slot + 1) * V);
+      const m = Math.max(...row);
+      const z = row.reduce((a, x) => a + Math.exp((x - m) * s), 0);
+      row.forEach((x, v) => assert.ok(Math.abs(Math.exp((x - m) * s) / z - probs[slot * V + v]) < 1e-6, `slot ${slot} token ${v}`));
+    });
+  } finally {
+    graphs.forEach((g) => g.free());
+    cache.free();
+    model.free();
+  }
+});

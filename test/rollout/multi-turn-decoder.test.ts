@@ -114,9 +114,9 @@ test('a resumed sequence prefills only its last sampled token and the appended o
     const write = DecodeGraph.prototype.write;
     let prefilled = 0;
     // every multi-token write is a prefill (prompts, or what resume() appended); count its real tokens
-    DecodeGraph.prototype.write = function (this: DecodeGraph, tokens, pad, start, lengths) {
+    DecodeGraph.prototype.write = function (this: DecodeGraph, tokens, pad, start, lengths, inverseTemperatures) {
       if (this.shape.nNew > 1 || lengths) prefilled += lengths ? Array.from(lengths).reduce((a, b) => a + b, 0) : this.shape.nNew * this.shape.slots;
-      return write.call(this, tokens, pad, start, lengths);
+      return write.call(this, tokens, pad, start, lengths, inverseTemperatures);
     };
     const decoder = new SequenceDecoder(model, { spanBucket: 8 });
     try {

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sampleToken, type SamplingParams } from '../../src/rollout/sampling.ts';
+import { sampleToken, sampleFromProbabilities, type SamplingParams } from '../../src/rollout/sampling.ts';
 import { Rng } from '../../src/util/rng.ts';
 
 const logits = Float32Array.from([2.0, 1.0, 0.5, 0.0, -1.0, -3.0]);
@@ -92,4 +92,16 @@ test('the candidate shortcut for large vocabularies gives the same nucleus as a 
 
 test('bad sampling parameters are one clear error', () => {
   assert.throws(() => sampleToken(logits, { temperature: -1 }, new Rng(0)), /temperature must be ≥ 0/);
+});
+
+test('sampling from the probabilities a decode graph computes draws the tokens and log-probs sampling from logits does', () => {
+  for (const params of [{ temperature: 1 }, { temperature: 0.7, topP: 0.8 }, { temperature: 1.3, topK: 3, minP: 0.05 }, { temperature: 0 }] as SamplingParams[]) {
+    const probs = Float32Array.from(softmax(params.temperature || 1));
+    const a = new Rng(5), b = new Rng(5);
+    for (let i = 0; i < 200; i++) {
+      const x = sampleToken(logits, params, a), y = sampleFromProbabilities(probs, params, b);
+      assert.equal(y.token, x.token);
+      assert.ok(Math.abs(y.logprob - x.logprob) < 1e-6 && Math.abs(y.samplingLogprob - x.samplingLogprob) < 1e-6);
+    }
+  }
 });
