@@ -5,8 +5,9 @@
  * reference pass with the adapters off), beside a TRL-like PyTorch loop doing the same step on the very shapes grpo-ts
  * trained on (bench/peer/torch_grpo_step.py: HF-style KV-cache sampling of the left-padded batch, no-grad reference,
  * LoRA update with clip and AdamW), in bf16 (frozen bf16 base, autocast) and fp32.
- *   npm run bench:step [-- --shape chat,ragged,system --steps 5 --threads N --precision auto|f32|bf16 --layers L --no-peer --json out.jsonl]
+ *   npm run bench:step [-- --shape chat,steady,ragged,system --steps 5 --threads N --precision auto|f32|bf16 --layers L --no-peer --json out.jsonl]
  * Shapes: chat (the default; 64 new tokens: a random-weight model rarely emits EOS, so completions run to max_tokens),
+ * steady (chat on the same two prompts every step: identical steps, for the spread of step times),
  * ragged (stop string "x", in a few % of sampled tokens: roughly geometric completion lengths up to 128), system (a
  * ~300-token system prompt before each question). Each shape takes 10–15 minutes or more on 2 cores at full size
  * (grpo-ts's K steps, then PyTorch's K steps in bf16 and in fp32), hence one by default.
@@ -61,10 +62,15 @@ const SYSTEM = 'You are a careful, patient mathematics tutor who helps students 
   'example \\boxed{42}. Never put anything other than the final number inside the box, and never give more than one boxed answer. ' +
   'If you realise that an earlier step was wrong, say so plainly, correct it, and continue from the corrected value.';
 
-/** microBatchGroups: groups per reference / update pass on both sides (training.micro_batch_groups; default all) */
-interface Shape { what: string; maxTokens: number; stop?: string[]; system?: string; microBatchGroups?: number }
+/**
+ * microBatchGroups: groups per reference / update pass on both sides (training.micro_batch_groups; default all);
+ * samePrompts: train on two prompts only, so every step samples the same shapes (identical steps)
+ */
+interface Shape { what: string; maxTokens: number; stop?: string[]; system?: string; microBatchGroups?: number; samePrompts?: boolean }
 const shapes: Record<string, Shape> = {
   chat: { what: 'chat template, 64 new tokens', maxTokens: 64 },
+  // the steadiness target is over identical steps: the same two prompts every step, 64 tokens each completion
+  steady: { what: 'chat template, 64 new tokens, the same two prompts every step', maxTokens: 64, samePrompts: true },
   // 1.7% of Qwen's tokens contain an "x" and a random-weight model samples them nearly uniformly (measured: 2–3% of
   // sampled tokens): completion lengths come out roughly geometric, mean ~40, a few cut at 128
   ragged: { what: 'chat template, stop string "x": ragged completions up to 128 tokens', maxTokens: 128, stop: ['x'] },
@@ -81,24 +87,28 @@ const builtInProblems = [
   ['James writes a 3-page letter to 2 different friends twice a week. How many pages does he write a year?', '624'],
 ];
 
-/** GSM8K training prompts (64 of them) and a one-prompt held-out file: evaluation before and after costs next to nothing. */
-function writePrompts(dir: string): { train: string; eval: string } {
+/**
+ * GSM8K training prompts (64 of them, and a file of the first two), and a one-prompt held-out file: evaluation before
+ * and after costs next to nothing.
+ */
+function writePrompts(dir: string): { train: string; two: string; eval: string } {
   const shared = path.join(sharedData, 'math', 'gsm8k_train.jsonl');
   const rows = existsSync(shared)
     ? readFileSync(shared, 'utf8').split('\n').filter(Boolean).slice(0, 64)
     : builtInProblems.map(([q, a]) => JSON.stringify({ question: q, answer: `… #### ${a}` }));
-  const files = { train: path.join(dir, 'gsm8k.jsonl'), eval: path.join(dir, 'gsm8k-eval.jsonl') };
+  const files = { train: path.join(dir, 'gsm8k.jsonl'), two: path.join(dir, 'gsm8k-two.jsonl'), eval: path.join(dir, 'gsm8k-eval.jsonl') };
   writeFileSync(files.train, rows.join('\n') + '\n');
+  writeFileSync(files.two, rows.slice(0, 2).join('\n') + '\n');
   writeFileSync(files.eval, rows[0] + '\n');
   return files;
 }
 
-function runConfig(dir: string, name: string, shape: Shape, modelDir: string, data: { train: string; eval: string }, shapesFile: string): string {
+function runConfig(dir: string, name: string, shape: Shape, modelDir: string, data: { train: string; two: string; eval: string }, shapesFile: string): string {
   const file = path.join(dir, `${name}.yaml`);
   writeFileSync(file, stringify({
     name, out_dir: dir, seed: 1,
     model: { path: modelDir, threads, precision, lora: {} },
-    data: { train: data.train, eval: data.eval, eval_size: 1, template: 'chat', ...(shape.system ? { system: shape.system } : {}) },
+    data: { train: shape.samePrompts ? data.two : data.train, eval: data.eval, eval_size: 1, template: 'chat', ...(shape.system ? { system: shape.system } : {}) },
     rollout: { prompts_per_step: promptsPerStep, group_size: groupSize, max_tokens: shape.maxTokens, ...(shape.stop ? { stop: shape.stop } : {}) },
     // bench_shapes (bench/step-shapes.ts, preloaded) scores 0 and records each completion's exact token count
     rewards: [{ type: 'math' }, { type: 'format', weight: 0.1 }, { type: 'bench_shapes', weight: 0, options: { file: shapesFile } }],

@@ -13,10 +13,14 @@ import { ScheduledGraph, appendLeafs, graphNodes, hasMemory } from './scheduler.
 import { Context } from './context.ts';
 import { GraphArena } from './arena.ts';
 import { profileNodes, type NodeTiming } from './graph-profile.ts';
+import { planGraphMemory } from './graph-memory.ts';
 import { Ops } from './ops.ts';
 import type { Tensor, DType } from './tensor.ts';
 import type { Backend } from './backend.ts';
 import { GrpoError } from '../errors.ts';
+
+/** free holes a GPU graph's plan may hold here before ggml's allocator (256) is at risk */
+const GPU_HOLES_LIMIT = 200;
 
 export interface GraphOptions {
   /** upper bound on the tensors the caller creates (ops and inputs) */
@@ -112,7 +116,7 @@ export class ComputeGraph {
     if (this.backend.isCpu) {
       const arena = this.sharedArena ?? new GraphArena(this.backend);
       try {
-        this.arenaGeneration = arena.allocate(this.graph);
+        this.arenaGeneration = arena.allocate(graphNodes(this.graph));
       } catch (e) {
         if (!this.sharedArena) arena.free();
         throw e;
@@ -121,7 +125,10 @@ export class ComputeGraph {
       return;
     }
     this.checkWritesSupported();
-    const schedule = (g: Ptr) => new ScheduledGraph(g, this.backend, this.backend.cpuCompanion, this.maxNodes);
+    const schedule = (g: Ptr) => {
+      this.checkHoles(g);
+      return new ScheduledGraph(g, this.backend, this.backend.cpuCompanion, this.maxNodes);
+    };
     if (!this.forwardPart || !this.backwardPart) {
       this.scheduled = [schedule(this.graph)];
       return;
@@ -152,6 +159,20 @@ export class ComputeGraph {
     }
     if (missing.size > 0) {
       throw new GrpoError('engine', `${this.backend.name} (${this.backend.description}) cannot compute ${[...missing].join(', ')} into its own memory as this graph does; run on the CPU (--device cpu)`);
+    }
+  }
+
+  /**
+   * ggml's scheduler plans a GPU graph's memory with ggml's allocator, which aborts the process once a plan holds more
+   * than 256 free holes; a training graph's kept activations, with temporaries freed between them, can leave that many
+   * in a deep model. This graph-memory.ts plan (the same rules, no limit) counts them first, so that such a graph is
+   * one clear error instead; the count is close to ggml's, not equal to it, hence the margin.
+   */
+  private checkHoles(part: Ptr): void {
+    const buft = this.backend.bufferType;
+    const plan = planGraphMemory(graphNodes(part), Number(ggml.backend_buft_get_alignment(buft)), (t) => Number(ggml.backend_buft_get_alloc_size(buft, t)));
+    if (plan.holes > GPU_HOLES_LIMIT) {
+      throw new GrpoError('engine', `this graph would leave about ${plan.holes} free holes in ggml's GPU memory planner, which aborts past 256: turn on training.gradient_checkpointing (it keeps one layer's activations), or lower training.micro_batch_groups`);
     }
   }
 

@@ -18,7 +18,7 @@ import type { Tensor } from '../engine/tensor.ts';
 import { LlamaWeights, VALUE_HEAD, type MatrixType } from './llama-weights.ts';
 import { LoraAdapters, type LoraOptions } from './lora.ts';
 import { Rng } from '../util/rng.ts';
-import { BatchGraph, shapeOf, type BatchShape, type EntropyMode, type GraphKind } from './batch-graph.ts';
+import { BatchGraph, shapeOf, type EntropyMode, type GraphKind } from './batch-graph.ts';
 import { packSequences, packedShapeKey, type PackedBatch } from './packing.ts';
 import { WeightCopies, resolvePrecision, type Precision, type PrecisionSetting } from './weight-copies.ts';
 import type { LlamaConfig } from './config.ts';
@@ -181,7 +181,9 @@ export class LlamaModel {
   private arenaFor(kind: GraphKind): GraphArena | undefined {
     if (!this.backend.isCpu) return undefined;
     let a = this.arenas.get(kind);
-    if (!a) this.arenas.set(kind, (a = new GraphArena(this.backend, `${kind} graphs`)));
+    // a quarter more than the largest graph so far: batches of somewhat larger shapes then fit the memory already
+    // faulted in, and step times stay steady
+    if (!a) this.arenas.set(kind, (a = new GraphArena(this.backend, `${kind} graphs`, 1.25)));
     return a;
   }
 
@@ -366,22 +368,12 @@ export class LlamaModel {
       old.free();
       this.graphs.delete(oldKey);
     }
-    const build = (shape: BatchShape) => new BatchGraph(this.backend, this.weights, {
-      kind, shape, entropy, temperature, copies: this.weightCopies(), headChunkElements: this.headChunkElements, headKeepBytes: this.headKeepBytes,
+    g = new BatchGraph(this.backend, this.weights, {
+      kind, shape: shapeOf(packed), entropy, temperature, copies: this.weightCopies(), headChunkElements: this.headChunkElements, headKeepBytes: this.headKeepBytes,
       gradAccumulators: kind === 'train' ? this.opt!.gradAccumulators : kind === 'value' ? this.valueHeadGrad() : undefined,
       lora: adapters ? this.lora : null,
       recompute: this.recompute && kind === 'train', arena,
     });
-    const generation = arena?.generation;
-    g = build(shapeOf(packed));
-    if (arena && arena.generation !== generation) {
-      // the arena grew: grow it to a quarter more than this shape needs, so that the next batches' somewhat larger
-      // shapes fit the memory already faulted in and step times stay steady (a graph planned but never computed
-      // touches none of it); then plan this shape again into the grown memory
-      g.free();
-      build(grown(shapeOf(packed))).free();
-      g = build(shapeOf(packed));
-    }
     // GPU: the older graphs' buffers within the byte budget, least recently used first out
     let older = [...this.graphs.values()].reduce((n, x) => n + (this.arenas.has(x.kind) ? 0 : x.graph.allocatedBytes), 0);
     for (const [k, old] of this.graphs) {
@@ -449,10 +441,4 @@ export class LlamaModel {
     this.weights.free();
     if (this.ownsBackend) this.backend.free();
   }
-}
-
-/** A quarter more of everything a packed shape holds: tokens, items, attention rows and keys. */
-function grown(s: BatchShape): BatchShape {
-  const more = (n: number, m: number) => Math.ceil((n * 1.25) / m) * m;
-  return { N: more(s.N, 32), M: more(s.M, 32), families: s.families.map((f) => ({ rows: more(f.rows, 1), queries: f.queries, keys: more(f.keys, 8) })) };
 }

@@ -75,6 +75,9 @@ export function packedShapeKey(p: PackedBatch): string {
 
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 
+/** attention families per pass at most (see the merge in packSequences) */
+const MAX_FAMILIES = 6;
+
 interface TrieNode {
   token: number;
   position: number;
@@ -165,8 +168,20 @@ export function packSequences(sequences: ArrayLike<number>[], opts: PackOptions 
     if (last && queryClass(b) === queryClass(last[0]) && b.keyCount >= 0.85 * last[0].keyCount) last.push(b);
     else familyBlocks.push([b]);
   }
+  // at most MAX_FAMILIES: each family's temporaries sit between the activations a training graph keeps, and ggml's
+  // allocator (the GPU scheduler's; CPU graphs use engine/graph-memory.ts) holds at most 256 free holes. Merge the
+  // neighbours whose merge pads the fewest score slots.
+  const slots = (bs: Block[]) => bs.length * Math.max(...bs.map((b) => b.q1 - b.q0)) * Math.max(...bs.map((b) => b.keyCount));
+  while (familyBlocks.length > MAX_FAMILIES) {
+    let best = 0, cost = Infinity;
+    for (let i = 0; i + 1 < familyBlocks.length; i++) {
+      const c = slots([...familyBlocks[i], ...familyBlocks[i + 1]]) - slots(familyBlocks[i]) - slots(familyBlocks[i + 1]);
+      if (c < cost) { cost = c; best = i; }
+    }
+    familyBlocks.splice(best, 2, [...familyBlocks[best], ...familyBlocks[best + 1]].sort((a, b) => b.keyCount - a.keyCount || a.q0 - b.q0));
+  }
   const families: AttentionFamily[] = familyBlocks.map((bs) => ({
-    rows: bs.length, queries: Math.max(...bs.map((b) => b.q1 - b.q0)), keys: roundUp(bs[0].keyCount, 8),
+    rows: bs.length, queries: Math.max(...bs.map((b) => b.q1 - b.q0)), keys: roundUp(Math.max(...bs.map((b) => b.keyCount)), 8),
   }));
   const querySlots = families.reduce((n, f) => n + f.rows * f.queries, 0);
   const queryIndex = new Int32Array(querySlots);

@@ -39,11 +39,6 @@ export interface PackedLayout {
   masks: Tensor[];
 }
 
-/** i32 entries [from, from + n) of a vector, as a vector view. */
-function entries(o: Ops, v: Tensor, from: number, n: number): Tensor {
-  return o.view(v, [n, 1, 1, 1], [4 * n, 4 * n, 4 * n], 4 * from);
-}
-
 /** q [hd, H, N], k [hd, Hkv, N] (after RoPE), v [hd·Hkv, N] → attention output [hd·H, N]. */
 export function packedAttention(tape: Tape, q: Tensor, k: Tensor, v: Tensor, layout: PackedLayout, c: LlamaConfig): Tensor {
   const o = tape.o;
@@ -54,14 +49,18 @@ export function packedAttention(tape: Tape, q: Tensor, k: Tensor, v: Tensor, lay
   const byPosition = (t: Tensor, X: number, C: number, R: number) => o.cont(o.permute(o.reshape(t, [hd, X, C, R]), [0, 2, 1, 3]));
   // and back: [hd, C, X, R] → [hd·X, R·C]
   const byHead = (t: Tensor, X: number, C: number, R: number) => o.reshape(o.cont(o.permute(o.reshape(t, [hd, C, X, R]), [0, 2, 1, 3])), [hd * X, R * C]);
+  // one gather per layer for all families (each family reads its columns): few temporaries between kept tensors
+  const qAll = o.getRows(qFlat, layout.queryIndex); // [hd·H, Σ R·Cq]
+  const kAll = o.getRows(kFlat, layout.keyIndex); // [hd·Hkv, Σ R·Ck]
+  const vAll = o.getRows(v, layout.keyIndex);
+  let q0 = 0, k0 = 0;
   const parts = layout.families.map((f, i) => {
-    const q0 = layout.families.slice(0, i).reduce((n, g) => n + g.rows * g.queries, 0);
-    const k0 = layout.families.slice(0, i).reduce((n, g) => n + g.rows * g.keys, 0);
     const { rows: R, queries: Cq, keys: Ck } = f;
-    const kIdx = entries(o, layout.keyIndex, k0, R * Ck);
-    const qh = o.reshape(byPosition(o.getRows(qFlat, entries(o, layout.queryIndex, q0, R * Cq)), H, Cq, R), [hd, Cq * rep, Hkv, R]);
-    const kh = byPosition(o.getRows(kFlat, kIdx), Hkv, Ck, R); // [hd, Ck, Hkv, R]
-    const vr = o.getRows(v, kIdx); // [hd·Hkv, R·Ck]
+    const qh = o.reshape(byPosition(o.columns(qAll, q0, R * Cq), H, Cq, R), [hd, Cq * rep, Hkv, R]);
+    const kh = byPosition(o.columns(kAll, k0, R * Ck), Hkv, Ck, R); // [hd, Ck, Hkv, R]
+    const vr = o.columns(vAll, k0, R * Ck); // [hd·Hkv, R·Ck]
+    q0 += R * Cq;
+    k0 += R * Ck;
     const vt = o.cont(o.permute(o.reshape(vr, [hd, Hkv, Ck, R]), [1, 2, 0, 3])); // [Ck, hd, Hkv, R]
     const scores = o.reshape(o.matmul(kh, qh), [Ck, Cq, H, R]);
     const probs = o.reshape(o.softmaxMasked(scores, layout.masks[i], scale), [Ck, Cq * rep, Hkv, R]);
