@@ -19,7 +19,8 @@ export * from './serve/index.ts';
 export * from './data/synthetic/index.ts';
 export { EMBEDDED_MODEL_DIR, resolveModelPath } from './data/synthetic/embedded-model.ts';
 export { createCharTokenizer } from './model/tokenizer/char-tokenizer.ts';
-export { generate, type GenerateOptions, type Completion } from './rollout/generate.ts';
+export { generate, type GenerateOptions } from './rollout/generate.ts';
+export type { Completion, EpisodeStats } from './rollout/completion.ts';
 export { sampleToken, type SamplingParams } from './rollout/sampling.ts';
 export { openModel, type OpenedModel } from './model/open-model.ts';
 export { train, type TrainOptions, type TrainResult } from './trainer/trainer.ts';
@@ -33,6 +34,9 @@ export { trainConfig, loadTrainConfig, validateTrainConfig } from './trainer/con
 export { sftConfig, sftConfigSchema, loadSftConfig, parseSftConfig, sftConfigReference, SFT_DEPRECATED_KEYS, type SftConfig, type SftConfigInput } from './trainer/sft-config.ts';
 export { pipelineConfig, pipelineConfigSchema, loadPipelineConfig, runPipeline, type PipelineConfig } from './cli/pipeline.ts';
 export { methodPresets, registerPreset, resolveAlgorithm, type MethodPreset, type ResolvedAlgorithm } from './trainer/config/presets.ts';
+export { batchTransforms, registerBatchTransform, type BatchTransform, type TransformRun } from './trainer/transforms/index.ts';
+export { resolveRunPlan, type RunPlan, type Critic } from './trainer/run-plan.ts';
+export type { Rollout, RolloutBatch } from './trainer/rollouts.ts';
 export { trainSft, saveSftModel } from './trainer/sft.ts';
 export { rejectionSample } from './trainer/sft-rejection.ts';
 export { evaluateModel, type EvalReport } from './trainer/sft-eval.ts';
@@ -47,4 +51,4 @@ export { hermesFormat, plainFormat, type ToolFormat } from './rollout/tools/tool
 export { toolEnvironment, type Environment, type EnvironmentFactory, type EnvironmentReply } from './rollout/tools/environment.ts';
 export { embeddedEpisodes } from './rollout/embedded-episodes.ts';
 export { remoteEpisodes } from './rollout/remote-episodes.ts';
-export type { AgentLoop, EpisodeStats } from './rollout/agent-loop.ts';
+export type { AgentLoop } from './rollout/agent-loop.ts';

@@ -3,17 +3,27 @@ import { GrpoError } from '../errors.ts';
 /** 'sample' = Bessel-corrected (TRL nanstd, verl torch.std, OpenRLHF); 'population' = ORZ normalize_advantages. */
 export type StdKind = 'sample' | 'population';
 
-export function mean(xs: readonly number[]): number {
-  if (xs.length === 0) throw new GrpoError('shape', 'mean of an empty list');
+/** The mean; of an empty list, `ifEmpty` where the caller gives what that means (a metric of nothing), else an error. */
+export function mean(xs: readonly number[], ifEmpty?: number): number {
+  if (xs.length === 0) {
+    if (ifEmpty !== undefined) return ifEmpty;
+    throw new GrpoError('shape', 'mean of an empty list');
+  }
   let s = 0;
   for (const x of xs) s += x;
   return s / xs.length;
 }
 
-/** Standard deviation; a single sample has sample-std 0 here (torch gives NaN; callers decide what a group of one means). */
-export function std(xs: readonly number[], kind: StdKind = 'sample'): number {
+/**
+ * Standard deviation; a single sample has sample-std 0 here (torch gives NaN; callers decide what a group of one
+ * means). Of an empty list, `ifEmpty` where given, else an error.
+ */
+export function std(xs: readonly number[], kind: StdKind = 'sample', ifEmpty?: number): number {
   const n = xs.length;
-  if (n === 0) throw new GrpoError('shape', 'std of an empty list');
+  if (n === 0) {
+    if (ifEmpty !== undefined) return ifEmpty;
+    throw new GrpoError('shape', 'std of an empty list');
+  }
   const m = mean(xs);
   let ss = 0;
   for (const x of xs) ss += (x - m) * (x - m);

@@ -7,6 +7,7 @@
  */
 import type { RewardSpec, Sample } from './types.ts';
 import { GrpoError } from '../errors.ts';
+import { mean, std } from '../algorithms/stats.ts';
 
 export interface RewardFailure {
   reward: string;
@@ -115,22 +116,12 @@ export async function combineRewards(
   return { names: specs.map((s) => s.name), perReward, total, failures, failureDetails };
 }
 
-function mean(xs: readonly number[]): number {
-  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0;
-}
-
-function std(xs: readonly number[]): number {
-  if (xs.length < 2) return 0;
-  const m = mean(xs);
-  return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
-}
-
 /** Per-reward log fields with TRL's names: rewards/<name>/mean, rewards/<name>/std, plus failures. */
 export function rewardMetrics(r: CombinedRewards): Record<string, number> {
-  const out: Record<string, number> = { reward: mean(r.total) };
+  const out: Record<string, number> = { reward: mean(r.total, 0) };
   for (const name of r.names) {
-    out[`rewards/${name}/mean`] = mean(r.perReward[name]);
-    out[`rewards/${name}/std`] = std(r.perReward[name]);
+    out[`rewards/${name}/mean`] = mean(r.perReward[name], 0);
+    out[`rewards/${name}/std`] = std(r.perReward[name], 'sample', 0);
     out[`rewards/${name}/failures`] = r.failures[name];
   }
   return out;

@@ -5,7 +5,7 @@
  * response_length) leaves no room for the answer. Inserted tokens are kept as tokens (never re-tokenized with
  * the text around them), so the trainer scores exactly the sequence that was sampled.
  */
-import type { Completion } from './sequence-decoder.ts';
+import type { Completion, EpisodeStats } from './completion.ts';
 import type { Environment } from './tools/environment.ts';
 import type { ToolFormat } from './tools/tool-format.ts';
 import { GrpoError } from '../errors.ts';
@@ -20,14 +20,6 @@ export interface AgentLoop {
   encode: (text: string) => number[];
   /** token ids → text (a turn's text for the environment) */
   decode: (ids: number[]) => string;
-}
-
-export interface EpisodeStats {
-  turns: number;
-  toolCalls: number;
-  toolErrors: number;
-  /** per-turn rewards the environment gave, and the completion index of the last token of each one's turn */
-  turnRewards: { reward: number; at: number }[];
 }
 
 export function checkAgentLoop(loop: AgentLoop): void {

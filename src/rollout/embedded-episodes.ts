@@ -4,7 +4,8 @@
  * re-encoded), and episodes waiting for a tool leave the batch to the others until their answer comes.
  */
 import type { LlamaModel } from '../model/llama-model.ts';
-import { SequenceDecoder, type Completion } from './sequence-decoder.ts';
+import { SequenceDecoder } from './sequence-decoder.ts';
+import type { Completion } from './completion.ts';
 import type { GenerateOptions } from './generate.ts';
 import { checkAgentLoop, Episode, type AgentLoop } from './agent-loop.ts';
 import { GrpoError } from '../errors.ts';

@@ -3,10 +3,10 @@
  * per step (sequence-decoder.ts; the server adds requests to a running batch with the same decoder).
  */
 import type { LlamaModel } from '../model/llama-model.ts';
-import { SequenceDecoder, type Completion, type DecoderOptions, type SequenceRequest } from './sequence-decoder.ts';
+import { SequenceDecoder, type DecoderOptions, type SequenceRequest } from './sequence-decoder.ts';
+import type { Completion } from './completion.ts';
 import { GrpoError } from '../errors.ts';
 
-export type { Completion } from './sequence-decoder.ts';
 
 export interface GenerateOptions extends Omit<SequenceRequest, 'firstPromptIndex'>, Omit<DecoderOptions, 'maxSequences'> {
   /**

@@ -6,7 +6,7 @@
  * tool call keeps its closing tag.
  */
 import type { OpenAIClient } from './openai-client.ts';
-import type { Completion } from './sequence-decoder.ts';
+import type { Completion } from './completion.ts';
 import { completeTokens, sampledTokens, type RemoteGenerateOptions } from './remote-generate.ts';
 import { checkAgentLoop, Episode, type AgentLoop } from './agent-loop.ts';
 

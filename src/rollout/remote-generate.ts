@@ -5,7 +5,8 @@
  * engine sampled; the engine's log-probs are kept as the rollout log-probs (for TIS/MIS corrections).
  */
 import type { OpenAIClient } from './openai-client.ts';
-import type { Completion, GenerateOptions } from './generate.ts';
+import type { GenerateOptions } from './generate.ts';
+import type { Completion } from './completion.ts';
 import type { GenerationChoice, GenerationResult } from './chat-model.ts';
 import { GrpoError } from '../errors.ts';
 

@@ -21,27 +21,7 @@ import { checkPrecision, type PrecisionSetting } from '../model/weight-copies.ts
 import { sampleFromProbabilities, validateSampling, type SamplingParams } from './sampling.ts';
 import { Rng } from '../util/rng.ts';
 import { GrpoError } from '../errors.ts';
-import type { EpisodeStats } from './agent-loop.ts';
-
-export interface Completion {
-  promptIndex: number;
-  sampleIndex: number;
-  tokens: number[];
-  /** per token: log softmax(logits / T) (T = 1 when greedy) — the policy the trainer recomputes */
-  logprobs: number[];
-  /** per token: log-probability under the truncated (top-k / top-p / min-p) distribution actually sampled */
-  samplingLogprobs: number[];
-  finishReason: 'stop' | 'length';
-  /** decoded completion (cut before the stop string) when `decode` is given */
-  text?: string;
-  /**
-   * multi-turn requests: 1 where the model sampled the token, 0 where it was appended by `resume()` (tool
-   * responses: their logprobs are 0 placeholders, and they are context, never trained on)
-   */
-  sampledMask?: number[];
-  /** multi-turn episodes (agent-loop.ts): turns, tool calls and per-turn rewards */
-  episode?: EpisodeStats;
-}
+import type { Completion } from './completion.ts';
 
 /** One request: its prompts, n samples of each, and how they are sampled and stopped. */
 export interface SequenceRequest extends SamplingParams {

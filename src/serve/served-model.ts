@@ -15,9 +15,8 @@ import type { LoadedModel } from '../model/io/index.ts';
 import type { LlamaModel } from '../model/llama-model.ts';
 import { VALUE_HEAD, type LlamaWeights } from '../model/llama-weights.ts';
 import type { Tokenizer } from '../model/tokenizer/index.ts';
-import { SequenceDecoder, type Completion, type DecodeRequest } from '../rollout/sequence-decoder.ts';
-import { ContinuousBatcher } from './continuous-batcher.ts';
-import { SerialQueue } from './serial-queue.ts';
+import { SequenceDecoder, type DecodeRequest } from '../rollout/sequence-decoder.ts';
+import type { Completion } from '../rollout/completion.ts';
 import { readPeftAdapter, type PeftAdapter } from '../model/io/peft-adapter.ts';
 import { loraSettings } from '../model/lora.ts';
 import { logSumExp } from '../rollout/sampling.ts';
@@ -165,18 +164,6 @@ export class ServedModel {
       bytes += t.numel * 4;
     }
     return { tensors, bytes };
-  }
-
-  /**
-   * Sample `prompts` from the model `model` names (null or the model's name: the base, with its own adapter if
-   * any), one decoding step per event-loop turn, so the server keeps answering other routes and can stream.
-   * `live.onStep` sees the unfinished choices after each step with how many of their pieces are final (a piece is
-   * final once a later token follows it and no stop string could still start inside it); an aborted
-   * `live.signal` ends the generation at the next step (null). The server's requests share one running batch
-   * instead (ContinuousBatcher); this one decodes alone.
-   */
-  run(prompts: number[][], r: EngineRequest, model: string | null = null, live: LiveOptions = {}): Promise<ServedChoice[] | null> {
-    return new ContinuousBatcher(new SerialQueue(), this, () => false).submit(prompts, r, model, live);
   }
 
   /** A decoder for a batch of requests to the model `model` names (its adapter is put on the model now). */

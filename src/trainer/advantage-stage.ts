@@ -1,13 +1,49 @@
 /**
  * From scored rollouts to per-token advantages (and returns for the critic), following the resolved method:
- * optional KL folded into the reward, then the registered advantage estimator, then HICRA amplification of
- * planning tokens. Pure orchestration of src/algorithms.
+ * optional KL folded into the reward, then the registered advantage estimator, then the batch transforms that act
+ * on advantages (HICRA's amplification of planning tokens). Pure orchestration of src/algorithms; `advantageStage` turns a scored batch into the
+ * sequences the update trains on.
  */
 import {
-  advantageEstimators, hicraAdvantages, klPenalizedSequenceRewards, klPenalizedTokenRewards, outcomeTokenRewards,
-  planningTokenMasks, scatterMasked, selectMasked, type Ragged,
+  advantageEstimators, klPenalizedSequenceRewards, klPenalizedTokenRewards, outcomeTokenRewards, scatterMasked, selectMasked, type Ragged,
 } from '../algorithms/index.ts';
+import { GrpoError } from '../errors.ts';
+import type { Tokenizer } from '../model/tokenizer/index.ts';
 import type { ResolvedAlgorithm } from './config/presets.ts';
+import type { RunPlan } from './run-plan.ts';
+import type { ScoredBatch } from './score-stage.ts';
+import { isCorrect } from './rollouts.ts';
+import type { UpdateSequence } from './update-stage.ts';
+
+/**
+ * The sequences of the update: each completion with its advantages, behaviour and reference log-probs, critic
+ * values and returns. GDPO weighs each reward by the weight the run gives it.
+ */
+export function advantageStage(plan: RunPlan, scored: ScoredBatch, tokenizer: Tokenizer): UpdateSequence[] {
+  const { rollouts, sampledMask } = scored;
+  if (rollouts.length === 0) return [];
+  const a = plan.algorithm;
+  const turnRewards = rollouts.some((r) => r.episode?.turnRewards.length)
+    ? rollouts.map((r) => { const row = r.completionIds.map(() => 0); for (const t of r.episode?.turnRewards ?? []) row[t.at] += t.reward; return row; })
+    : undefined;
+  const names = Object.keys(rollouts[0].rewards);
+  const weightOf = new Map(plan.rewards.map((r) => [r.name, r.weight]));
+  const { advantages, returns } = computeAdvantages(a, {
+    rewards: rollouts.map((r) => r.reward),
+    rewardsByFunc: names.map((n) => rollouts.map((r) => r.rewards[n])),
+    rewardWeights: names.map((n) => weightOf.get(n) ?? 1),
+    groupSizes: scored.groupSizes,
+    oldLogp: scored.oldLogp, refLogp: scored.refLogp, values: scored.values,
+    tokenTexts: () => rollouts.map((r) => r.completionIds.map((t) => tokenizer.decode([t]))),
+    sampledMask, turnRewards,
+  });
+  const groupOf = scored.groupSizes.flatMap((n, g) => Array.from({ length: n }, () => g));
+  return rollouts.map((r, i) => ({
+    tokens: [...r.promptIds, ...r.completionIds], promptLength: r.promptIds.length, group: groupOf[i], oldLogp: scored.oldLogp[i], advantages: advantages[i],
+    reward: r.reward, correct: plan.correctness ? isCorrect(r, plan.correctness) : undefined, truncated: r.finishReason === 'length',
+    refLogp: scored.refLogp?.[i], oldValues: scored.values?.[i], returns: returns?.[i], weights: scored.weights?.[i], sampledMask: sampledMask?.[i],
+  }));
+}
 
 export interface AdvantageStageInput {
   /** weighted total reward per completion (after shaping) */
@@ -23,8 +59,8 @@ export interface AdvantageStageInput {
   refLogp?: Ragged;
   /** critic values of the completion tokens (estimators with a critic) */
   values?: Ragged;
-  /** decoded text of each completion token (HICRA) */
-  tokenTexts?: string[][];
+  /** decoded text of each completion token, computed when a batch transform reads it (HICRA) */
+  tokenTexts?: () => string[][];
   /**
    * multi-turn episodes: 1 where the model sampled the token, 0 where the environment inserted it. Advantages are
    * computed over the sampled tokens alone, as if the inserted ones were absent (verl's GAE skips observation
@@ -51,7 +87,7 @@ export function computeAdvantages(a: ResolvedAlgorithm, x: AdvantageStageInput):
     const m = x.sampledMask, pick = (r: Ragged | undefined, name: string) => r && selectMasked(r, m, name);
     const out = computeAdvantages(a, {
       ...x, sampledMask: undefined, oldLogp: pick(x.oldLogp, 'oldLogp')!, refLogp: pick(x.refLogp, 'refLogp'), values: pick(x.values, 'values'),
-      turnRewards: pick(x.turnRewards, 'turnRewards'), tokenTexts: x.tokenTexts?.map((row, i) => row.filter((_, t) => m[i][t] === 1)),
+      turnRewards: pick(x.turnRewards, 'turnRewards'), tokenTexts: x.tokenTexts && (() => x.tokenTexts!().map((row, i) => row.filter((_, t) => m[i][t] === 1))),
     });
     return { ...out, advantages: scatterMasked(out.advantages, m), returns: out.returns && scatterMasked(out.returns, m) };
   }
@@ -68,8 +104,9 @@ export function computeAdvantages(a: ResolvedAlgorithm, x: AdvantageStageInput):
     { rewards: shaped, tokenRewards, rewardsByFunc: x.rewardsByFunc, rewardWeights: x.rewardWeights, groupSizes: x.groupSizes, lengths, values: x.values },
     a.advantage_options,
   );
-  if (a.hicra_alpha > 0 && x.tokenTexts) {
-    advantages = hicraAdvantages(advantages, planningTokenMasks(x.tokenTexts, a.hicra_grams), a.hicra_alpha);
+  // the batch transforms that act on advantages (HICRA), over the sampled tokens
+  for (const { transform: t, options } of a.batch_transforms) {
+    if (t.advantages) advantages = t.advantages(advantages, x.tokenTexts ?? (() => { throw new GrpoError('config', `batch transform '${t.name}' reads the completions' token texts; pass tokenTexts`); }), options);
   }
   return { advantages, returns: estimator.critic ? returns : undefined, shapedRewards: shaped };
 }

@@ -8,7 +8,8 @@
  */
 import path from 'node:path';
 import { rmSync } from 'node:fs';
-import { generate, type Completion, type GenerateOptions } from '../rollout/generate.ts';
+import { generate, type GenerateOptions } from '../rollout/generate.ts';
+import type { Completion } from '../rollout/completion.ts';
 import { generateRemote } from '../rollout/remote-generate.ts';
 import { embeddedEpisodes } from '../rollout/embedded-episodes.ts';
 import { remoteEpisodes } from '../rollout/remote-episodes.ts';

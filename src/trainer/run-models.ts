@@ -6,7 +6,6 @@
  * Resuming, the policy comes from the checkpoint (with LoRA: its adapter on the run's base); the reference is
  * always the starting weights.
  */
-import { advantageEstimators } from '../algorithms/index.ts';
 import { openModel } from '../model/open-model.ts';
 import { modelConfigOf } from '../model/io/index.ts';
 import { loadTokenizer, loadTokenizerForModel, type Tokenizer } from '../model/tokenizer/index.ts';
@@ -14,7 +13,7 @@ import type { LlamaModel } from '../model/llama-model.ts';
 import { resolvePrecision } from '../model/weight-copies.ts';
 import { Backend } from '../engine/backend.ts';
 import type { TrainConfig } from './config/schema.ts';
-import type { ResolvedAlgorithm } from './config/presets.ts';
+import type { RunPlan } from './run-plan.ts';
 import { runPrompts, promptBudget, type EmbeddedTasks, type PromptSet } from './prompts.ts';
 import { checkpointPolicy } from './checkpoint.ts';
 import { loraOptions } from './config/lora-options.ts';
@@ -41,7 +40,7 @@ export interface RunModels {
   free(): void;
 }
 
-export async function openRunModels(config: TrainConfig, a: ResolvedAlgorithm, opts: { resume?: string; tasks?: EmbeddedTasks } & AgentOptions): Promise<RunModels> {
+export async function openRunModels(config: TrainConfig, plan: RunPlan, opts: { resume?: string; tasks?: EmbeddedTasks } & AgentOptions): Promise<RunModels> {
   const basePath = resolveModelPath(config.model.path);
   const shape = modelConfigOf(basePath);
   const tokenizer = config.model.tokenizer ? loadTokenizer(config.model.tokenizer) : loadTokenizerForModel(basePath, shape.vocabSize);
@@ -54,13 +53,14 @@ export async function openRunModels(config: TrainConfig, a: ResolvedAlgorithm, o
   const { device } = probe;
   const precision = resolvePrecision(config.model.precision, probe);
   probe.free();
+  const hasKl = plan.algorithm.kl_beta > 0;
   const longestPrompt = Math.max(0, ...prompts.train.promptIds.map((p) => p.length), ...prompts.eval.promptIds.map((p) => p.length));
   const groupSize = config.rollout.group_size;
   const memory = planTrainingMemory({
     config: shape, precision, lora, basePrecision: config.model.base_precision,
-    separateReference: a.kl_beta > 0 && !lora, recompute: config.training.gradient_checkpointing,
+    separateReference: hasKl && !lora, recompute: config.training.gradient_checkpointing,
     sequenceTokens: longestPrompt + config.rollout.max_tokens,
-    sequencesPerPass: config.training.micro_batch_sequences ?? config.training.micro_batch_groups * groupSize,
+    sequencesPerPass: plan.passes.sequences,
     generationSlots: config.rollout.prompts_per_step * groupSize,
   });
   if (config.training.check_memory) {
@@ -71,16 +71,16 @@ export async function openRunModels(config: TrainConfig, a: ResolvedAlgorithm, o
   const resumed = opts.resume ? checkpointPolicy(opts.resume) : null;
   const engine = { threads: config.model.threads, device: config.model.device, tokenizer, precision: config.model.precision };
   const { model } = openModel(resumed?.model ?? basePath, {
-    ...engine, valueHead: !!advantageEstimators.get(a.advantage).critic, lora, basePrecision: config.model.base_precision, adapter: resumed?.adapter,
+    ...engine, valueHead: plan.critic !== null, lora, basePrecision: config.model.base_precision, adapter: resumed?.adapter,
     recompute: config.training.gradient_checkpointing,
   });
   let refModel: LlamaModel | null = null;
   try {
-    if (a.kl_beta > 0 && !lora) refModel = openModel(basePath, { ...engine, basePrecision: model.precision }).model;
+    if (hasKl && !lora) refModel = openModel(basePath, { ...engine, basePrecision: model.precision }).model;
   } catch (e) {
     model.free();
     throw e;
   }
-  const ref: Reference | null = a.kl_beta > 0 ? (lora ? { model, adapters: false } : { model: refModel!, adapters: true }) : null;
+  const ref: Reference | null = hasKl ? (lora ? { model, adapters: false } : { model: refModel!, adapters: true }) : null;
   return { model, tokenizer, prompts, ref, memory, basePath, agent, free: () => { model.free(); refModel?.free(); } };
 }

@@ -15,6 +15,7 @@ import { GrpoError } from '../errors.ts';
 import { encodePrompt } from './sft-batches.ts';
 import { embeddedEpisodes } from '../rollout/embedded-episodes.ts';
 import type { AgentLoopFor } from './agent-setup.ts';
+import { mean } from '../algorithms/stats.ts';
 
 export interface EvaluateOptions {
   /** samples per prompt (default 1) */
@@ -66,7 +67,6 @@ export interface EvalReport {
   tool_calls?: number;
 }
 
-const mean = (xs: readonly number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
 
 export async function evaluateModel(
   model: LlamaModel,
@@ -111,15 +111,15 @@ export async function evaluateModel(
   const anyCorrect = new Array<boolean>(examples.length).fill(false);
   for (const c of completions) if (c.correct) anyCorrect[c.index] = true;
   const report: EvalReport = {
-    accuracy: mean(completions.map((c) => (c.correct ? 1 : 0))),
-    pass_at_k: mean(anyCorrect.map((x) => (x ? 1 : 0))),
+    accuracy: mean(completions.map((c) => (c.correct ? 1 : 0)), 0),
+    pass_at_k: mean(anyCorrect.map((x) => (x ? 1 : 0)), 0),
     k: n,
-    format_rate: mean(completions.map((c) => (c.format ? 1 : 0))),
-    mean_length: mean(completions.map((c) => c.tokens)),
-    truncated_rate: mean(completions.map((c) => (c.finish_reason === 'length' ? 1 : 0))),
+    format_rate: mean(completions.map((c) => (c.format ? 1 : 0)), 0),
+    mean_length: mean(completions.map((c) => c.tokens), 0),
+    truncated_rate: mean(completions.map((c) => (c.finish_reason === 'length' ? 1 : 0)), 0),
     prompts: examples.length,
     seconds: (performance.now() - started) / 1000,
-    ...(opts.agent ? { tool_calls: mean(completions.map((c) => c.tool_calls ?? 0)) } : {}),
+    ...(opts.agent ? { tool_calls: mean(completions.map((c) => c.tool_calls ?? 0), 0) } : {}),
   };
   return { report, completions };
 }

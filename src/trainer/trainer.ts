@@ -4,27 +4,28 @@
  * → metrics, periodic evaluation and checkpoints. Orchestrates; the maths lives in src/algorithms.
  */
 import path from 'node:path';
-import { openRunModels, type Reference } from './run-models.ts';
+import { openRunModels } from './run-models.ts';
 import { describePlan } from './memory-plan.ts';
-import type { LlamaModel } from '../model/llama-model.ts';
-import type { Tokenizer } from '../model/tokenizer/index.ts';
-import { buildRewards, correctnessReward, type RewardSpec } from '../rewards/index.ts';
+import type { RewardSpec } from '../rewards/index.ts';
 import { UniformSampler, CurriculumSampler, PrioritizedSampler, type PromptSampler } from '../data/index.ts';
 import { Rng } from '../util/rng.ts';
-import { resolveAlgorithm, type ResolvedAlgorithm } from './config/presets.ts';
+import type { ResolvedAlgorithm } from './config/presets.ts';
 import type { TrainConfig } from './config/schema.ts';
 import type { EmbeddedTasks, PromptSet } from './prompts.ts';
-import { checkLossCorrectness, collectRollouts, dynamicSamplingValue, isCorrect, type RolloutBatch } from './rollout-stage.ts';
-import { computeAdvantages } from './advantage-stage.ts';
-import { CRITIC_GROUP, criticHasGroup, criticScheduleOf, criticSettings, policyUpdate, type UpdateSequence } from './update-stage.ts';
+import { collectRollouts } from './rollout-stage.ts';
+import { isCorrect, type RolloutBatch } from './rollouts.ts';
+import { scoreRollouts } from './score-stage.ts';
+import { advantageStage } from './advantage-stage.ts';
+import { policyUpdate, type UpdateSequence } from './update-stage.ts';
+import { resolveRunPlan } from './run-plan.ts';
 import { VALUE_HEAD } from '../model/llama-weights.ts';
 import { evaluateModel, type EvalReport, type EvalCompletion } from './sft-eval.ts';
 import { MetricsLog, progressBar, mean, std, type MetricRecord } from './metrics.ts';
 import { saveCheckpoint, loadCheckpoint, type TrainerState } from './checkpoint.ts';
 import { savePolicy } from './save-policy.ts';
 import { claimRunFolder } from './run-folder.ts';
-import { makeRolloutEngine, type RolloutEngine } from './rollout-engine.ts';
-import { advantageEstimators, klEstimate, rolloutCorrectionWeights } from '../algorithms/index.ts';
+import { makeRolloutEngine } from './rollout-engine.ts';
+import { klEstimate } from '../algorithms/index.ts';
 import { GrpoError } from '../errors.ts';
 import type { AgentOptions } from './agent-setup.ts';
 
@@ -63,23 +64,20 @@ export interface TrainResult {
 }
 
 export async function train(config: TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
-  const a = resolveAlgorithm(config.algorithm, { groupSize: config.rollout.group_size, maxTokens: config.rollout.max_tokens });
+  const plan = resolveRunPlan(config, opts);
+  const { algorithm: a, correctness } = plan;
   const runDir = path.join(config.out_dir, config.name);
   claimRunFolder(runDir, { resume: !!opts.resume, overwrite: config.overwrite });
-  const run = await openRunModels(config, a, opts);
+  const run = await openRunModels(config, plan, opts);
   const { model, tokenizer, ref, prompts, basePath } = run;
   if (!opts.quiet) console.error(`memory plan: about ${(run.memory.total / 1e9).toFixed(1)} GB (${describePlan(run.memory)})`);
   const dropped = prompts.train.dropped + prompts.eval.dropped;
   if (dropped && !opts.quiet) console.error(`left out ${dropped} prompts (${prompts.train.dropped} train, ${prompts.eval.dropped} eval) longer than data.max_prompt_tokens or the room the model's context of ${model.config.maxSeqLen} leaves beside rollout.max_tokens`);
   try {
-    const critic = criticSettings(a);
     // a critic with its own lr or steps is a parameter group of its own (ORZ: a separate optimizer)
-    const groups = criticHasGroup(critic) ? [{ name: CRITIC_GROUP, params: (n: string) => n === VALUE_HEAD }] : undefined;
+    const group = plan.critic?.group;
+    const groups = group ? [{ name: group, params: (n: string) => n === VALUE_HEAD }] : undefined;
     model.createOptimizer({ beta1: config.optimizer.beta1, beta2: config.optimizer.beta2, eps: config.optimizer.eps, weightDecay: config.optimizer.weight_decay, groups });
-    const rewards = opts.rewards ?? buildRewards(config.rewards);
-    const correctness = opts.correctness ?? correctnessReward(config.rewards);
-    if (a.dynamic_sampling) dynamicSamplingValue(a, correctness);
-    checkLossCorrectness(a, correctness);
     const sampler = makeSampler(config, prompts.train);
     const rng = new Rng(config.seed);
     const log = new MetricsLog(runDir, { tensorboard: [config.training.report_to].flat().includes('tensorboard') });
@@ -87,7 +85,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
     const engine = await makeRolloutEngine(config, model, tokenizer, runDir, Math.max(0, ...prompts.train.promptIds.map((p) => p.length)));
     let step = 0, nonfinite = 0, accuracyBefore: number | null = null, toolCallsBefore: number | null = null;
     // without a correctness reward there is no accuracy to report (the evaluation still runs for its samples)
-    const correctFn = rewards.find((r) => r.name === correctness)?.fn ?? (() => 0);
+    const correctFn = plan.rewards.find((r) => r.name === correctness)?.fn ?? (() => 0);
     const runEval = async () => (await evaluateModel(model, tokenizer, prompts.eval.examples, {
       maxTokens: config.training.eval_max_tokens ?? config.rollout.max_tokens, promptIds: prompts.eval.promptIds, correct: correctFn, agent: run.agent?.loopFor,
     }));
@@ -105,8 +103,6 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
         toolCallsBefore = before.report.tool_calls ?? null;
       }
     }
-    const schedule = { kind: config.optimizer.schedule, lr: config.optimizer.lr, warmupSteps: config.optimizer.warmup_steps, totalSteps: config.training.steps * a.mini_batches * a.num_iterations, minRatio: config.optimizer.min_lr_ratio };
-    const criticSchedule = criticScheduleOf(critic, schedule, a.mini_batches * a.num_iterations, config.training.steps);
     const state = (): TrainerState => ({ step, rng: rng.state, sampler: sampler.state(), nonfiniteStreak: nonfinite, accuracyBefore, toolCallsBefore, config });
     const bar = progressBar(config.training.steps, !!opts.quiet);
     bar.start(step);
@@ -117,12 +113,13 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
       (config.training.save_minutes > 0 && performance.now() - lastSave >= config.training.save_minutes * 60e3);
     while (step < config.training.steps && (opts.stopAfter === undefined || ran < opts.stopAfter) && !opts.signal?.aborted) {
       const t0 = performance.now();
-      const batch = await collectRollouts({ engine, model, tokenizer, examples: prompts.train.examples, promptIds: prompts.train.promptIds, sampler, rng, rewards, correctness, config, algorithm: a, agent: run.agent?.loopFor });
+      const batch = await collectRollouts({ plan, engine, tokenizer, examples: prompts.train.examples, promptIds: prompts.train.promptIds, sampler, rng, agent: run.agent?.loopFor });
       const t1 = performance.now();
-      const seqs = prepareUpdate(model, ref, tokenizer, batch, a, config, engine, correctness);
+      const scored = scoreRollouts(plan, { policy: model, reference: ref, recomputeBehaviour: engine.recomputeLogprobs }, batch);
+      const seqs = advantageStage(plan, scored, tokenizer);
       opts.beforeUpdate?.(step + 1, seqs);
       const t2 = performance.now();
-      const upd = batch.groups.length ? policyUpdate({ model, config, algorithm: a, schedule, criticSchedule }, seqs) : null;
+      const upd = batch.groups.length ? policyUpdate({ model, plan }, seqs) : null;
       if (upd && upd.steps > 0) await engine.sync();
       const t3 = performance.now();
       nonfinite = upd && upd.skipped > 0 && upd.steps === 0 ? nonfinite + 1 : 0;
@@ -172,52 +169,6 @@ function makeSampler(config: TrainConfig, train: PromptSet): PromptSampler {
   if (config.data.sampler === 'curriculum') return new CurriculumSampler(train.examples.map((e) => e.difficulty ?? 0), { seed: config.seed, rampSteps: config.training.steps });
   if (config.data.sampler === 'prioritized') return new PrioritizedSampler(n, { seed: config.seed });
   return new UniformSampler(n, config.seed);
-}
-
-/** Sequences for the update, with advantages, reference log-probs and critic values where the method needs them. */
-function prepareUpdate(model: LlamaModel, ref: Reference | null, tokenizer: Tokenizer, batch: RolloutBatch, a: ResolvedAlgorithm, config: TrainConfig, engine: RolloutEngine, correctness: string | undefined): UpdateSequence[] {
-  const flat = batch.groups.flat();
-  if (flat.length === 0) return [];
-  const tokens = flat.map((r) => [...r.promptIds, ...r.completionIds]);
-  // scoring passes in micro-batches of whole groups: reference log-probs and the critic's values
-  const score = (m: LlamaModel, pick: 'logp' | 'values', adapters = true) => {
-    const out: number[][] = [];
-    const size = config.training.micro_batch_sequences ?? config.training.micro_batch_groups * config.rollout.group_size;
-    for (let i = 0; i < tokens.length; i += size) {
-      const p = m.forward(tokens.slice(i, i + size), { temperature: config.rollout.temperature, adapters, scoreFrom: flat.slice(i, i + size).map((r) => r.promptIds.length - 1) });
-      out.push(...(pick === 'logp' ? p.logp : p.values!).map((row) => Array.from(row)));
-    }
-    return out;
-  };
-  const refLogp = ref ? score(ref.model, 'logp', ref.adapters) : undefined;
-  const values = advantageEstimators.get(a.advantage).critic ? score(model, 'values') : undefined;
-  // an external engine's (or BF16 decoding's) numbers differ slightly from ours: the behaviour policy is recomputed here, and the
-  // engine's log-probs only enter through the optional TIS / MIS correction (docs/methods/kl-and-corrections.md)
-  const rolloutLogp = flat.map((r) => r.logprobs);
-  const oldLogp = engine.recomputeLogprobs ? score(model, 'logp') : rolloutLogp;
-  // multi-turn episodes: the tokens the environment inserted are context, out of every ratio, KL, advantage and loss
-  const sampledMask = flat.some((r) => r.sampledMask) ? flat.map((r) => r.sampledMask ?? r.completionIds.map(() => 1)) : undefined;
-  const [level, mode] = a.rollout_correction === 'none' ? [] : a.rollout_correction.split('_') as ['token' | 'sequence', 'truncate' | 'mask'];
-  const weights = level ? rolloutCorrectionWeights(oldLogp, rolloutLogp, { level, mode, max: a.rollout_correction_max, min: a.rollout_correction_min, mask: sampledMask }) : undefined;
-  const turnRewards = flat.some((r) => r.episode?.turnRewards.length)
-    ? flat.map((r) => { const row = r.completionIds.map(() => 0); for (const t of r.episode?.turnRewards ?? []) row[t.at] += t.reward; return row; })
-    : undefined;
-  const names = Object.keys(flat[0].rewards);
-  const { advantages, returns } = computeAdvantages(a, {
-    rewards: flat.map((r) => r.reward),
-    rewardsByFunc: names.map((n) => flat.map((r) => r.rewards[n])),
-    rewardWeights: names.map((n) => config.rewards.find((c) => (c.name ?? c.type) === n)?.weight ?? 1),
-    groupSizes: batch.groups.map((g) => g.length),
-    oldLogp, refLogp, values,
-    tokenTexts: a.hicra_alpha > 0 ? flat.map((r) => r.completionIds.map((t) => tokenizer.decode([t]))) : undefined,
-    sampledMask, turnRewards,
-  });
-  const groupIds = batch.groups.flatMap((g, gi) => g.map(() => gi));
-  return flat.map((r, i) => ({
-    tokens: tokens[i], promptLength: r.promptIds.length, group: groupIds[i], oldLogp: oldLogp[i], advantages: advantages[i],
-    reward: r.reward, correct: correctness ? isCorrect(r, correctness) : undefined, truncated: r.finishReason === 'length', refLogp: refLogp?.[i], oldValues: values?.[i], returns: returns?.[i],
-    weights: weights?.[i], sampledMask: sampledMask?.[i],
-  }));
 }
 
 /**

@@ -7,16 +7,15 @@
  * A critic with update steps of its own (Open-Reasoner-Zero) trains first, in a pass over its value head alone.
  */
 import {
-  advantageEstimators, aggregationNormalizer, type CriticSettings, aggregationWeights, klLoss, multiplyRagged, overlongFilterMask, policyLosses, sumLosses, valueLoss,
+  aggregationNormalizer, aggregationWeights, klLoss, multiplyRagged, overlongFilterMask, policyLosses, sumLosses, valueLoss,
   type LossResult, type PolicyLoss, type PolicyLossBatch, type Ragged,
 } from '../algorithms/index.ts';
 import type { LlamaModel } from '../model/llama-model.ts';
-import { learningRateAt, type LrSchedule } from '../engine/schedule.ts';
+import { learningRateAt } from '../engine/schedule.ts';
 import { Rng } from '../util/rng.ts';
 import { shuffled } from '../data/random.ts';
-import { GrpoError } from '../errors.ts';
 import type { ResolvedAlgorithm } from './config/presets.ts';
-import type { TrainConfig } from './config/schema.ts';
+import { CRITIC_GROUP, type Critic, type PassSizes, type RunPlan } from './run-plan.ts';
 
 /** One completion prepared for the update. */
 export interface UpdateSequence {
@@ -57,45 +56,15 @@ export interface UpdateResult {
 
 export interface UpdateContext {
   model: LlamaModel;
-  config: TrainConfig;
-  algorithm: ResolvedAlgorithm;
-  schedule: LrSchedule;
-  /** the critic group's schedule (its lr; its warm-up and decay counted in its own steps) */
-  criticSchedule?: LrSchedule;
-}
-
-/** The optimizer group of a critic trained with its own lr or steps (docs/methods/ppo.md). */
-export const CRITIC_GROUP = 'critic';
-
-/** The run's critic settings; undefined for a method without one. */
-export function criticSettings(a: ResolvedAlgorithm): CriticSettings | undefined {
-  return advantageEstimators.get(a.advantage).critic?.(a.advantage_options);
-}
-
-/** The value head is an optimizer group of its own when it has its own lr or its own steps (else one group, as before). */
-export function criticHasGroup(c: CriticSettings | undefined): boolean {
-  return !!c && (c.lr !== undefined || c.updateSteps > 0);
-}
-
-/** The critic group's schedule: the policy's with the critic's lr, over its own steps (ORZ gives each optimizer its own warm-up scheduler). */
-export function criticScheduleOf(c: CriticSettings | undefined, policy: LrSchedule, updatesPerStep: number, steps: number): LrSchedule | undefined {
-  if (!criticHasGroup(c)) return undefined;
-  return { ...policy, lr: c!.lr ?? policy.lr, totalSteps: steps * (c!.updateSteps > 0 ? c!.updateSteps : updatesPerStep) };
-}
-
-/** The critic group's schedule of a context; a library caller that left it out gets one clear error. */
-function criticScheduleIn(ctx: UpdateContext): LrSchedule {
-  if (!ctx.criticSchedule) throw new GrpoError('config', 'policyUpdate: this critic has its own lr or update steps, so the context needs criticSchedule (see criticScheduleOf)');
-  return ctx.criticSchedule;
+  plan: RunPlan;
 }
 
 export function policyUpdate(ctx: UpdateContext, seqs: UpdateSequence[]): UpdateResult {
-  const a = ctx.algorithm;
+  const { algorithm: a, critic } = ctx.plan;
   const groups = [...new Set(seqs.map((s) => s.group))];
   const perMini = Math.ceil(groups.length / a.mini_batches);
-  const critic = criticSettings(a);
   // ORZ trains its critic before the policy in each step; here that keeps its first values equal to the old ones
-  const criticStats = critic && critic.updateSteps > 0 ? criticUpdate(ctx, seqs, critic) : undefined;
+  const criticStats = critic?.ownPass ? criticUpdate(ctx, seqs, critic) : undefined;
   const stats = { loss: 0, kl: 0, entropy: 0, clip: 0, grad: 0, n: 0, steps: 0, skipped: 0, lr: 0 };
   const policyStats: Record<string, number> = {};
   const joint: Record<string, number> = {};
@@ -139,15 +108,16 @@ const completionFrom = (part: { promptLength: number }[]) => part.map((s) => s.p
  * coefficient: the critic is a model of its own). Here the critic is the value head on the policy's trunk, so the
  * pass trains the head alone and leaves the policy as it is.
  */
-function criticUpdate(ctx: UpdateContext, seqs: UpdateSequence[], critic: CriticSettings): Record<string, number> {
-  const { model, config, algorithm: a } = ctx;
+function criticUpdate(ctx: UpdateContext, seqs: UpdateSequence[], critic: Critic): Record<string, number> {
+  const { model, plan } = ctx;
+  const a = plan.algorithm, { updateSteps, clip: clipRange } = critic.settings;
   const opt = model.optimizer;
   // seeded by the run's seed and the critic's step count: the same order again after a resume
-  const rng = new Rng((config.seed ^ Math.imul(opt.groupStepCount(CRITIC_GROUP) + 1, 0x9e3779b1)) >>> 0);
+  const rng = new Rng((plan.seed ^ Math.imul(opt.groupStepCount(CRITIC_GROUP) + 1, 0x9e3779b1)) >>> 0);
   const order = shuffled(seqs, rng);
-  const size = Math.max(1, Math.floor(seqs.length / critic.updateSteps));
-  const steps = Math.min(critic.updateSteps, Math.floor(seqs.length / size));
-  const perMicro = config.training.micro_batch_sequences ?? config.training.micro_batch_groups * config.rollout.group_size;
+  const size = Math.max(1, Math.floor(seqs.length / updateSteps));
+  const steps = Math.min(updateSteps, Math.floor(seqs.length / size));
+  const perMicro = plan.passes.sequences;
   const out = { value_loss: 0, value_clip_ratio: 0, grad_norm: 0, lr: 0, skipped_updates: 0 };
   let taken = 0;
   for (let k = 0; k < steps; k++) {
@@ -157,19 +127,19 @@ function criticUpdate(ctx: UpdateContext, seqs: UpdateSequence[], critic: Critic
     for (let i = 0; i < mini.length && finite; i += perMicro) {
       const part = mini.slice(i, i + perMicro);
       const partMask = mask?.slice(i, i + perMicro);
-      const pass = model.forward(part.map((s) => s.tokens), { grad: 'value_head', temperature: config.rollout.temperature, scoreFrom: completionFrom(part) });
+      const pass = model.forward(part.map((s) => s.tokens), { grad: 'value_head', temperature: plan.scoringTemperature, scoreFrom: completionFrom(part) });
       const v = valueLoss({
-        values: pass.values!.map((row) => Array.from(row)), oldValues: part.map((s) => s.oldValues!), returns: part.map((s) => s.returns!), clipRange: critic.clip,
-        aggregation: a.aggregation, maxLength: config.rollout.max_tokens, normalizer, mask: partMask,
+        values: pass.values!.map((row) => Array.from(row)), oldValues: part.map((s) => s.oldValues!), returns: part.map((s) => s.returns!), clipRange,
+        aggregation: a.aggregation, maxLength: plan.sampling.maxTokens, normalizer, mask: partMask,
       });
       loss += v.loss;
       clip += (v.stats.value_clip_ratio * part.length) / mini.length;
       finite = Number.isFinite(v.loss) && v.dvalues.every((row) => row.every(Number.isFinite));
       if (finite) pass.backward({ values: v.dvalues });
     }
-    const lr = learningRateAt(opt.groupStepCount(CRITIC_GROUP), criticScheduleIn(ctx));
+    const lr = learningRateAt(opt.groupStepCount(CRITIC_GROUP), critic.schedule!);
     out.lr = lr;
-    const r = finite ? opt.step({ lr: { [CRITIC_GROUP]: lr }, maxGradNorm: config.optimizer.max_grad_norm, groups: [CRITIC_GROUP] }) : null;
+    const r = finite ? opt.step({ lr: { [CRITIC_GROUP]: lr }, maxGradNorm: plan.maxGradNorm, groups: [CRITIC_GROUP] }) : null;
     if (!r || r.skipped) {
       opt.zeroGrad([CRITIC_GROUP]);
       out.skipped_updates++;
@@ -187,15 +157,15 @@ function criticUpdate(ctx: UpdateContext, seqs: UpdateSequence[], critic: Critic
  * independent given their advantages (PPO clip, GSPO) — at most `micro_batch_sequences` sequences, which bounds
  * the [vocabulary × tokens] memory of the log-prob head for large-vocabulary models.
  */
-function microBatches(mini: UpdateSequence[], groupIds: number[], config: TrainConfig, loss: PolicyLoss): number[][] {
-  const perSequence = config.training.micro_batch_sequences;
+function microBatches(mini: UpdateSequence[], groupIds: number[], passes: PassSizes, loss: PolicyLoss): number[][] {
+  const perSequence = passes.independentSequences;
   if (perSequence && !loss.wholeGroups) {
     const out: number[][] = [];
     for (let i = 0; i < mini.length; i += perSequence) out.push(Array.from({ length: Math.min(perSequence, mini.length - i) }, (_, k) => i + k));
     return out;
   }
   const out: number[][] = [];
-  const chunk = config.training.micro_batch_groups;
+  const chunk = passes.groups;
   for (let g = 0; g < groupIds.length; g += chunk) {
     const ids = new Set(groupIds.slice(g, g + chunk));
     out.push(mini.map((s, i) => (ids.has(s.group) ? i : -1)).filter((i) => i >= 0));
@@ -209,32 +179,32 @@ interface MiniBatchResult {
 }
 
 function miniBatchStep(ctx: UpdateContext, mini: UpdateSequence[]): MiniBatchResult {
-  const { model, config, algorithm: a } = ctx;
+  const { model, plan } = ctx;
+  const a = plan.algorithm;
   const { mask, normalizer } = miniBatchMask(a, mini);
   const groupIds = [...new Set(mini.map((s) => s.group))];
   const method = policyLosses.get(a.loss);
-  const settings = criticSettings(a);
   // a critic with steps of its own trained before the policy's update (criticUpdate); else its loss joins this backward
-  const critic = settings && settings.updateSteps === 0 ? settings : undefined;
+  const critic = plan.critic && !plan.critic.ownPass ? plan.critic.settings : undefined;
   let valueLossSum = 0, valueClip = 0;
   let loss = 0, kl = 0, klTokens = 0, entropySum = 0, entropyTokens = 0, clipSum = 0, clipN = 0;
   const policyStats: Record<string, number> = {};
   let finite = true;
-  for (const idx of microBatches(mini, groupIds, config, method)) {
+  for (const idx of microBatches(mini, groupIds, plan.passes, method)) {
     const ids = new Set(idx.map((i) => mini[i].group));
     const part = idx.map((i) => mini[i]);
     // entropy is always computed: it is logged (TRL `entropy`) and cheap next to the matmuls; its backward only with a bonus
     const pass = model.forward(part.map((s) => s.tokens), {
-      grad: true, entropy: true, entropyGrad: a.entropy_coef !== 0, temperature: config.rollout.temperature, scoreFrom: completionFrom(part),
+      grad: true, entropy: true, entropyGrad: a.entropy_coef !== 0, temperature: plan.scoringTemperature, scoreFrom: completionFrom(part),
     });
     const logp: Ragged = pass.logp.map((row) => Array.from(row));
     const partMask = mask ? idx.map((i) => mask[i]) : undefined;
     const groupSizes = [...ids].map((id) => part.filter((s) => s.group === id).length);
-    const common = { aggregation: a.aggregation, maxLength: config.rollout.max_tokens };
+    const common = { aggregation: a.aggregation, maxLength: plan.sampling.maxTokens };
     const parts: LossResult[] = [microBatchPolicyLoss(method, a.loss_options, {
       logp, oldLogp: part.map((s) => s.oldLogp), advantages: part.map((s) => s.advantages), rewards: part.map((s) => s.reward),
       correct: part.every((s) => s.correct !== undefined) ? part.map((s) => (s.correct ? 1 : 0)) : undefined,
-      groupSize: groupSizes, mask: partMask, normalizer, logpDetached: logp, aggregation: a.aggregation, maxLength: config.rollout.max_tokens,
+      groupSize: groupSizes, mask: partMask, normalizer, logpDetached: logp, ...common,
       weights: part[0].weights ? part.map((s) => s.weights!) : undefined,
     }, mini.length)];
     if (a.kl_beta > 0 && a.kl_placement === 'loss') {
@@ -269,17 +239,17 @@ function miniBatchStep(ctx: UpdateContext, mini: UpdateSequence[]): MiniBatchRes
     pass.backward({ logp: policy.dlogp, values: dvalues, entropy: dentropy });
   }
   const opt = model.optimizer;
-  const lr = learningRateAt(opt.stepCount, ctx.schedule);
+  const lr = learningRateAt(opt.stepCount, plan.schedule);
   // the policy's group(s): with a critic group, the policy's alone when the critic steps on its own, else both, each at its lr
-  const grouped = criticHasGroup(settings);
+  const grouped = plan.critic?.group != null;
   const groups = grouped ? (critic ? opt.groupNames : opt.groupNames.filter((g) => g !== CRITIC_GROUP)) : undefined;
   if (!finite) {
     opt.zeroGrad(groups);
     return { loss: NaN, kl: NaN, entropy: NaN, clipRatio: NaN, policyStats: {}, gradNorm: NaN, lr, skipped: true };
   }
-  const criticLr = grouped && critic ? learningRateAt(opt.groupStepCount(CRITIC_GROUP), criticScheduleIn(ctx)) : undefined;
+  const criticLr = grouped && critic ? learningRateAt(opt.groupStepCount(CRITIC_GROUP), plan.critic!.schedule!) : undefined;
   const lrs = groups ? Object.fromEntries(groups.map((g) => [g, g === CRITIC_GROUP ? criticLr! : lr])) : lr;
-  const step = opt.step({ lr: lrs, maxGradNorm: config.optimizer.max_grad_norm, groups });
+  const step = opt.step({ lr: lrs, maxGradNorm: plan.maxGradNorm, groups });
   // the policy's own norm when the critic is clipped apart (as two optimizers would each report theirs)
   const policyNorm = grouped ? Math.sqrt(Object.entries(step.groupNorms).reduce((t, [g, n]) => t + (g === CRITIC_GROUP ? 0 : n * n), 0)) : step.gradNorm;
   const criticStats = critic ? { value_loss: valueLossSum, value_clip_ratio: valueClip, ...(grouped ? { grad_norm: step.groupNorms[CRITIC_GROUP], lr: criticLr! } : {}) } : undefined;

@@ -8,7 +8,7 @@ import { pythonTool } from '../../src/rollout/tools/python-tool.ts';
 import { plainFormat } from '../../src/rollout/tools/tool-format.ts';
 import { toolEnvironment } from '../../src/rollout/tools/environment.ts';
 import { Episode, type AgentLoop } from '../../src/rollout/agent-loop.ts';
-import type { Completion } from '../../src/rollout/sequence-decoder.ts';
+import type { Completion } from '../../src/rollout/completion.ts';
 
 const noPython = spawnSync('python3', ['--version']).status !== 0 ? 'python3 is not installed' : false;
 

@@ -51,21 +51,26 @@ test('completion streaming: text chunks join to the non-streamed text for every 
 
 test('the engine decodes one step per event-loop turn: pieces become final as they come, other work runs between steps, an abort stops it', async () => {
   const { ServedModel } = await import('../../src/serve/served-model.ts');
+  const { ContinuousBatcher } = await import('../../src/serve/continuous-batcher.ts');
+  const { SerialQueue } = await import('../../src/serve/serial-queue.ts');
   const { tinyModel } = await import('./fixtures.ts');
   const opened = tinyModel();
   try {
+    // a request decoding alone: a batcher of its own (the server's requests share one)
     const served = new ServedModel(opened.model, opened.tokenizer, 'tiny');
+    const alone = new ContinuousBatcher(new SerialQueue(), served, () => false);
+    const run = alone.submit.bind(alone);
     const request = { n: 1, maxTokens: 24, temperature: 1, topP: 1, topK: 0, minP: 0, seed: 3, stop: ['zz'], logprobs: false, topLogprobs: 0 };
     const prompt = [[1, 30, 31]];
     let turns = 0;
     const seen: { final: number; text: string; turnsBefore: number }[] = [];
-    const done = await served.run(prompt, request, null, {
+    const done = await run(prompt, request, null, {
       onStep: (running) => {
         for (const { choice, final } of running) seen.push({ final, text: choice.pieces.slice(0, final).join(''), turnsBefore: turns });
         setImmediate(() => { turns++; });
       },
     });
-    const whole = await served.run(prompt, request);
+    const whole = await run(prompt, request, null);
     assert.deepEqual(done, whole, 'the same answer as without a listener');
     const text = done![0].text;
     assert.ok(seen.length >= 5, `onStep ran after each step (${seen.length} times)`);
@@ -78,7 +83,7 @@ test('the engine decodes one step per event-loop turn: pieces become final as th
 
     const stop = new AbortController();
     let steps = 0;
-    const aborted = await served.run(prompt, request, null, { signal: stop.signal, onStep: () => { if (++steps === 3) stop.abort(); } });
+    const aborted = await run(prompt, request, null, { signal: stop.signal, onStep: () => { if (++steps === 3) stop.abort(); } });
     assert.equal(aborted, null);
     assert.equal(steps, 3, 'no step ran after the abort');
   } finally {

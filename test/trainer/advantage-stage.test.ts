@@ -48,7 +48,7 @@ test('PPO: GAE with γ = λ = 1 gives A_t = R − V_t, then batch whitening with
 
 test('HICRA amplifies positive advantages on planning tokens only', () => {
   const out = computeAdvantages(preset('grpo', { kl_beta: 0, hicra_alpha: 0.5, hicra_grams: ['wait'] }), {
-    ...base, rewards: [1, 0, 1, 0], tokenTexts: [['wait', ' ok'], [' wait'], ['a', 'b', 'c'], ['x']],
+    ...base, rewards: [1, 0, 1, 0], tokenTexts: () => [['wait', ' ok'], [' wait'], ['a', 'b', 'c'], ['x']],
   });
   const a = 0.5 / (Math.SQRT1_2 + 1e-6);
   // A + α|A| on planning tokens: 1.5·a for a positive advantage, 0.5·(−a) for a negative one

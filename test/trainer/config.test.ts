@@ -55,7 +55,7 @@ test('presets carry their papers\' defaults', () => {
   const run = { groupSize: 8, maxTokens: 100 };
   const r = (preset: string, extra = {}) => {
     const a = resolveAlgorithm({ ...validateTrainConfig(base).algorithm, preset, ...extra }, run);
-    return { ...a, ...a.advantage_options, ...a.loss_options } as Record<string, unknown>;
+    return { ...a, ...a.advantage_options, ...a.loss_options, ...a.transform_options } as Record<string, unknown>;
   };
   const pick = (preset: string, keys: string[]) => keys.map((k) => r(preset)[k]);
   assert.deepEqual(pick('grpo', ['advantage', 'epsilon', 'kl_beta', 'aggregation', 'mini_batches']), ['grpo', 0.2, 0.04, 'seq-mean-token-mean', 1]);
@@ -78,7 +78,8 @@ test('any knob overrides its preset; a symmetric clip follows an overridden epsi
   const run = { groupSize: 8, maxTokens: 100 };
   const a = validateTrainConfig({ ...base, algorithm: { preset: 'dapo', epsilon_high: 0.3, kl_beta: 0.01, hicra_alpha: 0.2 } }).algorithm;
   const d = resolveAlgorithm(a, run);
-  assert.deepEqual([d.loss_options.epsilon_high, d.kl_beta, d.hicra_alpha, d.dynamic_sampling], [0.3, 0.01, 0.2, true]);
+  assert.deepEqual([d.loss_options.epsilon_high, d.kl_beta, d.transform_options.hicra_alpha, d.transform_options.dynamic_sampling], [0.3, 0.01, 0.2, true]);
+  assert.deepEqual(d.batch_transforms.map((t) => t.transform.name), ['soft_overlong', 'dynamic_sampling', 'hicra'], 'the transforms their keys turn on, in registration order');
   const g = resolveAlgorithm(validateTrainConfig({ ...base, algorithm: { epsilon: 0.1 } }).algorithm, run);
   assert.deepEqual([g.loss_options.epsilon, g.loss_options.epsilon_high], [0.1, undefined], 'undefined: the ceiling follows epsilon');
   const dapo = resolveAlgorithm(validateTrainConfig({ ...base, algorithm: { preset: 'dapo', epsilon: 0.1 } }).algorithm, run);

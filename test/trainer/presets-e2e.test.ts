@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { train, type TrainOptions } from '../../src/trainer/trainer.ts';
-import { groupAdvantages } from '../../src/algorithms/index.ts';
+import { gdpoAdvantages, groupAdvantages } from '../../src/algorithms/index.ts';
 import type { RewardSpec } from '../../src/rewards/index.ts';
 import { methodPresets } from '../../src/trainer/config/presets.ts';
 import { GrpoError } from '../../src/errors.ts';
@@ -103,6 +103,18 @@ test('gdpo: each reward is normalised in its group before the sum (advantages di
     if (seqs.some((s, i) => Math.abs(s.advantages[0] - grpo[i]) > 1e-3)) differs = true;
   } } });
   assert.ok(differs);
+});
+
+test('gdpo: each reward weighs what the run gives it, also when the rewards come from train(cfg, { rewards })', async () => {
+  // the share of 'a' weighted 0: the advantages are GDPO's on correctness alone (weighted 1, as the old lookup in
+  // the config's reward list made it, the share's group-normalised values would move them)
+  let checked = 0;
+  await run('gdpo', { opts: { rewards: [correct, { ...shareOfA, weight: 0 }], beforeUpdate: (_s, seqs) => {
+    const expected = gdpoAdvantages([seqs.map((s) => (s.correct ? 1 : 0))], 4);
+    seqs.forEach((s, i) => assert.ok(Math.abs(s.advantages[0] - expected[i]) < 1e-9, `sequence ${i}: ${s.advantages[0]} against ${expected[i]}`));
+    checked++;
+  } } });
+  assert.equal(checked, 4);
 });
 
 test('reinforce_pp: token returns whitened over the batch, KL in the reward', async () => {

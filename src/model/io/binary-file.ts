@@ -50,8 +50,10 @@ export function withOpenFile<T>(path: string, flags: string, fn: (fd: number) =>
   }
 }
 
-/** A sibling path for staging a write, so a crash never leaves a half-written file under the real name. */
-/** Write a file through `write(fd)` into a staging file, then rename it over `path` (atomic on one filesystem). */
-export function writeFileAtomic(path: string, write: (fd: number) => void): void {
+/**
+ * Stream a file through `write(fd)` into a staging file, then rename it over `path` (util/atomic.ts): a crash
+ * never leaves a half-written file under the real name, and a multi-gigabyte file is never whole in memory.
+ */
+export function streamFileAtomic(path: string, write: (fd: number) => void): void {
   withStagedFile(path, (tmp) => withOpenFile(tmp, 'w', write));
 }

@@ -1,6 +1,6 @@
 import { GrpoError } from '../../errors.ts';
 import { validateConfig } from '../config.ts';
-import { assertLittleEndianHost, bytesOf, writeAll, writeFileAtomic } from './binary-file.ts';
+import { assertLittleEndianHost, bytesOf, writeAll, streamFileAtomic } from './binary-file.ts';
 import { f32ToF16 } from './float-convert.ts';
 import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GgmlType, GgufType, type GgufEntry } from './gguf-format.ts';
 import type { LoadedModel } from './loaded-model.ts';
@@ -90,7 +90,7 @@ export function writeGguf(path: string, metadata: Map<string, GgufEntry>, tensor
     head.u64(at);
   }
   const headBytes = head.toBuffer();
-  writeFileAtomic(path, (fd) => {
+  streamFileAtomic(path, (fd) => {
     writeAll(fd, headBytes);
     let pos = headBytes.length;
     const pad = (to: number) => { if (to > pos) writeAll(fd, new Uint8Array(to - pos)); pos = to; };

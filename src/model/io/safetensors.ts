@@ -1,6 +1,6 @@
 import { GrpoError } from '../../errors.ts';
 import { hostTensor, lazyHostTensor, numel, type HostTensor, type WeightMap } from '../host-tensor.ts';
-import { assertLittleEndianHost, bytesOf, fileSize, readExact, withOpenFile, writeAll, writeFileAtomic } from './binary-file.ts';
+import { assertLittleEndianHost, bytesOf, fileSize, readExact, withOpenFile, writeAll, streamFileAtomic } from './binary-file.ts';
 import { bf16ToF32, f16ToF32, f32ToBf16 } from './float-convert.ts';
 
 /**
@@ -147,7 +147,7 @@ export function writeSafetensors(path: string, tensors: Iterable<[string, HostTe
   const headerBytes = Buffer.from(json, 'utf8');
   const lenBytes = Buffer.alloc(8);
   lenBytes.writeBigUInt64LE(BigInt(headerBytes.length));
-  writeFileAtomic(path, (fd) => {
+  streamFileAtomic(path, (fd) => {
     writeAll(fd, lenBytes);
     writeAll(fd, headerBytes);
     for (const [name, t] of list) {

@@ -6,8 +6,9 @@ const aggregation = z.enum(['token-mean', 'seq-mean-token-mean', 'seq-mean-token
 
 /**
  * The method knobs every method shares; undefined means "the preset's value". The chosen advantage estimator's
- * and policy loss's own options (algorithm.epsilon, algorithm.gamma, algorithm.disco_tau, …) sit beside them and
- * are checked against those methods' schemas (presets.ts, src/algorithms/methods/).
+ * and policy loss's own options (algorithm.epsilon, algorithm.gamma, algorithm.disco_tau, …) and the batch
+ * transforms' (algorithm.dynamic_sampling, algorithm.gfpo_keep, …) sit beside them and are checked against their
+ * schemas (presets.ts, src/algorithms/methods/, src/trainer/transforms/).
  */
 export const sharedAlgorithmSchema = z.object({
   preset: z.string().default('grpo').describe('method whose paper defaults fill every knob below (grpo config --preset NAME lists them)'),
@@ -19,17 +20,8 @@ export const sharedAlgorithmSchema = z.object({
   kl_placement: z.enum(['loss', 'reward']).optional().describe('KL as a loss term or folded into the reward'),
   num_iterations: positiveInt.optional().describe('PPO epochs over each rollout batch (μ; TRL num_iterations, verl ppo_epochs)'),
   mini_batches: positiveInt.optional().describe('optimizer steps per epoch over the rollout batch (verl train_batch_size / ppo_mini_batch_size)'),
-  dynamic_sampling: z.boolean().optional().describe('DAPO: drop groups whose completions are all equally correct and refill'),
-  dynamic_sampling_metric: z.enum(['accuracy', 'reward']).optional().describe('dynamic sampling: filter on correctness (DAPO Eq. 11, verl metric acc) or on the summed reward'),
-  max_gen_batches: positiveInt.optional().describe('dynamic sampling: generation batches per step at most'),
   mask_truncated: z.boolean().optional().describe('overlong filtering: truncated completions leave the loss'),
-  soft_overlong_cache: z.number().int().nonnegative().optional().describe('DAPO soft overlong punishment buffer in tokens (0: off)'),
-  require_stop: z.boolean().optional().describe('a completion cut at rollout.max_tokens (no stop) scores 0 on every reward (Open-Reasoner-Zero)'),
-  gfpo_keep: z.number().int().nonnegative().optional().describe('GFPO: completions kept per group, of group_size (0: off)'),
-  gfpo_metric: z.enum(['length', 'reward_per_token']).optional().describe('GFPO: keep the shortest, or the highest reward per token'),
-  gfpo_adaptive: z.boolean().optional().describe('GFPO: choose k per prompt from its difficulty'),
-  hicra_alpha: z.number().nonnegative().optional().describe('HICRA: amplification α of planning tokens (0: off)'),
-  hicra_grams: z.array(z.string()).optional().describe('HICRA: strategic n-grams marking planning tokens'),
+  transforms: z.array(z.string()).optional().describe('batch transforms to apply besides those their own keys turn on (registered names; grpo config lists them)'),
   entropy_coef: z.number().optional().describe('entropy bonus coefficient'),
   rollout_correction: z.enum(['none', 'token_truncate', 'token_mask', 'sequence_truncate', 'sequence_mask']).optional().describe('importance correction for rollout-engine / trainer mismatch (TIS / MIS)'),
   rollout_correction_max: z.number().positive().optional().describe('upper bound C of the correction ratio'),

@@ -8,15 +8,23 @@ import { AlgorithmKeyError, advantageEstimators, policyLosses, methodOptions, Re
 import { GrpoError } from '../../errors.ts';
 import { closestKey } from '../../util/edit-distance.ts';
 import { sharedAlgorithmSchema } from './algorithm-schema.ts';
+import { batchTransforms, type ActiveTransform } from '../transforms/index.ts';
 
 type SharedOutput = z.output<typeof sharedAlgorithmSchema>;
 /** The shared knobs, every one set. */
 export type SharedSettings = { [K in Exclude<keyof SharedOutput, 'rollout_correction_min'>]-?: NonNullable<SharedOutput[K]> } & { rollout_correction_min?: number };
 
-/** The settings a run uses: the shared knobs and the chosen methods' own options, parsed by their schemas. */
+/**
+ * The settings a run uses: the shared knobs, the chosen methods' own options, parsed by their schemas, and the
+ * batch transforms the run applies, in the order their hooks run.
+ */
 export interface ResolvedAlgorithm extends SharedSettings {
   advantage_options: Record<string, unknown>;
   loss_options: Record<string, unknown>;
+  /** every registered transform's options, flat (key → value), as the config names them */
+  transform_options: Record<string, unknown>;
+  /** the transforms this run applies, in the order their hooks run */
+  batch_transforms: ActiveTransform[];
 }
 
 export interface MethodPreset {
@@ -29,32 +37,26 @@ export interface MethodPreset {
 
 export const methodPresets = new Registry<MethodPreset>('method preset');
 
-/** Strategic n-grams marking planning tokens (HICRA, arXiv 2509.03646 examples); override with hicra_grams. */
-export const DEFAULT_STRATEGIC_GRAMS = [
-  "let's try a different approach", 'let me check', 'wait', 'alternatively', 'on second thought',
-  'let me verify', 'but wait', 'let me reconsider', 'the key idea is', 'first, we need to',
-];
-
 /** GRPO as in DeepSeekMath §4.1: the shared knobs every preset starts from. */
 const SHARED_DEFAULTS: SharedSettings = {
   preset: 'grpo', advantage: 'grpo', loss: 'ppo', aggregation: 'seq-mean-token-mean',
-  kl_beta: 0.04, kl_estimator: 'k3', kl_placement: 'loss', num_iterations: 1, mini_batches: 1,
-  dynamic_sampling: false, dynamic_sampling_metric: 'accuracy', max_gen_batches: 4, mask_truncated: false, soft_overlong_cache: 0, require_stop: false,
-  gfpo_keep: 0, gfpo_metric: 'length', gfpo_adaptive: false, hicra_alpha: 0, hicra_grams: DEFAULT_STRATEGIC_GRAMS, entropy_coef: 0,
+  kl_beta: 0.04, kl_estimator: 'k3', kl_placement: 'loss', num_iterations: 1, mini_batches: 1, mask_truncated: false, transforms: [], entropy_coef: 0,
   // off: the embedded engine samples with the trainer's own graph; TRL's vLLM default is sequence_mask with C = 3
   rollout_correction: 'none', rollout_correction_max: 3,
 };
 
 const SHARED_KEYS = Object.keys(sharedAlgorithmSchema.shape);
 const optionKeys = (schema: OptionsSchema) => Object.keys(schema.shape);
+/** every registered batch transform's option keys (a user may register one after this module loads) */
+const transformKeys = () => batchTransforms.all().flatMap((t) => optionKeys(t.options));
 const pick = (o: Record<string, unknown>, keys: readonly string[]) => Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
 
-/** Adds a preset; its settings must be shared knobs or options of its own advantage estimator and policy loss. */
+/** Adds a preset; its settings must be shared knobs, batch transform options, or options of its own advantage estimator and policy loss. */
 export function registerPreset(preset: MethodPreset): MethodPreset {
   const merged = { ...SHARED_DEFAULTS, ...preset.settings };
-  const known = [...SHARED_KEYS, ...optionKeys(advantageEstimators.get(merged.advantage).options), ...optionKeys(policyLosses.get(merged.loss).options)];
+  const known = [...SHARED_KEYS, ...transformKeys(), ...optionKeys(advantageEstimators.get(merged.advantage).options), ...optionKeys(policyLosses.get(merged.loss).options)];
   const stray = Object.keys(preset.settings).find((k) => !known.includes(k));
-  if (stray) throw new GrpoError('config', `preset '${preset.name}': '${stray}' is neither a shared knob nor an option of advantage '${merged.advantage}' or loss '${merged.loss}'`);
+  if (stray) throw new GrpoError('config', `preset '${preset.name}': '${stray}' is neither a shared knob, a batch transform option, nor an option of advantage '${merged.advantage}' or loss '${merged.loss}'`);
   return methodPresets.add(preset);
 }
 
@@ -69,12 +71,13 @@ function split(a: Record<string, unknown>) {
   const merged: Record<string, unknown> = { ...SHARED_DEFAULTS, ...preset.settings, ...pick(a, Object.keys(a)), preset: preset.name };
   const estimator = lookup(advantageEstimators, 'advantage', merged.advantage as string);
   const loss = lookup(policyLosses, 'loss', merged.loss as string);
-  const estimatorKeys = optionKeys(estimator.options), lossKeys = optionKeys(loss.options);
+  const estimatorKeys = optionKeys(estimator.options), lossKeys = optionKeys(loss.options), ownTransformKeys = transformKeys();
+  for (const name of (merged.transforms as string[] | undefined) ?? []) lookup(batchTransforms, 'transforms', name);
   for (const key of Object.keys(a)) {
-    if (SHARED_KEYS.includes(key) || estimatorKeys.includes(key) || lossKeys.includes(key)) continue;
+    if (SHARED_KEYS.includes(key) || estimatorKeys.includes(key) || lossKeys.includes(key) || ownTransformKeys.includes(key)) continue;
     const owner = [...advantageEstimators.all().map((m) => ['advantage estimator', m] as const), ...policyLosses.all().map((m) => ['policy loss', m] as const)]
       .find(([, m]) => optionKeys(m.options).includes(key));
-    const close = closestKey(key, [...SHARED_KEYS, ...estimatorKeys, ...lossKeys]);
+    const close = closestKey(key, [...SHARED_KEYS, ...ownTransformKeys, ...estimatorKeys, ...lossKeys]);
     throw new AlgorithmKeyError(key, owner
       ? `an option of ${owner[0]} '${owner[1].name}', but this run's advantage is '${estimator.name}' and its loss '${loss.name}' (preset ${preset.name})`
       : `unknown key${close ? ` (did you mean '${close}'?)` : ''}; advantage '${estimator.name}' and loss '${loss.name}' take ${[...estimatorKeys, ...lossKeys].join(', ') || 'no options'}`);
@@ -82,12 +85,18 @@ function split(a: Record<string, unknown>) {
   return { merged, estimator, loss, estimatorKeys, lossKeys };
 }
 
-/** Zod issues for the `algorithm` section: unknown presets or methods, and options the chosen methods do not take. */
+/** Each registered transform's options, parsed by its schema from the merged settings. */
+function transformOptionsOf(merged: Record<string, unknown>): Map<string, Record<string, unknown>> {
+  return new Map(batchTransforms.all().map((t) => [t.name, methodOptions(t, 'batch transform', pick(merged, optionKeys(t.options)))]));
+}
+
+/** Zod issues for the `algorithm` section: unknown presets, methods or transforms, and options none of them takes. */
 export function checkAlgorithm(a: Record<string, unknown>): { path: string[]; message: string }[] {
   try {
     const { merged, estimator, loss, estimatorKeys, lossKeys } = split(a);
     methodOptions(estimator, 'advantage estimator', pick(merged, estimatorKeys));
     methodOptions(loss, 'policy loss', pick(merged, lossKeys));
+    transformOptionsOf(merged);
     return [];
   } catch (e) {
     if (e instanceof AlgorithmKeyError) return [{ path: e.key.split('.'), message: e.detail }];
@@ -99,28 +108,35 @@ export function checkAlgorithm(a: Record<string, unknown>): { path: string[]; me
 /** Preset values with the user's overrides; -1 sentinels become values derived from the run (group size, limit). */
 export function resolveAlgorithm(a: Record<string, unknown>, run: { groupSize: number; maxTokens: number }): ResolvedAlgorithm {
   const { merged, estimator, loss, estimatorKeys, lossKeys } = split(a);
-  const out = {
-    ...(pick(merged, SHARED_KEYS) as unknown as SharedSettings),
+  const shared = pick(merged, SHARED_KEYS) as unknown as SharedSettings;
+  const groupRelative = !!estimator.groupRelative || !!loss.wholeGroups;
+  checkGroupSize(shared.preset, run.groupSize, groupRelative);
+  // the transforms their own keys turn on and those named in algorithm.transforms, in registration order
+  const named = new Set(shared.transforms);
+  const transforms: ActiveTransform[] = [];
+  const transform_options: Record<string, unknown> = {};
+  for (const [name, parsed] of transformOptionsOf(merged)) {
+    const t = batchTransforms.get(name);
+    const options = t.resolve ? t.resolve(parsed as never, { groupSize: run.groupSize, maxTokens: run.maxTokens, groupRelative }) : parsed;
+    Object.assign(transform_options, options);
+    if (named.has(name) || t.active?.(options as never)) transforms.push({ transform: t, options });
+  }
+  return {
+    ...shared,
     advantage_options: methodOptions(estimator, 'advantage estimator', pick(merged, estimatorKeys)),
     loss_options: methodOptions(loss, 'policy loss', pick(merged, lossKeys)),
+    transform_options, batch_transforms: transforms,
   };
-  if (out.soft_overlong_cache < 0) out.soft_overlong_cache = Math.max(1, Math.round(0.2 * run.maxTokens));
-  if (out.gfpo_keep < 0) out.gfpo_keep = Math.max(1, Math.floor(run.groupSize / 2));
-  checkGroupSize(out, run.groupSize, !!estimator.groupRelative || !!loss.wholeGroups);
-  return out;
 }
 
 /**
  * A group of one has nothing to be relative to: every advantage is 0 and the run would train on nothing, step
- * after step (TRL refuses num_generations < 2 for GRPO the same way).
+ * after step (TRL refuses num_generations < 2 for GRPO the same way). GFPO's filter checks what it keeps.
  */
-function checkGroupSize(a: ResolvedAlgorithm, groupSize: number, groupRelative: boolean): void {
-  if (!groupRelative) return;
-  const kept = a.gfpo_keep > 0 ? Math.min(a.gfpo_keep, groupSize) : groupSize;
-  if (kept >= 2) return;
-  const what = kept === groupSize ? `rollout.group_size ${groupSize}` : `algorithm.gfpo_keep ${a.gfpo_keep}`;
-  throw new GrpoError('config', `${what} leaves one completion per prompt, and ${a.preset} scores each completion against the others of its prompt: ` +
-    'every advantage would be 0. Use group_size ≥ 2 (8 is usual; gfpo_keep ≥ 2), or a method with a batch or learned baseline (reinforce_pp, ppo)');
+function checkGroupSize(preset: string, groupSize: number, groupRelative: boolean): void {
+  if (!groupRelative || groupSize >= 2) return;
+  throw new GrpoError('config', `rollout.group_size ${groupSize} leaves one completion per prompt, and ${preset} scores each completion against the others of its prompt: ` +
+    'every advantage would be 0. Use group_size ≥ 2 (8 is usual), or a method with a batch or learned baseline (reinforce_pp, ppo)');
 }
 
 // The built-in presets, each from its paper or reference recipe (docs/methods/<name>.md says where each value comes from).

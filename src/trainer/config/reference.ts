@@ -9,6 +9,7 @@ import { unwrapObject } from '../../config/validate.ts';
 import { sharedAlgorithmSchema } from './algorithm-schema.ts';
 import { resolveAlgorithm } from './presets.ts';
 import { advantageEstimators, policyLosses } from '../../algorithms/index.ts';
+import { batchTransforms } from '../transforms/index.ts';
 
 interface SchemaNode {
   description?: string;
@@ -31,10 +32,12 @@ function flow(value: unknown): string {
 
 export function configReference(preset = 'grpo', run = { groupSize: 8, maxTokens: 256 }): string {
   const a = resolveAlgorithm({ preset }, run);
-  const resolved = { ...a, ...a.advantage_options, ...a.loss_options } as Record<string, unknown>;
-  // the algorithm section: the shared knobs, then the options of the preset's advantage estimator and policy loss
+  const resolved = { ...a, ...a.advantage_options, ...a.loss_options, ...a.transform_options } as Record<string, unknown>;
+  // the algorithm section: the shared knobs, the batch transforms' options, then the options of the preset's
+  // advantage estimator and policy loss
   const algorithmShape = {
     ...(sharedAlgorithmSchema as unknown as SchemaNode).shape,
+    ...(Object.assign({}, ...batchTransforms.all().map((t) => (t.options as unknown as SchemaNode).shape)) as Record<string, SchemaNode>),
     ...(advantageEstimators.get(a.advantage).options as unknown as SchemaNode).shape,
     ...(policyLosses.get(a.loss).options as unknown as SchemaNode).shape,
   };

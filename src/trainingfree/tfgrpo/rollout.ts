@@ -9,6 +9,7 @@ import { scoreResponse, type TaskMetric } from '../common/metrics.ts';
 import { renderTemplate } from '../common/template.ts';
 import type { ExperienceLibrary } from './experience-library.ts';
 import { experiencesBlock } from './prompts.ts';
+import { mean } from '../../algorithms/stats.ts';
 
 export interface TaskPrompt {
   /** the task model's instructions; the experience block is appended to them */
@@ -52,23 +53,13 @@ export function taskMessages(prompt: TaskPrompt, library: ExperienceLibrary | nu
   return messages;
 }
 
-export function mean(xs: readonly number[]): number {
-  return xs.length === 0 ? Number.NaN : xs.reduce((a, b) => a + b, 0) / xs.length;
-}
-
-/** Population standard deviation (spread within a group, not an estimate of a larger population). */
-export function std(xs: readonly number[]): number {
-  const m = mean(xs);
-  return xs.length === 0 ? Number.NaN : Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / xs.length);
-}
-
 /**
  * A group worth learning from: some answers right, some wrong, i.e. 0 < mean < 1 (youtu-agent,
  * experience_updater.py `_single_rollout_summary`). All-right and all-wrong groups carry no relative signal,
  * the same reasoning as DAPO's dynamic-sampling filter.
  */
 export function isMixedGroup(scores: readonly number[]): boolean {
-  const m = mean(scores);
+  const m = mean(scores, NaN);
   return m > 0 && m < 1;
 }
 
@@ -94,7 +85,7 @@ export async function rolloutGroups(
           return { text: c.text, finishReason: c.finishReason, score: r.score, feedback: r.feedback };
         }),
       );
-      return { example, responses, meanScore: mean(responses.map((r) => r.score)) };
+      return { example, responses, meanScore: mean(responses.map((r) => r.score), NaN) };
     }),
   );
 }
@@ -120,5 +111,5 @@ export async function evaluateSplit(
   const groups = await rolloutGroups(model, examples, library, prompt, sampling, metric);
   const all = groups.flatMap((g) => g.responses.map((r) => r.score));
   const passed = groups.filter((g) => g.responses.some((r) => r.score >= 1)).length;
-  return { mean: mean(all), passAtN: passed / groups.length, examples: groups.length, samplesPerExample: sampling.n };
+  return { mean: mean(all, NaN), passAtN: passed / groups.length, examples: groups.length, samplesPerExample: sampling.n };
 }

@@ -18,7 +18,8 @@ import { openTaskRun, secondModel } from '../common/run-setup.ts';
 import { parseTfGrpoConfig, type TfGrpoConfig, type TfGrpoConfigInput } from './config.ts';
 import { ExperienceLibrary } from './experience-library.ts';
 import { updateExperienceLibrary, type UpdateStats } from './experience-updater.ts';
-import { evaluateSplit, isMixedGroup, mean, rolloutGroups, std, type SplitScore, type TaskPrompt } from './rollout.ts';
+import { evaluateSplit, isMixedGroup, rolloutGroups, type SplitScore, type TaskPrompt } from './rollout.ts';
+import { mean, std } from '../../algorithms/stats.ts';
 
 /** What a library user (or a test) can supply instead of what the config names. */
 export interface TfGrpoOverrides {
@@ -118,9 +119,10 @@ export async function runTfGrpo(configInput: TfGrpoConfigInput | TfGrpoConfig, o
         step,
         epoch,
         batch: b,
-        reward: mean(scores),
-        reward_std: std(scores),
-        frac_reward_zero_std: groups.filter((g) => std(g.responses.map((r) => r.score)) === 0).length / groups.length,
+        reward: mean(scores, NaN),
+        // population std: the spread within this batch, not an estimate of a larger population
+        reward_std: std(scores, 'population', NaN),
+        frac_reward_zero_std: groups.filter((g) => std(g.responses.map((r) => r.score), 'population', NaN) === 0).length / groups.length,
         frac_mixed_groups: groups.filter((g) => isMixedGroup(g.responses.map((r) => r.score))).length / groups.length,
         library_size: library.size,
         seconds: (Date.now() - started) / 1000,

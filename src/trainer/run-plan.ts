@@ -1,0 +1,121 @@
+/**
+ * What an RL run decides before its first step, resolved once from the config and the registries: the methods
+ * with their parsed options, the critic (the one place that knows whether the run has one), the rewards with
+ * their weights and the one that decides correctness, the passes' sizes, sampling and scoring settings, and the
+ * learning-rate schedules. The stages read this plan and never the config (docs/architecture.md, "The RL step").
+ */
+import { advantageEstimators, policyLosses, type CriticSettings } from '../algorithms/index.ts';
+import type { LrSchedule } from '../engine/schedule.ts';
+import { buildRewards, correctnessReward, type RewardSpec } from '../rewards/index.ts';
+import { GrpoError } from '../errors.ts';
+import { resolveAlgorithm, type ResolvedAlgorithm } from './config/presets.ts';
+import type { TrainConfig } from './config/schema.ts';
+import type { TransformRun } from './transforms/index.ts';
+
+/** The optimizer group of a critic trained with its own lr or steps (docs/methods/ppo.md). */
+export const CRITIC_GROUP = 'critic';
+
+/** The value head that trains beside the policy (PPO with GAE). */
+export interface Critic {
+  /** value-loss weight and clip, lr, update steps, as the advantage estimator sets them */
+  settings: CriticSettings;
+  /**
+   * the optimizer group of its own (CRITIC_GROUP) when it has its own lr or steps, as ORZ gives the critic an
+   * optimizer of its own; null: the value head is one more parameter of the policy's group
+   */
+  group: string | null;
+  /** its group's schedule: the policy's with the critic's lr, warm-up and decay counted in its own steps */
+  schedule: LrSchedule | null;
+  /** it trains in a pass of its own (`settings.updateSteps` steps per rollout batch) before the policy; else in the policy's backward */
+  ownPass: boolean;
+}
+
+/** What sampling a step's completions takes. */
+export interface SamplingPlan {
+  promptsPerStep: number;
+  groupSize: number;
+  maxTokens: number;
+  temperature: number;
+  topP: number;
+  topK: number;
+  minP: number;
+  stop: string[];
+}
+
+/** How many sequences one forward (and backward) pass holds. */
+export interface PassSizes {
+  /** sequences per scoring pass (reference, behaviour, critic values) and per pass of the critic's own update */
+  sequences: number;
+  /** groups per update pass, for losses over whole groups */
+  groups: number;
+  /** sequences per update pass, for losses whose sequences are independent (PPO clip, GSPO); unset: whole groups */
+  independentSequences?: number;
+}
+
+export interface RunPlan {
+  algorithm: ResolvedAlgorithm;
+  critic: Critic | null;
+  /** the rewards in use, each with its weight (the config's, or those given to train) */
+  rewards: RewardSpec[];
+  /** the reward whose value ≥ 1 means correct; undefined when none decides it */
+  correctness?: string;
+  sampling: SamplingPlan;
+  /** what the batch transforms (algorithm.transforms) know of the run */
+  transformRun: TransformRun;
+  /** the temperature every pass scores log-probs at: the sampling temperature (TRL scales logits by it too) */
+  scoringTemperature: number;
+  passes: PassSizes;
+  /** the policy's schedule over all of its optimizer steps */
+  schedule: LrSchedule;
+  maxGradNorm: number;
+  seed: number;
+  steps: number;
+}
+
+export function resolveRunPlan(config: TrainConfig, opts: { rewards?: RewardSpec[]; correctness?: string } = {}): RunPlan {
+  const r = config.rollout, t = config.training, o = config.optimizer;
+  const algorithm = resolveAlgorithm(config.algorithm, { groupSize: r.group_size, maxTokens: r.max_tokens });
+  const updatesPerStep = algorithm.mini_batches * algorithm.num_iterations;
+  const schedule: LrSchedule = { kind: o.schedule, lr: o.lr, warmupSteps: o.warmup_steps, totalSteps: t.steps * updatesPerStep, minRatio: o.min_lr_ratio };
+  const correctness = opts.correctness ?? correctnessReward(config.rewards);
+  const groupRelative = !!advantageEstimators.get(algorithm.advantage).groupRelative || !!policyLosses.get(algorithm.loss).wholeGroups;
+  const plan: RunPlan = {
+    algorithm,
+    critic: criticOf(algorithm, schedule, updatesPerStep, t.steps),
+    rewards: opts.rewards ?? buildRewards(config.rewards),
+    correctness,
+    transformRun: { groupSize: r.group_size, maxTokens: r.max_tokens, groupRelative, correctness },
+    sampling: { promptsPerStep: r.prompts_per_step, groupSize: r.group_size, maxTokens: r.max_tokens, temperature: r.temperature, topP: r.top_p, topK: r.top_k, minP: r.min_p, stop: r.stop },
+    scoringTemperature: r.temperature,
+    passes: { sequences: t.micro_batch_sequences ?? t.micro_batch_groups * r.group_size, groups: t.micro_batch_groups, independentSequences: t.micro_batch_sequences },
+    schedule, maxGradNorm: o.max_grad_norm, seed: config.seed, steps: t.steps,
+  };
+  checkCorrectnessNeeds(plan);
+  return plan;
+}
+
+/** The critic of a method with a value head, or null. */
+export function criticOf(a: ResolvedAlgorithm, policy: LrSchedule, updatesPerStep: number, steps: number): Critic | null {
+  const settings = advantageEstimators.get(a.advantage).critic?.(a.advantage_options);
+  if (!settings) return null;
+  const ownPass = settings.updateSteps > 0;
+  if (settings.lr === undefined && !ownPass) return { settings, group: null, schedule: null, ownPass };
+  const schedule = { ...policy, lr: settings.lr ?? policy.lr, totalSteps: steps * (ownPass ? settings.updateSteps : updatesPerStep) };
+  return { settings, group: CRITIC_GROUP, schedule, ownPass };
+}
+
+/** A policy loss or batch transform that reads correctness (DisCO, DAPO's dynamic sampling) needs a reward that decides it. */
+function checkCorrectnessNeeds(plan: RunPlan): void {
+  if (plan.correctness) return;
+  const a = plan.algorithm;
+  const lossWayOut = policyLosses.get(a.loss).needsCorrectness?.(a.loss_options);
+  if (lossWayOut !== undefined) throw noCorrectness(`policy loss '${a.loss}' splits answers by correctness`, lossWayOut);
+  for (const { transform: t, options } of a.batch_transforms) {
+    const wayOut = t.needsCorrectness?.(options);
+    if (wayOut !== undefined) throw noCorrectness(`batch transform '${t.name}' (${t.description}) reads correctness`, wayOut);
+  }
+}
+
+function noCorrectness(what: string, wayOut: string): GrpoError {
+  return new GrpoError('config', `${what}, but no reward of this run decides it (math, countdown, code, or train({ correctness })); ${wayOut}`);
+}

@@ -1,0 +1,60 @@
+/**
+ * The scoring passes of a step, between its rollouts and its advantages: the reference policy's log-probs (KL),
+ * the critic's values, and the behaviour policy's log-probs where the sampler's are not exactly the policy's
+ * (another engine, another precision), with the TIS / MIS weights that correct for the difference.
+ * Each pass runs over micro-batches of whole groups, scoring the completion tokens alone.
+ */
+import { rolloutCorrectionWeights } from '../algorithms/index.ts';
+import type { LlamaModel } from '../model/llama-model.ts';
+import type { Rollout, RolloutBatch } from './rollouts.ts';
+import type { Reference } from './run-models.ts';
+import type { RunPlan } from './run-plan.ts';
+
+/** The models a step scores with. */
+export interface ScoringModels {
+  policy: LlamaModel;
+  /** the KL reference; null for a method without KL */
+  reference: Reference | null;
+  /** the sampler's log-probs are not the policy's own: score the behaviour policy again (rollout-engine.ts) */
+  recomputeBehaviour: boolean;
+}
+
+/** A step's completions, group by group, with what the passes computed for their completion tokens. */
+export interface ScoredBatch {
+  rollouts: Rollout[];
+  groupSizes: number[];
+  /** behaviour-policy log-probs: recomputed, or the sampler's own */
+  oldLogp: number[][];
+  refLogp?: number[][];
+  values?: number[][];
+  /** per-token importance weights correcting the sampler's mismatch (TIS / MIS); unset without a correction */
+  weights?: number[][];
+  /** multi-turn episodes: 1 on sampled tokens, 0 on tokens the environment inserted (out of every loss term) */
+  sampledMask?: number[][];
+}
+
+export function scoreRollouts(plan: RunPlan, models: ScoringModels, batch: RolloutBatch): ScoredBatch {
+  const a = plan.algorithm;
+  const rollouts = batch.groups.flat();
+  const groupSizes = batch.groups.map((g) => g.length);
+  const tokens = rollouts.map((r) => [...r.promptIds, ...r.completionIds]);
+  const pass = (m: LlamaModel, pick: 'logp' | 'values', adapters = true) => {
+    const out: number[][] = [];
+    const size = plan.passes.sequences;
+    for (let i = 0; i < tokens.length; i += size) {
+      const part = rollouts.slice(i, i + size);
+      const p = m.forward(tokens.slice(i, i + size), { temperature: plan.scoringTemperature, adapters, scoreFrom: part.map((r) => r.promptIds.length - 1) });
+      out.push(...(pick === 'logp' ? p.logp : p.values!).map((row) => Array.from(row)));
+    }
+    return out;
+  };
+  const refLogp = models.reference ? pass(models.reference.model, 'logp', models.reference.adapters) : undefined;
+  const values = plan.critic ? pass(models.policy, 'values') : undefined;
+  // the engine's log-probs enter only through the optional TIS / MIS correction (docs/methods/kl-and-corrections.md)
+  const rolloutLogp = rollouts.map((r) => r.logprobs);
+  const oldLogp = models.recomputeBehaviour ? pass(models.policy, 'logp') : rolloutLogp;
+  const sampledMask = rollouts.some((r) => r.sampledMask) ? rollouts.map((r) => r.sampledMask ?? r.completionIds.map(() => 1)) : undefined;
+  const [level, mode] = a.rollout_correction === 'none' ? [] : (a.rollout_correction.split('_') as ['token' | 'sequence', 'truncate' | 'mask']);
+  const weights = level ? rolloutCorrectionWeights(oldLogp, rolloutLogp, { level, mode, max: a.rollout_correction_max, min: a.rollout_correction_min, mask: sampledMask }) : undefined;
+  return { rollouts, groupSizes, oldLogp, refLogp, values, weights, sampledMask };
+}
