@@ -1,5 +1,5 @@
 /** grpo-ts public API. */
-export { GrpoError } from './errors.ts';
+export { GrpoError, type GrpoErrorCode } from './errors.ts';
 export { Backend, defaultThreadCount } from './engine/backend.ts';
 export { AdamW, type AdamWOptions, type StepOptions, type StepResult } from './engine/optimizer.ts';
 export { learningRateAt, type LrSchedule, type ScheduleKind } from './engine/schedule.ts';

@@ -77,7 +77,7 @@ export function groupAdvantages(
   if (scale !== 'batch') return out;
   if (whitenBatch) {
     if (opts.lengths) checkLength('lengths', opts.lengths, rewards.length, 'one length per completion');
-    return whiten(out, { weights: opts.lengths, eps, std: stdKind });
+    return whiten(out, { weights: opts.lengths, eps, std: stdKind, floor: stdKind === 'population' });
   }
   // TRL scale_rewards="batch": the std is of the raw rewards over the batch, not of the centred advantages.
   const batchStd = rewards.length > 1 ? std(rewards, stdKind) : 0;
@@ -93,6 +93,29 @@ export function outcomeTokenRewards(scores: readonly number[], lengths: readonly
     r[len - 1] = scores[i];
     return r;
   });
+}
+
+/**
+ * REINFORCE++-baseline as OpenRLHF computes it with the KL in the reward: the group's mean outcome reward is
+ * subtracted on each completion's last token (where the outcome sits), the per-token KL penalties stay where they
+ * are, and the returns-to-go of that are whitened over the batch (`experience_maker.py`: r − mean_g, compute_reward,
+ * get_cumulative_returns, then the batch normalisation). verl instead sums the penalties into each completion's
+ * score before the baseline (groupAdvantages with estimator reinforce_baseline).
+ */
+export function reinforceBaselineReturnsToGo(
+  tokenRewards: Ragged,
+  outcomeRewards: readonly number[],
+  groupSize: number | readonly number[],
+  opts: { gamma?: number; whiten?: boolean; eps?: number; std?: StdKind } = {},
+): { advantages: Ragged; returns: Ragged } {
+  checkLength('outcomeRewards', outcomeRewards, tokenRewards.length, 'one reward per completion');
+  checkFinite('outcomeRewards', outcomeRewards);
+  const centred = tokenRewards.map((row) => row.slice());
+  for (const [s, e] of groupSlices(outcomeRewards.length, groupSize)) {
+    const mean = outcomeRewards.slice(s, e).reduce((a, b) => a + b, 0) / (e - s);
+    for (let i = s; i < e; i++) if (centred[i].length) centred[i][centred[i].length - 1] -= mean;
+  }
+  return reinforcePlusPlusAdvantages(centred, opts);
 }
 
 /**
@@ -114,7 +137,8 @@ export function reinforcePlusPlusAdvantages(
     return g;
   });
   if (opts.whiten === false) return { advantages: returns.map((g) => g.slice()), returns };
-  const flat = whiten(returns.flat(), { eps: opts.eps ?? 1e-8, std: opts.std ?? 'sample' });
+  // population std: OpenRLHF's form, rsqrt(max(var, 1e-8)); sample std: verl's, 1/sqrt(var + 1e-8)
+  const flat = whiten(returns.flat(), { eps: opts.eps ?? 1e-8, std: opts.std ?? 'sample', floor: opts.std === 'population' });
   let k = 0;
   const advantages = returns.map((g) => g.map(() => flat[k++]));
   return { advantages, returns };

@@ -32,7 +32,8 @@ export function gae(rewards: number[], values: number[], opts: GaeOptions): { ad
 export interface GaeBatchOptions extends GaeOptions {
   /**
    * Whiten the advantages over every token of the batch. Default 'sample' (verl masked_whiten: sample variance,
-   * eps 1e-8 inside the sqrt); 'population' as ORZ normalize_advantages; false to keep them raw (OpenRLHF).
+   * eps 1e-8 inside the sqrt); 'population' as ORZ normalize_advantages (population variance floored at 1e-8); false
+   * to keep them raw.
    * Returns are always computed from the raw advantages.
    */
   whiten?: StdKind | false;
@@ -47,7 +48,8 @@ export function gaeBatch(rewards: Ragged, values: Ragged, opts: GaeBatchOptions)
   const raw = per.map((p) => p.advantages);
   const kind = opts.whiten ?? 'sample';
   if (kind === false) return { advantages: raw, returns };
-  const flat = whiten(raw.flat(), { eps: opts.eps ?? 1e-8, std: kind });
+  // population std: ORZ's form, rsqrt(max(var, 1e-8)); sample std: verl's, 1/sqrt(var + 1e-8)
+  const flat = whiten(raw.flat(), { eps: opts.eps ?? 1e-8, std: kind, floor: kind === 'population' });
   let k = 0;
   return { advantages: raw.map((a) => a.map(() => flat[k++])), returns };
 }

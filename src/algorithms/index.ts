@@ -3,7 +3,7 @@ export type { Ragged, LossResult } from './ragged.ts';
 export { broadcastToTokens, multiplyRagged, sumLosses, selectMasked, scatterMasked } from './ragged.ts';
 export type { StdKind } from './stats.ts';
 export type { OutcomeEstimator, GroupAdvantageOptions } from './advantages.ts';
-export { groupAdvantages, outcomeTokenRewards, reinforcePlusPlusAdvantages } from './advantages.ts';
+export { groupAdvantages, outcomeTokenRewards, reinforceBaselineReturnsToGo, reinforcePlusPlusAdvantages } from './advantages.ts';
 export type { GdpoOptions } from './gdpo.ts';
 export { gdpoAdvantages } from './gdpo.ts';
 export type { GaeOptions, GaeBatchOptions } from './gae.ts';

@@ -110,7 +110,11 @@ export interface KlRewardOptions {
   beta: number;
   /** Default 'k1' (OpenRLHF recommends k1 in the reward; verl kl_penalty="kl"). 'k3+' uses k3's value. */
   kind?: KlKind;
+  /** Clamp each token's estimate to [−clamp, clamp] (OpenRLHF compute_approx_kl: 10). Default none. */
+  clamp?: number;
 }
+
+const clamped = (x: number, c = Infinity) => Math.min(Math.max(x, -c), c);
 
 /**
  * KL folded into token-level rewards (PPO style; verl apply_kl_penalty, OpenRLHF compute_reward):
@@ -120,7 +124,7 @@ export function klPenalizedTokenRewards(tokenRewards: Ragged, logp: Ragged, refL
   checkSameShape('logp', logp, 'tokenRewards', tokenRewards);
   checkSameShape('refLogp', refLogp, 'tokenRewards', tokenRewards);
   const est = estimator(opts.kind ?? 'k1');
-  return tokenRewards.map((s, i) => s.map((r, t) => r - opts.beta * est.value(logp[i][t] - refLogp[i][t])));
+  return tokenRewards.map((s, i) => s.map((r, t) => r - opts.beta * clamped(est.value(logp[i][t] - refLogp[i][t]), opts.clamp)));
 }
 
 /** KL folded into sequence rewards (TRL RLOO): r_i − β·Σ_t kl(logp, refLogp). */
@@ -128,5 +132,5 @@ export function klPenalizedSequenceRewards(rewards: number[], logp: Ragged, refL
   checkLength('rewards', rewards, logp.length, 'one reward per completion');
   checkSameShape('refLogp', refLogp, 'logp', logp);
   const est = estimator(opts.kind ?? 'k1');
-  return rewards.map((r, i) => r - opts.beta * logp[i].reduce((acc, lp, t) => acc + est.value(lp - refLogp[i][t]), 0));
+  return rewards.map((r, i) => r - opts.beta * logp[i].reduce((acc, lp, t) => acc + clamped(est.value(lp - refLogp[i][t]), opts.clamp), 0));
 }

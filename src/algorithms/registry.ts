@@ -17,6 +17,8 @@ export type OptionsSchema = z.ZodObject;
 export interface AdvantageInput {
   /** one (weighted, shaped) reward per completion, laid out group by group */
   rewards: number[];
+  /** each completion's reward before a KL penalty in the reward (equal to `rewards` without one); default `rewards` */
+  outcomeRewards?: number[];
   /** the outcome reward on each completion's last token, plus the per-token KL penalty when it is in the reward */
   tokenRewards: () => Ragged;
   /** each reward function on its own: rewardsByFunc[k][i] (GDPO) */

@@ -34,10 +34,12 @@ export function std(xs: readonly number[], kind: StdKind = 'sample', ifEmpty?: n
 /**
  * Weighted whitening `(x − μ)/sqrt(var + eps)` with weights counting repeats (a sequence weighted by its length
  * is its tokens). Sample variance is `Σw(x−μ)²/(Σw − 1)` — verl masked_whiten / masked_var(unbiased=True).
+ * `floor`: `(x − μ)·rsqrt(max(var, eps))` instead, as ORZ normalize_advantages and OpenRLHF's advantage
+ * normalisation (`var.clamp(min=1e-8).rsqrt()`) compute it — the same unless the variance is about eps or less.
  */
 export function whiten(
   xs: readonly number[],
-  opts: { weights?: readonly number[]; eps?: number; std?: StdKind; shiftMean?: boolean } = {},
+  opts: { weights?: readonly number[]; eps?: number; std?: StdKind; shiftMean?: boolean; floor?: boolean } = {},
 ): number[] {
   const eps = opts.eps ?? 1e-8;
   const w = opts.weights ?? xs.map(() => 1);
@@ -54,7 +56,7 @@ export function whiten(
   for (let i = 0; i < xs.length; i++) ss += w[i] * (xs[i] - mu) * (xs[i] - mu);
   const denom = (opts.std ?? 'sample') === 'sample' ? sw - 1 : sw;
   const variance = denom > 0 ? ss / denom : 0;
-  const scale = 1 / Math.sqrt(variance + eps);
+  const scale = 1 / Math.sqrt(opts.floor ? Math.max(variance, eps) : variance + eps);
   const shift = (opts.shiftMean ?? true) ? mu : 0;
   return xs.map((x) => (x - shift) * scale);
 }

@@ -3,9 +3,9 @@
  * (`{"error": {"message", "type", "param", "code"}}`, platform.openai.com/docs/guides/error-codes).
  * A ServeError is a GrpoError whose code picks the HTTP status; `param` names the request field at fault.
  */
-import { GrpoError } from '../errors.ts';
+import { GrpoError, type ServeErrorCode } from '../errors.ts';
 
-export type ServeErrorCode = 'bad_request' | 'unauthorized' | 'model_not_found' | 'not_found' | 'method_not_allowed' | 'payload_too_large' | 'unavailable';
+export type { ServeErrorCode } from '../errors.ts';
 
 const statusOf: Record<ServeErrorCode, number> = {
   bad_request: 400,

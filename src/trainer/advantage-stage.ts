@@ -13,7 +13,7 @@ import type { ResolvedAlgorithm } from './config/presets.ts';
 import type { RunPlan } from './run-plan.ts';
 import type { ScoredBatch } from './score-stage.ts';
 import { isCorrect } from './rollouts.ts';
-import type { UpdateSequence } from './update-stage.ts';
+import type { UpdateSequence } from './update-sequence.ts';
 
 /**
  * The sequences of the update: each completion with its advantages, behaviour and reference log-probs, critic
@@ -22,13 +22,13 @@ import type { UpdateSequence } from './update-stage.ts';
 export function advantageStage(plan: RunPlan, scored: ScoredBatch, tokenizer: Tokenizer): UpdateSequence[] {
   const { rollouts, sampledMask } = scored;
   if (rollouts.length === 0) return [];
-  const a = plan.algorithm;
+  const { algorithm } = plan;
   const turnRewards = rollouts.some((r) => r.episode?.turnRewards.length)
     ? rollouts.map((r) => { const row = r.completionIds.map(() => 0); for (const t of r.episode?.turnRewards ?? []) row[t.at] += t.reward; return row; })
     : undefined;
   const names = Object.keys(rollouts[0].rewards);
   const weightOf = new Map(plan.rewards.map((r) => [r.name, r.weight]));
-  const { advantages, returns } = computeAdvantages(a, {
+  const { advantages, returns } = computeAdvantages(algorithm, {
     rewards: rollouts.map((r) => r.reward),
     rewardsByFunc: names.map((n) => rollouts.map((r) => r.rewards[n])),
     rewardWeights: names.map((n) => weightOf.get(n) ?? 1),
@@ -82,39 +82,39 @@ export interface AdvantageStageOutput {
   shapedRewards: number[];
 }
 
-export function computeAdvantages(a: ResolvedAlgorithm, x: AdvantageStageInput): AdvantageStageOutput {
-  if (x.sampledMask) {
-    const m = x.sampledMask, pick = (r: Ragged | undefined, name: string) => r && selectMasked(r, m, name);
-    const out = computeAdvantages(a, {
-      ...x, sampledMask: undefined, oldLogp: pick(x.oldLogp, 'oldLogp')!, refLogp: pick(x.refLogp, 'refLogp'), values: pick(x.values, 'values'),
-      turnRewards: pick(x.turnRewards, 'turnRewards'), tokenTexts: x.tokenTexts && (() => x.tokenTexts!().map((row, i) => row.filter((_, t) => m[i][t] === 1))),
+export function computeAdvantages(algorithm: ResolvedAlgorithm, input: AdvantageStageInput): AdvantageStageOutput {
+  if (input.sampledMask) {
+    const m = input.sampledMask, pick = (r: Ragged | undefined, name: string) => r && selectMasked(r, m, name);
+    const out = computeAdvantages(algorithm, {
+      ...input, sampledMask: undefined, oldLogp: pick(input.oldLogp, 'oldLogp')!, refLogp: pick(input.refLogp, 'refLogp'), values: pick(input.values, 'values'),
+      turnRewards: pick(input.turnRewards, 'turnRewards'), tokenTexts: input.tokenTexts && (() => input.tokenTexts!().map((row, i) => row.filter((_, t) => m[i][t] === 1))),
     });
     return { ...out, advantages: scatterMasked(out.advantages, m), returns: out.returns && scatterMasked(out.returns, m) };
   }
-  const lengths = x.oldLogp.map((l) => l.length);
-  const kl = a.kl_beta > 0 && a.kl_placement === 'reward' && x.refLogp !== undefined ? { beta: a.kl_beta, kind: a.kl_estimator } : null;
+  const lengths = input.oldLogp.map((l) => l.length);
+  const kl = algorithm.kl_beta > 0 && algorithm.kl_placement === 'reward' && input.refLogp !== undefined ? { beta: algorithm.kl_beta, kind: algorithm.kl_estimator, clamp: algorithm.kl_clamp || undefined } : null;
   // the KL penalty in the reward: summed over each completion (TRL, verl), or per token for token-level estimators
-  const shaped = kl ? klPenalizedSequenceRewards(x.rewards, x.oldLogp, x.refLogp!, kl) : x.rewards;
+  const shaped = kl ? klPenalizedSequenceRewards(input.rewards, input.oldLogp, input.refLogp!, kl) : input.rewards;
   const tokenRewards = () => {
-    const outcome = episodeTokenRewards(x, lengths);
-    return kl ? klPenalizedTokenRewards(outcome, x.oldLogp, x.refLogp!, kl) : outcome;
+    const outcome = episodeTokenRewards(input, lengths);
+    return kl ? klPenalizedTokenRewards(outcome, input.oldLogp, input.refLogp!, kl) : outcome;
   };
-  const estimator = advantageEstimators.get(a.advantage);
+  const estimator = advantageEstimators.get(algorithm.advantage);
   let { advantages, returns } = estimator.compute(
-    { rewards: shaped, tokenRewards, rewardsByFunc: x.rewardsByFunc, rewardWeights: x.rewardWeights, groupSizes: x.groupSizes, lengths, values: x.values },
-    a.advantage_options,
+    { rewards: shaped, outcomeRewards: input.rewards, tokenRewards, rewardsByFunc: input.rewardsByFunc, rewardWeights: input.rewardWeights, groupSizes: input.groupSizes, lengths, values: input.values },
+    algorithm.advantage_options,
   );
   // the batch transforms that act on advantages (HICRA), over the sampled tokens
-  for (const { transform: t, options } of a.batch_transforms) {
-    if (t.advantages) advantages = t.advantages(advantages, x.tokenTexts ?? (() => { throw new GrpoError('config', `batch transform '${t.name}' reads the completions' token texts; pass tokenTexts`); }), options);
+  for (const { transform: t, options } of algorithm.batch_transforms) {
+    if (t.advantages) advantages = t.advantages(advantages, input.tokenTexts ?? (() => { throw new GrpoError('config', `batch transform '${t.name}' reads the completions' token texts; pass tokenTexts`); }), options);
   }
   return { advantages, returns: estimator.critic ? returns : undefined, shapedRewards: shaped };
 }
 
 /** The outcome reward on the last token, and per-turn rewards (moved out of the outcome) on their turns' last tokens. */
-function episodeTokenRewards(x: AdvantageStageInput, lengths: number[]): Ragged {
-  if (!x.turnRewards) return outcomeTokenRewards(x.rewards, lengths);
-  const turns = x.turnRewards;
-  const outcome = outcomeTokenRewards(x.rewards.map((r, i) => r - turns[i].reduce((s, v) => s + v, 0)), lengths);
+function episodeTokenRewards(input: AdvantageStageInput, lengths: number[]): Ragged {
+  if (!input.turnRewards) return outcomeTokenRewards(input.rewards, lengths);
+  const turns = input.turnRewards;
+  const outcome = outcomeTokenRewards(input.rewards.map((r, i) => r - turns[i].reduce((s, v) => s + v, 0)), lengths);
   return outcome.map((row, i) => row.map((v, t) => v + turns[i][t]));
 }

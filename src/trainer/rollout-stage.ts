@@ -27,10 +27,10 @@ export interface RolloutContext {
 }
 
 export async function collectRollouts(ctx: RolloutContext): Promise<RolloutBatch> {
-  const { algorithm: a, sampling, correctness, transformRun } = ctx.plan;
+  const { algorithm, sampling, correctness, transformRun } = ctx.plan;
   const { promptsPerStep: P, groupSize: G, maxTokens } = sampling;
-  const filters = a.batch_transforms.filter(({ transform: t }) => t.keepGroups);
-  const selects = a.batch_transforms.filter(({ transform: t }) => t.select);
+  const filters = algorithm.batch_transforms.filter(({ transform: t }) => t.keepGroups);
+  const selects = algorithm.batch_transforms.filter(({ transform: t }) => t.select);
   const kept: Rollout[][] = [];
   let genBatches = 0, dropped = 0, generated = 0, failures = 0, zeroStd = 0, groupsSeen = 0;
   const maxBatches = Math.max(1, ...filters.map(({ transform: t, options }) => t.generationBatches?.(options) ?? 1));
@@ -78,7 +78,7 @@ export async function collectRollouts(ctx: RolloutContext): Promise<RolloutBatch
 const allEqual = (g: Rollout[]) => g.every((r) => r.reward === g[0].reward);
 
 async function score(ctx: RolloutContext, indices: number[], completions: Completion[]): Promise<{ items: Rollout[]; failures: number }> {
-  const { algorithm: a, transformRun } = ctx.plan;
+  const { algorithm, transformRun } = ctx.plan;
   const samples = completions.map((c) => ({
     ...ctx.examples[indices[c.promptIndex]],
     completion_ids: c.tokens,
@@ -86,7 +86,7 @@ async function score(ctx: RolloutContext, indices: number[], completions: Comple
   }));
   const texts = completions.map((c) => c.text ?? '');
   const combined = await combineRewards(ctx.plan.rewards, texts, samples, { groupIds: completions.map((c) => c.promptIndex) });
-  const shapers = a.batch_transforms.filter(({ transform: t }) => t.shape);
+  const shapers = algorithm.batch_transforms.filter(({ transform: t }) => t.shape);
   const items = completions.map((c, k): Rollout => {
     const rollout: Rollout = {
       example: ctx.examples[indices[c.promptIndex]],

@@ -95,8 +95,8 @@ export function resolveRunPlan(config: TrainConfig, opts: { rewards?: RewardSpec
 }
 
 /** The critic of a method with a value head, or null. */
-export function criticOf(a: ResolvedAlgorithm, policy: LrSchedule, updatesPerStep: number, steps: number): Critic | null {
-  const settings = advantageEstimators.get(a.advantage).critic?.(a.advantage_options);
+export function criticOf(algorithm: ResolvedAlgorithm, policy: LrSchedule, updatesPerStep: number, steps: number): Critic | null {
+  const settings = advantageEstimators.get(algorithm.advantage).critic?.(algorithm.advantage_options);
   if (!settings) return null;
   const ownPass = settings.updateSteps > 0;
   if (settings.lr === undefined && !ownPass) return { settings, group: null, schedule: null, ownPass };
@@ -107,10 +107,10 @@ export function criticOf(a: ResolvedAlgorithm, policy: LrSchedule, updatesPerSte
 /** A policy loss or batch transform that reads correctness (DisCO, DAPO's dynamic sampling) needs a reward that decides it. */
 function checkCorrectnessNeeds(plan: RunPlan): void {
   if (plan.correctness) return;
-  const a = plan.algorithm;
-  const lossWayOut = policyLosses.get(a.loss).needsCorrectness?.(a.loss_options);
-  if (lossWayOut !== undefined) throw noCorrectness(`policy loss '${a.loss}' splits answers by correctness`, lossWayOut);
-  for (const { transform: t, options } of a.batch_transforms) {
+  const { algorithm } = plan;
+  const lossWayOut = policyLosses.get(algorithm.loss).needsCorrectness?.(algorithm.loss_options);
+  if (lossWayOut !== undefined) throw noCorrectness(`policy loss '${algorithm.loss}' splits answers by correctness`, lossWayOut);
+  for (const { transform: t, options } of algorithm.batch_transforms) {
     const wayOut = t.needsCorrectness?.(options);
     if (wayOut !== undefined) throw noCorrectness(`batch transform '${t.name}' (${t.description}) reads correctness`, wayOut);
   }

@@ -34,7 +34,7 @@ export interface ScoredBatch {
 }
 
 export function scoreRollouts(plan: RunPlan, models: ScoringModels, batch: RolloutBatch): ScoredBatch {
-  const a = plan.algorithm;
+  const { algorithm } = plan;
   const rollouts = batch.groups.flat();
   const groupSizes = batch.groups.map((g) => g.length);
   const tokens = rollouts.map((r) => [...r.promptIds, ...r.completionIds]);
@@ -54,7 +54,7 @@ export function scoreRollouts(plan: RunPlan, models: ScoringModels, batch: Rollo
   const rolloutLogp = rollouts.map((r) => r.logprobs);
   const oldLogp = models.recomputeBehaviour ? pass(models.policy, 'logp') : rolloutLogp;
   const sampledMask = rollouts.some((r) => r.sampledMask) ? rollouts.map((r) => r.sampledMask ?? r.completionIds.map(() => 1)) : undefined;
-  const [level, mode] = a.rollout_correction === 'none' ? [] : (a.rollout_correction.split('_') as ['token' | 'sequence', 'truncate' | 'mask']);
-  const weights = level ? rolloutCorrectionWeights(oldLogp, rolloutLogp, { level, mode, max: a.rollout_correction_max, min: a.rollout_correction_min, mask: sampledMask }) : undefined;
+  const [level, mode] = algorithm.rollout_correction === 'none' ? [] : (algorithm.rollout_correction.split('_') as ['token' | 'sequence', 'truncate' | 'mask']);
+  const weights = level ? rolloutCorrectionWeights(oldLogp, rolloutLogp, { level, mode, max: algorithm.rollout_correction_max, min: algorithm.rollout_correction_min, mask: sampledMask }) : undefined;
   return { rollouts, groupSizes, oldLogp, refLogp, values, weights, sampledMask };
 }

@@ -16,7 +16,8 @@ import { collectRollouts } from './rollout-stage.ts';
 import { isCorrect, type RolloutBatch } from './rollouts.ts';
 import { scoreRollouts } from './score-stage.ts';
 import { advantageStage } from './advantage-stage.ts';
-import { policyUpdate, type UpdateSequence } from './update-stage.ts';
+import { policyUpdate } from './update-stage.ts';
+import type { UpdateSequence } from './update-sequence.ts';
 import { resolveRunPlan } from './run-plan.ts';
 import { VALUE_HEAD } from '../model/llama-weights.ts';
 import { evaluateModel, type EvalReport, type EvalCompletion } from './sft-eval.ts';
@@ -65,7 +66,7 @@ export interface TrainResult {
 
 export async function train(config: TrainConfig, opts: TrainOptions = {}): Promise<TrainResult> {
   const plan = resolveRunPlan(config, opts);
-  const { algorithm: a, correctness } = plan;
+  const { algorithm, correctness } = plan;
   const runDir = path.join(config.out_dir, config.name);
   claimRunFolder(runDir, { resume: !!opts.resume, overwrite: config.overwrite });
   const run = await openRunModels(config, plan, opts);
@@ -124,7 +125,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
       const t3 = performance.now();
       nonfinite = upd && upd.skipped > 0 && upd.steps === 0 ? nonfinite + 1 : 0;
       step++; ran++;
-      const record = stepMetrics(step, batch, correctness, upd, stepKl(seqs, a, upd), model.optimizer.stepCount, { generate: t1 - t0, prepare: t2 - t1, update: t3 - t2 });
+      const record = stepMetrics(step, batch, correctness, upd, stepKl(seqs, algorithm, upd), model.optimizer.stepCount, { generate: t1 - t0, prepare: t2 - t1, update: t3 - t2 });
       if (config.training.eval_every > 0 && step % config.training.eval_every === 0 && step < config.training.steps) {
         record.eval_accuracy = accuracyOf(await runEval());
       }
@@ -176,12 +177,12 @@ function makeSampler(config: TrainConfig, train: PromptSet): PromptSampler {
  * reward (RLOO, REINFORCE++, PPO as in InstructGPT) the loss has no KL term: the KL of the behaviour policy to the
  * reference, per token with the method's estimator, is what the penalty was made of.
  */
-function stepKl(seqs: UpdateSequence[], a: ResolvedAlgorithm, upd: ReturnType<typeof policyUpdate> | null): number | null {
-  if (!(a.kl_beta > 0)) return null;
-  if (a.kl_placement === 'loss') return upd?.kl ?? null;
+function stepKl(seqs: UpdateSequence[], algorithm: ResolvedAlgorithm, upd: ReturnType<typeof policyUpdate> | null): number | null {
+  if (!(algorithm.kl_beta > 0)) return null;
+  if (algorithm.kl_placement === 'loss') return upd?.kl ?? null;
   if (!seqs.length || !seqs[0].refLogp) return null;
   let sum = 0, n = 0;
-  for (const s of seqs) s.oldLogp.forEach((lp, t) => { if (s.sampledMask?.[t] !== 0) { sum += klEstimate(a.kl_estimator, lp, s.refLogp![t]); n++; } });
+  for (const s of seqs) s.oldLogp.forEach((lp, t) => { if (s.sampledMask?.[t] !== 0) { sum += klEstimate(algorithm.kl_estimator, lp, s.refLogp![t]); n++; } });
   return n ? sum / n : null;
 }
 

@@ -6,36 +6,15 @@
  * Aggregation normalisers are counted over the whole mini-batch, so micro-batching never changes the update.
  * A critic with update steps of its own (Open-Reasoner-Zero) trains first, in a pass over its value head alone.
  */
-import {
-  aggregationNormalizer, aggregationWeights, klLoss, multiplyRagged, overlongFilterMask, policyLosses, sumLosses, valueLoss,
-  type LossResult, type PolicyLoss, type PolicyLossBatch, type Ragged,
-} from '../algorithms/index.ts';
+import { aggregationNormalizer, multiplyRagged, overlongFilterMask, policyLosses, valueLoss, type PolicyLoss } from '../algorithms/index.ts';
+import { entropyTerm, klTerm, policyTerm, sumTerms, valueTerm, type MicroBatch } from './loss-terms.ts';
 import type { LlamaModel } from '../model/llama-model.ts';
 import { learningRateAt } from '../engine/schedule.ts';
 import { Rng } from '../util/rng.ts';
 import { shuffled } from '../data/random.ts';
 import type { ResolvedAlgorithm } from './config/presets.ts';
 import { CRITIC_GROUP, type Critic, type PassSizes, type RunPlan } from './run-plan.ts';
-
-/** One completion prepared for the update. */
-export interface UpdateSequence {
-  tokens: number[];
-  promptLength: number;
-  group: number;
-  oldLogp: number[];
-  advantages: number[];
-  reward: number;
-  /** the run's correctness reward says it is right; absent when no reward decides it */
-  correct?: boolean;
-  truncated: boolean;
-  refLogp?: number[];
-  oldValues?: number[];
-  returns?: number[];
-  /** per-token importance weight correcting rollout-engine / trainer mismatch (TIS / MIS) */
-  weights?: number[];
-  /** multi-turn episodes: 0 on tokens the environment inserted, which leave every loss term and its counts */
-  sampledMask?: number[];
-}
+import type { UpdateSequence } from './update-sequence.ts';
 
 export interface UpdateResult {
   loss: number;
@@ -60,15 +39,15 @@ export interface UpdateContext {
 }
 
 export function policyUpdate(ctx: UpdateContext, seqs: UpdateSequence[]): UpdateResult {
-  const { algorithm: a, critic } = ctx.plan;
+  const { algorithm, critic } = ctx.plan;
   const groups = [...new Set(seqs.map((s) => s.group))];
-  const perMini = Math.ceil(groups.length / a.mini_batches);
+  const perMini = Math.ceil(groups.length / algorithm.mini_batches);
   // ORZ trains its critic before the policy in each step; here that keeps its first values equal to the old ones
   const criticStats = critic?.ownPass ? criticUpdate(ctx, seqs, critic) : undefined;
   const stats = { loss: 0, kl: 0, entropy: 0, clip: 0, grad: 0, n: 0, steps: 0, skipped: 0, lr: 0 };
   const policyStats: Record<string, number> = {};
   const joint: Record<string, number> = {};
-  for (let epoch = 0; epoch < a.num_iterations; epoch++) {
+  for (let epoch = 0; epoch < algorithm.num_iterations; epoch++) {
     for (let m = 0; m < groups.length; m += perMini) {
       const mine = new Set(groups.slice(m, m + perMini));
       const mini = seqs.filter((s) => mine.has(s.group));
@@ -90,9 +69,9 @@ export function policyUpdate(ctx: UpdateContext, seqs: UpdateSequence[]): Update
 }
 
 /** The loss mask of a mini-batch (overlong filter, tokens the environment inserted) and its aggregation normaliser. */
-function miniBatchMask(a: ResolvedAlgorithm, mini: UpdateSequence[]) {
+function miniBatchMask(algorithm: ResolvedAlgorithm, mini: UpdateSequence[]) {
   const lengths = mini.map((s) => s.oldLogp.length);
-  const overlong = a.mask_truncated ? overlongFilterMask(mini.map((s) => s.truncated), lengths) : undefined;
+  const overlong = algorithm.mask_truncated ? overlongFilterMask(mini.map((s) => s.truncated), lengths) : undefined;
   const sampled = mini.some((s) => s.sampledMask) ? mini.map((s) => s.sampledMask ?? s.oldLogp.map(() => 1)) : undefined;
   const mask = overlong && sampled ? multiplyRagged(overlong, sampled) : overlong ?? sampled;
   return { lengths, mask, normalizer: aggregationNormalizer(lengths, mask) };
@@ -110,7 +89,7 @@ const completionFrom = (part: { promptLength: number }[]) => part.map((s) => s.p
  */
 function criticUpdate(ctx: UpdateContext, seqs: UpdateSequence[], critic: Critic): Record<string, number> {
   const { model, plan } = ctx;
-  const a = plan.algorithm, { updateSteps, clip: clipRange } = critic.settings;
+  const { algorithm } = plan, { updateSteps, clip: clipRange } = critic.settings;
   const opt = model.optimizer;
   // seeded by the run's seed and the critic's step count: the same order again after a resume
   const rng = new Rng((plan.seed ^ Math.imul(opt.groupStepCount(CRITIC_GROUP) + 1, 0x9e3779b1)) >>> 0);
@@ -122,7 +101,7 @@ function criticUpdate(ctx: UpdateContext, seqs: UpdateSequence[], critic: Critic
   let taken = 0;
   for (let k = 0; k < steps; k++) {
     const mini = order.slice(k * size, (k + 1) * size);
-    const { mask, normalizer } = miniBatchMask(a, mini);
+    const { mask, normalizer } = miniBatchMask(algorithm, mini);
     let loss = 0, clip = 0, finite = true;
     for (let i = 0; i < mini.length && finite; i += perMicro) {
       const part = mini.slice(i, i + perMicro);
@@ -130,7 +109,7 @@ function criticUpdate(ctx: UpdateContext, seqs: UpdateSequence[], critic: Critic
       const pass = model.forward(part.map((s) => s.tokens), { grad: 'value_head', temperature: plan.scoringTemperature, scoreFrom: completionFrom(part) });
       const v = valueLoss({
         values: pass.values!.map((row) => Array.from(row)), oldValues: part.map((s) => s.oldValues!), returns: part.map((s) => s.returns!), clipRange,
-        aggregation: a.aggregation, maxLength: plan.sampling.maxTokens, normalizer, mask: partMask,
+        aggregation: algorithm.aggregation, maxLength: plan.sampling.maxTokens, normalizer, mask: partMask,
       });
       loss += v.loss;
       clip += (v.stats.value_clip_ratio * part.length) / mini.length;
@@ -180,63 +159,38 @@ interface MiniBatchResult {
 
 function miniBatchStep(ctx: UpdateContext, mini: UpdateSequence[]): MiniBatchResult {
   const { model, plan } = ctx;
-  const a = plan.algorithm;
-  const { mask, normalizer } = miniBatchMask(a, mini);
+  const { algorithm } = plan;
+  const { mask, normalizer } = miniBatchMask(algorithm, mini);
   const groupIds = [...new Set(mini.map((s) => s.group))];
-  const method = policyLosses.get(a.loss);
+  const policyLoss = policyLosses.get(algorithm.loss);
   // a critic with steps of its own trained before the policy's update (criticUpdate); else its loss joins this backward
   const critic = plan.critic && !plan.critic.ownPass ? plan.critic.settings : undefined;
-  let valueLossSum = 0, valueClip = 0;
-  let loss = 0, kl = 0, klTokens = 0, entropySum = 0, entropyTokens = 0, clipSum = 0, clipN = 0;
+  const sums = { loss: 0, kl: 0, klTokens: 0, entropy: 0, entropyTokens: 0, clip: 0, clipN: 0, valueLoss: 0, valueClip: 0 };
   const policyStats: Record<string, number> = {};
   let finite = true;
-  for (const idx of microBatches(mini, groupIds, plan.passes, method)) {
-    const ids = new Set(idx.map((i) => mini[i].group));
+  for (const idx of microBatches(mini, groupIds, plan.passes, policyLoss)) {
     const part = idx.map((i) => mini[i]);
     // entropy is always computed: it is logged (TRL `entropy`) and cheap next to the matmuls; its backward only with a bonus
     const pass = model.forward(part.map((s) => s.tokens), {
-      grad: true, entropy: true, entropyGrad: a.entropy_coef !== 0, temperature: plan.scoringTemperature, scoreFrom: completionFrom(part),
+      grad: true, entropy: true, entropyGrad: algorithm.entropy_coef !== 0, temperature: plan.scoringTemperature, scoreFrom: completionFrom(part),
     });
-    const logp: Ragged = pass.logp.map((row) => Array.from(row));
-    const partMask = mask ? idx.map((i) => mask[i]) : undefined;
-    const groupSizes = [...ids].map((id) => part.filter((s) => s.group === id).length);
-    const common = { aggregation: a.aggregation, maxLength: plan.sampling.maxTokens };
-    const parts: LossResult[] = [microBatchPolicyLoss(method, a.loss_options, {
-      logp, oldLogp: part.map((s) => s.oldLogp), advantages: part.map((s) => s.advantages), rewards: part.map((s) => s.reward),
-      correct: part.every((s) => s.correct !== undefined) ? part.map((s) => (s.correct ? 1 : 0)) : undefined,
-      groupSize: groupSizes, mask: partMask, normalizer, logpDetached: logp, ...common,
-      weights: part[0].weights ? part.map((s) => s.weights!) : undefined,
-    }, mini.length)];
-    if (a.kl_beta > 0 && a.kl_placement === 'loss') {
-      const k = klLoss({ logp, refLogp: part.map((s) => s.refLogp!), kind: a.kl_estimator, beta: a.kl_beta, ...common, normalizer, mask: partMask, logpDetached: logp });
-      parts.push(k);
-      const n = partMask ? partMask.reduce((s, m) => s + m.reduce((x, y) => x + y, 0), 0) : logp.reduce((s, l) => s + l.length, 0);
-      kl += (k.stats?.kl ?? 0) * n; klTokens += n;
-    }
-    const policy = sumLosses(...parts);
-    loss += policy.loss;
-    clipSum += (parts[0].stats?.clip_ratio ?? 0) * part.length; clipN += part.length;
-    // sequence-weighted over micro-batches, as clip_ratio
-    for (const [k, v] of Object.entries(parts[0].stats ?? {})) policyStats[k] = (policyStats[k] ?? 0) + (v * part.length) / mini.length;
-    let dvalues: Ragged | undefined;
-    if (critic) {
-      const v = valueLoss({ values: pass.values!.map((row) => Array.from(row)), oldValues: part.map((s) => s.oldValues!), returns: part.map((s) => s.returns!), clipRange: critic.clip, ...common, normalizer, mask: partMask });
-      loss += critic.coef * v.loss;
-      valueLossSum += v.loss; valueClip += (v.stats.value_clip_ratio * part.length) / mini.length;
-      dvalues = v.dvalues.map((row) => row.map((x) => critic.coef * x));
-    }
-    // entropy bonus −c·agg(H): coefficient −c × the aggregation weight of each token
-    let dentropy: Ragged | undefined;
-    const ent = pass.entropy!;
-    ent.forEach((e, i) => e.forEach((x, t) => { if (!partMask || partMask[i][t] === 1) { entropySum += x; entropyTokens++; } }));
-    if (a.entropy_coef !== 0) {
-      const w = aggregationWeights(a.aggregation, part.map((s) => s.oldLogp.length), { ...common, normalizer, mask: partMask });
-      dentropy = w.map((row) => row.map((x) => -a.entropy_coef * x));
-      loss -= a.entropy_coef * w.reduce((s, row, i) => s + row.reduce((t, x, j) => t + x * ent[i][j], 0), 0);
-    }
+    const ids = [...new Set(part.map((s) => s.group))];
+    const mb: MicroBatch = {
+      part, logp: pass.logp.map((row) => Array.from(row)), values: pass.values?.map((row) => Array.from(row)), entropy: pass.entropy!.map((row) => Array.from(row)),
+      mask: mask ? idx.map((i) => mask[i]) : undefined, normalizer, groupSizes: ids.map((id) => part.filter((s) => s.group === id).length), miniSequences: mini.length,
+    };
+    const policy = policyTerm(plan, policyLoss, mb), kl = klTerm(plan, mb), value = valueTerm(critic, plan, mb), entropy = entropyTerm(plan, mb);
+    const total = sumTerms([policy, kl, value, entropy]);
+    sums.loss += total.loss;
+    // clip_ratio and the loss's own statistics are sequence-weighted over micro-batches; the KL and entropy token-weighted
+    sums.clip += (policy.stats.clip_ratio ?? 0) * part.length; sums.clipN += part.length;
+    for (const [k, v] of Object.entries(policy.stats)) policyStats[k] = (policyStats[k] ?? 0) + (v * part.length) / mini.length;
+    if (kl) { sums.kl += kl.stats.kl * kl.stats.kl_tokens; sums.klTokens += kl.stats.kl_tokens; }
+    if (value) { sums.valueLoss += value.stats.value_loss; sums.valueClip += (value.stats.value_clip_ratio * part.length) / mini.length; }
+    sums.entropy += entropy.stats.entropy_sum; sums.entropyTokens += entropy.stats.entropy_tokens;
     // any non-finite coefficient (policy, critic or entropy term) skips the whole update rather than ending the run
-    if (!Number.isFinite(loss) || ![policy.dlogp, dvalues, dentropy].every((rows) => !rows || rows.every((row) => row.every(Number.isFinite)))) { finite = false; break; }
-    pass.backward({ logp: policy.dlogp, values: dvalues, entropy: dentropy });
+    if (!total.finite || !Number.isFinite(sums.loss)) { finite = false; break; }
+    pass.backward({ logp: total.dlogp, values: total.dvalues, entropy: total.dentropy });
   }
   const opt = model.optimizer;
   const lr = learningRateAt(opt.stepCount, plan.schedule);
@@ -252,21 +206,9 @@ function miniBatchStep(ctx: UpdateContext, mini: UpdateSequence[]): MiniBatchRes
   const step = opt.step({ lr: lrs, maxGradNorm: plan.maxGradNorm, groups });
   // the policy's own norm when the critic is clipped apart (as two optimizers would each report theirs)
   const policyNorm = grouped ? Math.sqrt(Object.entries(step.groupNorms).reduce((t, [g, n]) => t + (g === CRITIC_GROUP ? 0 : n * n), 0)) : step.gradNorm;
-  const criticStats = critic ? { value_loss: valueLossSum, value_clip_ratio: valueClip, ...(grouped ? { grad_norm: step.groupNorms[CRITIC_GROUP], lr: criticLr! } : {}) } : undefined;
+  const criticStats = critic ? { value_loss: sums.valueLoss, value_clip_ratio: sums.valueClip, ...(grouped ? { grad_norm: step.groupNorms[CRITIC_GROUP], lr: criticLr! } : {}) } : undefined;
   return {
-    loss, kl: klTokens ? kl / klTokens : 0, entropy: entropyTokens ? entropySum / entropyTokens : 0,
-    clipRatio: clipN ? clipSum / clipN : 0, policyStats, gradNorm: policyNorm, lr, skipped: step.skipped, critic: criticStats,
+    loss: sums.loss, kl: sums.klTokens ? sums.kl / sums.klTokens : 0, entropy: sums.entropyTokens ? sums.entropy / sums.entropyTokens : 0,
+    clipRatio: sums.clipN ? sums.clip / sums.clipN : 0, policyStats, gradNorm: policyNorm, lr, skipped: step.skipped, critic: criticStats,
   };
-}
-
-/**
- * One micro-batch's policy loss. A loss normalised within its micro-batch (DisCO, GVPO) counts by its share of the
- * mini-batch's sequences, as the references scale each micro-batch's loss (verl loss_scale_factor: 1/GA for equal
- * micro-batches); the others already count with the mini-batch's normaliser.
- */
-export function microBatchPolicyLoss(method: PolicyLoss, options: Record<string, unknown>, batch: PolicyLossBatch, miniBatchSequences: number): LossResult {
-  const r = method.loss(batch, options);
-  if (method.scale !== 'per-micro-batch') return r;
-  const share = batch.logp.length / miniBatchSequences;
-  return { ...r, loss: r.loss * share, dlogp: r.dlogp.map((row) => row.map((g) => g * share)) };
 }

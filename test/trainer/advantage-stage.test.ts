@@ -36,8 +36,8 @@ test('PPO: GAE with γ = λ = 1 gives A_t = R − V_t, then batch whitening with
   close(out.returns!, [[1, 1], [0], [1, 1, 1], [0]]);
   const flat = [0.8, 0.6, -0.1, 1, 1, 1, -0.5];
   const m = flat.reduce((a, b) => a + b) / flat.length;
-  // ORZ normalize_advantages: population variance Σ(A − μ)²/N
-  const sd = Math.sqrt(flat.reduce((s, x) => s + (x - m) ** 2, 0) / flat.length + 1e-8);
+  // ORZ normalize_advantages: population variance Σ(A − μ)²/N, (A − μ)·rsqrt(max(var, 1e-8))
+  const sd = Math.sqrt(Math.max(flat.reduce((s, x) => s + (x - m) ** 2, 0) / flat.length, 1e-8));
   const w = computeAdvantages(preset('ppo'), { ...base, rewards: [1, 0, 1, 0], values });
   close(w.advantages, [[0.8, 0.6], [-0.1], [1, 1, 1], [-0.5]].map((r) => r.map((x) => (x - m) / sd)), 1e-9);
   // the Bessel std stays an option (verl masked_whiten)

@@ -67,6 +67,8 @@ test('presets carry their papers\' defaults', () => {
   assert.deepEqual(pick('gfpo', ['gfpo_keep', 'aggregation']), [4, 'token-mean'], 'keep half of G; DAPO token-mean as TRL GFPO');
   assert.deepEqual(pick('ppo', ['advantage', 'gamma', 'lambda', 'value_clip', 'std', 'whiten_advantages', 'require_stop']), ['gae', 1, 1, 0.2, 'population', true, true]);
   assert.equal(pick('grpo', ['require_stop'])[0], false, 'only ORZ zeroes truncated completions');
+  assert.equal(pick('ppo', ['aggregation'])[0], 'token-mean', 'ORZ\'s packed rows: a token mean over the batch');
+  assert.deepEqual([pick('reinforce_pp', ['kl_clamp'])[0], pick('grpo', ['kl_clamp'])[0]], [10, 0], 'OpenRLHF clamps each token\'s KL to ±10; TRL does not');
   assert.deepEqual(pick('rloo', ['advantage', 'loss', 'kl_placement', 'kl_beta']), ['rloo', 'rloo', 'reward', 0.05]);
   assert.deepEqual(pick('disco', ['loss', 'mini_batches', 'disco_tau']), ['disco', 4, 10]);
   assert.deepEqual(pick('gvpo', ['loss', 'mini_batches', 'gvpo_beta']), ['gvpo', 4, 0.1]);

@@ -11,7 +11,8 @@ import { VALUE_HEAD } from '../../src/model/llama-weights.ts';
 import { tinyConfigs, randomizeWeights, randomSequences } from '../model/tiny-configs.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { checkAlgorithm } from '../../src/trainer/config/presets.ts';
-import { policyUpdate, type UpdateSequence } from '../../src/trainer/update-stage.ts';
+import { policyUpdate } from '../../src/trainer/update-stage.ts';
+import type { UpdateSequence } from '../../src/trainer/update-sequence.ts';
 import { CRITIC_GROUP, resolveRunPlan } from '../../src/trainer/run-plan.ts';
 import { validateTrainConfig } from '../../src/trainer/config/load.ts';
 

@@ -10,7 +10,7 @@ import { validateTrainConfig } from '../../src/trainer/config/load.ts';
 import { methodPresets } from '../../src/trainer/config/presets.ts';
 import { train } from '../../src/trainer/trainer.ts';
 import { embeddedTaskSplits } from '../../src/data/synthetic/index.ts';
-import type { UpdateSequence } from '../../src/trainer/update-stage.ts';
+import type { UpdateSequence } from '../../src/trainer/update-sequence.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 

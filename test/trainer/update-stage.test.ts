@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { discoLoss, gvpoLoss, methodOptions, policyLosses, ppoClipLoss, type PolicyLossBatch } from '../../src/algorithms/index.ts';
-import { microBatchPolicyLoss } from '../../src/trainer/update-stage.ts';
+import { microBatchPolicyLoss } from '../../src/trainer/loss-terms.ts';
 
 // two questions of two completions each; every question has one right and one wrong answer
 const logp = [[-1.1, -1.3], [-1.6], [-0.6, -0.7, -0.8], [-2.1]];

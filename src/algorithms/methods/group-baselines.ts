@@ -3,8 +3,9 @@
  * completion from the rewards of its group, broadcast over its tokens.
  */
 import { z } from 'zod';
-import { groupAdvantages, type OutcomeEstimator } from '../advantages.ts';
+import { groupAdvantages, reinforceBaselineReturnsToGo, type OutcomeEstimator } from '../advantages.ts';
 import { broadcastToTokens } from '../ragged.ts';
+import { GrpoError } from '../../errors.ts';
 import { registerAdvantageEstimator, type AdvantageInput } from '../registry.ts';
 
 const std = z.enum(['bessel', 'population']).describe('std of the rewards: Bessel-corrected (TRL, verl) or population (ORZ)');
@@ -29,7 +30,24 @@ function scaledOutcome(name: OutcomeEstimator, description: string, scaleDefault
 
 scaledOutcome('grpo', '(r − mean of the group) / (std of the group + ε) (DeepSeekMath §4.1.2)', 'group', 1e-6);
 scaledOutcome('rloo', 'r − mean of the other completions of the group (leave-one-out; TRL RLOOTrainer, verl rloo)', 'none', 1e-6);
-scaledOutcome('reinforce_baseline', 'r − mean of the group, whitened over the batch (REINFORCE++-baseline; verl, OpenRLHF)', 'batch', 1e-8);
+registerAdvantageEstimator({
+  name: 'reinforce_baseline',
+  description: 'r − mean of the group, whitened over the batch (REINFORCE++-baseline; verl, OpenRLHF)',
+  groupRelative: true,
+  options: z.object({
+    scale_rewards: scale.default('batch'),
+    std: std.default('bessel'),
+    adv_eps: z.number().nonnegative().default(1e-8).describe('epsilon of the batch whitening (inside the sqrt for Bessel\'s std, a variance floor for the population\'s)'),
+    kl_returns: z.enum(['summed', 'to_go']).default('summed').describe('with the KL in the reward: summed into each score before the group baseline (verl), or per-token returns-to-go after it (OpenRLHF)'),
+  }),
+  compute: (x, o) => {
+    if (o.kl_returns === 'summed') return outcome('reinforce_baseline', x, o);
+    if (o.scale_rewards === 'group') throw new GrpoError('config', "reinforce_baseline: kl_returns 'to_go' whitens over the batch ('batch') or not at all ('none'); scale_rewards 'group' is not one of them");
+    return reinforceBaselineReturnsToGo(x.tokenRewards(), x.outcomeRewards ?? x.rewards, x.groupSizes, {
+      gamma: 1, whiten: o.scale_rewards === 'batch', eps: o.adv_eps, std: o.std === 'bessel' ? 'sample' : 'population',
+    });
+  },
+});
 
 registerAdvantageEstimator({
   name: 'dr_grpo',

@@ -9,7 +9,7 @@ import { registerAdvantageEstimator } from '../registry.ts';
 
 const gamma = z.number().min(0).max(1).default(1).describe('discount γ');
 const whiten = z.boolean().describe('whiten advantages over every token of the batch');
-const std = z.enum(['bessel', 'population']).describe('std of the whitening: Bessel-corrected (verl, OpenRLHF) or population (ORZ)');
+const std = z.enum(['bessel', 'population']).describe('std of the whitening: Bessel-corrected, 1/sqrt(var + 1e-8) (verl), or population, rsqrt(max(var, 1e-8)) (ORZ, OpenRLHF)');
 /** weight of a value loss trained in the policy's backward (the common PPO vf_coef, e.g. CleanRL) */
 const DEFAULT_VALUE_COEF = 0.5;
 const stdKind = (s: 'bessel' | 'population') => (s === 'bessel' ? 'sample' : 'population');

@@ -18,6 +18,7 @@ export const sharedAlgorithmSchema = z.object({
   kl_beta: z.number().nonnegative().optional().describe('KL coefficient β to the frozen reference (0: no reference model)'),
   kl_estimator: z.enum(['k1', 'k2', 'k3', 'k3+']).optional().describe('KL estimator'),
   kl_placement: z.enum(['loss', 'reward']).optional().describe('KL as a loss term or folded into the reward'),
+  kl_clamp: z.number().nonnegative().optional().describe('clamp each token\'s KL estimate to ±this, in the loss or the reward (0: none, as TRL; OpenRLHF clamps to 10)'),
   num_iterations: positiveInt.optional().describe('PPO epochs over each rollout batch (μ; TRL num_iterations, verl ppo_epochs)'),
   mini_batches: positiveInt.optional().describe('optimizer steps per epoch over the rollout batch (verl train_batch_size / ppo_mini_batch_size)'),
   mask_truncated: z.boolean().optional().describe('overlong filtering: truncated completions leave the loss'),

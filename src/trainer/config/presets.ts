@@ -40,7 +40,7 @@ export const methodPresets = new Registry<MethodPreset>('method preset');
 /** GRPO as in DeepSeekMath §4.1: the shared knobs every preset starts from. */
 const SHARED_DEFAULTS: SharedSettings = {
   preset: 'grpo', advantage: 'grpo', loss: 'ppo', aggregation: 'seq-mean-token-mean',
-  kl_beta: 0.04, kl_estimator: 'k3', kl_placement: 'loss', num_iterations: 1, mini_batches: 1, mask_truncated: false, transforms: [], entropy_coef: 0,
+  kl_beta: 0.04, kl_estimator: 'k3', kl_placement: 'loss', kl_clamp: 0, num_iterations: 1, mini_batches: 1, mask_truncated: false, transforms: [], entropy_coef: 0,
   // off: the embedded engine samples with the trainer's own graph; TRL's vLLM default is sequence_mask with C = 3
   rollout_correction: 'none', rollout_correction_max: 3,
 };
@@ -154,11 +154,15 @@ registerPreset({
   name: 'rloo', description: 'leave-one-out baseline, one ratio per sequence, k1 KL summed into the reward (β 0.05) (TRL RLOOTrainer)',
   settings: { advantage: 'rloo', loss: 'rloo', kl_beta: 0.05, kl_estimator: 'k1', kl_placement: 'reward', aggregation: 'seq-mean-token-mean' },
 });
-registerPreset({ name: 'reinforce_pp', description: 'token returns whitened over the batch, k1 KL in the reward (β 0.01) (REINFORCE++)', settings: { advantage: 'reinforce_pp', kl_beta: 0.01, kl_estimator: 'k1', kl_placement: 'reward', aggregation: 'token-mean' } });
+registerPreset({
+  name: 'reinforce_pp', description: 'token returns whitened over the batch, k1 KL in the reward (β 0.01) clamped to ±10 per token as OpenRLHF clamps it (REINFORCE++)',
+  settings: { advantage: 'reinforce_pp', kl_beta: 0.01, kl_estimator: 'k1', kl_placement: 'reward', kl_clamp: 10, aggregation: 'token-mean' },
+});
 // ORZ custom_reward_fn: only a stopped response can acquire reward (a truncated one scores 0)
 registerPreset({
-  name: 'ppo', description: 'critic value head trained in its own pass (12 steps per rollout batch, lr 5e-6), GAE λ = γ = 1, clip 0.2, no KL, advantages whitened with the population std, truncated completions score 0 (Open-Reasoner-Zero)',
-  settings: { advantage: 'gae', kl_beta: 0, critic_lr: 5e-6, critic_update_steps: 12, require_stop: true },
+  name: 'ppo', description: 'critic value head trained in its own pass (12 steps per rollout batch, lr 5e-6), GAE λ = γ = 1, clip 0.2, no KL, advantages whitened with the population std (rsqrt(max(var, 1e-8))), a token mean over the batch (packed rows), truncated completions score 0 (Open-Reasoner-Zero)',
+  // ORZ trains on packed rows, whose masked mean is a token mean over the whole batch
+  settings: { advantage: 'gae', kl_beta: 0, critic_lr: 5e-6, critic_update_steps: 12, require_stop: true, aggregation: 'token-mean' },
 });
 registerPreset({ name: 'disco', description: 'discriminative objective, squared-hinge KL trust region (δ 1e-4, β 1e3), no clipping, 4 updates per rollout batch (DisCO)', settings: { advantage: 'none', loss: 'disco', kl_beta: 0, mini_batches: 4 } });
 registerPreset({ name: 'gvpo', description: 'implicit-reward regression on centred rewards (β 0.1), no KL, no clipping, 4 updates per rollout batch (GVPO)', settings: { advantage: 'dr_grpo', loss: 'gvpo', kl_beta: 0, mini_batches: 4 } });
