@@ -87,20 +87,46 @@ interface TrieNode {
   flat: number;
 }
 
+interface Segment {
+  start: number;
+  end: number;
+  /** the parent segment's index, −1 for a root */
+  parent: number;
+}
+
+/** ≤ blockSize queries of one segment [q0, q1); keys: the ancestor segments, then the segment up to q1. */
+interface Block {
+  q0: number;
+  q1: number;
+  keys: [number, number][];
+  keyCount: number;
+}
+
 export function packSequences(sequences: ArrayLike<number>[], opts: PackOptions = {}): PackedBatch {
-  const share = opts.share ?? true;
   const blockSize = opts.blockSize ?? 64;
   const pad = lcm(opts.padMultiple ?? 32, 32);
-  const computed = (s: ArrayLike<number>) => (opts.tokens === 'every' ? s.length : s.length - 1);
   if (!(Number.isInteger(blockSize) && blockSize >= 1)) throw new GrpoError('config', `attention block size must be a positive integer, got ${blockSize}`);
   if (sequences.length === 0) throw new GrpoError('shape', 'packing needs at least one sequence');
+  const { nodes, roots, nodesOfSeq } = prefixTree(sequences, opts.share ?? true, opts.tokens ?? 'scored');
+  const { order, segments } = depthFirst(nodes, roots);
+  const N = roundUp(order.length, pad);
+  const familyBlocks = attentionFamilies(attentionBlocks(segments, blockSize), blockSize);
+  const tokens = new Int32Array(N), positions = new Int32Array(N);
+  order.forEach((v, n) => { tokens[n] = nodes[v].token; positions[n] = nodes[v].position; });
+  return {
+    tokens, positions, realTokens: order.length, ...attentionLayout(familyBlocks, N), ...scoredItems(sequences, nodes, nodesOfSeq, opts.scoreFrom, pad),
+    nodesOf: nodesOfSeq.map((path) => Int32Array.from(path, (v) => nodes[v].flat)),
+  };
+}
 
-  // the prefix tree (a forest: one root per distinct first token; without sharing, one chain per sequence)
+/** The prefix tree (a forest: one root per distinct first token; without sharing, one chain per sequence), and each sequence's path. */
+function prefixTree(sequences: ArrayLike<number>[], share: boolean, which: 'scored' | 'every') {
+  const computed = (s: ArrayLike<number>) => (which === 'every' ? s.length : s.length - 1);
   const nodes: TrieNode[] = [];
   const roots: number[] = [];
   const rootOf = new Map<number, number>();
   const nodesOfSeq: number[][] = sequences.map((s, i) => {
-    if (computed(s) < 1) throw new GrpoError('shape', `sequence ${i} has ${s.length} tokens: too few to ${opts.tokens === 'every' ? 'compute' : 'score (a context and a target)'}`);
+    if (computed(s) < 1) throw new GrpoError('shape', `sequence ${i} has ${s.length} tokens: too few to ${which === 'every' ? 'compute' : 'score (a context and a target)'}`);
     const path: number[] = [];
     let at = -1;
     for (let t = 0; t < computed(s); t++) {
@@ -118,11 +144,13 @@ export function packSequences(sequences: ArrayLike<number>[], opts: PackOptions 
     }
     return path;
   });
+  return { nodes, roots, nodesOfSeq };
+}
 
-  // depth-first order, cut into segments: a segment starts at a root or at a child of a branching node
+/** Depth-first order (each node's `flat`), cut into segments: a segment starts at a root or at a child of a branching node. */
+function depthFirst(nodes: TrieNode[], roots: number[]): { order: number[]; segments: Segment[] } {
   const order: number[] = [];
-  const segments: { start: number; end: number; parent: number }[] = []; // parent: segment index, −1 for a root
-  const segmentOf: number[] = [];
+  const segments: Segment[] = [];
   const stack: [number, number][] = roots.map((r) => [r, -1] as [number, number]).reverse();
   while (stack.length) {
     const [first, parentSeg] = stack.pop()!;
@@ -130,7 +158,6 @@ export function packSequences(sequences: ArrayLike<number>[], opts: PackOptions 
     let v = first;
     for (;;) {
       nodes[v].flat = order.push(v) - 1;
-      segmentOf[v] = seg;
       const kids = nodes[v].children;
       if (!kids || kids.size === 0) break;
       if (kids.size === 1) { v = kids.values().next().value as number; continue; }
@@ -139,52 +166,58 @@ export function packSequences(sequences: ArrayLike<number>[], opts: PackOptions 
     }
     segments[seg].end = order.length;
   }
-  const realTokens = order.length;
-  const N = roundUp(realTokens, pad);
+  return { order, segments };
+}
 
-  // attention blocks: ≤ blockSize queries of one segment; keys: the ancestor segments, then the segment up to the block's end
-  interface Block { q0: number; q1: number; keys: [number, number][]; keyCount: number }
+/** Attention blocks: ≤ blockSize queries of one segment; keys: the ancestor segments, then the segment up to the block's end. */
+function attentionBlocks(segments: Segment[], blockSize: number): Block[] {
   const blocks: Block[] = [];
-  const ancestorRanges = segments.map((s) => {
-    const ranges: [number, number][] = [];
-    for (let p = s.parent; p >= 0; p = segments[p].parent) ranges.unshift([segments[p].start, segments[p].end]);
-    return ranges;
-  });
-  segments.forEach((s, i) => {
-    const before = ancestorRanges[i].reduce((n, [a, b]) => n + b - a, 0);
+  segments.forEach((s) => {
+    const ancestors: [number, number][] = [];
+    for (let p = s.parent; p >= 0; p = segments[p].parent) ancestors.unshift([segments[p].start, segments[p].end]);
+    const before = ancestors.reduce((n, [a, b]) => n + b - a, 0);
     for (let q0 = s.start; q0 < s.end; q0 += blockSize) {
       const q1 = Math.min(s.end, q0 + blockSize);
-      blocks.push({ q0, q1, keys: [...ancestorRanges[i], [s.start, q1]], keyCount: before + q1 - s.start });
+      blocks.push({ q0, q1, keys: [...ancestors, [s.start, q1]], keyCount: before + q1 - s.start });
     }
   });
+  return blocks;
+}
 
-  // families: blocks of one query-count class (a power of two, or the block size) and similar key counts are batched
-  // together; a block pads to at most 1/0.85 of its keys, and a segment's short last block only to its class
+/**
+ * Families: blocks of one query-count class (a power of two, or the block size) and similar key counts are batched
+ * together; a block pads to at most 1/0.85 of its keys, and a segment's short last block only to its class. At most
+ * MAX_FAMILIES: each family's temporaries sit between the activations a training graph keeps, and ggml's allocator
+ * (the GPU scheduler's; CPU graphs use engine/graph-memory.ts) holds at most 256 free holes — the neighbours whose
+ * merge pads the fewest score slots are merged.
+ */
+function attentionFamilies(blocks: Block[], blockSize: number): Block[][] {
   const queryClass = (b: Block) => Math.min(blockSize, 2 ** Math.ceil(Math.log2(b.q1 - b.q0)));
   blocks.sort((a, b) => queryClass(b) - queryClass(a) || b.keyCount - a.keyCount || a.q0 - b.q0);
-  const familyBlocks: Block[][] = [];
+  const families: Block[][] = [];
   for (const b of blocks) {
-    const last = familyBlocks[familyBlocks.length - 1];
+    const last = families[families.length - 1];
     if (last && queryClass(b) === queryClass(last[0]) && b.keyCount >= 0.85 * last[0].keyCount) last.push(b);
-    else familyBlocks.push([b]);
+    else families.push([b]);
   }
-  // at most MAX_FAMILIES: each family's temporaries sit between the activations a training graph keeps, and ggml's
-  // allocator (the GPU scheduler's; CPU graphs use engine/graph-memory.ts) holds at most 256 free holes. Merge the
-  // neighbours whose merge pads the fewest score slots.
   const slots = (bs: Block[]) => bs.length * Math.max(...bs.map((b) => b.q1 - b.q0)) * Math.max(...bs.map((b) => b.keyCount));
-  while (familyBlocks.length > MAX_FAMILIES) {
+  while (families.length > MAX_FAMILIES) {
     let best = 0, cost = Infinity;
-    for (let i = 0; i + 1 < familyBlocks.length; i++) {
-      const c = slots([...familyBlocks[i], ...familyBlocks[i + 1]]) - slots(familyBlocks[i]) - slots(familyBlocks[i + 1]);
+    for (let i = 0; i + 1 < families.length; i++) {
+      const c = slots([...families[i], ...families[i + 1]]) - slots(families[i]) - slots(families[i + 1]);
       if (c < cost) { cost = c; best = i; }
     }
-    familyBlocks.splice(best, 2, [...familyBlocks[best], ...familyBlocks[best + 1]].sort((a, b) => b.keyCount - a.keyCount || a.q0 - b.q0));
+    families.splice(best, 2, [...families[best], ...families[best + 1]].sort((a, b) => b.keyCount - a.keyCount || a.q0 - b.q0));
   }
+  return families;
+}
+
+/** Each family's shape, the gather indices of its queries and keys, where each token's output lands, and its mask. */
+function attentionLayout(familyBlocks: Block[][], N: number): Pick<PackedBatch, 'families' | 'queryIndex' | 'keyIndex' | 'outIndex' | 'masks'> {
   const families: AttentionFamily[] = familyBlocks.map((bs) => ({
     rows: bs.length, queries: Math.max(...bs.map((b) => b.q1 - b.q0)), keys: roundUp(Math.max(...bs.map((b) => b.keyCount)), 8),
   }));
-  const querySlots = families.reduce((n, f) => n + f.rows * f.queries, 0);
-  const queryIndex = new Int32Array(querySlots);
+  const queryIndex = new Int32Array(families.reduce((n, f) => n + f.rows * f.queries, 0));
   const keyIndex = new Int32Array(families.reduce((n, f) => n + f.rows * f.keys, 0));
   const outIndex = new Int32Array(N);
   const masks: Float32Array[] = [];
@@ -210,15 +243,15 @@ export function packSequences(sequences: ArrayLike<number>[], opts: PackOptions 
     qs += bs.length * Q;
     ks += bs.length * K;
   });
+  return { families, queryIndex, keyIndex, outIndex, masks };
+}
 
-  const tokens = new Int32Array(N), positions = new Int32Array(N);
-  order.forEach((v, n) => { tokens[n] = nodes[v].token; positions[n] = nodes[v].position; });
-
-  // items: one per (node, next token), shared by every sequence through that edge
+/** Items: one per (node, next token), shared by every sequence through that edge; per sequence, its items from scoreFrom on. */
+function scoredItems(sequences: ArrayLike<number>[], nodes: TrieNode[], nodesOfSeq: number[][], scoreFrom: ArrayLike<number> | undefined, pad: number) {
   const itemOf = new Map<number, number>();
   const itemNodeList: number[] = [], itemTargetList: number[] = [];
   const itemsOf = sequences.map((s, i) => {
-    const from = opts.scoreFrom ? opts.scoreFrom[i] : 0;
+    const from = scoreFrom ? scoreFrom[i] : 0;
     if (!(Number.isInteger(from) && from >= 0 && from <= s.length - 1)) throw new GrpoError('shape', `sequence ${i}: scoring from position ${from} of a sequence of ${s.length} tokens`);
     const path = nodesOfSeq[i];
     const out = new Int32Array(s.length - 1 - from);
@@ -239,11 +272,7 @@ export function packSequences(sequences: ArrayLike<number>[], opts: PackOptions 
   const itemNode = new Int32Array(M), itemTarget = new Int32Array(M);
   itemNode.set(itemNodeList);
   itemTarget.set(itemTargetList);
-
-  return {
-    tokens, positions, realTokens, itemNode, itemTarget, realItems, families, queryIndex, keyIndex, outIndex, masks, itemsOf,
-    nodesOf: nodesOfSeq.map((path) => Int32Array.from(path, (v) => nodes[v].flat)),
-  };
+  return { itemNode, itemTarget, realItems, itemsOf };
 }
 
 function gcd(a: number, b: number): number {
