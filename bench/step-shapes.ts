@@ -13,11 +13,18 @@ import { completionTokenCount } from '../src/rewards/types.ts';
 
 registerReward({
   name: 'bench_shapes',
-  description: 'bench:step: records each completion\'s prompt and token count; scores 0',
+  description: "bench:step: records each completion's prompt and token count; scores 0",
   options: z.object({ file: z.string() }),
   build: ({ file }) => ({
     fn: (_completion, sample) => {
-      appendFileSync(file, JSON.stringify({ prompt: sample.prompt, completion: completionTokenCount(sample), finish: sample.finish_reason }) + '\n');
+      appendFileSync(
+        file,
+        JSON.stringify({
+          prompt: sample.prompt,
+          completion: completionTokenCount(sample),
+          finish: sample.finish_reason,
+        }) + '\n',
+      );
       return 0;
     },
   }),

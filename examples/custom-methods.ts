@@ -5,9 +5,11 @@ import { broadcastToTokens, registerAdvantageEstimator, registerPolicyLoss, regi
 // rewards: [{ type: vowels, options: { letters: aeiou } }]
 registerReward({
   name: 'vowels',
-  description: 'share of the completion\'s characters that are vowels',
+  description: "share of the completion's characters that are vowels",
   options: z.object({ letters: z.string().default('aeiou') }),
-  build: (o) => ({ fn: (completion) => [...completion].filter((c) => o.letters.includes(c)).length / Math.max(1, completion.length) }),
+  build: (o) => ({
+    fn: (completion) => [...completion].filter((c) => o.letters.includes(c)).length / Math.max(1, completion.length),
+  }),
 });
 
 // algorithm: { advantage: median_baseline }
@@ -34,7 +36,10 @@ registerPolicyLoss({
   description: 'on-policy policy gradient −A·logp, averaged over tokens (no ratio, no clipping)',
   options: z.object({ pg_scale: z.number().positive().default(1) }),
   loss: (b, o) => {
-    const adv = broadcastToTokens(b.advantages, b.logp.map((row) => row.length));
+    const adv = broadcastToTokens(
+      b.advantages,
+      b.logp.map((row) => row.length),
+    );
     const n = b.normalizer?.tokens ?? b.logp.flat().length; // the mini-batch's token count
     const dlogp = adv.map((row) => row.map((a) => (-o.pg_scale * a) / n));
     return { loss: dlogp.flat().reduce((s, g, k) => s + g * b.logp.flat()[k], 0), dlogp };

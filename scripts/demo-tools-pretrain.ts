@@ -29,7 +29,14 @@ const DEMO_CONFIG = fileURLToPath(new URL('../configs/demo-tools.yaml', import.m
 const TASK = 'embedded:multiplication';
 
 /** The recipe (a `grpo sft` config). */
-const CONFIG: SftConfigInput = coldStartRecipe({ task: TASK, name: 'demo-tools-pretrain', examples: 30_000, taskOptions: { tool_rate: 0.3 }, steps: 1500, maxSeqLen: 48 });
+const CONFIG: SftConfigInput = coldStartRecipe({
+  task: TASK,
+  name: 'demo-tools-pretrain',
+  examples: 30_000,
+  taskOptions: { tool_rate: 0.3 },
+  steps: 1500,
+  maxSeqLen: 48,
+});
 
 /** Held-out measurements with the calculator in the loop: greedy, and 8 samples at temperature 1. */
 const HELD_OUT = { seed: 1, size: 300, samples: 8, temperature: 1, sampleSeed: 11 };
@@ -45,7 +52,15 @@ async function main(): Promise<void> {
   try {
     const maxTokens = embeddedTask(TASK).maxCompletionTokens() + 8;
     const greedy = (await evaluateModel(model, tokenizer, heldOut, { maxTokens, agent })).report;
-    const sampled = (await evaluateModel(model, tokenizer, heldOut, { maxTokens, agent, nSamples: HELD_OUT.samples, temperature: HELD_OUT.temperature, seed: HELD_OUT.sampleSeed })).report;
+    const sampled = (
+      await evaluateModel(model, tokenizer, heldOut, {
+        maxTokens,
+        agent,
+        nSamples: HELD_OUT.samples,
+        temperature: HELD_OUT.temperature,
+        seed: HELD_OUT.sampleSeed,
+      })
+    ).report;
     mkdirSync(TOOLS_MODEL_DIR, { recursive: true });
     writeHfModel(TOOLS_MODEL_DIR, { config: model.config, weights: model.weights.save() }, { tokenizer, dtype: 'F32' });
     const calibration = {
@@ -57,15 +72,28 @@ async function main(): Promise<void> {
       final_loss: trained.train.losses[trained.train.losses.length - 1],
       sft_config: config,
       held_out: {
-        seed: HELD_OUT.seed, size: HELD_OUT.size, max_tokens: maxTokens,
+        seed: HELD_OUT.seed,
+        size: HELD_OUT.size,
+        max_tokens: maxTokens,
         greedy: { accuracy: greedy.accuracy, tool_calls: greedy.tool_calls },
-        sampled: { temperature: HELD_OUT.temperature, n: HELD_OUT.samples, seed: HELD_OUT.sampleSeed, accuracy: sampled.accuracy, pass_at_k: sampled.pass_at_k, tool_calls: sampled.tool_calls },
+        sampled: {
+          temperature: HELD_OUT.temperature,
+          n: HELD_OUT.samples,
+          seed: HELD_OUT.sampleSeed,
+          accuracy: sampled.accuracy,
+          pass_at_k: sampled.pass_at_k,
+          tool_calls: sampled.tool_calls,
+        },
       },
     };
     writeFileSync(join(TOOLS_MODEL_DIR, 'calibration.json'), JSON.stringify(calibration, null, 2) + '\n');
-    console.log(`saved ${TOOLS_MODEL_DIR}: ${calibration.parameters} parameters, pretrained in ${seconds.toFixed(0)} s`);
-    console.log(`held-out (${HELD_OUT.size}): greedy accuracy=${greedy.accuracy.toFixed(3)} tool_calls=${greedy.tool_calls!.toFixed(2)}; ` +
-      `T=1 accuracy=${sampled.accuracy.toFixed(3)} tool_calls=${sampled.tool_calls!.toFixed(2)} pass@${HELD_OUT.samples}=${sampled.pass_at_k.toFixed(3)}`);
+    console.log(
+      `saved ${TOOLS_MODEL_DIR}: ${calibration.parameters} parameters, pretrained in ${seconds.toFixed(0)} s`,
+    );
+    console.log(
+      `held-out (${HELD_OUT.size}): greedy accuracy=${greedy.accuracy.toFixed(3)} tool_calls=${greedy.tool_calls!.toFixed(2)}; ` +
+        `T=1 accuracy=${sampled.accuracy.toFixed(3)} tool_calls=${sampled.tool_calls!.toFixed(2)} pass@${HELD_OUT.samples}=${sampled.pass_at_k.toFixed(3)}`,
+    );
   } finally {
     model.free();
   }

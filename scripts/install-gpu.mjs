@@ -19,14 +19,24 @@ if (process.platform !== 'linux' || process.arch !== 'x64') {
   console.error(`the ${kind} build is packaged for linux-x64 here; this is ${process.platform}-${process.arch}`);
   process.exit(1);
 }
-const version = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).dependencies['@node-llama-cpp/linux-x64'];
+const version = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).dependencies[
+  '@node-llama-cpp/linux-x64'
+];
 const dir = path.join(root, 'gpu');
 mkdirSync(dir, { recursive: true });
-if (!existsSync(path.join(dir, 'package.json'))) writeFileSync(path.join(dir, 'package.json'), '{ "private": true, "description": "GPU builds of ggml for grpo-ts (npm run install:vulkan / install:cuda)" }\n');
+if (!existsSync(path.join(dir, 'package.json')))
+  writeFileSync(
+    path.join(dir, 'package.json'),
+    '{ "private": true, "description": "GPU builds of ggml for grpo-ts (npm run install:vulkan / install:cuda)" }\n',
+  );
 const specs = packages[kind].map((p) => `@node-llama-cpp/${p}@${version}`);
 console.log(`installing ${specs.join(' ')} into gpu/ …`);
-execFileSync('npm', ['install', '--prefix', dir, '--no-audit', '--no-fund', '--save-exact', ...specs], { stdio: 'inherit' });
+execFileSync('npm', ['install', '--prefix', dir, '--no-audit', '--no-fund', '--save-exact', ...specs], {
+  stdio: 'inherit',
+});
 if (kind === 'vulkan' && !['/usr/lib/x86_64-linux-gnu/libvulkan.so.1', '/usr/lib/libvulkan.so.1'].some(existsSync)) {
-  console.log('note: the Vulkan loader (libvulkan.so.1) was not found; on Debian/Ubuntu: apt-get install libvulkan1 (and mesa-vulkan-drivers for the software device)');
+  console.log(
+    'note: the Vulkan loader (libvulkan.so.1) was not found; on Debian/Ubuntu: apt-get install libvulkan1 (and mesa-vulkan-drivers for the software device)',
+  );
 }
 console.log('done: run `npx grpo doctor` (or `npx tsx src/cli/main.ts doctor`) to see the devices');

@@ -11,7 +11,8 @@ import { startDashboard } from '../src/dashboard/server.ts';
 import { Browser, findChromium, NO_CHROMIUM } from '../test/browser/chromium.ts';
 
 const [runsDir, runIds, arenaHtml] = process.argv.slice(2);
-if (!runsDir || !runIds || !arenaHtml) throw new Error('usage: tsx scripts/screenshots.ts RUNS_DIR RUN_ID[,RUN_ID…] ARENA_HTML');
+if (!runsDir || !runIds || !arenaHtml)
+  throw new Error('usage: tsx scripts/screenshots.ts RUNS_DIR RUN_ID[,RUN_ID…] ARENA_HTML');
 const chromium = findChromium();
 if (!chromium) throw new Error(NO_CHROMIUM);
 const docs = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'docs');
@@ -19,7 +20,13 @@ const size = { width: 1280, height: 760 };
 const dash = await startDashboard({ runsDir, port: 0 });
 const browser = await Browser.launch(chromium);
 try {
-  const page = await browser.newPage(`${dash.url}?${runIds.split(',').map((id) => `run=${encodeURIComponent(id)}`).join('&')}`, size);
+  const page = await browser.newPage(
+    `${dash.url}?${runIds
+      .split(',')
+      .map((id) => `run=${encodeURIComponent(id)}`)
+      .join('&')}`,
+    size,
+  );
   await page.waitFor('document.querySelectorAll(".chart canvas").length > 4');
   await page.screenshot(path.join(docs, 'dashboard.png'));
   const report = await browser.newPage(pathToFileURL(path.resolve(arenaHtml)).href, size);

@@ -4,7 +4,14 @@
  */
 
 /** grpo serve's answers to a request it cannot serve, each with its HTTP status (serve/serve-error.ts) */
-export type ServeErrorCode = 'bad_request' | 'unauthorized' | 'model_not_found' | 'not_found' | 'method_not_allowed' | 'payload_too_large' | 'unavailable';
+export type ServeErrorCode =
+  | 'bad_request'
+  | 'unauthorized'
+  | 'model_not_found'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'payload_too_large'
+  | 'unavailable';
 
 /** What kind of thing went wrong. */
 export type GrpoErrorCode =

@@ -5,7 +5,13 @@ export { AdamW, type AdamWOptions, type StepOptions, type StepResult } from './e
 export { learningRateAt, type LrSchedule, type ScheduleKind } from './engine/schedule.ts';
 export { type LlamaConfig, validateConfig, parameterCount } from './model/config.ts';
 export { type HostTensor, type WeightMap, hostTensor } from './model/host-tensor.ts';
-export { LlamaModel, type ModelOptions, type ForwardOptions, type ForwardPass, type Coefficients } from './model/llama-model.ts';
+export {
+  LlamaModel,
+  type ModelOptions,
+  type ForwardOptions,
+  type ForwardPass,
+  type Coefficients,
+} from './model/llama-model.ts';
 export { Rng } from './util/rng.ts';
 export * from './algorithms/index.ts';
 export * from './model/io/index.ts';
@@ -26,15 +32,54 @@ export { openModel, type OpenedModel } from './model/open-model.ts';
 export { train, type TrainOptions, type TrainResult } from './trainer/trainer.ts';
 // configs: one module (src/config/) shared by every command; each command's schema and its loader
 export {
-  defineConfig, parseConfig, parseOverrides, readConfigFile, describeConfig, loraSectionSchema, modelSectionFields, optimizerSectionSchema,
-  runSectionFields, seedField, overwriteField, type ConfigDefinition, type DeprecatedKey, type LoraSection, type OptimizerSection,
+  defineConfig,
+  parseConfig,
+  parseOverrides,
+  readConfigFile,
+  describeConfig,
+  loraSectionSchema,
+  modelSectionFields,
+  optimizerSectionSchema,
+  runSectionFields,
+  seedField,
+  overwriteField,
+  type ConfigDefinition,
+  type DeprecatedKey,
+  type LoraSection,
+  type OptimizerSection,
 } from './config/index.ts';
 export { trainConfigSchema, type TrainConfig } from './trainer/config/schema.ts';
 export { trainConfig, loadTrainConfig, validateTrainConfig } from './trainer/config/load.ts';
-export { sftConfig, sftConfigSchema, loadSftConfig, parseSftConfig, sftConfigReference, SFT_DEPRECATED_KEYS, type SftConfig, type SftConfigInput } from './trainer/sft-config.ts';
-export { pipelineConfig, pipelineConfigSchema, loadPipelineConfig, runPipeline, type PipelineConfig } from './cli/pipeline.ts';
-export { methodPresets, registerPreset, resolveAlgorithm, type MethodPreset, type ResolvedAlgorithm } from './trainer/config/presets.ts';
-export { batchTransforms, registerBatchTransform, type BatchTransform, type TransformRun } from './trainer/transforms/index.ts';
+export {
+  sftConfig,
+  sftConfigSchema,
+  loadSftConfig,
+  parseSftConfig,
+  sftConfigReference,
+  SFT_DEPRECATED_KEYS,
+  type SftConfig,
+  type SftConfigInput,
+} from './trainer/sft-config.ts';
+export {
+  pipelineConfig,
+  pipelineConfigSchema,
+  loadPipelineConfig,
+  runPipeline,
+  type PipelineConfig,
+} from './cli/pipeline.ts';
+export {
+  methodPresets,
+  registerPreset,
+  resolveAlgorithm,
+  type MethodPreset,
+  type ResolvedAlgorithm,
+} from './trainer/config/presets.ts';
+export {
+  batchTransforms,
+  registerBatchTransform,
+  type BatchTransform,
+  type TransformRun,
+} from './trainer/transforms/index.ts';
 export { resolveRunPlan, type RunPlan, type Critic } from './trainer/run-plan.ts';
 export type { Rollout, RolloutBatch } from './trainer/rollouts.ts';
 export { trainSft, saveSftModel } from './trainer/sft.ts';
@@ -48,7 +93,12 @@ export { functionTool, type Tool, type ToolCall } from './rollout/tools/tool.ts'
 export { calculatorTool } from './rollout/tools/calculator.ts';
 export { pythonTool } from './rollout/tools/python-tool.ts';
 export { hermesFormat, plainFormat, type ToolFormat } from './rollout/tools/tool-format.ts';
-export { toolEnvironment, type Environment, type EnvironmentFactory, type EnvironmentReply } from './rollout/tools/environment.ts';
+export {
+  toolEnvironment,
+  type Environment,
+  type EnvironmentFactory,
+  type EnvironmentReply,
+} from './rollout/tools/environment.ts';
 export { embeddedEpisodes } from './rollout/embedded-episodes.ts';
 export { remoteEpisodes } from './rollout/remote-episodes.ts';
 export type { AgentLoop } from './rollout/agent-loop.ts';

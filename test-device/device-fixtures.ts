@@ -21,15 +21,27 @@ export const SKIP: string | false = listDevices().some((d) => d.kind === kind)
 export const REL_TOL = 1e-4;
 
 /** The same model (config, weights) on the CPU and on the device under test. */
-export function onBoth(config: LlamaConfig, weights: WeightMap, opts: { valueHead?: boolean } = {}): { cpu: LlamaModel; dev: LlamaModel; free: () => void } {
+export function onBoth(
+  config: LlamaConfig,
+  weights: WeightMap,
+  opts: { valueHead?: boolean } = {},
+): { cpu: LlamaModel; dev: LlamaModel; free: () => void } {
   const cpu = new LlamaModel(config, { threads: 1, device: 'cpu', valueHead: opts.valueHead, weights });
   const dev = new LlamaModel(config, { device: DEVICE, valueHead: opts.valueHead, weights });
-  return { cpu, dev, free: () => { cpu.free(); dev.free(); } };
+  return {
+    cpu,
+    dev,
+    free: () => {
+      cpu.free();
+      dev.free();
+    },
+  };
 }
 
 /** max |a − b| over max |a| (0 when a is all zeros and b equals it) */
 export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let diff = 0, scale = 0;
+  let diff = 0,
+    scale = 0;
   for (let i = 0; i < a.length; i++) {
     diff = Math.max(diff, Math.abs(a[i] - b[i]));
     scale = Math.max(scale, Math.abs(a[i]));

@@ -10,14 +10,28 @@ import { DEVICE, SKIP, REL_TOL, onBoth, relativeError } from './device-fixtures.
 const config = { ...tinyConfigs['qwen2 (bias, MHA)'], eosTokenIds: [] };
 const weights = () => randomizeWeights(new LlamaModel(config, { threads: 1, device: 'cpu' }).weights.save(), 8);
 
-test(`${DEVICE}: KV-cache decoding samples what the CPU samples and equals a full forward on the device`, { skip: SKIP }, () => {
+test(`${DEVICE}: KV-cache decoding samples what the CPU samples and equals a full forward on the device`, {
+  skip: SKIP,
+}, () => {
   const { cpu, dev, free } = onBoth(config, weights());
   try {
-    const prompts = [[1, 5, 9], [1, 30, 4, 4, 12, 7]];
+    const prompts = [
+      [1, 5, 9],
+      [1, 30, 4, 4, 12, 7],
+    ];
     const opts = { temperature: 1, maxTokens: 6, seed: 3 };
-    const onCpu = generate(cpu, prompts, opts), onDev = generate(dev, prompts, opts);
-    assert.deepEqual(onDev.map((c) => c.tokens), onCpu.map((c) => c.tokens));
-    assert.ok(relativeError(onCpu.flatMap((c) => c.logprobs), onDev.flatMap((c) => c.logprobs)) < REL_TOL);
+    const onCpu = generate(cpu, prompts, opts),
+      onDev = generate(dev, prompts, opts);
+    assert.deepEqual(
+      onDev.map((c) => c.tokens),
+      onCpu.map((c) => c.tokens),
+    );
+    assert.ok(
+      relativeError(
+        onCpu.flatMap((c) => c.logprobs),
+        onDev.flatMap((c) => c.logprobs),
+      ) < REL_TOL,
+    );
     // the decoded log-probs are the device's own full-forward scores of the same tokens
     const seqs = onDev.map((c) => [...prompts[c.promptIndex], ...c.tokens]);
     const scored = dev.forward(seqs).logp;
@@ -47,7 +61,8 @@ test(`${DEVICE}: gradients of Σ g·logp + h·V + e·H and an AdamW step equal t
     const [stepC, stepD] = [optC.step({ lr: 1e-2 }), optD.step({ lr: 1e-2 })];
     assert.ok(Math.abs(stepC.gradNorm - stepD.gradNorm) < REL_TOL * stepC.gradNorm);
     const after = [cpu.weights.save(), dev.weights.save()];
-    for (const [name, w] of after[0]) assert.ok(relativeError(w.data, after[1].get(name)!.data) < REL_TOL, `${name} after AdamW`);
+    for (const [name, w] of after[0])
+      assert.ok(relativeError(w.data, after[1].get(name)!.data) < REL_TOL, `${name} after AdamW`);
   } finally {
     free();
   }
@@ -69,7 +84,14 @@ for (const basePrecision of ['f32', 'bf16', 'q8_0'] as const) {
     const lora = { r: 4, alpha: 8 };
     const dev = new LlamaModel(shape, { device: DEVICE, lora, basePrecision, weights: base });
     // the reference: the CPU on the same base, exact (f32) on the dequantized weights for q8_0
-    const cpu = new LlamaModel(shape, { threads: 1, device: 'cpu', lora, ...(basePrecision === 'q8_0' ? { basePrecision: 'f32', weights: dev.weights.save() } : { basePrecision, weights: base }) });
+    const cpu = new LlamaModel(shape, {
+      threads: 1,
+      device: 'cpu',
+      lora,
+      ...(basePrecision === 'q8_0'
+        ? { basePrecision: 'f32', weights: dev.weights.save() }
+        : { basePrecision, weights: base }),
+    });
     try {
       const rng = new Rng(7);
       const adapters = cpu.lora!.save();
@@ -79,7 +101,13 @@ for (const basePrecision of ['f32', 'bf16', 'q8_0'] as const) {
       const seqs = randomSequences(rng, [8, 11], shape.vocabSize);
       const logp = seqs.map((s) => Array.from({ length: s.length - 1 }, () => rng.normal()));
       const [optC, optD] = [cpu.createOptimizer(), dev.createOptimizer()];
-      assert.ok(relativeError(cpu.forward(seqs).logp.flatMap((r) => [...r]), dev.forward(seqs).logp.flatMap((r) => [...r])) < LORA_TOL[basePrecision], 'log-probs');
+      assert.ok(
+        relativeError(
+          cpu.forward(seqs).logp.flatMap((r) => [...r]),
+          dev.forward(seqs).logp.flatMap((r) => [...r]),
+        ) < LORA_TOL[basePrecision],
+        'log-probs',
+      );
       cpu.forward(seqs, { grad: true }).backward({ logp });
       dev.forward(seqs, { grad: true }).backward({ logp });
       for (const [name, t] of cpu.lora!.byName) {

@@ -17,18 +17,22 @@ function run(device: string, cpuOps: string): { y: Float32Array; grad: Float32Ar
   process.env.GRPO_CPU_OPS = cpuOps;
   const backend = Backend.open({ device, threads: 1 });
   const store = new TensorStore(4);
-  const w = store.declare('f32', [6, 5], 'w'), gw = store.declare('f32', [6, 5], 'gw');
+  const w = store.declare('f32', [6, 5], 'w'),
+    gw = store.declare('f32', [6, 5], 'gw');
   store.allocate(backend);
   const g = new ComputeGraph(backend);
   try {
     const rng = new Rng(11);
     w.write(Float32Array.from({ length: 30 }, () => rng.normal()));
-    const x = g.input('f32', [6, 3], 'x'), dy = g.input('f32', [5, 3], 'dy');
+    const x = g.input('f32', [6, 3], 'x'),
+      dy = g.input('f32', [5, 3], 'dy');
     const y = g.output(g.ops.softmax(g.ops.matmul(w, x)));
     g.expand(y);
     g.beginBackward();
     // ∂/∂W of Σ dy ⊙ y through the matmul only (a made-up backward, enough to cross the seam)
-    g.expand(g.ops.addInto(gw, g.ops.matmul(g.ops.cont(g.ops.transpose(x)), g.ops.cont(g.ops.transpose(g.ops.mul(dy, y))))));
+    g.expand(
+      g.ops.addInto(gw, g.ops.matmul(g.ops.cont(g.ops.transpose(x)), g.ops.cont(g.ops.transpose(g.ops.mul(dy, y))))),
+    );
     g.allocate();
     x.write(Float32Array.from({ length: 18 }, () => rng.normal()));
     g.computeForward();
@@ -45,7 +49,9 @@ function run(device: string, cpuOps: string): { y: Float32Array; grad: Float32Ar
   }
 }
 
-test(`${DEVICE}: the scheduler computes a training graph's parts on the device, and on the CPU the ops it is told to`, { skip: SKIP }, () => {
+test(`${DEVICE}: the scheduler computes a training graph's parts on the device, and on the CPU the ops it is told to`, {
+  skip: SKIP,
+}, () => {
   const cpu = run('cpu', '');
   const dev = run(DEVICE, '');
   const mixed = run(DEVICE, 'SOFT_MAX,MUL');
@@ -57,17 +63,34 @@ test(`${DEVICE}: the scheduler computes a training graph's parts on the device, 
   }
 });
 
-test(`${DEVICE}: with matmuls and softmax forced onto the CPU, decoding, gradients and AdamW still equal the CPU's`, { skip: SKIP }, () => {
+test(`${DEVICE}: with matmuls and softmax forced onto the CPU, decoding, gradients and AdamW still equal the CPU's`, {
+  skip: SKIP,
+}, () => {
   const saved = process.env.GRPO_CPU_OPS;
   process.env.GRPO_CPU_OPS = 'MUL_MAT,SOFT_MAX,RMS_NORM_BACK';
   const config = { ...tinyConfigs['qwen2 (bias, MHA)'], eosTokenIds: [] };
-  const { cpu, dev, free } = onBoth(config, randomizeWeights(new LlamaModel(config, { threads: 1, device: 'cpu' }).weights.save(), 4), { valueHead: true });
+  const { cpu, dev, free } = onBoth(
+    config,
+    randomizeWeights(new LlamaModel(config, { threads: 1, device: 'cpu' }).weights.save(), 4),
+    { valueHead: true },
+  );
   try {
-    const prompts = [[1, 5, 9], [1, 30, 4, 4, 12, 7]];
+    const prompts = [
+      [1, 5, 9],
+      [1, 30, 4, 4, 12, 7],
+    ];
     const opts = { temperature: 1, maxTokens: 5, seed: 2 };
     const [onCpu, onDev] = [generate(cpu, prompts, opts), generate(dev, prompts, opts)];
-    assert.deepEqual(onDev.map((c) => c.tokens), onCpu.map((c) => c.tokens));
-    assert.ok(relativeError(onCpu.flatMap((c) => c.logprobs), onDev.flatMap((c) => c.logprobs)) < REL_TOL);
+    assert.deepEqual(
+      onDev.map((c) => c.tokens),
+      onCpu.map((c) => c.tokens),
+    );
+    assert.ok(
+      relativeError(
+        onCpu.flatMap((c) => c.logprobs),
+        onDev.flatMap((c) => c.logprobs),
+      ) < REL_TOL,
+    );
     const rng = new Rng(3);
     const seqs = randomSequences(rng, [7, 11], config.vocabSize);
     const coef = () => seqs.map((s) => Array.from({ length: s.length - 1 }, () => rng.normal()));
@@ -78,7 +101,8 @@ test(`${DEVICE}: with matmuls and softmax forced onto the CPU, decoding, gradien
     optC.step({ lr: 1e-2 });
     optD.step({ lr: 1e-2 });
     const after = [cpu.weights.save(), dev.weights.save()];
-    for (const [name, w] of after[0]) assert.ok(relativeError(w.data, after[1].get(name)!.data) < REL_TOL, `${name} after a step`);
+    for (const [name, w] of after[0])
+      assert.ok(relativeError(w.data, after[1].get(name)!.data) < REL_TOL, `${name} after a step`);
   } finally {
     free();
     if (saved === undefined) delete process.env.GRPO_CPU_OPS;

@@ -12,20 +12,29 @@ const requests = [
 ];
 
 async function answers(device: string) {
-  return withServer(async (s) => {
-    const replies = await Promise.all(requests.map((r) => post(s, '/completions', { model: 'tiny', ...r })));
-    return replies.map((a) => {
-      assert.equal(a.status, 200, a.text);
-      const choice = a.json.choices[0];
-      return { text: choice.text as string, logprobs: choice.logprobs.token_logprobs as number[] };
-    });
-  }, { device });
+  return withServer(
+    async (s) => {
+      const replies = await Promise.all(requests.map((r) => post(s, '/completions', { model: 'tiny', ...r })));
+      return replies.map((a) => {
+        assert.equal(a.status, 200, a.text);
+        const choice = a.json.choices[0];
+        return { text: choice.text as string, logprobs: choice.logprobs.token_logprobs as number[] };
+      });
+    },
+    { device },
+  );
 }
 
 test(`${DEVICE}: grpo serve answers concurrent completions as the CPU's server does`, { skip: SKIP }, async () => {
   const [cpu, dev] = [await answers('cpu'), await answers(DEVICE)];
-  assert.deepEqual(dev.map((a) => a.text), cpu.map((a) => a.text));
-  const e = relativeError(cpu.flatMap((a) => a.logprobs), dev.flatMap((a) => a.logprobs));
+  assert.deepEqual(
+    dev.map((a) => a.text),
+    cpu.map((a) => a.text),
+  );
+  const e = relativeError(
+    cpu.flatMap((a) => a.logprobs),
+    dev.flatMap((a) => a.logprobs),
+  );
   assert.ok(e < REL_TOL, `log-probs off by ${e.toExponential(2)} (relative)`);
   assert.ok(cpu.every((a) => a.logprobs.length > 0));
 });

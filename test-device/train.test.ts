@@ -15,15 +15,22 @@ const COMPARED = ['reward', 'loss', 'kl', 'grad_norm', 'completion_length', 'acc
  * differences (1e-4 per op, test/engine.test.ts) over three steps. */
 const STEP_TOL = 2e-3;
 
-test(`${DEVICE}: three GRPO steps through train() sample the same completions and move the loss as on the CPU`, { skip: SKIP }, async () => {
+test(`${DEVICE}: three GRPO steps through train() sample the same completions and move the loss as on the CPU`, {
+  skip: SKIP,
+}, async () => {
   const modelDir = tinyModelFolder();
   const out = mkdtempSync(path.join(tmpdir(), 'grpo-device-train-'));
   try {
     const run = async (device: string) => {
       const cfg = toyConfig(modelDir, out, {
-        name: device.replace(':', '-'), overwrite: true, model: { path: modelDir, threads: 1, precision: 'f32', device },
-        data: { eval_size: 2 }, rollout: { prompts_per_step: 2, group_size: 4, max_tokens: 6 },
-        algorithm: { preset: 'grpo', kl_beta: 0.04 }, optimizer: { lr: 3e-2 }, training: { steps: 3, micro_batch_groups: 2, log_completions_every: 0 },
+        name: device.replace(':', '-'),
+        overwrite: true,
+        model: { path: modelDir, threads: 1, precision: 'f32', device },
+        data: { eval_size: 2 },
+        rollout: { prompts_per_step: 2, group_size: 4, max_tokens: 6 },
+        algorithm: { preset: 'grpo', kl_beta: 0.04 },
+        optimizer: { lr: 3e-2 },
+        training: { steps: 3, micro_batch_groups: 2, log_completions_every: 0 },
       });
       return (await train(cfg, { rewards: [shareOfA], tasks: toyTasks, quiet: true })).metrics;
     };
@@ -32,11 +39,20 @@ test(`${DEVICE}: three GRPO steps through train() sample the same completions an
     for (let i = 0; i < cpu.length; i++) {
       for (const key of COMPARED) {
         const [a, b] = [cpu[i][key], dev[i][key]];
-        if (typeof a !== 'number') { assert.equal(b, a, `step ${i + 1} ${key}`); continue; }
-        assert.ok(Math.abs(a - (b as number)) <= STEP_TOL * Math.max(1, Math.abs(a)), `step ${i + 1} ${key}: CPU ${a}, ${DEVICE} ${b}`);
+        if (typeof a !== 'number') {
+          assert.equal(b, a, `step ${i + 1} ${key}`);
+          continue;
+        }
+        assert.ok(
+          Math.abs(a - (b as number)) <= STEP_TOL * Math.max(1, Math.abs(a)),
+          `step ${i + 1} ${key}: CPU ${a}, ${DEVICE} ${b}`,
+        );
       }
     }
-    assert.ok(cpu.some((m) => (m.loss as number) !== 0), 'the steps trained (a nonzero loss)');
+    assert.ok(
+      cpu.some((m) => (m.loss as number) !== 0),
+      'the steps trained (a nonzero loss)',
+    );
   } finally {
     for (const d of [out, path.dirname(modelDir)]) rmSync(d, { recursive: true, force: true });
   }

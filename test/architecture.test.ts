@@ -12,16 +12,21 @@ const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const src = path.join(root, 'src');
 
 function sources(dir: string): string[] {
-  return readdirSync(dir).sort().flatMap((name) => {
-    const p = path.join(dir, name);
-    return statSync(p).isDirectory() ? sources(p) : /\.tsx?$/.test(name) ? [p] : [];
-  });
+  return readdirSync(dir)
+    .sort()
+    .flatMap((name) => {
+      const p = path.join(dir, name);
+      return statSync(p).isDirectory() ? sources(p) : /\.tsx?$/.test(name) ? [p] : [];
+    });
 }
 
 /** Each file's relative imports, resolved to files of src/. */
 function importsOf(file: string): string[] {
   const text = readFileSync(file, 'utf8');
-  const specs = [...text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+'(\.[^']+)'/g), ...text.matchAll(/import\('(\.[^']+)'\)/g)].map((m) => m[1]);
+  const specs = [
+    ...text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+'(\.[^']+)'/g),
+    ...text.matchAll(/import\('(\.[^']+)'\)/g),
+  ].map((m) => m[1]);
   return specs.map((s) => path.resolve(path.dirname(file), s));
 }
 
@@ -47,7 +52,8 @@ test('every file of src/ is in a layer of docs/architecture.md, and imports only
   const wrong: string[] = [];
   for (const file of files) {
     for (const target of importsOf(file)) {
-      if (layerOf(target) < layerOf(file)) wrong.push(`${path.relative(root, file)} imports ${path.relative(root, target)}, a layer above it`);
+      if (layerOf(target) < layerOf(file))
+        wrong.push(`${path.relative(root, file)} imports ${path.relative(root, target)}, a layer above it`);
     }
   }
   assert.deepEqual(wrong, []);
@@ -59,7 +65,10 @@ test('no import cycle', () => {
   const cycles: string[] = [];
   const visit = (f: string, stack: string[]) => {
     if (state.get(f) === 'done') return;
-    if (state.get(f) === 'open') { cycles.push([...stack.slice(stack.indexOf(f)), f].map((x) => path.relative(src, x)).join(' → ')); return; }
+    if (state.get(f) === 'open') {
+      cycles.push([...stack.slice(stack.indexOf(f)), f].map((x) => path.relative(src, x)).join(' → '));
+      return;
+    }
     state.set(f, 'open');
     for (const t of graph.get(f) ?? []) visit(t, [...stack, f]);
     state.set(f, 'done');

@@ -36,7 +36,10 @@ export interface GroupAdvantageOptions {
 function checkFinite(name: string, xs: readonly number[]): void {
   xs.forEach((x, i) => {
     if (!Number.isFinite(x)) {
-      throw new GrpoError('value', `${name}[${i}] is ${x}; every reward must be a finite number (score failures as 0 or drop the group)`);
+      throw new GrpoError(
+        'value',
+        `${name}[${i}] is ${x}; every reward must be a finite number (score failures as 0 or drop the group)`,
+      );
     }
   });
 }
@@ -50,7 +53,10 @@ export function groupAdvantages(
   const estimator = opts.estimator ?? 'grpo';
   const defaultScale = { grpo: 'group', dr_grpo: 'none', rloo: 'none', reinforce_baseline: 'batch' } as const;
   if (!(estimator in defaultScale)) {
-    throw new GrpoError('config', `unknown advantage estimator '${estimator}'; use one of ${Object.keys(defaultScale).join(', ')}`);
+    throw new GrpoError(
+      'config',
+      `unknown advantage estimator '${estimator}'; use one of ${Object.keys(defaultScale).join(', ')}`,
+    );
   }
   const scale = opts.scale ?? defaultScale[estimator];
   const whitenBatch = estimator === 'reinforce_baseline';
@@ -88,7 +94,11 @@ export function groupAdvantages(
 export function outcomeTokenRewards(scores: readonly number[], lengths: readonly number[]): Ragged {
   checkLength('scores', scores, lengths.length, 'one score per completion');
   return lengths.map((len, i) => {
-    if (len < 1) throw new GrpoError('shape', `completion ${i} has no tokens, so its reward has nowhere to go; keep the EOS token in the completion`);
+    if (len < 1)
+      throw new GrpoError(
+        'shape',
+        `completion ${i} has no tokens, so its reward has nowhere to go; keep the EOS token in the completion`,
+      );
     const r = new Array<number>(len).fill(0);
     r[len - 1] = scores[i];
     return r;
@@ -138,7 +148,11 @@ export function reinforcePlusPlusAdvantages(
   });
   if (opts.whiten === false) return { advantages: returns.map((g) => g.slice()), returns };
   // population std: OpenRLHF's form, rsqrt(max(var, 1e-8)); sample std: verl's, 1/sqrt(var + 1e-8)
-  const flat = whiten(returns.flat(), { eps: opts.eps ?? 1e-8, std: opts.std ?? 'sample', floor: opts.std === 'population' });
+  const flat = whiten(returns.flat(), {
+    eps: opts.eps ?? 1e-8,
+    std: opts.std ?? 'sample',
+    floor: opts.std === 'population',
+  });
   let k = 0;
   const advantages = returns.map((g) => g.map(() => flat[k++]));
   return { advantages, returns };

@@ -69,11 +69,15 @@ export function aggregationNormalizer(batch: Ragged | readonly number[], mask?: 
 }
 
 export function isAggregationMode(x: string): x is AggregationMode {
-  return Object.prototype.hasOwnProperty.call(aggregations, x);
+  return Object.hasOwn(aggregations, x);
 }
 
 /** c[i][t] with loss = Σ c·ℓ; masked tokens get 0. This is also dLoss/dℓ, which every loss gradient uses. */
-export function aggregationWeights(mode: AggregationMode, lengths: readonly number[], opts: AggregationOptions = {}): Ragged {
+export function aggregationWeights(
+  mode: AggregationMode,
+  lengths: readonly number[],
+  opts: AggregationOptions = {},
+): Ragged {
   if (!isAggregationMode(mode)) {
     throw new GrpoError('config', `unknown aggregation '${mode}'; use one of ${Object.keys(aggregations).join(', ')}`);
   }

@@ -54,7 +54,10 @@ export function discoLoss(input: DiscoInput): LossResult {
   const isPositive = rewards.map((r, i) => {
     if (input.positiveThreshold !== undefined) return r > input.positiveThreshold;
     if (r !== 0 && r !== 1) {
-      throw new GrpoError('value', `DisCO needs binary rewards but rewards[${i}] is ${r}; pass positiveThreshold to binarise them`);
+      throw new GrpoError(
+        'value',
+        `DisCO needs binary rewards but rewards[${i}] is ${r}; pass positiveThreshold to binarise them`,
+      );
     }
     return r === 1;
   });

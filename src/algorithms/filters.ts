@@ -19,9 +19,14 @@ export interface DynamicSamplingOptions {
  * completion (DAPO filters on accuracy, verl `filter_groups.metric: acc`), not a reward with format terms in it.
  * A group of one is kept, as verl keeps it (its std is undefined, not zero).
  */
-export function dynamicSamplingKeep(values: number[], groupSize: number | readonly number[], opts: DynamicSamplingOptions = {}): boolean[] {
+export function dynamicSamplingKeep(
+  values: number[],
+  groupSize: number | readonly number[],
+  opts: DynamicSamplingOptions = {},
+): boolean[] {
   const rule = opts.rule ?? 'distinct';
-  if (rule !== 'distinct' && rule !== 'range') throw new GrpoError('config', `unknown dynamic sampling rule '${rule as string}'; use distinct or range`);
+  if (rule !== 'distinct' && rule !== 'range')
+    throw new GrpoError('config', `unknown dynamic sampling rule '${rule as string}'; use distinct or range`);
   const [lo, hi] = opts.range ?? [0, 1];
   const tol = opts.tolerance ?? 0;
   return groupSlices(values.length, groupSize).map(([s, e]) => {
@@ -60,9 +65,17 @@ export function overlongFilterMask(truncated: readonly boolean[], lengths: reado
  * 0 up to L_max − L_cache, then a linear ramp to −1 at L_max, −1 beyond. TRL's example: (90, 100, 20) → −0.5.
  * `factor` scales the penalty (verl overlong_buffer penalty_factor, default 1).
  */
-export function softOverlongPunishment(length: number, maxLength: number, cacheLength: number, opts: { factor?: number } = {}): number {
+export function softOverlongPunishment(
+  length: number,
+  maxLength: number,
+  cacheLength: number,
+  opts: { factor?: number } = {},
+): number {
   if (!(cacheLength >= 0 && cacheLength <= maxLength)) {
-    throw new GrpoError('config', `soft overlong punishment needs 0 ≤ cacheLength ≤ maxLength, got cacheLength=${cacheLength}, maxLength=${maxLength}`);
+    throw new GrpoError(
+      'config',
+      `soft overlong punishment needs 0 ≤ cacheLength ≤ maxLength, got cacheLength=${cacheLength}, maxLength=${maxLength}`,
+    );
   }
   const factor = opts.factor ?? 1;
   const safe = maxLength - cacheLength;

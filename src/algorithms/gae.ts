@@ -12,9 +12,16 @@ export interface GaeOptions {
  * δ_t = r_t + γ·V_{t+1} − V_t with V_T = 0, A_t = δ_t + γλ·A_{t+1}, returns R_t = A_t + V_t.
  * With γ = λ = 1 (ORZ) A_t = Σ_{s≥t} r_s − V_t.
  */
-export function gae(rewards: number[], values: number[], opts: GaeOptions): { advantages: number[]; returns: number[] } {
+export function gae(
+  rewards: number[],
+  values: number[],
+  opts: GaeOptions,
+): { advantages: number[]; returns: number[] } {
   if (rewards.length !== values.length) {
-    throw new GrpoError('shape', `gae: ${rewards.length} rewards but ${values.length} values; give one value per completion token`);
+    throw new GrpoError(
+      'shape',
+      `gae: ${rewards.length} rewards but ${values.length} values; give one value per completion token`,
+    );
   }
   const { gamma, lambda } = opts;
   const advantages = new Array<number>(rewards.length);
@@ -41,7 +48,11 @@ export interface GaeBatchOptions extends GaeOptions {
 }
 
 /** GAE over a ragged batch (one inner array per completion), optionally whitened over all tokens. */
-export function gaeBatch(rewards: Ragged, values: Ragged, opts: GaeBatchOptions): { advantages: Ragged; returns: Ragged } {
+export function gaeBatch(
+  rewards: Ragged,
+  values: Ragged,
+  opts: GaeBatchOptions,
+): { advantages: Ragged; returns: Ragged } {
   checkSameShape('values', values, 'rewards', rewards);
   const per = rewards.map((r, i) => gae(r, values[i], opts));
   const returns = per.map((p) => p.returns);

@@ -22,10 +22,17 @@ export interface GdpoOptions {
  * GDPO (docs/methods/gdpo.md): normalise each reward within its group, take the weighted sum, then normalise over
  * the batch. `rewardsByFunc[k][i]` is reward function k's score of completion i.
  */
-export function gdpoAdvantages(rewardsByFunc: number[][], groupSize: number | readonly number[], opts: GdpoOptions = {}): number[] {
-  if (rewardsByFunc.length === 0) throw new GrpoError('shape', 'gdpoAdvantages needs at least one reward function (rewardsByFunc[k][i])');
+export function gdpoAdvantages(
+  rewardsByFunc: number[][],
+  groupSize: number | readonly number[],
+  opts: GdpoOptions = {},
+): number[] {
+  if (rewardsByFunc.length === 0)
+    throw new GrpoError('shape', 'gdpoAdvantages needs at least one reward function (rewardsByFunc[k][i])');
   const n = rewardsByFunc[0].length;
-  rewardsByFunc.forEach((r, k) => checkLength(`rewardsByFunc[${k}]`, r, n, 'one score per completion, same batch for every reward function'));
+  rewardsByFunc.forEach((r, k) =>
+    checkLength(`rewardsByFunc[${k}]`, r, n, 'one score per completion, same batch for every reward function'),
+  );
   const weights = opts.weights ?? rewardsByFunc.map(() => 1);
   checkLength('weights', weights, rewardsByFunc.length, 'one weight per reward function');
   const eps = opts.eps ?? 1e-4;
@@ -34,7 +41,8 @@ export function gdpoAdvantages(rewardsByFunc: number[][], groupSize: number | re
   const sum = new Array<number>(n).fill(0);
   rewardsByFunc.forEach((r, k) => {
     r.forEach((x, i) => {
-      if (!Number.isFinite(x)) throw new GrpoError('value', `rewardsByFunc[${k}][${i}] is ${x}; rewards must be finite numbers`);
+      if (!Number.isFinite(x))
+        throw new GrpoError('value', `rewardsByFunc[${k}][${i}] is ${x}; rewards must be finite numbers`);
     });
     for (const [s, e] of slices) {
       const g = r.slice(s, e);
@@ -45,7 +53,8 @@ export function gdpoAdvantages(rewardsByFunc: number[][], groupSize: number | re
     }
   });
   if ((opts.batchNorm ?? 'sequence') === 'token') {
-    if (!opts.lengths) throw new GrpoError('config', "gdpoAdvantages batchNorm 'token' needs lengths (one per completion)");
+    if (!opts.lengths)
+      throw new GrpoError('config', "gdpoAdvantages batchNorm 'token' needs lengths (one per completion)");
     checkLength('lengths', opts.lengths, n, 'one length per completion');
     return whiten(sum, { weights: opts.lengths, eps: opts.batchEps ?? 1e-8, std: stdKind });
   }

@@ -32,8 +32,12 @@ export function gfpoSelect(input: GfpoSelectInput): { kept: number[]; groupSizes
   const { rewards, lengths } = input;
   checkLength('lengths', lengths, rewards.length, 'one length per completion');
   const name = input.metric ?? 'length';
-  const metric = Object.prototype.hasOwnProperty.call(gfpoMetrics, name) ? gfpoMetrics[name] : undefined;
-  if (!metric) throw new GrpoError('config', `unknown GFPO metric '${input.metric}'; use ${Object.keys(gfpoMetrics).join(' or ')}`);
+  const metric = Object.hasOwn(gfpoMetrics, name) ? gfpoMetrics[name] : undefined;
+  if (!metric)
+    throw new GrpoError(
+      'config',
+      `unknown GFPO metric '${input.metric}'; use ${Object.keys(gfpoMetrics).join(' or ')}`,
+    );
   const slices = groupSlices(rewards.length, input.groupSize);
   const ks = typeof input.k === 'number' ? slices.map(() => input.k as number) : input.k;
   checkLength('k', ks, slices.length, 'one k per group');
@@ -41,7 +45,8 @@ export function gfpoSelect(input: GfpoSelectInput): { kept: number[]; groupSizes
   const groupSizes: number[] = [];
   slices.forEach(([s, e], g) => {
     const k = ks[g];
-    if (!Number.isInteger(k) || k < 1) throw new GrpoError('config', `GFPO k must be a positive integer, got ${k} for group ${g}`);
+    if (!Number.isInteger(k) || k < 1)
+      throw new GrpoError('config', `GFPO k must be a positive integer, got ${k} for group ${g}`);
     const idx: number[] = [];
     for (let i = s; i < e; i++) idx.push(i);
     const score = (i: number): number => metric(rewards[i], lengths[i]);
@@ -72,7 +77,10 @@ export function gfpoAdaptiveK(meanReward: number, groupSize: number, opts: GfpoA
   const thresholds = opts.thresholds ?? [0.25, 0.5, 0.75];
   const ks = opts.ks ?? [8, 8, 6, 4];
   if (ks.length !== thresholds.length + 1) {
-    throw new GrpoError('config', `GFPO adaptive k needs one more k than thresholds (${thresholds.length} thresholds, ${ks.length} ks)`);
+    throw new GrpoError(
+      'config',
+      `GFPO adaptive k needs one more k than thresholds (${thresholds.length} thresholds, ${ks.length} ks)`,
+    );
   }
   let bucket = 0;
   while (bucket < thresholds.length && meanReward >= thresholds[bucket]) bucket++;
@@ -90,7 +98,11 @@ export interface GfpoAdvantageInput extends Omit<GfpoSelectInput, 'k'> {
  * GFPO end to end: advantages over the kept completions only (0 for the filtered ones) and a 0/1 keep flag per
  * completion; turn `keep` into a loss mask so the filtered completions leave the loss and its counts.
  */
-export function gfpoAdvantages(input: GfpoAdvantageInput): { advantages: number[]; keep: number[]; groupSizes: number[] } {
+export function gfpoAdvantages(input: GfpoAdvantageInput): {
+  advantages: number[];
+  keep: number[];
+  groupSizes: number[];
+} {
   const slices = groupSlices(input.rewards.length, input.groupSize);
   const k =
     input.k === 'adaptive'

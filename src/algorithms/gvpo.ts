@@ -1,5 +1,13 @@
 import { GrpoError } from '../errors.ts';
-import { checkMask, broadcastToTokens, checkSameShape, groupSlices, lengthsOf, type LossResult, type Ragged } from './ragged.ts';
+import {
+  checkMask,
+  broadcastToTokens,
+  checkSameShape,
+  groupSlices,
+  lengthsOf,
+  type LossResult,
+  type Ragged,
+} from './ragged.ts';
 
 /**
  * GVPO (docs/methods/gvpo.md; jszkc/GVPO README compute_policy_loss_gvpo): an MSE between the group-centred implicit
@@ -47,7 +55,8 @@ export function gvpoLoss(input: GvpoInput): LossResult {
     });
     return n > 0 ? sum / n : 0;
   });
-  const implicitReward = (lp: Ragged, i: number): number => beta * lp[i].reduce((acc, x, t) => acc + m(i, t) * (x - oldLogp[i][t]), 0);
+  const implicitReward = (lp: Ragged, i: number): number =>
+    beta * lp[i].reduce((acc, x, t) => acc + m(i, t) * (x - oldLogp[i][t]), 0);
   const r = logp.map((_s, i) => implicitReward(logp, i));
   const rDetached = logp.map((_s, i) => implicitReward(detached, i));
 
@@ -56,7 +65,8 @@ export function gvpoLoss(input: GvpoInput): LossResult {
   const residual = new Array<number>(logp.length).fill(0);
   for (const [s, e] of groupSlices(logp.length, input.groupSize)) {
     const n = e - s;
-    if (n < 2) throw new GrpoError('shape', 'GVPO divides by (groupSize − 1): every group needs at least 2 completions');
+    if (n < 2)
+      throw new GrpoError('shape', 'GVPO divides by (groupSize − 1): every group needs at least 2 completions');
     let groupMean = 0;
     for (let i = s; i < e; i++) groupMean += rDetached[i] / n;
     for (let i = s; i < e; i++) {

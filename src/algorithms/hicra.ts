@@ -6,12 +6,16 @@ import { broadcastToTokens, type Ragged } from './ragged.ts';
  * planning tokens, A + α·|A|·mask — A(1+α) when A > 0, A(1−α) when A < 0. The mask is a constant.
  */
 export function hicraAdvantages(advantages: Ragged | number[], planningMask: Ragged, alpha = 0.2): Ragged {
-  const adv = broadcastToTokens(advantages, planningMask.map((m) => m.length), 'advantages');
+  const adv = broadcastToTokens(
+    advantages,
+    planningMask.map((m) => m.length),
+    'advantages',
+  );
   return adv.map((a, i) => a.map((x, t) => x + alpha * Math.abs(x) * planningMask[i][t]));
 }
 
 // Byte-level BPE (GPT-2, Qwen) and SentencePiece (Llama) spell a leading space / newline with these markers.
-const MARKERS: Record<string, string> = { 'Ġ': ' ', '▁': ' ', 'Ċ': '\n', 'ĉ': '\t' };
+const MARKERS: Record<string, string> = { Ġ: ' ', '▁': ' ', Ċ: '\n', ĉ: '\t' };
 const isWordChar = (c: string | undefined): boolean => c !== undefined && /[\p{L}\p{N}_]/u.test(c);
 
 /**
@@ -44,13 +48,21 @@ function normaliseWithOwners(pieces: readonly string[], caseSensitive: boolean):
  * text and grams are compared case-insensitively with whitespace collapsed, and a match must start and end at
  * word boundaries, so "try" does not match inside "retry". Subword pieces of a matched word are all marked.
  */
-export function planningTokenMask(tokens: readonly string[], strategicGrams: readonly string[], opts: { caseSensitive?: boolean } = {}): number[] {
+export function planningTokenMask(
+  tokens: readonly string[],
+  strategicGrams: readonly string[],
+  opts: { caseSensitive?: boolean } = {},
+): number[] {
   const caseSensitive = opts.caseSensitive ?? false;
   const { text, owner } = normaliseWithOwners(tokens, caseSensitive);
   const mask = new Array<number>(tokens.length).fill(0);
   for (const gram of strategicGrams) {
     const needle = normaliseWithOwners([gram], caseSensitive).text.trim();
-    if (needle.length === 0) throw new GrpoError('config', 'a strategic n-gram is empty; give HICRA phrases such as "let\'s try a different approach"');
+    if (needle.length === 0)
+      throw new GrpoError(
+        'config',
+        'a strategic n-gram is empty; give HICRA phrases such as "let\'s try a different approach"',
+      );
     for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + 1)) {
       const end = at + needle.length;
       const boundaryStart = !isWordChar(needle[0]) || !isWordChar(text[at - 1]);
@@ -63,6 +75,10 @@ export function planningTokenMask(tokens: readonly string[], strategicGrams: rea
 }
 
 /** planningTokenMask for a batch: one token-piece list per completion. */
-export function planningTokenMasks(tokensBySequence: readonly (readonly string[])[], strategicGrams: readonly string[], opts: { caseSensitive?: boolean } = {}): Ragged {
+export function planningTokenMasks(
+  tokensBySequence: readonly (readonly string[])[],
+  strategicGrams: readonly string[],
+  opts: { caseSensitive?: boolean } = {},
+): Ragged {
   return tokensBySequence.map((t) => planningTokenMask(t, strategicGrams, opts));
 }

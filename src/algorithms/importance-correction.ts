@@ -24,7 +24,11 @@ export interface RolloutCorrectionOptions {
 }
 
 /** Importance weights that correct for the sampler/trainer mismatch, one per token (a sequence's weight is repeated). */
-export function rolloutCorrectionWeights(oldLogp: Ragged, rolloutLogp: Ragged, opts: RolloutCorrectionOptions = {}): Ragged {
+export function rolloutCorrectionWeights(
+  oldLogp: Ragged,
+  rolloutLogp: Ragged,
+  opts: RolloutCorrectionOptions = {},
+): Ragged {
   checkSameShape('rolloutLogp', rolloutLogp, 'oldLogp', oldLogp);
   if (opts.mask) checkSameShape('mask', opts.mask, 'oldLogp', oldLogp);
   if (opts.mask) checkMask(opts.mask);
@@ -33,10 +37,15 @@ export function rolloutCorrectionWeights(oldLogp: Ragged, rolloutLogp: Ragged, o
   const max = opts.max ?? 3;
   const min = opts.min ?? 0;
   if (!(max > 0) || !(min >= 0) || min > max) {
-    throw new GrpoError('config', `rollout correction bounds need 0 ≤ min ≤ max and max > 0, got min=${min}, max=${max}`);
+    throw new GrpoError(
+      'config',
+      `rollout correction bounds need 0 ≤ min ≤ max and max > 0, got min=${min}, max=${max}`,
+    );
   }
-  if (level !== 'token' && level !== 'sequence') throw new GrpoError('config', `unknown rollout correction level '${level as string}'`);
-  if (mode !== 'truncate' && mode !== 'mask') throw new GrpoError('config', `unknown rollout correction mode '${mode as string}'`);
+  if (level !== 'token' && level !== 'sequence')
+    throw new GrpoError('config', `unknown rollout correction level '${level as string}'`);
+  if (mode !== 'truncate' && mode !== 'mask')
+    throw new GrpoError('config', `unknown rollout correction mode '${mode as string}'`);
   const logMax = Math.log(max);
   const logMin = min > 0 ? Math.log(min) : -Infinity;
   // In log space, so a long sequence's product never overflows to Infinity (and Infinity·0 never makes NaN).

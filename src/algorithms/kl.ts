@@ -28,8 +28,9 @@ export const klEstimators: Record<KlKind, KlEstimator> = {
 };
 
 function estimator(kind: KlKind): KlEstimator {
-  const e = Object.prototype.hasOwnProperty.call(klEstimators, kind) ? klEstimators[kind] : undefined;
-  if (!e) throw new GrpoError('config', `unknown KL estimator '${kind}'; use one of ${Object.keys(klEstimators).join(', ')}`);
+  const e = Object.hasOwn(klEstimators, kind) ? klEstimators[kind] : undefined;
+  if (!e)
+    throw new GrpoError('config', `unknown KL estimator '${kind}'; use one of ${Object.keys(klEstimators).join(', ')}`);
   return e;
 }
 
@@ -91,7 +92,7 @@ export function klLoss(input: KlLossInput): LossResult {
         value = Math.sign(value) * clamp;
         grad = 0;
       }
-      if (!input.mask || input.mask[i][t] !== 0) {
+      if (input.mask?.[i][t] !== 0) {
         sum += est.value(d);
         count++;
       }
@@ -120,17 +121,32 @@ const clamped = (x: number, c = Infinity) => Math.min(Math.max(x, -c), c);
  * KL folded into token-level rewards (PPO style; verl apply_kl_penalty, OpenRLHF compute_reward):
  * r[i][t] − β·kl(logp, refLogp), with logp from the behaviour (old) policy. No gradient flows through it.
  */
-export function klPenalizedTokenRewards(tokenRewards: Ragged, logp: Ragged, refLogp: Ragged, opts: KlRewardOptions): Ragged {
+export function klPenalizedTokenRewards(
+  tokenRewards: Ragged,
+  logp: Ragged,
+  refLogp: Ragged,
+  opts: KlRewardOptions,
+): Ragged {
   checkSameShape('logp', logp, 'tokenRewards', tokenRewards);
   checkSameShape('refLogp', refLogp, 'tokenRewards', tokenRewards);
   const est = estimator(opts.kind ?? 'k1');
-  return tokenRewards.map((s, i) => s.map((r, t) => r - opts.beta * clamped(est.value(logp[i][t] - refLogp[i][t]), opts.clamp)));
+  return tokenRewards.map((s, i) =>
+    s.map((r, t) => r - opts.beta * clamped(est.value(logp[i][t] - refLogp[i][t]), opts.clamp)),
+  );
 }
 
 /** KL folded into sequence rewards (TRL RLOO): r_i − β·Σ_t kl(logp, refLogp). */
-export function klPenalizedSequenceRewards(rewards: number[], logp: Ragged, refLogp: Ragged, opts: KlRewardOptions): number[] {
+export function klPenalizedSequenceRewards(
+  rewards: number[],
+  logp: Ragged,
+  refLogp: Ragged,
+  opts: KlRewardOptions,
+): number[] {
   checkLength('rewards', rewards, logp.length, 'one reward per completion');
   checkSameShape('refLogp', refLogp, 'logp', logp);
   const est = estimator(opts.kind ?? 'k1');
-  return rewards.map((r, i) => r - opts.beta * logp[i].reduce((acc, lp, t) => acc + clamped(est.value(lp - refLogp[i][t]), opts.clamp), 0));
+  return rewards.map(
+    (r, i) =>
+      r - opts.beta * logp[i].reduce((acc, lp, t) => acc + clamped(est.value(lp - refLogp[i][t]), opts.clamp), 0),
+  );
 }

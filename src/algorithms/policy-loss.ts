@@ -63,7 +63,13 @@ interface SurrogateTerm {
  * The clipped surrogate of one token: max(−A·r, −A·clip(r, 1−εlow, 1+εhigh)), then for A < 0 with dual-clip
  * min(·, −A·c) (verl compute_policy_loss_vanilla, TRL _compute_loss).
  */
-export function clippedSurrogate(ratio: number, advantage: number, epsLow: number, epsHigh: number, dualClipC?: number): SurrogateTerm {
+export function clippedSurrogate(
+  ratio: number,
+  advantage: number,
+  epsLow: number,
+  epsHigh: number,
+  dualClipC?: number,
+): SurrogateTerm {
   const lo = 1 - epsLow;
   const hi = 1 + epsHigh;
   const unclipped = -advantage * ratio;
@@ -104,17 +110,24 @@ export function ppoClipLoss(input: PpoClipInput): LossResult {
   const detached = input.logpDetached ?? logp;
   checkSameShape('logpDetached', detached, 'logp', logp);
   if (!(epsLow >= 0 && epsLow < 1) || !(epsHigh >= 0)) {
-    throw new GrpoError('config', `clip range needs 0 ≤ epsLow < 1 and epsHigh ≥ 0, got epsLow=${epsLow}, epsHigh=${epsHigh}`);
+    throw new GrpoError(
+      'config',
+      `clip range needs 0 ≤ epsLow < 1 and epsHigh ≥ 0, got epsLow=${epsLow}, epsHigh=${epsHigh}`,
+    );
   }
   if (input.dualClipC !== undefined && !(input.dualClipC > 1)) {
     throw new GrpoError('config', `dualClipC must be > 1 (verl uses 3), got ${input.dualClipC}`);
   }
   if (level !== 'token' && level !== 'sequence' && level !== 'sequence-token' && level !== 'sequence-sum') {
-    throw new GrpoError('config', `unknown importance level '${level as string}'; use token, sequence, sequence-token or sequence-sum`);
+    throw new GrpoError(
+      'config',
+      `unknown importance level '${level as string}'; use token, sequence, sequence-token or sequence-sum`,
+    );
   }
   const clampC = input.logRatioClamp ?? 20;
   const sides = input.logRatioClampSides ?? 'both';
-  if (sides !== 'both' && sides !== 'upper') throw new GrpoError('config', `logRatioClampSides must be 'both' or 'upper', got '${sides as string}'`);
+  if (sides !== 'both' && sides !== 'upper')
+    throw new GrpoError('config', `logRatioClampSides must be 'both' or 'upper', got '${sides as string}'`);
   const upperOnly = sides === 'upper';
   const coef = aggregationWeights(input.aggregation, lengths, input);
   const mask = input.mask;
@@ -179,6 +192,11 @@ export function ppoClipLoss(input: PpoClipInput): LossResult {
   return {
     loss,
     dlogp,
-    stats: { clip_ratio: frac(nClipped), dual_clip_ratio: frac(nDual), approx_kl: frac(klSum), ratio_mean: frac(ratioSum) },
+    stats: {
+      clip_ratio: frac(nClipped),
+      dual_clip_ratio: frac(nDual),
+      approx_kl: frac(klSum),
+      ratio_mean: frac(ratioSum),
+    },
   };
 }

@@ -41,7 +41,10 @@ export function checkMask(mask: Ragged, name = 'mask'): void {
   mask.forEach((s, i) =>
     s.forEach((m, t) => {
       if (m !== 0 && m !== 1) {
-        throw new GrpoError('value', `${name}[${i}][${t}] is ${m}; a mask is 0/1 (use per-token weights for fractional scaling)`);
+        throw new GrpoError(
+          'value',
+          `${name}[${i}][${t}] is ${m}; a mask is 0/1 (use per-token weights for fractional scaling)`,
+        );
       }
     }),
   );
@@ -71,23 +74,32 @@ export function groupSlices(batchSize: number, groupSize: number | readonly numb
   }
   let s = 0;
   for (const g of groupSize) {
-    if (!Number.isInteger(g) || g < 1) throw new GrpoError('shape', `every group size must be a positive integer, got ${g}`);
+    if (!Number.isInteger(g) || g < 1)
+      throw new GrpoError('shape', `every group size must be a positive integer, got ${g}`);
     slices.push([s, s + g]);
     s += g;
   }
   if (s !== batchSize) {
-    throw new GrpoError('shape', `group sizes sum to ${s} but the batch has ${batchSize} entries; give one size per group, in batch order`);
+    throw new GrpoError(
+      'shape',
+      `group sizes sum to ${s} but the batch has ${batchSize} entries; give one size per group, in batch order`,
+    );
   }
   return slices;
 }
 
 /** A per-sequence value repeated over each sequence's tokens; a ragged input is returned as is (after a shape check). */
-export function broadcastToTokens(values: readonly number[] | Ragged, lengths: readonly number[], name = 'values'): Ragged {
+export function broadcastToTokens(
+  values: readonly number[] | Ragged,
+  lengths: readonly number[],
+  name = 'values',
+): Ragged {
   checkLength(name, values, lengths.length, 'one per sequence');
   return lengths.map((len, i) => {
     const v = values[i];
     if (Array.isArray(v)) {
-      if (v.length !== len) throw new GrpoError('shape', `${name}[${i}] has ${v.length} tokens but the sequence has ${len}`);
+      if (v.length !== len)
+        throw new GrpoError('shape', `${name}[${i}] has ${v.length} tokens but the sequence has ${len}`);
       return v;
     }
     return new Array<number>(len).fill(v as number);
@@ -120,7 +132,8 @@ export function scatterMasked(x: Ragged, mask: Ragged, fill = 0): Ragged {
   if (x.length !== mask.length) throw new GrpoError('shape', `${x.length} sequences for a mask of ${mask.length}`);
   return mask.map((m, i) => {
     const ones = m.reduce((a, b) => a + b, 0);
-    if (x[i].length !== ones) throw new GrpoError('shape', `sequence ${i}: ${x[i].length} values for ${ones} masked-in tokens`);
+    if (x[i].length !== ones)
+      throw new GrpoError('shape', `sequence ${i}: ${x[i].length} values for ${ones} masked-in tokens`);
     let k = 0;
     return m.map((v) => (v === 1 ? x[i][k++] : fill));
   });

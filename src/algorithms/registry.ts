@@ -112,15 +112,24 @@ export class Registry<T extends { name: string }> {
   constructor(readonly kind: string) {}
 
   add(item: T): T {
-    if (!/^[a-z][\w-]*$/.test(item.name)) throw new GrpoError('config', `${this.kind} name '${item.name}' must start with a lowercase letter and hold only letters, digits, '_' and '-'`);
-    if (this.items.has(item.name)) throw new GrpoError('config', `${this.kind} '${item.name}' is already registered; pick another name`);
+    if (!/^[a-z][\w-]*$/.test(item.name))
+      throw new GrpoError(
+        'config',
+        `${this.kind} name '${item.name}' must start with a lowercase letter and hold only letters, digits, '_' and '-'`,
+      );
+    if (this.items.has(item.name))
+      throw new GrpoError('config', `${this.kind} '${item.name}' is already registered; pick another name`);
     this.items.set(item.name, item);
     return item;
   }
 
   get(name: string): T {
     const item = this.items.get(name);
-    if (!item) throw new GrpoError('config', `unknown ${this.kind} '${name}'; use one of ${this.names().join(', ')} (or register one)`);
+    if (!item)
+      throw new GrpoError(
+        'config',
+        `unknown ${this.kind} '${name}'; use one of ${this.names().join(', ')} (or register one)`,
+      );
     return item;
   }
 
@@ -141,7 +150,9 @@ export const advantageEstimators = new Registry<AdvantageEstimator>('advantage e
 export const policyLosses = new Registry<PolicyLoss>('policy loss');
 
 /** Adds an advantage estimator that `algorithm.advantage` can name; returns it. */
-export function registerAdvantageEstimator<S extends OptionsSchema>(estimator: AdvantageEstimator<S>): AdvantageEstimator<S> {
+export function registerAdvantageEstimator<S extends OptionsSchema>(
+  estimator: AdvantageEstimator<S>,
+): AdvantageEstimator<S> {
   advantageEstimators.add(estimator as unknown as AdvantageEstimator);
   return estimator;
 }
@@ -154,16 +165,24 @@ export function registerPolicyLoss<S extends OptionsSchema>(loss: PolicyLoss<S>)
 
 /** A bad `algorithm.<key>`: the message names the key; `key` and `detail` let a schema report it at its path. */
 export class AlgorithmKeyError extends GrpoError {
-  constructor(readonly key: string, readonly detail: string) {
+  constructor(
+    readonly key: string,
+    readonly detail: string,
+  ) {
     super('config', `algorithm.${key}: ${detail}`);
   }
 }
 
 /** Parses a method's options (unknown keys are errors, missing ones take the paper's defaults). */
-export function methodOptions(method: { name: string; options: OptionsSchema }, kind: string, values: Record<string, unknown>): Record<string, unknown> {
+export function methodOptions(
+  method: { name: string; options: OptionsSchema },
+  kind: string,
+  values: Record<string, unknown>,
+): Record<string, unknown> {
   const r = method.options.strict().safeParse(values);
   if (r.success) return r.data as Record<string, unknown>;
   const issue = r.error.issues[0];
-  if (issue.code === 'unrecognized_keys') throw new AlgorithmKeyError(issue.keys[0], `not an option of ${kind} '${method.name}'`);
+  if (issue.code === 'unrecognized_keys')
+    throw new AlgorithmKeyError(issue.keys[0], `not an option of ${kind} '${method.name}'`);
   throw new AlgorithmKeyError(issue.path.join('.'), `${issue.message} (an option of ${kind} '${method.name}')`);
 }

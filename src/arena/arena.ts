@@ -35,17 +35,30 @@ export interface ArenaRuns {
 
 export async function runArena(o: ArenaOptions): Promise<ArenaRuns> {
   const methods = o.methods.map((m) => m.trim()).filter(Boolean);
-  if (!methods.length) throw new GrpoError('config', `--methods needs at least one of ${methodPresets.names().join(', ')} (comma-separated)`);
+  if (!methods.length)
+    throw new GrpoError(
+      'config',
+      `--methods needs at least one of ${methodPresets.names().join(', ')} (comma-separated)`,
+    );
   const unknown = methods.filter((m) => !methodPresets.has(m));
-  if (unknown.length) throw new GrpoError('config', `--methods: unknown method ${unknown.map((m) => `'${m}'`).join(', ')}; choose from ${methodPresets.names().join(', ')}`);
-  if (new Set(methods).size !== methods.length) throw new GrpoError('config', `--methods names a method twice: ${methods.join(',')}`);
+  if (unknown.length)
+    throw new GrpoError(
+      'config',
+      `--methods: unknown method ${unknown.map((m) => `'${m}'`).join(', ')}; choose from ${methodPresets.names().join(', ')}`,
+    );
+  if (new Set(methods).size !== methods.length)
+    throw new GrpoError('config', `--methods names a method twice: ${methods.join(',')}`);
   const seeds = o.seeds ?? 1;
-  if (!Number.isInteger(seeds) || seeds < 1) throw new GrpoError('config', `--seeds takes a whole number ≥ 1, got ${seeds}`);
+  if (!Number.isInteger(seeds) || seeds < 1)
+    throw new GrpoError('config', `--seeds takes a whole number ≥ 1, got ${seeds}`);
   const base = loadTrainConfig(o.config, o.overrides ?? []);
   const name = o.name ?? `arena-${base.name}`;
   const dir = path.join(base.out_dir, name);
   // without evaluations during training there is no curve to reach a target on: evaluate about ten times
-  const evalEvery = base.training.eval_every > 0 ? [] : ['--training.eval_every', String(Math.max(1, Math.ceil(base.training.steps / 10)))];
+  const evalEvery =
+    base.training.eval_every > 0
+      ? []
+      : ['--training.eval_every', String(Math.max(1, Math.ceil(base.training.steps / 10)))];
   const runs: ArenaRun[] = [];
   const total = methods.length * seeds;
   for (const method of methods) {
@@ -53,12 +66,33 @@ export async function runArena(o: ArenaOptions): Promise<ArenaRuns> {
       const seed = base.seed + k;
       const id = `${method}-s${seed}`;
       o.onRun?.(runs.length, total, method, seed);
-      const config = loadTrainConfig(o.config, [...(o.overrides ?? []), ...evalEvery,
-        '--algorithm.preset', method, '--seed', String(seed), '--out_dir', dir, '--name', id, '--overwrite', 'true']);
+      const config = loadTrainConfig(o.config, [
+        ...(o.overrides ?? []),
+        ...evalEvery,
+        '--algorithm.preset',
+        method,
+        '--seed',
+        String(seed),
+        '--out_dir',
+        dir,
+        '--name',
+        id,
+        '--overwrite',
+        'true',
+      ]);
       const t0 = performance.now();
       const r = await train(config, o.trainOptions);
-      if (r.interrupted) throw new GrpoError('interrupted', `the arena stopped during ${id}; finished runs are in ${dir}`);
-      runs.push({ method, seed, id, metrics: r.metrics, accuracyBefore: r.accuracyBefore, accuracyAfter: r.accuracyAfter, seconds: (performance.now() - t0) / 1000 });
+      if (r.interrupted)
+        throw new GrpoError('interrupted', `the arena stopped during ${id}; finished runs are in ${dir}`);
+      runs.push({
+        method,
+        seed,
+        id,
+        metrics: r.metrics,
+        accuracyBefore: r.accuracyBefore,
+        accuracyAfter: r.accuracyAfter,
+        seconds: (performance.now() - t0) / 1000,
+      });
     }
   }
   return { name, dir, configFile: o.config, runs };

@@ -24,10 +24,25 @@ export function arenaReport(a: ArenaRuns, target = defaultTarget(a.runs)): Arena
   const methods = summarizeMethods(a.runs, target);
   const seeds = Math.max(...methods.map((m) => m.seeds));
   const pct = `${Math.round(target * 1000) / 10}%`;
-  const columns = ['method', 'final held-out acc', 'best held-out acc', `steps to ${pct}`, `time to ${pct} (s)`, 'completion length', 'KL', 'wall time (s)'];
+  const columns = [
+    'method',
+    'final held-out acc',
+    'best held-out acc',
+    `steps to ${pct}`,
+    `time to ${pct} (s)`,
+    'completion length',
+    'KL',
+    'wall time (s)',
+  ];
   const table = methods.map((m) => [
-    m.method, fmt(m.final, 3), fmt(m.best, 3), reached(m.stepsToTarget, m.seeds, 0), reached(m.secondsToTarget, m.seeds, 1),
-    fmt(m.completionLength, 1), fmt(m.kl, 4), fmt(m.seconds, 1),
+    m.method,
+    fmt(m.final, 3),
+    fmt(m.best, 3),
+    reached(m.stepsToTarget, m.seeds, 0),
+    reached(m.secondsToTarget, m.seeds, 1),
+    fmt(m.completionLength, 1),
+    fmt(m.kl, 4),
+    fmt(m.seconds, 1),
   ]);
   const notes = [
     `Config ${a.configFile}; ${a.runs.length} runs (${seeds} seed${seeds > 1 ? 's' : ''} per method) in ${a.dir}.`,
@@ -40,10 +55,22 @@ export function arenaReport(a: ArenaRuns, target = defaultTarget(a.runs)): Arena
 
 export function markdownTable(r: ArenaReport): string {
   const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
-  return [`# ${r.title}`, '', row(r.columns), row(r.columns.map(() => '---')), ...r.table.map(row), '', ...r.notes.map((n) => `- ${n}`), ''].join('\n');
+  return [
+    `# ${r.title}`,
+    '',
+    row(r.columns),
+    row(r.columns.map(() => '---')),
+    ...r.table.map(row),
+    '',
+    ...r.notes.map((n) => `- ${n}`),
+    '',
+  ].join('\n');
 }
 
-export async function writeArenaReport(a: ArenaRuns, target?: number): Promise<{ report: ArenaReport; files: string[] }> {
+export async function writeArenaReport(
+  a: ArenaRuns,
+  target?: number,
+): Promise<{ report: ArenaReport; files: string[] }> {
   const report = arenaReport(a, target);
   const files = [path.join(a.dir, 'arena.md'), path.join(a.dir, 'arena.html'), path.join(a.dir, 'arena.json')];
   writeFileSync(files[0], markdownTable(report));

@@ -48,9 +48,13 @@ export function heldOut(run: ArenaRun): [step: number, accuracy: number][] {
  */
 export function trainingSeconds(metrics: MetricLine[], step: number): number | null {
   if (step === 0) return 0;
-  const first = metrics[0], at = metrics.find((m) => m.step === step);
+  const first = metrics[0],
+    at = metrics.find((m) => m.step === step);
   if (!first || !at || typeof first.wall_time !== 'number' || typeof at.wall_time !== 'number') return null;
-  const firstStepMs = ['time/generate_ms', 'time/prepare_ms', 'time/update_ms'].reduce((s, k) => s + (Number(first[k]) || 0), 0);
+  const firstStepMs = ['time/generate_ms', 'time/prepare_ms', 'time/update_ms'].reduce(
+    (s, k) => s + (Number(first[k]) || 0),
+    0,
+  );
   return at.wall_time - (first.wall_time - firstStepMs / 1000);
 }
 
@@ -75,13 +79,21 @@ export function summarizeRun(run: ArenaRun, target: number): RunSummary {
 }
 
 /** Mean and sample standard deviation (n − 1) over seeds of the values present; `n` counts them. */
-export interface Spread { mean: number; sd: number | null; n: number }
+export interface Spread {
+  mean: number;
+  sd: number | null;
+  n: number;
+}
 
 export function spread(values: (number | null)[]): Spread | null {
   const xs = values.filter((v): v is number => v !== null && Number.isFinite(v));
   if (!xs.length) return null;
   const m = mean(xs);
-  return { mean: m, sd: xs.length > 1 ? Math.sqrt(xs.reduce((s, x) => s + (x - m) ** 2, 0) / (xs.length - 1)) : null, n: xs.length };
+  return {
+    mean: m,
+    sd: xs.length > 1 ? Math.sqrt(xs.reduce((s, x) => s + (x - m) ** 2, 0) / (xs.length - 1)) : null,
+    n: xs.length,
+  };
 }
 
 export interface MethodSummary {
@@ -103,8 +115,15 @@ export function summarizeMethods(runs: ArenaRun[], target: number): MethodSummar
     const s = runs.filter((r) => r.method === method).map((r) => summarizeRun(r, target));
     const over = (k: keyof RunSummary) => spread(s.map((x) => x[k]));
     return {
-      method, seeds: s.length, final: over('final'), best: over('best'), stepsToTarget: over('stepsToTarget'),
-      secondsToTarget: over('secondsToTarget'), completionLength: over('completionLength'), kl: over('kl'), seconds: over('seconds'),
+      method,
+      seeds: s.length,
+      final: over('final'),
+      best: over('best'),
+      stepsToTarget: over('stepsToTarget'),
+      secondsToTarget: over('secondsToTarget'),
+      completionLength: over('completionLength'),
+      kl: over('kl'),
+      seconds: over('seconds'),
     };
   });
 }
@@ -114,7 +133,14 @@ export function summarizeMethods(runs: ArenaRun[], target: number): MethodSummar
  * compares how fast methods get near the best result of the arena. Where no run got any right, 100%: none reached.
  */
 export function defaultTarget(runs: ArenaRun[]): number {
-  const best = Math.max(0, ...runs.flatMap((r) => heldOut(r).filter(([s]) => s > 0).map(([, a]) => a)));
+  const best = Math.max(
+    0,
+    ...runs.flatMap((r) =>
+      heldOut(r)
+        .filter(([s]) => s > 0)
+        .map(([, a]) => a),
+    ),
+  );
   return best > 0 ? Math.round(0.9 * best * 1000) / 1000 : 1;
 }
 
@@ -132,10 +158,13 @@ export function meanCurves(runs: ArenaRun[]): { method: string; rows: Record<str
     };
     for (const r of mine) {
       // eval_accuracy is part of heldout_accuracy
-      for (const m of r.metrics) for (const [k, v] of Object.entries(m)) if (k !== 'step' && k !== 'eval_accuracy') add(Number(m.step), k, v);
+      for (const m of r.metrics)
+        for (const [k, v] of Object.entries(m)) if (k !== 'step' && k !== 'eval_accuracy') add(Number(m.step), k, v);
       for (const [step, acc] of heldOut(r)) add(step, 'heldout_accuracy', acc);
     }
-    const rows = [...byStep].sort((a, b) => a[0] - b[0]).map(([step, row]) => Object.fromEntries([['step', step], ...[...row].map(([k, vs]) => [k, mean(vs)])]));
+    const rows = [...byStep]
+      .sort((a, b) => a[0] - b[0])
+      .map(([step, row]) => Object.fromEntries([['step', step], ...[...row].map(([k, vs]) => [k, mean(vs)])]));
     return { method, rows };
   });
 }

@@ -15,22 +15,48 @@ const number = (flag: string, ok: (n: number) => boolean, what: string) => (v: s
 export function registerArenaCommand(program: Command): void {
   program
     .command('arena')
-    .description('train the same task from the same start with each method and seed, then compare them (arena.md, arena.html)')
-    .requiredOption('--config <file>', 'YAML run config every run starts from; --section.key value overrides it for all')
-    .requiredOption('--methods <list>', `comma-separated methods (algorithm.preset): ${methodPresets.names().join(', ')}`)
-    .option('--seeds <n>', 'seeds per method (the config\'s seed, seed + 1, …)', number('--seeds', (n) => Number.isInteger(n) && n >= 1, 'a whole number ≥ 1'), 1)
-    .option('--target <acc>', 'held-out accuracy to reach (default: 90% of the best any run reached)', number('--target', (n) => n >= 0 && n <= 1, 'an accuracy between 0 and 1'))
+    .description(
+      'train the same task from the same start with each method and seed, then compare them (arena.md, arena.html)',
+    )
+    .requiredOption(
+      '--config <file>',
+      'YAML run config every run starts from; --section.key value overrides it for all',
+    )
+    .requiredOption(
+      '--methods <list>',
+      `comma-separated methods (algorithm.preset): ${methodPresets.names().join(', ')}`,
+    )
+    .option(
+      '--seeds <n>',
+      "seeds per method (the config's seed, seed + 1, …)",
+      number('--seeds', (n) => Number.isInteger(n) && n >= 1, 'a whole number ≥ 1'),
+      1,
+    )
+    .option(
+      '--target <acc>',
+      'held-out accuracy to reach (default: 90% of the best any run reached)',
+      number('--target', (n) => n >= 0 && n <= 1, 'an accuracy between 0 and 1'),
+    )
     .option('--arena-name <name>', 'folder under out_dir for the runs and the report (default: arena-<config name>)')
     .allowUnknownOption()
     .allowExcessArguments()
-    .action(async (opts: { config: string; methods: string; seeds: number; target?: number; arenaName?: string }, cmd: Command) => {
-      const arena = await runArena({
-        config: opts.config, methods: opts.methods.split(','), seeds: opts.seeds, overrides: cmd.args, name: opts.arenaName,
-        trainOptions: { tasks: embeddedTaskSplits },
-        onRun: (i, total, method, seed) => console.error(`arena: run ${i + 1}/${total}: ${method}, seed ${seed}`),
-      });
-      const { report, files } = await writeArenaReport(arena, opts.target);
-      console.log(markdownTable(report));
-      console.log(`report: ${files.join(', ')}\nruns: grpo dashboard ${arena.dir}`);
-    });
+    .action(
+      async (
+        opts: { config: string; methods: string; seeds: number; target?: number; arenaName?: string },
+        cmd: Command,
+      ) => {
+        const arena = await runArena({
+          config: opts.config,
+          methods: opts.methods.split(','),
+          seeds: opts.seeds,
+          overrides: cmd.args,
+          name: opts.arenaName,
+          trainOptions: { tasks: embeddedTaskSplits },
+          onRun: (i, total, method, seed) => console.error(`arena: run ${i + 1}/${total}: ${method}, seed ${seed}`),
+        });
+        const { report, files } = await writeArenaReport(arena, opts.target);
+        console.log(markdownTable(report));
+        console.log(`report: ${files.join(', ')}\nruns: grpo dashboard ${arena.dir}`);
+      },
+    );
 }

@@ -45,17 +45,37 @@ export function formatEvalReport(r: EvalReport): string {
 export async function runEval(o: EvalCliOptions, print: (line: string) => void = console.log): Promise<EvalReport> {
   const n = o.nSamples ?? 1;
   const temperature = o.temperature ?? 0;
-  if (n > 1 && temperature === 0) throw new GrpoError('config', `--n-samples ${n} with greedy decoding gives identical samples; pass --temperature (e.g. 1) for pass@${n}`);
-  const examples = await loadPromptExamples({
-    path: o.data, limit: o.limit, seed: o.dataSeed ?? 1, promptField: o.promptField, answerField: o.answerField,
-  }, 'held_out');
-  if (examples.some((e) => e.answer === undefined)) throw new GrpoError('data', `${o.data}: some examples have no gold answer; map the answer column with --answer-field`);
+  if (n > 1 && temperature === 0)
+    throw new GrpoError(
+      'config',
+      `--n-samples ${n} with greedy decoding gives identical samples; pass --temperature (e.g. 1) for pass@${n}`,
+    );
+  const examples = await loadPromptExamples(
+    {
+      path: o.data,
+      limit: o.limit,
+      seed: o.dataSeed ?? 1,
+      promptField: o.promptField,
+      answerField: o.answerField,
+    },
+    'held_out',
+  );
+  if (examples.some((e) => e.answer === undefined))
+    throw new GrpoError(
+      'data',
+      `${o.data}: some examples have no gold answer; map the answer column with --answer-field`,
+    );
   if (o.out) prepareOutputFile(o.out, 'the completions (--out)');
   const maxTokens = o.maxTokens ?? (isEmbeddedData(o.data) ? embeddedTask(o.data).maxCompletionTokens() + 8 : 256);
   const { model, tokenizer } = openModel(resolveModelPath(o.model), modelOptions(o));
   try {
     const { report, completions } = await evaluateModel(model, tokenizer, examples, {
-      nSamples: n, temperature, topP: o.topP, maxTokens, seed: o.seed ?? 0, promptText: promptTemplate(o.template ?? 'raw', tokenizer, o.system),
+      nSamples: n,
+      temperature,
+      topP: o.topP,
+      maxTokens,
+      seed: o.seed ?? 0,
+      promptText: promptTemplate(o.template ?? 'raw', tokenizer, o.system),
     });
     if (o.out) writeFileAtomic(o.out, completions.map((c) => JSON.stringify(c)).join('\n') + '\n');
     print(formatEvalReport(report));
@@ -69,25 +89,31 @@ const int = (v: string) => parseInt(v, 10);
 
 /** Register `grpo eval` on the command line program. */
 export function registerEvalCommand(program: Command): Command {
-  return addModelFlags(program
-    .command('eval')
-    .description('held-out accuracy, pass@k, format rate and length of a model on prompts with gold answers')
-    .requiredOption('--model <path>', 'model: Hugging Face folder, .gguf, llama2.c .bin, or "embedded"')
-    .requiredOption('--data <path>', 'prompts with answers: .jsonl/.json/.parquet, or embedded:<task> (its held-out split)')
-    .option('--n-samples <n>', 'samples per prompt (pass@n)', int, 1)
-    .option('--temperature <t>', 'sampling temperature; 0 is greedy', parseFloat, 0)
-    .option('--top-p <p>', 'nucleus sampling mass', parseFloat)
-    .option('--max-tokens <n>', 'completion tokens at most (default: the task\'s need, or 256)', int)
-    .option('--limit <n>', 'prompts to score (default: all rows, 200 for an embedded task)', int)
-    .option('--seed <s>', 'sampling seed', int, 0)
-    .option('--data-seed <s>', 'seed of an embedded task\'s held-out draw', int, 1)
-    .option('--template <kind>', 'prompt text: raw, r1_zero or chat', 'raw')
-    .option('--system <text>', 'system message for the chat template')
-    .option('--prompt-field <field>', 'field holding the prompt', 'prompt')
-    .option('--answer-field <field>', 'field holding the gold answer', 'answer')
-    .option('--out <file>', 'write every completion as JSON Lines')
-    .action(async (opts) => {
-      if (!['raw', 'r1_zero', 'chat'].includes(opts.template)) throw new GrpoError('config', `--template must be raw, r1_zero or chat, got '${opts.template}'`);
-      await runEval(opts as EvalCliOptions);
-    }));
+  return addModelFlags(
+    program
+      .command('eval')
+      .description('held-out accuracy, pass@k, format rate and length of a model on prompts with gold answers')
+      .requiredOption('--model <path>', 'model: Hugging Face folder, .gguf, llama2.c .bin, or "embedded"')
+      .requiredOption(
+        '--data <path>',
+        'prompts with answers: .jsonl/.json/.parquet, or embedded:<task> (its held-out split)',
+      )
+      .option('--n-samples <n>', 'samples per prompt (pass@n)', int, 1)
+      .option('--temperature <t>', 'sampling temperature; 0 is greedy', parseFloat, 0)
+      .option('--top-p <p>', 'nucleus sampling mass', parseFloat)
+      .option('--max-tokens <n>', "completion tokens at most (default: the task's need, or 256)", int)
+      .option('--limit <n>', 'prompts to score (default: all rows, 200 for an embedded task)', int)
+      .option('--seed <s>', 'sampling seed', int, 0)
+      .option('--data-seed <s>', "seed of an embedded task's held-out draw", int, 1)
+      .option('--template <kind>', 'prompt text: raw, r1_zero or chat', 'raw')
+      .option('--system <text>', 'system message for the chat template')
+      .option('--prompt-field <field>', 'field holding the prompt', 'prompt')
+      .option('--answer-field <field>', 'field holding the gold answer', 'answer')
+      .option('--out <file>', 'write every completion as JSON Lines')
+      .action(async (opts) => {
+        if (!['raw', 'r1_zero', 'chat'].includes(opts.template))
+          throw new GrpoError('config', `--template must be raw, r1_zero or chat, got '${opts.template}'`);
+        await runEval(opts as EvalCliOptions);
+      }),
+  );
 }

@@ -32,51 +32,75 @@ const program = new Command('grpo')
   .version(pkg.version);
 
 const int = (v: string) => parseInt(v, 10);
-addModelFlags(program
-  .command('generate')
-  .description('generate completions from a model (Hugging Face folder, .gguf, or llama2.c .bin)')
-  .requiredOption('--model <path>', 'model path')
-  .option('--prompt <text>', 'prompt text (default: start from BOS)')
-  .option('--max-tokens <n>', 'new tokens at most', int, 256)
-  .option('--temperature <t>', 'sampling temperature; 0 is greedy', parseFloat, 1)
-  .option('--top-p <p>', 'nucleus sampling mass', parseFloat)
-  .option('--top-k <k>', 'keep the k most likely tokens', int)
-  .option('--min-p <p>', 'keep tokens with probability ≥ p × the top one', parseFloat)
-  .option('--n <n>', 'samples', int, 1)
-  .option('--seed <s>', 'sampling seed', int, 0)
-  .option('--stop <text...>', 'stop strings')
-  .option('--json', 'one JSON line per sample with tokens and log-probs'))
-  .action((opts) => runGenerate(opts));
+addModelFlags(
+  program
+    .command('generate')
+    .description('generate completions from a model (Hugging Face folder, .gguf, or llama2.c .bin)')
+    .requiredOption('--model <path>', 'model path')
+    .option('--prompt <text>', 'prompt text (default: start from BOS)')
+    .option('--max-tokens <n>', 'new tokens at most', int, 256)
+    .option('--temperature <t>', 'sampling temperature; 0 is greedy', parseFloat, 1)
+    .option('--top-p <p>', 'nucleus sampling mass', parseFloat)
+    .option('--top-k <k>', 'keep the k most likely tokens', int)
+    .option('--min-p <p>', 'keep tokens with probability ≥ p × the top one', parseFloat)
+    .option('--n <n>', 'samples', int, 1)
+    .option('--seed <s>', 'sampling seed', int, 0)
+    .option('--stop <text...>', 'stop strings')
+    .option('--json', 'one JSON line per sample with tokens and log-probs'),
+).action((opts) => runGenerate(opts));
 
 program
   .command('train')
   .description('RL post-training (GRPO family) from a YAML config; any --section.key value overrides the file')
   .option('--config <file>', 'YAML run config')
   .option('--resume <dir>', 'continue from a checkpoint folder (runs/<name>/checkpoint)')
-  .option('--overwrite [bool]', 'start afresh in a run folder that holds an earlier run (deletes its metrics, checkpoint and final model)')
+  .option(
+    '--overwrite [bool]',
+    'start afresh in a run folder that holds an earlier run (deletes its metrics, checkpoint and final model)',
+  )
   .option('--device <d>', 'model.device: ' + DEVICE_HELP)
-  .option('--dashboard [port]', 'serve the live dashboard of out_dir beside the run and print its URL (port default 6006, else any free one)')
+  .option(
+    '--dashboard [port]',
+    'serve the live dashboard of out_dir beside the run and print its URL (port default 6006, else any free one)',
+  )
   .allowUnknownOption()
   .allowExcessArguments()
-  .action(async (opts, cmd) => { await runTrainCli({ config: opts.config, resume: opts.resume, overwrite: opts.overwrite, dashboard: opts.dashboard, overrides: opts.device ? [...cmd.args, '--model.device', opts.device] : cmd.args, tasks: embeddedTaskSplits }); });
+  .action(async (opts, cmd) => {
+    await runTrainCli({
+      config: opts.config,
+      resume: opts.resume,
+      overwrite: opts.overwrite,
+      dashboard: opts.dashboard,
+      overrides: opts.device ? [...cmd.args, '--model.device', opts.device] : cmd.args,
+      tasks: embeddedTaskSplits,
+    });
+  });
 
-const OVERRIDES_HELP = '\nAny config key can be overridden as --section.key value (values read as YAML), e.g. --out_dir runs2';
+const OVERRIDES_HELP =
+  '\nAny config key can be overridden as --section.key value (values read as YAML), e.g. --out_dir runs2';
 // every command's config comes from the shared config module (src/config/); train's reference is commented YAML
 const otherConfigs = { sft: sftConfig, pipeline: pipelineConfig, tfgrpo: tfgrpoConfig, gepa: gepaConfig };
 
 program
   .command('config')
-  .description('print every config key with its default and doc: grpo train\'s (method knobs as a preset sets them), or another command\'s')
+  .description(
+    "print every config key with its default and doc: grpo train's (method knobs as a preset sets them), or another command's",
+  )
   .option('--preset <name>', `one of ${methodPresets.names().join(', ')}`, 'grpo')
   .option('--command <name>', `train, ${Object.keys(otherConfigs).join(', ')}`, 'train')
   .action((opts) => {
     if (opts.command !== 'train') {
       const def = otherConfigs[opts.command as keyof typeof otherConfigs];
-      if (!def) throw new GrpoError('config', `--command '${opts.command}' is not one of train, ${Object.keys(otherConfigs).join(', ')}`);
+      if (!def)
+        throw new GrpoError(
+          'config',
+          `--command '${opts.command}' is not one of train, ${Object.keys(otherConfigs).join(', ')}`,
+        );
       process.stdout.write(def.reference() + '\n');
       return;
     }
-    if (!methodPresets.has(opts.preset)) throw new GrpoError('config', `--preset '${opts.preset}' is not one of ${methodPresets.names().join(', ')}`);
+    if (!methodPresets.has(opts.preset))
+      throw new GrpoError('config', `--preset '${opts.preset}' is not one of ${methodPresets.names().join(', ')}`);
     process.stdout.write(configReference(opts.preset));
   });
 
@@ -86,14 +110,22 @@ registerMergeCommand(program);
 registerDashboardCommand(program);
 registerArenaCommand(program);
 
-addModelFlags(program
-  .command('serve')
-  .description('serve a model over an OpenAI-compatible HTTP API (/v1/models, /v1/chat/completions, /v1/completions, /update_weights_from_disk)')
-  .requiredOption('--model <path>', 'model path (Hugging Face folder, .gguf, or llama2.c .bin)')
-  .option('--host <host>', 'interface to bind', '127.0.0.1')
-  .option('--port <n>', 'port; 0 = any free port', int, 8000)
-  .option('--api-key <key>', 'require "Authorization: Bearer <key>" on every route but /health, as vLLM (default: $GRPO_API_KEY)'))
-  .action(async (opts) => { await runServe(opts); });
+addModelFlags(
+  program
+    .command('serve')
+    .description(
+      'serve a model over an OpenAI-compatible HTTP API (/v1/models, /v1/chat/completions, /v1/completions, /update_weights_from_disk)',
+    )
+    .requiredOption('--model <path>', 'model path (Hugging Face folder, .gguf, or llama2.c .bin)')
+    .option('--host <host>', 'interface to bind', '127.0.0.1')
+    .option('--port <n>', 'port; 0 = any free port', int, 8000)
+    .option(
+      '--api-key <key>',
+      'require "Authorization: Bearer <key>" on every route but /health, as vLLM (default: $GRPO_API_KEY)',
+    ),
+).action(async (opts) => {
+  await runServe(opts);
+});
 
 program
   .command('doctor')
@@ -103,24 +135,38 @@ program
 
 program
   .command('pipeline')
-  .description('DeepSeek-R1\'s multi-stage recipe from one config: sft and train stages, each from the previous stage\'s model, resumable, in one run folder')
+  .description(
+    "DeepSeek-R1's multi-stage recipe from one config: sft and train stages, each from the previous stage's model, resumable, in one run folder",
+  )
   .requiredOption('--config <file>', 'YAML pipeline config (name, out_dir, model, stages)')
-  .allowUnknownOption(true).allowExcessArguments(true).addHelpText('after', OVERRIDES_HELP)
-  .action(async (opts, cmd) => { await runPipeline(loadPipelineConfig(opts.config, cmd.args), { tasks: embeddedTaskSplits }); });
+  .allowUnknownOption(true)
+  .allowExcessArguments(true)
+  .addHelpText('after', OVERRIDES_HELP)
+  .action(async (opts, cmd) => {
+    await runPipeline(loadPipelineConfig(opts.config, cmd.args), { tasks: embeddedTaskSplits });
+  });
 
 program
   .command('tfgrpo')
   .description('Training-Free GRPO: learn an experience library in context against any OpenAI-compatible model')
   .requiredOption('--config <file>', 'YAML config')
-  .allowUnknownOption(true).allowExcessArguments(true).addHelpText('after', OVERRIDES_HELP)
-  .action(async (opts, cmd) => { await tfgrpoCommand(opts.config, { overrides: cmd.args }); });
+  .allowUnknownOption(true)
+  .allowExcessArguments(true)
+  .addHelpText('after', OVERRIDES_HELP)
+  .action(async (opts, cmd) => {
+    await tfgrpoCommand(opts.config, { overrides: cmd.args });
+  });
 
 program
   .command('gepa')
   .description('GEPA: reflective prompt evolution with a Pareto front against any OpenAI-compatible model')
   .requiredOption('--config <file>', 'YAML config')
-  .allowUnknownOption(true).allowExcessArguments(true).addHelpText('after', OVERRIDES_HELP)
-  .action(async (opts, cmd) => { await gepaCommand(opts.config, { overrides: cmd.args }); });
+  .allowUnknownOption(true)
+  .allowExcessArguments(true)
+  .addHelpText('after', OVERRIDES_HELP)
+  .action(async (opts, cmd) => {
+    await gepaCommand(opts.config, { overrides: cmd.args });
+  });
 
 try {
   await program.parseAsync(process.argv);

@@ -23,15 +23,30 @@ export interface MergeOptions {
 }
 
 export function runMerge(o: MergeOptions, print: (line: string) => void = console.log): void {
-  if (o.dtype && o.dtype !== 'f32' && o.dtype !== 'bf16') throw new GrpoError('config', `--dtype must be f32 or bf16, got '${o.dtype}'`);
+  if (o.dtype && o.dtype !== 'f32' && o.dtype !== 'bf16')
+    throw new GrpoError('config', `--dtype must be f32 or bf16, got '${o.dtype}'`);
   prepareOutputFile(o.out, 'the merged model (--out)');
   if (o.gguf) prepareOutputFile(o.gguf, 'the GGUF (--gguf)');
-  const { model, tokenizer } = openModel(o.model, { adapter: o.adapter, basePrecision: 'f32', tokenizer: o.tokenizer, threads: o.threads, precision: 'f32' });
+  const { model, tokenizer } = openModel(o.model, {
+    adapter: o.adapter,
+    basePrecision: 'f32',
+    tokenizer: o.tokenizer,
+    threads: o.threads,
+    precision: 'f32',
+  });
   try {
-    writeHfModel(o.out, { config: model.config, weights: mergedWeights(model) }, { tokenizer, dtype: o.dtype === 'f32' ? 'F32' : 'BF16' });
+    writeHfModel(
+      o.out,
+      { config: model.config, weights: mergedWeights(model) },
+      { tokenizer, dtype: o.dtype === 'f32' ? 'F32' : 'BF16' },
+    );
     print(`merged ${model.lora!.byName.size / 2} adapted matrices into ${o.out}`);
     if (o.gguf) {
-      writeGgufModel(o.gguf, { config: model.config, weights: mergedWeights(model) }, { vocab: ggufVocabFor(tokenizer, model.config.vocabSize), dtype: 'F16' });
+      writeGgufModel(
+        o.gguf,
+        { config: model.config, weights: mergedWeights(model) },
+        { vocab: ggufVocabFor(tokenizer, model.config.vocabSize), dtype: 'F16' },
+      );
       print(`wrote ${o.gguf}`);
     }
   } finally {

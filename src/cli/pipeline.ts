@@ -21,9 +21,19 @@ import { runMerge } from './merge.ts';
 import { runSft } from './sft.ts';
 
 const stageSchema = z.strictObject({
-  name: z.string().regex(/^[\w.-]+$/, 'use letters, digits, ".", "-" and "_"').describe('stage name: its folder under the run'),
-  kind: z.enum(['sft', 'train']).describe('sft: a grpo sft config (cold_start or rejection_sampling); train: a grpo train config'),
-  config: z.record(z.string(), z.unknown()).default({}).describe('that command\'s config; model.path defaults to the previous stage\'s model, output paths to the stage folder'),
+  name: z
+    .string()
+    .regex(/^[\w.-]+$/, 'use letters, digits, ".", "-" and "_"')
+    .describe('stage name: its folder under the run'),
+  kind: z
+    .enum(['sft', 'train'])
+    .describe('sft: a grpo sft config (cold_start or rejection_sampling); train: a grpo train config'),
+  config: z
+    .record(z.string(), z.unknown())
+    .default({})
+    .describe(
+      "that command's config; model.path defaults to the previous stage's model, output paths to the stage folder",
+    ),
 });
 
 export const pipelineConfigSchema = z.strictObject({
@@ -56,7 +66,8 @@ export const pipelineConfig = defineConfig({
   check(c, label) {
     const names = c.stages.map((s) => s.name);
     const twice = names.find((n, i) => names.indexOf(n) !== i);
-    if (twice) throw new GrpoError('config', `${label}: stage name '${twice}' is used twice; each stage needs its own folder`);
+    if (twice)
+      throw new GrpoError('config', `${label}: stage name '${twice}' is used twice; each stage needs its own folder`);
   },
 });
 
@@ -65,21 +76,33 @@ export function loadPipelineConfig(file: string, overrides: readonly string[] = 
 }
 
 /** A stage's own config with the pipeline's wiring: its starting model and its output folder. */
-function stageConfig(stage: PipelineConfig['stages'][number], runDir: string, startModel: string): { sft?: SftConfig; train?: ReturnType<typeof validateTrainConfig> } {
+function stageConfig(
+  stage: PipelineConfig['stages'][number],
+  runDir: string,
+  startModel: string,
+): { sft?: SftConfig; train?: ReturnType<typeof validateTrainConfig> } {
   const c = structuredClone(stage.config) as Record<string, unknown>;
   const model = { ...(c.model as Record<string, unknown> | undefined) };
   if (model.path === undefined) model.path = startModel;
   const label = `stage '${stage.name}'`;
   // both kinds write to <out_dir>/<name>/: the pipeline's run folder and the stage's name
   const set = ['name', 'out_dir', 'output_dir'].filter((k) => c[k] !== undefined);
-  if (set.length) throw new GrpoError('config', `${label}: ${set.join(', ')} ${set.length > 1 ? 'are' : 'is'} set by the pipeline (${path.join(runDir, stage.name)}); remove ${set.length > 1 ? 'them' : 'it'}`);
+  if (set.length)
+    throw new GrpoError(
+      'config',
+      `${label}: ${set.join(', ')} ${set.length > 1 ? 'are' : 'is'} set by the pipeline (${path.join(runDir, stage.name)}); remove ${set.length > 1 ? 'them' : 'it'}`,
+    );
   // a stage not recorded finished is rerun over what an interrupted attempt left (an RL stage resumes first)
   const identity = { name: stage.name, out_dir: runDir, overwrite: true };
-  if (stage.kind === 'sft') return { sft: parseSftConfig({ ...c, model, ...identity, progress: c.progress ?? false }, label) };
+  if (stage.kind === 'sft')
+    return { sft: parseSftConfig({ ...c, model, ...identity, progress: c.progress ?? false }, label) };
   return { train: validateTrainConfig({ ...c, model, ...identity }, label) };
 }
 
-export async function runPipeline(config: PipelineConfig, opts: { tasks?: EmbeddedTasks; log?: (line: string) => void } = {}): Promise<StageSummary[]> {
+export async function runPipeline(
+  config: PipelineConfig,
+  opts: { tasks?: EmbeddedTasks; log?: (line: string) => void } = {},
+): Promise<StageSummary[]> {
   const log = opts.log ?? console.log;
   const runDir = path.join(config.out_dir, config.name);
   const summaries: StageSummary[] = [];
@@ -96,25 +119,55 @@ export async function runPipeline(config: PipelineConfig, opts: { tasks?: Embedd
     }
     const c = stageConfig(stage, runDir, model);
     const stageModel = c.sft?.model ?? c.train!.model;
-    if (stageModel.lora && stageModel.path === null) throw new GrpoError('config', `stage '${stage.name}': a LoRA stage needs a starting model to merge its adapter into; set model.path or drop model.lora`);
+    if (stageModel.lora && stageModel.path === null)
+      throw new GrpoError(
+        'config',
+        `stage '${stage.name}': a LoRA stage needs a starting model to merge its adapter into; set model.path or drop model.lora`,
+      );
     log(`stage ${stage.name} (${stage.kind}) from ${model}`);
     let summary: StageSummary;
     if (c.sft) {
       const r = await runSft(c.sft, log);
-      summary = { stage: stage.name, kind: 'sft', steps: r.train.steps, accuracyBefore: r.before?.accuracy ?? null, accuracyAfter: r.after?.accuracy ?? null, model: r.modelDir, skipped: false };
+      summary = {
+        stage: stage.name,
+        kind: 'sft',
+        steps: r.train.steps,
+        accuracyBefore: r.before?.accuracy ?? null,
+        accuracyAfter: r.after?.accuracy ?? null,
+        model: r.modelDir,
+        skipped: false,
+      };
     } else {
       // an RL stage interrupted earlier continues from its checkpoint
       const checkpoint = path.join(folder, 'checkpoint');
       const resume = existsSync(path.join(checkpoint, 'state.json')) ? checkpoint : undefined;
       if (resume) log(`stage ${stage.name}: resuming from ${resume}`);
       const r = await train(c.train!, { tasks: opts.tasks, resume });
-      summary = { stage: stage.name, kind: 'train', steps: r.steps, accuracyBefore: r.accuracyBefore, accuracyAfter: r.accuracyAfter, model: path.join(r.runDir, 'final'), skipped: false };
+      summary = {
+        stage: stage.name,
+        kind: 'train',
+        steps: r.steps,
+        accuracyBefore: r.accuracyBefore,
+        accuracyAfter: r.accuracyAfter,
+        model: path.join(r.runDir, 'final'),
+        skipped: false,
+      };
     }
     if (stageModel.lora) {
       // the next stage trains a full model: the adapter merged into this stage's base, in f32 so the merge is exact;
       // writeHfModel builds the folder under a staging name, so a crash leaves no half-merged model
       const merged = path.join(folder, 'merged');
-      runMerge({ model: resolveModelPath(stageModel.path!), adapter: summary.model, out: merged, dtype: 'f32', tokenizer: stageModel.tokenizer ?? undefined, threads: stageModel.threads ?? undefined }, log);
+      runMerge(
+        {
+          model: resolveModelPath(stageModel.path!),
+          adapter: summary.model,
+          out: merged,
+          dtype: 'f32',
+          tokenizer: stageModel.tokenizer ?? undefined,
+          threads: stageModel.threads ?? undefined,
+        },
+        log,
+      );
       summary = { ...summary, adapter: summary.model, model: merged };
     }
     writeFileAtomic(donePath, JSON.stringify(summary, null, 2) + '\n');
@@ -133,6 +186,9 @@ export function summaryTable(rows: readonly StageSummary[]): string {
   return [
     '| stage | kind | steps | accuracy before | accuracy after | model |',
     '|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.stage}${r.skipped ? ' (earlier run)' : ''} | ${r.kind} | ${r.steps} | ${f(r.accuracyBefore)} | ${f(r.accuracyAfter)} | ${r.model} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.stage}${r.skipped ? ' (earlier run)' : ''} | ${r.kind} | ${r.steps} | ${f(r.accuracyBefore)} | ${f(r.accuracyAfter)} | ${r.model} |`,
+    ),
   ].join('\n');
 }

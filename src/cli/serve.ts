@@ -18,8 +18,17 @@ export interface ServeCliOptions extends ModelFlags {
  * Opens the model, binds, prints `listening on http://host:port` and keeps serving; SIGINT / SIGTERM close the
  * server (the request being generated finishes first) and free the model, so the process exits.
  */
-export async function runServe(o: ServeCliOptions, print: (line: string) => void = console.log): Promise<RunningServer> {
-  const running = await startServer({ ...modelOptions(o), model: o.model, host: o.host, port: o.port, apiKey: o.apiKey ?? (process.env.GRPO_API_KEY || undefined) });
+export async function runServe(
+  o: ServeCliOptions,
+  print: (line: string) => void = console.log,
+): Promise<RunningServer> {
+  const running = await startServer({
+    ...modelOptions(o),
+    model: o.model,
+    host: o.host,
+    port: o.port,
+    apiKey: o.apiKey ?? (process.env.GRPO_API_KEY || undefined),
+  });
   const close = async () => {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

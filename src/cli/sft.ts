@@ -40,22 +40,58 @@ export interface SftCommandResult {
 function newModel(c: SftConfig): { model: LlamaModel; tokenizer: Tokenizer } {
   const tokenizer = createCharTokenizer(embeddedTask(c.data.train).vocabulary);
   const i = c.model.init;
-  if (i.dim % i.n_heads !== 0) throw new GrpoError('config', `'model.init.dim' (${i.dim}) must be a multiple of 'model.init.n_heads' (${i.n_heads})`);
+  if (i.dim % i.n_heads !== 0)
+    throw new GrpoError(
+      'config',
+      `'model.init.dim' (${i.dim}) must be a multiple of 'model.init.n_heads' (${i.n_heads})`,
+    );
   const config: LlamaConfig = {
-    arch: 'llama', vocabSize: tokenizer.vocabSize, dim: i.dim, nLayers: i.n_layers, nHeads: i.n_heads, nKvHeads: i.n_kv_heads ?? i.n_heads,
-    headDim: i.dim / i.n_heads, ffnDim: i.ffn_dim, ropeTheta: i.rope_theta, normEps: 1e-5, maxSeqLen: i.max_seq_len,
-    tieEmbeddings: i.tie_embeddings, qkvBias: false, qkNorm: false, bosTokenId: tokenizer.bosId, eosTokenIds: [...tokenizer.eosIds],
+    arch: 'llama',
+    vocabSize: tokenizer.vocabSize,
+    dim: i.dim,
+    nLayers: i.n_layers,
+    nHeads: i.n_heads,
+    nKvHeads: i.n_kv_heads ?? i.n_heads,
+    headDim: i.dim / i.n_heads,
+    ffnDim: i.ffn_dim,
+    ropeTheta: i.rope_theta,
+    normEps: 1e-5,
+    maxSeqLen: i.max_seq_len,
+    tieEmbeddings: i.tie_embeddings,
+    qkvBias: false,
+    qkNorm: false,
+    bosTokenId: tokenizer.bosId,
+    eosTokenIds: [...tokenizer.eosIds],
   };
-  return { model: new LlamaModel(config, { seed: i.init_seed, threads: c.model.threads ?? undefined, device: c.model.device, precision: c.model.precision, ...trainingModelOptions(c) }), tokenizer };
+  return {
+    model: new LlamaModel(config, {
+      seed: i.init_seed,
+      threads: c.model.threads ?? undefined,
+      device: c.model.device,
+      precision: c.model.precision,
+      ...trainingModelOptions(c),
+    }),
+    tokenizer,
+  };
 }
 
 function openStartingModel(c: SftConfig): { model: LlamaModel; tokenizer: Tokenizer } {
   if (c.model.path === null) return newModel(c);
-  return openModel(resolveModelPath(c.model.path), { threads: c.model.threads ?? undefined, device: c.model.device, tokenizer: c.model.tokenizer ?? undefined, precision: c.model.precision, ...trainingModelOptions(c) });
+  return openModel(resolveModelPath(c.model.path), {
+    threads: c.model.threads ?? undefined,
+    device: c.model.device,
+    tokenizer: c.model.tokenizer ?? undefined,
+    precision: c.model.precision,
+    ...trainingModelOptions(c),
+  });
 }
 
 function trainingModelOptions(c: SftConfig) {
-  return { lora: c.model.lora ? loraOptions(c.model.lora) : undefined, basePrecision: c.model.base_precision, recompute: c.training.gradient_checkpointing };
+  return {
+    lora: c.model.lora ? loraOptions(c.model.lora) : undefined,
+    basePrecision: c.model.base_precision,
+    recompute: c.training.gradient_checkpointing,
+  };
 }
 
 /** Generation limit: configured, else what the embedded task needs plus slack, else 256. */
@@ -67,30 +103,75 @@ function maxTokensOf(c: SftConfig, configured: number | null): number {
 async function heldOutExamples(c: SftConfig): Promise<Example[] | null> {
   const path = c.data.eval ?? (isEmbeddedData(c.data.train) ? c.data.train : null);
   if (path === null) return null;
-  return loadPromptExamples({
-    path, promptField: c.data.prompt_field, answerField: c.data.answer_field, limit: c.data.eval_size, seed: c.data.eval_seed, taskOptions: c.data.task_options,
-  }, 'held_out');
+  return loadPromptExamples(
+    {
+      path,
+      promptField: c.data.prompt_field,
+      answerField: c.data.answer_field,
+      limit: c.data.eval_size,
+      seed: c.data.eval_seed,
+      taskOptions: c.data.task_options,
+    },
+    'held_out',
+  );
 }
 
 /** Training examples of the configured stage, as token ids. */
-async function trainingExamples(c: SftConfig, model: LlamaModel, tokenizer: Tokenizer, template: (e: Example) => string, log: (s: string) => void): Promise<SftExample[]> {
+async function trainingExamples(
+  c: SftConfig,
+  model: LlamaModel,
+  tokenizer: Tokenizer,
+  template: (e: Example) => string,
+  log: (s: string) => void,
+): Promise<SftExample[]> {
   const source = {
-    path: c.data.train, promptField: c.data.prompt_field, completionField: c.data.completion_field, answerField: c.data.answer_field,
-    limit: c.data.limit ?? undefined, seed: c.seed, taskOptions: c.data.task_options,
+    path: c.data.train,
+    promptField: c.data.prompt_field,
+    completionField: c.data.completion_field,
+    answerField: c.data.answer_field,
+    limit: c.data.limit ?? undefined,
+    seed: c.seed,
+    taskOptions: c.data.task_options,
   };
   if (c.stage === 'cold_start') {
     const pairs = await loadSftExamples(source);
-    return tokenizeSftPairs(tokenizer, pairs.map((e) => ({ prompt: template(e), completion: e.completion })), model.config.eosTokenIds?.[0], { maskToolResponses: c.data.mask_tool_responses });
+    return tokenizeSftPairs(
+      tokenizer,
+      pairs.map((e) => ({ prompt: template(e), completion: e.completion })),
+      model.config.eosTokenIds?.[0],
+      { maskToolResponses: c.data.mask_tool_responses },
+    );
   }
   const r = c.rejection;
   const prompts = await loadPromptExamples({ ...source, limit: r.prompts }, 'train');
   const result = await rejectionSample(model, tokenizer, prompts, {
-    rewards: buildRewards(r.rewards), n: r.n, temperature: r.temperature, topP: r.top_p, maxTokens: maxTokensOf(c, r.max_tokens ?? c.training.eval_max_tokens),
-    threshold: r.threshold, seed: c.seed, keepTruncated: r.keep_truncated, maxPerPrompt: r.max_per_prompt ?? undefined, promptText: template,
+    rewards: buildRewards(r.rewards),
+    n: r.n,
+    temperature: r.temperature,
+    topP: r.top_p,
+    maxTokens: maxTokensOf(c, r.max_tokens ?? c.training.eval_max_tokens),
+    threshold: r.threshold,
+    seed: c.seed,
+    keepTruncated: r.keep_truncated,
+    maxPerPrompt: r.max_per_prompt ?? undefined,
+    promptText: template,
   });
-  writeFileSync(join(sftRunDir(c), 'rejection_samples.jsonl'), result.accepted.map((a) => JSON.stringify({ prompt: a.promptText, completion: a.completionText, reward: a.reward, index: a.index })).join('\n') + (result.accepted.length ? '\n' : ''));
-  log(`rejection sampling: kept ${result.accepted.length} of ${result.generated} samples (pass rate ${result.passRate.toFixed(3)}, ${result.duplicates} duplicates, ${result.truncated} truncated) covering ${result.promptsCovered}/${prompts.length} prompts`);
-  if (result.accepted.length === 0) throw new GrpoError('data', `rejection sampling kept no sample (pass rate ${result.passRate}); lower rejection.threshold, raise rejection.n, or start from a stronger model`);
+  writeFileSync(
+    join(sftRunDir(c), 'rejection_samples.jsonl'),
+    result.accepted
+      .map((a) =>
+        JSON.stringify({ prompt: a.promptText, completion: a.completionText, reward: a.reward, index: a.index }),
+      )
+      .join('\n') + (result.accepted.length ? '\n' : ''),
+  );
+  log(
+    `rejection sampling: kept ${result.accepted.length} of ${result.generated} samples (pass rate ${result.passRate.toFixed(3)}, ${result.duplicates} duplicates, ${result.truncated} truncated) covering ${result.promptsCovered}/${prompts.length} prompts`,
+  );
+  if (result.accepted.length === 0)
+    throw new GrpoError(
+      'data',
+      `rejection sampling kept no sample (pass rate ${result.passRate}); lower rejection.threshold, raise rejection.n, or start from a stronger model`,
+    );
   return result.accepted;
 }
 
@@ -104,26 +185,48 @@ export async function runSft(c: SftConfig, log: (line: string) => void = console
     const template = promptTemplate(c.data.template, tokenizer, c.data.system);
     const heldOut = await heldOutExamples(c);
     const evalTokens = maxTokensOf(c, c.training.eval_max_tokens);
-    const score = async () => (await evaluateModel(model, tokenizer, heldOut!, { maxTokens: evalTokens, promptText: template, seed: c.seed })).report;
+    const score = async () =>
+      (await evaluateModel(model, tokenizer, heldOut!, { maxTokens: evalTokens, promptText: template, seed: c.seed }))
+        .report;
     const before = heldOut && c.training.eval_final ? await score() : undefined;
 
     const all = await trainingExamples(c, model, tokenizer, template, log);
     const { kept, dropped } = fitToLength(all, model.config.maxSeqLen);
-    if (dropped) log(`dropped ${dropped} of ${all.length} examples longer than the model's ${model.config.maxSeqLen} tokens`);
-    const t = c.training, o = c.optimizer;
+    if (dropped)
+      log(`dropped ${dropped} of ${all.length} examples longer than the model's ${model.config.maxSeqLen} tokens`);
+    const t = c.training,
+      o = c.optimizer;
     model.createOptimizer({ weightDecay: o.weight_decay, beta1: o.beta1, beta2: o.beta2, eps: o.eps });
     const train = await trainSft(model, kept, {
-      batchSize: t.batch_size, microBatchSize: t.micro_batch_size ?? undefined, steps: t.max_steps ?? undefined, epochs: t.epochs,
-      lr: o.lr, schedule: o.schedule, warmupSteps: o.warmup_steps, minLrRatio: o.min_lr_ratio, maxGradNorm: o.max_grad_norm, seed: c.seed,
-      metricsPath: join(runDir, 'metrics.jsonl'), progress: c.progress, label: c.stage,
+      batchSize: t.batch_size,
+      microBatchSize: t.micro_batch_size ?? undefined,
+      steps: t.max_steps ?? undefined,
+      epochs: t.epochs,
+      lr: o.lr,
+      schedule: o.schedule,
+      warmupSteps: o.warmup_steps,
+      minLrRatio: o.min_lr_ratio,
+      maxGradNorm: o.max_grad_norm,
+      seed: c.seed,
+      metricsPath: join(runDir, 'metrics.jsonl'),
+      progress: c.progress,
+      label: c.stage,
       evalEvery: heldOut ? c.training.eval_every : 0,
-      evaluate: async () => { const r = await score(); return { accuracy: r.accuracy, format_rate: r.format_rate }; },
+      evaluate: async () => {
+        const r = await score();
+        return { accuracy: r.accuracy, format_rate: r.format_rate };
+      },
     });
     const modelDir = join(runDir, 'model');
     saveSftModel(modelDir, model, tokenizer, c.model.path ?? undefined);
     const after = heldOut && c.training.eval_final ? await score() : undefined;
-    log(`trained ${train.steps} steps on ${kept.length} examples in ${train.seconds.toFixed(1)} s; final loss ${train.losses[train.losses.length - 1].toFixed(4)}; saved ${modelDir}`);
-    if (before && after) log(`accuracy_before=${before.accuracy.toFixed(3)} accuracy_after=${after.accuracy.toFixed(3)} format_rate_after=${after.format_rate.toFixed(3)}`);
+    log(
+      `trained ${train.steps} steps on ${kept.length} examples in ${train.seconds.toFixed(1)} s; final loss ${train.losses[train.losses.length - 1].toFixed(4)}; saved ${modelDir}`,
+    );
+    if (before && after)
+      log(
+        `accuracy_before=${before.accuracy.toFixed(3)} accuracy_after=${after.accuracy.toFixed(3)} format_rate_after=${after.format_rate.toFixed(3)}`,
+      );
     return { config: c, train, before, after, examples: kept.length, modelDir };
   } finally {
     model.free();
@@ -131,7 +234,11 @@ export async function runSft(c: SftConfig, log: (line: string) => void = console
 }
 
 /** `grpo sft --config FILE [--key value …]`. */
-export async function sftCommand(configPath: string | null, overrides: readonly string[] = [], log?: (line: string) => void): Promise<SftCommandResult> {
+export async function sftCommand(
+  configPath: string | null,
+  overrides: readonly string[] = [],
+  log?: (line: string) => void,
+): Promise<SftCommandResult> {
   return runSft(loadSftConfig(configPath, overrides), log);
 }
 
@@ -139,12 +246,17 @@ export async function sftCommand(configPath: string | null, overrides: readonly 
 export function registerSftCommand(program: Command): Command {
   return program
     .command('sft')
-    .description('supervised fine-tuning: cold-start SFT on reference completions, or rejection-sampling SFT on the model\'s own passing samples')
+    .description(
+      "supervised fine-tuning: cold-start SFT on reference completions, or rejection-sampling SFT on the model's own passing samples",
+    )
     .option('--config <file>', 'YAML config (default: every key at its default)')
     .option('--print-config', 'list every config key with its default and doc, then exit')
     .allowUnknownOption(true)
     .allowExcessArguments(true)
-    .addHelpText('after', '\nAny config key can be overridden as --section.key value, e.g. --optimizer.lr 1e-4 --stage rejection_sampling')
+    .addHelpText(
+      'after',
+      '\nAny config key can be overridden as --section.key value, e.g. --optimizer.lr 1e-4 --stage rejection_sampling',
+    )
     .action(async (opts: { config?: string; printConfig?: boolean }, cmd: Command) => {
       if (opts.printConfig) {
         console.log(sftConfigReference());

@@ -28,22 +28,28 @@ export async function runTrainCli(o: TrainCliOptions, print: (line: string) => v
     config = trainConfig.withOverrides(state.config, o.overrides, `${o.resume} config`);
   } else throw new GrpoError('config', 'grpo train needs --config FILE (or --resume DIR of an earlier run)');
   if (o.overwrite !== undefined) {
-    if (![true, 'true', 'false'].includes(o.overwrite)) throw new GrpoError('config', `--overwrite takes true or false (or nothing, meaning true), got '${o.overwrite}'`);
+    if (![true, 'true', 'false'].includes(o.overwrite))
+      throw new GrpoError('config', `--overwrite takes true or false (or nothing, meaning true), got '${o.overwrite}'`);
     config.overwrite = o.overwrite !== 'false';
   }
   // the first Ctrl-C / SIGTERM ends the run after the current step with a checkpoint; a second one quits at once
   const stop = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
     if (stop.signal.aborted) process.exit(sig === 'SIGINT' ? 130 : 143);
-    console.error(`\n${sig}: stopping after this step and writing a checkpoint (${sig} again quits at once, losing the step)`);
+    console.error(
+      `\n${sig}: stopping after this step and writing a checkpoint (${sig} again quits at once, losing the step)`,
+    );
     stop.abort();
   };
   let dashboard;
   if (o.dashboard !== undefined && o.dashboard !== false) {
     const port = o.dashboard === true ? undefined : Number(o.dashboard);
-    if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new GrpoError('config', `--dashboard takes an optional port number, got '${o.dashboard}'`);
+    if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535))
+      throw new GrpoError('config', `--dashboard takes an optional port number, got '${o.dashboard}'`);
     dashboard = await spawnDashboard(config.out_dir, port);
-    print(`dashboard: ${dashboard.url}?run=${encodeURIComponent(config.name)} (it stops when the run ends; grpo dashboard ${config.out_dir} serves it again)`);
+    print(
+      `dashboard: ${dashboard.url}?run=${encodeURIComponent(config.name)} (it stops when the run ends; grpo dashboard ${config.out_dir} serves it again)`,
+    );
   }
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -63,6 +69,9 @@ export async function runTrainCli(o: TrainCliOptions, print: (line: string) => v
   }
   const f = (x: number | null) => (x === null ? 'n/a' : x.toFixed(3));
   // multi-turn runs add held-out tool calls per episode
-  const tools = r.toolCallsBefore === null && r.toolCallsAfter === null ? '' : ` tool_calls_before=${f(r.toolCallsBefore)} tool_calls_after=${f(r.toolCallsAfter)}`;
+  const tools =
+    r.toolCallsBefore === null && r.toolCallsAfter === null
+      ? ''
+      : ` tool_calls_before=${f(r.toolCallsBefore)} tool_calls_after=${f(r.toolCallsAfter)}`;
   print(`accuracy_before=${f(r.accuracyBefore)} accuracy_after=${f(r.accuracyAfter)}${tools}`);
 }

@@ -38,21 +38,33 @@ function mergeInto(raw: Record<string, unknown>, key: string, old: string, value
  * `raw` with every deprecated key under its new name. Aliases apply in order, so a key of a renamed section
  * ('train.lr' → 'optimizer.lr') must come before the section ('train' → 'training'). `raw` itself is not changed.
  */
-export function renameDeprecated(raw: unknown, aliases: readonly DeprecatedKey[], label: string, warned = new Set<string>()): unknown {
+export function renameDeprecated(
+  raw: unknown,
+  aliases: readonly DeprecatedKey[],
+  label: string,
+  warned = new Set<string>(),
+): unknown {
   if (!isSection(raw) || !aliases.some((a) => getPath(raw, a.old) !== undefined)) return raw;
   const out = structuredClone(raw);
   for (const alias of aliases) {
     const value = getPath(out, alias.old);
     if (value === undefined) continue;
     deletePath(out, alias.old);
-    for (const [key, v] of Object.entries(alias.to ? alias.to(value) : { [alias.now]: value })) mergeInto(out, key, alias.old, v, label);
+    for (const [key, v] of Object.entries(alias.to ? alias.to(value) : { [alias.now]: value }))
+      mergeInto(out, key, alias.old, v, label);
     warnOnce(alias, label, warned);
   }
   return out;
 }
 
 /** A `--key` flag's key(s) under the new names: a flag overrides whatever the file says, under either name. */
-export function renameFlag(key: string, value: unknown, aliases: readonly DeprecatedKey[], label: string, warned: Set<string>): [string, unknown][] {
+export function renameFlag(
+  key: string,
+  value: unknown,
+  aliases: readonly DeprecatedKey[],
+  label: string,
+  warned: Set<string>,
+): [string, unknown][] {
   const alias = aliases.find((a) => key === a.old || key.startsWith(`${a.old}.`));
   if (!alias) return [[key, value]];
   warnOnce(alias, label, warned);

@@ -8,7 +8,7 @@ import { renameDeprecated, renameFlag, type DeprecatedKey } from './aliases.ts';
 import { parseOverrides, readConfigFile, setPath } from './read.ts';
 import { describeConfig, parseConfig } from './validate.ts';
 
-export { type DeprecatedKey } from './aliases.ts';
+export type { DeprecatedKey } from './aliases.ts';
 export { parseOverrides, readConfigFile } from './read.ts';
 export { describeConfig, parseConfig } from './validate.ts';
 export * from './sections.ts';

@@ -13,7 +13,11 @@ export function readConfigFile(file: string): { raw: Record<string, unknown>; ba
   } catch (e) {
     throw new GrpoError('config', `${file} is not valid YAML: ${(e as Error).message.split('\n')[0]}`);
   }
-  if (!isSection(raw)) throw new GrpoError('config', `${file} must hold a mapping of keys (section: { key: value }), not a ${Array.isArray(raw) ? 'list' : typeof raw}`);
+  if (!isSection(raw))
+    throw new GrpoError(
+      'config',
+      `${file} must hold a mapping of keys (section: { key: value }), not a ${Array.isArray(raw) ? 'list' : typeof raw}`,
+    );
   return { raw, baseDir: dirname(resolve(file)) };
 }
 

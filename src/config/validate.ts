@@ -30,11 +30,17 @@ function describeIssue(schema: z.ZodType, issue: z.core.$ZodIssue): string {
   const at = (...extra: PropertyKey[]) => [...issue.path, ...extra].map(String).join('.');
   if (issue.code === 'unrecognized_keys') {
     const known = keysAt(schema, issue.path);
-    return issue.keys.map((key) => {
-      const close = closestKey(key, known);
-      const hint = close ? ` (did you mean '${at(close)}'?)` : known.length ? ` (known keys: ${known.join(', ')})` : '';
-      return `unknown key '${at(key)}'${hint}`;
-    }).join('; ');
+    return issue.keys
+      .map((key) => {
+        const close = closestKey(key, known);
+        const hint = close
+          ? ` (did you mean '${at(close)}'?)`
+          : known.length
+            ? ` (known keys: ${known.join(', ')})`
+            : '';
+        return `unknown key '${at(key)}'${hint}`;
+      })
+      .join('; ');
   }
   return `'${at() || '(root)'}': ${issue.message}`;
 }

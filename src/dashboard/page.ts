@@ -16,7 +16,13 @@ export function clientBundle(entry: ClientEntry): Promise<{ js: string; css: str
   if (!b) {
     b = build({
       entryPoints: [fileURLToPath(new URL(`./client/${entry}.ts`, import.meta.url))],
-      bundle: true, write: false, format: 'esm', minify: true, target: 'es2022', outdir: 'out', logLevel: 'silent',
+      bundle: true,
+      write: false,
+      format: 'esm',
+      minify: true,
+      target: 'es2022',
+      outdir: 'out',
+      logLevel: 'silent',
     }).then((r) => ({
       js: r.outputFiles.find((f) => f.path.endsWith('.js'))!.text,
       css: r.outputFiles.find((f) => f.path.endsWith('.css'))?.text ?? '',
@@ -29,7 +35,10 @@ export function clientBundle(entry: ClientEntry): Promise<{ js: string; css: str
 export async function htmlPage(entry: ClientEntry, title: string, data?: unknown): Promise<string> {
   const { js, css } = await clientBundle(entry);
   // '<' escaped so no string in the data or the code can close its <script> element
-  const json = data === undefined ? '' : `<script type="application/json" id="grpo-data">${JSON.stringify(data).replace(/</g, '\\u003c')}</script>\n`;
+  const json =
+    data === undefined
+      ? ''
+      : `<script type="application/json" id="grpo-data">${JSON.stringify(data).replace(/</g, '\\u003c')}</script>\n`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`)}</title>

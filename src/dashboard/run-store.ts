@@ -44,9 +44,13 @@ export class RunStore {
       if (entries.some((e) => e.isFile() && e.name === 'metrics.jsonl')) {
         const id = path.relative(this.root, dir).split(path.sep).join('/') || '.';
         const t = this.tail(id);
-        if (t) found.push({ id, steps: t.metrics.refresh().rows.length, updated: mtime(path.join(dir, 'metrics.jsonl')) });
+        if (t)
+          found.push({ id, steps: t.metrics.refresh().rows.length, updated: mtime(path.join(dir, 'metrics.jsonl')) });
       }
-      if (depth < 3) for (const e of entries) if (e.isDirectory() && !NOT_RUNS.has(e.name) && !e.name.startsWith('.')) walk(path.join(dir, e.name), depth + 1);
+      if (depth < 3)
+        for (const e of entries)
+          if (e.isDirectory() && !NOT_RUNS.has(e.name) && !e.name.startsWith('.'))
+            walk(path.join(dir, e.name), depth + 1);
     };
     walk(this.root, 0);
     return found.sort((a, b) => b.updated - a.updated || a.id.localeCompare(b.id));
@@ -68,7 +72,9 @@ export class RunStore {
     const file = path.join(dir, 'config.yaml');
     if (existsSync(file)) return readFileSync(file, 'utf8');
     try {
-      return stringify((JSON.parse(readFileSync(path.join(dir, 'checkpoint', 'state.json'), 'utf8')) as { config: unknown }).config);
+      return stringify(
+        (JSON.parse(readFileSync(path.join(dir, 'checkpoint', 'state.json'), 'utf8')) as { config: unknown }).config,
+      );
     } catch {
       return '';
     }
@@ -90,7 +96,10 @@ export class RunStore {
     }
     let t = this.tails.get(id);
     if (!t) {
-      t = { metrics: new JsonlTail(path.join(dir, 'metrics.jsonl')), completions: new JsonlTail(path.join(dir, 'completions.jsonl')) };
+      t = {
+        metrics: new JsonlTail(path.join(dir, 'metrics.jsonl')),
+        completions: new JsonlTail(path.join(dir, 'completions.jsonl')),
+      };
       this.tails.set(id, t);
     }
     return t;

@@ -35,34 +35,54 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
       res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end(JSON.stringify(body));
     };
-    const found = <T>(v: T | null) => (v === null ? json(404, { error: `no run '${run}' under ${root}` }) : json(200, v));
+    const found = <T>(v: T | null) =>
+      v === null ? json(404, { error: `no run '${run}' under ${root}` }) : json(200, v);
     try {
       if (req.method !== 'GET') return json(405, { error: 'only GET' });
       switch (url.pathname) {
         case '/':
           res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
           return res.end(page);
-        case '/api/runs': return json(200, { root, runs: store.list() });
+        case '/api/runs':
+          return json(200, { root, runs: store.list() });
         case '/api/metrics':
         case '/api/completions':
-          return found(store.lines(run, url.pathname === '/api/metrics' ? 'metrics' : 'completions', Number(url.searchParams.get('from') ?? 0) || 0));
-        case '/api/config': { const text = store.config(run); return found(text === null ? null : { text }); }
-        default: return json(404, { error: `no route ${url.pathname}` });
+          return found(
+            store.lines(
+              run,
+              url.pathname === '/api/metrics' ? 'metrics' : 'completions',
+              Number(url.searchParams.get('from') ?? 0) || 0,
+            ),
+          );
+        case '/api/config': {
+          const text = store.config(run);
+          return found(text === null ? null : { text });
+        }
+        default:
+          return json(404, { error: `no route ${url.pathname}` });
       }
     } catch (e) {
       return json(500, { error: String(e) });
     }
   });
   const host = o.host ?? '127.0.0.1';
-  const listen = (port: number) => new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => { server.off('error', reject); resolve(); });
-  });
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
   try {
     await listen(o.port ?? DEFAULT_DASHBOARD_PORT);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
-    if (o.port !== undefined) throw new GrpoError('io', `port ${o.port} on ${host} is in use (another dashboard or TensorBoard?): pass --port N, or --port 0 for any free port`);
+    if (o.port !== undefined)
+      throw new GrpoError(
+        'io',
+        `port ${o.port} on ${host} is in use (another dashboard or TensorBoard?): pass --port N, or --port 0 for any free port`,
+      );
     await listen(0);
   }
   const addr = server.address();
@@ -70,6 +90,10 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}/`,
     server,
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

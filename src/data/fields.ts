@@ -28,7 +28,10 @@ export function mapRecord(row: DataRecord, map: FieldMap, index: number, optiona
     const value = typeof source === 'function' ? source(row, index) : getPath(row, source);
     if (value === undefined) {
       if (optional.includes(target)) continue;
-      throw new GrpoError('data', `no value for '${target}' (from ${typeof source === 'string' ? `'${source}'` : 'a function'}); the row has fields ${Object.keys(row).join(', ')}`);
+      throw new GrpoError(
+        'data',
+        `no value for '${target}' (from ${typeof source === 'string' ? `'${source}'` : 'a function'}); the row has fields ${Object.keys(row).join(', ')}`,
+      );
     }
     out[target] = value;
   }

@@ -10,7 +10,10 @@ export function promptKey(prompt: string): string {
 }
 
 /** Keeps the first example of each key (default: the normalised prompt). */
-export function dedupe<T extends Example>(examples: readonly T[], key: (e: T) => string = (e) => promptKey(e.prompt)): T[] {
+export function dedupe<T extends Example>(
+  examples: readonly T[],
+  key: (e: T) => string = (e) => promptKey(e.prompt),
+): T[] {
   const seen = new Set<string>();
   return examples.filter((e) => {
     const k = key(e);
@@ -56,7 +59,10 @@ export function heldOutSplit<T>(examples: readonly T[], opts: SplitOptions): { t
   const n = examples.length;
   const size = opts.size < 1 ? Math.round(opts.size * n) : opts.size;
   if (!(size >= 0 && size <= n && Number.isInteger(size))) {
-    throw new GrpoError('data', `held-out size ${opts.size} does not fit ${n} examples; use a fraction in [0, 1) or a whole count up to ${n}`);
+    throw new GrpoError(
+      'data',
+      `held-out size ${opts.size} does not fit ${n} examples; use a fraction in [0, 1) or a whole count up to ${n}`,
+    );
   }
   const chosen = new Set(shuffled([...Array(n).keys()], new Rng(opts.seed)).slice(0, size));
   return { train: examples.filter((_, i) => !chosen.has(i)), heldOut: examples.filter((_, i) => chosen.has(i)) };

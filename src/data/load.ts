@@ -27,12 +27,16 @@ export function formatOf(path: string): DataFormat {
   if (name.endsWith('.jsonl') || name.endsWith('.ndjson')) return 'jsonl';
   if (name.endsWith('.json')) return 'json';
   if (name.endsWith('.parquet')) return 'parquet';
-  throw new GrpoError('data', `cannot tell the format of '${path}' from its extension; name it .jsonl, .json or .parquet (optionally .gz) or pass format`);
+  throw new GrpoError(
+    'data',
+    `cannot tell the format of '${path}' from its extension; name it .jsonl, .json or .parquet (optionally .gz) or pass format`,
+  );
 }
 
 /** BigInt → number where exact; recurses into lists and objects. */
 export function plainValues(v: unknown): unknown {
-  if (typeof v === 'bigint') return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  if (typeof v === 'bigint')
+    return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
   if (Array.isArray(v)) return v.map(plainValues);
   if (v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plainValues(x)]));
@@ -50,9 +54,16 @@ function parseJsonLines(text: string, path: string, limit: number): DataRecord[]
     try {
       row = JSON.parse(line);
     } catch (e) {
-      throw new GrpoError('data', `${path}:${i + 1}: not valid JSON (${(e as Error).message}); each line of a .jsonl file must be one JSON object`);
+      throw new GrpoError(
+        'data',
+        `${path}:${i + 1}: not valid JSON (${(e as Error).message}); each line of a .jsonl file must be one JSON object`,
+      );
     }
-    if (!row || typeof row !== 'object' || Array.isArray(row)) throw new GrpoError('data', `${path}:${i + 1}: expected a JSON object per line, got ${Array.isArray(row) ? 'a list' : typeof row}`);
+    if (!row || typeof row !== 'object' || Array.isArray(row))
+      throw new GrpoError(
+        'data',
+        `${path}:${i + 1}: expected a JSON object per line, got ${Array.isArray(row) ? 'a list' : typeof row}`,
+      );
     out.push(row as DataRecord);
   }
   return out;
@@ -71,13 +82,19 @@ function parseJsonDocument(text: string, path: string, jsonKey: string | undefin
     if (jsonKey !== undefined) list = (doc as DataRecord)[jsonKey];
     else {
       const lists = entries.filter(([, v]) => Array.isArray(v));
-      if (lists.length !== 1) throw new GrpoError('data', `${path}: a JSON object with ${lists.length} lists (${lists.map(([k]) => k).join(', ')}); pass jsonKey to say which holds the records`);
+      if (lists.length !== 1)
+        throw new GrpoError(
+          'data',
+          `${path}: a JSON object with ${lists.length} lists (${lists.map(([k]) => k).join(', ')}); pass jsonKey to say which holds the records`,
+        );
       list = lists[0][1];
     }
   }
-  if (!Array.isArray(list)) throw new GrpoError('data', `${path}: expected a JSON list of records${jsonKey ? ` under '${jsonKey}'` : ''}`);
+  if (!Array.isArray(list))
+    throw new GrpoError('data', `${path}: expected a JSON list of records${jsonKey ? ` under '${jsonKey}'` : ''}`);
   list.forEach((row, i) => {
-    if (!row || typeof row !== 'object' || Array.isArray(row)) throw new GrpoError('data', `${path}: record ${i} is not a JSON object`);
+    if (!row || typeof row !== 'object' || Array.isArray(row))
+      throw new GrpoError('data', `${path}: record ${i} is not a JSON object`);
   });
   return (list as DataRecord[]).slice(0, limit);
 }

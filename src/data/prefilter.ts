@@ -14,8 +14,13 @@ export interface PassRateFilterOptions {
 }
 
 /** Splits examples by their pass rates (one per example, in [0, 1]). */
-export function filterByPassRate<T>(examples: readonly T[], passRates: readonly number[], opts: PassRateFilterOptions = {}): { kept: T[]; dropped: T[] } {
-  if (examples.length !== passRates.length) throw new GrpoError('data', `pass-rate filter: ${examples.length} examples but ${passRates.length} pass rates`);
+export function filterByPassRate<T>(
+  examples: readonly T[],
+  passRates: readonly number[],
+  opts: PassRateFilterOptions = {},
+): { kept: T[]; dropped: T[] } {
+  if (examples.length !== passRates.length)
+    throw new GrpoError('data', `pass-rate filter: ${examples.length} examples but ${passRates.length} pass rates`);
   const dropAll = opts.dropAllSolved ?? true;
   const dropNone = opts.dropNoneSolved ?? true;
   const kept: T[] = [];
@@ -49,7 +54,8 @@ export async function prefilterBySolveRate<T>(
     examples.map((e, i) =>
       limit(async () => {
         const outcomes = await attempt(e, i);
-        if (outcomes.length === 0) throw new GrpoError('data', `prefilter: attempt returned no outcomes for example ${i}`);
+        if (outcomes.length === 0)
+          throw new GrpoError('data', `prefilter: attempt returned no outcomes for example ${i}`);
         return outcomes.filter((o) => (typeof o === 'number' ? o >= threshold : o)).length / outcomes.length;
       }),
     ),

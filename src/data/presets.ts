@@ -35,7 +35,8 @@ const text = (v: unknown): string => (v === undefined || v === null ? '' : Strin
 /** GSM8K answers end with "#### N"; N may carry thousands commas. */
 export function gsm8kFinalAnswer(solution: string): string {
   const m = /####\s*([^\n]+)\s*$/.exec(solution);
-  if (!m) throw new GrpoError('data', `GSM8K answer without a final '#### N' line: ${JSON.stringify(solution.slice(-80))}`);
+  if (!m)
+    throw new GrpoError('data', `GSM8K answer without a final '#### N' line: ${JSON.stringify(solution.slice(-80))}`);
   return m[1].trim().replace(/,/g, '');
 }
 
@@ -52,14 +53,19 @@ function integerList(v: unknown, what: string, index: number): number[] {
   const list = typeof v === 'string' ? v.split(',').map((s) => s.trim()) : v;
   if (!Array.isArray(list)) throw new GrpoError('data', `row ${index}: '${what}' is not a list of integers`);
   const out = list.map(Number);
-  if (out.some((x) => !Number.isInteger(x))) throw new GrpoError('data', `row ${index}: '${what}' holds a non-integer: ${JSON.stringify(list)}`);
+  if (out.some((x) => !Number.isInteger(x)))
+    throw new GrpoError('data', `row ${index}: '${what}' holds a non-integer: ${JSON.stringify(list)}`);
   return out;
 }
 
 /** The TinyZero prompt is a chat list whose text wraps the question between "User: " and "\nAssistant:". */
 function tinyZeroQuestion(row: DataRecord, numbers: number[], target: number): string {
   const chat = row.prompt;
-  const content = Array.isArray(chat) ? text((chat[chat.length - 1] as DataRecord | undefined)?.content) : typeof chat === 'string' ? chat : '';
+  const content = Array.isArray(chat)
+    ? text((chat[chat.length - 1] as DataRecord | undefined)?.content)
+    : typeof chat === 'string'
+      ? chat
+      : '';
   const m = /User:\s*([\s\S]*?)\nAssistant:/.exec(content);
   return m ? m[1].trim() : countdownQuestion(numbers, target);
 }
@@ -76,11 +82,13 @@ export const PRESETS: Record<PresetName, FieldMap> = {
     id: (row, i) => text(row.unique_id ?? row.id ?? i),
     prompt: (row) => text(row.problem ?? row.question),
     answer: (row) => {
-      if (row.answer === undefined || row.answer === null || row.answer === '') throw new GrpoError('data', 'math row with an empty answer');
+      if (row.answer === undefined || row.answer === null || row.answer === '')
+        throw new GrpoError('data', 'math row with an empty answer');
       return text(row.answer); // AIME 25 stores ints, AMC 23 floats (27.0 → "27")
     },
     solution: (row) => (typeof row.solution === 'string' ? row.solution : undefined),
-    difficulty: (row) => (typeof row.level === 'number' ? row.level : typeof row.difficulty === 'number' ? row.difficulty : undefined),
+    difficulty: (row) =>
+      typeof row.level === 'number' ? row.level : typeof row.difficulty === 'number' ? row.difficulty : undefined,
   },
   // TinyZero parquet: nums, target (also under reward_model.ground_truth), prompt as a chat list.
   countdown: {
@@ -98,7 +106,8 @@ export const PRESETS: Record<PresetName, FieldMap> = {
     id: (_row, i) => `cd3-${i}`,
     numbers: (row, i) => integerList(row.input, 'input', i),
     target: (row, i) => integerList([row.output], 'output', i)[0],
-    prompt: (row, i) => countdownQuestion(integerList(row.input, 'input', i), integerList([row.output], 'output', i)[0]),
+    prompt: (row, i) =>
+      countdownQuestion(integerList(row.input, 'input', i), integerList([row.output], 'output', i)[0]),
   },
   humaneval: {
     id: 'task_id',
@@ -113,7 +122,8 @@ export const PRESETS: Record<PresetName, FieldMap> = {
   // MBPP prompt as in the MBPP paper (Austin et al. 2021): the task plus the tests the code must pass.
   mbpp: {
     id: (row) => `mbpp-${text(row.task_id)}`,
-    prompt: (row) => `${text(row.text)}\nYour code should pass these tests:\n\n${(row.test_list as string[]).join('\n')}`,
+    prompt: (row) =>
+      `${text(row.text)}\nYour code should pass these tests:\n\n${(row.test_list as string[]).join('\n')}`,
     tests: 'test_list',
     test_setup: (row) => text(row.test_setup_code),
     solution: 'code',
@@ -136,19 +146,30 @@ export interface MappingOptions {
 }
 
 function warnSkipped(skipped: SkippedRow[]): void {
-  console.warn(`grpo-ts data: skipped ${skipped.length} row(s) that could not be mapped; first: row ${skipped[0].index}: ${skipped[0].reason}`);
+  console.warn(
+    `grpo-ts data: skipped ${skipped.length} row(s) that could not be mapped; first: row ${skipped[0].index}: ${skipped[0].reason}`,
+  );
 }
 
 /** Applies a preset (or your own FieldMap) to records. */
-export function toExamples(rows: readonly DataRecord[], mapping: PresetName | FieldMap, opts: MappingOptions = {}): Example[] {
+export function toExamples(
+  rows: readonly DataRecord[],
+  mapping: PresetName | FieldMap,
+  opts: MappingOptions = {},
+): Example[] {
   const map = typeof mapping === 'string' ? PRESETS[mapping] : mapping;
-  if (!map) throw new GrpoError('data', `unknown dataset preset '${String(mapping)}'; use one of ${Object.keys(PRESETS).join(', ')} or pass a field map`);
+  if (!map)
+    throw new GrpoError(
+      'data',
+      `unknown dataset preset '${String(mapping)}'; use one of ${Object.keys(PRESETS).join(', ')} or pass a field map`,
+    );
   const examples: Example[] = [];
   const skipped: SkippedRow[] = [];
   rows.forEach((row, index) => {
     try {
       const e = mapRecord(row, map, index, OPTIONAL_FIELDS) as Example;
-      if (typeof e.prompt !== 'string' || e.prompt === '') throw new GrpoError('data', "empty prompt after mapping; check the field map's 'prompt'");
+      if (typeof e.prompt !== 'string' || e.prompt === '')
+        throw new GrpoError('data', "empty prompt after mapping; check the field map's 'prompt'");
       e.id = text(e.id);
       examples.push(e);
     } catch (err) {
@@ -184,6 +205,10 @@ export async function loadDataset(path: string, opts: LoadDatasetOptions = {}): 
   const rows = await readRecords(path, opts);
   if (rows.length === 0) return [];
   const mapping = opts.mapping ?? detectPreset(rows[0]);
-  if (!mapping) throw new GrpoError('data', `${path}: cannot tell the dataset shape from its fields (${Object.keys(rows[0]).join(', ')}); pass mapping: a preset name or a field map`);
+  if (!mapping)
+    throw new GrpoError(
+      'data',
+      `${path}: cannot tell the dataset shape from its fields (${Object.keys(rows[0]).join(', ')}); pass mapping: a preset name or a field map`,
+    );
   return toExamples(rows, mapping, opts);
 }

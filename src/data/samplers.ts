@@ -17,11 +17,13 @@ export interface PromptSampler {
 export type PromptSamplerState = Record<string, unknown>;
 
 function checkSize(n: number, what: string): void {
-  if (!(Number.isInteger(n) && n > 0)) throw new GrpoError('data', `${what}: need a positive number of examples (got ${n})`);
+  if (!(Number.isInteger(n) && n > 0))
+    throw new GrpoError('data', `${what}: need a positive number of examples (got ${n})`);
 }
 
 function checkBatch(b: number): void {
-  if (!(Number.isInteger(b) && b > 0)) throw new GrpoError('data', `sampler: batch size must be a positive integer (got ${b})`);
+  if (!(Number.isInteger(b) && b > 0))
+    throw new GrpoError('data', `sampler: batch size must be a positive integer (got ${b})`);
 }
 
 /** Without replacement within an epoch; a new permutation every epoch (like torch's RandomSampler). */
@@ -30,7 +32,10 @@ export class UniformSampler implements PromptSampler {
   private order: number[] = [];
   private cursor = 0;
 
-  constructor(private readonly size: number, seed: number) {
+  constructor(
+    private readonly size: number,
+    seed: number,
+  ) {
     checkSize(size, 'uniform sampler');
     this.random = new Rng(seed);
   }
@@ -90,11 +95,19 @@ export class CurriculumSampler implements PromptSampler {
   private readonly random: Rng;
   private step = 0;
 
-  constructor(difficulties: readonly number[], private readonly opts: CurriculumOptions) {
+  constructor(
+    difficulties: readonly number[],
+    private readonly opts: CurriculumOptions,
+  ) {
     checkSize(difficulties.length, 'curriculum sampler');
     const bad = difficulties.findIndex((d) => !Number.isFinite(d));
-    if (bad >= 0) throw new GrpoError('data', `curriculum sampler: example ${bad} has no numeric difficulty; map a 'difficulty' field or use another sampler`);
-    if (!(opts.rampSteps > 0)) throw new GrpoError('data', `curriculum sampler: rampSteps must be positive (got ${opts.rampSteps})`);
+    if (bad >= 0)
+      throw new GrpoError(
+        'data',
+        `curriculum sampler: example ${bad} has no numeric difficulty; map a 'difficulty' field or use another sampler`,
+      );
+    if (!(opts.rampSteps > 0))
+      throw new GrpoError('data', `curriculum sampler: rampSteps must be positive (got ${opts.rampSteps})`);
     this.byDifficulty = [...difficulties.keys()].sort((a, b) => difficulties[a] - difficulties[b] || a - b);
     this.random = new Rng(opts.seed);
   }
@@ -141,7 +154,10 @@ export class PrioritizedSampler implements PromptSampler {
   private readonly successRates: Float64Array;
   private readonly random: Rng;
 
-  constructor(size: number, private readonly opts: PrioritizedOptions) {
+  constructor(
+    size: number,
+    private readonly opts: PrioritizedOptions,
+  ) {
     checkSize(size, 'prioritised sampler');
     this.successRates = new Float64Array(size).fill(opts.prior ?? 0);
     this.random = new Rng(opts.seed);
@@ -164,16 +180,19 @@ export class PrioritizedSampler implements PromptSampler {
     }
     keyed.sort((a, b) => b.key - a.key || a.index - b.index);
     const out = keyed.slice(0, batchSize).map((k) => k.index);
-    if (out.length < batchSize) out.push(...drawDistinct(zero.length ? zero : out, batchSize - out.length, this.random));
+    if (out.length < batchSize)
+      out.push(...drawDistinct(zero.length ? zero : out, batchSize - out.length, this.random));
     return out;
   }
 
   update(indices: readonly number[], passRates: readonly number[]): void {
-    if (indices.length !== passRates.length) throw new GrpoError('data', `prioritised sampler: ${indices.length} indices but ${passRates.length} pass rates`);
+    if (indices.length !== passRates.length)
+      throw new GrpoError('data', `prioritised sampler: ${indices.length} indices but ${passRates.length} pass rates`);
     const a = this.opts.smoothing ?? 0;
     indices.forEach((i, k) => {
       const r = passRates[k];
-      if (!(r >= 0 && r <= 1)) throw new GrpoError('data', `prioritised sampler: pass rate ${r} for example ${i} is outside [0, 1]`);
+      if (!(r >= 0 && r <= 1))
+        throw new GrpoError('data', `prioritised sampler: pass rate ${r} for example ${i} is outside [0, 1]`);
       this.successRates[i] = a * this.successRates[i] + (1 - a) * r;
     });
   }

@@ -47,9 +47,13 @@ export function chatTemplate(apply: ApplyChatTemplate, opts: ChatPromptOptions =
   return (example) => {
     const messages: ChatMessage[] = [];
     if (opts.system) messages.push({ role: 'system', content: opts.system });
-    messages.push({ role: 'user', content: opts.instruction ? `${example.prompt}\n${opts.instruction}` : example.prompt });
+    messages.push({
+      role: 'user',
+      content: opts.instruction ? `${example.prompt}\n${opts.instruction}` : example.prompt,
+    });
     const rendered = apply(messages, { addGenerationPrompt: true });
-    if (typeof rendered !== 'string' || rendered === '') throw new GrpoError('data', 'chat template returned an empty prompt; check the chat template function');
+    if (typeof rendered !== 'string' || rendered === '')
+      throw new GrpoError('data', 'chat template returned an empty prompt; check the chat template function');
     return rendered;
   };
 }

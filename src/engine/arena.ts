@@ -28,8 +28,16 @@ export class GraphArena {
   holes = 0;
 
   /** `headroom`: how much larger than the graph that made it grow the buffer is made (1: exactly its size) */
-  constructor(readonly backend: Backend, readonly label = 'graph arena', private readonly headroom = 1) {
-    if (!backend.isCpu) throw new GrpoError('engine', `${label}: graph arenas are for the CPU backend (GPU graphs are planned by ggml's scheduler)`);
+  constructor(
+    readonly backend: Backend,
+    readonly label = 'graph arena',
+    private readonly headroom = 1,
+  ) {
+    if (!backend.isCpu)
+      throw new GrpoError(
+        'engine',
+        `${label}: graph arenas are for the CPU backend (GPU graphs are planned by ggml's scheduler)`,
+      );
     this.alignment = Number(ggml.backend_buft_get_alignment(backend.bufferType));
   }
 
@@ -51,7 +59,11 @@ export class GraphArena {
       this.holder = null;
       const size = Math.max(this.alignment, Math.ceil((plan.size * this.headroom) / this.alignment) * this.alignment);
       const buffer: Ptr | null = ggml.backend_buft_alloc_buffer(buft, size);
-      if (!buffer) throw new GrpoError('engine', `${this.label}: could not allocate ${(size / 1e9).toFixed(2)} GB for a compute graph (out of memory?)`);
+      if (!buffer)
+        throw new GrpoError(
+          'engine',
+          `${this.label}: could not allocate ${(size / 1e9).toFixed(2)} GB for a compute graph (out of memory?)`,
+        );
       // untouched yet: advise it before the first compute faults it in
       adviseHugePages(buffer);
       this.buffer = buffer;
@@ -59,10 +71,12 @@ export class GraphArena {
     }
     const base = ggml.backend_buffer_get_base(this.buffer) as Ptr;
     for (const [t, offset] of plan.placed) {
-      if (ggml.backend_tensor_alloc(this.buffer, t, base + BigInt(offset)) !== 0) throw new GrpoError('engine', `${this.label}: could not place a tensor of the graph`);
+      if (ggml.backend_tensor_alloc(this.buffer, t, base + BigInt(offset)) !== 0)
+        throw new GrpoError('engine', `${this.label}: could not place a tensor of the graph`);
     }
     for (const v of plan.views) {
-      if (ggml.backend_view_init(v) !== 0) throw new GrpoError('engine', `${this.label}: could not place a view of the graph`);
+      if (ggml.backend_view_init(v) !== 0)
+        throw new GrpoError('engine', `${this.label}: could not place a view of the graph`);
     }
     return this.generation;
   }

@@ -4,7 +4,17 @@
  */
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
-import { ggml, koffi, setNThreadsProto, threadpoolNewProto, threadpoolFreeProto, setThreadpoolProto, getFeaturesProto, GGML_BIN_DIR, type Ptr } from './ffi.ts';
+import {
+  ggml,
+  koffi,
+  setNThreadsProto,
+  threadpoolNewProto,
+  threadpoolFreeProto,
+  setThreadpoolProto,
+  getFeaturesProto,
+  GGML_BIN_DIR,
+  type Ptr,
+} from './ffi.ts';
 import { GrpoError } from '../errors.ts';
 import { resolveDevice, type DeviceInfo } from './device.ts';
 import { parseDevice } from './device-setting.ts';
@@ -106,7 +116,10 @@ export class Backend {
     const list: Ptr = koffi.call(get, getFeaturesProto, this.reg);
     // struct ggml_backend_feature { const char *name; const char *value; }, ended by a NULL name
     for (let i = 0; list; i++) {
-      const [name, value] = [koffi.decode(list, 16 * i, 'const char *'), koffi.decode(list, 16 * i + 8, 'const char *')] as [string | null, string | null];
+      const [name, value] = [
+        koffi.decode(list, 16 * i, 'const char *'),
+        koffi.decode(list, 16 * i + 8, 'const char *'),
+      ] as [string | null, string | null];
       if (name === null) break;
       if (value !== '0') out.add(name);
     }
@@ -123,11 +136,15 @@ export class Backend {
    */
   static open(opts: { threads?: number; device?: string } = {}): Backend {
     const threads = opts.threads ?? defaultThreadCount();
-    if (!Number.isInteger(threads) || threads < 1) throw new GrpoError('config', `threads must be a positive integer, got ${threads}`);
+    if (!Number.isInteger(threads) || threads < 1)
+      throw new GrpoError('config', `threads must be a positive integer, got ${threads}`);
     const setting = opts.device ?? process.env.GRPO_DEVICE ?? 'auto';
-    const device = resolveDevice(parseDevice(setting, opts.device === undefined && process.env.GRPO_DEVICE ? 'GRPO_DEVICE' : 'device'));
+    const device = resolveDevice(
+      parseDevice(setting, opts.device === undefined && process.env.GRPO_DEVICE ? 'GRPO_DEVICE' : 'device'),
+    );
     const ptr: Ptr = ggml.backend_dev_init(device.ptr, null);
-    if (!ptr) throw new GrpoError('engine', `ggml could not start ${device.name} (${device.description}) from ${GGML_BIN_DIR}`);
+    if (!ptr)
+      throw new GrpoError('engine', `ggml could not start ${device.name} (${device.description}) from ${GGML_BIN_DIR}`);
     const reg = ggml.backend_dev_backend_reg(device.ptr);
     const proc = (name: string): Ptr | null => ggml.backend_reg_get_proc_address(reg, name) || null;
     const b = new Backend(ptr, ggml.backend_name(ptr) as string, device.description, threads, proc, reg, device);
@@ -163,7 +180,9 @@ export class Backend {
    * idle model costs nothing and a busy machine is not made busier.
    */
   private replacePool(n: number): void {
-    const create = this.proc('ggml_threadpool_new'), attach = this.proc('ggml_backend_cpu_set_threadpool'), release = this.proc('ggml_threadpool_free');
+    const create = this.proc('ggml_threadpool_new'),
+      attach = this.proc('ggml_backend_cpu_set_threadpool'),
+      release = this.proc('ggml_threadpool_free');
     if (!create || !attach || !release) return;
     const params = new Uint8Array(THREADPOOL_PARAMS_BYTES);
     ggml.threadpool_params_init(params, n);

@@ -27,7 +27,8 @@ export class Context {
   }
 
   assertAlive(): void {
-    if (this.freed) throw new GrpoError('engine', 'use of a freed ggml context (a model or graph was used after free())');
+    if (this.freed)
+      throw new GrpoError('engine', 'use of a freed ggml context (a model or graph was used after free())');
   }
 
   /** How many more tensor headers fit (ggml aborts when a context overflows, so callers check first). */
@@ -38,7 +39,8 @@ export class Context {
   /** Throw instead of letting ggml abort when `n` more tensors would not fit. */
   reserve(n: number, what: string): void {
     this.assertAlive();
-    if (this.roomForTensors < n) throw new GrpoError('engine', `${what}: the graph's metadata context is full; build it with a larger maxNodes`);
+    if (this.roomForTensors < n)
+      throw new GrpoError('engine', `${what}: the graph's metadata context is full; build it with a larger maxNodes`);
   }
 
   newTensor(dtype: DType, ne: readonly number[], name = ''): Tensor {
@@ -48,10 +50,13 @@ export class Context {
     }
     const t = GGML_TYPE[dtype];
     const ptr =
-      ne.length === 1 ? ggml.new_tensor_1d(this.ptr, t, ne[0])
-      : ne.length === 2 ? ggml.new_tensor_2d(this.ptr, t, ne[0], ne[1])
-      : ne.length === 3 ? ggml.new_tensor_3d(this.ptr, t, ne[0], ne[1], ne[2])
-      : ggml.new_tensor_4d(this.ptr, t, ne[0], ne[1], ne[2], ne[3]);
+      ne.length === 1
+        ? ggml.new_tensor_1d(this.ptr, t, ne[0])
+        : ne.length === 2
+          ? ggml.new_tensor_2d(this.ptr, t, ne[0], ne[1])
+          : ne.length === 3
+            ? ggml.new_tensor_3d(this.ptr, t, ne[0], ne[1], ne[2])
+            : ggml.new_tensor_4d(this.ptr, t, ne[0], ne[1], ne[2], ne[3]);
     const tensor = new Tensor(ptr, dtype, ne, undefined, name, this);
     if (name) ggml.set_name(ptr, name.slice(0, 63));
     return tensor;

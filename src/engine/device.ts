@@ -36,7 +36,15 @@ const SOFTWARE_GPU = /llvmpipe|lavapipe|swiftshader|softpipe/i;
 
 function kindOf(regName: string): DeviceKind | null {
   const r = regName.toLowerCase();
-  return r === 'cpu' ? 'cpu' : r === 'vulkan' ? 'vulkan' : r === 'cuda' ? 'cuda' : r === 'metal' || r === 'mtl' ? 'metal' : null;
+  return r === 'cpu'
+    ? 'cpu'
+    : r === 'vulkan'
+      ? 'vulkan'
+      : r === 'cuda'
+        ? 'cuda'
+        : r === 'metal' || r === 'mtl'
+          ? 'metal'
+          : null;
 }
 
 /** Every device the registry found, in its order (GPUs before the CPU). */
@@ -48,10 +56,19 @@ export function listDevices(): DeviceInfo[] {
     const ptr: Ptr = ggml.backend_dev_get(i);
     const kind = kindOf(ggml.backend_reg_name(ggml.backend_dev_backend_reg(ptr)) as string);
     if (!kind) continue; // other backends (BLAS, RPC, …) are not devices a model is placed on
-    const free = [0n], total = [0n];
+    const free = [0n],
+      total = [0n];
     ggml.backend_dev_memory(ptr, free, total);
     const description = ggml.backend_dev_description(ptr) as string;
-    out.push({ kind, name: ggml.backend_dev_name(ptr) as string, description, software: kind !== 'cpu' && SOFTWARE_GPU.test(description), memoryFree: Number(free[0]), memoryTotal: Number(total[0]), ptr });
+    out.push({
+      kind,
+      name: ggml.backend_dev_name(ptr) as string,
+      description,
+      software: kind !== 'cpu' && SOFTWARE_GPU.test(description),
+      memoryFree: Number(free[0]),
+      memoryTotal: Number(total[0]),
+      ptr,
+    });
   }
   return out;
 }
@@ -65,10 +82,18 @@ export function resolveDevice(setting: DeviceSetting, devices: DeviceInfo[] = li
   const ofKind = devices.filter((d) => d.kind === setting.kind);
   const found = devices.map((d) => `${d.name} (${d.description})`).join(', ');
   if (ofKind.length === 0) {
-    const install = setting.kind === 'metal' ? 'a macOS build of ggml' : `the ${setting.kind} build: npm run install:${setting.kind}`;
-    throw new GrpoError('engine', `no ${setting.kind} device: ggml found ${found}; install ${install} (and the GPU's driver), or use --device cpu`);
+    const install =
+      setting.kind === 'metal' ? 'a macOS build of ggml' : `the ${setting.kind} build: npm run install:${setting.kind}`;
+    throw new GrpoError(
+      'engine',
+      `no ${setting.kind} device: ggml found ${found}; install ${install} (and the GPU's driver), or use --device cpu`,
+    );
   }
   const i = setting.index ?? 0;
-  if (i >= ofKind.length) throw new GrpoError('engine', `no device ${setting.kind}:${i}: there ${ofKind.length === 1 ? 'is one' : `are ${ofKind.length}`} (${ofKind.map((d, k) => `${setting.kind}:${k} = ${d.description}`).join(', ')})`);
+  if (i >= ofKind.length)
+    throw new GrpoError(
+      'engine',
+      `no device ${setting.kind}:${i}: there ${ofKind.length === 1 ? 'is one' : `are ${ofKind.length}`} (${ofKind.map((d, k) => `${setting.kind}:${k} = ${d.description}`).join(', ')})`,
+    );
   return ofKind[i];
 }

@@ -45,14 +45,19 @@ function locateBinDir(): string {
     }
   }
   const dir = binsOf('@node-llama-cpp/linux-x64', import.meta.url);
-  if (!dir) throw new GrpoError('engine', 'cannot find the ggml binaries: install the pinned dependency with `npm install` (package @node-llama-cpp/linux-x64), or point GRPO_GGML_DIR at a folder holding libggml-base.so');
+  if (!dir)
+    throw new GrpoError(
+      'engine',
+      'cannot find the ggml binaries: install the pinned dependency with `npm install` (package @node-llama-cpp/linux-x64), or point GRPO_GGML_DIR at a folder holding libggml-base.so',
+    );
   return dir;
 }
 
 export const GGML_BIN_DIR = locateBinDir();
 const baseLib = path.join(GGML_BIN_DIR, 'libggml-base.so');
 const regLib = fs.readdirSync(GGML_BIN_DIR).find((f) => /^libggml\.([a-z]+\.)?v[\d.]+\.so$/.test(f)) ?? 'libggml.so'; // libggml.v0.5.0.so, libggml.vulkan.v0.5.0.so
-if (!fs.existsSync(baseLib)) throw new GrpoError('engine', `ggml library not found at ${baseLib}; reinstall with \`npm install\``);
+if (!fs.existsSync(baseLib))
+  throw new GrpoError('engine', `ggml library not found at ${baseLib}; reinstall with \`npm install\``);
 
 koffi.opaque('ggml_context');
 koffi.opaque('ggml_tensor');
@@ -69,7 +74,9 @@ koffi.struct('ggml_init_params', { mem_size: 'size_t', mem_buffer: 'void *', no_
 export const setNThreadsProto = koffi.proto('void ggml_backend_set_n_threads_t(ggml_backend *backend, int n)');
 export const threadpoolNewProto = koffi.proto('void * ggml_threadpool_new_t(void *params)');
 export const threadpoolFreeProto = koffi.proto('void ggml_threadpool_free_t(void *pool)');
-export const setThreadpoolProto = koffi.proto('void ggml_backend_cpu_set_threadpool_t(ggml_backend *backend, void *pool)');
+export const setThreadpoolProto = koffi.proto(
+  'void ggml_backend_cpu_set_threadpool_t(ggml_backend *backend, void *pool)',
+);
 /** ggml_backend_get_features: a {name, value} array ended by a NULL name */
 export const getFeaturesProto = koffi.proto('void * ggml_backend_get_features_t(ggml_backend_reg *reg)');
 
@@ -119,17 +126,23 @@ export const ggml = {
   // backward kernels (argument order as the CPU kernels read them: gradient first)
   rms_norm_back: f(`${T} ggml_rms_norm_back(${C} ctx, ${T} dy, ${T} x, float eps)`),
   silu_back: f(`${T} ggml_silu_back(${C} ctx, ${T} dy, ${T} x)`),
-  rope_ext_back: f(`${T} ggml_rope_ext_back(${C} ctx, ${T} dy, ${T} b, ${T} c, int n_dims, int mode, int n_ctx_orig, float freq_base, float freq_scale, float ext_factor, float attn_factor, float beta_fast, float beta_slow)`),
+  rope_ext_back: f(
+    `${T} ggml_rope_ext_back(${C} ctx, ${T} dy, ${T} b, ${T} c, int n_dims, int mode, int n_ctx_orig, float freq_base, float freq_scale, float ext_factor, float attn_factor, float beta_fast, float beta_slow)`,
+  ),
   get_rows_back: f(`${T} ggml_get_rows_back(${C} ctx, ${T} dy, ${T} rows, ${T} like)`),
   repeat_back: f(`${T} ggml_repeat_back(${C} ctx, ${T} a, ${T} like)`),
   get_rows: f(`${T} ggml_get_rows(${C} ctx, ${T} a, ${T} b)`),
   soft_max: f(`${T} ggml_soft_max(${C} ctx, ${T} a)`),
   soft_max_ext: f(`${T} ggml_soft_max_ext(${C} ctx, ${T} a, ${T} mask, float scale, float max_bias)`),
-  rope_ext: f(`${T} ggml_rope_ext(${C} ctx, ${T} a, ${T} b, ${T} c, int n_dims, int mode, int n_ctx_orig, float freq_base, float freq_scale, float ext_factor, float attn_factor, float beta_fast, float beta_slow)`),
+  rope_ext: f(
+    `${T} ggml_rope_ext(${C} ctx, ${T} a, ${T} b, ${T} c, int n_dims, int mode, int n_ctx_orig, float freq_base, float freq_scale, float ext_factor, float attn_factor, float beta_fast, float beta_slow)`,
+  ),
   reshape_2d: f(`${T} ggml_reshape_2d(${C} ctx, ${T} a, int64_t ne0, int64_t ne1)`),
   reshape_3d: f(`${T} ggml_reshape_3d(${C} ctx, ${T} a, int64_t ne0, int64_t ne1, int64_t ne2)`),
   reshape_4d: f(`${T} ggml_reshape_4d(${C} ctx, ${T} a, int64_t ne0, int64_t ne1, int64_t ne2, int64_t ne3)`),
-  view_4d: f(`${T} ggml_view_4d(${C} ctx, ${T} a, int64_t ne0, int64_t ne1, int64_t ne2, int64_t ne3, size_t nb1, size_t nb2, size_t nb3, size_t offset)`),
+  view_4d: f(
+    `${T} ggml_view_4d(${C} ctx, ${T} a, int64_t ne0, int64_t ne1, int64_t ne2, int64_t ne3, size_t nb1, size_t nb2, size_t nb3, size_t offset)`,
+  ),
   permute: f(`${T} ggml_permute(${C} ctx, ${T} a, int a0, int a1, int a2, int a3)`),
   cont: f(`${T} ggml_cont(${C} ctx, ${T} a)`),
   transpose: f(`${T} ggml_transpose(${C} ctx, ${T} a)`),
@@ -151,9 +164,13 @@ export const ggml = {
   gallocr_free: f('void ggml_gallocr_free(ggml_gallocr *a)'),
   gallocr_alloc_graph: f('bool ggml_gallocr_alloc_graph(ggml_gallocr *a, ggml_cgraph *g)'),
   gallocr_get_buffer_size: f('size_t ggml_gallocr_get_buffer_size(ggml_gallocr *a, int buffer_id)'),
-  sched_new: f('ggml_backend_sched * ggml_backend_sched_new(ggml_backend **backends, ggml_backend_buffer_type **bufts, int n, size_t graph_size, bool parallel, bool op_offload)'),
+  sched_new: f(
+    'ggml_backend_sched * ggml_backend_sched_new(ggml_backend **backends, ggml_backend_buffer_type **bufts, int n, size_t graph_size, bool parallel, bool op_offload)',
+  ),
   sched_free: f('void ggml_backend_sched_free(ggml_backend_sched *s)'),
-  sched_set_tensor_backend: f(`void ggml_backend_sched_set_tensor_backend(ggml_backend_sched *s, ${T} node, ggml_backend *b)`),
+  sched_set_tensor_backend: f(
+    `void ggml_backend_sched_set_tensor_backend(ggml_backend_sched *s, ${T} node, ggml_backend *b)`,
+  ),
   sched_alloc_graph: f('bool ggml_backend_sched_alloc_graph(ggml_backend_sched *s, ggml_cgraph *g)'),
   sched_graph_compute: f('int ggml_backend_sched_graph_compute(ggml_backend_sched *s, ggml_cgraph *g)'),
   sched_get_n_splits: f('int ggml_backend_sched_get_n_splits(ggml_backend_sched *s)'),
@@ -164,7 +181,9 @@ export const ggml = {
   backend_buffer_is_host: f('bool ggml_backend_buffer_is_host(ggml_backend_buffer *b)'),
   backend_buffer_clear: f('void ggml_backend_buffer_clear(ggml_backend_buffer *b, uint8_t value)'),
   backend_buffer_free: f('void ggml_backend_buffer_free(ggml_backend_buffer *b)'),
-  backend_buft_alloc_buffer: f('ggml_backend_buffer * ggml_backend_buft_alloc_buffer(ggml_backend_buffer_type *buft, size_t size)'),
+  backend_buft_alloc_buffer: f(
+    'ggml_backend_buffer * ggml_backend_buft_alloc_buffer(ggml_backend_buffer_type *buft, size_t size)',
+  ),
   backend_buft_get_alignment: f('size_t ggml_backend_buft_get_alignment(ggml_backend_buffer_type *buft)'),
   backend_buft_get_alloc_size: f(`size_t ggml_backend_buft_get_alloc_size(ggml_backend_buffer_type *buft, ${T} t)`),
   backend_tensor_alloc: f(`int ggml_backend_tensor_alloc(ggml_backend_buffer *b, ${T} t, void *addr)`),
@@ -172,7 +191,9 @@ export const ggml = {
   backend_tensor_set: f(`void ggml_backend_tensor_set(${T} t, const void *data, size_t offset, size_t size)`),
   backend_tensor_get: f(`void ggml_backend_tensor_get(${T} t, _Out_ void *data, size_t offset, size_t size)`),
   backend_graph_compute: f('int ggml_backend_graph_compute(ggml_backend *b, ggml_cgraph *g)'),
-  backend_get_default_buffer_type: f('ggml_backend_buffer_type * ggml_backend_get_default_buffer_type(ggml_backend *b)'),
+  backend_get_default_buffer_type: f(
+    'ggml_backend_buffer_type * ggml_backend_get_default_buffer_type(ggml_backend *b)',
+  ),
   backend_free: f('void ggml_backend_free(ggml_backend *b)'),
   backend_get_device: f('ggml_backend_device * ggml_backend_get_device(ggml_backend *b)'),
   backend_dev_backend_reg: f('ggml_backend_reg * ggml_backend_dev_backend_reg(ggml_backend_device *d)'),
@@ -183,7 +204,9 @@ export const ggml = {
   backend_synchronize: f('void ggml_backend_synchronize(ggml_backend *b)'),
   backend_dev_name: f('const char * ggml_backend_dev_name(ggml_backend_device *d)'),
   backend_dev_type: f('int ggml_backend_dev_type(ggml_backend_device *d)'),
-  backend_dev_memory: f('void ggml_backend_dev_memory(ggml_backend_device *d, _Out_ size_t *free, _Out_ size_t *total)'),
+  backend_dev_memory: f(
+    'void ggml_backend_dev_memory(ggml_backend_device *d, _Out_ size_t *free, _Out_ size_t *total)',
+  ),
   backend_dev_init: f('ggml_backend * ggml_backend_dev_init(ggml_backend_device *d, const char *params)'),
   backend_reg_name: f('const char * ggml_backend_reg_name(ggml_backend_reg *r)'),
   backend_dev_count: reg.func('size_t ggml_backend_dev_count()'),

@@ -17,10 +17,29 @@ import { ggml, koffi, type Ptr } from './ffi.ts';
 import { sourcesOf } from './scheduler.ts';
 
 /** Field offsets in `struct ggml_tensor` (ggml.h of the pinned ggml, 64-bit). */
-const BUFFER = 8, FLAGS = 148, VIEW_SRC = 232;
-const FLAG_INPUT = 1, FLAG_OUTPUT = 2;
+const BUFFER = 8,
+  FLAGS = 148,
+  VIEW_SRC = 232;
+const FLAG_INPUT = 1,
+  FLAG_OUTPUT = 2;
 /** ggml_op_can_inplace of ggml-alloc.c: ops whose kernels may write into a source */
-const IN_PLACE = new Set(['SCALE', 'ADD', 'SUB', 'MUL', 'DIV', 'SQR', 'SQRT', 'LOG', 'UNARY', 'ROPE', 'ROPE_BACK', 'SILU_BACK', 'RMS_NORM', 'RMS_NORM_BACK', 'SOFT_MAX']);
+const IN_PLACE = new Set([
+  'SCALE',
+  'ADD',
+  'SUB',
+  'MUL',
+  'DIV',
+  'SQR',
+  'SQRT',
+  'LOG',
+  'UNARY',
+  'ROPE',
+  'ROPE_BACK',
+  'SILU_BACK',
+  'RMS_NORM',
+  'RMS_NORM_BACK',
+  'SOFT_MAX',
+]);
 
 const pointerAt = (t: Ptr, offset: number): Ptr | null => koffi.decode(t, offset, 'void *') as Ptr | null;
 
@@ -60,7 +79,8 @@ class FreeList {
       this.top += size;
       return at;
     }
-    const b = this.blocks[best], at = b.offset;
+    const b = this.blocks[best],
+      at = b.offset;
     b.offset += size;
     b.size -= size;
     if (b.size === 0) this.blocks.splice(best, 1);
@@ -74,9 +94,15 @@ class FreeList {
     this.mostBlocks = Math.max(this.mostBlocks, this.blocks.length);
     // merge with the next, then with the previous
     const next = this.blocks[i + 1];
-    if (next && offset + size === next.offset) { this.blocks[i].size += next.size; this.blocks.splice(i + 1, 1); }
+    if (next && offset + size === next.offset) {
+      this.blocks[i].size += next.size;
+      this.blocks.splice(i + 1, 1);
+    }
     const prev = this.blocks[i - 1];
-    if (prev && prev.offset + prev.size === offset) { prev.size += this.blocks[i].size; this.blocks.splice(i, 1); }
+    if (prev && prev.offset + prev.size === offset) {
+      prev.size += this.blocks[i].size;
+      this.blocks.splice(i, 1);
+    }
   }
 }
 
@@ -142,5 +168,10 @@ export function planGraphMemory(nodes: Ptr[], alignment: number, allocSize: (t: 
     // a node nothing reads is done at once (a graph's results are outputs, which are never freed)
     if (!readers.has(key(node))) release(node);
   }
-  return { size: list.top, holes: list.mostBlocks, placed: [...offsets.values()].map((o) => [o.t, o.offset] as [Ptr, number]), views };
+  return {
+    size: list.top,
+    holes: list.mostBlocks,
+    placed: [...offsets.values()].map((o) => [o.t, o.offset] as [Ptr, number]),
+    views,
+  };
 }

@@ -11,7 +11,9 @@ import type { Backend } from './backend.ts';
 import { GrpoError } from '../errors.ts';
 
 /** Field offsets (ggml.h / ggml-impl.h of the pinned ggml, 64-bit): ggml_tensor.ne, ggml_cgraph.n_nodes and .nodes. */
-const NE = 16, N_NODES = 4, NODES = 16;
+const NE = 16,
+  N_NODES = 4,
+  NODES = 16;
 
 export interface NodeTiming {
   /** ggml's op name: MUL_MAT, SOFT_MAX, … */
@@ -35,7 +37,10 @@ export function profileNodes(backend: Backend, nodes: Ptr[]): NodeTiming[] {
     const slot = koffi.decode(one, NODES, 'void *') as Ptr;
     const nameOf = (t: Ptr) => (ggml.get_name(t) as string | null) ?? '';
     // ggml names an unnamed op's result "node_…" or "… (view)": only names given by us count
-    const named = (t: Ptr) => { const n = nameOf(t); return n && !/^node_\d+$|\(/.test(n) ? n : null; };
+    const named = (t: Ptr) => {
+      const n = nameOf(t);
+      return n && !/^node_\d+$|\(/.test(n) ? n : null;
+    };
     const reads = (t: Ptr, depth: number, out: Set<string>): Set<string> => {
       for (const src of sourcesOf(t)) {
         const n = named(src);
@@ -53,7 +58,8 @@ export function profileNodes(backend: Backend, nodes: Ptr[]): NodeTiming[] {
         const t0 = performance.now();
         const status = ggml.backend_graph_compute(backend.ptr, one);
         ms = performance.now() - t0;
-        if (status !== 0) throw new GrpoError('engine', `ggml compute of node ${nameOf(node)} failed with status ${status}`);
+        if (status !== 0)
+          throw new GrpoError('engine', `ggml compute of node ${nameOf(node)} failed with status ${status}`);
       }
       const ne = [0, 1, 2, 3].map((i) => Number(koffi.decode(node, NE + 8 * i, 'int64_t')));
       return { op, name: nameOf(node), reads: [...reads(node, 3, new Set())], ne, ms };

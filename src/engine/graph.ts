@@ -48,7 +48,10 @@ export class ComputeGraph {
   private freed = false;
   private readonly inputs: Tensor[] = [];
 
-  constructor(readonly backend: Backend, opts: GraphOptions = {}) {
+  constructor(
+    readonly backend: Backend,
+    opts: GraphOptions = {},
+  ) {
     // Every node or leaf is a tensor of this context or an external one, so a graph sized to the context's
     // tensor capacity plus the external tensors can never overflow (ggml would abort).
     const tensors = opts.maxNodes ?? 8192;
@@ -107,7 +110,8 @@ export class ComputeGraph {
     this.assertBuilding();
     // an input the graph never reads gets no memory, and writing it would abort inside ggml
     for (const t of this.inputs) {
-      if (ggml.graph_get_tensor(this.graph, t.name) !== t.ptr) throw new GrpoError('engine', `graph input '${t.name}' is not used by the graph`);
+      if (ggml.graph_get_tensor(this.graph, t.name) !== t.ptr)
+        throw new GrpoError('engine', `graph input '${t.name}' is not used by the graph`);
     }
     if (this.nForward >= 0) {
       this.forwardPart = this.slice(0, this.nForward);
@@ -158,7 +162,10 @@ export class ComputeGraph {
       if (hasMemory(node) && !this.backend.supportsOp(node)) missing.add(ggml.op_desc(node) as string);
     }
     if (missing.size > 0) {
-      throw new GrpoError('engine', `${this.backend.name} (${this.backend.description}) cannot compute ${[...missing].join(', ')} into its own memory as this graph does; run on the CPU (--device cpu)`);
+      throw new GrpoError(
+        'engine',
+        `${this.backend.name} (${this.backend.description}) cannot compute ${[...missing].join(', ')} into its own memory as this graph does; run on the CPU (--device cpu)`,
+      );
     }
   }
 
@@ -170,9 +177,14 @@ export class ComputeGraph {
    */
   private checkHoles(part: Ptr): void {
     const buft = this.backend.bufferType;
-    const plan = planGraphMemory(graphNodes(part), Number(ggml.backend_buft_get_alignment(buft)), (t) => Number(ggml.backend_buft_get_alloc_size(buft, t)));
+    const plan = planGraphMemory(graphNodes(part), Number(ggml.backend_buft_get_alignment(buft)), (t) =>
+      Number(ggml.backend_buft_get_alloc_size(buft, t)),
+    );
     if (plan.holes > GPU_HOLES_LIMIT) {
-      throw new GrpoError('engine', `this graph would leave about ${plan.holes} free holes in ggml's GPU memory planner, which aborts past 256: turn on training.gradient_checkpointing (it keeps one layer's activations), or lower training.micro_batch_groups`);
+      throw new GrpoError(
+        'engine',
+        `this graph would leave about ${plan.holes} free holes in ggml's GPU memory planner, which aborts past 256: turn on training.gradient_checkpointing (it keeps one layer's activations), or lower training.micro_batch_groups`,
+      );
     }
   }
 
@@ -209,16 +221,28 @@ export class ComputeGraph {
   /** Compute only the backward part (after computeForward and after writing the coefficients). */
   computeBackward(): void {
     if (!this.backwardPart) throw new GrpoError('engine', 'computeBackward on a graph without a backward pass');
-    if (this.arena && this.arena.holder !== this) throw new GrpoError('engine', 'computeBackward: another graph sharing this memory was computed after this forward; compute the forward again');
+    if (this.arena && this.arena.holder !== this)
+      throw new GrpoError(
+        'engine',
+        'computeBackward: another graph sharing this memory was computed after this forward; compute the forward again',
+      );
     this.run(this.backwardPart, this.scheduled[1]);
   }
 
   /** Compute a part node by node, timing each (graph-profile.ts: where the time goes); CPU graphs only. */
   profile(part: 'forward' | 'backward' | 'all' = 'all'): NodeTiming[] {
-    if (part === 'backward' && this.nForward < 0) throw new GrpoError('engine', 'profile: this graph has no backward part');
-    if (!this.valid || !this.arena) throw new GrpoError('engine', 'profile: allocate the graph first (CPU graphs only)');
-    if (part === 'backward' && this.arena.holder !== this) throw new GrpoError('engine', 'profile: compute or profile the forward part first');
-    const [i0, i1] = part === 'backward' ? [this.nForward, this.nodeCount] : part === 'forward' && this.nForward >= 0 ? [0, this.nForward] : [0, this.nodeCount];
+    if (part === 'backward' && this.nForward < 0)
+      throw new GrpoError('engine', 'profile: this graph has no backward part');
+    if (!this.valid || !this.arena)
+      throw new GrpoError('engine', 'profile: allocate the graph first (CPU graphs only)');
+    if (part === 'backward' && this.arena.holder !== this)
+      throw new GrpoError('engine', 'profile: compute or profile the forward part first');
+    const [i0, i1] =
+      part === 'backward'
+        ? [this.nForward, this.nodeCount]
+        : part === 'forward' && this.nForward >= 0
+          ? [0, this.nForward]
+          : [0, this.nodeCount];
     this.arena.holder = part === 'backward' ? null : this;
     return profileNodes(this.backend, graphNodes(this.graph, i0, i1));
   }
@@ -226,7 +250,11 @@ export class ComputeGraph {
   private run(g: Ptr, scheduled?: ScheduledGraph): void {
     if (this.freed) throw new GrpoError('engine', 'compute on a freed graph');
     if (!this.arena && this.scheduled.length === 0) throw new GrpoError('engine', 'compute before allocate()');
-    if (!this.valid) throw new GrpoError('engine', 'compute on a graph whose shared memory was reallocated by a larger graph; build it again');
+    if (!this.valid)
+      throw new GrpoError(
+        'engine',
+        'compute on a graph whose shared memory was reallocated by a larger graph; build it again',
+      );
     if (this.arena) this.arena.holder = g === this.backwardPart ? null : this;
     if (scheduled) return scheduled.compute();
     const status = ggml.backend_graph_compute(this.backend.ptr, g);
@@ -239,7 +267,8 @@ export class ComputeGraph {
 
   private assertBuilding(): void {
     if (this.freed) throw new GrpoError('engine', 'use of a freed graph');
-    if (this.arena || this.scheduled.length > 0) throw new GrpoError('engine', 'graph already allocated; build a new graph to change it');
+    if (this.arena || this.scheduled.length > 0)
+      throw new GrpoError('engine', 'graph already allocated; build a new graph to change it');
   }
 
   free(): void {

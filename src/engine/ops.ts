@@ -37,7 +37,11 @@ export const ROPE_NEOX = 2;
 
 /** ggml-vulkan converts a matmul operand whose first two dimensions are not contiguous to f16 (or bf16) first */
 function dim01Contiguous(t: Tensor): boolean {
-  return t.nb[0] === DTYPE_BYTES[t.dtype] && t.nb[1] === rowBytes(t.dtype, t.ne[0]) && (t.ne[3] === 1 || t.nb[3] === t.nb[2] * t.ne[2]);
+  return (
+    t.nb[0] === DTYPE_BYTES[t.dtype] &&
+    t.nb[1] === rowBytes(t.dtype, t.ne[0]) &&
+    (t.ne[3] === 1 || t.nb[3] === t.nb[2] * t.ne[2])
+  );
 }
 
 export class Ops {
@@ -45,10 +49,20 @@ export class Ops {
    * `exactMatmuls`: make f32 matmul operands contiguous first, so a GPU backend multiplies them in f32 (ggml-vulkan
    * would round a strided operand to f16: errors of ~1e-3 where the CPU's are ~1e-6)
    */
-  constructor(readonly ctx: Context, private readonly exactMatmuls = false) {}
+  constructor(
+    readonly ctx: Context,
+    private readonly exactMatmuls = false,
+  ) {}
 
   /** Run one ggml op call after checking its operands are alive and there is room for its result. */
-  private wrap(op: string, operands: Tensor[], call: () => bigint, dtype: DType, ne: readonly number[], nb?: readonly number[]): Tensor {
+  private wrap(
+    op: string,
+    operands: Tensor[],
+    call: () => bigint,
+    dtype: DType,
+    ne: readonly number[],
+    nb?: readonly number[],
+  ): Tensor {
     for (const t of operands) t.assertAlive();
     this.ctx.reserve(1, op);
     const ptr = call();
@@ -63,16 +77,23 @@ export class Ops {
   matmul(a: Tensor, b: Tensor): Tensor {
     const op = 'matmul';
     if (a.ne[0] !== b.ne[0]) fail(op, `inner dimensions differ: ${a.shapeText} vs ${b.shapeText}`);
-    if (b.ne[2] % a.ne[2] !== 0 || b.ne[3] % a.ne[3] !== 0) fail(op, `cannot broadcast ${a.shapeText} over ${b.shapeText}`);
+    if (b.ne[2] % a.ne[2] !== 0 || b.ne[3] % a.ne[3] !== 0)
+      fail(op, `cannot broadcast ${a.shapeText} over ${b.shapeText}`);
     if (a.nb[0] > a.nb[1]) fail(op, `first operand ${a.shapeText} must not be transposed`);
     if (b.nb[0] !== DTYPE_BYTES[b.dtype]) fail(op, `rows of the second operand ${b.shapeText} must be contiguous`);
-    if (!isMatrixType(a) || (b.dtype !== 'f32' && b.dtype !== a.dtype)) fail(op, `needs a float or q8_0 first operand and an f32 (or ${a.dtype}) second, got ${a.dtype}, ${b.dtype}`);
+    if (!isMatrixType(a) || (b.dtype !== 'f32' && b.dtype !== a.dtype))
+      fail(op, `needs a float or q8_0 first operand and an f32 (or ${a.dtype}) second, got ${a.dtype}, ${b.dtype}`);
     if (a.ne[0] % BLOCK_ELEMENTS[a.dtype] !== 0) fail(op, `${a.describe()} rows are not whole ${a.dtype} blocks`);
     if (this.exactMatmuls) {
       if (a.dtype === 'f32' && !dim01Contiguous(a)) a = this.cont(a);
       if (b.dtype === 'f32' && !dim01Contiguous(b)) b = this.cont(b);
     }
-    return this.wrap(op, [a, b], () => ggml.mul_mat(this.ctx.ptr, a.ptr, b.ptr), 'f32', [a.ne[1], b.ne[1], b.ne[2], b.ne[3]]);
+    return this.wrap(op, [a, b], () => ggml.mul_mat(this.ctx.ptr, a.ptr, b.ptr), 'f32', [
+      a.ne[1],
+      b.ne[1],
+      b.ne[2],
+      b.ne[3],
+    ]);
   }
 
   private binary(op: 'add' | 'sub' | 'mul' | 'div', a: Tensor, b: Tensor): Tensor {
@@ -80,16 +101,25 @@ export class Ops {
     if (a.dtype !== 'f32' || b.dtype !== 'f32') fail(op, `needs f32 operands, got ${a.dtype}, ${b.dtype}`);
     return this.wrap(op, [a, b], () => ggml[op](this.ctx.ptr, a.ptr, b.ptr), 'f32', a.ne);
   }
-  add(a: Tensor, b: Tensor): Tensor { return this.binary('add', a, b); }
-  sub(a: Tensor, b: Tensor): Tensor { return this.binary('sub', a, b); }
-  mul(a: Tensor, b: Tensor): Tensor { return this.binary('mul', a, b); }
-  div(a: Tensor, b: Tensor): Tensor { return this.binary('div', a, b); }
+  add(a: Tensor, b: Tensor): Tensor {
+    return this.binary('add', a, b);
+  }
+  sub(a: Tensor, b: Tensor): Tensor {
+    return this.binary('sub', a, b);
+  }
+  mul(a: Tensor, b: Tensor): Tensor {
+    return this.binary('mul', a, b);
+  }
+  div(a: Tensor, b: Tensor): Tensor {
+    return this.binary('div', a, b);
+  }
 
   /** acc += b, in place (the result is a view of acc): gradient accumulation into a static tensor. */
   addInto(acc: Tensor, b: Tensor): Tensor {
     const op = 'addInto';
     if (!sameShape(acc, b)) fail(op, `${b.shapeText} does not match the accumulator ${acc.describe()}`);
-    if (acc.dtype !== 'f32' || b.dtype !== 'f32' || !acc.isContiguous) fail(op, 'needs a contiguous f32 accumulator and an f32 addend');
+    if (acc.dtype !== 'f32' || b.dtype !== 'f32' || !acc.isContiguous)
+      fail(op, 'needs a contiguous f32 accumulator and an f32 addend');
     return this.wrap(op, [acc, b], () => ggml.add_inplace(this.ctx.ptr, acc.ptr, b.ptr), 'f32', acc.ne, acc.nb);
   }
 
@@ -97,7 +127,8 @@ export class Ops {
   scaleInto(acc: Tensor, b: Tensor): Tensor {
     const op = 'scaleInto';
     if (!canRepeat(b, acc)) fail(op, `${b.shapeText} cannot be broadcast onto ${acc.shapeText}`);
-    if (acc.dtype !== 'f32' || b.dtype !== 'f32' || !acc.isContiguous) fail(op, 'needs a contiguous f32 tensor and an f32 factor');
+    if (acc.dtype !== 'f32' || b.dtype !== 'f32' || !acc.isContiguous)
+      fail(op, 'needs a contiguous f32 tensor and an f32 factor');
     return this.wrap(op, [acc, b], () => ggml.mul_inplace(this.ctx.ptr, acc.ptr, b.ptr), 'f32', acc.ne, acc.nb);
   }
 
@@ -113,18 +144,34 @@ export class Ops {
     this.unaryF32('scaleBias', a);
     return this.wrap('scaleBias', [a], () => ggml.scale_bias(this.ctx.ptr, a.ptr, s, b), 'f32', a.ne);
   }
-  sqr(a: Tensor): Tensor { this.unaryF32('sqr', a); return this.wrap('sqr', [a], () => ggml.sqr(this.ctx.ptr, a.ptr), 'f32', a.ne); }
-  sqrt(a: Tensor): Tensor { this.unaryF32('sqrt', a); return this.wrap('sqrt', [a], () => ggml.sqrt(this.ctx.ptr, a.ptr), 'f32', a.ne); }
-  log(a: Tensor): Tensor { this.unaryF32('log', a); return this.wrap('log', [a], () => ggml.log(this.ctx.ptr, a.ptr), 'f32', a.ne); }
-  exp(a: Tensor): Tensor { this.unaryF32('exp', a); return this.wrap('exp', [a], () => ggml.exp(this.ctx.ptr, a.ptr), 'f32', a.ne); }
-  silu(a: Tensor): Tensor { this.unaryF32('silu', a); return this.wrap('silu', [a], () => ggml.silu(this.ctx.ptr, a.ptr), 'f32', a.ne); }
+  sqr(a: Tensor): Tensor {
+    this.unaryF32('sqr', a);
+    return this.wrap('sqr', [a], () => ggml.sqr(this.ctx.ptr, a.ptr), 'f32', a.ne);
+  }
+  sqrt(a: Tensor): Tensor {
+    this.unaryF32('sqrt', a);
+    return this.wrap('sqrt', [a], () => ggml.sqrt(this.ctx.ptr, a.ptr), 'f32', a.ne);
+  }
+  log(a: Tensor): Tensor {
+    this.unaryF32('log', a);
+    return this.wrap('log', [a], () => ggml.log(this.ctx.ptr, a.ptr), 'f32', a.ne);
+  }
+  exp(a: Tensor): Tensor {
+    this.unaryF32('exp', a);
+    return this.wrap('exp', [a], () => ggml.exp(this.ctx.ptr, a.ptr), 'f32', a.ne);
+  }
+  silu(a: Tensor): Tensor {
+    this.unaryF32('silu', a);
+    return this.wrap('silu', [a], () => ggml.silu(this.ctx.ptr, a.ptr), 'f32', a.ne);
+  }
 
   /** silu(a) ⊙ b in one pass (a and b of one shape, rows contiguous) */
   swiglu(a: Tensor, b: Tensor): Tensor {
     const op = 'swiglu';
     this.unaryF32(op, a);
     this.unaryF32(op, b);
-    if (!sameShape(a, b) || a.nb[0] !== 4 || b.nb[0] !== 4) fail(op, `needs two row-contiguous tensors of one shape, got ${a.shapeText}, ${b.shapeText}`);
+    if (!sameShape(a, b) || a.nb[0] !== 4 || b.nb[0] !== 4)
+      fail(op, `needs two row-contiguous tensors of one shape, got ${a.shapeText}, ${b.shapeText}`);
     return this.wrap(op, [a, b], () => ggml.swiglu_split(this.ctx.ptr, a.ptr, b.ptr), 'f32', a.ne);
   }
 
@@ -138,7 +185,10 @@ export class Ops {
   }
 
   /** sum of all elements → [1] */
-  sum(a: Tensor): Tensor { this.unaryF32('sum', a); return this.wrap('sum', [a], () => ggml.sum(this.ctx.ptr, a.ptr), 'f32', [1]); }
+  sum(a: Tensor): Tensor {
+    this.unaryF32('sum', a);
+    return this.wrap('sum', [a], () => ggml.sum(this.ctx.ptr, a.ptr), 'f32', [1]);
+  }
   /** sum over ne0 → [1, ne1, ne2, ne3] */
   sumRows(a: Tensor): Tensor {
     this.unaryF32('sumRows', a);
@@ -149,7 +199,8 @@ export class Ops {
   sumTo(a: Tensor, like: Tensor): Tensor {
     const op = 'sumTo';
     this.unaryF32(op, a);
-    if (like.ne.some((n, i) => n !== 1 && n !== a.ne[i])) fail(op, `${a.shapeText} cannot be summed to ${like.shapeText}`);
+    if (like.ne.some((n, i) => n !== 1 && n !== a.ne[i]))
+      fail(op, `${a.shapeText} cannot be summed to ${like.shapeText}`);
     if (a.nb[0] !== 4) fail(op, `rows of ${a.shapeText} must be contiguous`);
     return this.wrap(op, [a, like], () => ggml.repeat_back(this.ctx.ptr, a.ptr, like.ptr), 'f32', like.ne);
   }
@@ -166,7 +217,8 @@ export class Ops {
     const op = 'rmsNormBack';
     this.unaryF32(op, dy);
     this.unaryF32(op, x);
-    if (!sameShape(dy, x) || !dy.isContiguous || !x.isContiguous) fail(op, `needs contiguous gradient and input of one shape, got ${dy.shapeText}, ${x.shapeText}`);
+    if (!sameShape(dy, x) || !dy.isContiguous || !x.isContiguous)
+      fail(op, `needs contiguous gradient and input of one shape, got ${dy.shapeText}, ${x.shapeText}`);
     return this.wrap(op, [dy, x], () => ggml.rms_norm_back(this.ctx.ptr, dy.ptr, x.ptr, eps), 'f32', x.ne);
   }
 
@@ -174,9 +226,15 @@ export class Ops {
   getRows(a: Tensor, idx: Tensor): Tensor {
     const op = 'getRows';
     if (idx.dtype !== 'i32') fail(op, `indices must be i32, got ${idx.dtype}`);
-    if (a.ne[2] !== idx.ne[1] || idx.ne[3] !== 1 || a.ne[3] !== idx.ne[2]) fail(op, `index ${idx.shapeText} does not match source ${a.shapeText}`);
+    if (a.ne[2] !== idx.ne[1] || idx.ne[3] !== 1 || a.ne[3] !== idx.ne[2])
+      fail(op, `index ${idx.shapeText} does not match source ${a.shapeText}`);
     if (!isMatrixType(a)) fail(op, `source must be a float or q8_0 tensor, got ${a.dtype}`);
-    return this.wrap(op, [a, idx], () => ggml.get_rows(this.ctx.ptr, a.ptr, idx.ptr), 'f32', [a.ne[0], idx.ne[0], idx.ne[1], idx.ne[2]]);
+    return this.wrap(op, [a, idx], () => ggml.get_rows(this.ctx.ptr, a.ptr, idx.ptr), 'f32', [
+      a.ne[0],
+      idx.ne[0],
+      idx.ne[1],
+      idx.ne[2],
+    ]);
   }
 
   /** Gradient of getRows(like [E, R], idx [n]) given dy [E, n]: rows of dy added into a zero [E, R]. */
@@ -184,8 +242,15 @@ export class Ops {
     const op = 'getRowsBack';
     if (idx.dtype !== 'i32' || idx.ne[1] * idx.ne[2] * idx.ne[3] !== 1) fail(op, 'indices must be an i32 vector');
     if (like.ne[2] * like.ne[3] !== 1 || dy.ne[2] * dy.ne[3] !== 1) fail(op, 'needs 2-d tensors');
-    if (dy.ne[0] !== like.ne[0] || dy.ne[1] !== idx.ne[0] || dy.dtype !== 'f32' || dy.nb[0] !== 4) fail(op, `gradient ${dy.describe()} does not fit ${idx.ne[0]} rows of ${like.shapeText}`);
-    return this.wrap(op, [dy, idx, like], () => ggml.get_rows_back(this.ctx.ptr, dy.ptr, idx.ptr, like.ptr), 'f32', like.ne);
+    if (dy.ne[0] !== like.ne[0] || dy.ne[1] !== idx.ne[0] || dy.dtype !== 'f32' || dy.nb[0] !== 4)
+      fail(op, `gradient ${dy.describe()} does not fit ${idx.ne[0]} rows of ${like.shapeText}`);
+    return this.wrap(
+      op,
+      [dy, idx, like],
+      () => ggml.get_rows_back(this.ctx.ptr, dy.ptr, idx.ptr, like.ptr),
+      'f32',
+      like.ne,
+    );
   }
 
   /** softmax over ne0 */
@@ -200,15 +265,24 @@ export class Ops {
     this.unaryF32(op, a);
     if (mask) {
       if (mask.dtype !== 'f32') fail(op, `mask must be f32, got ${mask.dtype}`);
-      if (mask.ne[0] !== a.ne[0] || mask.ne[1] < a.ne[1]) fail(op, `mask ${mask.shapeText} does not cover scores ${a.shapeText}`);
-      if (a.ne[2] % mask.ne[2] !== 0 || a.ne[3] % mask.ne[3] !== 0) fail(op, `mask ${mask.shapeText} cannot broadcast over ${a.shapeText}`);
+      if (mask.ne[0] !== a.ne[0] || mask.ne[1] < a.ne[1])
+        fail(op, `mask ${mask.shapeText} does not cover scores ${a.shapeText}`);
+      if (a.ne[2] % mask.ne[2] !== 0 || a.ne[3] % mask.ne[3] !== 0)
+        fail(op, `mask ${mask.shapeText} cannot broadcast over ${a.shapeText}`);
     }
-    return this.wrap(op, mask ? [a, mask] : [a], () => ggml.soft_max_ext(this.ctx.ptr, a.ptr, mask ? mask.ptr : null, scale, 0), 'f32', a.ne);
+    return this.wrap(
+      op,
+      mask ? [a, mask] : [a],
+      () => ggml.soft_max_ext(this.ctx.ptr, a.ptr, mask ? mask.ptr : null, scale, 0),
+      'f32',
+      a.ne,
+    );
   }
 
   private checkRope(op: string, a: Tensor, positions: Tensor, nDims: number): void {
     this.unaryF32(op, a);
-    if (positions.dtype !== 'i32' || positions.ne[1] * positions.ne[2] * positions.ne[3] !== 1) fail(op, 'positions must be an i32 vector');
+    if (positions.dtype !== 'i32' || positions.ne[1] * positions.ne[2] * positions.ne[3] !== 1)
+      fail(op, 'positions must be an i32 vector');
     if (positions.ne[0] !== a.ne[2]) fail(op, `${positions.ne[0]} positions for ${a.ne[2]} tokens`);
     if (nDims % 2 !== 0 || nDims > a.ne[0]) fail(op, `rotary dims ${nDims} must be even and ≤ head dim ${a.ne[0]}`);
   }
@@ -216,14 +290,26 @@ export class Ops {
   /** RoPE over a [headDim, heads, tokens]; positions i32 [tokens]. NeoX (half-rotation) mode = Hugging Face layout. */
   rope(a: Tensor, positions: Tensor, nDims: number, freqBase: number): Tensor {
     this.checkRope('rope', a, positions, nDims);
-    return this.wrap('rope', [a, positions], () => ggml.rope_ext(this.ctx.ptr, a.ptr, positions.ptr, null, nDims, ROPE_NEOX, 0, freqBase, 1, 0, 1, 0, 0), 'f32', a.ne);
+    return this.wrap(
+      'rope',
+      [a, positions],
+      () => ggml.rope_ext(this.ctx.ptr, a.ptr, positions.ptr, null, nDims, ROPE_NEOX, 0, freqBase, 1, 0, 1, 0, 0),
+      'f32',
+      a.ne,
+    );
   }
 
   /** Gradient of rope (the inverse rotation) given dy [headDim, heads, tokens]. */
   ropeBack(dy: Tensor, positions: Tensor, nDims: number, freqBase: number): Tensor {
     this.checkRope('ropeBack', dy, positions, nDims);
     if (!dy.isContiguous) fail('ropeBack', `gradient ${dy.shapeText} must be contiguous`);
-    return this.wrap('ropeBack', [dy, positions], () => ggml.rope_ext_back(this.ctx.ptr, dy.ptr, positions.ptr, null, nDims, ROPE_NEOX, 0, freqBase, 1, 0, 1, 0, 0), 'f32', dy.ne);
+    return this.wrap(
+      'ropeBack',
+      [dy, positions],
+      () => ggml.rope_ext_back(this.ctx.ptr, dy.ptr, positions.ptr, null, nDims, ROPE_NEOX, 0, freqBase, 1, 0, 1, 0, 0),
+      'f32',
+      dy.ne,
+    );
   }
 
   reshape(a: Tensor, ne: number[]): Tensor {
@@ -233,9 +319,18 @@ export class Ops {
     if (n !== a.numel) fail(op, `${a.shapeText} has ${a.numel} elements, target [${ne.join(', ')}] has ${n}`);
     const p = this.ctx.ptr;
     if (ne.length < 2 || ne.length > 4) fail(op, 'target must have 2 to 4 dimensions');
-    return this.wrap(op, [a], () => ne.length === 2 ? ggml.reshape_2d(p, a.ptr, ne[0], ne[1])
-      : ne.length === 3 ? ggml.reshape_3d(p, a.ptr, ne[0], ne[1], ne[2])
-      : ggml.reshape_4d(p, a.ptr, ne[0], ne[1], ne[2], ne[3]), a.dtype, ne);
+    return this.wrap(
+      op,
+      [a],
+      () =>
+        ne.length === 2
+          ? ggml.reshape_2d(p, a.ptr, ne[0], ne[1])
+          : ne.length === 3
+            ? ggml.reshape_3d(p, a.ptr, ne[0], ne[1], ne[2])
+            : ggml.reshape_4d(p, a.ptr, ne[0], ne[1], ne[2], ne[3]),
+      a.dtype,
+      ne,
+    );
   }
 
   /** A strided 4-d view into a, `offset` in bytes. */
@@ -244,8 +339,16 @@ export class Ops {
     const es = DTYPE_BYTES[a.dtype];
     if (ne[0] % BLOCK_ELEMENTS[a.dtype] !== 0) fail(op, `a ${a.dtype} view must hold whole blocks`);
     const last = offset + rowBytes(a.dtype, ne[0]) + (ne[1] - 1) * nb[0] + (ne[2] - 1) * nb[1] + (ne[3] - 1) * nb[2];
-    if (offset < 0 || last > a.nbytes) fail(op, `view [${ne.join(', ')}] at offset ${offset} runs past the end of ${a.describe()}`);
-    return this.wrap(op, [a], () => ggml.view_4d(this.ctx.ptr, a.ptr, ne[0], ne[1], ne[2], ne[3], nb[0], nb[1], nb[2], offset), a.dtype, ne, [es, ...nb]);
+    if (offset < 0 || last > a.nbytes)
+      fail(op, `view [${ne.join(', ')}] at offset ${offset} runs past the end of ${a.describe()}`);
+    return this.wrap(
+      op,
+      [a],
+      () => ggml.view_4d(this.ctx.ptr, a.ptr, ne[0], ne[1], ne[2], ne[3], nb[0], nb[1], nb[2], offset),
+      a.dtype,
+      ne,
+      [es, ...nb],
+    );
   }
 
   /** Columns [from, from + n) of a contiguous [E, N] tensor, as a view [E, n]. */
@@ -258,9 +361,20 @@ export class Ops {
   /** ggml_permute: source dimension i moves to position axes[i]. */
   permute(a: Tensor, axes: Ne): Tensor {
     if ([...axes].sort().join() !== '0,1,2,3') fail('permute', `axes ${axes.join(',')} are not a permutation of 0..3`);
-    const ne = [0, 0, 0, 0] as Ne, nb = [0, 0, 0, 0] as Ne;
-    for (let i = 0; i < 4; i++) { ne[axes[i]] = a.ne[i]; nb[axes[i]] = a.nb[i]; }
-    return this.wrap('permute', [a], () => ggml.permute(this.ctx.ptr, a.ptr, axes[0], axes[1], axes[2], axes[3]), a.dtype, ne, nb);
+    const ne = [0, 0, 0, 0] as Ne,
+      nb = [0, 0, 0, 0] as Ne;
+    for (let i = 0; i < 4; i++) {
+      ne[axes[i]] = a.ne[i];
+      nb[axes[i]] = a.nb[i];
+    }
+    return this.wrap(
+      'permute',
+      [a],
+      () => ggml.permute(this.ctx.ptr, a.ptr, axes[0], axes[1], axes[2], axes[3]),
+      a.dtype,
+      ne,
+      nb,
+    );
   }
 
   /** Swap dims 0 and 1 (a view). */
@@ -271,12 +385,20 @@ export class Ops {
   }
 
   cont(a: Tensor): Tensor {
-    return this.wrap('cont', [a], () => ggml.cont(this.ctx.ptr, a.ptr), a.dtype, a.ne, contiguousStrides(a.ne, a.dtype));
+    return this.wrap(
+      'cont',
+      [a],
+      () => ggml.cont(this.ctx.ptr, a.ptr),
+      a.dtype,
+      a.ne,
+      contiguousStrides(a.ne, a.dtype),
+    );
   }
 
   /** A contiguous copy of a (any layout) converted to dtype; a q8_0 tensor converts (dequantises) to f32 only. */
   cast(a: Tensor, dtype: 'f32' | 'f16' | 'bf16'): Tensor {
-    if (!isFloat(a) && !(a.dtype === 'q8_0' && dtype === 'f32' && a.isContiguous)) fail('cast', `cannot convert ${a.describe()} to ${dtype}`);
+    if (!isFloat(a) && !(a.dtype === 'q8_0' && dtype === 'f32' && a.isContiguous))
+      fail('cast', `cannot convert ${a.describe()} to ${dtype}`);
     if (dtype === a.dtype) return a.isContiguous ? a : this.cont(a);
     return this.wrap('cast', [a], () => ggml.cast(this.ctx.ptr, a.ptr, GGML_TYPE[dtype]), dtype, a.ne);
   }
@@ -285,7 +407,8 @@ export class Ops {
   concat(a: Tensor, b: Tensor, dim: number): Tensor {
     const op = 'concat';
     if (a.dtype !== b.dtype) fail(op, `dtypes differ: ${a.dtype}, ${b.dtype}`);
-    if (a.ne.some((n, i) => i !== dim && n !== b.ne[i])) fail(op, `${a.shapeText} and ${b.shapeText} differ outside dimension ${dim}`);
+    if (a.ne.some((n, i) => i !== dim && n !== b.ne[i]))
+      fail(op, `${a.shapeText} and ${b.shapeText} differ outside dimension ${dim}`);
     const ne = [...a.ne] as Ne;
     ne[dim] += b.ne[dim];
     return this.wrap(op, [a, b], () => ggml.concat(this.ctx.ptr, a.ptr, b.ptr, dim), a.dtype, ne);
@@ -304,19 +427,35 @@ export class Ops {
   setRows(dst: Tensor, src: Tensor, idx: Tensor): Tensor {
     const op = 'setRows';
     if (idx.dtype !== 'i32' || idx.ne[1] * idx.ne[2] * idx.ne[3] !== 1) fail(op, 'indices must be an i32 vector');
-    if (dst.ne[0] !== src.ne[0] || dst.ne[2] * dst.ne[3] !== 1 || src.ne[2] * src.ne[3] !== 1) fail(op, `rows of ${src.shapeText} do not fit ${dst.shapeText}`);
+    if (dst.ne[0] !== src.ne[0] || dst.ne[2] * dst.ne[3] !== 1 || src.ne[2] * src.ne[3] !== 1)
+      fail(op, `rows of ${src.shapeText} do not fit ${dst.shapeText}`);
     if (src.ne[1] !== idx.ne[0]) fail(op, `${src.ne[1]} rows but ${idx.ne[0]} indices`);
-    if (src.dtype !== 'f32' || dst.dtype !== 'f32' || !src.isContiguous || !dst.isContiguous) fail(op, 'needs contiguous f32 tensors');
-    return this.wrap(op, [dst, src, idx], () => ggml.set_rows(this.ctx.ptr, dst.ptr, src.ptr, idx.ptr), dst.dtype, dst.ne, dst.nb);
+    if (src.dtype !== 'f32' || dst.dtype !== 'f32' || !src.isContiguous || !dst.isContiguous)
+      fail(op, 'needs contiguous f32 tensors');
+    return this.wrap(
+      op,
+      [dst, src, idx],
+      () => ggml.set_rows(this.ctx.ptr, dst.ptr, src.ptr, idx.ptr),
+      dst.dtype,
+      dst.ne,
+      dst.nb,
+    );
   }
 
   /** In-place AdamW on w (see optimizer.ts for the 7-float params layout). */
   adamwStep(w: Tensor, grad: Tensor, m: Tensor, v: Tensor, params: Tensor): Tensor {
     if (!w.isParam) fail('adamwStep', `${w.describe()} is not marked as a parameter (markParam())`);
     for (const t of [grad, m, v]) {
-      if (t.ne.some((n, i) => n !== w.ne[i]) || t.dtype !== 'f32') fail('adamwStep', `${t.describe()} does not match parameter ${w.describe()}`);
+      if (t.ne.some((n, i) => n !== w.ne[i]) || t.dtype !== 'f32')
+        fail('adamwStep', `${t.describe()} does not match parameter ${w.describe()}`);
     }
     if (params.numel !== 7) fail('adamwStep', 'AdamW params tensor must hold 7 floats');
-    return this.wrap('adamwStep', [w, grad, m, v, params], () => ggml.opt_step_adamw(this.ctx.ptr, w.ptr, grad.ptr, m.ptr, v.ptr, params.ptr), 'f32', w.ne);
+    return this.wrap(
+      'adamwStep',
+      [w, grad, m, v, params],
+      () => ggml.opt_step_adamw(this.ctx.ptr, w.ptr, grad.ptr, m.ptr, v.ptr, params.ptr),
+      'f32',
+      w.ne,
+    );
   }
 }

@@ -68,7 +68,13 @@ class Group {
   stepGraph!: ComputeGraph;
 
   /** declares the group's moments and hyper-parameters in `store` (the optimizer's, allocated once for all groups) */
-  constructor(backend: Backend, store: TensorStore, readonly name: string, readonly params: Tensor[], first: number) {
+  constructor(
+    backend: Backend,
+    store: TensorStore,
+    readonly name: string,
+    readonly params: Tensor[],
+    first: number,
+  ) {
     this.gradStore = new TensorStore(params.length, `gradients.${name}`);
     params.forEach((p, k) => {
       const i = first + k;
@@ -88,7 +94,9 @@ class Group {
     // Σ‖g‖² over the group, squared a slice at a time: the squares of a whole gradient would be a temporary
     // as large as the largest parameter (545 MB for Qwen2.5-0.5B's embedding), held by this graph for good
     const params = this.params;
-    const slices = [...this.grads.values()].flatMap((g) => Array.from({ length: Math.ceil(g.numel / NORM_SLICE) }, (_, k) => [g, k * NORM_SLICE] as const));
+    const slices = [...this.grads.values()].flatMap((g) =>
+      Array.from({ length: Math.ceil(g.numel / NORM_SLICE) }, (_, k) => [g, k * NORM_SLICE] as const),
+    );
     this.normGraph = new ComputeGraph(backend, { maxNodes: slices.length * 4 + 8, externalTensors: params.length });
     const o = this.normGraph.ops;
     let total: Tensor | null = null;
@@ -102,11 +110,16 @@ class Group {
     this.normGraph.allocate();
 
     // clipped AdamW update of every parameter; the gradient is scaled in place (it is zeroed after the step anyway)
-    this.stepGraph = new ComputeGraph(backend, { maxNodes: params.length * 3 + 8, externalTensors: 4 * params.length + 3 });
+    this.stepGraph = new ComputeGraph(backend, {
+      maxNodes: params.length * 3 + 8,
+      externalTensors: 4 * params.length + 3,
+    });
     const so = this.stepGraph.ops;
     params.forEach((p, k) => {
       const g = so.scaleInto(this.grads.get(p)!, this.clipScale);
-      this.stepGraph.expand(so.adamwStep(p, g, this.moments[k].m, this.moments[k].v, noDecay(p) ? this.hyperNoDecay : this.hyperDecay));
+      this.stepGraph.expand(
+        so.adamwStep(p, g, this.moments[k].m, this.moments[k].v, noDecay(p) ? this.hyperNoDecay : this.hyperDecay),
+      );
     });
     this.stepGraph.allocate();
   }
@@ -145,16 +158,23 @@ export class AdamW {
     this.beta2 = opts.beta2 ?? 0.999;
     this.eps = opts.eps ?? 1e-8;
     this.weightDecay = opts.weightDecay ?? 0;
-    if (!(this.beta1 >= 0 && this.beta1 < 1 && this.beta2 >= 0 && this.beta2 < 1)) throw new GrpoError('config', 'AdamW betas must lie in [0, 1)');
-    if (!(this.eps > 0) || !(this.weightDecay >= 0)) throw new GrpoError('config', 'AdamW eps must be > 0 and weightDecay ≥ 0');
-    const specs: ParamGroup[] = params.length > 0 && 'params' in params[0] ? (params as ParamGroup[]) : [{ name: 'default', params: params as Tensor[] }];
+    if (!(this.beta1 >= 0 && this.beta1 < 1 && this.beta2 >= 0 && this.beta2 < 1))
+      throw new GrpoError('config', 'AdamW betas must lie in [0, 1)');
+    if (!(this.eps > 0) || !(this.weightDecay >= 0))
+      throw new GrpoError('config', 'AdamW eps must be > 0 and weightDecay ≥ 0');
+    const specs: ParamGroup[] =
+      params.length > 0 && 'params' in params[0]
+        ? (params as ParamGroup[])
+        : [{ name: 'default', params: params as Tensor[] }];
     this.params = specs.flatMap((g) => g.params);
     if (this.params.length === 0) throw new GrpoError('config', 'AdamW needs at least one parameter');
     const names = specs.map((g) => g.name);
     const empty = specs.find((g) => g.params.length === 0);
     if (empty) throw new GrpoError('config', `AdamW parameter group '${empty.name}' has no parameters`);
-    if (new Set(names).size !== names.length) throw new GrpoError('config', `AdamW parameter groups need distinct names, got ${names.join(', ')}`);
-    if (new Set(this.params).size !== this.params.length) throw new GrpoError('config', 'a parameter is in more than one AdamW group');
+    if (new Set(names).size !== names.length)
+      throw new GrpoError('config', `AdamW parameter groups need distinct names, got ${names.join(', ')}`);
+    if (new Set(this.params).size !== this.params.length)
+      throw new GrpoError('config', 'a parameter is in more than one AdamW group');
     const noDecay = opts.noDecay ?? ((p: Tensor) => p.ne[1] * p.ne[2] * p.ne[3] === 1);
 
     this.store = new TensorStore(this.params.length * 2 + 3 * specs.length + 8, 'optimizer');
@@ -162,7 +182,10 @@ export class AdamW {
     this.groupList = specs.map((g) => {
       const group = new Group(backend, this.store, g.name, g.params, first);
       first += g.params.length;
-      for (const [p, acc] of group.grads) { this.grads.set(p, acc); this.groupOf.set(p, group); }
+      for (const [p, acc] of group.grads) {
+        this.grads.set(p, acc);
+        this.groupOf.set(p, group);
+      }
       return group;
     });
     this.store.allocate(backend);
@@ -198,8 +221,14 @@ export class AdamW {
   setStepCounts(steps: number | Record<string, number>): void {
     const next = this.groupList.map((g) => (typeof steps === 'number' ? steps : steps[g.name]));
     const bad = next.findIndex((t) => !(Number.isInteger(t) && t >= 0));
-    if (bad >= 0) throw new GrpoError('checkpoint', `optimizer step count of group '${this.groupList[bad].name}' must be an integer ≥ 0, got ${next[bad]}`);
-    this.groupList.forEach((g, i) => { g.stepCount = next[i]; });
+    if (bad >= 0)
+      throw new GrpoError(
+        'checkpoint',
+        `optimizer step count of group '${this.groupList[bad].name}' must be an integer ≥ 0, got ${next[bad]}`,
+      );
+    this.groupList.forEach((g, i) => {
+      g.stepCount = next[i];
+    });
   }
 
   /** Step counts by group name. */
@@ -209,7 +238,8 @@ export class AdamW {
 
   private group(name: string): Group {
     const g = this.groupList.find((x) => x.name === name);
-    if (!g) throw new GrpoError('engine', `AdamW has no parameter group '${name}' (groups: ${this.groupNames.join(', ')})`);
+    if (!g)
+      throw new GrpoError('engine', `AdamW has no parameter group '${name}' (groups: ${this.groupNames.join(', ')})`);
     return g;
   }
 
@@ -240,7 +270,11 @@ export class AdamW {
     if (list.length === 0) throw new GrpoError('engine', 'AdamW.step: no group to step');
     const lrs = list.map((g) => (typeof opts.lr === 'number' ? opts.lr : opts.lr[g.name]));
     const badLr = lrs.findIndex((lr) => !(lr >= 0));
-    if (badLr >= 0) throw new GrpoError('config', `learning rate${list.length > 1 || typeof opts.lr !== 'number' ? ` of group '${list[badLr].name}'` : ''} must be ≥ 0, got ${lrs[badLr]}`);
+    if (badLr >= 0)
+      throw new GrpoError(
+        'config',
+        `learning rate${list.length > 1 || typeof opts.lr !== 'number' ? ` of group '${list[badLr].name}'` : ''} must be ≥ 0, got ${lrs[badLr]}`,
+      );
     const squares = list.map((g) => g.sumOfSquares());
     const gradNorm = Math.sqrt(squares.reduce((a, b) => a + b, 0));
     const groupNorms = Object.fromEntries(list.map((g, i) => [g.name, Math.sqrt(squares[i])]));
@@ -274,7 +308,10 @@ export class AdamW {
   momentTensors(order: Tensor[] = this.params): [string, Tensor][] {
     return order.flatMap((p, i): [string, Tensor][] => {
       const x = this.momentsOf(p);
-      return [[`m.${i}`, x.m], [`v.${i}`, x.v]];
+      return [
+        [`m.${i}`, x.m],
+        [`v.${i}`, x.v],
+      ];
     });
   }
 
@@ -287,7 +324,12 @@ export class AdamW {
   /** Moments and step counts as host arrays (small optimizers; checkpoints stream momentTensors). */
   exportState(): { step: number; steps: Record<string, number>; m: Float32Array[]; v: Float32Array[] } {
     const all = this.params.map((p) => this.momentsOf(p));
-    return { step: this.stepCount, steps: this.stepCounts(), m: all.map((x) => x.m.readF32()), v: all.map((x) => x.v.readF32()) };
+    return {
+      step: this.stepCount,
+      steps: this.stepCounts(),
+      m: all.map((x) => x.m.readF32()),
+      v: all.map((x) => x.v.readF32()),
+    };
   }
 
   /** `steps` absent (a state from before groups): every group resumes at `step`. */
@@ -296,7 +338,11 @@ export class AdamW {
     if (s.m.length !== n || s.v.length !== n) {
       throw new GrpoError('checkpoint', `optimizer state has ${s.m.length} moment tensors, this model has ${n}`);
     }
-    this.params.forEach((p, i) => { const x = this.momentsOf(p); x.m.write(s.m[i]); x.v.write(s.v[i]); });
+    this.params.forEach((p, i) => {
+      const x = this.momentsOf(p);
+      x.m.write(s.m[i]);
+      x.v.write(s.v[i]);
+    });
     this.setStepCounts(s.steps ?? s.step);
   }
 

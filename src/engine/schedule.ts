@@ -21,11 +21,13 @@ export function learningRateAt(step: number, s: LrSchedule): number {
   const warm = s.warmupSteps ?? 0;
   const floor = s.minRatio ?? 0;
   if (!(s.lr >= 0)) throw new GrpoError('config', `learning rate must be ≥ 0, got ${s.lr}`);
-  if (warm < 0 || floor < 0 || floor > 1) throw new GrpoError('config', 'warmupSteps must be ≥ 0 and minRatio in [0, 1]');
+  if (warm < 0 || floor < 0 || floor > 1)
+    throw new GrpoError('config', 'warmupSteps must be ≥ 0 and minRatio in [0, 1]');
   if (step < warm) return (s.lr * step) / warm;
   if (s.kind === 'constant') return s.lr;
   const total = s.totalSteps;
-  if (!total || total <= warm) throw new GrpoError('config', `a ${s.kind} schedule needs totalSteps greater than warmupSteps (${warm})`);
+  if (!total || total <= warm)
+    throw new GrpoError('config', `a ${s.kind} schedule needs totalSteps greater than warmupSteps (${warm})`);
   const progress = Math.min(1, (step - warm) / (total - warm));
   const shape = s.kind === 'linear' ? 1 - progress : 0.5 * (1 + Math.cos(Math.PI * progress));
   return s.lr * (floor + (1 - floor) * shape);

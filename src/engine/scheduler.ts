@@ -13,9 +13,15 @@ import type { Backend } from './backend.ts';
 import { GrpoError } from '../errors.ts';
 
 /** Field offsets in `struct ggml_tensor` (ggml.h, 64-bit): buffer, op, src[10], view_src. */
-const BUFFER = 8, OP = 80, SRC = 152, MAX_SRC = 10, VIEW_SRC = 232;
+const BUFFER = 8,
+  OP = 80,
+  SRC = 152,
+  MAX_SRC = 10,
+  VIEW_SRC = 232;
 /** Field offsets in `struct ggml_cgraph` (ggml-impl.h of the pinned ggml, 64-bit): size, n_leafs, leafs. */
-const SIZE = 0, N_LEAFS = 8, LEAFS = 40;
+const SIZE = 0,
+  N_LEAFS = 8,
+  LEAFS = 40;
 const GGML_OP_NONE = 0;
 
 const pointerAt = (tensor: Ptr, offset: number): Ptr | null => koffi.decode(tensor, offset, 'void *') as Ptr | null;
@@ -41,7 +47,12 @@ export function sourcesOf(node: Ptr): Ptr[] {
 
 /** Ops named in GRPO_CPU_OPS (ggml names, comma-separated) run on the CPU even where the GPU has them. */
 export function cpuOpsSetting(value = process.env.GRPO_CPU_OPS): Set<string> {
-  return new Set((value ?? '').split(',').map((s) => s.trim().toUpperCase()).filter(Boolean));
+  return new Set(
+    (value ?? '')
+      .split(',')
+      .map((s) => s.trim().toUpperCase())
+      .filter(Boolean),
+  );
 }
 
 /** The nodes of a graph, in order. */
@@ -66,7 +77,11 @@ export function appendLeafs(graph: Ptr): Ptr[] {
     for (const src of sourcesOf(node)) {
       if (seen.has(koffi.address(src))) continue;
       seen.add(koffi.address(src));
-      if (n >= size) throw new GrpoError('engine', `a graph slice reads more outside tensors than its ${size} leaf slots (raise externalTensors)`);
+      if (n >= size)
+        throw new GrpoError(
+          'engine',
+          `a graph slice reads more outside tensors than its ${size} leaf slots (raise externalTensors)`,
+        );
       koffi.encode(leafs, 8 * n++, 'void *', src);
       outside.push(src);
     }
@@ -80,7 +95,13 @@ export class ScheduledGraph {
   private readonly backends: Ptr[];
   private freed = false;
 
-  constructor(private readonly graph: Ptr, gpu: Backend, cpu: Backend, size: number, cpuOps: ReadonlySet<string> = cpuOpsSetting()) {
+  constructor(
+    private readonly graph: Ptr,
+    gpu: Backend,
+    cpu: Backend,
+    size: number,
+    cpuOps: ReadonlySet<string> = cpuOpsSetting(),
+  ) {
     this.backends = [gpu.ptr, cpu.ptr];
     // room for the graph, the outside tensors it reads and the scheduler's own copies of split inputs
     this.sched = ggml.sched_new(this.backends, null, 2, size * 2, false, false);
@@ -96,7 +117,11 @@ export class ScheduledGraph {
   private place(cpuOps: ReadonlySet<string>): void {
     if (cpuOps.size === 0) return;
     for (const node of graphNodes(this.graph)) {
-      if (!hasMemory(node) && koffi.decode(node, OP, 'int') !== GGML_OP_NONE && cpuOps.has(ggml.op_desc(node) as string)) {
+      if (
+        !hasMemory(node) &&
+        koffi.decode(node, OP, 'int') !== GGML_OP_NONE &&
+        cpuOps.has(ggml.op_desc(node) as string)
+      ) {
         ggml.sched_set_tensor_backend(this.sched, node, this.backends[1]);
       }
     }

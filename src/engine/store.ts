@@ -14,7 +14,10 @@ export class TensorStore {
   private buffer: Ptr | null = null;
   readonly tensors: Tensor[] = [];
 
-  constructor(maxTensors: number, readonly label = 'store') {
+  constructor(
+    maxTensors: number,
+    readonly label = 'store',
+  ) {
     this.ctx = new Context(maxTensors);
   }
 

@@ -44,7 +44,8 @@ export class Tensor {
     /** the context holding the tensor's metadata; every use checks it is still alive */
     readonly owner: TensorOwner,
   ) {
-    if (!ptr) throw new GrpoError('engine', `ggml returned a null tensor for '${name}' (its context is out of metadata space)`);
+    if (!ptr)
+      throw new GrpoError('engine', `ggml returned a null tensor for '${name}' (its context is out of metadata space)`);
     const n4 = [1, 1, 1, 1].map((one, i) => ne[i] ?? one) as [number, number, number, number];
     this.ne = n4;
     this.nb = (nb as [number, number, number, number] | undefined) ?? contiguousStrides(n4, dtype);
@@ -57,7 +58,8 @@ export class Tensor {
    * abort the process (`GGML_ASSERT(buf != NULL)`) or read garbage.
    */
   assertAlive(): void {
-    if (!this.owner.alive) throw new GrpoError('engine', `${this.describe()} was used after its model, store or graph was freed`);
+    if (!this.owner.alive)
+      throw new GrpoError('engine', `${this.describe()} was used after its model, store or graph was freed`);
   }
 
   /** The tensor has memory to read or write (its store or graph was allocated, and not freed since). */
@@ -67,7 +69,11 @@ export class Tensor {
 
   private assertData(what: string): void {
     this.assertAlive();
-    if (!this.hasData) throw new GrpoError('engine', `${what} ${this.describe()}: it has no memory yet (allocate its store or graph first, or use a tensor the graph computes)`);
+    if (!this.hasData)
+      throw new GrpoError(
+        'engine',
+        `${what} ${this.describe()}: it has no memory yet (allocate its store or graph first, or use a tensor the graph computes)`,
+      );
   }
 
   /** Flag as a trainable parameter (ggml requires it for optimizer steps). */
@@ -108,9 +114,19 @@ export class Tensor {
 
   /** Copy host data into the tensor (its buffer must be allocated): Q8_0 as its raw blocks. */
   write(data: Float32Array | Int32Array | Uint16Array | Uint8Array): void {
-    const expected = this.dtype === 'i32' ? Int32Array : this.dtype === 'f32' ? Float32Array : this.dtype === 'q8_0' ? Uint8Array : Uint16Array;
+    const expected =
+      this.dtype === 'i32'
+        ? Int32Array
+        : this.dtype === 'f32'
+          ? Float32Array
+          : this.dtype === 'q8_0'
+            ? Uint8Array
+            : Uint16Array;
     if (!(data instanceof expected)) {
-      throw new GrpoError('shape', `writing ${data.constructor.name} into ${this.describe()}: expected ${expected.name}`);
+      throw new GrpoError(
+        'shape',
+        `writing ${data.constructor.name} into ${this.describe()}: expected ${expected.name}`,
+      );
     }
     if (data.byteLength !== this.nbytes) {
       throw new GrpoError('shape', `writing ${data.length} values into ${this.describe()}, which holds ${this.numel}`);
@@ -125,7 +141,8 @@ export class Tensor {
     if (this.dtype !== 'f32') throw new GrpoError('shape', `readF32 on ${this.describe()}`);
     if (!this.isContiguous) throw new GrpoError('shape', `cannot read non-contiguous ${this.describe()}`);
     const dst = out ?? new Float32Array(this.numel);
-    if (dst.length !== this.numel) throw new GrpoError('shape', `read buffer has ${dst.length} floats, ${this.describe()} holds ${this.numel}`);
+    if (dst.length !== this.numel)
+      throw new GrpoError('shape', `read buffer has ${dst.length} floats, ${this.describe()} holds ${this.numel}`);
     this.assertData('reading');
     ggml.backend_tensor_get(this.ptr, dst, 0, this.nbytes);
     return dst;
@@ -133,7 +150,8 @@ export class Tensor {
 
   /** Read the tensor's raw bytes (any dtype) into `out`. */
   readBytes(out: Uint8Array): Uint8Array {
-    if (out.byteLength !== this.nbytes) throw new GrpoError('shape', `read buffer has ${out.byteLength} bytes, ${this.describe()} holds ${this.nbytes}`);
+    if (out.byteLength !== this.nbytes)
+      throw new GrpoError('shape', `read buffer has ${out.byteLength} bytes, ${this.describe()} holds ${this.nbytes}`);
     if (!this.isContiguous) throw new GrpoError('shape', `cannot read non-contiguous ${this.describe()}`);
     this.assertData('reading');
     ggml.backend_tensor_get(this.ptr, out, 0, this.nbytes);

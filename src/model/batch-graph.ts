@@ -26,7 +26,14 @@ import { packedAttention, type PackedLayout } from './pieces/packed-attention.ts
 import { gatherColumns } from './pieces/structural.ts';
 import type { AttentionFamily, PackedBatch } from './packing.ts';
 import { recomputed } from './pieces/recompute.ts';
-import { tokenLogProbs, tokenValues, flatTargets, tokenChunks, vocabChunks, HEAD_KEEP_BYTES } from './pieces/token-head.ts';
+import {
+  tokenLogProbs,
+  tokenValues,
+  flatTargets,
+  tokenChunks,
+  vocabChunks,
+  HEAD_KEEP_BYTES,
+} from './pieces/token-head.ts';
 import type { LoraAdapters } from './lora.ts';
 import type { Rng } from '../util/rng.ts';
 import { GrpoError } from '../errors.ts';
@@ -100,24 +107,42 @@ export class BatchGraph {
   /** bumped by every forward compute, so a stale pass cannot run its backward on newer activations */
   generation = 0;
 
-  constructor(backend: Backend, readonly weights: LlamaWeights, opts: BatchGraphOptions) {
+  constructor(
+    backend: Backend,
+    readonly weights: LlamaWeights,
+    opts: BatchGraphOptions,
+  ) {
     const c = weights.config;
     const { kind, shape } = opts;
     this.kind = kind;
     this.shape = shape;
-    const N = (this.N = shape.N), M = (this.M = shape.M);
+    const N = (this.N = shape.N),
+      M = (this.M = shape.M);
     this.headChunkElements = opts.headChunkElements;
     // head chunks: of items in the forward, of the vocabulary in the backward (token-head.ts)
-    const headChunks = tokenChunks(M, c.vocabSize, opts.headChunkElements).length + vocabChunks(c.vocabSize, M, opts.headChunkElements).length;
+    const headChunks =
+      tokenChunks(M, c.vocabSize, opts.headChunkElements).length +
+      vocabChunks(c.vocabSize, M, opts.headChunkElements).length;
     const nParams = weights.parameters.length + (opts.lora?.byName.size ?? 0);
     const perLayer = 600 + 60 * shape.families.length;
-    const g = (this.graph = new ComputeGraph(backend, { maxNodes: perLayer * c.nLayers + 40 * headChunks + 256, externalTensors: 4 * nParams + 8, arena: opts.arena }));
+    const g = (this.graph = new ComputeGraph(backend, {
+      maxNodes: perLayer * c.nLayers + 40 * headChunks + 256,
+      externalTensors: 4 * nParams + 8,
+      arena: opts.arena,
+    }));
     const grads = kind === 'train' || kind === 'value';
-    if (grads && !opts.gradAccumulators) throw new GrpoError('engine', `a ${kind} graph needs the optimizer gradient accumulators`);
+    if (grads && !opts.gradAccumulators)
+      throw new GrpoError('engine', `a ${kind} graph needs the optimizer gradient accumulators`);
     const tape = new Tape(g, grads ? accumulateInto(g, opts.gradAccumulators!) : null);
     // LoRA dropout acts in training only (PEFT's train mode); scoring passes see the whole adapter
-    this.dropout = kind === 'train' ? opts.lora?.settings.dropout ?? 0 : 0;
-    const mask = this.dropout > 0 ? (x: Tensor) => this.dropoutMasks[this.dropoutMasks.push(g.input('f32', [...x.ne], `lora_dropout_${this.dropoutMasks.length}`)) - 1] : null;
+    this.dropout = kind === 'train' ? (opts.lora?.settings.dropout ?? 0) : 0;
+    const mask =
+      this.dropout > 0
+        ? (x: Tensor) =>
+            this.dropoutMasks[
+              this.dropoutMasks.push(g.input('f32', [...x.ne], `lora_dropout_${this.dropoutMasks.length}`)) - 1
+            ]
+        : null;
     const proj = new Projection(kind === 'train' ? opts.copies.withTransposed() : opts.copies, opts.lora ?? null, mask);
     this.tokens = g.input('i32', [N], 'tokens');
     this.positions = g.input('i32', [N], 'positions');
@@ -130,10 +155,22 @@ export class BatchGraph {
       masks: shape.families.map((f, i) => g.input('f32', [f.keys, f.queries, 1, f.rows], `attention_mask_${i}`)),
     };
 
-    const block = (t: Tape, layer: LayerWeights, xin: Tensor) => transformerBlock(t, proj, layer, xin, this.positions, (q, k, v) => packedAttention(t, q, k, v, this.layout, c), c);
+    const block = (t: Tape, layer: LayerWeights, xin: Tensor) =>
+      transformerBlock(
+        t,
+        proj,
+        layer,
+        xin,
+        this.positions,
+        (q, k, v) => packedAttention(t, q, k, v, this.layout, c),
+        c,
+      );
     let x = embedding(tape, weights.embed, this.tokens); // [dim, N]
     for (const layer of weights.layers) {
-      x = opts.recompute && tape.recording ? recomputed(tape, x, layerTensors(layer, opts.lora ?? null), (t, xin) => block(t, layer, xin)) : block(tape, layer, x);
+      x =
+        opts.recompute && tape.recording
+          ? recomputed(tape, x, layerTensors(layer, opts.lora ?? null), (t, xin) => block(t, layer, xin))
+          : block(tape, layer, x);
     }
     const hidden = rmsNorm(tape, x, weights.finalNorm, c.normEps);
     if (kind === 'logits') {
@@ -148,9 +185,11 @@ export class BatchGraph {
     this.targets = g.input('i32', [M], 'flat_targets');
     const targets = { flat: this.targets, ids: () => (this.targetIds ??= g.input('i32', [M], 'target_ids')) };
     const head = tokenLogProbs(tape, proj, weights.lmHead, scored, targets, {
-      temperature: opts.temperature, entropy: opts.entropy !== 'none', chunkElements: opts.headChunkElements,
+      temperature: opts.temperature,
+      entropy: opts.entropy !== 'none',
+      chunkElements: opts.headChunkElements,
       // gradient checkpointing asks for the least memory: recompute the logits rather than keep the probabilities
-      keepBytes: opts.recompute ? 0 : opts.headKeepBytes ?? HEAD_KEEP_BYTES,
+      keepBytes: opts.recompute ? 0 : (opts.headKeepBytes ?? HEAD_KEEP_BYTES),
     });
     this.logp = g.output(head.logp);
     if (head.entropy) this.entropy = g.output(head.entropy);
@@ -178,8 +217,15 @@ export class BatchGraph {
    * dropout: kept entries are 1/(1 − p)).
    */
   writeInputs(p: PackedBatch, rng?: Rng): void {
-    if (p.tokens.length !== this.N || p.itemNode.length !== this.M || p.families.length !== this.shape.families.length) {
-      throw new GrpoError('engine', `a packed batch of ${p.tokens.length} tokens and ${p.itemNode.length} items does not fit a graph built for ${this.N} and ${this.M}`);
+    if (
+      p.tokens.length !== this.N ||
+      p.itemNode.length !== this.M ||
+      p.families.length !== this.shape.families.length
+    ) {
+      throw new GrpoError(
+        'engine',
+        `a packed batch of ${p.tokens.length} tokens and ${p.itemNode.length} items does not fit a graph built for ${this.N} and ${this.M}`,
+      );
     }
     this.tokens.write(p.tokens);
     this.positions.write(p.positions);
@@ -192,9 +238,11 @@ export class BatchGraph {
       this.targets.write(flatTargets(p.itemTarget, this.weights.config.vocabSize, this.headChunkElements));
       this.targetIds?.write(p.itemTarget);
     }
-    if (this.dropoutMasks.length && !rng) throw new GrpoError('engine', 'this graph has LoRA dropout: pass the dropout RNG');
+    if (this.dropoutMasks.length && !rng)
+      throw new GrpoError('engine', 'this graph has LoRA dropout: pass the dropout RNG');
     const keep = 1 / (1 - this.dropout);
-    for (const m of this.dropoutMasks) m.write(Float32Array.from({ length: m.numel }, () => (rng!.next() < this.dropout ? 0 : keep)));
+    for (const m of this.dropoutMasks)
+      m.write(Float32Array.from({ length: m.numel }, () => (rng!.next() < this.dropout ? 0 : keep)));
   }
 
   free(): void {
@@ -205,7 +253,12 @@ export class BatchGraph {
 /** Every tensor a layer's forward reads as a weight: its parameters and their LoRA adapters. */
 function layerTensors(layer: LayerWeights, lora: LoraAdapters | null): Tensor[] {
   const own = Object.values(layer).filter((t): t is Tensor => t !== undefined);
-  return own.concat(own.flatMap((w) => { const a = lora?.of(w); return a ? [a.a, a.b] : []; }));
+  return own.concat(
+    own.flatMap((w) => {
+      const a = lora?.of(w);
+      return a ? [a.a, a.b] : [];
+    }),
+  );
 }
 
 /**

@@ -17,8 +17,17 @@ import { swiglu } from './pieces/swiglu.ts';
 /** q [hd, H, N] and k [hd, Hkv, N] after RoPE, v [hd·Hkv, N] → [hd·H, N] */
 export type AttentionCore = (q: Tensor, k: Tensor, v: Tensor) => Tensor;
 
-export function transformerBlock(tape: Tape, proj: Projection, l: LayerWeights, x: Tensor, positions: Tensor, attend: AttentionCore, c: LlamaConfig): Tensor {
-  const N = x.ne[1], hd = c.headDim;
+export function transformerBlock(
+  tape: Tape,
+  proj: Projection,
+  l: LayerWeights,
+  x: Tensor,
+  positions: Tensor,
+  attend: AttentionCore,
+  c: LlamaConfig,
+): Tensor {
+  const N = x.ne[1],
+    hd = c.headDim;
   const h = rmsNorm(tape, x, l.attnNorm, c.normEps);
   let q = reshape(tape, proj.apply(tape, h, l.wq, l.bq), [hd, c.nHeads, N]);
   let k = reshape(tape, proj.apply(tape, h, l.wk, l.bk), [hd, c.nKvHeads, N]);

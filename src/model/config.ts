@@ -40,12 +40,17 @@ export interface LlamaConfig {
 export function validateConfig(c: LlamaConfig): LlamaConfig {
   const positive = ['vocabSize', 'dim', 'nLayers', 'nHeads', 'nKvHeads', 'headDim', 'ffnDim', 'maxSeqLen'] as const;
   for (const k of positive) {
-    if (!Number.isInteger(c[k]) || c[k] <= 0) throw new GrpoError('config', `model config: ${k} must be a positive integer, got ${c[k]}`);
+    if (!Number.isInteger(c[k]) || c[k] <= 0)
+      throw new GrpoError('config', `model config: ${k} must be a positive integer, got ${c[k]}`);
   }
   if (c.nHeads % c.nKvHeads !== 0) {
-    throw new GrpoError('config', `model config: nHeads (${c.nHeads}) must be a multiple of nKvHeads (${c.nKvHeads}) for grouped-query attention`);
+    throw new GrpoError(
+      'config',
+      `model config: nHeads (${c.nHeads}) must be a multiple of nKvHeads (${c.nKvHeads}) for grouped-query attention`,
+    );
   }
-  if (c.headDim % 2 !== 0) throw new GrpoError('config', `model config: headDim must be even for RoPE, got ${c.headDim}`);
+  if (c.headDim % 2 !== 0)
+    throw new GrpoError('config', `model config: headDim must be even for RoPE, got ${c.headDim}`);
   if (!(c.ropeTheta > 0)) throw new GrpoError('config', `model config: ropeTheta must be > 0, got ${c.ropeTheta}`);
   if (!(c.normEps > 0)) throw new GrpoError('config', `model config: normEps must be > 0, got ${c.normEps}`);
   return c;
@@ -53,7 +58,8 @@ export function validateConfig(c: LlamaConfig): LlamaConfig {
 
 /** Parameter count of a config (embeddings counted once when tied). */
 export function parameterCount(c: LlamaConfig): number {
-  const q = c.nHeads * c.headDim, kv = c.nKvHeads * c.headDim;
+  const q = c.nHeads * c.headDim,
+    kv = c.nKvHeads * c.headDim;
   const attn = c.dim * q + 2 * c.dim * kv + q * c.dim + (c.qkvBias ? q + 2 * kv : 0) + (c.qkNorm ? 2 * c.headDim : 0);
   const mlp = 3 * c.dim * c.ffnDim;
   const perLayer = attn + mlp + 2 * c.dim;

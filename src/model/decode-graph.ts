@@ -55,13 +55,27 @@ export class DecodeGraph {
    * `copies`: the weights the products read (f32, or BF16 copies), already in sync with the model's weights;
    * `lora`: adapters to apply (null: the base alone)
    */
-  constructor(backend: Backend, readonly weights: LlamaWeights, readonly cache: KvCache, readonly shape: DecodeShape, copies: WeightCopies, lora: LoraAdapters | null = null, output: DecodeOutput = 'logits') {
+  constructor(
+    backend: Backend,
+    readonly weights: LlamaWeights,
+    readonly cache: KvCache,
+    readonly shape: DecodeShape,
+    copies: WeightCopies,
+    lora: LoraAdapters | null = null,
+    output: DecodeOutput = 'logits',
+  ) {
     const c = weights.config;
     const { nNew, span, slots: S, slotStride } = shape;
     if (nNew < 1 || span > cache.context || (S - 1) * slotStride >= cache.slots || S < 1) {
-      throw new GrpoError('shape', `decode graph of ${S} slots (stride ${slotStride}) × ${nNew} tokens over span ${span} does not fit a cache of ${cache.slots} slots × ${cache.context}`);
+      throw new GrpoError(
+        'shape',
+        `decode graph of ${S} slots (stride ${slotStride}) × ${nNew} tokens over span ${span} does not fit a cache of ${cache.slots} slots × ${cache.context}`,
+      );
     }
-    const g = (this.graph = new ComputeGraph(backend, { maxNodes: 96 * c.nLayers + 64, externalTensors: 3 * weights.parameters.length + 2 * c.nLayers + (lora?.byName.size ?? 0) }));
+    const g = (this.graph = new ComputeGraph(backend, {
+      maxNodes: 96 * c.nLayers + 64,
+      externalTensors: 3 * weights.parameters.length + 2 * c.nLayers + (lora?.byName.size ?? 0),
+    }));
     const o = g.ops;
     const tape = new Tape(g); // forward only
     const proj = new Projection(copies, lora);
@@ -93,8 +107,13 @@ export class DecodeGraph {
     const o = this.graph.ops;
     const c = this.weights.config;
     const { nNew, span, slots: S, slotStride } = this.shape;
-    const hd = c.headDim, H = c.nHeads, Hkv = c.nKvHeads, ctx = this.cache.context, slotsAll = this.cache.slots;
-    const K = this.cache.k[layer], V = this.cache.v[layer];
+    const hd = c.headDim,
+      H = c.nHeads,
+      Hkv = c.nKvHeads,
+      ctx = this.cache.context,
+      slotsAll = this.cache.slots;
+    const K = this.cache.k[layer],
+      V = this.cache.v[layer];
     const E = hd * Hkv;
     // write the new keys (one row of hd·Hkv per token) and values (one cell per element: V is transposed)
     // first, because graph nodes run in insertion order
@@ -117,22 +136,34 @@ export class DecodeGraph {
    * after its last real token, and the padding's cache entries are overwritten by the tokens decoded after it.
    * A graph of probabilities takes each slot's 1 / temperature (1 for greedy slots, whose log-probs are at T = 1).
    */
-  write(tokens: Int32Array, pad: ArrayLike<number>, start: number | ArrayLike<number>, lengths?: ArrayLike<number>, inverseTemperatures?: ArrayLike<number>): void {
+  write(
+    tokens: Int32Array,
+    pad: ArrayLike<number>,
+    start: number | ArrayLike<number>,
+    lengths?: ArrayLike<number>,
+    inverseTemperatures?: ArrayLike<number>,
+  ): void {
     const { nNew, span, slots: S, slotStride } = this.shape;
-    const c = this.weights.config, ctx = this.cache.context, E = c.headDim * c.nKvHeads;
+    const c = this.weights.config,
+      ctx = this.cache.context,
+      E = c.headDim * c.nKvHeads;
     const startOf = typeof start === 'number' ? () => start : (s: number) => start[s];
     for (let s = 0; s < S; s++) {
       const at = startOf(s);
-      if (!(at >= 0 && at + nNew <= span)) throw new GrpoError('shape', `slot ${s}: tokens at ${at}…${at + nNew - 1} do not fit span ${span}`);
+      if (!(at >= 0 && at + nNew <= span))
+        throw new GrpoError('shape', `slot ${s}: tokens at ${at}…${at + nNew - 1} do not fit span ${span}`);
     }
     if (tokens.length !== nNew * S) throw new GrpoError('shape', `${tokens.length} tokens for ${S} slots × ${nNew}`);
     const N = nNew * S;
-    const pos = new Int32Array(N), kRows = new Int32Array(N), vCells = new Int32Array(E * N);
+    const pos = new Int32Array(N),
+      kRows = new Int32Array(N),
+      vCells = new Int32Array(E * N);
     const mask = new Float32Array(span * N).fill(-Infinity);
     for (let s = 0; s < S; s++) {
       const slot = s * slotStride;
       for (let i = 0; i < nNew; i++) {
-        const n = s * nNew + i, idx = startOf(s) + i;
+        const n = s * nNew + i,
+          idx = startOf(s) + i;
         pos[n] = Math.max(0, idx - pad[s]);
         kRows[n] = slot * ctx + idx;
         // V cell (idx, d, h, slot) of the transposed cache; the source element order is e = h·hd + d
@@ -144,7 +175,8 @@ export class DecodeGraph {
       }
     }
     const V = c.vocabSize;
-    for (const t of tokens) if (t < 0 || t >= V) throw new GrpoError('shape', `token ${t} is outside the vocabulary [0, ${V})`);
+    for (const t of tokens)
+      if (t < 0 || t >= V) throw new GrpoError('shape', `token ${t} is outside the vocabulary [0, ${V})`);
     this.tokens.write(tokens);
     this.positions.write(pos);
     this.mask.write(mask);
@@ -154,20 +186,23 @@ export class DecodeGraph {
       const last = new Int32Array(S);
       for (let s = 0; s < S; s++) {
         const len = lengths ? lengths[s] : nNew;
-        if (!(Number.isInteger(len) && len >= 1 && len <= nNew)) throw new GrpoError('shape', `slot ${s}: ${len} real tokens of ${nNew}`);
+        if (!(Number.isInteger(len) && len >= 1 && len <= nNew))
+          throw new GrpoError('shape', `slot ${s}: ${len} real tokens of ${nNew}`);
         last[s] = s * nNew + len - 1;
       }
       this.lastRows.write(last);
     }
     if (this.inverseTemperature) {
-      if (!inverseTemperatures || inverseTemperatures.length !== S) throw new GrpoError('engine', `this decode graph returns probabilities: pass ${S} inverse temperatures`);
+      if (!inverseTemperatures || inverseTemperatures.length !== S)
+        throw new GrpoError('engine', `this decode graph returns probabilities: pass ${S} inverse temperatures`);
       this.inverseTemperature.write(Float32Array.from(inverseTemperatures));
     }
     this.inputsFresh = true;
   }
 
   compute(): Float32Array {
-    if (!this.inputsFresh) throw new GrpoError('engine', 'DecodeGraph.compute() needs write() first: inputs do not survive a compute');
+    if (!this.inputsFresh)
+      throw new GrpoError('engine', 'DecodeGraph.compute() needs write() first: inputs do not survive a compute');
     this.inputsFresh = false;
     this.graph.compute();
     return (this.probabilities ?? this.logits).readF32();
@@ -183,22 +218,37 @@ export class DecodeGraph {
  * model): each `[from, to[]]` pair copies source slot `from` into every target slot of `to`, so n samples of a
  * prompt share one prefill, and a grown cache takes over its sequences. All pairs run in one graph.
  */
-export function copySlots(backend: Backend, source: KvCache, target: KvCache, copies: [number, number[]][], length: number): void {
+export function copySlots(
+  backend: Backend,
+  source: KvCache,
+  target: KvCache,
+  copies: [number, number[]][],
+  length: number,
+): void {
   const targets = copies.reduce((n, [, to]) => n + to.length, 0);
   if (targets === 0) return;
-  const c = source.config, hd = c.headDim, Hkv = c.nKvHeads;
+  const c = source.config,
+    hd = c.headDim,
+    Hkv = c.nKvHeads;
   for (const [from, to] of copies) {
-    if (!(from >= 0 && from < source.slots)) throw new GrpoError('shape', `cache slot ${from} outside [0, ${source.slots})`);
-    for (const s of to) if (!(s >= 0 && s < target.slots)) throw new GrpoError('shape', `cache slot ${s} outside [0, ${target.slots})`);
+    if (!(from >= 0 && from < source.slots))
+      throw new GrpoError('shape', `cache slot ${from} outside [0, ${source.slots})`);
+    for (const s of to)
+      if (!(s >= 0 && s < target.slots)) throw new GrpoError('shape', `cache slot ${s} outside [0, ${target.slots})`);
   }
-  if (length < 1 || length > Math.min(source.context, target.context)) throw new GrpoError('shape', `copy length ${length} outside [1, ${Math.min(source.context, target.context)}]`);
-  const g = new ComputeGraph(backend, { maxNodes: (2 * copies.length + 4 * targets) * c.nLayers + 8, externalTensors: 4 * c.nLayers });
+  if (length < 1 || length > Math.min(source.context, target.context))
+    throw new GrpoError('shape', `copy length ${length} outside [1, ${Math.min(source.context, target.context)}]`);
+  const g = new ComputeGraph(backend, {
+    maxNodes: (2 * copies.length + 4 * targets) * c.nLayers + 8,
+    externalTensors: 4 * c.nLayers,
+  });
   const o = g.ops;
   const strides = (ctx: number) => ({
     k: [hd * 4, hd * Hkv * 4, hd * Hkv * ctx * 4] as [number, number, number],
     v: [ctx * 4, ctx * hd * 4, ctx * hd * Hkv * 4] as [number, number, number],
   });
-  const src = strides(source.context), dst = strides(target.context);
+  const src = strides(source.context),
+    dst = strides(target.context);
   try {
     for (let l = 0; l < c.nLayers; l++) {
       for (const [from, to] of copies) {

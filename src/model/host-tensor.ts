@@ -28,7 +28,12 @@ export function numel(shape: readonly number[]): number {
  * readers and writers then hold one tensor's values at a time. Read `data` once per use.
  */
 export function lazyHostTensor(shape: number[], read: () => Float32Array): HostTensor {
-  return { shape, get data() { return read(); } };
+  return {
+    shape,
+    get data() {
+      return read();
+    },
+  };
 }
 
 export function hostTensor(shape: number[], data?: Float32Array): HostTensor {

@@ -9,13 +9,28 @@ import { GrpoError } from '../errors.ts';
 
 /** Write float32 values into t, converting to its storage type. */
 export function writeHost(t: Tensor, data: Float32Array): void {
-  if (data.length !== t.numel) throw new GrpoError('shape', `writing ${data.length} values into ${t.describe()}, which holds ${t.numel}`);
+  if (data.length !== t.numel)
+    throw new GrpoError('shape', `writing ${data.length} values into ${t.describe()}, which holds ${t.numel}`);
   switch (t.dtype) {
-    case 'f32': return t.write(data);
-    case 'bf16': { const h = new Uint16Array(data.length); f32ToBf16(data, h); return t.write(h); }
-    case 'f16': { const h = new Uint16Array(data.length); f32ToF16(data, h); return t.write(h); }
-    case 'q8_0': { const q = new Uint8Array(t.nbytes); quantizeQ8_0(data, q); return t.write(q); }
-    default: throw new GrpoError('shape', `cannot write float values into ${t.describe()}`);
+    case 'f32':
+      return t.write(data);
+    case 'bf16': {
+      const h = new Uint16Array(data.length);
+      f32ToBf16(data, h);
+      return t.write(h);
+    }
+    case 'f16': {
+      const h = new Uint16Array(data.length);
+      f32ToF16(data, h);
+      return t.write(h);
+    }
+    case 'q8_0': {
+      const q = new Uint8Array(t.nbytes);
+      quantizeQ8_0(data, q);
+      return t.write(q);
+    }
+    default:
+      throw new GrpoError('shape', `cannot write float values into ${t.describe()}`);
   }
 }
 
@@ -25,10 +40,17 @@ export function readHost(t: Tensor): Float32Array {
   const out = new Float32Array(t.numel);
   const raw = t.readBytes(new Uint8Array(t.nbytes));
   switch (t.dtype) {
-    case 'bf16': bf16ToF32(new Uint16Array(raw.buffer), out); break;
-    case 'f16': f16ToF32(new Uint16Array(raw.buffer), out); break;
-    case 'q8_0': dequantizeQ8_0(raw, out); break;
-    default: throw new GrpoError('shape', `cannot read ${t.describe()} as float values`);
+    case 'bf16':
+      bf16ToF32(new Uint16Array(raw.buffer), out);
+      break;
+    case 'f16':
+      f16ToF32(new Uint16Array(raw.buffer), out);
+      break;
+    case 'q8_0':
+      dequantizeQ8_0(raw, out);
+      break;
+    default:
+      throw new GrpoError('shape', `cannot read ${t.describe()} as float values`);
   }
   return out;
 }

@@ -14,11 +14,22 @@ export class KvCache {
   readonly v: Tensor[] = [];
   private readonly store: TensorStore;
 
-  constructor(readonly config: LlamaConfig, backend: Backend, readonly slots: number, readonly context: number) {
-    if (!Number.isInteger(slots) || slots < 1) throw new GrpoError('config', `KV cache needs at least one slot, got ${slots}`);
-    if (!Number.isInteger(context) || context < 1) throw new GrpoError('config', `KV cache context must be a positive integer, got ${context}`);
+  constructor(
+    readonly config: LlamaConfig,
+    backend: Backend,
+    readonly slots: number,
+    readonly context: number,
+  ) {
+    if (!Number.isInteger(slots) || slots < 1)
+      throw new GrpoError('config', `KV cache needs at least one slot, got ${slots}`);
+    if (!Number.isInteger(context) || context < 1)
+      throw new GrpoError('config', `KV cache context must be a positive integer, got ${context}`);
     const bytes = 2 * config.nLayers * config.headDim * config.nKvHeads * context * slots * 4;
-    if (bytes > 2 ** 40) throw new GrpoError('config', `KV cache of ${slots} slots × ${context} positions would need ${(bytes / 2 ** 30).toFixed(0)} GiB`);
+    if (bytes > 2 ** 40)
+      throw new GrpoError(
+        'config',
+        `KV cache of ${slots} slots × ${context} positions would need ${(bytes / 2 ** 30).toFixed(0)} GiB`,
+      );
     this.store = new TensorStore(config.nLayers * 2, 'kv cache');
     for (let l = 0; l < config.nLayers; l++) {
       this.k.push(this.store.declare('f32', [config.headDim, config.nKvHeads, context, slots], `cache_k.${l}`));

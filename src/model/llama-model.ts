@@ -150,7 +150,10 @@ export class LlamaModel {
   private readonly headKeepBytes?: number;
   private readonly recompute: boolean;
 
-  constructor(readonly config: LlamaConfig, opts: ModelOptions & { weights?: WeightMap } = {}) {
+  constructor(
+    readonly config: LlamaConfig,
+    opts: ModelOptions & { weights?: WeightMap } = {},
+  ) {
     this.ownsBackend = !opts.backend;
     this.backend = opts.backend ?? Backend.open({ threads: opts.threads, device: opts.device });
     this.padMultiple = opts.padMultiple ?? 32;
@@ -174,7 +177,9 @@ export class LlamaModel {
   /** bytes the graphs' memory holds (activations, gradients of activations, head chunks) */
   get graphBytes(): number {
     const arenas = [...this.arenas.values()].reduce((n, a) => n + a.bytes, 0);
-    return arenas + [...this.graphs.values()].reduce((n, g) => n + (this.arenas.has(g.kind) ? 0 : g.graph.allocatedBytes), 0);
+    return (
+      arenas + [...this.graphs.values()].reduce((n, g) => n + (this.arenas.has(g.kind) ? 0 : g.graph.allocatedBytes), 0)
+    );
   }
 
   /** The arena graphs of `kind` are planned into (CPU); undefined on a GPU, where ggml's scheduler plans each graph. */
@@ -216,17 +221,29 @@ export class LlamaModel {
     this.assertAlive();
     if (this.opt) throw new GrpoError('engine', 'this model already has an optimizer');
     this.dropGraphs('train');
-    if (this.weights.matrixType !== 'f32' && !this.lora) throw new GrpoError('config', `this model's matrices are held in ${this.weights.matrixType}, frozen: train it with LoRA, or open it with base precision f32 for full fine-tuning`);
+    if (this.weights.matrixType !== 'f32' && !this.lora)
+      throw new GrpoError(
+        'config',
+        `this model's matrices are held in ${this.weights.matrixType}, frozen: train it with LoRA, or open it with base precision f32 for full fine-tuning`,
+      );
     const candidates = [...this.weights.byName, ...(this.lora?.byName ?? [])].filter(([, t]) => t.dtype === 'f32');
     const byDefault = (name: string) => !this.lora || this.lora.byName.has(name) || name === VALUE_HEAD;
     const named = candidates.filter(([name]) => (opts.trainable ?? byDefault)(name));
     const trainable = named.map(([, t]) => t);
-    if (trainable.length === 0) throw new GrpoError('config', 'no parameter is trainable: the trainable filter matched none of the model\'s weights');
+    if (trainable.length === 0)
+      throw new GrpoError(
+        'config',
+        "no parameter is trainable: the trainable filter matched none of the model's weights",
+      );
     const groups = opts.groups ?? [];
     const home = (name: string) => groups.findIndex((g) => g.params(name)) + 1;
-    const specs = [{ name: 'default' }, ...groups].map((g, k) => ({ name: g.name, params: named.filter(([name]) => home(name) === k).map(([, t]) => t) }));
+    const specs = [{ name: 'default' }, ...groups].map((g, k) => ({
+      name: g.name,
+      params: named.filter(([name]) => home(name) === k).map(([, t]) => t),
+    }));
     const empty = specs.find((g, k) => k > 0 && g.params.length === 0);
-    if (empty) throw new GrpoError('config', `optimizer group '${empty.name}' matches none of the trainable parameters`);
+    if (empty)
+      throw new GrpoError('config', `optimizer group '${empty.name}' matches none of the trainable parameters`);
     this.opt = new AdamW(this.backend, specs[0].params.length ? specs : specs.slice(1), opts);
     this.trainable = trainable;
     return this.opt;
@@ -261,7 +278,11 @@ export class LlamaModel {
   logits(sequences: ArrayLike<number>[], opts: { adapters?: boolean } = {}): Float32Array[] {
     this.assertAlive();
     // nothing is scored: the graph returns the logits of every flat token
-    const packed = this.pack(sequences, sequences.map((s) => Math.max(0, s.length - 1)), 'every');
+    const packed = this.pack(
+      sequences,
+      sequences.map((s) => Math.max(0, s.length - 1)),
+      'every',
+    );
     const g = this.graph('logits', packed, 'none', 1, opts.adapters ?? true);
     g.writeInputs(packed);
     this.weightCopies();
@@ -283,16 +304,30 @@ export class LlamaModel {
     this.assertAlive();
     if (sequences.length === 0) throw new GrpoError('shape', 'forward needs at least one sequence');
     sequences.forEach((s, i) => {
-      if (s.length < 2) throw new GrpoError('shape', `sequence ${i} has ${s.length} tokens; scoring needs at least 2 (a context and a target)`);
+      if (s.length < 2)
+        throw new GrpoError(
+          'shape',
+          `sequence ${i} has ${s.length} tokens; scoring needs at least 2 (a context and a target)`,
+        );
     });
-    if (opts.scoreFrom && opts.scoreFrom.length !== sequences.length) throw new GrpoError('shape', `scoreFrom has ${opts.scoreFrom.length} entries for ${sequences.length} sequences`);
+    if (opts.scoreFrom && opts.scoreFrom.length !== sequences.length)
+      throw new GrpoError('shape', `scoreFrom has ${opts.scoreFrom.length} entries for ${sequences.length} sequences`);
     const kind: GraphKind = opts.grad === 'value_head' ? 'value' : opts.grad ? 'train' : 'score';
     const temperature = opts.temperature ?? 1;
-    if (!(temperature > 0) || !Number.isFinite(temperature)) throw new GrpoError('config', `scoring temperature must be > 0, got ${temperature}`);
+    if (!(temperature > 0) || !Number.isFinite(temperature))
+      throw new GrpoError('config', `scoring temperature must be > 0, got ${temperature}`);
     const adapters = opts.adapters ?? true;
-    if (!adapters && kind !== 'score') throw new GrpoError('config', 'forward({ grad: true, adapters: false }): the base is frozen; train with the adapters on');
+    if (!adapters && kind !== 'score')
+      throw new GrpoError(
+        'config',
+        'forward({ grad: true, adapters: false }): the base is frozen; train with the adapters on',
+      );
     const packed = this.pack(sequences, opts.scoreFrom);
-    const entropy: EntropyMode = !opts.entropy ? 'none' : kind === 'train' && opts.entropyGrad !== false ? 'grad' : 'value';
+    const entropy: EntropyMode = !opts.entropy
+      ? 'none'
+      : kind === 'train' && opts.entropyGrad !== false
+        ? 'grad'
+        : 'value';
     const g = this.graph(kind, packed, entropy, temperature, adapters);
     g.writeInputs(packed, this.dropoutRng);
     this.weightCopies();
@@ -312,11 +347,23 @@ export class LlamaModel {
         this.assertAlive();
         if (kind === 'score') throw new GrpoError('engine', 'backward() needs forward(..., { grad: true })');
         if (g.generation !== generation || this.graphs.get(key) !== g) {
-          throw new GrpoError('engine', 'backward() of a stale pass: another forward ran on the same batch shape in between');
+          throw new GrpoError(
+            'engine',
+            'backward() of a stale pass: another forward ran on the same batch shape in between',
+          );
         }
-        if (coef.values && !g.values) throw new GrpoError('config', 'value coefficients given but the model has no value head (create it with valueHead: true)');
-        if (coef.entropy && !g.coefEntropy) throw new GrpoError('config', 'entropy coefficients given but forward ran without { entropy: true } (or with entropyGrad: false)');
-        const items = (what: string, rows?: ArrayLike<number>[]) => (rows ? this.itemCoefficients(what, rows, packed) : new Float32Array(g.M));
+        if (coef.values && !g.values)
+          throw new GrpoError(
+            'config',
+            'value coefficients given but the model has no value head (create it with valueHead: true)',
+          );
+        if (coef.entropy && !g.coefEntropy)
+          throw new GrpoError(
+            'config',
+            'entropy coefficients given but forward ran without { entropy: true } (or with entropyGrad: false)',
+          );
+        const items = (what: string, rows?: ArrayLike<number>[]) =>
+          rows ? this.itemCoefficients(what, rows, packed) : new Float32Array(g.M);
         // a coefficient input exists only where something trainable lies under its output
         g.coefLogp?.write(items('logp', coef.logp));
         g.coefValue?.write(items('values', coef.values));
@@ -328,22 +375,39 @@ export class LlamaModel {
   }
 
   /** The packed batch of `sequences` (tokens checked against the vocabulary). */
-  private pack(sequences: ArrayLike<number>[], scoreFrom?: ArrayLike<number>, tokens: 'scored' | 'every' = 'scored'): PackedBatch {
+  private pack(
+    sequences: ArrayLike<number>[],
+    scoreFrom?: ArrayLike<number>,
+    tokens: 'scored' | 'every' = 'scored',
+  ): PackedBatch {
     const V = this.config.vocabSize;
     sequences.forEach((s, b) => {
       for (let t = 0; t < s.length; t++) {
         const tok = s[t];
-        if (!Number.isInteger(tok) || tok < 0 || tok >= V) throw new GrpoError('shape', `sequence ${b} position ${t}: token ${tok} is outside the vocabulary [0, ${V})`);
+        if (!Number.isInteger(tok) || tok < 0 || tok >= V)
+          throw new GrpoError('shape', `sequence ${b} position ${t}: token ${tok} is outside the vocabulary [0, ${V})`);
       }
     });
-    return packSequences(sequences, { scoreFrom, share: this.packing, blockSize: this.attentionBlock, padMultiple: this.padMultiple, tokens });
+    return packSequences(sequences, {
+      scoreFrom,
+      share: this.packing,
+      blockSize: this.attentionBlock,
+      padMultiple: this.padMultiple,
+      tokens,
+    });
   }
 
   private key(kind: GraphKind, p: PackedBatch, entropy: EntropyMode, temperature: number, adapters: boolean): string {
     return `${kind}:${packedShapeKey(p)}:${entropy}:${temperature}:${adapters && this.lora ? 'lora' : ''}`;
   }
 
-  private graph(kind: GraphKind, packed: PackedBatch, entropy: EntropyMode, temperature: number, adapters: boolean): BatchGraph {
+  private graph(
+    kind: GraphKind,
+    packed: PackedBatch,
+    entropy: EntropyMode,
+    temperature: number,
+    adapters: boolean,
+  ): BatchGraph {
     const key = this.key(kind, packed, entropy, temperature, adapters);
     let g = this.graphs.get(key);
     if (g && !g.graph.valid) {
@@ -358,7 +422,8 @@ export class LlamaModel {
       this.graphs.set(key, g);
       return g;
     }
-    if (kind === 'train' && !this.opt) throw new GrpoError('engine', 'forward({ grad: true }) needs an optimizer: call model.createOptimizer() first');
+    if (kind === 'train' && !this.opt)
+      throw new GrpoError('engine', 'forward({ grad: true }) needs an optimizer: call model.createOptimizer() first');
     if (kind === 'value') this.valueHeadGrad();
     const arena = this.arenaFor(kind);
     // a training graph with memory of its own holds every layer's activations (gigabytes at real scale): keep one at a time
@@ -369,13 +434,24 @@ export class LlamaModel {
       this.graphs.delete(oldKey);
     }
     g = new BatchGraph(this.backend, this.weights, {
-      kind, shape: shapeOf(packed), entropy, temperature, copies: this.weightCopies(), headChunkElements: this.headChunkElements, headKeepBytes: this.headKeepBytes,
-      gradAccumulators: kind === 'train' ? this.opt!.gradAccumulators : kind === 'value' ? this.valueHeadGrad() : undefined,
+      kind,
+      shape: shapeOf(packed),
+      entropy,
+      temperature,
+      copies: this.weightCopies(),
+      headChunkElements: this.headChunkElements,
+      headKeepBytes: this.headKeepBytes,
+      gradAccumulators:
+        kind === 'train' ? this.opt!.gradAccumulators : kind === 'value' ? this.valueHeadGrad() : undefined,
       lora: adapters ? this.lora : null,
-      recompute: this.recompute && kind === 'train', arena,
+      recompute: this.recompute && kind === 'train',
+      arena,
     });
     // GPU: the older graphs' buffers within the byte budget, least recently used first out
-    let older = [...this.graphs.values()].reduce((n, x) => n + (this.arenas.has(x.kind) ? 0 : x.graph.allocatedBytes), 0);
+    let older = [...this.graphs.values()].reduce(
+      (n, x) => n + (this.arenas.has(x.kind) ? 0 : x.graph.allocatedBytes),
+      0,
+    );
     for (const [k, old] of this.graphs) {
       if (older <= this.cacheBytes) break;
       older -= old.graph.allocatedBytes;
@@ -400,24 +476,45 @@ export class LlamaModel {
   /** The value head's gradient accumulator alone: what a 'value_head' pass trains. */
   private valueHeadGrad(): Map<Tensor, Tensor> {
     const head = this.weights.valueHead;
-    if (!head) throw new GrpoError('config', "forward({ grad: 'value_head' }): the model has no value head (create it with valueHead: true)");
-    if (!this.opt?.gradAccumulators.has(head)) throw new GrpoError('engine', "forward({ grad: 'value_head' }) needs an optimizer that trains the value head: call model.createOptimizer() first");
+    if (!head)
+      throw new GrpoError(
+        'config',
+        "forward({ grad: 'value_head' }): the model has no value head (create it with valueHead: true)",
+      );
+    if (!this.opt?.gradAccumulators.has(head))
+      throw new GrpoError(
+        'engine',
+        "forward({ grad: 'value_head' }) needs an optimizer that trains the value head: call model.createOptimizer() first",
+      );
     return new Map([[head, this.opt.gradOf(head)]]);
   }
 
   private dropGraphs(kind: GraphKind): void {
-    for (const [k, g] of this.graphs) if (g.kind === kind) { g.free(); this.graphs.delete(k); }
+    for (const [k, g] of this.graphs)
+      if (g.kind === kind) {
+        g.free();
+        this.graphs.delete(k);
+      }
   }
 
   /** Per-position coefficients of each sequence, summed per item: a shared item's gradient is the sum of its uses. */
   private itemCoefficients(what: string, coef: ArrayLike<number>[], p: PackedBatch): Float32Array {
-    if (coef.length !== p.itemsOf.length) throw new GrpoError('shape', `${what} coefficients for ${coef.length} sequences, the pass has ${p.itemsOf.length}`);
+    if (coef.length !== p.itemsOf.length)
+      throw new GrpoError(
+        'shape',
+        `${what} coefficients for ${coef.length} sequences, the pass has ${p.itemsOf.length}`,
+      );
     const out = new Float32Array(p.itemNode.length);
     coef.forEach((c, b) => {
       const items = p.itemsOf[b];
-      if (c.length !== items.length) throw new GrpoError('shape', `${what} coefficients of sequence ${b}: ${c.length} values for ${items.length} scored tokens`);
+      if (c.length !== items.length)
+        throw new GrpoError(
+          'shape',
+          `${what} coefficients of sequence ${b}: ${c.length} values for ${items.length} scored tokens`,
+        );
       for (let t = 0; t < c.length; t++) {
-        if (!Number.isFinite(c[t])) throw new GrpoError('numeric', `${what} coefficient of sequence ${b} token ${t} is ${c[t]}`);
+        if (!Number.isFinite(c[t]))
+          throw new GrpoError('numeric', `${what} coefficient of sequence ${b} token ${t} is ${c[t]}`);
         out[items[t]] += c[t];
       }
     });
@@ -428,7 +525,8 @@ export class LlamaModel {
 
   /** Throw, rather than let ggml touch freed memory, when the model is used after free(). */
   private assertAlive(): void {
-    if (this.freed) throw new GrpoError('engine', 'this model was freed (model.free()); open or create it again to use it');
+    if (this.freed)
+      throw new GrpoError('engine', 'this model was freed (model.free()); open or create it again to use it');
   }
 
   free(): void {

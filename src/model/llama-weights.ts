@@ -20,11 +20,19 @@ export type MatrixType = 'f32' | 'bf16' | 'q8_0';
 
 export interface LayerWeights {
   attnNorm: Tensor;
-  wq: Tensor; wk: Tensor; wv: Tensor; wo: Tensor;
-  bq?: Tensor; bk?: Tensor; bv?: Tensor;
-  qNorm?: Tensor; kNorm?: Tensor;
+  wq: Tensor;
+  wk: Tensor;
+  wv: Tensor;
+  wo: Tensor;
+  bq?: Tensor;
+  bk?: Tensor;
+  bv?: Tensor;
+  qNorm?: Tensor;
+  kNorm?: Tensor;
   ffnNorm: Tensor;
-  gate: Tensor; up: Tensor; down: Tensor;
+  gate: Tensor;
+  up: Tensor;
+  down: Tensor;
 }
 
 export const VALUE_HEAD = 'value_head.weight';
@@ -44,13 +52,21 @@ export class LlamaWeights {
   readonly matrixType: MatrixType;
   private readonly store: TensorStore;
 
-  constructor(readonly config: LlamaConfig, backend: Backend, opts: { valueHead?: boolean; matrixType?: MatrixType } = {}) {
+  constructor(
+    readonly config: LlamaConfig,
+    backend: Backend,
+    opts: { valueHead?: boolean; matrixType?: MatrixType } = {},
+  ) {
     validateConfig(config);
     const c = config;
-    const q = c.nHeads * c.headDim, kv = c.nKvHeads * c.headDim;
+    const q = c.nHeads * c.headDim,
+      kv = c.nKvHeads * c.headDim;
     const matrixType = (this.matrixType = opts.matrixType ?? 'f32');
     if (c.dim % BLOCK_ELEMENTS[matrixType] || c.ffnDim % BLOCK_ELEMENTS[matrixType] || q % BLOCK_ELEMENTS[matrixType]) {
-      throw new GrpoError('config', `a ${matrixType} base needs hidden size, intermediate size and heads × head dim to be multiples of ${BLOCK_ELEMENTS[matrixType]}; this model has ${c.dim}, ${c.ffnDim}, ${q}: use base_precision bf16`);
+      throw new GrpoError(
+        'config',
+        `a ${matrixType} base needs hidden size, intermediate size and heads × head dim to be multiples of ${BLOCK_ELEMENTS[matrixType]}; this model has ${c.dim}, ${c.ffnDim}, ${q}: use base_precision bf16`,
+      );
     }
     this.store = new TensorStore(c.nLayers * 16 + 8, 'model weights');
     // hf shape [out, in] → ggml ne [in, out]
@@ -69,15 +85,19 @@ export class LlamaWeights {
         wk: M(pre + 'self_attn.k_proj.weight', [kv, c.dim]),
         wv: M(pre + 'self_attn.v_proj.weight', [kv, c.dim]),
         wo: M(pre + 'self_attn.o_proj.weight', [c.dim, q]),
-        ...(c.qkvBias ? {
-          bq: P(pre + 'self_attn.q_proj.bias', [q]),
-          bk: P(pre + 'self_attn.k_proj.bias', [kv]),
-          bv: P(pre + 'self_attn.v_proj.bias', [kv]),
-        } : {}),
-        ...(c.qkNorm ? {
-          qNorm: P(pre + 'self_attn.q_norm.weight', [c.headDim]),
-          kNorm: P(pre + 'self_attn.k_norm.weight', [c.headDim]),
-        } : {}),
+        ...(c.qkvBias
+          ? {
+              bq: P(pre + 'self_attn.q_proj.bias', [q]),
+              bk: P(pre + 'self_attn.k_proj.bias', [kv]),
+              bv: P(pre + 'self_attn.v_proj.bias', [kv]),
+            }
+          : {}),
+        ...(c.qkNorm
+          ? {
+              qNorm: P(pre + 'self_attn.q_norm.weight', [c.headDim]),
+              kNorm: P(pre + 'self_attn.k_norm.weight', [c.headDim]),
+            }
+          : {}),
         ffnNorm: P(pre + 'post_attention_layernorm.weight', [c.dim]),
         gate: M(pre + 'mlp.gate_proj.weight', [c.ffnDim, c.dim]),
         up: M(pre + 'mlp.up_proj.weight', [c.ffnDim, c.dim]),
@@ -124,12 +144,25 @@ export class LlamaWeights {
     for (const [name, t] of this.byName) {
       const w = weights.get(name);
       if (!w) {
-        if (name === VALUE_HEAD && (opts.allowMissingValueHead ?? true)) { t.write(new Float32Array(t.numel)); continue; }
-        throw new GrpoError('weights', `checkpoint has no tensor '${name}' that a ${this.config.arch} model with this config needs`);
+        if (name === VALUE_HEAD && (opts.allowMissingValueHead ?? true)) {
+          t.write(new Float32Array(t.numel));
+          continue;
+        }
+        throw new GrpoError(
+          'weights',
+          `checkpoint has no tensor '${name}' that a ${this.config.arch} model with this config needs`,
+        );
       }
       const want = [...t.ne].slice(0, w.shape.length).reverse();
-      if (w.shape.length > 4 || w.shape.some((d, i) => d !== want[i]) || w.shape.reduce((a, b) => a * b, 1) !== t.numel) {
-        throw new GrpoError('weights', `tensor '${name}' has shape [${w.shape.join(', ')}], the config needs [${want.join(', ')}]`);
+      if (
+        w.shape.length > 4 ||
+        w.shape.some((d, i) => d !== want[i]) ||
+        w.shape.reduce((a, b) => a * b, 1) !== t.numel
+      ) {
+        throw new GrpoError(
+          'weights',
+          `tensor '${name}' has shape [${w.shape.join(', ')}], the config needs [${want.join(', ')}]`,
+        );
       }
       // one tensor's data at a time: a lazily read checkpoint streams through without a whole host copy
       writeHost(t, w.data);
@@ -152,7 +185,10 @@ export class LlamaWeights {
       while (k > 1 && t.ne[k - 1] === 1) k--;
       // a [1, dim] value head keeps both dims
       const ne = name === VALUE_HEAD ? [t.ne[0], 1] : t.ne.slice(0, k);
-      out.set(name, lazyHostTensor([...ne].reverse(), () => readHost(t)));
+      out.set(
+        name,
+        lazyHostTensor([...ne].reverse(), () => readHost(t)),
+      );
     }
     return out;
   }

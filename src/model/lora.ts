@@ -42,14 +42,23 @@ export interface LoraSettings {
 
 export function loraSettings(o: LoraOptions = {}): LoraSettings {
   const r = o.r ?? 16;
-  const s: LoraSettings = { r, alpha: o.alpha ?? 32, dropout: o.dropout ?? 0, targetModules: [...(o.targetModules ?? LORA_TARGETS)] as LoraTarget[], useRslora: o.useRslora ?? false };
+  const s: LoraSettings = {
+    r,
+    alpha: o.alpha ?? 32,
+    dropout: o.dropout ?? 0,
+    targetModules: [...(o.targetModules ?? LORA_TARGETS)] as LoraTarget[],
+    useRslora: o.useRslora ?? false,
+  };
   if (!Number.isInteger(r) || r < 1) throw new GrpoError('config', `lora r must be a positive integer, got ${r}`);
   if (!(s.alpha > 0)) throw new GrpoError('config', `lora alpha must be > 0, got ${s.alpha}`);
-  if (!(s.dropout >= 0 && s.dropout < 1)) throw new GrpoError('config', `lora dropout must lie in [0, 1), got ${s.dropout}`);
+  if (!(s.dropout >= 0 && s.dropout < 1))
+    throw new GrpoError('config', `lora dropout must lie in [0, 1), got ${s.dropout}`);
   for (const m of s.targetModules) {
-    if (!(LORA_TARGETS as readonly string[]).includes(m)) throw new GrpoError('config', `lora target_modules: '${m}' is not one of ${LORA_TARGETS.join(', ')}`);
+    if (!(LORA_TARGETS as readonly string[]).includes(m))
+      throw new GrpoError('config', `lora target_modules: '${m}' is not one of ${LORA_TARGETS.join(', ')}`);
   }
-  if (s.targetModules.length === 0) throw new GrpoError('config', 'lora target_modules is empty: name at least one of ' + LORA_TARGETS.join(', '));
+  if (s.targetModules.length === 0)
+    throw new GrpoError('config', 'lora target_modules is empty: name at least one of ' + LORA_TARGETS.join(', '));
   return s;
 }
 
@@ -74,7 +83,11 @@ export class LoraAdapters {
   private readonly adapters = new Map<Tensor, Adapter>();
   private readonly store: TensorStore;
 
-  constructor(readonly weights: LlamaWeights, backend: Backend, options: LoraOptions = {}) {
+  constructor(
+    readonly weights: LlamaWeights,
+    backend: Backend,
+    options: LoraOptions = {},
+  ) {
     const s = (this.settings = loraSettings(options));
     this.scale = s.useRslora ? s.alpha / Math.sqrt(s.r) : s.alpha / s.r;
     const targets: [string, Tensor][] = [];
@@ -122,10 +135,17 @@ export class LoraAdapters {
   load(tensors: WeightMap): void {
     for (const [name, t] of this.byName) {
       const w = tensors.get(name) ?? tensors.get(name.replace(/\.weight$/, '.default.weight'));
-      if (!w) throw new GrpoError('weights', `adapter has no tensor '${name}' (r ${this.settings.r}, targets ${this.settings.targetModules.join(', ')})`);
+      if (!w)
+        throw new GrpoError(
+          'weights',
+          `adapter has no tensor '${name}' (r ${this.settings.r}, targets ${this.settings.targetModules.join(', ')})`,
+        );
       const want = [t.ne[1], t.ne[0]];
       if (w.shape.length !== 2 || w.shape[0] !== want[0] || w.shape[1] !== want[1]) {
-        throw new GrpoError('weights', `adapter tensor '${name}' has shape [${w.shape.join(', ')}], this model needs [${want.join(', ')}]`);
+        throw new GrpoError(
+          'weights',
+          `adapter tensor '${name}' has shape [${w.shape.join(', ')}], this model needs [${want.join(', ')}]`,
+        );
       }
       t.write(w.data);
     }

@@ -18,21 +18,24 @@ export function mergedWeights(model: LlamaModel): WeightMap {
   for (const [name, w] of model.weights.byName) {
     const adapter = lora.of(w);
     if (!adapter) continue;
-    out.set(name, lazyHostTensor(out.get(name)!.shape, () => {
-      // ΔW in ggml layout [in, out] = Aᵀ(ne [r, in]) contracted with B (ne [r, out]) over r
-      const g = new ComputeGraph(model.backend, { maxNodes: 16, externalTensors: 3 });
-      try {
-        const o = g.ops;
-        const base = w.dtype === 'f32' ? w : o.cast(w, 'f32');
-        const sum = g.output(o.add(base, o.scale(o.matmul(o.cont(o.transpose(adapter.a)), adapter.b), lora.scale)));
-        g.expand(sum);
-        g.allocate();
-        g.compute();
-        return readHost(sum);
-      } finally {
-        g.free();
-      }
-    }));
+    out.set(
+      name,
+      lazyHostTensor(out.get(name)!.shape, () => {
+        // ΔW in ggml layout [in, out] = Aᵀ(ne [r, in]) contracted with B (ne [r, out]) over r
+        const g = new ComputeGraph(model.backend, { maxNodes: 16, externalTensors: 3 });
+        try {
+          const o = g.ops;
+          const base = w.dtype === 'f32' ? w : o.cast(w, 'f32');
+          const sum = g.output(o.add(base, o.scale(o.matmul(o.cont(o.transpose(adapter.a)), adapter.b), lora.scale)));
+          g.expand(sum);
+          g.allocate();
+          g.compute();
+          return readHost(sum);
+        } finally {
+          g.free();
+        }
+      }),
+    );
   }
   return out;
 }

@@ -21,11 +21,19 @@ export interface OpenOptions extends ModelOptions {
 
 export function openModel(path: string, opts: OpenOptions = {}): OpenedModel {
   const { config, weights } = loadModelWeights(path);
-  const tokenizer = typeof opts.tokenizer === 'object' ? opts.tokenizer : opts.tokenizer ? loadTokenizer(opts.tokenizer) : loadTokenizerForModel(path, config.vocabSize);
+  const tokenizer =
+    typeof opts.tokenizer === 'object'
+      ? opts.tokenizer
+      : opts.tokenizer
+        ? loadTokenizer(opts.tokenizer)
+        : loadTokenizerForModel(path, config.vocabSize);
   const adapter = opts.adapter ? readPeftAdapter(opts.adapter) : null;
   // ids the tokenizer knows as end-of-sequence count too (chat models stop at <|im_end|> as well as <|endoftext|>)
   const eos = [...new Set([...(config.eosTokenIds ?? []), ...tokenizer.eosIds])];
-  const model = new LlamaModel({ ...config, eosTokenIds: eos, bosTokenId: config.bosTokenId ?? tokenizer.bosId ?? undefined }, { ...opts, weights, lora: adapter?.options ?? opts.lora });
+  const model = new LlamaModel(
+    { ...config, eosTokenIds: eos, bosTokenId: config.bosTokenId ?? tokenizer.bosId ?? undefined },
+    { ...opts, weights, lora: adapter?.options ?? opts.lora },
+  );
   try {
     if (adapter) model.lora!.load(adapter.tensors);
   } catch (e) {

@@ -105,16 +105,25 @@ interface Block {
 export function packSequences(sequences: ArrayLike<number>[], opts: PackOptions = {}): PackedBatch {
   const blockSize = opts.blockSize ?? 64;
   const pad = lcm(opts.padMultiple ?? 32, 32);
-  if (!(Number.isInteger(blockSize) && blockSize >= 1)) throw new GrpoError('config', `attention block size must be a positive integer, got ${blockSize}`);
+  if (!(Number.isInteger(blockSize) && blockSize >= 1))
+    throw new GrpoError('config', `attention block size must be a positive integer, got ${blockSize}`);
   if (sequences.length === 0) throw new GrpoError('shape', 'packing needs at least one sequence');
   const { nodes, roots, nodesOfSeq } = prefixTree(sequences, opts.share ?? true, opts.tokens ?? 'scored');
   const { order, segments } = depthFirst(nodes, roots);
   const N = roundUp(order.length, pad);
   const familyBlocks = attentionFamilies(attentionBlocks(segments, blockSize), blockSize);
-  const tokens = new Int32Array(N), positions = new Int32Array(N);
-  order.forEach((v, n) => { tokens[n] = nodes[v].token; positions[n] = nodes[v].position; });
+  const tokens = new Int32Array(N),
+    positions = new Int32Array(N);
+  order.forEach((v, n) => {
+    tokens[n] = nodes[v].token;
+    positions[n] = nodes[v].position;
+  });
   return {
-    tokens, positions, realTokens: order.length, ...attentionLayout(familyBlocks, N), ...scoredItems(sequences, nodes, nodesOfSeq, opts.scoreFrom, pad),
+    tokens,
+    positions,
+    realTokens: order.length,
+    ...attentionLayout(familyBlocks, N),
+    ...scoredItems(sequences, nodes, nodesOfSeq, opts.scoreFrom, pad),
     nodesOf: nodesOfSeq.map((path) => Int32Array.from(path, (v) => nodes[v].flat)),
   };
 }
@@ -126,7 +135,11 @@ function prefixTree(sequences: ArrayLike<number>[], share: boolean, which: 'scor
   const roots: number[] = [];
   const rootOf = new Map<number, number>();
   const nodesOfSeq: number[][] = sequences.map((s, i) => {
-    if (computed(s) < 1) throw new GrpoError('shape', `sequence ${i} has ${s.length} tokens: too few to ${which === 'every' ? 'compute' : 'score (a context and a target)'}`);
+    if (computed(s) < 1)
+      throw new GrpoError(
+        'shape',
+        `sequence ${i} has ${s.length} tokens: too few to ${which === 'every' ? 'compute' : 'score (a context and a target)'}`,
+      );
     const path: number[] = [];
     let at = -1;
     for (let t = 0; t < computed(s); t++) {
@@ -160,7 +173,10 @@ function depthFirst(nodes: TrieNode[], roots: number[]): { order: number[]; segm
       nodes[v].flat = order.push(v) - 1;
       const kids = nodes[v].children;
       if (!kids || kids.size === 0) break;
-      if (kids.size === 1) { v = kids.values().next().value as number; continue; }
+      if (kids.size === 1) {
+        v = kids.values().next().value as number;
+        continue;
+      }
       for (const k of [...kids.values()].reverse()) stack.push([k, seg]);
       break;
     }
@@ -200,39 +216,59 @@ function attentionFamilies(blocks: Block[], blockSize: number): Block[][] {
     if (last && queryClass(b) === queryClass(last[0]) && b.keyCount >= 0.85 * last[0].keyCount) last.push(b);
     else families.push([b]);
   }
-  const slots = (bs: Block[]) => bs.length * Math.max(...bs.map((b) => b.q1 - b.q0)) * Math.max(...bs.map((b) => b.keyCount));
+  const slots = (bs: Block[]) =>
+    bs.length * Math.max(...bs.map((b) => b.q1 - b.q0)) * Math.max(...bs.map((b) => b.keyCount));
   while (families.length > MAX_FAMILIES) {
-    let best = 0, cost = Infinity;
+    let best = 0,
+      cost = Infinity;
     for (let i = 0; i + 1 < families.length; i++) {
       const c = slots([...families[i], ...families[i + 1]]) - slots(families[i]) - slots(families[i + 1]);
-      if (c < cost) { cost = c; best = i; }
+      if (c < cost) {
+        cost = c;
+        best = i;
+      }
     }
-    families.splice(best, 2, [...families[best], ...families[best + 1]].sort((a, b) => b.keyCount - a.keyCount || a.q0 - b.q0));
+    families.splice(
+      best,
+      2,
+      [...families[best], ...families[best + 1]].sort((a, b) => b.keyCount - a.keyCount || a.q0 - b.q0),
+    );
   }
   return families;
 }
 
 /** Each family's shape, the gather indices of its queries and keys, where each token's output lands, and its mask. */
-function attentionLayout(familyBlocks: Block[][], N: number): Pick<PackedBatch, 'families' | 'queryIndex' | 'keyIndex' | 'outIndex' | 'masks'> {
+function attentionLayout(
+  familyBlocks: Block[][],
+  N: number,
+): Pick<PackedBatch, 'families' | 'queryIndex' | 'keyIndex' | 'outIndex' | 'masks'> {
   const families: AttentionFamily[] = familyBlocks.map((bs) => ({
-    rows: bs.length, queries: Math.max(...bs.map((b) => b.q1 - b.q0)), keys: roundUp(Math.max(...bs.map((b) => b.keyCount)), 8),
+    rows: bs.length,
+    queries: Math.max(...bs.map((b) => b.q1 - b.q0)),
+    keys: roundUp(Math.max(...bs.map((b) => b.keyCount)), 8),
   }));
   const queryIndex = new Int32Array(families.reduce((n, f) => n + f.rows * f.queries, 0));
   const keyIndex = new Int32Array(families.reduce((n, f) => n + f.rows * f.keys, 0));
   const outIndex = new Int32Array(N);
   const masks: Float32Array[] = [];
-  let qs = 0, ks = 0;
+  let qs = 0,
+    ks = 0;
   familyBlocks.forEach((bs, fi) => {
     const { queries: Q, keys: K } = families[fi];
     const mask = new Float32Array(K * Q * bs.length).fill(-Infinity);
     bs.forEach((b, r) => {
       const keyFlat: number[] = [];
       for (const [a, e] of b.keys) for (let j = a; j < e; j++) keyFlat.push(j);
-      keyFlat.forEach((j, k) => { keyIndex[ks + r * K + k] = j; });
+      keyFlat.forEach((j, k) => {
+        keyIndex[ks + r * K + k] = j;
+      });
       for (let c = 0; c < Q; c++) {
         const row = (r * Q + c) * K;
         const q = b.q0 + c;
-        if (q >= b.q1) { mask[row] = 0; continue; } // a padding query sees one key, so its softmax stays finite
+        if (q >= b.q1) {
+          mask[row] = 0;
+          continue;
+        } // a padding query sees one key, so its softmax stays finite
         queryIndex[qs + r * Q + c] = q;
         outIndex[q] = qs + r * Q + c;
         // keys are ancestors (all before q) and the segment up to the block's end: visible when not after q
@@ -247,12 +283,20 @@ function attentionLayout(familyBlocks: Block[][], N: number): Pick<PackedBatch, 
 }
 
 /** Items: one per (node, next token), shared by every sequence through that edge; per sequence, its items from scoreFrom on. */
-function scoredItems(sequences: ArrayLike<number>[], nodes: TrieNode[], nodesOfSeq: number[][], scoreFrom: ArrayLike<number> | undefined, pad: number) {
+function scoredItems(
+  sequences: ArrayLike<number>[],
+  nodes: TrieNode[],
+  nodesOfSeq: number[][],
+  scoreFrom: ArrayLike<number> | undefined,
+  pad: number,
+) {
   const itemOf = new Map<number, number>();
-  const itemNodeList: number[] = [], itemTargetList: number[] = [];
+  const itemNodeList: number[] = [],
+    itemTargetList: number[] = [];
   const itemsOf = sequences.map((s, i) => {
     const from = scoreFrom ? scoreFrom[i] : 0;
-    if (!(Number.isInteger(from) && from >= 0 && from <= s.length - 1)) throw new GrpoError('shape', `sequence ${i}: scoring from position ${from} of a sequence of ${s.length} tokens`);
+    if (!(Number.isInteger(from) && from >= 0 && from <= s.length - 1))
+      throw new GrpoError('shape', `sequence ${i}: scoring from position ${from} of a sequence of ${s.length} tokens`);
     const path = nodesOfSeq[i];
     const out = new Int32Array(s.length - 1 - from);
     for (let t = from; t < s.length - 1; t++) {
@@ -269,7 +313,8 @@ function scoredItems(sequences: ArrayLike<number>[], nodes: TrieNode[], nodesOfS
   });
   const realItems = itemNodeList.length;
   const M = Math.max(pad, roundUp(realItems, pad));
-  const itemNode = new Int32Array(M), itemTarget = new Int32Array(M);
+  const itemNode = new Int32Array(M),
+    itemTarget = new Int32Array(M);
   itemNode.set(itemNodeList);
   itemTarget.set(itemTargetList);
   return { itemNode, itemTarget, realItems, itemsOf };

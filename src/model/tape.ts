@@ -28,7 +28,10 @@ export class Tape {
   /** activations whose gradient something trainable needs */
   private readonly needed = new Set<bigint>();
 
-  constructor(readonly graph: ComputeGraph, private readonly params: ParamGradients | null = null) {
+  constructor(
+    readonly graph: ComputeGraph,
+    private readonly params: ParamGradients | null = null,
+  ) {
     this.o = graph.ops;
   }
 
@@ -38,7 +41,7 @@ export class Tape {
 
   /** w is trained by this tape's backward */
   wants(w: Tensor): boolean {
-    return this.params !== null && this.params.wants(w);
+    return this.params?.wants(w) ?? false;
   }
 
   /** the gradient of activation t is needed (something trainable lies under it) */
@@ -50,7 +53,12 @@ export class Tape {
    * Called by a piece's forward with its output, inputs and weights: when any input needs a gradient or any weight
    * is trained, the output needs one too and `backward` is recorded, to run when the tape is played back.
    */
-  record(output: Tensor | Tensor[], inputs: (Tensor | undefined)[], weights: (Tensor | undefined)[], backward: () => void): void {
+  record(
+    output: Tensor | Tensor[],
+    inputs: (Tensor | undefined)[],
+    weights: (Tensor | undefined)[],
+    backward: () => void,
+  ): void {
     if (!this.params) return;
     const live = inputs.some((t) => t && this.needs(t)) || weights.some((w) => w && this.wants(w));
     if (!live) return;

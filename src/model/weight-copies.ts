@@ -23,7 +23,8 @@ export type Precision = 'f32' | 'bf16';
 export type PrecisionSetting = Precision | 'auto';
 
 export function checkPrecision(p: unknown, where = 'precision'): PrecisionSetting {
-  if (p !== 'f32' && p !== 'bf16' && p !== 'auto') throw new GrpoError('config', `${where} must be 'f32', 'bf16' or 'auto', got '${String(p)}'`);
+  if (p !== 'f32' && p !== 'bf16' && p !== 'auto')
+    throw new GrpoError('config', `${where} must be 'f32', 'bf16' or 'auto', got '${String(p)}'`);
   return p;
 }
 
@@ -47,9 +48,20 @@ class GraphCopies {
 
   constructor(backend: Backend, matrices: Tensor[], dtype: (m: Tensor) => DType, transposed: boolean) {
     this.store = new TensorStore(matrices.length, transposed ? 'transposed weight copies' : 'weight copies');
-    for (const m of matrices) this.of.set(m, this.store.declare(dtype(m), transposed ? [m.ne[1], m.ne[0]] : [m.ne[0], m.ne[1]], `${m.name}.${dtype(m)}${transposed ? '.T' : ''}`));
+    for (const m of matrices)
+      this.of.set(
+        m,
+        this.store.declare(
+          dtype(m),
+          transposed ? [m.ne[1], m.ne[0]] : [m.ne[0], m.ne[1]],
+          `${m.name}.${dtype(m)}${transposed ? '.T' : ''}`,
+        ),
+      );
     this.store.allocate(backend);
-    this.refresh = new ComputeGraph(backend, { maxNodes: 3 * matrices.length + 8, externalTensors: 2 * matrices.length });
+    this.refresh = new ComputeGraph(backend, {
+      maxNodes: 3 * matrices.length + 8,
+      externalTensors: 2 * matrices.length,
+    });
     const o = this.refresh.ops;
     for (const [m, c] of this.of) this.refresh.expand(o.copyInto(transposed ? o.transpose(m) : m, c));
     this.refresh.allocate();
@@ -108,11 +120,18 @@ export class WeightCopies {
   private baseTransposed: GraphCopies | HostTransposedCopies | null = null;
   private synced: { loads: number; steps: number } | null = null;
 
-  constructor(private readonly backend: Backend, weights: LlamaWeights, readonly precision: Precision) {
-    const matrices = weights.layers.flatMap((l) => [l.wq, l.wk, l.wv, l.wo, l.gate, l.up, l.down]).concat([weights.lmHead]);
+  constructor(
+    private readonly backend: Backend,
+    weights: LlamaWeights,
+    readonly precision: Precision,
+  ) {
+    const matrices = weights.layers
+      .flatMap((l) => [l.wq, l.wk, l.wv, l.wo, l.gate, l.up, l.down])
+      .concat([weights.lmHead]);
     this.exact = matrices.filter((m) => m.dtype === 'f32');
     this.lowPrecision = matrices.filter((m) => m.dtype !== 'f32');
-    if (precision !== 'f32' && this.exact.length) this.forwardSet = new GraphCopies(backend, this.exact, () => precision, false);
+    if (precision !== 'f32' && this.exact.length)
+      this.forwardSet = new GraphCopies(backend, this.exact, () => precision, false);
   }
 
   /** The tensor a forward product multiplies with in place of w. */
@@ -123,7 +142,11 @@ export class WeightCopies {
   /** wᵀ, for input gradients (after `withTransposed()`). */
   transposed(w: Tensor): Tensor {
     const t = this.transposedSet?.of.get(w) ?? this.baseTransposed?.of.get(w);
-    if (!t) throw new GrpoError('engine', `no transposed copy of ${w.describe()}: training graphs need WeightCopies.withTransposed()`);
+    if (!t)
+      throw new GrpoError(
+        'engine',
+        `no transposed copy of ${w.describe()}: training graphs need WeightCopies.withTransposed()`,
+      );
     return t;
   }
 
@@ -135,7 +158,9 @@ export class WeightCopies {
     }
     if (!this.baseTransposed && this.lowPrecision.length) {
       const inGraph = this.backend.isCpu && this.lowPrecision.every((m) => BLOCK_ELEMENTS[m.dtype] === 1);
-      this.baseTransposed = inGraph ? new GraphCopies(this.backend, this.lowPrecision, (m) => m.dtype, true) : new HostTransposedCopies(this.backend, this.lowPrecision);
+      this.baseTransposed = inGraph
+        ? new GraphCopies(this.backend, this.lowPrecision, (m) => m.dtype, true)
+        : new HostTransposedCopies(this.backend, this.lowPrecision);
       if (this.synced) this.baseTransposed.update();
     }
     return this;
@@ -155,7 +180,9 @@ export class WeightCopies {
   }
 
   get byteSize(): number {
-    return (this.forwardSet?.byteSize ?? 0) + (this.transposedSet?.byteSize ?? 0) + (this.baseTransposed?.byteSize ?? 0);
+    return (
+      (this.forwardSet?.byteSize ?? 0) + (this.transposedSet?.byteSize ?? 0) + (this.baseTransposed?.byteSize ?? 0)
+    );
   }
 
   free(): void {

@@ -39,12 +39,21 @@ export function validateRewardSpecs(specs: readonly RewardSpec[]): void {
   const seen = new Set<string>();
   for (const s of specs) {
     if (!s.name) throw new GrpoError('reward', 'reward spec without a name; give each reward a unique name');
-    if (seen.has(s.name)) throw new GrpoError('reward', `reward name '${s.name}' is used twice; names must be unique (they key the logs and GDPO)`);
+    if (seen.has(s.name))
+      throw new GrpoError(
+        'reward',
+        `reward name '${s.name}' is used twice; names must be unique (they key the logs and GDPO)`,
+      );
     seen.add(s.name);
-    if (!Number.isFinite(s.weight)) throw new GrpoError('reward', `reward '${s.name}': weight must be a finite number (got ${s.weight})`);
+    if (!Number.isFinite(s.weight))
+      throw new GrpoError('reward', `reward '${s.name}': weight must be a finite number (got ${s.weight})`);
     const hasFn = typeof s.fn === 'function';
     const hasGroupFn = typeof s.groupFn === 'function';
-    if (hasFn === hasGroupFn) throw new GrpoError('reward', `reward '${(s as { name: string }).name}': give exactly one of fn (per completion) or groupFn (per group)`);
+    if (hasFn === hasGroupFn)
+      throw new GrpoError(
+        'reward',
+        `reward '${(s as { name: string }).name}': give exactly one of fn (per completion) or groupFn (per group)`,
+      );
   }
 }
 
@@ -56,10 +65,16 @@ export async function combineRewards(
 ): Promise<CombinedRewards> {
   validateRewardSpecs(specs);
   if (completions.length !== samples.length) {
-    throw new GrpoError('reward', `combineRewards: ${completions.length} completions but ${samples.length} samples; pass one sample per completion`);
+    throw new GrpoError(
+      'reward',
+      `combineRewards: ${completions.length} completions but ${samples.length} samples; pass one sample per completion`,
+    );
   }
   if (opts.groupIds && opts.groupIds.length !== completions.length) {
-    throw new GrpoError('reward', `combineRewards: ${opts.groupIds.length} group ids for ${completions.length} completions`);
+    throw new GrpoError(
+      'reward',
+      `combineRewards: ${opts.groupIds.length} group ids for ${completions.length} completions`,
+    );
   }
   const maxRecorded = opts.maxRecordedFailures ?? 20;
   const perReward: Record<string, number[]> = {};
@@ -68,7 +83,8 @@ export async function combineRewards(
   const fail = (reward: string, index: number, e: unknown) => {
     failures[reward]++;
     perReward[reward][index] = 0;
-    if (failureDetails.length < maxRecorded) failureDetails.push({ reward, index, message: e instanceof Error ? e.message : String(e) });
+    if (failureDetails.length < maxRecorded)
+      failureDetails.push({ reward, index, message: e instanceof Error ? e.message : String(e) });
   };
   const accept = (reward: string, index: number, value: unknown) => {
     if (typeof value === 'number' && Number.isFinite(value)) perReward[reward][index] = value;
@@ -84,24 +100,35 @@ export async function combineRewards(
       completions.forEach((completion, i) => {
         try {
           const r = fn(completion, samples[i]);
-          if (r instanceof Promise) work.push(r.then((v) => accept(spec.name, i, v), (e) => fail(spec.name, i, e)));
+          if (r instanceof Promise)
+            work.push(
+              r.then(
+                (v) => accept(spec.name, i, v),
+                (e) => fail(spec.name, i, e),
+              ),
+            );
           else accept(spec.name, i, r);
         } catch (e) {
           fail(spec.name, i, e);
         }
       });
     } else {
-      if (!opts.groupIds) throw new GrpoError('reward', `reward '${spec.name}' is computed per group; pass groupIds to combineRewards`);
+      if (!opts.groupIds)
+        throw new GrpoError('reward', `reward '${spec.name}' is computed per group; pass groupIds to combineRewards`);
       const groups = new Map<number | string, number[]>();
       opts.groupIds.forEach((g, i) => groups.set(g, [...(groups.get(g) ?? []), i]));
       for (const indices of groups.values()) {
         const failGroup = (e: unknown) => indices.forEach((i) => fail(spec.name, i, e));
         const acceptGroup = (values: readonly number[]) => {
-          if (values.length !== indices.length) return failGroup(new Error(`returned ${values.length} scores for a group of ${indices.length}`));
+          if (values.length !== indices.length)
+            return failGroup(new Error(`returned ${values.length} scores for a group of ${indices.length}`));
           indices.forEach((i, k) => accept(spec.name, i, values[k]));
         };
         try {
-          const r = spec.groupFn!(indices.map((i) => completions[i]), indices.map((i) => samples[i]));
+          const r = spec.groupFn!(
+            indices.map((i) => completions[i]),
+            indices.map((i) => samples[i]),
+          );
           if (r instanceof Promise) work.push(r.then(acceptGroup, failGroup));
           else acceptGroup(r);
         } catch (e) {

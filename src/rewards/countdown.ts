@@ -21,7 +21,11 @@ const MAX_EQUATION_CHARS = 200;
 /** Parses `+ - * / ( )` over non-negative integers (× ÷ accepted). Returns the value and the numbers used, or null. */
 export function evaluateCountdownEquation(equation: string): { value: Rational; numbers: number[] } | null {
   if (equation.length > MAX_EQUATION_CHARS) return null;
-  const tokens = equation.replace(/×/g, '*').replace(/÷/g, '/').replace(/[−–]/g, '-').match(/\d+|[+\-*/()]|\S/g);
+  const tokens = equation
+    .replace(/×/g, '*')
+    .replace(/÷/g, '/')
+    .replace(/[−–]/g, '-')
+    .match(/\d+|[+\-*/()]|\S/g);
   if (!tokens) return null;
   const numbers: number[] = [];
   let pos = 0;
@@ -85,7 +89,12 @@ function sameMultiset(a: number[], b: number[]): boolean {
 }
 
 /** Scores one Countdown completion against the available numbers and the target. */
-export function scoreCountdown(completion: string, numbers: readonly number[], target: number, opts: CountdownOptions = {}): number {
+export function scoreCountdown(
+  completion: string,
+  numbers: readonly number[],
+  target: number,
+  opts: CountdownOptions = {},
+): number {
   const formatScore = opts.formatScore ?? 0.1;
   const score = opts.score ?? 1.0;
   const equation = extractCountdownAnswer(completion);
@@ -98,10 +107,14 @@ export function scoreCountdown(completion: string, numbers: readonly number[], t
 function toIntegers(v: unknown, what: string): number[] {
   const list = typeof v === 'string' ? v.split(',') : v;
   if (!Array.isArray(list) && !ArrayBuffer.isView(list)) {
-    throw new GrpoError('reward', `countdown reward: sample.${what} must be a list of integers (got ${typeof v}); map your dataset to 'numbers' and 'target'`);
+    throw new GrpoError(
+      'reward',
+      `countdown reward: sample.${what} must be a list of integers (got ${typeof v}); map your dataset to 'numbers' and 'target'`,
+    );
   }
   const out = Array.from(list as ArrayLike<unknown>, (x) => Number(x));
-  if (out.some((x) => !Number.isInteger(x))) throw new GrpoError('reward', `countdown reward: sample.${what} holds a non-integer: ${JSON.stringify(list)}`);
+  if (out.some((x) => !Number.isInteger(x)))
+    throw new GrpoError('reward', `countdown reward: sample.${what} holds a non-integer: ${JSON.stringify(list)}`);
   return out;
 }
 

@@ -42,10 +42,12 @@ export interface JudgeOptions {
   fetch?: typeof fetch;
 }
 
-const DEFAULT_SYSTEM = 'You grade answers. Compare the response with the reference answer. Reply with one word: CORRECT if the response reaches the same final answer, otherwise INCORRECT.';
+const DEFAULT_SYSTEM =
+  'You grade answers. Compare the response with the reference answer. Reply with one word: CORRECT if the response reaches the same final answer, otherwise INCORRECT.';
 
 export function defaultJudgeMessages(completion: string, sample: Sample): JudgeMessage[] {
-  const question = typeof sample.prompt === 'string' ? sample.prompt : typeof sample.question === 'string' ? sample.question : '';
+  const question =
+    typeof sample.prompt === 'string' ? sample.prompt : typeof sample.question === 'string' ? sample.question : '';
   const reference = sample.answer === undefined ? '' : String(sample.answer);
   return [
     { role: 'system', content: DEFAULT_SYSTEM },
@@ -56,12 +58,19 @@ export function defaultJudgeMessages(completion: string, sample: Sample): JudgeM
 /** 1 when the reply's last verdict word is CORRECT, 0 for INCORRECT; throws when there is none. */
 export function parseCorrectIncorrect(reply: string): number {
   const words = reply.toUpperCase().match(/\b(?:INCORRECT|CORRECT)\b/g);
-  if (!words) throw new GrpoError('reward', `judge: reply has no CORRECT/INCORRECT verdict: ${JSON.stringify(reply.slice(0, 200))}`);
+  if (!words)
+    throw new GrpoError(
+      'reward',
+      `judge: reply has no CORRECT/INCORRECT verdict: ${JSON.stringify(reply.slice(0, 200))}`,
+    );
   return words[words.length - 1] === 'CORRECT' ? 1 : 0;
 }
 
 class RetryableError extends Error {
-  constructor(message: string, readonly retryAfterMs?: number) {
+  constructor(
+    message: string,
+    readonly retryAfterMs?: number,
+  ) {
     super(message);
   }
 }
@@ -90,7 +99,10 @@ export function createJudgeClient(opts: JudgeOptions): JudgeClient {
     try {
       res = await doFetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...(opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {}) },
+        headers: {
+          'content-type': 'application/json',
+          ...(opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {}),
+        },
         body,
         signal: AbortSignal.timeout(opts.timeoutMs ?? 60_000),
       });
@@ -99,12 +111,17 @@ export function createJudgeClient(opts: JudgeOptions): JudgeClient {
     }
     if (res.status === 429 || res.status >= 500) {
       const retryAfter = Number(res.headers.get('retry-after'));
-      throw new RetryableError(`judge: ${url} answered ${res.status}`, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined);
+      throw new RetryableError(
+        `judge: ${url} answered ${res.status}`,
+        Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
+      );
     }
-    if (!res.ok) throw new GrpoError('reward', `judge: ${url} answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+    if (!res.ok)
+      throw new GrpoError('reward', `judge: ${url} answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
     const json = (await res.json()) as { choices?: { message?: { content?: unknown } }[] };
     const content = json.choices?.[0]?.message?.content;
-    if (typeof content !== 'string') throw new GrpoError('reward', `judge: ${url} returned no choices[0].message.content`);
+    if (typeof content !== 'string')
+      throw new GrpoError('reward', `judge: ${url} returned no choices[0].message.content`);
     return content;
   }
 
@@ -113,7 +130,10 @@ export function createJudgeClient(opts: JudgeOptions): JudgeClient {
       try {
         return await send(body);
       } catch (e) {
-        if (!(e instanceof RetryableError) || attempt >= retries) throw e instanceof RetryableError ? new GrpoError('reward', `${e.message} (after ${attempt + 1} attempts)`) : e;
+        if (!(e instanceof RetryableError) || attempt >= retries)
+          throw e instanceof RetryableError
+            ? new GrpoError('reward', `${e.message} (after ${attempt + 1} attempts)`)
+            : e;
         await sleep(e.retryAfterMs ?? backoffMs * 2 ** attempt);
       }
     }
@@ -138,7 +158,12 @@ export function createJudgeClient(opts: JudgeOptions): JudgeClient {
   }
 
   function complete(messages: JudgeMessage[]): Promise<string> {
-    const body = JSON.stringify({ model: opts.model, messages, temperature: opts.temperature ?? 0, ...(opts.maxTokens ? { max_tokens: opts.maxTokens } : {}) });
+    const body = JSON.stringify({
+      model: opts.model,
+      messages,
+      temperature: opts.temperature ?? 0,
+      ...(opts.maxTokens ? { max_tokens: opts.maxTokens } : {}),
+    });
     const key = createHash('sha256').update(url).update('\u0000').update(body).digest('hex');
     let pending = memory.get(key);
     if (!pending) {

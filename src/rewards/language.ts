@@ -8,15 +8,46 @@ import type { RewardFn } from './types.ts';
 import { GrpoError } from '../errors.ts';
 
 const SCRIPTS_OF_LANGUAGE: Record<string, string[]> = {
-  en: ['Latin'], fr: ['Latin'], de: ['Latin'], es: ['Latin'], it: ['Latin'], pt: ['Latin'], nl: ['Latin'],
-  pl: ['Latin'], tr: ['Latin'], vi: ['Latin'], id: ['Latin'], sv: ['Latin'],
-  zh: ['Han'], ja: ['Han', 'Hiragana', 'Katakana'], ko: ['Hangul', 'Han'],
-  ru: ['Cyrillic'], uk: ['Cyrillic'], bg: ['Cyrillic'], ar: ['Arabic'], fa: ['Arabic'], he: ['Hebrew'],
-  el: ['Greek'], hi: ['Devanagari'], th: ['Thai'],
+  en: ['Latin'],
+  fr: ['Latin'],
+  de: ['Latin'],
+  es: ['Latin'],
+  it: ['Latin'],
+  pt: ['Latin'],
+  nl: ['Latin'],
+  pl: ['Latin'],
+  tr: ['Latin'],
+  vi: ['Latin'],
+  id: ['Latin'],
+  sv: ['Latin'],
+  zh: ['Han'],
+  ja: ['Han', 'Hiragana', 'Katakana'],
+  ko: ['Hangul', 'Han'],
+  ru: ['Cyrillic'],
+  uk: ['Cyrillic'],
+  bg: ['Cyrillic'],
+  ar: ['Arabic'],
+  fa: ['Arabic'],
+  he: ['Hebrew'],
+  el: ['Greek'],
+  hi: ['Devanagari'],
+  th: ['Thai'],
 };
 // Scripts written without spaces between words: each character counts as one word.
 const PER_CHARACTER = new Set(['Han', 'Hiragana', 'Katakana', 'Thai']);
-const KNOWN_SCRIPTS = ['Latin', 'Han', 'Hiragana', 'Katakana', 'Hangul', 'Cyrillic', 'Arabic', 'Hebrew', 'Greek', 'Devanagari', 'Thai'];
+const KNOWN_SCRIPTS = [
+  'Latin',
+  'Han',
+  'Hiragana',
+  'Katakana',
+  'Hangul',
+  'Cyrillic',
+  'Arabic',
+  'Hebrew',
+  'Greek',
+  'Devanagari',
+  'Thai',
+];
 const SCRIPT_RES = KNOWN_SCRIPTS.map((name) => [name, new RegExp(`^\\p{Script=${name}}`, 'u')] as const);
 
 export interface LanguageOptions {
@@ -64,7 +95,10 @@ export function scriptsFor(language: string | string[]): string[] {
   if (Array.isArray(language)) return language;
   const scripts = SCRIPTS_OF_LANGUAGE[language];
   if (!scripts) {
-    throw new GrpoError('reward', `language reward: unknown language '${language}'; use one of ${Object.keys(SCRIPTS_OF_LANGUAGE).join(', ')} or a list of Unicode scripts (${KNOWN_SCRIPTS.join(', ')})`);
+    throw new GrpoError(
+      'reward',
+      `language reward: unknown language '${language}'; use one of ${Object.keys(SCRIPTS_OF_LANGUAGE).join(', ')} or a list of Unicode scripts (${KNOWN_SCRIPTS.join(', ')})`,
+    );
   }
   return scripts;
 }

@@ -16,7 +16,10 @@ export interface OverlongOptions {
 function defaultTokenCount(_completion: string, sample: Sample): number {
   const n = completionTokenCount(sample);
   if (n === null) {
-    throw new GrpoError('reward', 'length reward: the sample has no completion_ids or completion_tokens; have the trainer pass them or give countTokens');
+    throw new GrpoError(
+      'reward',
+      'length reward: the sample has no completion_ids or completion_tokens; have the trainer pass them or give countTokens',
+    );
   }
   return n;
 }
@@ -25,7 +28,8 @@ function defaultTokenCount(_completion: string, sample: Sample): number {
 export function overlongReward(opts: OverlongOptions): RewardFn {
   softOverlongPunishment(0, opts.maxCompletionLength, opts.cacheLength); // validates the options now
   const countTokens = opts.countTokens ?? defaultTokenCount;
-  return (completion, sample) => softOverlongPunishment(countTokens(completion, sample), opts.maxCompletionLength, opts.cacheLength);
+  return (completion, sample) =>
+    softOverlongPunishment(countTokens(completion, sample), opts.maxCompletionLength, opts.cacheLength);
 }
 
 /**
@@ -34,7 +38,10 @@ export function overlongReward(opts: OverlongOptions): RewardFn {
  */
 export function kimiLengthPenalties(lengths: readonly number[], correct: readonly boolean[]): number[] {
   if (lengths.length !== correct.length) {
-    throw new GrpoError('reward', `Kimi length penalty: ${lengths.length} lengths but ${correct.length} correctness flags`);
+    throw new GrpoError(
+      'reward',
+      `Kimi length penalty: ${lengths.length} lengths but ${correct.length} correctness flags`,
+    );
   }
   if (lengths.length === 0) return [];
   const minLen = Math.min(...lengths);
@@ -66,6 +73,9 @@ export function kimiLengthReward(opts: KimiLengthOptions): GroupRewardFn {
         return typeof v === 'number' ? v >= threshold : v;
       }),
     );
-    return kimiLengthPenalties(completions.map((c, i) => countLength(c, samples[i])), correct);
+    return kimiLengthPenalties(
+      completions.map((c, i) => countLength(c, samples[i])),
+      correct,
+    );
   };
 }

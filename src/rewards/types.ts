@@ -15,7 +15,10 @@ export type RewardFn = (completion: string, sample: Sample) => number | Promise<
  * Scores all completions of one prompt's group at once, for rewards defined relative to the group
  * (Kimi k1.5 length penalty). Returns one number per completion, in order.
  */
-export type GroupRewardFn = (completions: readonly string[], samples: readonly Sample[]) => readonly number[] | Promise<readonly number[]>;
+export type GroupRewardFn = (
+  completions: readonly string[],
+  samples: readonly Sample[],
+) => readonly number[] | Promise<readonly number[]>;
 
 /** One weighted reward in a run's reward list. Exactly one of `fn` / `groupFn`. */
 export type RewardSpec =

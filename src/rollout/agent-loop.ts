@@ -23,7 +23,8 @@ export interface AgentLoop {
 }
 
 export function checkAgentLoop(loop: AgentLoop): void {
-  if (!(Number.isInteger(loop.maxTurns) && loop.maxTurns >= 1)) throw new GrpoError('config', `max_turns must be a positive integer, got ${loop.maxTurns}`);
+  if (!(Number.isInteger(loop.maxTurns) && loop.maxTurns >= 1))
+    throw new GrpoError('config', `max_turns must be a positive integer, got ${loop.maxTurns}`);
 }
 
 /** The environment side of one episode; engines call `afterTurn` each time the model stops. */
@@ -33,7 +34,11 @@ export class Episode {
   private turnStart = 0;
   private readonly env: Environment;
 
-  constructor(private readonly loop: AgentLoop, readonly completion: Completion, private readonly maxTokens: number) {
+  constructor(
+    private readonly loop: AgentLoop,
+    readonly completion: Completion,
+    private readonly maxTokens: number,
+  ) {
     this.env = loop.environment(completion.promptIndex, completion.sampleIndex);
     completion.episode = this.stats;
   }

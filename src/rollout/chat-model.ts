@@ -70,7 +70,10 @@ export interface ChatModel {
 /** A ChatModel from a plain function: for tests, scripted models and in-process adapters. */
 export function chatModelFromFunction(
   name: string,
-  fn: (messages: readonly ChatMessage[], opts: GenerationOptions) => GenerationResult | Promise<GenerationResult> | string | Promise<string>,
+  fn: (
+    messages: readonly ChatMessage[],
+    opts: GenerationOptions,
+  ) => GenerationResult | Promise<GenerationResult> | string | Promise<string>,
 ): ChatModel {
   return {
     name,
@@ -86,14 +89,23 @@ export function chatModelFromFunction(
  * Samples `n` completions, topping up with further requests when a server returns fewer choices than asked
  * (llama.cpp's server, for one, ignores `n`). Seeds, when given, advance per extra request so samples differ.
  */
-export async function sampleCompletions(model: ChatModel, messages: readonly ChatMessage[], n: number, opts: GenerationOptions = {}): Promise<GenerationChoice[]> {
+export async function sampleCompletions(
+  model: ChatModel,
+  messages: readonly ChatMessage[],
+  n: number,
+  opts: GenerationOptions = {},
+): Promise<GenerationChoice[]> {
   const out: GenerationChoice[] = [];
   let request = 0;
   while (out.length < n) {
     const want = n - out.length;
     const seed = opts.seed === undefined ? undefined : opts.seed + request;
     const res = await model.chat(messages, { ...opts, n: want, seed });
-    if (res.choices.length === 0) throw new GrpoError('generation', `${model.name} returned no choices for a request with n=${want}; check that the server supports this model and request`);
+    if (res.choices.length === 0)
+      throw new GrpoError(
+        'generation',
+        `${model.name} returned no choices for a request with n=${want}; check that the server supports this model and request`,
+      );
     out.push(...res.choices.slice(0, want));
     request++;
   }

@@ -7,8 +7,9 @@ import { SequenceDecoder, type DecoderOptions, type SequenceRequest } from './se
 import type { Completion } from './completion.ts';
 import { GrpoError } from '../errors.ts';
 
-
-export interface GenerateOptions extends Omit<SequenceRequest, 'firstPromptIndex'>, Omit<DecoderOptions, 'maxSequences'> {
+export interface GenerateOptions
+  extends Omit<SequenceRequest, 'firstPromptIndex'>,
+    Omit<DecoderOptions, 'maxSequences'> {
   /**
    * consecutive runs of prompts that each draw from their own RNG (default: one, seeded with `seed`, for all):
    * requests batched together sample exactly as they would alone
@@ -31,11 +32,23 @@ export function generate(model: LlamaModel, prompts: number[][], opts: GenerateO
  * one has its stop reason or maxTokens tokens) and the return value is generate()'s. Stopping early (`return()`)
  * frees the KV cache. A server drives it between event-loop turns, streaming tokens as they come.
  */
-export function* decodeSteps(model: LlamaModel, prompts: number[][], opts: GenerateOptions): Generator<readonly Completion[], Completion[], void> {
+export function* decodeSteps(
+  model: LlamaModel,
+  prompts: number[][],
+  opts: GenerateOptions,
+): Generator<readonly Completion[], Completion[], void> {
   if (prompts.length === 0) throw new GrpoError('config', 'generate needs at least one prompt');
   const groups = opts.seedGroups ?? [{ seed: opts.seed ?? 0, prompts: prompts.length }];
-  if (groups.reduce((a, g) => a + g.prompts, 0) !== prompts.length) throw new GrpoError('config', `seedGroups cover ${groups.reduce((a, g) => a + g.prompts, 0)} prompts, not the ${prompts.length} given`);
-  const decoder = new SequenceDecoder(model, { precision: opts.precision, adapters: opts.adapters, spanBucket: opts.spanBucket });
+  if (groups.reduce((a, g) => a + g.prompts, 0) !== prompts.length)
+    throw new GrpoError(
+      'config',
+      `seedGroups cover ${groups.reduce((a, g) => a + g.prompts, 0)} prompts, not the ${prompts.length} given`,
+    );
+  const decoder = new SequenceDecoder(model, {
+    precision: opts.precision,
+    adapters: opts.adapters,
+    spanBucket: opts.spanBucket,
+  });
   try {
     let at = 0;
     const requests = groups.map((g) => {

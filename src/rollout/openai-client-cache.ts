@@ -32,7 +32,6 @@ export function requestCacheKey(url: string, body: unknown): string {
   return createHash('sha256').update(canonicalJson({ url, body })).digest('hex');
 }
 
-
 /** Writes `data` to `path` atomically (temp file in the same folder, then rename). Creates the folder. */
 
 export interface ResponseCacheOptions {

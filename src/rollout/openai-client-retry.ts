@@ -18,7 +18,12 @@ export interface RetryPolicy {
   maxRetryAfterMs: number;
 }
 
-export const defaultRetryPolicy: RetryPolicy = { maxRetries: 5, initialDelayMs: 500, maxDelayMs: 30_000, maxRetryAfterMs: 120_000 };
+export const defaultRetryPolicy: RetryPolicy = {
+  maxRetries: 5,
+  initialDelayMs: 500,
+  maxDelayMs: 30_000,
+  maxRetryAfterMs: 120_000,
+};
 
 export function isRetriableStatus(status: number): boolean {
   return status === 408 || status === 429 || status >= 500;

@@ -10,9 +10,22 @@
 import pLimit, { type LimitFunction } from 'p-limit';
 import { GrpoError } from '../errors.ts';
 import { Rng } from '../util/rng.ts';
-import type { ChatMessage, ChatModel, GenerationChoice, GenerationOptions, GenerationResult, TokenLogprob } from './chat-model.ts';
+import type {
+  ChatMessage,
+  ChatModel,
+  GenerationChoice,
+  GenerationOptions,
+  GenerationResult,
+  TokenLogprob,
+} from './chat-model.ts';
 import { ResponseCache, requestCacheKey } from './openai-client-cache.ts';
-import { defaultRetryPolicy, isRetriableStatus, parseRetryAfter, retryDelayMs, type RetryPolicy } from './openai-client-retry.ts';
+import {
+  defaultRetryPolicy,
+  isRetriableStatus,
+  parseRetryAfter,
+  retryDelayMs,
+  type RetryPolicy,
+} from './openai-client-retry.ts';
 
 export interface OpenAIClientOptions {
   /** server root including the API prefix, e.g. "http://127.0.0.1:8000/v1" */
@@ -74,11 +87,19 @@ export class OpenAIClient implements ChatModel {
 
   constructor(opts: OpenAIClientOptions) {
     if (!/^https?:\/\//.test(opts.baseUrl)) {
-      throw new GrpoError('config', `base_url '${opts.baseUrl}' is not an http(s) URL; give the server root with its API prefix, e.g. http://127.0.0.1:8000/v1`);
+      throw new GrpoError(
+        'config',
+        `base_url '${opts.baseUrl}' is not an http(s) URL; give the server root with its API prefix, e.g. http://127.0.0.1:8000/v1`,
+      );
     }
-    if (!opts.model) throw new GrpoError('config', `no model name for ${opts.baseUrl}; set model (GET ${opts.baseUrl}/models lists what the server serves)`);
+    if (!opts.model)
+      throw new GrpoError(
+        'config',
+        `no model name for ${opts.baseUrl}; set model (GET ${opts.baseUrl}/models lists what the server serves)`,
+      );
     const concurrency = opts.concurrency ?? 8;
-    if (!(Number.isInteger(concurrency) && concurrency >= 1)) throw new GrpoError('config', `concurrency must be an integer ≥ 1, got ${concurrency}`);
+    if (!(Number.isInteger(concurrency) && concurrency >= 1))
+      throw new GrpoError('config', `concurrency must be an integer ≥ 1, got ${concurrency}`);
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
     this.model = opts.model;
     this.name = `${opts.model} @ ${this.baseUrl}`;
@@ -131,14 +152,22 @@ export class OpenAIClient implements ChatModel {
     const json = await this.limit(() => this.send('GET', '/models', undefined));
     const data = (json as { data?: { id?: unknown; max_model_len?: unknown }[] }).data;
     if (!Array.isArray(data)) throw this.protocolError('/models', 'no "data" array');
-    return data.map((m) => ({ id: String(m.id), ...(typeof m.max_model_len === 'number' ? { contextLength: m.max_model_len } : {}) }));
+    return data.map((m) => ({
+      id: String(m.id),
+      ...(typeof m.max_model_len === 'number' ? { contextLength: m.max_model_len } : {}),
+    }));
   }
 
   private isDeterministic(o: GenerationOptions): boolean {
     return o.temperature === 0 || o.seed !== undefined;
   }
 
-  private cachedPost(path: string, body: Json, o: GenerationOptions, parse: (json: Json, url: string) => GenerationResult): Promise<GenerationResult> {
+  private cachedPost(
+    path: string,
+    body: Json,
+    o: GenerationOptions,
+    parse: (json: Json, url: string) => GenerationResult,
+  ): Promise<GenerationResult> {
     const url = this.baseUrl + path;
     const cacheable = this.cache.enabled && (this.cacheSampled || this.isDeterministic(o));
     if (!cacheable) return this.limit(async () => parse(await this.send('POST', path, body), url));
@@ -190,7 +219,9 @@ export class OpenAIClient implements ChatModel {
         lastProblem = `HTTP ${res.status} ${res.statusText}: ${excerpt(text)}`;
       } catch (e) {
         if (e instanceof GrpoError) throw e;
-        lastProblem = controller.signal.aborted ? `no response within ${this.timeoutMs} ms` : `network error: ${describeNetworkError(e)}`;
+        lastProblem = controller.signal.aborted
+          ? `no response within ${this.timeoutMs} ms`
+          : `network error: ${describeNetworkError(e)}`;
       } finally {
         clearTimeout(timer);
       }
@@ -204,12 +235,23 @@ export class OpenAIClient implements ChatModel {
   }
 
   private protocolError(path: string, what: string): GrpoError {
-    return new GrpoError('protocol', `${this.baseUrl + path}: ${what}; is this an OpenAI-compatible server (base_url usually ends in /v1)?`);
+    return new GrpoError(
+      'protocol',
+      `${this.baseUrl + path}: ${what}; is this an OpenAI-compatible server (base_url usually ends in /v1)?`,
+    );
   }
 }
 
 function samplingFields(o: GenerationOptions): Json {
-  return { n: o.n, temperature: o.temperature, top_p: o.topP, max_tokens: o.maxTokens, stop: o.stop && o.stop.length > 0 ? o.stop : undefined, seed: o.seed, ...o.extra };
+  return {
+    n: o.n,
+    temperature: o.temperature,
+    top_p: o.topP,
+    max_tokens: o.maxTokens,
+    stop: o.stop && o.stop.length > 0 ? o.stop : undefined,
+    seed: o.seed,
+    ...o.extra,
+  };
 }
 
 function excerpt(text: string, max = 300): string {
@@ -241,8 +283,12 @@ type RawChoice = { index?: number; finish_reason?: string | null } & Json;
 
 function orderedChoices(json: Json, url: string): RawChoice[] {
   const choices = json.choices;
-  if (!Array.isArray(choices)) throw new GrpoError('protocol', `${url}: response has no "choices" array: ${excerpt(JSON.stringify(json))}`);
-  return (choices as RawChoice[]).map((c, i) => ({ c, i })).sort((a, b) => (a.c.index ?? a.i) - (b.c.index ?? b.i)).map((x) => x.c);
+  if (!Array.isArray(choices))
+    throw new GrpoError('protocol', `${url}: response has no "choices" array: ${excerpt(JSON.stringify(json))}`);
+  return (choices as RawChoice[])
+    .map((c, i) => ({ c, i }))
+    .sort((a, b) => (a.c.index ?? a.i) - (b.c.index ?? b.i))
+    .map((x) => x.c);
 }
 
 function usageOf(json: Json): GenerationResult['usage'] {
@@ -253,9 +299,18 @@ function usageOf(json: Json): GenerationResult['usage'] {
 export function parseChatResponse(json: Json, url: string): GenerationResult {
   const choices: GenerationChoice[] = orderedChoices(json, url).map((c) => {
     const message = c.message as { content?: string | null } | undefined;
-    const lp = (c.logprobs as { content?: { token: string; logprob: number; top_logprobs?: { token: string; logprob: number }[] }[] } | null | undefined)?.content;
+    const lp = (
+      c.logprobs as
+        | { content?: { token: string; logprob: number; top_logprobs?: { token: string; logprob: number }[] }[] }
+        | null
+        | undefined
+    )?.content;
     const logprobs: TokenLogprob[] | undefined = Array.isArray(lp)
-      ? lp.map((t) => ({ token: t.token, logprob: t.logprob, topLogprobs: t.top_logprobs?.map((a) => ({ token: a.token, logprob: a.logprob })) }))
+      ? lp.map((t) => ({
+          token: t.token,
+          logprob: t.logprob,
+          topLogprobs: t.top_logprobs?.map((a) => ({ token: a.token, logprob: a.logprob })),
+        }))
       : undefined;
     return { text: message?.content ?? '', finishReason: c.finish_reason ?? 'stop', logprobs };
   });
@@ -264,7 +319,10 @@ export function parseChatResponse(json: Json, url: string): GenerationResult {
 
 export function parseCompletionResponse(json: Json, url: string): GenerationResult {
   const choices: GenerationChoice[] = orderedChoices(json, url).map((c) => {
-    const lp = c.logprobs as { tokens?: string[]; token_logprobs?: number[]; top_logprobs?: (Record<string, number> | null)[] } | null | undefined;
+    const lp = c.logprobs as
+      | { tokens?: string[]; token_logprobs?: number[]; top_logprobs?: (Record<string, number> | null)[] }
+      | null
+      | undefined;
     const logprobs: TokenLogprob[] | undefined =
       lp && Array.isArray(lp.tokens)
         ? lp.tokens.map((token, i) => {
@@ -272,7 +330,11 @@ export function parseCompletionResponse(json: Json, url: string): GenerationResu
             return {
               token,
               logprob: lp.token_logprobs?.[i] ?? Number.NaN,
-              topLogprobs: top ? Object.entries(top).map(([t, l]) => ({ token: t, logprob: l })).sort((a, b) => b.logprob - a.logprob) : undefined,
+              topLogprobs: top
+                ? Object.entries(top)
+                    .map(([t, l]) => ({ token: t, logprob: l }))
+                    .sort((a, b) => b.logprob - a.logprob)
+                : undefined,
             };
           })
         : undefined;

@@ -30,10 +30,14 @@ export interface SampledToken {
 }
 
 export function validateSampling(p: SamplingParams): void {
-  if (!(p.temperature >= 0) || !Number.isFinite(p.temperature)) throw new GrpoError('config', `temperature must be ≥ 0, got ${p.temperature}`);
-  if (p.topK !== undefined && !(Number.isInteger(p.topK) && p.topK >= 0)) throw new GrpoError('config', `topK must be a non-negative integer, got ${p.topK}`);
-  if (p.topP !== undefined && !(p.topP > 0 && p.topP <= 1)) throw new GrpoError('config', `topP must be in (0, 1], got ${p.topP}`);
-  if (p.minP !== undefined && !(p.minP >= 0 && p.minP <= 1)) throw new GrpoError('config', `minP must be in [0, 1], got ${p.minP}`);
+  if (!(p.temperature >= 0) || !Number.isFinite(p.temperature))
+    throw new GrpoError('config', `temperature must be ≥ 0, got ${p.temperature}`);
+  if (p.topK !== undefined && !(Number.isInteger(p.topK) && p.topK >= 0))
+    throw new GrpoError('config', `topK must be a non-negative integer, got ${p.topK}`);
+  if (p.topP !== undefined && !(p.topP > 0 && p.topP <= 1))
+    throw new GrpoError('config', `topP must be in (0, 1], got ${p.topP}`);
+  if (p.minP !== undefined && !(p.minP >= 0 && p.minP <= 1))
+    throw new GrpoError('config', `minP must be in [0, 1], got ${p.minP}`);
 }
 
 export function sampleToken(logits: Float32Array, p: SamplingParams, rng: Rng): SampledToken {
@@ -64,7 +68,8 @@ function draw(probs: Float32Array | Float64Array, p: SamplingParams, rng: Rng): 
   if (truncating) {
     pool = descendingCandidates(probs, topK, p.topP ?? 1);
     if ((p.topP ?? 1) < 1) {
-      let cum = 0, keep = 0;
+      let cum = 0,
+        keep = 0;
       while (keep < pool.length && cum < p.topP!) cum += probs[pool[keep++]];
       pool = pool.slice(0, Math.max(1, keep));
     }
@@ -78,7 +83,8 @@ function draw(probs: Float32Array | Float64Array, p: SamplingParams, rng: Rng): 
   let mass = 0;
   if (pool) for (const i of pool) mass += probs[i];
   else for (let i = 0; i < V; i++) mass += probs[i];
-  let u = rng.next() * mass, k = 0;
+  let u = rng.next() * mass,
+    k = 0;
   for (; k < n - 1; k++) {
     u -= probs[pool ? pool[k] : k];
     if (u < 0) break;
@@ -114,7 +120,11 @@ function descendingCandidates(probs: Float32Array | Float64Array, topK: number, 
   for (let i = 0; i < V; i++) if (probs[i] > pmax) pmax = probs[i];
   const near: number[] = [];
   let mass = 0;
-  for (let i = 0; i < V; i++) if (probs[i] >= pmax * 1e-6) { near.push(i); mass += probs[i]; }
+  for (let i = 0; i < V; i++)
+    if (probs[i] >= pmax * 1e-6) {
+      near.push(i);
+      mass += probs[i];
+    }
   const pool = mass >= topP && (topK >= V || near.length >= topK) ? near : Array.from({ length: V }, (_, i) => i);
   return pool.sort((a, b) => probs[b] - probs[a] || a - b).slice(0, topK);
 }

@@ -81,15 +81,29 @@ export class DecodeRequest {
   readonly eos: Set<number>;
   readonly rng: Rng;
 
-  constructor(readonly prompts: number[][], readonly options: SequenceRequest, eos: number[]) {
+  constructor(
+    readonly prompts: number[][],
+    readonly options: SequenceRequest,
+    eos: number[],
+  ) {
     const n = options.n ?? 1;
     this.eos = new Set(options.eosTokenIds ?? eos);
     this.rng = new Rng(options.seed ?? 0);
     const first = options.firstPromptIndex ?? 0;
-    this.completions = prompts.flatMap((_, p) => Array.from({ length: n }, (_, sampleIndex): Completion => ({
-      promptIndex: first + p, sampleIndex, tokens: [], logprobs: [], samplingLogprobs: [], finishReason: 'length' as const,
-      ...(options.multiTurn ? { sampledMask: [] } : {}),
-    })));
+    this.completions = prompts.flatMap((_, p) =>
+      Array.from(
+        { length: n },
+        (_, sampleIndex): Completion => ({
+          promptIndex: first + p,
+          sampleIndex,
+          tokens: [],
+          logprobs: [],
+          samplingLogprobs: [],
+          finishReason: 'length' as const,
+          ...(options.multiTurn ? { sampledMask: [] } : {}),
+        }),
+      ),
+    );
   }
 
   get finished(): boolean {
@@ -112,7 +126,10 @@ export class DecodeRequest {
     c.logprobs.push(t.logprob);
     c.samplingLogprobs.push(t.samplingLogprob);
     c.sampledMask?.push(1);
-    if (this.eos.has(t.token) || (o.stop?.length && stops(o.decode!(c.tokens.slice(turnStart), c.promptIndex), o.stop))) {
+    if (
+      this.eos.has(t.token) ||
+      (o.stop?.length && stops(o.decode!(c.tokens.slice(turnStart), c.promptIndex), o.stop))
+    ) {
       c.finishReason = 'stop';
       return true;
     }
@@ -127,8 +144,14 @@ export class DecodeRequest {
   /** A completion's text (needs `decode`): without end-of-sequence ids, cut before its stop string (multi-turn: never cut). */
   setText(c: Completion): void {
     const { decode, stop, multiTurn } = this.options;
-    let text = decode!(c.tokens.filter((t) => !this.eos.has(t)), c.promptIndex);
-    for (const x of multiTurn ? [] : stop ?? []) { const at = text.indexOf(x); if (at >= 0) text = text.slice(0, at); }
+    let text = decode!(
+      c.tokens.filter((t) => !this.eos.has(t)),
+      c.promptIndex,
+    );
+    for (const x of multiTurn ? [] : (stop ?? [])) {
+      const at = text.indexOf(x);
+      if (at >= 0) text = text.slice(0, at);
+    }
     c.text = text;
   }
 }
@@ -148,7 +171,10 @@ export class SequenceDecoder {
   private readonly bucket: number;
   private readonly maxSequences: number;
 
-  constructor(readonly model: LlamaModel, opts: DecoderOptions = {}) {
+  constructor(
+    readonly model: LlamaModel,
+    opts: DecoderOptions = {},
+  ) {
     if (opts.precision !== undefined) checkPrecision(opts.precision);
     this.copies = model.weightCopies(opts.precision ?? model.precision);
     this.adapters = opts.adapters !== false;
@@ -180,20 +206,35 @@ export class SequenceDecoder {
     validateSampling(options);
     const n = options.n ?? 1;
     if (!Number.isInteger(n) || n < 1) throw new GrpoError('config', `n must be a positive integer, got ${n}`);
-    if (!Number.isInteger(options.maxTokens) || options.maxTokens < 1) throw new GrpoError('config', `maxTokens must be a positive integer, got ${options.maxTokens}`);
+    if (!Number.isInteger(options.maxTokens) || options.maxTokens < 1)
+      throw new GrpoError('config', `maxTokens must be a positive integer, got ${options.maxTokens}`);
     if (prompts.length === 0) throw new GrpoError('config', 'generate needs at least one prompt');
-    prompts.forEach((p, i) => { if (p.length === 0) throw new GrpoError('config', `prompt ${i} is empty: start it with the BOS token or any text`); });
-    if (options.stop?.length && !options.decode) throw new GrpoError('config', 'stop strings need a decode function (pass the tokenizer\'s decode)');
+    prompts.forEach((p, i) => {
+      if (p.length === 0)
+        throw new GrpoError('config', `prompt ${i} is empty: start it with the BOS token or any text`);
+    });
+    if (options.stop?.length && !options.decode)
+      throw new GrpoError('config', "stop strings need a decode function (pass the tokenizer's decode)");
     const P = Math.max(...prompts.map((p) => p.length));
     const context = P + options.maxTokens;
     // positions past the trained context decode garbage without a sign of it: refuse, as vLLM does
     if (context > this.model.config.maxSeqLen) {
-      throw new GrpoError('config', `a prompt of ${P} tokens and up to ${options.maxTokens} new ones need ${context} positions, more than this model's context of ${this.model.config.maxSeqLen}: shorten the prompt or lower the max tokens`);
+      throw new GrpoError(
+        'config',
+        `a prompt of ${P} tokens and up to ${options.maxTokens} new ones need ${context} positions, more than this model's context of ${this.model.config.maxSeqLen}: shorten the prompt or lower the max tokens`,
+      );
     }
     const V = this.model.config.vocabSize;
-    for (const p of prompts) for (const t of p) if (!(Number.isInteger(t) && t >= 0 && t < V)) throw new GrpoError('shape', `token ${t} is outside the vocabulary [0, ${V})`);
+    for (const p of prompts)
+      for (const t of p)
+        if (!(Number.isInteger(t) && t >= 0 && t < V))
+          throw new GrpoError('shape', `token ${t} is outside the vocabulary [0, ${V})`);
     const request = new DecodeRequest(prompts, options, this.model.config.eosTokenIds ?? []);
-    if (!this.fits(request.completions.length)) throw new GrpoError('config', `${request.completions.length} more sequences do not fit: at most ${this.maxSequences} decode at once`);
+    if (!this.fits(request.completions.length))
+      throw new GrpoError(
+        'config',
+        `${request.completions.length} more sequences do not fit: at most ${this.maxSequences} decode at once`,
+      );
     request.running = request.completions.length;
     this.pending.push(request);
     return request;
@@ -212,9 +253,15 @@ export class SequenceDecoder {
     const s = this.pausedSequence(c, 'resume');
     const V = this.model.config.vocabSize;
     if (tokens.length === 0) throw new GrpoError('config', 'resume needs at least one token to append');
-    for (const t of tokens) if (!(Number.isInteger(t) && t >= 0 && t < V)) throw new GrpoError('shape', `token ${t} is outside the vocabulary [0, ${V})`);
+    for (const t of tokens)
+      if (!(Number.isInteger(t) && t >= 0 && t < V))
+        throw new GrpoError('shape', `token ${t} is outside the vocabulary [0, ${V})`);
     const room = s.request.options.maxTokens - c.tokens.length - 1;
-    if (tokens.length > room) throw new GrpoError('config', `${tokens.length} appended tokens leave no room in the episode's budget of ${s.request.options.maxTokens} tokens (${room} appendable): truncate them or stop() the sequence`);
+    if (tokens.length > room)
+      throw new GrpoError(
+        'config',
+        `${tokens.length} appended tokens leave no room in the episode's budget of ${s.request.options.maxTokens} tokens (${room} appendable): truncate them or stop() the sequence`,
+      );
     for (const t of tokens) {
       c.tokens.push(t);
       c.logprobs.push(0);
@@ -236,7 +283,8 @@ export class SequenceDecoder {
 
   private pausedSequence(c: Completion, what: string): Sequence {
     const s = this.slots.find((x) => x?.completion === c);
-    if (!s || s.state !== 'paused') throw new GrpoError('config', `${what}(): the completion is not a paused multi-turn sequence of this decoder`);
+    if (s?.state !== 'paused')
+      throw new GrpoError('config', `${what}(): the completion is not a paused multi-turn sequence of this decoder`);
     return s;
   }
 
@@ -302,13 +350,23 @@ export class SequenceDecoder {
     if (!g || g.shape.span !== span || g.shape.slots < hi || hi < 0.75 * g.shape.slots) {
       g?.free();
       this.graph = null;
-      this.graph = new DecodeGraph(this.model.backend, this.model.weights, cache, { nNew: 1, span, slots: hi, slotStride: 1 }, this.copies, this.adapters ? this.model.lora : null, 'probabilities');
+      this.graph = new DecodeGraph(
+        this.model.backend,
+        this.model.weights,
+        cache,
+        { nNew: 1, span, slots: hi, slotStride: 1 },
+        this.copies,
+        this.adapters ? this.model.lora : null,
+        'probabilities',
+      );
     }
     const graph = this.graph!;
     const S = graph.shape.slots;
     // free slots inside the graph decode a dummy token at position 0, and paused or appending sequences their last
     // token at its own index, which is written again when they resume; their outputs are ignored
-    const tokens = new Int32Array(S), start = new Int32Array(S), inverseT = new Float32Array(S).fill(1);
+    const tokens = new Int32Array(S),
+      start = new Int32Array(S),
+      inverseT = new Float32Array(S).fill(1);
     for (const s of occupied) {
       tokens[s.slot] = s.completion.tokens[s.completion.tokens.length - 1];
       start[s.slot] = fed(s);
@@ -317,7 +375,8 @@ export class SequenceDecoder {
     graph.write(tokens, new Int32Array(S), start, undefined, inverseT);
     const logits = this.withThreads(S, () => graph.compute());
     for (const s of occupied) {
-      if (s.state === 'running') this.settle(s, s.request.accept(s.completion, logits.subarray(s.slot * V, (s.slot + 1) * V), s.turnStart));
+      if (s.state === 'running')
+        this.settle(s, s.request.accept(s.completion, logits.subarray(s.slot * V, (s.slot + 1) * V), s.turnStart));
     }
   }
 
@@ -327,7 +386,9 @@ export class SequenceDecoder {
    * sequences' slots (right-padded to a common length), which are then copied back.
    */
   private prefillAppended(seqs: Sequence[]): void {
-    const backend = this.model.backend, V = this.model.config.vocabSize, cache = this.cache!;
+    const backend = this.model.backend,
+      V = this.model.config.vocabSize,
+      cache = this.cache!;
     const feeds = seqs.map((s) => s.completion.tokens.slice(s.completion.sampledMask!.lastIndexOf(1)));
     const starts = seqs.map((s, i) => s.promptLength + s.completion.tokens.length - feeds[i].length);
     const L = Math.max(...feeds.map((f) => f.length));
@@ -335,13 +396,39 @@ export class SequenceDecoder {
     const scratch = new KvCache(this.model.config, backend, seqs.length, context);
     let graph: DecodeGraph | null = null;
     try {
-      copySlots(backend, cache, scratch, seqs.map((s, i) => [s.slot, [i]]), Math.max(...starts));
-      graph = new DecodeGraph(backend, this.model.weights, scratch, { nNew: L, span: context, slots: seqs.length, slotStride: 1 }, this.copies, this.adapters ? this.model.lora : null, 'probabilities');
-      graph.write(Int32Array.from(feeds.flatMap((f) => [...f, ...new Array<number>(L - f.length).fill(f[f.length - 1])])), new Int32Array(seqs.length), starts, feeds.map((f) => f.length), seqs.map((s) => s.request.inverseTemperature));
+      copySlots(
+        backend,
+        cache,
+        scratch,
+        seqs.map((s, i) => [s.slot, [i]]),
+        Math.max(...starts),
+      );
+      graph = new DecodeGraph(
+        backend,
+        this.model.weights,
+        scratch,
+        { nNew: L, span: context, slots: seqs.length, slotStride: 1 },
+        this.copies,
+        this.adapters ? this.model.lora : null,
+        'probabilities',
+      );
+      graph.write(
+        Int32Array.from(feeds.flatMap((f) => [...f, ...new Array<number>(L - f.length).fill(f[f.length - 1])])),
+        new Int32Array(seqs.length),
+        starts,
+        feeds.map((f) => f.length),
+        seqs.map((s) => s.request.inverseTemperature),
+      );
       const g = graph;
       const logits = this.withThreads(L * seqs.length, () => g.compute());
       // positions past a sequence's end receive padding, overwritten by its next tokens before any query sees them
-      copySlots(backend, scratch, cache, seqs.map((s, i) => [i, [s.slot]]), Math.min(context, cache.context));
+      copySlots(
+        backend,
+        scratch,
+        cache,
+        seqs.map((s, i) => [i, [s.slot]]),
+        Math.min(context, cache.context),
+      );
       seqs.forEach((s, i) => {
         s.state = 'running';
         this.settle(s, s.request.accept(s.completion, logits.subarray(i * V, (i + 1) * V), s.turnStart));
@@ -356,16 +443,33 @@ export class SequenceDecoder {
     const prompts = requests.flatMap((r) => r.prompts);
     const P = Math.max(...prompts.map((p) => p.length));
     const joining = requests.reduce((a, r) => a + r.completions.length, 0);
-    this.reserve(joining, Math.max(...requests.map((r) => Math.max(...r.prompts.map((p) => p.length)) + r.options.maxTokens)));
-    const backend = this.model.backend, V = this.model.config.vocabSize;
+    this.reserve(
+      joining,
+      Math.max(...requests.map((r) => Math.max(...r.prompts.map((p) => p.length)) + r.options.maxTokens)),
+    );
+    const backend = this.model.backend,
+      V = this.model.config.vocabSize;
     const scratch = new KvCache(this.model.config, backend, prompts.length, P);
     let prefill: DecodeGraph | null = null;
     try {
-      prefill = new DecodeGraph(backend, this.model.weights, scratch, { nNew: P, span: P, slots: prompts.length, slotStride: 1 }, this.copies, this.adapters ? this.model.lora : null, 'probabilities');
+      prefill = new DecodeGraph(
+        backend,
+        this.model.weights,
+        scratch,
+        { nNew: P, span: P, slots: prompts.length, slotStride: 1 },
+        this.copies,
+        this.adapters ? this.model.lora : null,
+        'probabilities',
+      );
       // right padding (repeating the last token) keeps every sequence's positions from 0; the padding's cache
       // entries are overwritten by its decoded tokens before any query can see them
-      prefill.write(Int32Array.from(prompts.flatMap((p) => [...p, ...new Array<number>(P - p.length).fill(p[p.length - 1])])), new Int32Array(prompts.length), 0, prompts.map((p) => p.length),
-        requests.flatMap((r) => r.prompts.map(() => r.inverseTemperature)));
+      prefill.write(
+        Int32Array.from(prompts.flatMap((p) => [...p, ...new Array<number>(P - p.length).fill(p[p.length - 1])])),
+        new Int32Array(prompts.length),
+        0,
+        prompts.map((p) => p.length),
+        requests.flatMap((r) => r.prompts.map(() => r.inverseTemperature)),
+      );
       const pre = prefill;
       const first = this.withThreads(P * prompts.length, () => pre.compute());
       const joined: { s: Sequence; row: number }[] = [];
@@ -373,10 +477,18 @@ export class SequenceDecoder {
       let row = 0;
       for (const r of requests) {
         const n = r.options.n ?? 1;
-        r.prompts.forEach((p, i) => { // completions are prompt-major: prompt i's samples are i·n … i·n + n − 1
+        r.prompts.forEach((p, i) => {
+          // completions are prompt-major: prompt i's samples are i·n … i·n + n − 1
           const targets: number[] = [];
           for (let k = 0; k < n; k++) {
-            const s: Sequence = { request: r, completion: r.completions[i * n + k], promptLength: p.length, slot: this.freeSlot(), state: 'running', turnStart: 0 };
+            const s: Sequence = {
+              request: r,
+              completion: r.completions[i * n + k],
+              promptLength: p.length,
+              slot: this.freeSlot(),
+              state: 'running',
+              turnStart: 0,
+            };
             this.slots[s.slot] = s;
             targets.push(s.slot);
             joined.push({ s, row });
@@ -385,7 +497,8 @@ export class SequenceDecoder {
         });
       }
       copySlots(backend, scratch, this.cache!, copies, P);
-      for (const { s, row: at } of joined) this.settle(s, s.request.accept(s.completion, first.subarray(at * V, (at + 1) * V)));
+      for (const { s, row: at } of joined)
+        this.settle(s, s.request.accept(s.completion, first.subarray(at * V, (at + 1) * V)));
       for (const r of requests) if (r.finished) r.finish();
     } finally {
       prefill?.free();
@@ -411,7 +524,13 @@ export class SequenceDecoder {
     // sequences keep their slot numbers (the cache never shrinks while they run)
     try {
       if (old && active.length > 0) {
-        copySlots(this.model.backend, old, next, active.map((s) => [s.slot, [s.slot]]), Math.max(...active.map((s) => s.promptLength + s.completion.tokens.length)));
+        copySlots(
+          this.model.backend,
+          old,
+          next,
+          active.map((s) => [s.slot, [s.slot]]),
+          Math.max(...active.map((s) => s.promptLength + s.completion.tokens.length)),
+        );
       }
     } catch (e) {
       next.free();
@@ -427,7 +546,8 @@ export class SequenceDecoder {
    * thread, 3.3k on two; a 50M model at batch 1 gains from two).
    */
   private withThreads<T>(rows: number, compute: () => T): T {
-    const backend = this.model.backend, threads = backend.threadCount;
+    const backend = this.model.backend,
+      threads = backend.threadCount;
     if (2 * this.model.weights.parameterCount * rows < 32e6) backend.setThreads(1);
     try {
       return compute();

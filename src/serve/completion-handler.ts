@@ -9,7 +9,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { readJsonBody, sendJson, EventStream } from './http-io.ts';
-import { chatCompletionBody, chatChoiceChunks, textCompletionBody, textChoiceChunks, usageChunk, usageOf, type ResponseMeta } from './openai-shapes.ts';
+import {
+  chatCompletionBody,
+  chatChoiceChunks,
+  textCompletionBody,
+  textChoiceChunks,
+  usageChunk,
+  usageOf,
+  type ResponseMeta,
+} from './openai-shapes.ts';
 import { encodeChatPrompt, encodeCompletionPrompt, fitPrompt } from './prompt.ts';
 import { parseChatRequest, parseCompletionRequest, type SamplingRequest } from './request-schema.ts';
 import { ServeError, badRequest } from './serve-error.ts';
@@ -43,7 +51,12 @@ export type CompletionKind = 'chat' | 'text';
 
 /** 404 for a model the server does not serve (OpenAI answers model_not_found the same way). */
 export function checkModelName(served: ServedModel, model: string | null): void {
-  if (model !== null && !served.serves(model)) throw new ServeError('model_not_found', `'model': this server serves '${[served.name, ...served.adapterNames].join("', '")}', not '${model}' (GET /v1/models lists them)`, 'model');
+  if (model !== null && !served.serves(model))
+    throw new ServeError(
+      'model_not_found',
+      `'model': this server serves '${[served.name, ...served.adapterNames].join("', '")}', not '${model}' (GET /v1/models lists them)`,
+      'model',
+    );
 }
 
 function maxTokensFor(ctx: HandlerContext, r: SamplingRequest, kind: CompletionKind): number {
@@ -51,17 +64,30 @@ function maxTokensFor(ctx: HandlerContext, r: SamplingRequest, kind: CompletionK
   if (r.maxTokens !== null) {
     if (r.maxTokens >= context) {
       const field = r.maxTokensField;
-      throw badRequest(field, `'${field}': ${r.maxTokens} leaves no room for the prompt in this model's context of ${context} tokens; ask for at most ${context - 1}`);
+      throw badRequest(
+        field,
+        `'${field}': ${r.maxTokens} leaves no room for the prompt in this model's context of ${context} tokens; ask for at most ${context - 1}`,
+      );
     }
     return r.maxTokens;
   }
-  return Math.max(1, Math.min(kind === 'chat' ? ctx.defaultMaxTokens : LEGACY_DEFAULT_MAX_TOKENS, Math.floor(context / 2)));
+  return Math.max(
+    1,
+    Math.min(kind === 'chat' ? ctx.defaultMaxTokens : LEGACY_DEFAULT_MAX_TOKENS, Math.floor(context / 2)),
+  );
 }
 
-export async function handleCompletion(ctx: HandlerContext, kind: CompletionKind, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function handleCompletion(
+  ctx: HandlerContext,
+  kind: CompletionKind,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   // a client that disconnects before its answer is complete stops its generation at the next step
   const gone = new AbortController();
-  res.on('close', () => { if (!res.writableFinished) gone.abort(); });
+  res.on('close', () => {
+    if (!res.writableFinished) gone.abort();
+  });
   const body = await readJsonBody(req);
   const served = ctx.served;
   const chat = kind === 'chat' ? parseChatRequest(body) : null;
@@ -72,35 +98,55 @@ export async function handleCompletion(ctx: HandlerContext, kind: CompletionKind
 
   const raw = chat
     ? [encodeChatPrompt(served.tokenizer, chat.messages, served.contextLength)]
-    : text!.prompts.map((p, i) => encodeCompletionPrompt(served.tokenizer, p, served.vocabSize, text!.prompts.length > 1 ? `prompt[${i}]` : 'prompt', served.contextLength));
+    : text!.prompts.map((p, i) =>
+        encodeCompletionPrompt(
+          served.tokenizer,
+          p,
+          served.vocabSize,
+          text!.prompts.length > 1 ? `prompt[${i}]` : 'prompt',
+          served.contextLength,
+        ),
+      );
   if (raw.length * r.n > MAX_SEQUENCES_PER_REQUEST) {
-    throw badRequest('n', `'n': ${raw.length} prompt(s) × n = ${r.n} is ${raw.length * r.n} completions; at most ${MAX_SEQUENCES_PER_REQUEST} per request`);
+    throw badRequest(
+      'n',
+      `'n': ${raw.length} prompt(s) × n = ${r.n} is ${raw.length * r.n} completions; at most ${MAX_SEQUENCES_PER_REQUEST} per request`,
+    );
   }
   const fitted = raw.map((p) => fitPrompt(p, served.contextLength - maxTokens, served.bosId));
   const truncated = fitted.reduce((a, f) => a + f.truncated, 0);
   if (truncated > 0) {
-    ctx.log(`prompt of ${raw.map((p) => p.length).join(' + ')} tokens cut by ${truncated} from the left to fit the context of ${served.contextLength} with max_tokens ${maxTokens}`);
+    ctx.log(
+      `prompt of ${raw.map((p) => p.length).join(' + ')} tokens cut by ${truncated} from the left to fit the context of ${served.contextLength} with max_tokens ${maxTokens}`,
+    );
   }
   const prompts = fitted.map((f) => f.tokens);
   const seed = r.seed ?? ctx.nextSeed();
-  const head = { id: `${chat ? 'chatcmpl' : 'cmpl'}-${randomUUID().replaceAll('-', '')}`, created: Math.floor(Date.now() / 1000), model: r.model ?? served.name };
+  const head = {
+    id: `${chat ? 'chatcmpl' : 'cmpl'}-${randomUUID().replaceAll('-', '')}`,
+    created: Math.floor(Date.now() / 1000),
+    model: r.model ?? served.name,
+  };
   const headers: Record<string, string> = truncated > 0 ? { [TRUNCATION_HEADER]: String(truncated) } : {};
-  const chunksOf = (c: ServedChoice, from: number, to: number, finished: boolean) => (chat
-    ? chatChoiceChunks(head, c, from, to, finished, r.streamUsage)
-    : textChoiceChunks(head, c, from, to, finished, r.topLogprobs, r.streamUsage));
+  const chunksOf = (c: ServedChoice, from: number, to: number, finished: boolean) =>
+    chat
+      ? chatChoiceChunks(head, c, from, to, finished, r.streamUsage)
+      : textChoiceChunks(head, c, from, to, finished, r.topLogprobs, r.streamUsage);
   // a stream sends each choice's pieces as they become final; top_logprobs need a scoring pass after the
   // generation, so such a stream sends its pieces at the end
   const stream = r.stream ? new EventStream(res, headers) : null;
   const sent = new Map<number, number>();
-  const onStep = stream && !(r.logprobs && r.topLogprobs > 0)
-    ? (running: { choice: ServedChoice; final: number }[]) => {
-      for (const { choice, final } of running) {
-        const from = sent.get(choice.index) ?? 0;
-        if (final > from || (from === 0 && !sent.has(choice.index))) stream.send(chunksOf(choice, from, final, false));
-        sent.set(choice.index, Math.max(from, final));
-      }
-    }
-    : undefined;
+  const onStep =
+    stream && !(r.logprobs && r.topLogprobs > 0)
+      ? (running: { choice: ServedChoice; final: number }[]) => {
+          for (const { choice, final } of running) {
+            const from = sent.get(choice.index) ?? 0;
+            if (final > from || (from === 0 && !sent.has(choice.index)))
+              stream.send(chunksOf(choice, from, final, false));
+            sent.set(choice.index, Math.max(from, final));
+          }
+        }
+      : undefined;
 
   let choices: ServedChoice[] | null;
   try {
@@ -115,13 +161,21 @@ export async function handleCompletion(ctx: HandlerContext, kind: CompletionKind
   const meta: ResponseMeta = {
     ...head,
     // a prompt is counted once however many samples it has
-    usage: usageOf(prompts.reduce((a, p) => a + p.length, 0), choices),
+    usage: usageOf(
+      prompts.reduce((a, p) => a + p.length, 0),
+      choices,
+    ),
     truncatedPromptTokens: truncated,
   };
   if (stream) {
     for (const c of choices) stream.send(chunksOf(c, sent.get(c.index) ?? 0, c.pieces.length, true));
     stream.end(r.streamUsage ? [usageChunk(chat ? 'chat' : 'text', meta)] : []);
   } else {
-    sendJson(res, 200, chat ? chatCompletionBody(meta, choices) : textCompletionBody(meta, choices, r.topLogprobs), headers);
+    sendJson(
+      res,
+      200,
+      chat ? chatCompletionBody(meta, choices) : textCompletionBody(meta, choices, r.topLogprobs),
+      headers,
+    );
   }
 }

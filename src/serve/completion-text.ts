@@ -37,7 +37,13 @@ export function firstStop(text: string, stop: readonly string[]): number {
   return cut;
 }
 
-export function completionText(tokenizer: Tokenizer, prevId: number | undefined, tokens: readonly number[], stop: readonly string[], includeStop = false): CompletionText {
+export function completionText(
+  tokenizer: Tokenizer,
+  prevId: number | undefined,
+  tokens: readonly number[],
+  stop: readonly string[],
+  includeStop = false,
+): CompletionText {
   const decoder = new StreamDecoder(tokenizer, { prevId });
   const raw = tokens.map((t) => decoder.push(t));
   // bytes of an unfinished character at the very end belong to the last token

@@ -37,10 +37,20 @@ export class ContinuousBatcher {
   private readonly waiting: Waiting[] = [];
   private epoch = 0;
 
-  constructor(private readonly queue: SerialQueue, private readonly served: ServedModel, private readonly closing: () => boolean, private readonly maxSequences = MAX_RUNNING_SEQUENCES) {}
+  constructor(
+    private readonly queue: SerialQueue,
+    private readonly served: ServedModel,
+    private readonly closing: () => boolean,
+    private readonly maxSequences = MAX_RUNNING_SEQUENCES,
+  ) {}
 
   /** The request's choices (null when its signal aborted first), decoded in the running batch. */
-  submit(prompts: number[][], r: EngineRequest, model: string | null, live: LiveOptions = {}): Promise<ServedChoice[] | null> {
+  submit(
+    prompts: number[][],
+    r: EngineRequest,
+    model: string | null,
+    live: LiveOptions = {},
+  ): Promise<ServedChoice[] | null> {
     const m = model === this.served.name ? null : model; // the model's own name is the base, as null is
     return new Promise((resolve, reject) => {
       this.waiting.push({ prompts, r, model: m, live, epoch: this.epoch, resolve, reject });
@@ -85,7 +95,10 @@ export class ContinuousBatcher {
           // (alone, a request too large for any batch gets the decoder's error)
           if (!decoder.idle && !decoder.fits(w.prompts.length * w.r.n)) break;
           this.waiting.shift();
-          if (w.live.signal?.aborted) { w.resolve(null); continue; } // nobody is waiting for this answer
+          if (w.live.signal?.aborted) {
+            w.resolve(null);
+            continue;
+          } // nobody is waiting for this answer
           try {
             running.push({ w, decoding: this.served.add(decoder, w.prompts, w.r) });
           } catch (e) {

@@ -16,7 +16,8 @@ export async function readJsonBody(req: IncomingMessage, maxBytes = MAX_BODY_BYT
     // keep reading to the end (so the connection stays usable) but stop storing
     if (size <= maxBytes) chunks.push(chunk);
   }
-  if (size > maxBytes) throw new ServeError('payload_too_large', `the request body is ${size} bytes; at most ${maxBytes} are accepted`);
+  if (size > maxBytes)
+    throw new ServeError('payload_too_large', `the request body is ${size} bytes; at most ${maxBytes} are accepted`);
   const text = Buffer.concat(chunks).toString('utf8');
   if (text.trim() === '') throw badRequest(null, 'the request body is empty; send a JSON object');
   try {
@@ -26,9 +27,18 @@ export async function readJsonBody(req: IncomingMessage, maxBytes = MAX_BODY_BYT
   }
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const payload = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(payload),
+    ...headers,
+  });
   res.end(payload);
 }
 
@@ -50,12 +60,20 @@ export function sendError(res: ServerResponse, e: unknown, headers: Record<strin
 export class EventStream {
   started = false;
 
-  constructor(private readonly res: ServerResponse, private readonly headers: Record<string, string> = {}) {}
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly headers: Record<string, string> = {},
+  ) {}
 
   send(events: readonly unknown[]): void {
     if (events.length === 0 || this.res.destroyed) return;
     if (!this.started) {
-      this.res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', ...this.headers });
+      this.res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+        ...this.headers,
+      });
       this.started = true;
     }
     this.res.write(events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join(''));

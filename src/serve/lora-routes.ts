@@ -13,14 +13,19 @@ import { readJsonBody } from './http-io.ts';
 import { ServeError, badRequest } from './serve-error.ts';
 import { GrpoError } from '../errors.ts';
 
-const loadSchema = z.object({ lora_name: z.string().min(1), lora_path: z.string().min(1), load_inplace: z.boolean().optional() });
+const loadSchema = z.object({
+  lora_name: z.string().min(1),
+  lora_path: z.string().min(1),
+  load_inplace: z.boolean().optional(),
+});
 const unloadSchema = z.object({ lora_name: z.string().min(1) });
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const r = schema.safeParse(body);
   if (!r.success) {
     const issue = r.error.issues[0];
-    if (issue.path.length === 0) throw badRequest(null, 'the request body must be a JSON object with lora_name (and lora_path to load)');
+    if (issue.path.length === 0)
+      throw badRequest(null, 'the request body must be a JSON object with lora_name (and lora_path to load)');
     throw badRequest(String(issue.path[0]), `'${issue.path.join('.')}': ${issue.message}`);
   }
   return r.data;
@@ -40,7 +45,11 @@ function asRequestError(e: unknown): never {
   throw e;
 }
 
-export async function handleLoadLoraAdapter(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function handleLoadLoraAdapter(
+  ctx: HandlerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const r = parse(loadSchema, await readJsonBody(req));
   ctx.batcher.barrier();
   await ctx.queue.run(() => {
@@ -55,7 +64,11 @@ export async function handleLoadLoraAdapter(ctx: HandlerContext, req: IncomingMe
   sendText(res, `Success: LoRA adapter '${r.lora_name}' added successfully.`);
 }
 
-export async function handleUnloadLoraAdapter(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function handleUnloadLoraAdapter(
+  ctx: HandlerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const r = parse(unloadSchema, await readJsonBody(req));
   ctx.batcher.barrier();
   await ctx.queue.run(() => {

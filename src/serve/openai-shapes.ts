@@ -106,9 +106,19 @@ export interface StreamHead {
  * The chat.completion.chunk objects that send pieces [from, to) of a choice — a role chunk first when from is 0 —
  * and its finish-reason chunk when `finished`. A stream sends each choice's pieces in order, as they become final.
  */
-export function chatChoiceChunks(head: StreamHead, c: ServedChoice, from: number, to: number, finished: boolean, includeUsage: boolean): Json[] {
+export function chatChoiceChunks(
+  head: StreamHead,
+  c: ServedChoice,
+  from: number,
+  to: number,
+  finished: boolean,
+  includeUsage: boolean,
+): Json[] {
   const chunk = (delta: Json, logprobs: Json | null, finish: string | null): Json => ({
-    id: head.id, object: 'chat.completion.chunk', created: head.created, model: head.model,
+    id: head.id,
+    object: 'chat.completion.chunk',
+    created: head.created,
+    model: head.model,
     choices: [{ index: c.index, delta, logprobs, finish_reason: finish }],
     ...(includeUsage ? { usage: null } : {}),
   });
@@ -122,9 +132,20 @@ export function chatChoiceChunks(head: StreamHead, c: ServedChoice, from: number
 }
 
 /** The text_completion chunks that send pieces [from, to) of a choice, and its finish chunk when `finished`. */
-export function textChoiceChunks(head: StreamHead, c: ServedChoice, from: number, to: number, finished: boolean, topLogprobs: number, includeUsage: boolean): Json[] {
+export function textChoiceChunks(
+  head: StreamHead,
+  c: ServedChoice,
+  from: number,
+  to: number,
+  finished: boolean,
+  topLogprobs: number,
+  includeUsage: boolean,
+): Json[] {
   const chunk = (text: string, logprobs: Json | null, finish: string | null): Json => ({
-    id: head.id, object: 'text_completion', created: head.created, model: head.model,
+    id: head.id,
+    object: 'text_completion',
+    created: head.created,
+    model: head.model,
     choices: [{ index: c.index, text, logprobs, finish_reason: finish }],
     ...(includeUsage ? { usage: null } : {}),
   });
@@ -139,17 +160,34 @@ export function textChoiceChunks(head: StreamHead, c: ServedChoice, from: number
 
 /** The last chunk of a stream with stream_options.include_usage: no choices, the usage. */
 export function usageChunk(kind: 'chat' | 'text', meta: ResponseMeta): Json {
-  return { id: meta.id, object: kind === 'chat' ? 'chat.completion.chunk' : 'text_completion', created: meta.created, model: meta.model, choices: [], usage: meta.usage, ...extension(meta) };
+  return {
+    id: meta.id,
+    object: kind === 'chat' ? 'chat.completion.chunk' : 'text_completion',
+    created: meta.created,
+    model: meta.model,
+    choices: [],
+    usage: meta.usage,
+    ...extension(meta),
+  };
 }
 
 /** Every chunk of a stream of finished choices, in order ([DONE] is the transport's). */
-export function chatCompletionChunks(meta: ResponseMeta, choices: readonly ServedChoice[], includeUsage: boolean): Json[] {
+export function chatCompletionChunks(
+  meta: ResponseMeta,
+  choices: readonly ServedChoice[],
+  includeUsage: boolean,
+): Json[] {
   const out = choices.flatMap((c) => chatChoiceChunks(meta, c, 0, c.pieces.length, true, includeUsage));
   return includeUsage ? [...out, usageChunk('chat', meta)] : out;
 }
 
 /** The text_completion chunks of a stream of finished choices, in order. */
-export function textCompletionChunks(meta: ResponseMeta, choices: readonly ServedChoice[], topLogprobs: number, includeUsage: boolean): Json[] {
+export function textCompletionChunks(
+  meta: ResponseMeta,
+  choices: readonly ServedChoice[],
+  topLogprobs: number,
+  includeUsage: boolean,
+): Json[] {
   const out = choices.flatMap((c) => textChoiceChunks(meta, c, 0, c.pieces.length, true, topLogprobs, includeUsage));
   return includeUsage ? [...out, usageChunk('text', meta)] : out;
 }

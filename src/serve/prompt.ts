@@ -24,7 +24,10 @@ export function plainChatPrompt(messages: readonly PromptMessage[]): string {
 /** The text of a chat prompt: the chat template when the tokenizer has one, else plainChatPrompt. */
 export function chatPromptText(tokenizer: Tokenizer, messages: readonly PromptMessage[]): string {
   if (!tokenizer.chatTemplate) return plainChatPrompt(messages);
-  return tokenizer.applyChatTemplate(messages.map((m) => ({ role: m.role, content: m.content })), { addGenerationPrompt: true });
+  return tokenizer.applyChatTemplate(
+    messages.map((m) => ({ role: m.role, content: m.content })),
+    { addGenerationPrompt: true },
+  );
 }
 
 /** The BOS token's text, when the tokenizer has a BOS that is a special token (e.g. "<|begin_of_text|>"). */
@@ -48,7 +51,11 @@ function keepTail(text: string, context: number): string {
   return text.length > max ? text.slice(text.length - max) : text;
 }
 
-export function encodeChatPrompt(tokenizer: Tokenizer, messages: readonly PromptMessage[], context = Infinity): number[] {
+export function encodeChatPrompt(
+  tokenizer: Tokenizer,
+  messages: readonly PromptMessage[],
+  context = Infinity,
+): number[] {
   const text = keepTail(chatPromptText(tokenizer, messages), context);
   // templates that write the BOS marker themselves must not get a second one
   const bos = bosText(tokenizer);
@@ -56,14 +63,25 @@ export function encodeChatPrompt(tokenizer: Tokenizer, messages: readonly Prompt
 }
 
 /** A completion prompt (text, or token ids checked against the vocabulary) as token ids. */
-export function encodeCompletionPrompt(tokenizer: Tokenizer, prompt: string | number[], vocabSize: number, field: string, context = Infinity): number[] {
+export function encodeCompletionPrompt(
+  tokenizer: Tokenizer,
+  prompt: string | number[],
+  vocabSize: number,
+  field: string,
+  context = Infinity,
+): number[] {
   if (typeof prompt !== 'string') {
     const bad = prompt.findIndex((id) => id >= vocabSize);
-    if (bad >= 0) throw badRequest(field, `'${field}': token id ${prompt[bad]} at position ${bad} is outside the vocabulary (size ${vocabSize})`);
+    if (bad >= 0)
+      throw badRequest(
+        field,
+        `'${field}': token id ${prompt[bad]} at position ${bad} is outside the vocabulary (size ${vocabSize})`,
+      );
     return prompt;
   }
   const ids = tokenizer.encode(keepTail(prompt, context));
-  if (ids.length === 0) throw badRequest(field, `'${field}': the prompt is empty and this tokenizer adds no BOS token; send some text`);
+  if (ids.length === 0)
+    throw badRequest(field, `'${field}': the prompt is empty and this tokenizer adds no BOS token; send some text`);
   return ids;
 }
 

@@ -29,7 +29,13 @@ const samplingFields = {
   // vLLM extension: the text (and tokens) of a completion a stop string ended run through the stop string (multi-turn tool calls)
   include_stop_str_in_output: z.boolean().nullish(),
   stop: z
-    .union([z.string().min(1, { error: 'must not be empty' }), z.array(z.string().min(1, { error: 'must not be empty' })).max(MAX_STOP_STRINGS)], { error: `must be a non-empty string or an array of at most ${MAX_STOP_STRINGS} non-empty strings` })
+    .union(
+      [
+        z.string().min(1, { error: 'must not be empty' }),
+        z.array(z.string().min(1, { error: 'must not be empty' })).max(MAX_STOP_STRINGS),
+      ],
+      { error: `must be a non-empty string or an array of at most ${MAX_STOP_STRINGS} non-empty strings` },
+    )
     .nullish(),
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
@@ -39,12 +45,17 @@ const samplingFields = {
   logit_bias: z.record(z.string(), z.number()).nullish(),
 };
 
-const textPart = z.object({ type: z.literal('text', { error: "only content parts of type 'text' are supported" }), text: z.string() });
+const textPart = z.object({
+  type: z.literal('text', { error: "only content parts of type 'text' are supported" }),
+  text: z.string(),
+});
 
 const chatMessage = z.object({
   role: z.string().min(1),
   // a string, an array of text parts, or null (an assistant turn that only called tools)
-  content: z.union([z.string(), z.array(textPart)], { error: 'must be a string or an array of {type: "text", text} parts' }).nullish(),
+  content: z
+    .union([z.string(), z.array(textPart)], { error: 'must be a string or an array of {type: "text", text} parts' })
+    .nullish(),
 });
 
 const chatSchema = z.object({
@@ -112,28 +123,41 @@ export interface CompletionRequest extends SamplingRequest {
 
 /** `messages.0.content` → `messages[0].content`, as OpenAI names fields in its errors. */
 export function fieldName(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((name, key) => (typeof key === 'number' ? `${name}[${key}]` : name ? `${name}.${String(key)}` : String(key)), '');
+  return path.reduce<string>(
+    (name, key) => (typeof key === 'number' ? `${name}[${key}]` : name ? `${name}.${String(key)}` : String(key)),
+    '',
+  );
 }
 
 function validated<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest(null, 'the request body must be a JSON object');
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw badRequest(null, 'the request body must be a JSON object');
   const r = schema.safeParse(body);
   if (r.success) return r.data;
   const issue = r.error.issues[0];
   const name = fieldName(issue.path);
-  const message = / received undefined$/.test(issue.message) ? 'is required' : issue.message.replace(/^(Invalid input|Too big|Too small): /, '');
+  const message = / received undefined$/.test(issue.message)
+    ? 'is required'
+    : issue.message.replace(/^(Invalid input|Too big|Too small): /, '');
   throw badRequest(name || null, `'${name}': ${message}`);
 }
 
 type CommonInput = { [K in keyof typeof samplingFields]?: z.infer<(typeof samplingFields)[K]> };
 
 function rejectUnsupported(b: CommonInput): void {
-  if (b.frequency_penalty) throw badRequest('frequency_penalty', `'frequency_penalty': not supported by this server (send 0 or leave it out)`);
-  if (b.presence_penalty) throw badRequest('presence_penalty', `'presence_penalty': not supported by this server (send 0 or leave it out)`);
-  if (b.logit_bias && Object.keys(b.logit_bias).length > 0) throw badRequest('logit_bias', `'logit_bias': not supported by this server`);
+  if (b.frequency_penalty)
+    throw badRequest('frequency_penalty', `'frequency_penalty': not supported by this server (send 0 or leave it out)`);
+  if (b.presence_penalty)
+    throw badRequest('presence_penalty', `'presence_penalty': not supported by this server (send 0 or leave it out)`);
+  if (b.logit_bias && Object.keys(b.logit_bias).length > 0)
+    throw badRequest('logit_bias', `'logit_bias': not supported by this server`);
 }
 
-function common(b: CommonInput, maxTokens: number | null | undefined, maxTokensField = 'max_tokens'): Omit<SamplingRequest, 'logprobs' | 'topLogprobs'> {
+function common(
+  b: CommonInput,
+  maxTokens: number | null | undefined,
+  maxTokensField = 'max_tokens',
+): Omit<SamplingRequest, 'logprobs' | 'topLogprobs'> {
   rejectUnsupported(b);
   return {
     model: b.model ?? null,
@@ -157,13 +181,21 @@ function common(b: CommonInput, maxTokens: number | null | undefined, maxTokensF
 export function parseChatRequest(body: unknown): ChatRequest {
   const b = validated(chatSchema, body);
   if (b.tools && b.tools.length > 0) throw badRequest('tools', `'tools': tool calling is not supported by this server`);
-  if (b.response_format && b.response_format.type !== 'text') throw badRequest('response_format', `'response_format': only type 'text' is supported`);
+  if (b.response_format && b.response_format.type !== 'text')
+    throw badRequest('response_format', `'response_format': only type 'text' is supported`);
   if (b.top_logprobs && !b.logprobs) throw badRequest('top_logprobs', `'top_logprobs' needs 'logprobs': true`);
   return {
-    ...common(b, b.max_completion_tokens ?? b.max_tokens, b.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens'),
+    ...common(
+      b,
+      b.max_completion_tokens ?? b.max_tokens,
+      b.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens',
+    ),
     logprobs: b.logprobs ?? false,
     topLogprobs: b.top_logprobs ?? 0,
-    messages: b.messages.map((m) => ({ role: m.role, content: typeof m.content === 'string' ? m.content : (m.content ?? []).map((p) => p.text).join('') })),
+    messages: b.messages.map((m) => ({
+      role: m.role,
+      content: typeof m.content === 'string' ? m.content : (m.content ?? []).map((p) => p.text).join(''),
+    })),
   };
 }
 
@@ -171,9 +203,15 @@ export function parseCompletionRequest(body: unknown): CompletionRequest {
   const b = validated(completionSchema, body);
   if (b.echo) throw badRequest('echo', `'echo': not supported by this server`);
   if (b.suffix) throw badRequest('suffix', `'suffix': not supported by this server`);
-  if (b.best_of !== undefined && b.best_of !== null && b.best_of !== (b.n ?? 1)) throw badRequest('best_of', `'best_of': only best_of = n is supported`);
+  if (b.best_of !== undefined && b.best_of !== null && b.best_of !== (b.n ?? 1))
+    throw badRequest('best_of', `'best_of': only best_of = n is supported`);
   const p = b.prompt;
-  const prompts: (string | number[])[] = typeof p === 'string' ? [p] : p.every((x) => typeof x === 'number') ? [p as number[]] : (p as (string | number[])[]);
+  const prompts: (string | number[])[] =
+    typeof p === 'string'
+      ? [p]
+      : p.every((x) => typeof x === 'number')
+        ? [p as number[]]
+        : (p as (string | number[])[]);
   return {
     ...common(b, b.max_tokens),
     logprobs: b.logprobs !== undefined && b.logprobs !== null,

@@ -16,8 +16,12 @@ export class SerialQueue {
     this.waiting++;
     const result = this.tail.then(() => new Promise<void>((resolve) => setImmediate(resolve))).then(job);
     this.tail = result.then(
-      () => { this.waiting--; },
-      () => { this.waiting--; },
+      () => {
+        this.waiting--;
+      },
+      () => {
+        this.waiting--;
+      },
     );
     return result;
   }

@@ -19,7 +19,11 @@ const statusOf: Record<ServeErrorCode, number> = {
 
 export class ServeError extends GrpoError {
   declare readonly code: ServeErrorCode;
-  constructor(code: ServeErrorCode, message: string, readonly param: string | null = null) {
+  constructor(
+    code: ServeErrorCode,
+    message: string,
+    readonly param: string | null = null,
+  ) {
     super(code, message);
     this.name = 'ServeError';
   }
@@ -41,7 +45,12 @@ export interface HttpErrorBody {
 export function httpErrorOf(e: unknown): { status: number; body: HttpErrorBody } {
   if (e instanceof ServeError) {
     const status = statusOf[e.code];
-    const type = status === 503 ? 'server_error' : status === 404 && e.code === 'not_found' ? 'not_found_error' : 'invalid_request_error';
+    const type =
+      status === 503
+        ? 'server_error'
+        : status === 404 && e.code === 'not_found'
+          ? 'not_found_error'
+          : 'invalid_request_error';
     return { status, body: { error: { message: e.message, type, param: e.param, code: e.code } } };
   }
   if (e instanceof GrpoError && (e.code === 'config' || e.code === 'template')) {
@@ -49,5 +58,8 @@ export function httpErrorOf(e: unknown): { status: number; body: HttpErrorBody }
     return { status: 400, body: { error: { message: e.message, type: 'invalid_request_error', param, code: e.code } } };
   }
   const message = e instanceof Error ? e.message : String(e);
-  return { status: 500, body: { error: { message: `internal error: ${message}`, type: 'server_error', param: null, code: null } } };
+  return {
+    status: 500,
+    body: { error: { message: `internal error: ${message}`, type: 'server_error', param: null, code: null } },
+  };
 }

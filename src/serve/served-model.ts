@@ -51,10 +51,14 @@ export interface ServedChoice {
   completionTokens: number;
 }
 
-export type EngineRequest = Pick<SamplingRequest, 'n' | 'temperature' | 'topP' | 'topK' | 'minP' | 'stop' | 'logprobs' | 'topLogprobs'> & Partial<Pick<SamplingRequest, 'tokensAsIds' | 'ignoreEos' | 'includeStop'>> & {
-  maxTokens: number;
-  seed: number;
-};
+export type EngineRequest = Pick<
+  SamplingRequest,
+  'n' | 'temperature' | 'topP' | 'topK' | 'minP' | 'stop' | 'logprobs' | 'topLogprobs'
+> &
+  Partial<Pick<SamplingRequest, 'tokensAsIds' | 'ignoreEos' | 'includeStop'>> & {
+    maxTokens: number;
+    seed: number;
+  };
 
 /**
  * The config fields the served weight tensors and the graphs over them are built from. New weights are uploaded
@@ -63,7 +67,18 @@ export type EngineRequest = Pick<SamplingRequest, 'n' | 'temperature' | 'topP' |
  * model config across weight updates.
  */
 export const WEIGHT_UPDATE_CONFIG_FIELDS = [
-  'vocabSize', 'dim', 'nLayers', 'nHeads', 'nKvHeads', 'headDim', 'ffnDim', 'tieEmbeddings', 'qkvBias', 'qkNorm', 'ropeTheta', 'normEps',
+  'vocabSize',
+  'dim',
+  'nLayers',
+  'nHeads',
+  'nKvHeads',
+  'headDim',
+  'ffnDim',
+  'tieEmbeddings',
+  'qkvBias',
+  'qkNorm',
+  'ropeTheta',
+  'normEps',
 ] as const satisfies readonly (keyof LlamaConfig)[];
 
 export class ServedModel {
@@ -85,7 +100,10 @@ export class ServedModel {
     const lora = model.lora;
     if (lora) {
       const s = lora.settings;
-      this.adapters.set(name, { options: { r: s.r, alpha: s.alpha, dropout: s.dropout, targetModules: s.targetModules, useRslora: s.useRslora }, tensors: lora.save() });
+      this.adapters.set(name, {
+        options: { r: s.r, alpha: s.alpha, dropout: s.dropout, targetModules: s.targetModules, useRslora: s.useRslora },
+        tensors: lora.save(),
+      });
       this.active = name;
     }
   }
@@ -102,7 +120,8 @@ export class ServedModel {
 
   /** Load a PEFT adapter under `name`; it is checked against the model now (a misfit throws, nothing changes). */
   loadAdapter(name: string, dir: string): void {
-    if (name === this.name || this.adapters.has(name)) throw new GrpoError('adapter', `the LoRA adapter '${name}' has already been loaded`);
+    if (name === this.name || this.adapters.has(name))
+      throw new GrpoError('adapter', `the LoRA adapter '${name}' has already been loaded`);
     const adapter = readPeftAdapter(dir);
     this.adapters.set(name, adapter);
     try {
@@ -115,7 +134,8 @@ export class ServedModel {
   }
 
   unloadAdapter(name: string): void {
-    if (name === this.name || !this.adapters.delete(name)) throw new GrpoError('adapter_not_found', `no LoRA adapter '${name}' is loaded`);
+    if (name === this.name || !this.adapters.delete(name))
+      throw new GrpoError('adapter_not_found', `no LoRA adapter '${name}' is loaded`);
     if (this.active === name) this.active = null;
   }
 
@@ -123,8 +143,14 @@ export class ServedModel {
   private activate(name: string): void {
     if (this.active === name) return;
     const a = this.adapters.get(name)!;
-    const s = this.model.lora?.settings, o = loraSettings(a.options);
-    const fits = s && s.r === o.r && s.alpha === o.alpha && s.useRslora === o.useRslora && s.targetModules.join() === o.targetModules.join();
+    const s = this.model.lora?.settings,
+      o = loraSettings(a.options);
+    const fits =
+      s &&
+      s.r === o.r &&
+      s.alpha === o.alpha &&
+      s.useRslora === o.useRslora &&
+      s.targetModules.join() === o.targetModules.join();
     (fits ? this.model.lora! : this.model.attachLora(a.options)).load(a.tensors);
     this.active = name;
   }
@@ -153,11 +179,18 @@ export class ServedModel {
     const { config, tensors: misfits } = weightUpdateMismatches(this.model.weights, loaded);
     if (config.length + misfits.length > 0) {
       // a config that differs explains the tensors that differ: name it, and count those
-      const problems = config.length > 0 ? [...config, ...(misfits.length > 0 ? [`${misfits.length} tensors do not fit`] : [])] : [listSome(misfits, 8)];
-      throw new GrpoError('weights_mismatch', `${source} does not fit the served model: ${problems.join('; ')}; the served weights are unchanged`);
+      const problems =
+        config.length > 0
+          ? [...config, ...(misfits.length > 0 ? [`${misfits.length} tensors do not fit`] : [])]
+          : [listSome(misfits, 8)];
+      throw new GrpoError(
+        'weights_mismatch',
+        `${source} does not fit the served model: ${problems.join('; ')}; the served weights are unchanged`,
+      );
     }
     this.model.weights.load(loaded.weights);
-    let tensors = 0, bytes = 0;
+    let tensors = 0,
+      bytes = 0;
     for (const [name, t] of this.model.weights.byName) {
       if (!loaded.weights.has(name)) continue; // a value head the checkpoint lacks (zeroed by load)
       tensors++;
@@ -170,7 +203,8 @@ export class ServedModel {
   decoder(model: string | null, maxSequences: number): SequenceDecoder {
     const adapter = this.adapterFor(model);
     // an adapter unloaded while this request waited in the queue
-    if (adapter && !this.adapters.has(adapter)) throw new ServeError('model_not_found', `'model': the LoRA adapter '${adapter}' was unloaded`, 'model');
+    if (adapter && !this.adapters.has(adapter))
+      throw new ServeError('model_not_found', `'model': the LoRA adapter '${adapter}' was unloaded`, 'model');
     if (adapter) this.activate(adapter);
     return new SequenceDecoder(this.model, { adapters: adapter !== null, maxSequences });
   }
@@ -193,16 +227,30 @@ export class ServedModel {
   }
 
   /** A finished request's choices. */
-  choices(prompts: number[][], completions: readonly Completion[], r: EngineRequest, model: string | null): ServedChoice[] {
+  choices(
+    prompts: number[][],
+    completions: readonly Completion[],
+    r: EngineRequest,
+    model: string | null,
+  ): ServedChoice[] {
     const adapters = this.adapterFor(model) !== null;
     return completions.map((c) => this.choice(prompts[c.promptIndex], c, r, adapters));
   }
 
   /** A running request's unfinished choices, each with how many of its pieces are final (what a stream may send). */
-  runningChoices(prompts: number[][], completions: readonly Completion[], r: EngineRequest, model: string | null): { choice: ServedChoice; final: number }[] {
+  runningChoices(
+    prompts: number[][],
+    completions: readonly Completion[],
+    r: EngineRequest,
+    model: string | null,
+  ): { choice: ServedChoice; final: number }[] {
     const holdback = Math.max(0, ...r.stop.map((x) => x.length - 1));
-    return this.choices(prompts, completions.filter((c) => c.finishReason !== 'stop' && c.tokens.length < r.maxTokens), { ...r, topLogprobs: 0 }, model)
-      .map((choice) => ({ choice, final: finalPieces(choice, holdback) }));
+    return this.choices(
+      prompts,
+      completions.filter((c) => c.finishReason !== 'stop' && c.tokens.length < r.maxTokens),
+      { ...r, topLogprobs: 0 },
+      model,
+    ).map((choice) => ({ choice, final: finalPieces(choice, holdback) }));
   }
 
   /** the adapter a request's `model` selects: a loaded one, the model's own, or none */
@@ -216,11 +264,21 @@ export class ServedModel {
     const kept = c.tokens.slice(0, t.keptTokens);
     let logprobs: TokenLogprob[] | null = null;
     if (r.logprobs) {
-      const alternatives = r.topLogprobs > 0 && kept.length > 0 ? this.topAlternatives(prompt, kept, r.temperature, r.topLogprobs, adapters) : null;
+      const alternatives =
+        r.topLogprobs > 0 && kept.length > 0
+          ? this.topAlternatives(prompt, kept, r.temperature, r.topLogprobs, adapters)
+          : null;
       logprobs = kept.map((id, i) => {
         const prev = i === 0 ? prevId : kept[i - 1];
-        const choice = (tid: number, lp: number) => (r.tokensAsIds ? { token: `token_id:${tid}`, bytes: Array.from(this.tokenizer.tokenBytes(tid, prev)), logprob: lp } : this.tokenChoice(tid, prev, lp));
-        return { id, ...choice(id, c.logprobs[i]), top: alternatives ? alternatives[i].map((a) => choice(a.id, a.logprob)) : [] };
+        const choice = (tid: number, lp: number) =>
+          r.tokensAsIds
+            ? { token: `token_id:${tid}`, bytes: Array.from(this.tokenizer.tokenBytes(tid, prev)), logprob: lp }
+            : this.tokenChoice(tid, prev, lp);
+        return {
+          id,
+          ...choice(id, c.logprobs[i]),
+          top: alternatives ? alternatives[i].map((a) => choice(a.id, a.logprob)) : [],
+        };
       });
     }
     return {
@@ -241,7 +299,13 @@ export class ServedModel {
   }
 
   /** per completion position, the k most likely tokens under softmax(logits / T) (T = 1 when greedy) */
-  private topAlternatives(prompt: number[], completion: number[], temperature: number, k: number, adapters: boolean): { id: number; logprob: number }[][] {
+  private topAlternatives(
+    prompt: number[],
+    completion: number[],
+    temperature: number,
+    k: number,
+    adapters: boolean,
+  ): { id: number; logprob: number }[][] {
     const seq = [...prompt, ...completion.slice(0, -1)];
     const logits = this.model.logits([seq], { adapters })[0];
     const V = this.vocabSize;
@@ -281,11 +345,15 @@ function hfShape(name: string, ne: readonly number[]): number[] {
  * mis-shaped and unknown tensors (shapes are checked exactly as LlamaWeights.load() checks them, so a checkpoint
  * with no problems here uploads without error). Both empty when it fits.
  */
-export function weightUpdateMismatches(served: LlamaWeights, loaded: LoadedModel): { config: string[]; tensors: string[] } {
+export function weightUpdateMismatches(
+  served: LlamaWeights,
+  loaded: LoadedModel,
+): { config: string[]; tensors: string[] } {
   const config: string[] = [];
   const problems: string[] = [];
   for (const k of WEIGHT_UPDATE_CONFIG_FIELDS) {
-    const a = loaded.config[k], b = served.config[k];
+    const a = loaded.config[k],
+      b = served.config[k];
     // ggml takes rope theta and norm eps as float32: values that round to the same float32 compute the same
     const same = k === 'ropeTheta' || k === 'normEps' ? Math.fround(a as number) === Math.fround(b as number) : a === b;
     if (!same) config.push(`${k} is ${loaded.config[k]}, the served model's is ${served.config[k]}`);
@@ -298,7 +366,9 @@ export function weightUpdateMismatches(served: LlamaWeights, loaded: LoadedModel
     }
     const want = [...t.ne].slice(0, w.shape.length).reverse();
     if (w.shape.length > 4 || w.shape.some((d, i) => d !== want[i]) || w.data.length !== t.numel) {
-      problems.push(`tensor '${name}' is [${w.shape.join(', ')}], the served model's is [${hfShape(name, t.ne).join(', ')}]`);
+      problems.push(
+        `tensor '${name}' is [${w.shape.join(', ')}], the served model's is [${hfShape(name, t.ne).join(', ')}]`,
+      );
     }
   }
   for (const name of loaded.weights.keys()) {

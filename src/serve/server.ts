@@ -32,7 +32,8 @@ import { handleLoadLoraAdapter, handleUnloadLoraAdapter } from './lora-routes.ts
 import { handleUpdateWeightsFromDisk } from './update-weights.ts';
 
 /** `tokenizer`, `threads`, `precision`, `adapter`, `basePrecision`: how a model path is opened (open-model.ts) */
-export interface ServeOptions extends Pick<OpenOptions, 'tokenizer' | 'threads' | 'device' | 'precision' | 'adapter' | 'basePrecision'> {
+export interface ServeOptions
+  extends Pick<OpenOptions, 'tokenizer' | 'threads' | 'device' | 'precision' | 'adapter' | 'basePrecision'> {
   /** model path (Hugging Face folder, .gguf or llama2.c .bin), or a model already opened (the caller frees it) */
   model: string | OpenedModel;
   /** interface to bind (default 127.0.0.1: this machine only) */
@@ -87,7 +88,13 @@ function routesFor(ctx: HandlerContext, startedAt: number): Route[] {
   // loaded LoRA adapters are listed as models of their own, as vLLM lists them
   const model = (name = served.name) => modelObject(name, startedAt, served.contextLength);
   return [
-    { pattern: /^\/v1\/models$/, methods: { GET: (_q, res) => sendJson(res, 200, { object: 'list', data: [served.name, ...served.adapterNames].map((n) => model(n)) }) } },
+    {
+      pattern: /^\/v1\/models$/,
+      methods: {
+        GET: (_q, res) =>
+          sendJson(res, 200, { object: 'list', data: [served.name, ...served.adapterNames].map((n) => model(n)) }),
+      },
+    },
     {
       pattern: /^\/v1\/models\/(.+)$/,
       methods: {
@@ -102,9 +109,15 @@ function routesFor(ctx: HandlerContext, startedAt: number): Route[] {
     { pattern: /^\/v1\/unload_lora_adapter$/, methods: { POST: (req, res) => handleUnloadLoraAdapter(ctx, req, res) } },
     { pattern: /^\/v1\/chat\/completions$/, methods: { POST: (req, res) => handleCompletion(ctx, 'chat', req, res) } },
     { pattern: /^\/v1\/completions$/, methods: { POST: (req, res) => handleCompletion(ctx, 'text', req, res) } },
-    { pattern: /^\/health$/, methods: { GET: (_q, res) => sendJson(res, 200, { status: 'ok', model: served.name, queued: ctx.queue.size }) } },
+    {
+      pattern: /^\/health$/,
+      methods: { GET: (_q, res) => sendJson(res, 200, { status: 'ok', model: served.name, queued: ctx.queue.size }) },
+    },
     // SGLang's path (no /v1 prefix) and body, so a trainer syncs weights to SGLang and grpo serve alike
-    { pattern: /^\/update_weights_from_disk$/, methods: { POST: (req, res) => handleUpdateWeightsFromDisk(ctx, req, res) } },
+    {
+      pattern: /^\/update_weights_from_disk$/,
+      methods: { POST: (req, res) => handleUpdateWeightsFromDisk(ctx, req, res) },
+    },
   ];
 }
 
@@ -120,7 +133,10 @@ async function dispatch(routes: Route[], req: IncomingMessage, res: ServerRespon
     }
     return handler(req, res, match);
   }
-  throw new ServeError('not_found', `no route ${req.method} ${path}; this server has GET /v1/models, POST /v1/chat/completions, POST /v1/completions, POST /update_weights_from_disk, POST /v1/load_lora_adapter, POST /v1/unload_lora_adapter`);
+  throw new ServeError(
+    'not_found',
+    `no route ${req.method} ${path}; this server has GET /v1/models, POST /v1/chat/completions, POST /v1/completions, POST /update_weights_from_disk, POST /v1/load_lora_adapter, POST /v1/unload_lora_adapter`,
+  );
 }
 
 /** Whether a request may proceed: with a key, every route but /health needs "Authorization: Bearer <key>". */
@@ -130,14 +146,29 @@ function bearerCheck(apiKey: string | undefined): (req: IncomingMessage) => bool
   return (req) => {
     if (new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '') === '/health') return true;
     // compared as digests in constant time: the key does not leak through response timing
-    return timingSafeEqual(createHash('sha256').update(req.headers.authorization ?? '').digest(), expected);
+    return timingSafeEqual(
+      createHash('sha256')
+        .update(req.headers.authorization ?? '')
+        .digest(),
+      expected,
+    );
   };
 }
 
 /** Opens the model (unless given one) and starts serving; resolves once the port is bound. */
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const ownsModel = typeof opts.model === 'string';
-  const opened = typeof opts.model === 'string' ? openModel(opts.model, { tokenizer: opts.tokenizer, threads: opts.threads, device: opts.device, precision: opts.precision, adapter: opts.adapter, basePrecision: opts.basePrecision }) : opts.model;
+  const opened =
+    typeof opts.model === 'string'
+      ? openModel(opts.model, {
+          tokenizer: opts.tokenizer,
+          threads: opts.threads,
+          device: opts.device,
+          precision: opts.precision,
+          adapter: opts.adapter,
+          basePrecision: opts.basePrecision,
+        })
+      : opts.model;
   const name = opts.modelName ?? (typeof opts.model === 'string' ? defaultModelName(opts.model) : 'grpo-model');
   const served = new ServedModel(opened.model, opened.tokenizer, name);
   const log = opts.log ?? ((line: string) => console.error(`grpo serve: ${line}`));
@@ -160,8 +191,17 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   // prefill; a GPU backend compiling its kernels at first use, minutes on Mesa's software Vulkan device): with Node's
   // 60 s header timeout, requests that arrived meanwhile were answered 408. Still bounded, but far beyond any compute.
   const server = createServer({ headersTimeout: 600_000, requestTimeout: 600_000 }, (req, res) => {
-    (authorized(req) ? dispatch(routes, req, res) : Promise.reject(new ServeError('unauthorized', 'missing or wrong API key: send the header "Authorization: Bearer <key>" with the key this server was started with'))).catch((e: unknown) => {
-      if (httpErrorOf(e).status >= 500 && !(e instanceof ServeError)) log(`internal error on ${req.method} ${req.url}: ${(e as Error)?.stack ?? String(e)}`);
+    (authorized(req)
+      ? dispatch(routes, req, res)
+      : Promise.reject(
+          new ServeError(
+            'unauthorized',
+            'missing or wrong API key: send the header "Authorization: Bearer <key>" with the key this server was started with',
+          ),
+        )
+    ).catch((e: unknown) => {
+      if (httpErrorOf(e).status >= 500 && !(e instanceof ServeError))
+        log(`internal error on ${req.method} ${req.url}: ${(e as Error)?.stack ?? String(e)}`);
       try {
         // an unread body must not be taken for the next request on a kept-alive connection
         sendError(res, e, req.complete ? {} : { connection: 'close' });
@@ -182,7 +222,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     });
   } catch (e) {
     if (ownsModel) opened.model.free();
-    throw new GrpoError('io', `cannot listen on ${urlOf(host, opts.port ?? DEFAULT_PORT)}: ${(e as Error).message}; pick another --port (0 = any free one) or --host`);
+    throw new GrpoError(
+      'io',
+      `cannot listen on ${urlOf(host, opts.port ?? DEFAULT_PORT)}: ${(e as Error).message}; pick another --port (0 = any free one) or --host`,
+    );
   }
   const port = (server.address() as AddressInfo).port;
   const url = urlOf(host, port);

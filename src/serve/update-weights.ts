@@ -26,10 +26,20 @@ import { ServeError, badRequest, httpErrorOf } from './serve-error.ts';
 /** SGLang load_format values this server reads (null: any format the path has) */
 const LOAD_FORMATS: Record<string, ModelFormat | null> = { auto: null, safetensors: 'hf', gguf: 'gguf' };
 
-const FORMAT_NAMES: Record<ModelFormat, string> = { hf: 'Hugging Face folder', gguf: '.gguf file', llama2c: 'llama2.c .bin file' };
+const FORMAT_NAMES: Record<ModelFormat, string> = {
+  hf: 'Hugging Face folder',
+  gguf: '.gguf file',
+  llama2c: 'llama2.c .bin file',
+};
 
 /** SGLang's UpdateWeightFromDiskReqOutput; no request is ever paused here (they wait in the queue) */
-function sendResult(res: ServerResponse, status: number, success: boolean, message: string, headers: Record<string, string> = {}): void {
+function sendResult(
+  res: ServerResponse,
+  status: number,
+  success: boolean,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
   sendJson(res, status, { success, message, num_paused_requests: 0 }, headers);
 }
 
@@ -38,7 +48,8 @@ function asBadPath<T>(path: string, fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    if (e instanceof GrpoError && !(e instanceof ServeError)) throw badRequest('model_path', `'model_path': cannot load weights from ${path}: ${e.message}`);
+    if (e instanceof GrpoError && !(e instanceof ServeError))
+      throw badRequest('model_path', `'model_path': cannot load weights from ${path}: ${e.message}`);
     throw e;
   }
 }
@@ -48,25 +59,40 @@ function reload(ctx: HandlerContext, path: string, loadFormat: string | null): {
   const wanted = LOAD_FORMATS[loadFormat ?? 'auto'];
   const format = asBadPath(path, () => modelFormatOf(path));
   if (wanted && format !== wanted) {
-    throw badRequest('load_format', `'load_format': '${loadFormat}' does not fit ${path}, a ${FORMAT_NAMES[format]}; send 'auto' or leave it out`);
+    throw badRequest(
+      'load_format',
+      `'load_format': '${loadFormat}' does not fit ${path}, a ${FORMAT_NAMES[format]}; send 'auto' or leave it out`,
+    );
   }
   const loaded: LoadedModel = asBadPath(path, () => loadModelWeights(path));
   try {
     return ctx.served.updateWeights(loaded, path);
   } catch (e) {
     // a refused checkpoint: nothing was written. Any other failure happened while uploading: a 500.
-    if (e instanceof GrpoError && e.code === 'weights_mismatch') throw badRequest('model_path', `'model_path': ${e.message}`);
-    ctx.log(`uploading the weights of ${path} failed part way: the served weights may be partly replaced; update them again`);
+    if (e instanceof GrpoError && e.code === 'weights_mismatch')
+      throw badRequest('model_path', `'model_path': ${e.message}`);
+    ctx.log(
+      `uploading the weights of ${path} failed part way: the served weights may be partly replaced; update them again`,
+    );
     throw e;
   }
 }
 
-export async function handleUpdateWeightsFromDisk(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function handleUpdateWeightsFromDisk(
+  ctx: HandlerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   let path: string | null = null;
   try {
     const r = parseUpdateWeightsRequest(await readJsonBody(req));
     if (r.loadFormat !== null && !Object.hasOwn(LOAD_FORMATS, r.loadFormat)) {
-      throw badRequest('load_format', `'load_format': '${r.loadFormat}' is not supported; send ${Object.keys(LOAD_FORMATS).map((f) => `'${f}'`).join(', ')} or leave it out`);
+      throw badRequest(
+        'load_format',
+        `'load_format': '${r.loadFormat}' is not supported; send ${Object.keys(LOAD_FORMATS)
+          .map((f) => `'${f}'`)
+          .join(', ')} or leave it out`,
+      );
     }
     path = r.modelPath;
     ctx.batcher.barrier();

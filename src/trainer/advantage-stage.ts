@@ -5,7 +5,13 @@
  * sequences the update trains on.
  */
 import {
-  advantageEstimators, klPenalizedSequenceRewards, klPenalizedTokenRewards, outcomeTokenRewards, scatterMasked, selectMasked, type Ragged,
+  advantageEstimators,
+  klPenalizedSequenceRewards,
+  klPenalizedTokenRewards,
+  outcomeTokenRewards,
+  scatterMasked,
+  selectMasked,
+  type Ragged,
 } from '../algorithms/index.ts';
 import { GrpoError } from '../errors.ts';
 import type { Tokenizer } from '../model/tokenizer/index.ts';
@@ -24,7 +30,11 @@ export function advantageStage(plan: RunPlan, scored: ScoredBatch, tokenizer: To
   if (rollouts.length === 0) return [];
   const { algorithm } = plan;
   const turnRewards = rollouts.some((r) => r.episode?.turnRewards.length)
-    ? rollouts.map((r) => { const row = r.completionIds.map(() => 0); for (const t of r.episode?.turnRewards ?? []) row[t.at] += t.reward; return row; })
+    ? rollouts.map((r) => {
+        const row = r.completionIds.map(() => 0);
+        for (const t of r.episode?.turnRewards ?? []) row[t.at] += t.reward;
+        return row;
+      })
     : undefined;
   const names = Object.keys(rollouts[0].rewards);
   const weightOf = new Map(plan.rewards.map((r) => [r.name, r.weight]));
@@ -33,15 +43,28 @@ export function advantageStage(plan: RunPlan, scored: ScoredBatch, tokenizer: To
     rewardsByFunc: names.map((n) => rollouts.map((r) => r.rewards[n])),
     rewardWeights: names.map((n) => weightOf.get(n) ?? 1),
     groupSizes: scored.groupSizes,
-    oldLogp: scored.oldLogp, refLogp: scored.refLogp, values: scored.values,
+    oldLogp: scored.oldLogp,
+    refLogp: scored.refLogp,
+    values: scored.values,
     tokenTexts: () => rollouts.map((r) => r.completionIds.map((t) => tokenizer.decode([t]))),
-    sampledMask, turnRewards,
+    sampledMask,
+    turnRewards,
   });
   const groupOf = scored.groupSizes.flatMap((n, g) => Array.from({ length: n }, () => g));
   return rollouts.map((r, i) => ({
-    tokens: [...r.promptIds, ...r.completionIds], promptLength: r.promptIds.length, group: groupOf[i], oldLogp: scored.oldLogp[i], advantages: advantages[i],
-    reward: r.reward, correct: plan.correctness ? isCorrect(r, plan.correctness) : undefined, truncated: r.finishReason === 'length',
-    refLogp: scored.refLogp?.[i], oldValues: scored.values?.[i], returns: returns?.[i], weights: scored.weights?.[i], sampledMask: sampledMask?.[i],
+    tokens: [...r.promptIds, ...r.completionIds],
+    promptLength: r.promptIds.length,
+    group: groupOf[i],
+    oldLogp: scored.oldLogp[i],
+    advantages: advantages[i],
+    reward: r.reward,
+    correct: plan.correctness ? isCorrect(r, plan.correctness) : undefined,
+    truncated: r.finishReason === 'length',
+    refLogp: scored.refLogp?.[i],
+    oldValues: scored.values?.[i],
+    returns: returns?.[i],
+    weights: scored.weights?.[i],
+    sampledMask: sampledMask?.[i],
   }));
 }
 
@@ -84,15 +107,28 @@ export interface AdvantageStageOutput {
 
 export function computeAdvantages(algorithm: ResolvedAlgorithm, input: AdvantageStageInput): AdvantageStageOutput {
   if (input.sampledMask) {
-    const m = input.sampledMask, pick = (r: Ragged | undefined, name: string) => r && selectMasked(r, m, name);
+    const m = input.sampledMask,
+      pick = (r: Ragged | undefined, name: string) => r && selectMasked(r, m, name);
     const out = computeAdvantages(algorithm, {
-      ...input, sampledMask: undefined, oldLogp: pick(input.oldLogp, 'oldLogp')!, refLogp: pick(input.refLogp, 'refLogp'), values: pick(input.values, 'values'),
-      turnRewards: pick(input.turnRewards, 'turnRewards'), tokenTexts: input.tokenTexts && (() => input.tokenTexts!().map((row, i) => row.filter((_, t) => m[i][t] === 1))),
+      ...input,
+      sampledMask: undefined,
+      oldLogp: pick(input.oldLogp, 'oldLogp')!,
+      refLogp: pick(input.refLogp, 'refLogp'),
+      values: pick(input.values, 'values'),
+      turnRewards: pick(input.turnRewards, 'turnRewards'),
+      tokenTexts: input.tokenTexts && (() => input.tokenTexts!().map((row, i) => row.filter((_, t) => m[i][t] === 1))),
     });
-    return { ...out, advantages: scatterMasked(out.advantages, m), returns: out.returns && scatterMasked(out.returns, m) };
+    return {
+      ...out,
+      advantages: scatterMasked(out.advantages, m),
+      returns: out.returns && scatterMasked(out.returns, m),
+    };
   }
   const lengths = input.oldLogp.map((l) => l.length);
-  const kl = algorithm.kl_beta > 0 && algorithm.kl_placement === 'reward' && input.refLogp !== undefined ? { beta: algorithm.kl_beta, kind: algorithm.kl_estimator, clamp: algorithm.kl_clamp || undefined } : null;
+  const kl =
+    algorithm.kl_beta > 0 && algorithm.kl_placement === 'reward' && input.refLogp !== undefined
+      ? { beta: algorithm.kl_beta, kind: algorithm.kl_estimator, clamp: algorithm.kl_clamp || undefined }
+      : null;
   // the KL penalty in the reward: summed over each completion (TRL, verl), or per token for token-level estimators
   const shaped = kl ? klPenalizedSequenceRewards(input.rewards, input.oldLogp, input.refLogp!, kl) : input.rewards;
   const tokenRewards = () => {
@@ -101,12 +137,32 @@ export function computeAdvantages(algorithm: ResolvedAlgorithm, input: Advantage
   };
   const estimator = advantageEstimators.get(algorithm.advantage);
   let { advantages, returns } = estimator.compute(
-    { rewards: shaped, outcomeRewards: input.rewards, tokenRewards, rewardsByFunc: input.rewardsByFunc, rewardWeights: input.rewardWeights, groupSizes: input.groupSizes, lengths, values: input.values },
+    {
+      rewards: shaped,
+      outcomeRewards: input.rewards,
+      tokenRewards,
+      rewardsByFunc: input.rewardsByFunc,
+      rewardWeights: input.rewardWeights,
+      groupSizes: input.groupSizes,
+      lengths,
+      values: input.values,
+    },
     algorithm.advantage_options,
   );
   // the batch transforms that act on advantages (HICRA), over the sampled tokens
   for (const { transform: t, options } of algorithm.batch_transforms) {
-    if (t.advantages) advantages = t.advantages(advantages, input.tokenTexts ?? (() => { throw new GrpoError('config', `batch transform '${t.name}' reads the completions' token texts; pass tokenTexts`); }), options);
+    if (t.advantages)
+      advantages = t.advantages(
+        advantages,
+        input.tokenTexts ??
+          (() => {
+            throw new GrpoError(
+              'config',
+              `batch transform '${t.name}' reads the completions' token texts; pass tokenTexts`,
+            );
+          }),
+        options,
+      );
   }
   return { advantages, returns: estimator.critic ? returns : undefined, shapedRewards: shaped };
 }
@@ -115,6 +171,9 @@ export function computeAdvantages(algorithm: ResolvedAlgorithm, input: Advantage
 function episodeTokenRewards(input: AdvantageStageInput, lengths: number[]): Ragged {
   if (!input.turnRewards) return outcomeTokenRewards(input.rewards, lengths);
   const turns = input.turnRewards;
-  const outcome = outcomeTokenRewards(input.rewards.map((r, i) => r - turns[i].reduce((s, v) => s + v, 0)), lengths);
+  const outcome = outcomeTokenRewards(
+    input.rewards.map((r, i) => r - turns[i].reduce((s, v) => s + v, 0)),
+    lengths,
+  );
   return outcome.map((row, i) => row.map((v, t) => v + turns[i][t]));
 }

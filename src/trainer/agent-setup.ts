@@ -37,12 +37,16 @@ export function agentSetup(config: TrainConfig, tokenizer: Tokenizer, opts: Agen
   const builtins: Record<(typeof env.tools)[number], () => Tool> = {
     calculator: calculatorTool,
     // the sandbox refuses weak isolation now, not at the first call the model makes
-    python: () => { pythonIsolation(); return pythonTool({ timeoutMs }); },
+    python: () => {
+      pythonIsolation();
+      return pythonTool({ timeoutMs });
+    },
   };
   const tools = [...env.tools.map((name) => builtins[name]()), ...(opts.tools ?? [])];
   toolbox(tools);
   const format = toolFormat(env.format, tools, tokenizer);
-  const factory: EnvironmentFactory = opts.environment ?? (() => toolEnvironment(tools, format, { timeoutMs, maxResponseChars: env.max_response_chars }));
+  const factory: EnvironmentFactory =
+    opts.environment ?? (() => toolEnvironment(tools, format, { timeoutMs, maxResponseChars: env.max_response_chars }));
   return {
     toolSchemas: format.name === 'hermes' ? tools.map(toolSchema) : [],
     loopFor: (examples) => ({

@@ -36,16 +36,35 @@ export function saveCheckpoint(dir: string, model: LlamaModel, tokenizer: Tokeni
   writeDirAtomic(dir, (tmp) => {
     savePolicy(path.join(tmp, model.lora ? 'adapter' : 'model'), model, tokenizer);
     const head = model.weights.valueHead;
-    if (head) writeSafetensors(path.join(tmp, 'value_head.safetensors'), [[VALUE_HEAD, lazyHostTensor([1, head.ne[0]], () => head.readF32())]]);
-    writeSafetensors(path.join(tmp, 'optimizer.safetensors'), opt.momentTensors(model.trainableParams).map(([name, t]) => [name, lazyHostTensor([t.numel], () => t.readF32())]));
-    writeFileAtomic(path.join(tmp, 'state.json'), JSON.stringify({ ...state, optimizerStep: opt.stepCount, optimizerSteps: opt.stepCounts(), dropoutRng: model.dropoutRng.state }, null, 1));
+    if (head)
+      writeSafetensors(path.join(tmp, 'value_head.safetensors'), [
+        [VALUE_HEAD, lazyHostTensor([1, head.ne[0]], () => head.readF32())],
+      ]);
+    writeSafetensors(
+      path.join(tmp, 'optimizer.safetensors'),
+      opt.momentTensors(model.trainableParams).map(([name, t]) => [name, lazyHostTensor([t.numel], () => t.readF32())]),
+    );
+    writeFileAtomic(
+      path.join(tmp, 'state.json'),
+      JSON.stringify(
+        {
+          ...state,
+          optimizerStep: opt.stepCount,
+          optimizerSteps: opt.stepCounts(),
+          dropoutRng: model.dropoutRng.state,
+        },
+        null,
+        1,
+      ),
+    );
   });
 }
 
 /** The complete checkpoint folder (or its previous version after a crash mid-write). */
 function checkpointDir(dir: string): string {
   const found = readableDir(dir);
-  if (!found || !existsSync(path.join(found, 'state.json'))) throw new GrpoError('checkpoint', `no complete checkpoint in ${dir} (expected state.json written by grpo train)`);
+  if (!found || !existsSync(path.join(found, 'state.json')))
+    throw new GrpoError('checkpoint', `no complete checkpoint in ${dir} (expected state.json written by grpo train)`);
   return found;
 }
 
@@ -72,7 +91,11 @@ const stateSchema = z.object({
   dropoutRng: z.number().optional(),
 });
 
-type SavedState = TrainerState & { optimizerStep: number; optimizerSteps?: Record<string, number>; dropoutRng?: number };
+type SavedState = TrainerState & {
+  optimizerStep: number;
+  optimizerSteps?: Record<string, number>;
+  dropoutRng?: number;
+};
 
 /** The run's state.json (its config, to resume with it), checked field by field. */
 export function checkpointState(dir: string): SavedState {
@@ -85,12 +108,18 @@ function readState(found: string): SavedState {
   try {
     json = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new GrpoError('checkpoint', `${file} is not readable JSON (${(e as Error).message.split('\n')[0]}): it was damaged after grpo wrote it; restore it, or start the run afresh with --overwrite`);
+    throw new GrpoError(
+      'checkpoint',
+      `${file} is not readable JSON (${(e as Error).message.split('\n')[0]}): it was damaged after grpo wrote it; restore it, or start the run afresh with --overwrite`,
+    );
   }
   const r = stateSchema.safeParse(json);
   if (!r.success) {
     const issue = r.error.issues[0];
-    throw new GrpoError('checkpoint', `${file}: '${issue.path.join('.') || '(root)'}' ${issue.message.toLowerCase()}: the file was edited or damaged; restore it, or start the run afresh with --overwrite`);
+    throw new GrpoError(
+      'checkpoint',
+      `${file}: '${issue.path.join('.') || '(root)'}' ${issue.message.toLowerCase()}: the file was edited or damaged; restore it, or start the run afresh with --overwrite`,
+    );
   }
   return r.data as SavedState;
 }
@@ -98,7 +127,11 @@ function readState(found: string): SavedState {
 /** A file the checkpoint must hold. */
 function checkpointFile(found: string, name: string, why: string): string {
   const file = path.join(found, name);
-  if (!existsSync(file)) throw new GrpoError('checkpoint', `${found} has no ${name} (${why}): the checkpoint is incomplete; resume from an intact copy, or start afresh with --overwrite`);
+  if (!existsSync(file))
+    throw new GrpoError(
+      'checkpoint',
+      `${found} has no ${name} (${why}): the checkpoint is incomplete; resume from an intact copy, or start afresh with --overwrite`,
+    );
   return file;
 }
 
@@ -107,19 +140,33 @@ export function loadCheckpoint(dir: string, model: LlamaModel): TrainerState {
   const found = checkpointDir(dir);
   const state = readState(found);
   if (model.weights.valueHead) {
-    const head = readSafetensors(checkpointFile(found, 'value_head.safetensors', 'the critic head this run trains')).get(VALUE_HEAD);
-    if (!head || head.data.length !== model.weights.valueHead.numel) throw new GrpoError('checkpoint', `${found}/value_head.safetensors lacks '${VALUE_HEAD}' of ${model.weights.valueHead.numel} values: it was written for a different model`);
+    const head = readSafetensors(
+      checkpointFile(found, 'value_head.safetensors', 'the critic head this run trains'),
+    ).get(VALUE_HEAD);
+    if (!head || head.data.length !== model.weights.valueHead.numel)
+      throw new GrpoError(
+        'checkpoint',
+        `${found}/value_head.safetensors lacks '${VALUE_HEAD}' of ${model.weights.valueHead.numel} values: it was written for a different model`,
+      );
     model.weights.valueHead.write(head.data);
   }
-  const moments = readSafetensors(checkpointFile(found, 'optimizer.safetensors', 'the AdamW moments'), () => true, { lazy: true });
+  const moments = readSafetensors(checkpointFile(found, 'optimizer.safetensors', 'the AdamW moments'), () => true, {
+    lazy: true,
+  });
   for (const [name, t] of model.optimizer.momentTensors(model.trainableParams)) {
     const saved = moments.get(name);
-    if (!saved || saved.shape.length !== 1 || saved.shape[0] !== t.numel) throw new GrpoError('checkpoint', `${found}/optimizer.safetensors lacks '${name}' of ${t.numel} values: it was written for a different model`);
+    if (saved?.shape.length !== 1 || saved.shape[0] !== t.numel)
+      throw new GrpoError(
+        'checkpoint',
+        `${found}/optimizer.safetensors lacks '${name}' of ${t.numel} values: it was written for a different model`,
+      );
     t.write(saved.data);
   }
   // a group the checkpoint does not list (one written before groups) resumes at the policy's count
   const opt = model.optimizer;
-  opt.setStepCounts(Object.fromEntries(opt.groupNames.map((n) => [n, state.optimizerSteps?.[n] ?? state.optimizerStep])));
+  opt.setStepCounts(
+    Object.fromEntries(opt.groupNames.map((n) => [n, state.optimizerSteps?.[n] ?? state.optimizerStep])),
+  );
   if (state.dropoutRng !== undefined) model.dropoutRng.state = state.dropoutRng;
   return state;
 }

@@ -4,7 +4,15 @@
  * dL/dV, dL/dH) and its statistics. `sumTerms` adds them once; the backward takes the sums.
  */
 import {
-  aggregationWeights, klLoss, sumLosses, valueLoss, type AggregationNormalizer, type CriticSettings, type LossResult, type PolicyLoss, type Ragged,
+  aggregationWeights,
+  klLoss,
+  sumLosses,
+  valueLoss,
+  type AggregationNormalizer,
+  type CriticSettings,
+  type LossResult,
+  type PolicyLoss,
+  type Ragged,
 } from '../algorithms/index.ts';
 import type { RunPlan } from './run-plan.ts';
 import type { UpdateSequence } from './update-sequence.ts';
@@ -41,16 +49,33 @@ const common = (plan: RunPlan) => ({ aggregation: plan.algorithm.aggregation, ma
  */
 export function policyTerm(plan: RunPlan, method: PolicyLoss, mb: MicroBatch): LossTerm {
   const { part, logp } = mb;
-  const r = microBatchPolicyLoss(method, plan.algorithm.loss_options, {
-    logp, oldLogp: part.map((s) => s.oldLogp), advantages: part.map((s) => s.advantages), rewards: part.map((s) => s.reward),
-    correct: part.every((s) => s.correct !== undefined) ? part.map((s) => (s.correct ? 1 : 0)) : undefined,
-    groupSize: mb.groupSizes, mask: mb.mask, normalizer: mb.normalizer, logpDetached: logp, ...common(plan),
-    weights: part[0].weights ? part.map((s) => s.weights!) : undefined,
-  }, mb.miniSequences);
+  const r = microBatchPolicyLoss(
+    method,
+    plan.algorithm.loss_options,
+    {
+      logp,
+      oldLogp: part.map((s) => s.oldLogp),
+      advantages: part.map((s) => s.advantages),
+      rewards: part.map((s) => s.reward),
+      correct: part.every((s) => s.correct !== undefined) ? part.map((s) => (s.correct ? 1 : 0)) : undefined,
+      groupSize: mb.groupSizes,
+      mask: mb.mask,
+      normalizer: mb.normalizer,
+      logpDetached: logp,
+      ...common(plan),
+      weights: part[0].weights ? part.map((s) => s.weights!) : undefined,
+    },
+    mb.miniSequences,
+  );
   return { loss: r.loss, dlogp: r.dlogp, stats: r.stats ?? {} };
 }
 
-export function microBatchPolicyLoss(method: PolicyLoss, options: Record<string, unknown>, batch: Parameters<PolicyLoss['loss']>[0], miniBatchSequences: number): LossResult {
+export function microBatchPolicyLoss(
+  method: PolicyLoss,
+  options: Record<string, unknown>,
+  batch: Parameters<PolicyLoss['loss']>[0],
+  miniBatchSequences: number,
+): LossResult {
   const r = method.loss(batch, options);
   if (method.scale !== 'per-micro-batch') return r;
   const share = batch.logp.length / miniBatchSequences;
@@ -62,10 +87,19 @@ export function klTerm(plan: RunPlan, mb: MicroBatch): LossTerm | null {
   const { algorithm } = plan;
   if (!(algorithm.kl_beta > 0 && algorithm.kl_placement === 'loss')) return null;
   const k = klLoss({
-    logp: mb.logp, refLogp: mb.part.map((s) => s.refLogp!), kind: algorithm.kl_estimator, beta: algorithm.kl_beta, clamp: algorithm.kl_clamp || undefined,
-    ...common(plan), normalizer: mb.normalizer, mask: mb.mask, logpDetached: mb.logp,
+    logp: mb.logp,
+    refLogp: mb.part.map((s) => s.refLogp!),
+    kind: algorithm.kl_estimator,
+    beta: algorithm.kl_beta,
+    clamp: algorithm.kl_clamp || undefined,
+    ...common(plan),
+    normalizer: mb.normalizer,
+    mask: mb.mask,
+    logpDetached: mb.logp,
   });
-  const tokens = mb.mask ? mb.mask.reduce((s, m) => s + m.reduce((x, y) => x + y, 0), 0) : mb.logp.reduce((s, l) => s + l.length, 0);
+  const tokens = mb.mask
+    ? mb.mask.reduce((s, m) => s + m.reduce((x, y) => x + y, 0), 0)
+    : mb.logp.reduce((s, l) => s + l.length, 0);
   return { loss: k.loss, dlogp: k.dlogp, stats: { kl: k.stats?.kl ?? 0, kl_tokens: tokens } };
 }
 
@@ -73,10 +107,19 @@ export function klTerm(plan: RunPlan, mb: MicroBatch): LossTerm | null {
 export function valueTerm(critic: CriticSettings | undefined, plan: RunPlan, mb: MicroBatch): LossTerm | null {
   if (!critic) return null;
   const v = valueLoss({
-    values: mb.values!, oldValues: mb.part.map((s) => s.oldValues!), returns: mb.part.map((s) => s.returns!), clipRange: critic.clip,
-    ...common(plan), normalizer: mb.normalizer, mask: mb.mask,
+    values: mb.values!,
+    oldValues: mb.part.map((s) => s.oldValues!),
+    returns: mb.part.map((s) => s.returns!),
+    clipRange: critic.clip,
+    ...common(plan),
+    normalizer: mb.normalizer,
+    mask: mb.mask,
   });
-  return { loss: critic.coef * v.loss, dvalues: v.dvalues.map((row) => row.map((x) => critic.coef * x)), stats: { value_loss: v.loss, value_clip_ratio: v.stats.value_clip_ratio } };
+  return {
+    loss: critic.coef * v.loss,
+    dvalues: v.dvalues.map((row) => row.map((x) => critic.coef * x)),
+    stats: { value_loss: v.loss, value_clip_ratio: v.stats.value_clip_ratio },
+  };
 }
 
 /**
@@ -85,23 +128,43 @@ export function valueTerm(critic: CriticSettings | undefined, plan: RunPlan, mb:
  */
 export function entropyTerm(plan: RunPlan, mb: MicroBatch): LossTerm {
   const c = plan.algorithm.entropy_coef;
-  let sum = 0, tokens = 0;
-  mb.entropy.forEach((row, i) => row.forEach((h, t) => { if (!mb.mask || mb.mask[i][t] === 1) { sum += h; tokens++; } }));
+  let sum = 0,
+    tokens = 0;
+  mb.entropy.forEach((row, i) =>
+    row.forEach((h, t) => {
+      if (!mb.mask || mb.mask[i][t] === 1) {
+        sum += h;
+        tokens++;
+      }
+    }),
+  );
   const stats = { entropy_sum: sum, entropy_tokens: tokens };
   if (c === 0) return { loss: 0, stats };
-  const w = aggregationWeights(plan.algorithm.aggregation, mb.part.map((s) => s.oldLogp.length), { ...common(plan), normalizer: mb.normalizer, mask: mb.mask });
+  const w = aggregationWeights(
+    plan.algorithm.aggregation,
+    mb.part.map((s) => s.oldLogp.length),
+    { ...common(plan), normalizer: mb.normalizer, mask: mb.mask },
+  );
   const loss = -c * w.reduce((s, row, i) => s + row.reduce((t, x, j) => t + x * mb.entropy[i][j], 0), 0);
   return { loss, dentropy: w.map((row) => row.map((x) => -c * x)), stats };
 }
 
 /** The terms added once: the loss and the coefficients the backward takes; `finite` false when any is not. */
-export function sumTerms(terms: (LossTerm | null)[]): { loss: number; dlogp?: Ragged; dvalues?: Ragged; dentropy?: Ragged; finite: boolean } {
+export function sumTerms(terms: (LossTerm | null)[]): {
+  loss: number;
+  dlogp?: Ragged;
+  dvalues?: Ragged;
+  dentropy?: Ragged;
+  finite: boolean;
+} {
   const present = terms.filter((t): t is LossTerm => t !== null);
   const withLogp = present.filter((t) => t.dlogp).map((t) => ({ loss: 0, dlogp: t.dlogp! }));
   const dlogp = withLogp.length ? sumLosses(...withLogp).dlogp : undefined;
   const dvalues = present.find((t) => t.dvalues)?.dvalues;
   const dentropy = present.find((t) => t.dentropy)?.dentropy;
   const loss = present.reduce((s, t) => s + t.loss, 0);
-  const finite = Number.isFinite(loss) && [dlogp, dvalues, dentropy].every((rows) => !rows || rows.every((row) => row.every(Number.isFinite)));
+  const finite =
+    Number.isFinite(loss) &&
+    [dlogp, dvalues, dentropy].every((rows) => !rows || rows.every((row) => row.every(Number.isFinite)));
   return { loss, dlogp, dvalues, dentropy, finite };
 }

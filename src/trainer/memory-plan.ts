@@ -43,7 +43,8 @@ const RUNTIME_BYTES = 0.4e9;
 
 export function planTrainingMemory(p: MemoryPlanInput): MemoryPlan {
   const c = p.config;
-  const q = c.nHeads * c.headDim, kv = c.nKvHeads * c.headDim;
+  const q = c.nHeads * c.headDim,
+    kv = c.nKvHeads * c.headDim;
   const layerMatrices = c.nLayers * (2 * c.dim * q + 2 * c.dim * kv + 3 * c.dim * c.ffnDim);
   const embedding = c.vocabSize * c.dim;
   const head = c.tieEmbeddings ? 0 : embedding;
@@ -54,8 +55,25 @@ export function planTrainingMemory(p: MemoryPlanInput): MemoryPlan {
   if (p.lora) {
     const storage = BYTES[p.basePrecision ?? 'bf16'];
     const s = loraSettings(p.lora);
-    const adapted = c.nLayers * s.targetModules.reduce((n, m) => n + s.r * (m === 'q_proj' ? c.dim + q : m === 'k_proj' || m === 'v_proj' ? c.dim + kv : m === 'o_proj' ? q + c.dim : c.dim + c.ffnDim), 0);
-    parts.push([`frozen base (${p.basePrecision ?? 'bf16'})`, (layerMatrices + embedding + head) * storage + small * 4]);
+    const adapted =
+      c.nLayers *
+      s.targetModules.reduce(
+        (n, m) =>
+          n +
+          s.r *
+            (m === 'q_proj'
+              ? c.dim + q
+              : m === 'k_proj' || m === 'v_proj'
+                ? c.dim + kv
+                : m === 'o_proj'
+                  ? q + c.dim
+                  : c.dim + c.ffnDim),
+        0,
+      );
+    parts.push([
+      `frozen base (${p.basePrecision ?? 'bf16'})`,
+      (layerMatrices + embedding + head) * storage + small * 4,
+    ]);
     parts.push(['transposed base for the backward', multiplied * storage]);
     parts.push(['adapters, their gradients and AdamW moments', adapted * 16]);
   } else {
@@ -64,7 +82,11 @@ export function planTrainingMemory(p: MemoryPlanInput): MemoryPlan {
     // bf16: a copy and a transposed copy at 2 bytes each; f32: one transposed copy at 4
     parts.push([p.precision === 'bf16' ? 'bf16 and transposed bf16 copies' : 'transposed f32 copies', multiplied * 4]);
     parts.push(['gradients and AdamW moments', params * 12]);
-    if (p.separateReference) parts.push([`KL reference model (${p.precision})`, (layerMatrices + embedding + head) * (p.precision === 'bf16' ? 2 : 4)]);
+    if (p.separateReference)
+      parts.push([
+        `KL reference model (${p.precision})`,
+        (layerMatrices + embedding + head) * (p.precision === 'bf16' ? 2 : 4),
+      ]);
   }
   const tokens = p.sequenceTokens * p.sequencesPerPass;
   // f32 values kept per token and layer for the backward: residual and norm inputs and outputs, projections'
@@ -72,10 +94,17 @@ export function planTrainingMemory(p: MemoryPlanInput): MemoryPlan {
   const perTokenLayer = 4 * (6 * c.dim + 3 * q + 2 * kv + 3 * c.ffnDim);
   const probs = 4 * p.sequencesPerPass * c.nHeads * p.sequenceTokens * p.sequenceTokens;
   const layersKept = p.recompute ? 1 : c.nLayers;
-  parts.push([`activations (${tokens} tokens, ${p.recompute ? 'recomputed per layer' : `${c.nLayers} layers kept`})`, layersKept * (tokens * perTokenLayer + probs) + (p.recompute ? c.nLayers * tokens * c.dim * 4 : 0)]);
+  parts.push([
+    `activations (${tokens} tokens, ${p.recompute ? 'recomputed per layer' : `${c.nLayers} layers kept`})`,
+    layersKept * (tokens * perTokenLayer + probs) + (p.recompute ? c.nLayers * tokens * c.dim * 4 : 0),
+  ]);
   parts.push(['log-prob head chunks', 4 * 4 * Math.min(VOCAB_CHUNK_ELEMENTS, c.vocabSize * tokens)]);
   // the probabilities a pass keeps for its backward (token-head.ts), unless gradient checkpointing asks for less memory
-  if (!p.recompute) parts.push(['kept head probabilities', Math.min(HEAD_KEEP_BYTES, c.vocabSize * tokens * (p.precision === 'bf16' ? 2 : 4))]);
+  if (!p.recompute)
+    parts.push([
+      'kept head probabilities',
+      Math.min(HEAD_KEEP_BYTES, c.vocabSize * tokens * (p.precision === 'bf16' ? 2 : 4)),
+    ]);
   parts.push(['generation KV cache', p.generationSlots * p.sequenceTokens * c.nLayers * 2 * kv * 4]);
   parts.push(['runtime', RUNTIME_BYTES]);
   return { parts, total: parts.reduce((n, [, b]) => n + b, 0) };
@@ -90,7 +119,9 @@ export function availableMemory(): number {
     try {
       const v = Number(readFileSync(file, 'utf8').trim());
       if (Number.isFinite(v) && v > 0) limit = Math.min(limit, v);
-    } catch { /* not in a cgroup with a limit */ }
+    } catch {
+      /* not in a cgroup with a limit */
+    }
   }
   return limit;
 }
@@ -116,17 +147,24 @@ export interface MemoryBudget {
  * null: nothing to check against (a backend that reports no memory).
  */
 export function memoryBudget(device: DeviceInfo): MemoryBudget | null {
-  if (device.kind === 'cpu' || process.env.GRPO_MEMORY_LIMIT_GB) return { bytes: availableMemory(), where: 'this machine has' };
-  return device.memoryFree > 0 ? { bytes: device.memoryFree, where: `${device.name} (${device.description}) has`, runtimeElsewhere: true } : null;
+  if (device.kind === 'cpu' || process.env.GRPO_MEMORY_LIMIT_GB)
+    return { bytes: availableMemory(), where: 'this machine has' };
+  return device.memoryFree > 0
+    ? { bytes: device.memoryFree, where: `${device.name} (${device.description}) has`, runtimeElsewhere: true }
+    : null;
 }
 
 /** Throw before anything is allocated when the plan does not fit the memory available. */
 export function checkMemoryPlan(plan: MemoryPlan, available: number | MemoryBudget = availableMemory()): void {
-  const budget: MemoryBudget = typeof available === 'number' ? { bytes: available, where: 'this machine has' } : available;
+  const budget: MemoryBudget =
+    typeof available === 'number' ? { bytes: available, where: 'this machine has' } : available;
   const needed = plan.total - (budget.runtimeElsewhere ? RUNTIME_BYTES : 0);
   if (needed <= budget.bytes) return;
-  throw new GrpoError('memory', `this run needs about ${gb(needed)} and ${budget.where} ${gb(budget.bytes)} free: ${describePlan(plan)}. ` +
-    'To fit: train LoRA adapters (model.lora: {}, base held in bf16 or q8_0), set training.gradient_checkpointing: true, ' +
-    'lower training.micro_batch_groups (or micro_batch_sequences), rollout.prompts_per_step × group_size (the generation KV cache), or shorten rollout.max_tokens / data.max_prompt_tokens. ' +
-    'training.check_memory: false skips this check.');
+  throw new GrpoError(
+    'memory',
+    `this run needs about ${gb(needed)} and ${budget.where} ${gb(budget.bytes)} free: ${describePlan(plan)}. ` +
+      'To fit: train LoRA adapters (model.lora: {}, base held in bf16 or q8_0), set training.gradient_checkpointing: true, ' +
+      'lower training.micro_batch_groups (or micro_batch_sequences), rollout.prompts_per_step × group_size (the generation KV cache), or shorten rollout.max_tokens / data.max_prompt_tokens. ' +
+      'training.check_memory: false skips this check.',
+  );
 }

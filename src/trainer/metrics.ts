@@ -18,7 +18,10 @@ export class MetricsLog {
   readonly completionsFile: string;
   private readonly tensorboard: TensorBoardWriter | null;
 
-  constructor(readonly dir: string, opts: { tensorboard?: boolean } = {}) {
+  constructor(
+    readonly dir: string,
+    opts: { tensorboard?: boolean } = {},
+  ) {
     mkdirSync(dir, { recursive: true });
     this.file = path.join(dir, 'metrics.jsonl');
     this.completionsFile = path.join(dir, 'completions.jsonl');
@@ -37,7 +40,12 @@ export class MetricsLog {
   reset(step = 0): void {
     const keep = (f: string, pick: (rows: string[]) => string[]) => {
       const rows = existsSync(f) ? readFileSync(f, 'utf8').split('\n').filter(Boolean) : [];
-      writeFileSync(f, pick(rows).map((l) => l + '\n').join(''));
+      writeFileSync(
+        f,
+        pick(rows)
+          .map((l) => l + '\n')
+          .join(''),
+      );
     };
     keep(this.file, (rows) => rows.slice(0, step));
     keep(this.completionsFile, (rows) => rows.filter((r) => (JSON.parse(r) as { step: number }).step <= step));
@@ -45,7 +53,11 @@ export class MetricsLog {
 
   write(record: MetricRecord): void {
     appendFileSync(this.file, JSON.stringify(record) + '\n');
-    this.tensorboard?.write(Number(record.step), record, typeof record.wall_time === 'number' ? record.wall_time : undefined);
+    this.tensorboard?.write(
+      Number(record.step),
+      record,
+      typeof record.wall_time === 'number' ? record.wall_time : undefined,
+    );
   }
 
   writeCompletions(record: unknown): void {
@@ -56,10 +68,16 @@ export class MetricsLog {
 /** Progress bar on a terminal; a plain line every few seconds otherwise (CI logs). */
 export function progressBar(total: number, quiet: boolean) {
   if (quiet) return { start: () => {}, update: (_v: number, _p: Record<string, string>) => {}, stop: () => {} };
-  const bar = new cliProgress.SingleBar({
-    format: 'grpo {bar} {value}/{total} | reward {reward} | acc {acc} | len {len} | kl {kl} | ETA {eta_formatted}',
-    hideCursor: true, noTTYOutput: true, notTTYSchedule: 5000, etaBuffer: 20,
-  }, cliProgress.Presets.shades_classic);
+  const bar = new cliProgress.SingleBar(
+    {
+      format: 'grpo {bar} {value}/{total} | reward {reward} | acc {acc} | len {len} | kl {kl} | ETA {eta_formatted}',
+      hideCursor: true,
+      noTTYOutput: true,
+      notTTYSchedule: 5000,
+      etaBuffer: 20,
+    },
+    cliProgress.Presets.shades_classic,
+  );
   return {
     start: (value: number) => bar.start(total, value, { reward: '-', acc: '-', len: '-', kl: '-' }),
     update: (value: number, payload: Record<string, string>) => bar.update(value, payload),

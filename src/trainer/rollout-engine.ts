@@ -32,12 +32,23 @@ export interface RolloutEngine {
    * completions of every prompt — with `agent`, multi-turn episodes in its environment; `onPrompt` receives each
    * prompt's group as soon as it is ready (scoring overlaps generation)
    */
-  generate(prompts: number[][], opts: GenerateOptions, onPrompt?: (promptIndex: number, group: Completion[]) => void, agent?: AgentLoop): Promise<Completion[]>;
+  generate(
+    prompts: number[][],
+    opts: GenerateOptions,
+    onPrompt?: (promptIndex: number, group: Completion[]) => void,
+    agent?: AgentLoop,
+  ): Promise<Completion[]>;
   /** make the engine sample from the policy's current weights */
   sync(): Promise<void>;
 }
 
-export async function makeRolloutEngine(config: TrainConfig, model: LlamaModel, tokenizer: Tokenizer, runDir: string, longestPrompt = 0): Promise<RolloutEngine> {
+export async function makeRolloutEngine(
+  config: TrainConfig,
+  model: LlamaModel,
+  tokenizer: Tokenizer,
+  runDir: string,
+  longestPrompt = 0,
+): Promise<RolloutEngine> {
   const r = config.rollout;
   if (r.engine === 'embedded') {
     const precision = resolvePrecision(r.precision ?? model.precision, model.backend);
@@ -47,14 +58,29 @@ export async function makeRolloutEngine(config: TrainConfig, model: LlamaModel, 
       generate: async (prompts, opts, onPrompt, agent) => {
         if (agent) return embeddedEpisodes(model, prompts, { ...opts, precision }, agent, onPrompt);
         const out = generate(model, prompts, { ...opts, precision });
-        if (onPrompt) prompts.forEach((_, p) => onPrompt(p, out.filter((c) => c.promptIndex === p)));
+        if (onPrompt)
+          prompts.forEach((_, p) =>
+            onPrompt(
+              p,
+              out.filter((c) => c.promptIndex === p),
+            ),
+          );
         return out;
       },
       sync: async () => {},
     };
   }
-  if (!r.base_url) throw new GrpoError('config', "rollout.base_url is needed with rollout.engine 'openai' (e.g. http://127.0.0.1:8000/v1)");
-  const probe = new OpenAIClient({ baseUrl: r.base_url, model: r.served_model ?? '(listing models)', apiKey: r.api_key, memoryCache: false });
+  if (!r.base_url)
+    throw new GrpoError(
+      'config',
+      "rollout.base_url is needed with rollout.engine 'openai' (e.g. http://127.0.0.1:8000/v1)",
+    );
+  const probe = new OpenAIClient({
+    baseUrl: r.base_url,
+    model: r.served_model ?? '(listing models)',
+    apiKey: r.api_key,
+    memoryCache: false,
+  });
   const models = await probe.modelInfo();
   const served = r.served_model ?? models[0]?.id;
   if (!served) throw new GrpoError('http', `${r.base_url}/models lists no model`);
@@ -62,16 +88,28 @@ export async function makeRolloutEngine(config: TrainConfig, model: LlamaModel, 
   const context = models.find((m) => m.id === served)?.contextLength;
   const needed = longestPrompt + r.max_tokens;
   if (context !== undefined && needed > context) {
-    throw new GrpoError('config', `the rollout engine serves '${served}' with a context of ${context} tokens, but the longest prompt (${longestPrompt}) and rollout.max_tokens (${r.max_tokens}) need ${needed}: start it with a longer context (vLLM --max-model-len ${needed}) or lower data.max_prompt_tokens / rollout.max_tokens`);
+    throw new GrpoError(
+      'config',
+      `the rollout engine serves '${served}' with a context of ${context} tokens, but the longest prompt (${longestPrompt}) and rollout.max_tokens (${r.max_tokens}) need ${needed}: start it with a longer context (vLLM --max-model-len ${needed}) or lower data.max_prompt_tokens / rollout.max_tokens`,
+    );
   }
   // no cache: the same prompt and seed must be sampled again after every weight update
-  const clientFor = (name: string) => new OpenAIClient({ baseUrl: r.base_url!, model: name, apiKey: r.api_key, concurrency: r.concurrency, memoryCache: false });
+  const clientFor = (name: string) =>
+    new OpenAIClient({
+      baseUrl: r.base_url!,
+      model: name,
+      apiKey: r.api_key,
+      concurrency: r.concurrency,
+      memoryCache: false,
+    });
   let client = clientFor(served);
   const syncDir = path.resolve(runDir, 'rollout-weights');
-  let adapterName: string | null = null, syncs = 0;
+  let adapterName: string | null = null,
+    syncs = 0;
   return {
     recomputeLogprobs: true,
-    generate: (prompts, opts, onPrompt, agent) => (agent ? remoteEpisodes(client, prompts, opts, agent, onPrompt) : generateRemote(client, prompts, opts, onPrompt)),
+    generate: (prompts, opts, onPrompt, agent) =>
+      agent ? remoteEpisodes(client, prompts, opts, agent, onPrompt) : generateRemote(client, prompts, opts, onPrompt),
     sync: async () => {
       if (r.weight_sync === 'none') return;
       if (!model.lora) {
@@ -79,11 +117,22 @@ export async function makeRolloutEngine(config: TrainConfig, model: LlamaModel, 
         await postJson(rootOf(r.base_url!), '/update_weights_from_disk', { model_path: syncDir }, r.api_key);
         return;
       }
-      const name = `grpo-policy-${++syncs}`, dir = path.join(syncDir, name);
+      const name = `grpo-policy-${++syncs}`,
+        dir = path.join(syncDir, name);
       savePolicy(dir, model, tokenizer);
-      await postJson(r.base_url!.replace(/\/+$/, ''), '/load_lora_adapter', { lora_name: name, lora_path: dir }, r.api_key);
+      await postJson(
+        r.base_url!.replace(/\/+$/, ''),
+        '/load_lora_adapter',
+        { lora_name: name, lora_path: dir },
+        r.api_key,
+      );
       if (adapterName) {
-        await postJson(r.base_url!.replace(/\/+$/, ''), '/unload_lora_adapter', { lora_name: adapterName }, r.api_key).catch(() => {});
+        await postJson(
+          r.base_url!.replace(/\/+$/, ''),
+          '/unload_lora_adapter',
+          { lora_name: adapterName },
+          r.api_key,
+        ).catch(() => {});
         rmSync(path.join(syncDir, adapterName), { recursive: true, force: true });
       }
       adapterName = name;
@@ -112,6 +161,14 @@ async function postJson(root: string, route: string, body: unknown, apiKey?: str
   }
   const text = await res.text();
   let ok = res.ok;
-  try { ok = ok && (JSON.parse(text) as { success?: boolean }).success !== false; } catch { /* a non-JSON 2xx counts as success */ }
-  if (!ok) throw new GrpoError('http', `POST ${url} → HTTP ${res.status}: ${text.slice(0, 300)}; the engine must implement ${route.includes('lora') ? "vLLM's runtime LoRA loading (VLLM_ALLOW_RUNTIME_LORA_UPDATING=True, --enable-lora)" : "SGLang's update_weights_from_disk"} (or set rollout.weight_sync: none)`);
+  try {
+    ok = ok && (JSON.parse(text) as { success?: boolean }).success !== false;
+  } catch {
+    /* a non-JSON 2xx counts as success */
+  }
+  if (!ok)
+    throw new GrpoError(
+      'http',
+      `POST ${url} → HTTP ${res.status}: ${text.slice(0, 300)}; the engine must implement ${route.includes('lora') ? "vLLM's runtime LoRA loading (VLLM_ALLOW_RUNTIME_LORA_UPDATING=True, --enable-lora)" : "SGLang's update_weights_from_disk"} (or set rollout.weight_sync: none)`,
+    );
 }

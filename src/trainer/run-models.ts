@@ -40,12 +40,24 @@ export interface RunModels {
   free(): void;
 }
 
-export async function openRunModels(config: TrainConfig, plan: RunPlan, opts: { resume?: string; tasks?: EmbeddedTasks } & AgentOptions): Promise<RunModels> {
+export async function openRunModels(
+  config: TrainConfig,
+  plan: RunPlan,
+  opts: { resume?: string; tasks?: EmbeddedTasks } & AgentOptions,
+): Promise<RunModels> {
   const basePath = resolveModelPath(config.model.path);
   const shape = modelConfigOf(basePath);
-  const tokenizer = config.model.tokenizer ? loadTokenizer(config.model.tokenizer) : loadTokenizerForModel(basePath, shape.vocabSize);
+  const tokenizer = config.model.tokenizer
+    ? loadTokenizer(config.model.tokenizer)
+    : loadTokenizerForModel(basePath, shape.vocabSize);
   const agent = agentSetup(config, tokenizer, opts);
-  const prompts = await runPrompts(config, tokenizer, opts.tasks ?? {}, promptBudget(config, shape.maxSeqLen), agent?.toolSchemas);
+  const prompts = await runPrompts(
+    config,
+    tokenizer,
+    opts.tasks ?? {},
+    promptBudget(config, shape.maxSeqLen),
+    agent?.toolSchemas,
+  );
   const lora = config.model.lora ? loraOptions(config.model.lora) : undefined;
   // the run's device: precision 'auto' resolves where the run computes (a GPU backend reports no CPU features:
   // f32), and the memory check uses its memory
@@ -54,11 +66,19 @@ export async function openRunModels(config: TrainConfig, plan: RunPlan, opts: { 
   const precision = resolvePrecision(config.model.precision, probe);
   probe.free();
   const hasKl = plan.algorithm.kl_beta > 0;
-  const longestPrompt = Math.max(0, ...prompts.train.promptIds.map((p) => p.length), ...prompts.eval.promptIds.map((p) => p.length));
+  const longestPrompt = Math.max(
+    0,
+    ...prompts.train.promptIds.map((p) => p.length),
+    ...prompts.eval.promptIds.map((p) => p.length),
+  );
   const groupSize = config.rollout.group_size;
   const memory = planTrainingMemory({
-    config: shape, precision, lora, basePrecision: config.model.base_precision,
-    separateReference: hasKl && !lora, recompute: config.training.gradient_checkpointing,
+    config: shape,
+    precision,
+    lora,
+    basePrecision: config.model.base_precision,
+    separateReference: hasKl && !lora,
+    recompute: config.training.gradient_checkpointing,
     sequenceTokens: longestPrompt + config.rollout.max_tokens,
     sequencesPerPass: plan.passes.sequences,
     generationSlots: config.rollout.prompts_per_step * groupSize,
@@ -69,9 +89,18 @@ export async function openRunModels(config: TrainConfig, plan: RunPlan, opts: { 
   }
 
   const resumed = opts.resume ? checkpointPolicy(opts.resume) : null;
-  const engine = { threads: config.model.threads, device: config.model.device, tokenizer, precision: config.model.precision };
+  const engine = {
+    threads: config.model.threads,
+    device: config.model.device,
+    tokenizer,
+    precision: config.model.precision,
+  };
   const { model } = openModel(resumed?.model ?? basePath, {
-    ...engine, valueHead: plan.critic !== null, lora, basePrecision: config.model.base_precision, adapter: resumed?.adapter,
+    ...engine,
+    valueHead: plan.critic !== null,
+    lora,
+    basePrecision: config.model.base_precision,
+    adapter: resumed?.adapter,
     recompute: config.training.gradient_checkpointing,
   });
   let refModel: LlamaModel | null = null;
@@ -81,6 +110,22 @@ export async function openRunModels(config: TrainConfig, plan: RunPlan, opts: { 
     model.free();
     throw e;
   }
-  const ref: Reference | null = hasKl ? (lora ? { model, adapters: false } : { model: refModel!, adapters: true }) : null;
-  return { model, tokenizer, prompts, ref, memory, basePath, agent, free: () => { model.free(); refModel?.free(); } };
+  const ref: Reference | null = hasKl
+    ? lora
+      ? { model, adapters: false }
+      : { model: refModel!, adapters: true }
+    : null;
+  return {
+    model,
+    tokenizer,
+    prompts,
+    ref,
+    memory,
+    basePath,
+    agent,
+    free: () => {
+      model.free();
+      refModel?.free();
+    },
+  };
 }

@@ -72,35 +72,72 @@ export interface RunPlan {
   steps: number;
 }
 
-export function resolveRunPlan(config: TrainConfig, opts: { rewards?: RewardSpec[]; correctness?: string } = {}): RunPlan {
-  const r = config.rollout, t = config.training, o = config.optimizer;
+export function resolveRunPlan(
+  config: TrainConfig,
+  opts: { rewards?: RewardSpec[]; correctness?: string } = {},
+): RunPlan {
+  const r = config.rollout,
+    t = config.training,
+    o = config.optimizer;
   const algorithm = resolveAlgorithm(config.algorithm, { groupSize: r.group_size, maxTokens: r.max_tokens });
   const updatesPerStep = algorithm.mini_batches * algorithm.num_iterations;
-  const schedule: LrSchedule = { kind: o.schedule, lr: o.lr, warmupSteps: o.warmup_steps, totalSteps: t.steps * updatesPerStep, minRatio: o.min_lr_ratio };
+  const schedule: LrSchedule = {
+    kind: o.schedule,
+    lr: o.lr,
+    warmupSteps: o.warmup_steps,
+    totalSteps: t.steps * updatesPerStep,
+    minRatio: o.min_lr_ratio,
+  };
   const correctness = opts.correctness ?? correctnessReward(config.rewards);
-  const groupRelative = !!advantageEstimators.get(algorithm.advantage).groupRelative || !!policyLosses.get(algorithm.loss).wholeGroups;
+  const groupRelative =
+    !!advantageEstimators.get(algorithm.advantage).groupRelative || !!policyLosses.get(algorithm.loss).wholeGroups;
   const plan: RunPlan = {
     algorithm,
     critic: criticOf(algorithm, schedule, updatesPerStep, t.steps),
     rewards: opts.rewards ?? buildRewards(config.rewards),
     correctness,
     transformRun: { groupSize: r.group_size, maxTokens: r.max_tokens, groupRelative, correctness },
-    sampling: { promptsPerStep: r.prompts_per_step, groupSize: r.group_size, maxTokens: r.max_tokens, temperature: r.temperature, topP: r.top_p, topK: r.top_k, minP: r.min_p, stop: r.stop },
+    sampling: {
+      promptsPerStep: r.prompts_per_step,
+      groupSize: r.group_size,
+      maxTokens: r.max_tokens,
+      temperature: r.temperature,
+      topP: r.top_p,
+      topK: r.top_k,
+      minP: r.min_p,
+      stop: r.stop,
+    },
     scoringTemperature: r.temperature,
-    passes: { sequences: t.micro_batch_sequences ?? t.micro_batch_groups * r.group_size, groups: t.micro_batch_groups, independentSequences: t.micro_batch_sequences },
-    schedule, maxGradNorm: o.max_grad_norm, seed: config.seed, steps: t.steps,
+    passes: {
+      sequences: t.micro_batch_sequences ?? t.micro_batch_groups * r.group_size,
+      groups: t.micro_batch_groups,
+      independentSequences: t.micro_batch_sequences,
+    },
+    schedule,
+    maxGradNorm: o.max_grad_norm,
+    seed: config.seed,
+    steps: t.steps,
   };
   checkCorrectnessNeeds(plan);
   return plan;
 }
 
 /** The critic of a method with a value head, or null. */
-export function criticOf(algorithm: ResolvedAlgorithm, policy: LrSchedule, updatesPerStep: number, steps: number): Critic | null {
+export function criticOf(
+  algorithm: ResolvedAlgorithm,
+  policy: LrSchedule,
+  updatesPerStep: number,
+  steps: number,
+): Critic | null {
   const settings = advantageEstimators.get(algorithm.advantage).critic?.(algorithm.advantage_options);
   if (!settings) return null;
   const ownPass = settings.updateSteps > 0;
   if (settings.lr === undefined && !ownPass) return { settings, group: null, schedule: null, ownPass };
-  const schedule = { ...policy, lr: settings.lr ?? policy.lr, totalSteps: steps * (ownPass ? settings.updateSteps : updatesPerStep) };
+  const schedule = {
+    ...policy,
+    lr: settings.lr ?? policy.lr,
+    totalSteps: steps * (ownPass ? settings.updateSteps : updatesPerStep),
+  };
   return { settings, group: CRITIC_GROUP, schedule, ownPass };
 }
 
@@ -109,13 +146,18 @@ function checkCorrectnessNeeds(plan: RunPlan): void {
   if (plan.correctness) return;
   const { algorithm } = plan;
   const lossWayOut = policyLosses.get(algorithm.loss).needsCorrectness?.(algorithm.loss_options);
-  if (lossWayOut !== undefined) throw noCorrectness(`policy loss '${algorithm.loss}' splits answers by correctness`, lossWayOut);
+  if (lossWayOut !== undefined)
+    throw noCorrectness(`policy loss '${algorithm.loss}' splits answers by correctness`, lossWayOut);
   for (const { transform: t, options } of algorithm.batch_transforms) {
     const wayOut = t.needsCorrectness?.(options);
-    if (wayOut !== undefined) throw noCorrectness(`batch transform '${t.name}' (${t.description}) reads correctness`, wayOut);
+    if (wayOut !== undefined)
+      throw noCorrectness(`batch transform '${t.name}' (${t.description}) reads correctness`, wayOut);
   }
 }
 
 function noCorrectness(what: string, wayOut: string): GrpoError {
-  return new GrpoError('config', `${what}, but no reward of this run decides it (math, countdown, code, or train({ correctness })); ${wayOut}`);
+  return new GrpoError(
+    'config',
+    `${what}, but no reward of this run decides it (math, countdown, code, or train({ correctness })); ${wayOut}`,
+  );
 }

@@ -9,11 +9,19 @@ import { VALUE_HEAD } from '../model/llama-weights.ts';
 import type { LlamaModel } from '../model/llama-model.ts';
 import type { Tokenizer } from '../model/tokenizer/index.ts';
 
-export function savePolicy(dir: string, model: LlamaModel, tokenizer: Tokenizer, opts: { baseModel?: string; dtype?: 'F32' | 'BF16' } = {}): void {
+export function savePolicy(
+  dir: string,
+  model: LlamaModel,
+  tokenizer: Tokenizer,
+  opts: { baseModel?: string; dtype?: 'F32' | 'BF16' } = {},
+): void {
   // the cached graphs' activations make room for the tensors being streamed out
   model.releaseGraphs();
   if (model.lora) {
-    writePeftAdapter(dir, model.lora, { baseModel: opts.baseModel, extra: (tmp) => writeTokenizerFiles(tmp, tokenizer) });
+    writePeftAdapter(dir, model.lora, {
+      baseModel: opts.baseModel,
+      extra: (tmp) => writeTokenizerFiles(tmp, tokenizer),
+    });
     return;
   }
   const weights = model.weights.streamed();

@@ -43,7 +43,11 @@ export function scoreRollouts(plan: RunPlan, models: ScoringModels, batch: Rollo
     const size = plan.passes.sequences;
     for (let i = 0; i < tokens.length; i += size) {
       const part = rollouts.slice(i, i + size);
-      const p = m.forward(tokens.slice(i, i + size), { temperature: plan.scoringTemperature, adapters, scoreFrom: part.map((r) => r.promptIds.length - 1) });
+      const p = m.forward(tokens.slice(i, i + size), {
+        temperature: plan.scoringTemperature,
+        adapters,
+        scoreFrom: part.map((r) => r.promptIds.length - 1),
+      });
       out.push(...(pick === 'logp' ? p.logp : p.values!).map((row) => Array.from(row)));
     }
     return out;
@@ -53,8 +57,21 @@ export function scoreRollouts(plan: RunPlan, models: ScoringModels, batch: Rollo
   // the engine's log-probs enter only through the optional TIS / MIS correction (docs/methods/kl-and-corrections.md)
   const rolloutLogp = rollouts.map((r) => r.logprobs);
   const oldLogp = models.recomputeBehaviour ? pass(models.policy, 'logp') : rolloutLogp;
-  const sampledMask = rollouts.some((r) => r.sampledMask) ? rollouts.map((r) => r.sampledMask ?? r.completionIds.map(() => 1)) : undefined;
-  const [level, mode] = algorithm.rollout_correction === 'none' ? [] : (algorithm.rollout_correction.split('_') as ['token' | 'sequence', 'truncate' | 'mask']);
-  const weights = level ? rolloutCorrectionWeights(oldLogp, rolloutLogp, { level, mode, max: algorithm.rollout_correction_max, min: algorithm.rollout_correction_min, mask: sampledMask }) : undefined;
+  const sampledMask = rollouts.some((r) => r.sampledMask)
+    ? rollouts.map((r) => r.sampledMask ?? r.completionIds.map(() => 1))
+    : undefined;
+  const [level, mode] =
+    algorithm.rollout_correction === 'none'
+      ? []
+      : (algorithm.rollout_correction.split('_') as ['token' | 'sequence', 'truncate' | 'mask']);
+  const weights = level
+    ? rolloutCorrectionWeights(oldLogp, rolloutLogp, {
+        level,
+        mode,
+        max: algorithm.rollout_correction_max,
+        min: algorithm.rollout_correction_min,
+        mask: sampledMask,
+      })
+    : undefined;
   return { rollouts, groupSizes, oldLogp, refLogp, values, weights, sampledMask };
 }

@@ -43,13 +43,29 @@ const TOOL_RESPONSE = /<tool_response>[\s\S]*?<\/tool_response>/g;
  * `<tool_response>…</tool_response>` in a completion is tokenized on its own (as a rollout inserts it) and masked
  * out of the loss (verl's multi-turn SFT trains on the assistant's tokens only).
  */
-export function tokenizeSftPairs(tokenizer: Tokenizer, pairs: readonly TextPair[], eosId?: number, opts: { maskToolResponses?: boolean } = {}): SftExample[] {
+export function tokenizeSftPairs(
+  tokenizer: Tokenizer,
+  pairs: readonly TextPair[],
+  eosId?: number,
+  opts: { maskToolResponses?: boolean } = {},
+): SftExample[] {
   const eos = eosId ?? tokenizer.eosIds[0];
-  if (eos === undefined) throw new GrpoError('tokenizer', 'the tokenizer has no EOS token, so a completion cannot be taught to stop; pass eosId');
+  if (eos === undefined)
+    throw new GrpoError(
+      'tokenizer',
+      'the tokenizer has no EOS token, so a completion cannot be taught to stop; pass eosId',
+    );
   return pairs.map((p, i) => {
-    if (typeof p.prompt !== 'string' || typeof p.completion !== 'string') throw new GrpoError('data', `SFT example ${i}: prompt and completion must be strings`);
-    const completion: number[] = [], mask: number[] = [];
-    const push = (text: string, m: number) => { for (const t of tokenizer.encode(text, { addBos: false })) { completion.push(t); mask.push(m); } };
+    if (typeof p.prompt !== 'string' || typeof p.completion !== 'string')
+      throw new GrpoError('data', `SFT example ${i}: prompt and completion must be strings`);
+    const completion: number[] = [],
+      mask: number[] = [];
+    const push = (text: string, m: number) => {
+      for (const t of tokenizer.encode(text, { addBos: false })) {
+        completion.push(t);
+        mask.push(m);
+      }
+    };
     let at = 0;
     for (const r of opts.maskToolResponses ? p.completion.matchAll(TOOL_RESPONSE) : []) {
       push(p.completion.slice(at, r.index), 1);
@@ -58,12 +74,19 @@ export function tokenizeSftPairs(tokenizer: Tokenizer, pairs: readonly TextPair[
     }
     push(p.completion.slice(at), 1);
     if (completion.length === 0) throw new GrpoError('data', `SFT example ${i} has an empty completion`);
-    return { prompt: encodePrompt(tokenizer, p.prompt), completion: [...completion, eos], ...(mask.includes(0) ? { completionMask: [...mask, 1] } : {}) };
+    return {
+      prompt: encodePrompt(tokenizer, p.prompt),
+      completion: [...completion, eos],
+      ...(mask.includes(0) ? { completionMask: [...mask, 1] } : {}),
+    };
   });
 }
 
 /** Keep examples whose prompt + completion fits `maxLength` tokens; also returns how many were dropped. */
-export function fitToLength(examples: readonly SftExample[], maxLength: number): { kept: SftExample[]; dropped: number } {
+export function fitToLength(
+  examples: readonly SftExample[],
+  maxLength: number,
+): { kept: SftExample[]; dropped: number } {
   const kept = examples.filter((e) => e.prompt.length + e.completion.length <= maxLength && e.prompt.length >= 1);
   return { kept, dropped: examples.length - kept.length };
 }
@@ -86,9 +109,14 @@ export class EpochBatcher {
   epoch = 0;
   index = 0;
 
-  constructor(private readonly size: number, readonly batchSize: number, seed: number) {
+  constructor(
+    private readonly size: number,
+    readonly batchSize: number,
+    seed: number,
+  ) {
     if (size < 1) throw new GrpoError('data', 'SFT needs at least one example');
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new GrpoError('config', `batch size must be a positive integer, got ${batchSize}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new GrpoError('config', `batch size must be a positive integer, got ${batchSize}`);
     this.rng = new Rng(seed);
     this.shuffle();
   }
@@ -123,7 +151,8 @@ export class EpochBatcher {
 
 /** Split a batch into consecutive micro-batches of at most `microBatchSize` examples. */
 export function microBatches<T>(batch: readonly T[], microBatchSize: number): T[][] {
-  if (!Number.isInteger(microBatchSize) || microBatchSize < 1) throw new GrpoError('config', `micro-batch size must be a positive integer, got ${microBatchSize}`);
+  if (!Number.isInteger(microBatchSize) || microBatchSize < 1)
+    throw new GrpoError('config', `micro-batch size must be a positive integer, got ${microBatchSize}`);
   const out: T[][] = [];
   for (let i = 0; i < batch.length; i += microBatchSize) out.push(batch.slice(i, i + microBatchSize));
   return out;
@@ -131,7 +160,10 @@ export function microBatches<T>(batch: readonly T[], microBatchSize: number): T[
 
 /** Completion tokens the loss covers (tool responses left out). */
 export function completionTokenCount(batch: readonly SftExample[]): number {
-  return batch.reduce((n, e) => n + (e.completionMask ? e.completionMask.reduce((a, b) => a + b, 0) : e.completion.length), 0);
+  return batch.reduce(
+    (n, e) => n + (e.completionMask ? e.completionMask.reduce((a, b) => a + b, 0) : e.completion.length),
+    0,
+  );
 }
 
 /** The full token sequence the model reads. */
@@ -151,8 +183,16 @@ export function nllCoefficients(micro: readonly SftExample[], totalCompletionTok
 }
 
 /** The loss part of one micro-batch: −(1/N) Σ completion-token log-probs (in float64), from the completions' log-probs. */
-export function nllOf(micro: readonly SftExample[], logp: readonly Float32Array[], totalCompletionTokens: number): number {
+export function nllOf(
+  micro: readonly SftExample[],
+  logp: readonly Float32Array[],
+  totalCompletionTokens: number,
+): number {
   let sum = 0;
-  micro.forEach((e, i) => logp[i].forEach((lp, k) => { if (e.completionMask?.[k] !== 0) sum += lp; }));
+  micro.forEach((e, i) =>
+    logp[i].forEach((lp, k) => {
+      if (e.completionMask?.[k] !== 0) sum += lp;
+    }),
+  );
   return -sum / totalCompletionTokens;
 }

@@ -67,7 +67,6 @@ export interface EvalReport {
   tool_calls?: number;
 }
 
-
 export async function evaluateModel(
   model: LlamaModel,
   tokenizer: Tokenizer,
@@ -77,7 +76,11 @@ export async function evaluateModel(
   if (examples.length === 0) throw new GrpoError('data', 'evaluation needs at least one example');
   const n = opts.nSamples ?? 1;
   const temperature = opts.temperature ?? 0;
-  if (temperature === 0 && n > 1) throw new GrpoError('config', `greedy decoding (temperature 0) gives ${n} identical samples; set a temperature > 0 for n_samples > 1`);
+  if (temperature === 0 && n > 1)
+    throw new GrpoError(
+      'config',
+      `greedy decoding (temperature 0) gives ${n} identical samples; set a temperature > 0 for n_samples > 1`,
+    );
   const correctFn = opts.correct ?? mathReward();
   const promptText = opts.promptText ?? ((e: Example) => e.prompt);
   const eos = new Set(model.config.eosTokenIds ?? tokenizer.eosIds);
@@ -87,23 +90,44 @@ export async function evaluateModel(
   for (let start = 0; start < examples.length; start += chunk) {
     const part = examples.slice(start, start + chunk);
     const texts = part.map(promptText);
-    const prompts = opts.promptIds ? opts.promptIds.slice(start, start + chunk) as number[][] : texts.map((t) => encodePrompt(tokenizer, t));
+    const prompts = opts.promptIds
+      ? (opts.promptIds.slice(start, start + chunk) as number[][])
+      : texts.map((t) => encodePrompt(tokenizer, t));
     const longest = Math.max(...prompts.map((p) => p.length));
-    if (longest >= model.config.maxSeqLen) throw new GrpoError('data', `an evaluation prompt of ${longest} tokens fills the model's context of ${model.config.maxSeqLen}: leave such prompts out (--limit, a shorter template) or use a longer-context model`);
+    if (longest >= model.config.maxSeqLen)
+      throw new GrpoError(
+        'data',
+        `an evaluation prompt of ${longest} tokens fills the model's context of ${model.config.maxSeqLen}: leave such prompts out (--limit, a shorter template) or use a longer-context model`,
+      );
     const options = {
-      n, maxTokens: Math.min(opts.maxTokens, model.config.maxSeqLen - longest), temperature, topP: opts.topP, seed: (opts.seed ?? 0) + start,
+      n,
+      maxTokens: Math.min(opts.maxTokens, model.config.maxSeqLen - longest),
+      temperature,
+      topP: opts.topP,
+      seed: (opts.seed ?? 0) + start,
       decode: (ids: number[]) => tokenizer.decode(ids),
     };
-    const out = opts.agent ? await embeddedEpisodes(model, prompts, options, opts.agent(part)) : generate(model, prompts, options);
+    const out = opts.agent
+      ? await embeddedEpisodes(model, prompts, options, opts.agent(part))
+      : generate(model, prompts, options);
     for (const c of out) {
       const e = part[c.promptIndex];
       const text = c.text ?? tokenizer.decode(c.tokens.filter((t) => !eos.has(t)));
       const sample = { ...e, completion_ids: c.tokens, finish_reason: c.finishReason };
       // a grader that throws scores 0, as in training (rewards/combine.ts), instead of ending the evaluation
-      const score = await Promise.resolve().then(() => correctFn(text, sample)).catch(() => 0);
+      const score = await Promise.resolve()
+        .then(() => correctFn(text, sample))
+        .catch(() => 0);
       completions.push({
-        index: start + c.promptIndex, sample: c.sampleIndex, prompt: texts[c.promptIndex], completion: text,
-        answer: e.answer, correct: score >= 1, format: hasThinkAnswerFormat(text, opts.format), tokens: c.tokens.length, finish_reason: c.finishReason,
+        index: start + c.promptIndex,
+        sample: c.sampleIndex,
+        prompt: texts[c.promptIndex],
+        completion: text,
+        answer: e.answer,
+        correct: score >= 1,
+        format: hasThinkAnswerFormat(text, opts.format),
+        tokens: c.tokens.length,
+        finish_reason: c.finishReason,
         ...(c.episode ? { tool_calls: c.episode.toolCalls } : {}),
       });
     }
@@ -111,15 +135,37 @@ export async function evaluateModel(
   const anyCorrect = new Array<boolean>(examples.length).fill(false);
   for (const c of completions) if (c.correct) anyCorrect[c.index] = true;
   const report: EvalReport = {
-    accuracy: mean(completions.map((c) => (c.correct ? 1 : 0)), 0),
-    pass_at_k: mean(anyCorrect.map((x) => (x ? 1 : 0)), 0),
+    accuracy: mean(
+      completions.map((c) => (c.correct ? 1 : 0)),
+      0,
+    ),
+    pass_at_k: mean(
+      anyCorrect.map((x) => (x ? 1 : 0)),
+      0,
+    ),
     k: n,
-    format_rate: mean(completions.map((c) => (c.format ? 1 : 0)), 0),
-    mean_length: mean(completions.map((c) => c.tokens), 0),
-    truncated_rate: mean(completions.map((c) => (c.finish_reason === 'length' ? 1 : 0)), 0),
+    format_rate: mean(
+      completions.map((c) => (c.format ? 1 : 0)),
+      0,
+    ),
+    mean_length: mean(
+      completions.map((c) => c.tokens),
+      0,
+    ),
+    truncated_rate: mean(
+      completions.map((c) => (c.finish_reason === 'length' ? 1 : 0)),
+      0,
+    ),
     prompts: examples.length,
     seconds: (performance.now() - started) / 1000,
-    ...(opts.agent ? { tool_calls: mean(completions.map((c) => c.tool_calls ?? 0), 0) } : {}),
+    ...(opts.agent
+      ? {
+          tool_calls: mean(
+            completions.map((c) => c.tool_calls ?? 0),
+            0,
+          ),
+        }
+      : {}),
   };
   return { report, completions };
 }

@@ -64,28 +64,48 @@ export async function rejectionSample(
   opts: RejectionSamplingOptions,
 ): Promise<RejectionSamplingResult> {
   if (examples.length === 0) throw new GrpoError('data', 'rejection sampling needs at least one prompt');
-  if (opts.rewards.length === 0) throw new GrpoError('config', 'rejection sampling needs at least one reward function to judge samples');
-  if (!Number.isInteger(opts.n) || opts.n < 1) throw new GrpoError('config', `rejection sampling n must be a positive integer, got ${opts.n}`);
+  if (opts.rewards.length === 0)
+    throw new GrpoError('config', 'rejection sampling needs at least one reward function to judge samples');
+  if (!Number.isInteger(opts.n) || opts.n < 1)
+    throw new GrpoError('config', `rejection sampling n must be a positive integer, got ${opts.n}`);
   const eos = new Set(model.config.eosTokenIds ?? tokenizer.eosIds);
   const eosId = [...eos][0];
-  if (eosId === undefined) throw new GrpoError('tokenizer', 'the model has no EOS token; rejection-sampled completions could not be taught to stop');
+  if (eosId === undefined)
+    throw new GrpoError(
+      'tokenizer',
+      'the model has no EOS token; rejection-sampled completions could not be taught to stop',
+    );
   const promptText = opts.promptText ?? ((e: Example) => e.prompt);
   const chunk = opts.batchPrompts ?? 32;
   const accepted: AcceptedSample[] = [];
   const rewardFailures: Record<string, number> = {};
-  let generated = 0, duplicates = 0, truncated = 0, passed = 0;
+  let generated = 0,
+    duplicates = 0,
+    truncated = 0,
+    passed = 0;
   for (let start = 0; start < examples.length; start += chunk) {
     const part = examples.slice(start, start + chunk);
     const texts = part.map(promptText);
     const prompts = texts.map((t) => encodePrompt(tokenizer, t));
     const out = generate(model, prompts, {
-      n: opts.n, maxTokens: opts.maxTokens, temperature: opts.temperature, topP: opts.topP, seed: (opts.seed ?? 0) + start,
+      n: opts.n,
+      maxTokens: opts.maxTokens,
+      temperature: opts.temperature,
+      topP: opts.topP,
+      seed: (opts.seed ?? 0) + start,
       decode: (ids) => tokenizer.decode(ids),
     });
     const completions = out.map((c) => c.text ?? tokenizer.decode(c.tokens.filter((t) => !eos.has(t))));
-    const samples = out.map((c) => ({ ...part[c.promptIndex], completion_ids: c.tokens, finish_reason: c.finishReason }));
-    const scored = await combineRewards(opts.rewards, completions, samples, { groupIds: out.map((c) => start + c.promptIndex) });
-    for (const [name, count] of Object.entries(scored.failures)) rewardFailures[name] = (rewardFailures[name] ?? 0) + count;
+    const samples = out.map((c) => ({
+      ...part[c.promptIndex],
+      completion_ids: c.tokens,
+      finish_reason: c.finishReason,
+    }));
+    const scored = await combineRewards(opts.rewards, completions, samples, {
+      groupIds: out.map((c) => start + c.promptIndex),
+    });
+    for (const [name, count] of Object.entries(scored.failures))
+      rewardFailures[name] = (rewardFailures[name] ?? 0) + count;
     const seen = new Map<number, Set<string>>();
     out.forEach((c, i) => {
       generated++;
@@ -96,19 +116,31 @@ export async function rejectionSample(
       const keys = seen.get(c.promptIndex) ?? new Set<string>();
       seen.set(c.promptIndex, keys);
       const key = c.tokens.join(',');
-      if (keys.has(key)) { duplicates++; return; }
+      if (keys.has(key)) {
+        duplicates++;
+        return;
+      }
       if (opts.maxPerPrompt !== undefined && keys.size >= opts.maxPerPrompt) return;
       keys.add(key);
       const body = c.tokens.filter((t) => !eos.has(t));
       accepted.push({
-        index: start + c.promptIndex, prompt: prompts[c.promptIndex], completion: c.finishReason === 'stop' ? [...body, eosId] : body,
-        promptText: texts[c.promptIndex], completionText: completions[i], reward: scored.total[i],
+        index: start + c.promptIndex,
+        prompt: prompts[c.promptIndex],
+        completion: c.finishReason === 'stop' ? [...body, eosId] : body,
+        promptText: texts[c.promptIndex],
+        completionText: completions[i],
+        reward: scored.total[i],
       });
     });
     opts.onProgress?.(Math.min(start + chunk, examples.length), examples.length, accepted.length);
   }
   return {
-    accepted, generated, duplicates, truncated, passRate: generated ? passed / generated : 0,
-    promptsCovered: new Set(accepted.map((a) => a.index)).size, rewardFailures,
+    accepted,
+    generated,
+    duplicates,
+    truncated,
+    passRate: generated ? passed / generated : 0,
+    promptsCovered: new Set(accepted.map((a) => a.index)).size,
+    rewardFailures,
   };
 }

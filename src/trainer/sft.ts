@@ -15,7 +15,16 @@ import type { LlamaModel } from '../model/llama-model.ts';
 import { savePolicy } from './save-policy.ts';
 import type { Tokenizer } from '../model/tokenizer/tokenizer.ts';
 import { GrpoError } from '../errors.ts';
-import { EpochBatcher, completionTokenCount, microBatches, nllCoefficients, nllOf, sequenceOf, completionStart, type SftExample } from './sft-batches.ts';
+import {
+  EpochBatcher,
+  completionTokenCount,
+  microBatches,
+  nllCoefficients,
+  nllOf,
+  sequenceOf,
+  completionStart,
+  type SftExample,
+} from './sft-batches.ts';
 
 export type EvalMetrics = Record<string, number>;
 
@@ -93,26 +102,44 @@ export function plannedSteps(examples: number, opts: Pick<SftOptions, 'steps' | 
 
 function checkOptions(examples: readonly SftExample[], o: SftOptions, steps: number, maxLen: number): void {
   if (examples.length === 0) throw new GrpoError('data', 'SFT has no examples to train on');
-  if (!Number.isInteger(steps) || steps < 1) throw new GrpoError('config', `SFT steps must be a positive integer, got ${steps}`);
+  if (!Number.isInteger(steps) || steps < 1)
+    throw new GrpoError('config', `SFT steps must be a positive integer, got ${steps}`);
   if (!(o.lr >= 0)) throw new GrpoError('config', `SFT lr must be ≥ 0, got ${o.lr}`);
   if ((o.warmupSteps ?? 0) >= steps && (o.schedule ?? 'linear') !== 'constant') {
-    throw new GrpoError('config', `warm-up (${o.warmupSteps} steps) must be shorter than training (${steps} steps) for a decaying schedule; lower warmup_steps or use a constant schedule`);
+    throw new GrpoError(
+      'config',
+      `warm-up (${o.warmupSteps} steps) must be shorter than training (${steps} steps) for a decaying schedule; lower warmup_steps or use a constant schedule`,
+    );
   }
   examples.forEach((e, i) => {
-    if (e.prompt.length < 1 || e.completion.length < 1) throw new GrpoError('data', `SFT example ${i} needs a non-empty prompt and completion`);
+    if (e.prompt.length < 1 || e.completion.length < 1)
+      throw new GrpoError('data', `SFT example ${i} needs a non-empty prompt and completion`);
     if (e.prompt.length + e.completion.length > maxLen) {
-      throw new GrpoError('data', `SFT example ${i} has ${e.prompt.length + e.completion.length} tokens, more than the model's maxSeqLen ${maxLen}; drop long examples first (fitToLength)`);
+      throw new GrpoError(
+        'data',
+        `SFT example ${i} has ${e.prompt.length + e.completion.length} tokens, more than the model's maxSeqLen ${maxLen}; drop long examples first (fitToLength)`,
+      );
     }
   });
 }
 
 /** Train `model` (which must have an optimizer) on `examples`. */
-export async function trainSft(model: LlamaModel, examples: readonly SftExample[], opts: SftOptions): Promise<SftResult> {
+export async function trainSft(
+  model: LlamaModel,
+  examples: readonly SftExample[],
+  opts: SftOptions,
+): Promise<SftResult> {
   const steps = plannedSteps(examples.length, opts);
   checkOptions(examples, opts, steps, model.config.maxSeqLen);
   const optimizer = model.optimizer;
   const micro = opts.microBatchSize ?? opts.batchSize;
-  const schedule = { kind: opts.schedule ?? 'linear', lr: opts.lr, warmupSteps: opts.warmupSteps ?? 0, totalSteps: steps, minRatio: opts.minLrRatio ?? 0 };
+  const schedule = {
+    kind: opts.schedule ?? 'linear',
+    lr: opts.lr,
+    warmupSteps: opts.warmupSteps ?? 0,
+    totalSteps: steps,
+    minRatio: opts.minLrRatio ?? 0,
+  };
   const batcher = new EpochBatcher(examples.length, opts.batchSize, opts.seed ?? 0);
   const maxSkips = opts.maxConsecutiveSkips ?? 10;
   if (opts.metricsPath) {
@@ -120,16 +147,24 @@ export async function trainSft(model: LlamaModel, examples: readonly SftExample[
     writeFileSync(opts.metricsPath, '');
   }
   const bar = opts.progress
-    ? new cliProgress.SingleBar({
-      format: `${opts.label ?? 'sft'} {bar} {value}/{total} | loss {loss} | {tps} tok/s | {evalText}ETA {eta_formatted}`,
-      hideCursor: true, etaBuffer: 50, stream: process.stderr,
-    }, cliProgress.Presets.shades_classic)
+    ? new cliProgress.SingleBar(
+        {
+          format: `${opts.label ?? 'sft'} {bar} {value}/{total} | loss {loss} | {tps} tok/s | {evalText}ETA {eta_formatted}`,
+          hideCursor: true,
+          etaBuffer: 50,
+          stream: process.stderr,
+        },
+        cliProgress.Presets.shades_classic,
+      )
     : null;
   bar?.start(steps, 0, { loss: '-', tps: '-', evalText: '' });
 
   const losses: number[] = [];
   let lastEval: EvalMetrics | undefined;
-  let skippedSteps = 0, consecutiveSkips = 0, totalTokens = 0, stoppedEarly = false;
+  let skippedSteps = 0,
+    consecutiveSkips = 0,
+    totalTokens = 0,
+    stoppedEarly = false;
   const started = performance.now();
   try {
     for (let step = 0; step < steps; step++) {
@@ -146,14 +181,25 @@ export async function trainSft(model: LlamaModel, examples: readonly SftExample[
       const { gradNorm, skipped } = optimizer.step({ lr, maxGradNorm: opts.maxGradNorm ?? 1 });
       if (skipped || !Number.isFinite(loss)) {
         skippedSteps++;
-        if (++consecutiveSkips >= maxSkips) throw new GrpoError('numeric', `SFT stopped: ${consecutiveSkips} steps in a row had a non-finite loss or gradient (last at step ${step}); lower lr or check the data`);
+        if (++consecutiveSkips >= maxSkips)
+          throw new GrpoError(
+            'numeric',
+            `SFT stopped: ${consecutiveSkips} steps in a row had a non-finite loss or gradient (last at step ${step}); lower lr or check the data`,
+          );
       } else consecutiveSkips = 0;
       const tokens = batch.reduce((n, e) => n + e.prompt.length + e.completion.length, 0);
       totalTokens += tokens;
       losses.push(loss);
       const line: SftStepLog = {
-        step, epoch: batcher.epochProgress, loss, lr, grad_norm: gradNorm, tokens, completion_tokens: nCompletion,
-        step_ms: performance.now() - t0, skipped,
+        step,
+        epoch: batcher.epochProgress,
+        loss,
+        lr,
+        grad_norm: gradNorm,
+        tokens,
+        completion_tokens: nCompletion,
+        step_ms: performance.now() - t0,
+        skipped,
       };
       let stop = false;
       if (opts.evaluate && opts.evalEvery && (step + 1) % opts.evalEvery === 0) {
@@ -164,7 +210,11 @@ export async function trainSft(model: LlamaModel, examples: readonly SftExample[
       if (opts.metricsPath) appendFileSync(opts.metricsPath, JSON.stringify(line) + '\n');
       opts.onStep?.(line);
       const tps = Math.round(totalTokens / ((performance.now() - started) / 1000));
-      const evalText = lastEval ? Object.entries(lastEval).map(([k, v]) => `${k} ${v.toFixed(3)} `).join('') + '| ' : '';
+      const evalText = lastEval
+        ? Object.entries(lastEval)
+            .map(([k, v]) => `${k} ${v.toFixed(3)} `)
+            .join('') + '| '
+        : '';
       bar?.update(step + 1, { loss: loss.toFixed(4), tps, evalText });
       if (stop) {
         stoppedEarly = step + 1 < steps;
@@ -174,7 +224,15 @@ export async function trainSft(model: LlamaModel, examples: readonly SftExample[
   } finally {
     bar?.stop();
   }
-  return { steps: losses.length, losses, lastEval, stoppedEarly, skippedSteps, tokens: totalTokens, seconds: (performance.now() - started) / 1000 };
+  return {
+    steps: losses.length,
+    losses,
+    lastEval,
+    stoppedEarly,
+    skippedSteps,
+    tokens: totalTokens,
+    seconds: (performance.now() - started) / 1000,
+  };
 }
 
 /** Save the trained model and its tokenizer as a Hugging Face folder (F32 safetensors), atomically. */

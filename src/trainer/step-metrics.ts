@@ -18,12 +18,27 @@ export function stepKl(seqs: UpdateSequence[], algorithm: ResolvedAlgorithm, upd
   if (!(algorithm.kl_beta > 0)) return null;
   if (algorithm.kl_placement === 'loss') return upd?.kl ?? null;
   if (!seqs.length || !seqs[0].refLogp) return null;
-  let sum = 0, n = 0;
-  for (const s of seqs) s.oldLogp.forEach((lp, t) => { if (s.sampledMask?.[t] !== 0) { sum += klEstimate(algorithm.kl_estimator, lp, s.refLogp![t]); n++; } });
+  let sum = 0,
+    n = 0;
+  for (const s of seqs)
+    s.oldLogp.forEach((lp, t) => {
+      if (s.sampledMask?.[t] !== 0) {
+        sum += klEstimate(algorithm.kl_estimator, lp, s.refLogp![t]);
+        n++;
+      }
+    });
   return n ? sum / n : null;
 }
 
-export function stepMetrics(step: number, batch: RolloutBatch, correctness: string | undefined, upd: UpdateResult | null, kl: number | null, optimizerStep: number, t: Record<string, number>): MetricRecord {
+export function stepMetrics(
+  step: number,
+  batch: RolloutBatch,
+  correctness: string | undefined,
+  upd: UpdateResult | null,
+  kl: number | null,
+  optimizerStep: number,
+  t: Record<string, number>,
+): MetricRecord {
   const flat = batch.groups.flat();
   const rewards = flat.map((r) => r.reward);
   const lengths = flat.map((r) => r.completionIds.length);
@@ -63,7 +78,9 @@ export function stepMetrics(step: number, batch: RolloutBatch, correctness: stri
   if (flat.some((r) => r.episode)) {
     // multi-turn episodes (TRL logs tools/call_frequency and tools/failure_frequency)
     rec['tools/calls_per_episode'] = mean(flat.map((r) => r.episode?.toolCalls ?? 0));
-    rec['tools/failure_frequency'] = mean(flat.map((r) => (r.episode?.toolCalls ? r.episode.toolErrors / r.episode.toolCalls : 0)));
+    rec['tools/failure_frequency'] = mean(
+      flat.map((r) => (r.episode?.toolCalls ? r.episode.toolErrors / r.episode.toolCalls : 0)),
+    );
     rec['episode/turns'] = mean(flat.map((r) => r.episode?.turns ?? 1));
   }
   if (batch.beforeFilter) {

@@ -31,7 +31,10 @@ export class TensorBoardWriter {
 
   /** One event with every finite numeric field of a metrics line except the step itself and its timestamp. */
   write(step: number, record: Record<string, unknown>, wallTime = Date.now() / 1000): void {
-    const scalars = Object.entries(record).filter((e): e is [string, number] => typeof e[1] === 'number' && Number.isFinite(e[1]) && e[0] !== 'step' && e[0] !== 'wall_time');
+    const scalars = Object.entries(record).filter(
+      (e): e is [string, number] =>
+        typeof e[1] === 'number' && Number.isFinite(e[1]) && e[0] !== 'step' && e[0] !== 'wall_time',
+    );
     appendFileSync(this.file, tfRecord(encodeEvent({ wallTime, step, scalars })));
   }
 }
@@ -59,7 +62,9 @@ export function encodeEvent(e: TensorBoardEvent): Buffer {
   if (e.fileVersion !== undefined) parts.push(lengthDelimited(3, Buffer.from(e.fileVersion)));
   if (e.scalars) {
     // Summary { repeated Value value = 1; }  Value { string tag = 1; float simple_value = 2; }
-    const values = e.scalars.map(([tag, v]) => lengthDelimited(1, Buffer.concat([lengthDelimited(1, Buffer.from(tag)), key(2, 5), float32(v)])));
+    const values = e.scalars.map(([tag, v]) =>
+      lengthDelimited(1, Buffer.concat([lengthDelimited(1, Buffer.from(tag)), key(2, 5), float32(v)])),
+    );
     parts.push(lengthDelimited(5, Buffer.concat(values)));
   }
   return Buffer.concat(parts);

@@ -45,20 +45,53 @@ export class TrainSession {
   private lastSave = performance.now();
 
   private constructor(
-    readonly config: TrainConfig, readonly plan: RunPlan, readonly run: RunModels, readonly runDir: string,
-    readonly engine: RolloutEngine, readonly sampler: PromptSampler, readonly rng: Rng, readonly log: MetricsLog,
+    readonly config: TrainConfig,
+    readonly plan: RunPlan,
+    readonly run: RunModels,
+    readonly runDir: string,
+    readonly engine: RolloutEngine,
+    readonly sampler: PromptSampler,
+    readonly rng: Rng,
+    readonly log: MetricsLog,
   ) {}
 
   /** The optimizer (a critic with its own lr or steps is a group of its own, as ORZ's separate optimizer), sampler, log and engine; then the checkpoint's state, or the evaluation before training. */
-  static async open(config: TrainConfig, plan: RunPlan, run: RunModels, runDir: string, hooks: SessionHooks): Promise<TrainSession> {
+  static async open(
+    config: TrainConfig,
+    plan: RunPlan,
+    run: RunModels,
+    runDir: string,
+    hooks: SessionHooks,
+  ): Promise<TrainSession> {
     const { model, tokenizer, prompts } = run;
     const o = config.optimizer;
     const group = plan.critic?.group;
-    model.createOptimizer({ beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weight_decay, groups: group ? [{ name: group, params: (n: string) => n === VALUE_HEAD }] : undefined });
+    model.createOptimizer({
+      beta1: o.beta1,
+      beta2: o.beta2,
+      eps: o.eps,
+      weightDecay: o.weight_decay,
+      groups: group ? [{ name: group, params: (n: string) => n === VALUE_HEAD }] : undefined,
+    });
     const log = new MetricsLog(runDir, { tensorboard: [config.training.report_to].flat().includes('tensorboard') });
     log.writeConfig(config);
-    const engine = await makeRolloutEngine(config, model, tokenizer, runDir, Math.max(0, ...prompts.train.promptIds.map((p) => p.length)));
-    const session = new TrainSession(config, plan, run, runDir, engine, promptSampler(config, prompts.train), new Rng(config.seed), log);
+    const engine = await makeRolloutEngine(
+      config,
+      model,
+      tokenizer,
+      runDir,
+      Math.max(0, ...prompts.train.promptIds.map((p) => p.length)),
+    );
+    const session = new TrainSession(
+      config,
+      plan,
+      run,
+      runDir,
+      engine,
+      promptSampler(config, prompts.train),
+      new Rng(config.seed),
+      log,
+    );
     await session.restoreOrEvaluate(hooks.resume);
     return session;
   }
@@ -66,8 +99,12 @@ export class TrainSession {
   private async restoreOrEvaluate(resume: string | undefined): Promise<void> {
     if (resume) {
       const s = loadCheckpoint(resume, this.run.model);
-      this.step = s.step; this.rng.state = s.rng; this.sampler.load(s.sampler); this.nonfinite = s.nonfiniteStreak;
-      this.accuracyBefore = s.accuracyBefore; this.toolCallsBefore = s.toolCallsBefore ?? null;
+      this.step = s.step;
+      this.rng.state = s.rng;
+      this.sampler.load(s.sampler);
+      this.nonfinite = s.nonfiniteStreak;
+      this.accuracyBefore = s.accuracyBefore;
+      this.toolCallsBefore = s.toolCallsBefore ?? null;
       this.log.reset(s.step);
       await this.engine.sync();
       return;
@@ -84,7 +121,10 @@ export class TrainSession {
     const { model, tokenizer, prompts, agent } = this.run;
     const correct = this.plan.rewards.find((r) => r.name === this.plan.correctness)?.fn ?? (() => 0);
     return evaluateModel(model, tokenizer, prompts.eval.examples, {
-      maxTokens: this.config.training.eval_max_tokens ?? this.config.rollout.max_tokens, promptIds: prompts.eval.promptIds, correct, agent: agent?.loopFor,
+      maxTokens: this.config.training.eval_max_tokens ?? this.config.rollout.max_tokens,
+      promptIds: prompts.eval.promptIds,
+      correct,
+      agent: agent?.loopFor,
     });
   }
 
@@ -97,9 +137,22 @@ export class TrainSession {
     const { plan, run, engine } = this;
     const { model, tokenizer, prompts, ref } = run;
     const t0 = performance.now();
-    const batch = await collectRollouts({ plan, engine, tokenizer, examples: prompts.train.examples, promptIds: prompts.train.promptIds, sampler: this.sampler, rng: this.rng, agent: run.agent?.loopFor });
+    const batch = await collectRollouts({
+      plan,
+      engine,
+      tokenizer,
+      examples: prompts.train.examples,
+      promptIds: prompts.train.promptIds,
+      sampler: this.sampler,
+      rng: this.rng,
+      agent: run.agent?.loopFor,
+    });
     const t1 = performance.now();
-    const scored = scoreRollouts(plan, { policy: model, reference: ref, recomputeBehaviour: engine.recomputeLogprobs }, batch);
+    const scored = scoreRollouts(
+      plan,
+      { policy: model, reference: ref, recomputeBehaviour: engine.recomputeLogprobs },
+      batch,
+    );
     const seqs = advantageStage(plan, scored, tokenizer);
     hooks.beforeUpdate?.(this.step + 1, seqs);
     const t2 = performance.now();
@@ -109,14 +162,28 @@ export class TrainSession {
     this.nonfinite = upd && upd.skipped > 0 && upd.steps === 0 ? this.nonfinite + 1 : 0;
     this.step++;
     const t = this.config.training;
-    const record = stepMetrics(this.step, batch, plan.correctness, upd, stepKl(seqs, plan.algorithm, upd), model.optimizer.stepCount, { generate: t1 - t0, prepare: t2 - t1, update: t3 - t2 });
-    if (t.eval_every > 0 && this.step % t.eval_every === 0 && this.step < t.steps) record.eval_accuracy = this.accuracyOf(await this.evaluate());
+    const record = stepMetrics(
+      this.step,
+      batch,
+      plan.correctness,
+      upd,
+      stepKl(seqs, plan.algorithm, upd),
+      model.optimizer.stepCount,
+      { generate: t1 - t0, prepare: t2 - t1, update: t3 - t2 },
+    );
+    if (t.eval_every > 0 && this.step % t.eval_every === 0 && this.step < t.steps)
+      record.eval_accuracy = this.accuracyOf(await this.evaluate());
     this.log.write(record);
     this.history.push(record);
     if (t.log_completions_every > 0 && (this.step - 1) % t.log_completions_every === 0 && batch.groups.length) {
       const g = batch.groups[0];
       const correct = (r: (typeof g)[number]) => (plan.correctness ? isCorrect(r, plan.correctness) : null);
-      this.log.writeCompletions({ step: this.step, prompt: g[0].example.prompt, answer: g[0].example.answer, completions: g.map((r) => ({ text: r.text, reward: r.reward, rewards: r.rewards, correct: correct(r) })) });
+      this.log.writeCompletions({
+        step: this.step,
+        prompt: g[0].example.prompt,
+        answer: g[0].example.answer,
+        completions: g.map((r) => ({ text: r.text, reward: r.reward, rewards: r.rewards, correct: correct(r) })),
+      });
     }
     return record;
   }
@@ -124,16 +191,28 @@ export class TrainSession {
   /** A checkpoint every save_every steps or save_minutes minutes; too many non-finite steps in a row end the run. */
   afterStep(): void {
     const t = this.config.training;
-    if ((t.save_every > 0 && this.step % t.save_every === 0) || (t.save_minutes > 0 && performance.now() - this.lastSave >= t.save_minutes * 60e3)) this.checkpoint();
+    if (
+      (t.save_every > 0 && this.step % t.save_every === 0) ||
+      (t.save_minutes > 0 && performance.now() - this.lastSave >= t.save_minutes * 60e3)
+    )
+      this.checkpoint();
     if (this.nonfinite >= t.max_nonfinite_steps) {
-      throw new GrpoError('numeric', `${this.nonfinite} steps in a row had non-finite loss or gradients; lower optimizer.lr or check the rewards (the last good checkpoint is in ${this.runDir}/checkpoint)`);
+      throw new GrpoError(
+        'numeric',
+        `${this.nonfinite} steps in a row had non-finite loss or gradients; lower optimizer.lr or check the rewards (the last good checkpoint is in ${this.runDir}/checkpoint)`,
+      );
     }
   }
 
   checkpoint(): void {
     const state: TrainerState = {
-      step: this.step, rng: this.rng.state, sampler: this.sampler.state(), nonfiniteStreak: this.nonfinite,
-      accuracyBefore: this.accuracyBefore, toolCallsBefore: this.toolCallsBefore, config: this.config,
+      step: this.step,
+      rng: this.rng.state,
+      sampler: this.sampler.state(),
+      nonfiniteStreak: this.nonfinite,
+      accuracyBefore: this.accuracyBefore,
+      toolCallsBefore: this.toolCallsBefore,
+      config: this.config,
     };
     saveCheckpoint(path.join(this.runDir, 'checkpoint'), this.run.model, this.run.tokenizer, state);
     this.savedAt = this.step;
@@ -147,16 +226,25 @@ export class TrainSession {
     if (finished) {
       if (this.run.prompts.eval.examples.length) final = await this.evaluate();
       savePolicy(path.join(this.runDir, 'final'), this.run.model, this.run.tokenizer, { baseModel: this.run.basePath });
-      if (final) this.log.writeCompletions({ step: this.step, eval: final.report, eval_samples: final.completions.slice(0, 8) });
+      if (final)
+        this.log.writeCompletions({ step: this.step, eval: final.report, eval_samples: final.completions.slice(0, 8) });
     }
     if (this.savedAt !== this.step) this.checkpoint();
-    return { finished, accuracyAfter: final ? this.accuracyOf(final) : null, toolCallsAfter: final?.report.tool_calls ?? null };
+    return {
+      finished,
+      accuracyAfter: final ? this.accuracyOf(final) : null,
+      toolCallsAfter: final?.report.tool_calls ?? null,
+    };
   }
 }
 
 function promptSampler(config: TrainConfig, train: PromptSet): PromptSampler {
   const n = train.examples.length;
-  if (config.data.sampler === 'curriculum') return new CurriculumSampler(train.examples.map((e) => e.difficulty ?? 0), { seed: config.seed, rampSteps: config.training.steps });
+  if (config.data.sampler === 'curriculum')
+    return new CurriculumSampler(
+      train.examples.map((e) => e.difficulty ?? 0),
+      { seed: config.seed, rampSteps: config.training.steps },
+    );
   if (config.data.sampler === 'prioritized') return new PrioritizedSampler(n, { seed: config.seed });
   return new UniformSampler(n, config.seed);
 }

@@ -59,16 +59,30 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
   if (!opts.quiet) {
     console.error(`memory plan: about ${(run.memory.total / 1e9).toFixed(1)} GB (${describePlan(run.memory)})`);
     const dropped = prompts.train.dropped + prompts.eval.dropped;
-    if (dropped) console.error(`left out ${dropped} prompts (${prompts.train.dropped} train, ${prompts.eval.dropped} eval) longer than data.max_prompt_tokens or the room the model's context of ${run.model.config.maxSeqLen} leaves beside rollout.max_tokens`);
+    if (dropped)
+      console.error(
+        `left out ${dropped} prompts (${prompts.train.dropped} train, ${prompts.eval.dropped} eval) longer than data.max_prompt_tokens or the room the model's context of ${run.model.config.maxSeqLen} leaves beside rollout.max_tokens`,
+      );
   }
   try {
     const session = await TrainSession.open(config, plan, run, runDir, opts);
     const bar = progressBar(config.training.steps, !!opts.quiet);
     bar.start(session.step);
-    for (let ran = 0; session.step < config.training.steps && (opts.stopAfter === undefined || ran < opts.stopAfter) && !opts.signal?.aborted; ran++) {
+    for (
+      let ran = 0;
+      session.step < config.training.steps &&
+      (opts.stopAfter === undefined || ran < opts.stopAfter) &&
+      !opts.signal?.aborted;
+      ran++
+    ) {
       const record = await session.runStep(opts);
       opts.onStep?.(record);
-      bar.update(session.step, { reward: fmt(record.reward), acc: fmt(record.accuracy), len: fmt(record.completion_length, 1), kl: fmt(record.kl, 4) });
+      bar.update(session.step, {
+        reward: fmt(record.reward),
+        acc: fmt(record.accuracy),
+        len: fmt(record.completion_length, 1),
+        kl: fmt(record.kl, 4),
+      });
       try {
         session.afterStep();
       } catch (e) {
@@ -81,8 +95,14 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
     bar.stop();
     const end = await session.finish();
     return {
-      accuracyBefore: session.accuracyBefore, accuracyAfter: end.accuracyAfter, steps: session.step, runDir, metrics: session.history,
-      interrupted: !end.finished && !!opts.signal?.aborted, toolCallsBefore: session.toolCallsBefore, toolCallsAfter: end.toolCallsAfter,
+      accuracyBefore: session.accuracyBefore,
+      accuracyAfter: end.accuracyAfter,
+      steps: session.step,
+      runDir,
+      metrics: session.history,
+      interrupted: !end.finished && !!opts.signal?.aborted,
+      toolCallsBefore: session.toolCallsBefore,
+      toolCallsAfter: end.toolCallsAfter,
     };
   } finally {
     run.free();

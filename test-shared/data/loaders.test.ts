@@ -31,12 +31,19 @@ function plainParse(file: string): Record<string, unknown>[] {
   let bytes = readFileSync(file);
   if (file.endsWith('.gz')) bytes = gunzipSync(bytes);
   const text = bytes.toString('utf8');
-  return file.endsWith('.json') ? JSON.parse(text) : text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+  return file.endsWith('.json')
+    ? JSON.parse(text)
+    : text
+        .split('\n')
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l));
 }
 
 test('every dataset file in the shared data folder is known to this suite', () => {
   // models/ and tokenizers/ hold weights and tokenizers, not datasets.
-  const found = ['math', 'countdown', 'code'].flatMap((dir) => readdirSync(path.join(SHARED_DATA, dir)).map((f) => `${dir}/${f}`)).sort();
+  const found = ['math', 'countdown', 'code']
+    .flatMap((dir) => readdirSync(path.join(SHARED_DATA, dir)).map((f) => `${dir}/${f}`))
+    .sort();
   assert.deepEqual(found, Object.keys(EXPECTED).sort());
 });
 
@@ -61,17 +68,25 @@ function checkExample(e: Example, preset: string, records: Record<string, unknow
   switch (preset) {
     case 'gsm8k':
       assert.match(e.answer!, /^-?\d+(\.\d+)?$/, `gsm8k answer ${e.answer}`);
-      assert.ok(e.solution!.trim().endsWith(`#### ${e.answer}`) || e.solution!.replace(/,/g, '').trim().endsWith(`#### ${e.answer}`));
+      assert.ok(
+        e.solution!.trim().endsWith(`#### ${e.answer}`) ||
+          e.solution!.replace(/,/g, '').trim().endsWith(`#### ${e.answer}`),
+      );
       break;
     case 'math':
       assert.ok(typeof e.answer === 'string' && e.answer.length > 0);
       break;
     case 'countdown':
     case 'countdown_d1': {
-      assert.ok(Array.isArray(e.numbers) && e.numbers.length >= 3 && e.numbers.length <= 4 && e.numbers.every(Number.isInteger));
+      assert.ok(
+        Array.isArray(e.numbers) && e.numbers.length >= 3 && e.numbers.length <= 4 && e.numbers.every(Number.isInteger),
+      );
       assert.ok(Number.isInteger(e.target));
       // The prompt restates the numbers and the target: an independent check on the parquet columns.
-      assert.ok(e.prompt.includes(`Using the numbers [${e.numbers.join(', ')}], create an equation that equals ${e.target}.`), e.prompt);
+      assert.ok(
+        e.prompt.includes(`Using the numbers [${e.numbers.join(', ')}], create an equation that equals ${e.target}.`),
+        e.prompt,
+      );
       break;
     }
     case 'humaneval':
@@ -92,7 +107,12 @@ test('TinyZero parquet: every row agrees with its reward_model ground truth', as
     let agree = 0;
     for (const r of rows) {
       const truth = (r.reward_model as { ground_truth: { numbers: unknown; target: unknown } }).ground_truth;
-      if (JSON.stringify(truth.numbers) === JSON.stringify(r.nums) && truth.target === r.target && typeof r.target === 'number') agree++;
+      if (
+        JSON.stringify(truth.numbers) === JSON.stringify(r.nums) &&
+        truth.target === r.target &&
+        typeof r.target === 'number'
+      )
+        agree++;
     }
     console.log(`${file}: nums/target agree with reward_model.ground_truth in ${agree}/${rows.length} rows`);
     assert.equal(agree, rows.length);

@@ -8,11 +8,15 @@ export const SHARED_DATA = process.env.GRPO_SHARED_DATA ?? path.resolve(repoRoot
 
 export function sharedFile(relative: string): string {
   const p = path.join(SHARED_DATA, relative);
-  if (!existsSync(p)) throw new Error(`shared data file missing: ${p} (set GRPO_SHARED_DATA to the shared data folder)`);
+  if (!existsSync(p))
+    throw new Error(`shared data file missing: ${p} (set GRPO_SHARED_DATA to the shared data folder)`);
   return p;
 }
 
 /** Reads a JSONL file with plain JSON.parse (independent of the loader under test). */
 export function readJsonl(relative: string): Record<string, unknown>[] {
-  return readFileSync(sharedFile(relative), 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l));
+  return readFileSync(sharedFile(relative), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l));
 }

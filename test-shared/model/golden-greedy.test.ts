@@ -46,7 +46,8 @@ test('stories260K from .bin and from .gguf gives identical logits', () => {
   const b = new LlamaModel(gguf.config, { weights: gguf.weights, threads: 1 });
   try {
     const seq = [1, 403, 407, 261, 378, 20, 25, 13, 66, 360, 16, 308];
-    const la = a.logits([seq])[0], lb = b.logits([seq])[0];
+    const la = a.logits([seq])[0],
+      lb = b.logits([seq])[0];
     assert.equal(la.length, lb.length);
     assert.deepEqual(lb, la);
   } finally {
@@ -59,8 +60,26 @@ test('stories260K from .bin and from .gguf gives identical logits', () => {
 // drift from it after ~150 tokens, so the exact reference is asked for explicitly
 test('`grpo generate --precision f32 --temperature 0 --max-tokens 200` with no prompt prints the golden text', () => {
   const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'generate', '--precision', 'f32',
-    '--model', path.join(MODELS, 'stories260K.bin'), '--temperature', '0', '--max-tokens', '200', '--threads', '1'], { encoding: 'utf8', cwd: root });
+  const r = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      path.join(root, 'src/cli/main.ts'),
+      'generate',
+      '--precision',
+      'f32',
+      '--model',
+      path.join(MODELS, 'stories260K.bin'),
+      '--temperature',
+      '0',
+      '--max-tokens',
+      '200',
+      '--threads',
+      '1',
+    ],
+    { encoding: 'utf8', cwd: root },
+  );
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, readFileSync(path.join(MODELS, 'expected_greedy_200.txt'), 'utf8') + '\n');
 });

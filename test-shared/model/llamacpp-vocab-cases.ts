@@ -10,9 +10,12 @@ export function llamaCppVocabCases(name: string): { text: string; ids: number[] 
   const out = readFileSync(path.join(dir, `ggml-vocab-${name}.gguf.out`), 'utf8').split('\n');
   const sep = '\n__ggml_vocab_test__\n';
   const texts: string[] = [];
-  for (let pos = 0; pos < inp.length;) {
+  for (let pos = 0; pos < inp.length; ) {
     const next = inp.indexOf(sep, pos);
-    if (next < 0) { texts.push(inp.slice(pos)); break; }
+    if (next < 0) {
+      texts.push(inp.slice(pos));
+      break;
+    }
     texts.push(inp.slice(pos, next));
     pos = next + sep.length;
   }

@@ -43,9 +43,13 @@ test('stories260K from .bin and from .gguf: same config and identical tensors', 
   const names = [...bin.weights.keys()];
   assert.deepEqual([...gguf.weights.keys()].sort(), [...names, 'lm_head.weight'].sort());
   for (const name of names) {
-    const a = bin.weights.get(name)!, b = gguf.weights.get(name)!;
+    const a = bin.weights.get(name)!,
+      b = gguf.weights.get(name)!;
     assert.deepEqual(b.shape, a.shape, name);
-    assert.ok(a.data.every((x, i) => Object.is(x, b.data[i])), `${name} differs`);
+    assert.ok(
+      a.data.every((x, i) => Object.is(x, b.data[i])),
+      `${name} differs`,
+    );
   }
   assert.deepEqual(gguf.weights.get('lm_head.weight')!.data, bin.weights.get('model.embed_tokens.weight')!.data);
 });
@@ -54,8 +58,13 @@ test('stories260K from .bin and from .gguf: same config and identical tensors', 
 function referenceGreedy(c: LlamaConfig, w: WeightMap, start: number, steps: number): number[] {
   const get = (n: string) => w.get(n)!.data;
   const matvec = (m: Float32Array, x: Float64Array, rows: number) => {
-    const cols = x.length, out = new Float64Array(rows);
-    for (let r = 0; r < rows; r++) { let s = 0; for (let k = 0; k < cols; k++) s += m[r * cols + k] * x[k]; out[r] = s; }
+    const cols = x.length,
+      out = new Float64Array(rows);
+    for (let r = 0; r < rows; r++) {
+      let s = 0;
+      for (let k = 0; k < cols; k++) s += m[r * cols + k] * x[k];
+      out[r] = s;
+    }
     return out;
   };
   const rmsnorm = (x: Float64Array, g: Float32Array) => {
@@ -63,13 +72,17 @@ function referenceGreedy(c: LlamaConfig, w: WeightMap, start: number, steps: num
     const inv = 1 / Math.sqrt(ms + c.normEps);
     return x.map((v, i) => v * inv * g[i]);
   };
-  const hd = c.headDim, half = hd / 2;
+  const hd = c.headDim,
+    half = hd / 2;
   const rope = (v: Float64Array, heads: number, pos: number) => {
-    for (let h = 0; h < heads; h++) for (let i = 0; i < half; i++) {
-      const a = pos * c.ropeTheta ** (-2 * i / hd), x0 = v[h * hd + i], x1 = v[h * hd + i + half];
-      v[h * hd + i] = x0 * Math.cos(a) - x1 * Math.sin(a);
-      v[h * hd + i + half] = x0 * Math.sin(a) + x1 * Math.cos(a);
-    }
+    for (let h = 0; h < heads; h++)
+      for (let i = 0; i < half; i++) {
+        const a = pos * c.ropeTheta ** ((-2 * i) / hd),
+          x0 = v[h * hd + i],
+          x1 = v[h * hd + i + half];
+        v[h * hd + i] = x0 * Math.cos(a) - x1 * Math.sin(a);
+        v[h * hd + i + half] = x0 * Math.sin(a) + x1 * Math.cos(a);
+      }
   };
   const keys: Float64Array[][] = Array.from({ length: c.nLayers }, () => []);
   const values: Float64Array[][] = Array.from({ length: c.nLayers }, () => []);
@@ -90,14 +103,23 @@ function referenceGreedy(c: LlamaConfig, w: WeightMap, start: number, steps: num
       const att = new Float64Array(c.nHeads * hd);
       for (let head = 0; head < c.nHeads; head++) {
         const kvh = Math.floor(head / (c.nHeads / c.nKvHeads));
-        const scores = keys[l].map((kk) => { let s = 0; for (let i = 0; i < hd; i++) s += q[head * hd + i] * kk[kvh * hd + i]; return s / Math.sqrt(hd); });
-        const m = Math.max(...scores), e = scores.map((s) => Math.exp(s - m)), z = e.reduce((a, b) => a + b, 0);
-        values[l].forEach((vv, t) => { for (let i = 0; i < hd; i++) att[head * hd + i] += (e[t] / z) * vv[kvh * hd + i]; });
+        const scores = keys[l].map((kk) => {
+          let s = 0;
+          for (let i = 0; i < hd; i++) s += q[head * hd + i] * kk[kvh * hd + i];
+          return s / Math.sqrt(hd);
+        });
+        const m = Math.max(...scores),
+          e = scores.map((s) => Math.exp(s - m)),
+          z = e.reduce((a, b) => a + b, 0);
+        values[l].forEach((vv, t) => {
+          for (let i = 0; i < hd; i++) att[head * hd + i] += (e[t] / z) * vv[kvh * hd + i];
+        });
       }
       const o = matvec(get(p + 'self_attn.o_proj.weight'), att, c.dim);
       x = x.map((v, i) => v + o[i]);
       const h2 = rmsnorm(x, get(p + 'post_attention_layernorm.weight'));
-      const gate = matvec(get(p + 'mlp.gate_proj.weight'), h2, c.ffnDim), up = matvec(get(p + 'mlp.up_proj.weight'), h2, c.ffnDim);
+      const gate = matvec(get(p + 'mlp.gate_proj.weight'), h2, c.ffnDim),
+        up = matvec(get(p + 'mlp.up_proj.weight'), h2, c.ffnDim);
       const act = gate.map((g, i) => (g / (1 + Math.exp(-g))) * up[i]);
       const down = matvec(get(p + 'mlp.down_proj.weight'), act, c.dim);
       x = x.map((v, i) => v + down[i]);
@@ -135,15 +157,17 @@ test('stories260K saved as an HF folder with tok512 converted to tokenizer.json 
   }
 });
 
-test('stories260K written by writeGgufModel has the tensor bytes and layout llama.cpp\'s own converter wrote', () => {
+test("stories260K written by writeGgufModel has the tensor bytes and layout llama.cpp's own converter wrote", () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'grpo-stories-'));
   try {
     const bin = loadModelWeights(path.join(models, 'stories260K.bin'));
     const tok = loadTokenizer(path.join(models, 'tok512.bin')) as SentencePieceBpeTokenizer;
     const out = path.join(dir, 'ours.gguf');
     writeGgufModel(out, bin, { vocab: tok.toGgufVocab() });
-    const ours = readGgufFile(out), ref = readGgufFile(path.join(models, 'stories260K.gguf'));
-    const fdA = openSync(out, 'r'), fdB = openSync(path.join(models, 'stories260K.gguf'), 'r');
+    const ours = readGgufFile(out),
+      ref = readGgufFile(path.join(models, 'stories260K.gguf'));
+    const fdA = openSync(out, 'r'),
+      fdB = openSync(path.join(models, 'stories260K.gguf'), 'r');
     try {
       for (const info of ours.tensors) {
         const other = ref.tensors.find((t) => t.name === info.name);
@@ -155,7 +179,18 @@ test('stories260K written by writeGgufModel has the tensor bytes and layout llam
       closeSync(fdA);
       closeSync(fdB);
     }
-    for (const key of ['llama.embedding_length', 'llama.feed_forward_length', 'llama.attention.head_count', 'llama.attention.head_count_kv', 'llama.block_count', 'llama.rope.dimension_count', 'llama.attention.layer_norm_rms_epsilon', 'tokenizer.ggml.model', 'tokenizer.ggml.bos_token_id', 'tokenizer.ggml.eos_token_id']) {
+    for (const key of [
+      'llama.embedding_length',
+      'llama.feed_forward_length',
+      'llama.attention.head_count',
+      'llama.attention.head_count_kv',
+      'llama.block_count',
+      'llama.rope.dimension_count',
+      'llama.attention.layer_norm_rms_epsilon',
+      'tokenizer.ggml.model',
+      'tokenizer.ggml.bos_token_id',
+      'tokenizer.ggml.eos_token_id',
+    ]) {
       assert.deepEqual(ours.metadata.get(key)?.value, ref.metadata.get(key)?.value, key);
     }
     assert.deepEqual(loadTokenizer(out).encode(golden), tok.encode(golden));

@@ -14,7 +14,11 @@ function checkVectors(t: Tokenizer, name: string): void {
   const cases = llamaCppVocabCases(name);
   assert.ok(cases.length >= 40, `${cases.length} cases`);
   const failures = cases.filter((c) => JSON.stringify(t.encode(c.text, { addBos: false })) !== JSON.stringify(c.ids));
-  assert.deepEqual(failures.map((c) => c.text), [], `${failures.length} of ${cases.length} ${name} cases differ`);
+  assert.deepEqual(
+    failures.map((c) => c.text),
+    [],
+    `${failures.length} of ${cases.length} ${name} cases differ`,
+  );
   // decoding gives the text back (these tokenizers are lossless on valid UTF-8)
   for (const c of cases) assert.equal(t.decode(c.ids), c.text);
 }
@@ -32,10 +36,23 @@ test('the qwen2 vectors also pass through a GGUF gpt2-model vocabulary (tokens +
   const tokens: string[] = [];
   for (const [s, id] of Object.entries(json.model.vocab as Record<string, number>)) tokens[id] = s;
   const types: number[] = tokens.map(() => 1);
-  for (const a of json.added_tokens as { id: number; content: string; special: boolean }[]) { tokens[a.id] = a.content; types[a.id] = a.special ? 3 : 4; }
+  for (const a of json.added_tokens as { id: number; content: string; special: boolean }[]) {
+    tokens[a.id] = a.content;
+    types[a.id] = a.special ? 3 : 4;
+  }
   const merges = (json.model.merges as (string | string[])[]).map((m) => (Array.isArray(m) ? m.join(' ') : m));
   const meta = new Map<string, GgufEntry>([['general.architecture', { type: GgufType.STRING, value: 'qwen3' }]]);
-  for (const [k, e] of ggufVocabMetadata({ model: 'gpt2', pre: 'qwen2', tokens, tokenTypes: types, merges, eosId: 151645, padId: 151643, addBos: false })) meta.set(k, e);
+  for (const [k, e] of ggufVocabMetadata({
+    model: 'gpt2',
+    pre: 'qwen2',
+    tokens,
+    tokenTypes: types,
+    merges,
+    eosId: 151645,
+    padId: 151643,
+    addBos: false,
+  }))
+    meta.set(k, e);
   const dir = mkdtempSync(join(tmpdir(), 'grpo-vocab-'));
   try {
     writeGguf(join(dir, 'vocab.gguf'), meta, []);

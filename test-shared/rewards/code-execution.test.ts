@@ -35,6 +35,8 @@ test('MBPP: reference solutions pass their tests', async () => {
   const scores = await Promise.all(examples.map((e) => reward(fence(e.solution!), e)));
   const passed = scores.filter((s) => s === 1).length;
   const failedIds = examples.filter((_, i) => scores[i] !== 1).map((e) => e.id);
-  console.log(`mbpp reference solutions passing all tests: ${passed}/${examples.length}${failedIds.length ? ` (not passing: ${failedIds.join(', ')})` : ''}`);
+  console.log(
+    `mbpp reference solutions passing all tests: ${passed}/${examples.length}${failedIds.length ? ` (not passing: ${failedIds.join(', ')})` : ''}`,
+  );
   assert.equal(passed, examples.length);
 });

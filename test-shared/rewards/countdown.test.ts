@@ -32,7 +32,10 @@ function solve(terms: Term[], target: number): string | null {
   return null;
 }
 
-for (const [file, preset] of [['countdown/tinyzero_test.parquet', 'countdown'], ['countdown/d1_countdown_cd3_test.jsonl', 'countdown_d1']] as const) {
+for (const [file, preset] of [
+  ['countdown/tinyzero_test.parquet', 'countdown'],
+  ['countdown/d1_countdown_cd3_test.jsonl', 'countdown_d1'],
+] as const) {
   test(`countdown reward on ${file}`, async () => {
     const examples = await loadDataset(sharedFile(file), { mapping: preset });
     let solved = 0;
@@ -44,8 +47,12 @@ for (const [file, preset] of [['countdown/tinyzero_test.parquet', 'countdown'], 
       const numbers = e.numbers!;
       const target = e.target!;
       const sum = numbers.reduce((a, b) => a + b, 0);
-      if (scoreCountdown(`<answer>${numbers.join(' + ')}</answer>`, numbers, target) === (sum === target ? 1 : 0.1)) sums++;
-      const equation = solve(numbers.map((n) => ({ value: n, expr: String(n) })), target);
+      if (scoreCountdown(`<answer>${numbers.join(' + ')}</answer>`, numbers, target) === (sum === target ? 1 : 0.1))
+        sums++;
+      const equation = solve(
+        numbers.map((n) => ({ value: n, expr: String(n) })),
+        target,
+      );
       if (!equation) continue;
       solved++;
       if (scoreCountdown(`<think>search</think>\n<answer>${equation}</answer>`, numbers, target) === 1) correct++;
@@ -53,7 +60,9 @@ for (const [file, preset] of [['countdown/tinyzero_test.parquet', 'countdown'], 
       if (scoreCountdown(`<answer>${equation}</answer>`, [...numbers, 7], target) === 0.1) missingNumber++;
     }
     console.log(`${file}: ${examples.length} problems, ${solved} solved by brute force`);
-    console.log(`${file}: solver's equations scored 1.0: ${correct}/${solved}; with target+1 scored 0.1: ${wrongTarget}/${solved}; with an unused extra number scored 0.1: ${missingNumber}/${solved}; sum-of-numbers answers scored as expected: ${sums}/${examples.length}`);
+    console.log(
+      `${file}: solver's equations scored 1.0: ${correct}/${solved}; with target+1 scored 0.1: ${wrongTarget}/${solved}; with an unused extra number scored 0.1: ${missingNumber}/${solved}; sum-of-numbers answers scored as expected: ${sums}/${examples.length}`,
+    );
     assert.ok(solved > examples.length * 0.9, `solved only ${solved}`);
     assert.equal(correct, solved);
     assert.equal(wrongTarget, solved);

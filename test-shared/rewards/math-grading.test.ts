@@ -49,7 +49,11 @@ test('GSM8K test: every gold answer in equivalent forms grades true, perturbed o
     }
     const wrong = [n + 1n, n - 1n, n * 10n + 1n, -n - 1n];
     for (const p of wrong) {
-      for (const w of [`\\boxed{${withCommas(p)}}`, `The answer is ${p} dollars.`, `\\boxed{\\frac{${p * 2n + 1n}}{2}}`]) {
+      for (const w of [
+        `\\boxed{${withCommas(p)}}`,
+        `The answer is ${p} dollars.`,
+        `\\boxed{\\frac{${p * 2n + 1n}}{2}}`,
+      ]) {
         perturbed++;
         if (!gradeMath(w, solution)) perturbedFalse++;
         else if (failures.length < 10) failures.push(`perturbed ${w} vs ${goldText}`);
@@ -146,13 +150,18 @@ test('MATH-500: gold boxed grades true, reference solutions agree, rewrites true
 });
 
 test('MATH train, AIME 1983–2023, AIME 24/25 and AMC 23 gold answers', () => {
-  const mathTrain = (JSON.parse(readFileSync(sharedFile('math/math_train.json'), 'utf8')) as { answer: string | null }[]).filter((r) => r.answer);
+  const mathTrain = (
+    JSON.parse(readFileSync(sharedFile('math/math_train.json'), 'utf8')) as { answer: string | null }[]
+  ).filter((r) => r.answer);
   let ok = 0;
   for (const r of mathTrain) if (gradeMath(`\\boxed{${r.answer}}`, r.answer!)) ok++;
   report('math_train gold answers boxed, graded against themselves', ok, mathTrain.length);
   assert.equal(ok, mathTrain.length);
 
-  const aime = JSON.parse(readFileSync(sharedFile('math/aime_1983_2023.json'), 'utf8')) as { answer: string; solution: string }[];
+  const aime = JSON.parse(readFileSync(sharedFile('math/aime_1983_2023.json'), 'utf8')) as {
+    answer: string;
+    solution: string;
+  }[];
   let aimeSolutions = 0;
   let aimeWithBox = 0;
   let aimePadded = 0;

@@ -87,9 +87,13 @@ test('Training-Free GRPO and GEPA complete against grpo serve on stories260K and
     for (const s of [tf.before, tf.after]) assert.ok(s.mean >= 0 && s.mean <= 1 && s.examples === heldOut.length);
     // mixed groups went to the critic: summaries came back over HTTP (a story model writes no <experiences> list,
     // so its critiques are parse failures and the library may stay empty — logged, never fatal)
-    assert.ok(tf.steps.some((s) => s.update.learnedGroups > 0 && s.update.summaries > 0), JSON.stringify(tf.steps.map((s) => s.update)));
+    assert.ok(
+      tf.steps.some((s) => s.update.learnedGroups > 0 && s.update.summaries > 0),
+      JSON.stringify(tf.steps.map((s) => s.update)),
+    );
     const tfOut = path.join(dir, 'out-tfgrpo');
-    for (const f of ['library.json', 'library_step0.json', 'library_step1.json', 'result.json', 'metrics.jsonl']) assert.ok(existsSync(path.join(tfOut, f)), f);
+    for (const f of ['library.json', 'library_step0.json', 'library_step1.json', 'result.json', 'metrics.jsonl'])
+      assert.ok(existsSync(path.join(tfOut, f)), f);
     const tfResult = readJson(path.join(tfOut, 'result.json'));
     assert.equal(tfResult.method, 'tfgrpo');
     assert.equal(tfResult.heldout.before.mean, tf.before.mean);
@@ -119,7 +123,8 @@ test('Training-Free GRPO and GEPA complete against grpo serve on stories260K and
     assert.ok(g.totalMetricCalls >= val.length && g.totalMetricCalls <= 20 + val.length);
     assert.ok(g.state.iteration >= 1, 'at least one reflective iteration ran');
     const gepaOut = path.join(dir, 'out-gepa');
-    for (const f of ['best_program.json', 'result.json', 'gepa_state.json', 'metrics.jsonl']) assert.ok(existsSync(path.join(gepaOut, f)), f);
+    for (const f of ['best_program.json', 'result.json', 'gepa_state.json', 'metrics.jsonl'])
+      assert.ok(existsSync(path.join(gepaOut, f)), f);
     const gepaResult = readJson(path.join(gepaOut, 'result.json'));
     assert.equal(gepaResult.method, 'gepa');
     assert.deepEqual(gepaResult.heldout, g.heldout);
@@ -128,7 +133,10 @@ test('Training-Free GRPO and GEPA complete against grpo serve on stories260K and
     // the long reflection / critic prompts were served by cutting them to the context, not refused
     const truncations = logs.filter((l) => /cut by \d+ from the left/.test(l));
     assert.ok(truncations.length > 0, 'some prompt was longer than the context');
-    assert.ok(logs.every((l) => !/internal error/.test(l)), logs.join('\n'));
+    assert.ok(
+      logs.every((l) => !/internal error/.test(l)),
+      logs.join('\n'),
+    );
 
     t.diagnostic(
       `tfgrpo ${tfSeconds.toFixed(1)}s: held-out ${tf.before.mean.toFixed(3)} → ${tf.after.mean.toFixed(3)}, library ${tf.library.size} lesson(s), ` +

@@ -47,7 +47,10 @@ test('rloo: r_i minus the mean of the other rewards', () => {
   // [3, 1, 2, 10]: others' means = 13/3, 5, 14/3, 2
   assertAllClose(groupAdvantages([3, 1, 2, 10], 4, { estimator: 'rloo' }), [3 - 13 / 3, 1 - 5, 2 - 14 / 3, 10 - 2]);
   // equals n/(n−1)·(r − mean) (verl's form)
-  assertAllClose(groupAdvantages([3, 1, 2, 10], 4, { estimator: 'rloo' }), [-1, -3, -2, 6].map((d) => (d * 4) / 3));
+  assertAllClose(
+    groupAdvantages([3, 1, 2, 10], 4, { estimator: 'rloo' }),
+    [-1, -3, -2, 6].map((d) => (d * 4) / 3),
+  );
 });
 
 test('scale "batch" (TRL Lite-PPO): group-centred, divided by the std of the raw batch rewards', () => {
@@ -68,16 +71,25 @@ test('reinforce_baseline: group mean removed, then whitened over the batch (per 
   const mu = 1 / 6;
   const v = (3 * (0.5 - mu) ** 2 + (-0.5 - mu) ** 2 + (1 - mu) ** 2 + (-1 - mu) ** 2) / 5;
   const w = groupAdvantages(r, 2, { estimator: 'reinforce_baseline', eps: 0, lengths: [3, 1, 1, 1] });
-  assertAllClose(w, [0.5, -0.5, 1, -1].map((x) => (x - mu) / Math.sqrt(v)));
+  assertAllClose(
+    w,
+    [0.5, -0.5, 1, -1].map((x) => (x - mu) / Math.sqrt(v)),
+  );
   // scale "none": centring only (OpenRLHF no_std_norm)
   assertAllClose(groupAdvantages(r, 2, { estimator: 'reinforce_baseline', scale: 'none' }), [0.5, -0.5, 1, -1]);
 });
 
 test('variable group sizes (after GFPO filtering) and shape errors', () => {
   assertAllClose(groupAdvantages([1, 3, 0, 0, 6], [2, 3], { estimator: 'dr_grpo' }), [-1, 1, -2, -2, 4]);
-  assert.throws(() => groupAdvantages([1, 2, 3], 2), (e: unknown) => e instanceof GrpoError && e.code === 'shape' && /does not divide/.test(e.message));
+  assert.throws(
+    () => groupAdvantages([1, 2, 3], 2),
+    (e: unknown) => e instanceof GrpoError && e.code === 'shape' && /does not divide/.test(e.message),
+  );
   assert.throws(() => groupAdvantages([1, 2, 3], [2, 2]), GrpoError);
-  assert.throws(() => groupAdvantages([1, Number.NaN], 2), (e: unknown) => e instanceof GrpoError && /finite/.test(e.message));
+  assert.throws(
+    () => groupAdvantages([1, Number.NaN], 2),
+    (e: unknown) => e instanceof GrpoError && /finite/.test(e.message),
+  );
   assert.throws(() => groupAdvantages([1, 2], 2, { estimator: 'nope' as 'grpo' }), GrpoError);
 });
 

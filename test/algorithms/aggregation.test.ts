@@ -21,9 +21,15 @@ test('each mode by hand on uneven lengths [[1, 2, 3], [4]]', () => {
 });
 
 test('token-mean and seq-mean-token-mean agree only when lengths are equal', () => {
-  const even = [[1, 2], [3, 6]];
+  const even = [
+    [1, 2],
+    [3, 6],
+  ];
   assertClose(aggregateLoss('token-mean', even), aggregateLoss('seq-mean-token-mean', even));
-  assert.notEqual(aggregateLoss('token-mean', [[1, 2, 3], [4]]), aggregateLoss('seq-mean-token-mean', [[1, 2, 3], [4]]));
+  assert.notEqual(
+    aggregateLoss('token-mean', [[1, 2, 3], [4]]),
+    aggregateLoss('seq-mean-token-mean', [[1, 2, 3], [4]]),
+  );
 });
 
 test('a 0/1 mask removes tokens from the loss and from both counts (fully masked sequences are not counted)', () => {
@@ -44,7 +50,10 @@ test('weights are dLoss/dℓ: loss = Σ c·ℓ', () => {
 });
 
 test('seq-mean-token-sum-norm requires a constant maxLength; unknown modes are errors', () => {
-  assert.throws(() => aggregateLoss('seq-mean-token-sum-norm', [[1]]), (e: unknown) => e instanceof GrpoError && /maxLength/.test(e.message));
+  assert.throws(
+    () => aggregateLoss('seq-mean-token-sum-norm', [[1]]),
+    (e: unknown) => e instanceof GrpoError && /maxLength/.test(e.message),
+  );
   assert.throws(() => aggregateLoss('mean' as AggregationMode, [[1]]), GrpoError);
 });
 
@@ -80,7 +89,9 @@ test('micro-batch invariance: summing micro-batches with the whole-batch normali
         assertRaggedClose(grads, whole.dlogp, 1e-12, `${mode} gradient`);
         // the same split without the whole-batch normalizer gives a different loss (the test can fail)
         let naive = 0;
-        parts.forEach((p, k) => (naive += aggregateWithGradient(mode, p, dParts[k], { ...opts, mask: mParts[k] }).loss));
+        parts.forEach(
+          (p, k) => (naive += aggregateWithGradient(mode, p, dParts[k], { ...opts, mask: mParts[k] }).loss),
+        );
         assert.ok(Math.abs(naive - whole.loss) > 1e-6, `${mode}: local normalisers should differ from the whole batch`);
       }
     }

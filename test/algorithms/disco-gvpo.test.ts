@@ -1,6 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { discoLoss, gvpoLoss, groupAdvantages, methodOptions, policyLosses, type PolicyLossBatch } from '../../src/algorithms/index.ts';
+import {
+  discoLoss,
+  gvpoLoss,
+  groupAdvantages,
+  methodOptions,
+  policyLosses,
+  type PolicyLossBatch,
+} from '../../src/algorithms/index.ts';
 import { GrpoError } from '../../src/errors.ts';
 import { assertClose, assertGradientMatchesFd, assertRaggedClose, pseudoRandomRagged } from './helpers.ts';
 
@@ -38,7 +45,8 @@ test('DisCO gradient matches finite differences: logL / Lratio × k1 / k3, with 
   for (const score of ['logL', 'Lratio'] as const) {
     for (const klKind of ['k1', 'k3'] as const) {
       for (const m of [undefined, mask]) {
-        const f = (x: number[][]): number => discoLoss({ logp: x, oldLogp, rewards, groupSize: 3, score, klKind, mask: m }).loss;
+        const f = (x: number[][]): number =>
+          discoLoss({ logp: x, oldLogp, rewards, groupSize: 3, score, klKind, mask: m }).loss;
         const res = discoLoss({ logp, oldLogp, rewards, groupSize: 3, score, klKind, mask: m });
         assert.equal(res.stats!.constraint_active, 1); // random old/new differ → the penalty is on and tested too
         assertGradientMatchesFd(f, res.dlogp, logp, 1e-6, `${score}/${klKind}`);
@@ -54,14 +62,30 @@ test('DisCO Lratio score is mean_t exp(lp − old); non-binary rewards need posi
   // τ = 1 (Lratio default), one negative → J = s0 − s1
   assertClose(r.loss, -((Math.exp(0.1) + Math.exp(-0.2)) / 2 - 1));
   assert.throws(() => discoLoss({ logp, oldLogp: old, rewards: [0.9, 0.1], groupSize: 2 }), GrpoError);
-  const t = discoLoss({ logp, oldLogp: old, rewards: [0.9, 0.1], groupSize: 2, score: 'Lratio', beta: 0, positiveThreshold: 0.5 });
+  const t = discoLoss({
+    logp,
+    oldLogp: old,
+    rewards: [0.9, 0.1],
+    groupSize: 2,
+    score: 'Lratio',
+    beta: 0,
+    positiveThreshold: 0.5,
+  });
   assertClose(t.loss, r.loss);
 });
 
-test('DisCO splits a group by the correctness reward (the reference\'s binary reward), not by the summed reward', () => {
+test("DisCO splits a group by the correctness reward (the reference's binary reward), not by the summed reward", () => {
   // a right answer with a format penalty (1 − 0.6 = 0.4) and a wrong one with a format bonus (0 + 0.6): scores −2, −4
   const logp = [[-1, -3], [-4]];
-  const batch: PolicyLossBatch = { logp, oldLogp: logp, advantages: [0, 0], rewards: [0.4, 0.6], correct: [1, 0], groupSize: 2, aggregation: 'token-mean' };
+  const batch: PolicyLossBatch = {
+    logp,
+    oldLogp: logp,
+    advantages: [0, 0],
+    rewards: [0.4, 0.6],
+    correct: [1, 0],
+    groupSize: 2,
+    aggregation: 'token-mean',
+  };
   const disco = policyLosses.get('disco');
   const lossWith = (o: Record<string, unknown>, b = batch) => disco.loss(b, methodOptions(disco, 'policy loss', o));
   // one right, one wrong: J = s_right − τ·log exp(s_wrong/τ) = −2 − (−4) = 2; KL 0 (old = new); ds/dlp_t = 1/L
@@ -74,7 +98,10 @@ test('DisCO splits a group by the correctness reward (the reference\'s binary re
   assertRaggedClose(bySum.dlogp, [[0.5, 0.5], [-1]]);
   assert.equal(disco.needsCorrectness?.(methodOptions(disco, 'policy loss', {})) !== undefined, true);
   assert.equal(disco.needsCorrectness?.(methodOptions(disco, 'policy loss', { disco_metric: 'reward' })), undefined);
-  assert.throws(() => lossWith({}, { ...batch, correct: undefined }), (e: unknown) => e instanceof GrpoError && /disco_metric: reward/.test(e.message));
+  assert.throws(
+    () => lossWith({}, { ...batch, correct: undefined }),
+    (e: unknown) => e instanceof GrpoError && /disco_metric: reward/.test(e.message),
+  );
 });
 
 test('GVPO by hand: ½·[(R − mean sg R) − adv]²/(n − 1), R = β·Σ(lp − old)', () => {
@@ -95,10 +122,12 @@ test('GVPO gradient matches finite differences with the stop-gradient group mean
   const mask = lengths.map((l) => Array.from({ length: l }, (_v, t) => (t === 1 ? 0 : 1)));
   for (const m of [undefined, mask]) {
     const res = gvpoLoss({ logp, oldLogp, advantages: adv, groupSize: 3, beta: 0.5, mask: m });
-    const frozen = (x: number[][]): number => gvpoLoss({ logp: x, oldLogp, advantages: adv, groupSize: 3, beta: 0.5, mask: m, logpDetached: logp }).loss;
+    const frozen = (x: number[][]): number =>
+      gvpoLoss({ logp: x, oldLogp, advantages: adv, groupSize: 3, beta: 0.5, mask: m, logpDetached: logp }).loss;
     assertGradientMatchesFd(frozen, res.dlogp, logp);
     // the group mean really is a stop-gradient: differentiating through it gives another gradient here
-    const through = (x: number[][]): number => gvpoLoss({ logp: x, oldLogp, advantages: adv, groupSize: 3, beta: 0.5, mask: m }).loss;
+    const through = (x: number[][]): number =>
+      gvpoLoss({ logp: x, oldLogp, advantages: adv, groupSize: 3, beta: 0.5, mask: m }).loss;
     assert.throws(() => assertGradientMatchesFd(through, res.dlogp, logp));
   }
 });
@@ -109,7 +138,12 @@ test('GVPO: summing over group-aligned micro-batches equals the whole batch; a g
   const oldLogp = pseudoRandomRagged(lengths, 42, -2, -0.1);
   const adv = [0.5, -0.5, 1, -1];
   const whole = gvpoLoss({ logp, oldLogp, advantages: adv, groupSize: 2 });
-  const a = gvpoLoss({ logp: logp.slice(0, 2), oldLogp: oldLogp.slice(0, 2), advantages: adv.slice(0, 2), groupSize: 2 });
+  const a = gvpoLoss({
+    logp: logp.slice(0, 2),
+    oldLogp: oldLogp.slice(0, 2),
+    advantages: adv.slice(0, 2),
+    groupSize: 2,
+  });
   const b = gvpoLoss({ logp: logp.slice(2), oldLogp: oldLogp.slice(2), advantages: adv.slice(2), groupSize: 2 });
   assertClose(a.loss + b.loss, whole.loss);
   assertRaggedClose([...a.dlogp, ...b.dlogp], whole.dlogp);

@@ -52,10 +52,19 @@ test('GFPO top-k by length (shortest) and by reward per token (highest)', () => 
   const lengths = [10, 4, 2, 8, 5, 5];
   // group 0 (k = 2): shortest → idx 2 (len 2), idx 1 (len 4)
   // group 1 (size 2): ties at length 5 keep the earlier index
-  assert.deepEqual(gfpoSelect({ rewards, lengths, groupSize: [4, 2], k: 2 }), { kept: [1, 2, 4, 5], groupSizes: [2, 2] });
-  assert.deepEqual(gfpoSelect({ rewards, lengths, groupSize: [4, 2], k: [2, 1] }), { kept: [1, 2, 4], groupSizes: [2, 1] });
+  assert.deepEqual(gfpoSelect({ rewards, lengths, groupSize: [4, 2], k: 2 }), {
+    kept: [1, 2, 4, 5],
+    groupSizes: [2, 2],
+  });
+  assert.deepEqual(gfpoSelect({ rewards, lengths, groupSize: [4, 2], k: [2, 1] }), {
+    kept: [1, 2, 4],
+    groupSizes: [2, 1],
+  });
   // reward/length: 0.1, 0.25, 0, 0.125 → idx 1, 3
-  assert.deepEqual(gfpoSelect({ rewards, lengths, groupSize: [4, 2], k: [2, 1], metric: 'reward_per_token' }).kept, [1, 3, 5]);
+  assert.deepEqual(
+    gfpoSelect({ rewards, lengths, groupSize: [4, 2], k: [2, 1], metric: 'reward_per_token' }).kept,
+    [1, 3, 5],
+  );
   assert.throws(() => gfpoSelect({ rewards, lengths, groupSize: [4, 2], k: 0 }), GrpoError);
 });
 

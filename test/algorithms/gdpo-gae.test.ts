@@ -16,7 +16,11 @@ test('GDPO: per-reward group normalisation, weighted sum, then per-sequence batc
   const mu = 0;
   const sd = Math.sqrt(sum.reduce((a, x) => a + (x - mu) ** 2, 0) / 3);
   const got = gdpoAdvantages([r0, r1], 2, { weights: [1, 2] });
-  assertAllClose(got, sum.map((x) => (x - mu) / (sd + e)), 1e-12);
+  assertAllClose(
+    got,
+    sum.map((x) => (x - mu) / (sd + e)),
+    1e-12,
+  );
   // Decoupling matters: GRPO on the summed reward r0 + 2·r1 = [1, 2, 3, 2] ranks differently
   const grpo = groupAdvantages([1, 2, 3, 2], 2);
   assert.ok(Math.sign(grpo[2]) === Math.sign(got[2]) && Math.abs(grpo[0] - got[0]) > 0.1);
@@ -32,7 +36,10 @@ test('GDPO: token-weighted batch normalisation (verl) differs from per-sequence 
   const x = [h, -h, h, -h];
   const mu = (9 * h) / 13;
   const v = x.reduce((a, xi, i) => a + lengths[i] * (xi - mu) ** 2, 0) / 12;
-  assertAllClose(perTok, x.map((xi) => (xi - mu) / Math.sqrt(v + 1e-8)));
+  assertAllClose(
+    perTok,
+    x.map((xi) => (xi - mu) / Math.sqrt(v + 1e-8)),
+  );
   assert.ok(Math.abs(perSeq[0] - perTok[0]) > 0.1);
   assert.throws(() => gdpoAdvantages([r0], 2, { batchNorm: 'token' }), GrpoError);
   assert.throws(() => gdpoAdvantages([r0, [1, 2]], 2), GrpoError);

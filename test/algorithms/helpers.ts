@@ -8,7 +8,12 @@ export function assertClose(actual: number, expected: number, tol = 1e-12, what 
   assert.ok(ok, `${what}: got ${actual}, expected ${expected} (tol ${tol})`);
 }
 
-export function assertAllClose(actual: readonly number[], expected: readonly number[], tol = 1e-12, what = 'array'): void {
+export function assertAllClose(
+  actual: readonly number[],
+  expected: readonly number[],
+  tol = 1e-12,
+  what = 'array',
+): void {
   assert.equal(actual.length, expected.length, `${what}: length ${actual.length} vs ${expected.length}`);
   actual.forEach((a, i) => assertClose(a, expected[i], tol, `${what}[${i}]`));
 }
@@ -37,13 +42,22 @@ export function numericGradient(f: (x: Ragged) => number, x: Ragged, h = 1e-6): 
  * The analytic gradient must match central differences of the function's own value within
  * |a − n| ≤ tol·max(1, |n|); tol 1e-6 with h = 1e-6 leaves room for O(h²) truncation and rounding.
  */
-export function assertGradientMatchesFd(f: (x: Ragged) => number, analytic: Ragged, x: Ragged, tol = 1e-6, what = 'gradient'): void {
+export function assertGradientMatchesFd(
+  f: (x: Ragged) => number,
+  analytic: Ragged,
+  x: Ragged,
+  tol = 1e-6,
+  what = 'gradient',
+): void {
   const numeric = numericGradient(f, x);
   assert.equal(analytic.length, numeric.length);
   analytic.forEach((s, i) =>
     s.forEach((a, t) => {
       const n = numeric[i][t];
-      assert.ok(Math.abs(a - n) <= tol * Math.max(1, Math.abs(n)), `${what}[${i}][${t}]: analytic ${a} vs finite-difference ${n}`);
+      assert.ok(
+        Math.abs(a - n) <= tol * Math.max(1, Math.abs(n)),
+        `${what}[${i}][${t}]: analytic ${a} vs finite-difference ${n}`,
+      );
     }),
   );
 }

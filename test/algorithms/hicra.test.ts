@@ -11,7 +11,12 @@ import { GrpoError } from '../../src/errors.ts';
 import { assertRaggedClose } from './helpers.ts';
 
 test('aggregation and KL estimators are looked up by name', () => {
-  assert.deepEqual(Object.keys(aggregations).sort(), ['seq-mean-token-mean', 'seq-mean-token-sum', 'seq-mean-token-sum-norm', 'token-mean']);
+  assert.deepEqual(Object.keys(aggregations).sort(), [
+    'seq-mean-token-mean',
+    'seq-mean-token-sum',
+    'seq-mean-token-sum-norm',
+    'token-mean',
+  ]);
   assert.deepEqual(Object.keys(klEstimators).sort(), ['abs', 'k1', 'k2', 'k3', 'k3+']);
 });
 
@@ -35,4 +40,3 @@ test('planning tokens from strategic n-grams over byte-level BPE pieces', () => 
   assert.deepEqual(planningTokenMasks([['▁no'], ['▁wait']], ['wait']), [[0], [1]]);
   assert.throws(() => planningTokenMask(tokens, ['  ']), GrpoError);
 });
-

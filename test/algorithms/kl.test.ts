@@ -11,7 +11,13 @@ import {
   type KlKind,
 } from '../../src/algorithms/index.ts';
 import { GrpoError } from '../../src/errors.ts';
-import { assertAllClose, assertClose, assertGradientMatchesFd, assertRaggedClose, pseudoRandomRagged } from './helpers.ts';
+import {
+  assertAllClose,
+  assertClose,
+  assertGradientMatchesFd,
+  assertRaggedClose,
+  pseudoRandomRagged,
+} from './helpers.ts';
 
 test('estimators by hand at logp = −1, ref = −1.5 (Δ = 0.5)', () => {
   assertClose(klEstimate('k1', -1, -1.5), 0.5);
@@ -26,7 +32,11 @@ test('estimators by hand at logp = −1, ref = −1.5 (Δ = 0.5)', () => {
 
 test('gradients: k1, k2, k3, abs match finite differences of their value; k3+ has k2 gradient', () => {
   for (const kind of ['k1', 'k2', 'k3', 'abs'] as KlKind[]) {
-    for (const [lp, ref] of [[-1, -1.5], [-2, -0.3], [-0.2, -0.25]]) {
+    for (const [lp, ref] of [
+      [-1, -1.5],
+      [-2, -0.3],
+      [-0.2, -0.25],
+    ]) {
       const h = 1e-6;
       const fd = (klEstimate(kind, lp + h, ref) - klEstimate(kind, lp - h, ref)) / (2 * h);
       assertClose(klGradient(kind, lp, ref), fd, 1e-7, `${kind} at ${lp},${ref}`);
@@ -52,10 +62,16 @@ test('klLoss (in-loss placement) by hand: β·token-mean(k3)', () => {
 });
 
 test('klLoss gradient matches finite differences for every estimator and aggregation', () => {
-  const modes: AggregationMode[] = ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum', 'seq-mean-token-sum-norm'];
+  const modes: AggregationMode[] = [
+    'token-mean',
+    'seq-mean-token-mean',
+    'seq-mean-token-sum',
+    'seq-mean-token-sum-norm',
+  ];
   for (const kind of ['k1', 'k2', 'k3'] as KlKind[]) {
     for (const aggregation of modes) {
-      const f = (x: number[][]): number => klLoss({ logp: x, refLogp: ref, beta: 0.3, kind, aggregation, maxLength: 5 }).loss;
+      const f = (x: number[][]): number =>
+        klLoss({ logp: x, refLogp: ref, beta: 0.3, kind, aggregation, maxLength: 5 }).loss;
       const { dlogp } = klLoss({ logp, refLogp: ref, beta: 0.3, kind, aggregation, maxLength: 5 });
       assertGradientMatchesFd(f, dlogp, logp, 1e-6, `${kind}/${aggregation}`);
     }
@@ -73,7 +89,14 @@ test("k3+: value is k3, gradient is k2's — FD of the straight-through surrogat
 });
 
 test('klLoss clamp: value capped at ±clamp with zero gradient there (verl/OpenRLHF 10)', () => {
-  const { loss, dlogp } = klLoss({ logp: [[-10, -1]], refLogp: [[-1, -1.2]], beta: 1, kind: 'k3', clamp: 10, aggregation: 'seq-mean-token-sum' });
+  const { loss, dlogp } = klLoss({
+    logp: [[-10, -1]],
+    refLogp: [[-1, -1.2]],
+    beta: 1,
+    kind: 'k3',
+    clamp: 10,
+    aggregation: 'seq-mean-token-sum',
+  });
   // Δ = −9 → k3 = e^9 − 10 ≈ 8093 → clamped to 10; Δ = 0.2 → k3 = e^−0.2 − 0.8
   assertClose(loss, 10 + Math.exp(-0.2) - 0.8);
   assert.equal(dlogp[0][0], 0);
@@ -94,7 +117,10 @@ test('in-reward placement: token-level r − β·k1 (default) and sequence-level
   const old = [[-1, -2, -0.5], [-1]];
   const r = [[-1.5, -2, -1], [-0.5]];
   assertRaggedClose(klPenalizedTokenRewards(rewards, old, r, { beta: 0.1 }), [[-0.05, 0, 1 - 0.05], [2 + 0.05]]);
-  assertAllClose(klPenalizedSequenceRewards([1, 2], old, r, { beta: 0.1 }), [1 - 0.1 * (0.5 + 0 + 0.5), 2 - 0.1 * -0.5]);
+  assertAllClose(klPenalizedSequenceRewards([1, 2], old, r, { beta: 0.1 }), [
+    1 - 0.1 * (0.5 + 0 + 0.5),
+    2 - 0.1 * -0.5,
+  ]);
   const k3 = klPenalizedTokenRewards([[0]], [[-1]], [[-1.5]], { beta: 2, kind: 'k3' });
   assertClose(k3[0][0], -2 * (Math.exp(-0.5) - 0.5));
   assert.throws(() => klPenalizedSequenceRewards([1], old, r, { beta: 0.1 }), GrpoError);

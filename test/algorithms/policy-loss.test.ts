@@ -62,12 +62,26 @@ const base = { epsLow: 0.2, epsHigh: 0.28 };
 
 test('ppoClipLoss token level by hand', () => {
   // per-token losses: −1.1 (inside), −1.28 (clipped high), 0.8 (clipped low, A < 0)
-  const tm = ppoClipLoss({ ...base, logp: handLogp, oldLogp: handOld, advantages: handAdv, level: 'token', aggregation: 'token-mean' });
+  const tm = ppoClipLoss({
+    ...base,
+    logp: handLogp,
+    oldLogp: handOld,
+    advantages: handAdv,
+    level: 'token',
+    aggregation: 'token-mean',
+  });
   assertClose(tm.loss, (-1.1 - 1.28 + 0.8) / 3);
   // only the unclipped token has a gradient: c·(−A)·r = (1/3)·(−1)·1.1
   assertRaggedClose(tm.dlogp, [[-1.1 / 3, 0], [0]]);
   assertClose(tm.stats!.clip_ratio, 2 / 3);
-  const sm = ppoClipLoss({ ...base, logp: handLogp, oldLogp: handOld, advantages: handAdv, level: 'token', aggregation: 'seq-mean-token-mean' });
+  const sm = ppoClipLoss({
+    ...base,
+    logp: handLogp,
+    oldLogp: handOld,
+    advantages: handAdv,
+    level: 'token',
+    aggregation: 'seq-mean-token-mean',
+  });
   assertClose(sm.loss, ((-1.1 - 1.28) / 2 + 0.8) / 2);
   assertRaggedClose(sm.dlogp, [[-1.1 / 4, 0], [0]]);
 });
@@ -77,30 +91,60 @@ test('GSPO sequence ratio is the geometric mean of the token ratios, and clips t
   // token ratios e^0.1 and e^0.3 → s = sqrt(e^0.1·e^0.3) = e^0.2 ≈ 1.2214, inside [0.8, 1.28]
   const lp = [[-0.9, -1.7]];
   const s = Math.sqrt(Math.exp(0.1) * Math.exp(0.3));
-  const r = ppoClipLoss({ ...base, logp: lp, oldLogp: old, advantages: [1], level: 'sequence', aggregation: 'seq-mean-token-mean' });
+  const r = ppoClipLoss({
+    ...base,
+    logp: lp,
+    oldLogp: old,
+    advantages: [1],
+    level: 'sequence',
+    aggregation: 'seq-mean-token-mean',
+  });
   assertClose(r.loss, -s);
   // d(−s)/dlp_t = −s/L for each token
   assertRaggedClose(r.dlogp, [[-s / 2, -s / 2]]);
   // log-ratios [0.5, 0.1]: s = e^0.3 ≈ 1.35 > 1.28 → the whole sequence is clipped (no gradient), although
   // the second token's own ratio e^0.1 is inside the range and would get a gradient at token level
   const lp2 = [[-0.5, -1.9]];
-  const seq = ppoClipLoss({ ...base, logp: lp2, oldLogp: old, advantages: [1], level: 'sequence', aggregation: 'seq-mean-token-mean' });
+  const seq = ppoClipLoss({
+    ...base,
+    logp: lp2,
+    oldLogp: old,
+    advantages: [1],
+    level: 'sequence',
+    aggregation: 'seq-mean-token-mean',
+  });
   assertClose(seq.loss, -1.28);
   assertRaggedClose(seq.dlogp, [[0, 0]]);
-  const tok = ppoClipLoss({ ...base, logp: lp2, oldLogp: old, advantages: [1], level: 'token', aggregation: 'seq-mean-token-mean' });
+  const tok = ppoClipLoss({
+    ...base,
+    logp: lp2,
+    oldLogp: old,
+    advantages: [1],
+    level: 'token',
+    aggregation: 'seq-mean-token-mean',
+  });
   assert.ok(tok.dlogp[0][1] < 0);
 });
 
 test('GSPO and GSPO-token: same value, and same gradient when A is constant within each sequence', () => {
-  const old = [[-1, -2, -0.3], [-1.2, -0.4]];
-  const lp = [[-0.95, -2.1, -0.28], [-1.15, -0.5]];
+  const old = [
+    [-1, -2, -0.3],
+    [-1.2, -0.4],
+  ];
+  const lp = [
+    [-0.95, -2.1, -0.28],
+    [-1.15, -0.5],
+  ];
   const args = { ...base, logp: lp, oldLogp: old, aggregation: 'seq-mean-token-mean' as const };
   const seq = ppoClipLoss({ ...args, advantages: [1.5, -0.7], level: 'sequence' });
   const st = ppoClipLoss({ ...args, advantages: [1.5, -0.7], level: 'sequence-token' });
   assertClose(seq.loss, st.loss);
   assertRaggedClose(seq.dlogp, st.dlogp, 1e-12);
   // with per-token advantages the two forms differ (the token form weights each token by its own A)
-  const adv = [[1.5, -0.2, 0.4], [-0.7, 0.9]];
+  const adv = [
+    [1.5, -0.2, 0.4],
+    [-0.7, 0.9],
+  ];
   const seq2 = ppoClipLoss({ ...args, advantages: adv, level: 'sequence' });
   const st2 = ppoClipLoss({ ...args, advantages: adv, level: 'sequence-token' });
   assert.ok(Math.abs(seq2.dlogp[0][0] - st2.dlogp[0][0]) > 1e-3);
@@ -119,7 +163,8 @@ const mask = [[1, 1, 0], [1], [1, 0, 1, 1], [0, 0]];
 function checkAwayFromKinks(level: ImportanceLevel): void {
   const kinks = [Math.log(0.8), Math.log(1.28), Math.log(3)];
   const values = level === 'token' ? logRatios.flat() : logRatios.map((s) => s.reduce((a, b) => a + b, 0) / s.length);
-  for (const v of values) for (const k of kinks) assert.ok(Math.abs(v - k) > 1e-3, `test point ${v} too close to kink ${k}`);
+  for (const v of values)
+    for (const k of kinks) assert.ok(Math.abs(v - k) > 1e-3, `test point ${v} too close to kink ${k}`);
 }
 
 test('ppoClipLoss gradient matches finite differences: every level × aggregation, with dual-clip, weights and masks', () => {
@@ -141,7 +186,13 @@ test('ppoClipLoss gradient matches finite differences: every level × aggregatio
           logpDetached: level === 'sequence-token' ? logp : undefined, // stop-gradient parts frozen at the base point
         });
         const { dlogp } = ppoClipLoss(input(logp));
-        assertGradientMatchesFd((x) => ppoClipLoss(input(x)).loss, dlogp, logp, 1e-6, `${level}/${aggregation}/${variant}`);
+        assertGradientMatchesFd(
+          (x) => ppoClipLoss(input(x)).loss,
+          dlogp,
+          logp,
+          1e-6,
+          `${level}/${aggregation}/${variant}`,
+        );
         if (variant === 'mask') {
           assert.equal(dlogp[0][2], 0);
           assert.deepEqual(dlogp[3], [0, 0]);
@@ -154,7 +205,15 @@ test('ppoClipLoss gradient matches finite differences: every level × aggregatio
 test('dual-clip zeroes the gradient of a negative-advantage token with r > c', () => {
   // token [2][1]: log-ratio 1.5 (r ≈ 4.48), A = −1.1
   const plain = ppoClipLoss({ ...base, logp, oldLogp, advantages: advTok, level: 'token', aggregation: 'token-mean' });
-  const dual = ppoClipLoss({ ...base, logp, oldLogp, advantages: advTok, level: 'token', aggregation: 'token-mean', dualClipC: 3 });
+  const dual = ppoClipLoss({
+    ...base,
+    logp,
+    oldLogp,
+    advantages: advTok,
+    level: 'token',
+    aggregation: 'token-mean',
+    dualClipC: 3,
+  });
   assert.ok(plain.dlogp[2][1] > 0);
   assert.equal(dual.dlogp[2][1], 0);
   assertClose(plain.loss - dual.loss, (1.1 * Math.exp(1.5) - 1.1 * 3) / 10);
@@ -178,7 +237,15 @@ test('ppoClipLoss is invariant to micro-batching with a whole-batch normalizer (
           let loss = 0;
           const grads: number[][] = [];
           parts.forEach((p, k) => {
-            const r = ppoClipLoss({ ...args, logp: p, oldLogp: olds[k], advantages: advs[k], weights: ws[k], mask: ms[k], normalizer });
+            const r = ppoClipLoss({
+              ...args,
+              logp: p,
+              oldLogp: olds[k],
+              advantages: advs[k],
+              weights: ws[k],
+              mask: ms[k],
+              normalizer,
+            });
             loss += r.loss;
             grads.push(...r.dlogp);
           });
@@ -191,7 +258,14 @@ test('ppoClipLoss is invariant to micro-batching with a whole-batch normalizer (
 });
 
 test('log-ratio clamp (verl 20): beyond it the ratio is frozen; Infinity disables it (TRL)', () => {
-  const args = { ...base, oldLogp: [[-30]], logp: [[-5]], advantages: [-1], level: 'token' as const, aggregation: 'token-mean' as const };
+  const args = {
+    ...base,
+    oldLogp: [[-30]],
+    logp: [[-5]],
+    advantages: [-1],
+    level: 'token' as const,
+    aggregation: 'token-mean' as const,
+  };
   const clamped = ppoClipLoss(args);
   assertClose(clamped.loss, Math.exp(20));
   assert.equal(clamped.dlogp[0][0], 0);
@@ -201,8 +275,18 @@ test('log-ratio clamp (verl 20): beyond it the ratio is frozen; Infinity disable
 });
 
 test('input validation names the problem', () => {
-  const ok = { ...base, logp: [[-1]], oldLogp: [[-1]], advantages: [1], level: 'token' as const, aggregation: 'token-mean' as const };
-  assert.throws(() => ppoClipLoss({ ...ok, oldLogp: [[-1, -2]] }), (e: unknown) => e instanceof GrpoError && e.code === 'shape');
+  const ok = {
+    ...base,
+    logp: [[-1]],
+    oldLogp: [[-1]],
+    advantages: [1],
+    level: 'token' as const,
+    aggregation: 'token-mean' as const,
+  };
+  assert.throws(
+    () => ppoClipLoss({ ...ok, oldLogp: [[-1, -2]] }),
+    (e: unknown) => e instanceof GrpoError && e.code === 'shape',
+  );
   assert.throws(() => ppoClipLoss({ ...ok, advantages: [1, 2] }), GrpoError);
   assert.throws(() => ppoClipLoss({ ...ok, epsLow: 1 }), GrpoError);
   assert.throws(() => ppoClipLoss({ ...ok, dualClipC: 1 }), GrpoError);
@@ -214,15 +298,39 @@ test('sequence-sum (TRL RLOO): one ratio exp(Σ_t lp − old) per completion, th
   // seq 0: ratio 1.05 · 1.1 = 1.155 inside [0.8, 1.2], A = 1 → −1.155; seq 1: ratio 0.9, A = −1 → 0.9
   const old = [[-1, -2], [-0.5]];
   const lp = [[-1 + Math.log(1.05), -2 + Math.log(1.1)], [-0.5 + Math.log(0.9)]];
-  const r = ppoClipLoss({ logp: lp, oldLogp: old, advantages: [1, -1], epsLow: 0.2, epsHigh: 0.2, level: 'sequence-sum', aggregation: 'seq-mean-token-mean' });
+  const r = ppoClipLoss({
+    logp: lp,
+    oldLogp: old,
+    advantages: [1, -1],
+    epsLow: 0.2,
+    epsHigh: 0.2,
+    level: 'sequence-sum',
+    aggregation: 'seq-mean-token-mean',
+  });
   assertClose(r.loss, (-1.155 + 0.9) / 2);
   // d/dlp_t of −A·r/N is −A·r/N on every token of the completion (d log r / d lp_t = 1)
   assertRaggedClose(r.dlogp, [[-1.155 / 2, -1.155 / 2], [0.9 / 2]]);
   // a per-token ratio (what the rloo preset used before) differs: token 1 of seq 0 alone would be 1.1, not 1.155
-  const perToken = ppoClipLoss({ logp: lp, oldLogp: old, advantages: [1, -1], epsLow: 0.2, epsHigh: 0.2, level: 'token', aggregation: 'seq-mean-token-mean' });
+  const perToken = ppoClipLoss({
+    logp: lp,
+    oldLogp: old,
+    advantages: [1, -1],
+    epsLow: 0.2,
+    epsHigh: 0.2,
+    level: 'token',
+    aggregation: 'seq-mean-token-mean',
+  });
   assert.ok(Math.abs(perToken.loss - r.loss) > 1e-3);
   // past the clip (ratio 1.5 · 1.1 > 1.2 with A > 0) the completion gets no gradient
-  const far = ppoClipLoss({ logp: [[-1 + Math.log(1.5), -2 + Math.log(1.1)]], oldLogp: [[-1, -2]], advantages: [1], epsLow: 0.2, epsHigh: 0.2, level: 'sequence-sum', aggregation: 'seq-mean-token-mean' });
+  const far = ppoClipLoss({
+    logp: [[-1 + Math.log(1.5), -2 + Math.log(1.1)]],
+    oldLogp: [[-1, -2]],
+    advantages: [1],
+    epsLow: 0.2,
+    epsHigh: 0.2,
+    level: 'sequence-sum',
+    aggregation: 'seq-mean-token-mean',
+  });
   assertClose(far.loss, -1.2);
   assert.deepEqual(far.dlogp, [[0, 0]]);
 });
@@ -231,7 +339,15 @@ test('GSPO-token clamps the combined log-ratio once (verl): a sequence past the 
   // seq 0: mean log-ratio 12 > clamp 10; seq 1: mean log-ratio 0.5
   const old = [[-5, -5], [-1]];
   const lp = [[7, 7], [-0.5]];
-  const args = { logp: lp, oldLogp: old, advantages: [-1, -1], epsLow: 0.2, epsHigh: 0.2, aggregation: 'token-mean' as const, logRatioClamp: 10 };
+  const args = {
+    logp: lp,
+    oldLogp: old,
+    advantages: [-1, -1],
+    epsLow: 0.2,
+    epsHigh: 0.2,
+    aggregation: 'token-mean' as const,
+    logRatioClamp: 10,
+  };
   const st = ppoClipLoss({ ...args, level: 'sequence-token' });
   assert.deepEqual(st.dlogp[0], [0, 0], 'clamped: no gradient, as torch.clamp(max=10) gives none');
   assert.ok(st.dlogp[1][0] !== 0, 'within the clamp the gradient flows');
@@ -247,7 +363,14 @@ test('GSPO clamps the log-ratio only from above (verl compute_policy_loss_gspo: 
   //   loss = −e^−12 (seq-mean-token-mean of one sequence), and dℓ/dlp_t = −s·(1/2): the ratio's gradient s, times
   //   the aggregation weight 1/2 (GSPO-token), or ds/dlp_t = s/L with both token weights 1/2 summed (GSPO).
   // A symmetric clamp at ±10 would give −e^−10 and no gradient.
-  const batch: PolicyLossBatch = { logp: [[-13, -13]], oldLogp: [[-1, -1]], advantages: [1], rewards: [1], groupSize: 1, aggregation: 'seq-mean-token-mean' };
+  const batch: PolicyLossBatch = {
+    logp: [[-13, -13]],
+    oldLogp: [[-1, -1]],
+    advantages: [1],
+    rewards: [1],
+    groupSize: 1,
+    aggregation: 'seq-mean-token-mean',
+  };
   const s = Math.exp(-12);
   for (const name of ['gspo', 'gspo_token']) {
     const m = policyLosses.get(name);
@@ -256,7 +379,17 @@ test('GSPO clamps the log-ratio only from above (verl compute_policy_loss_gspo: 
     assertRaggedClose(r.dlogp, [[-s / 2, -s / 2]], 1e-18, name);
   }
   // the clamp still holds from above: a mean log-ratio of +12 is frozen at e^10 with A < 0 (−A·e^10, no gradient)
-  const up = ppoClipLoss({ logp: [[11]], oldLogp: [[-1]], advantages: [-1], epsLow: 3e-4, epsHigh: 4e-4, level: 'sequence', aggregation: 'token-mean', logRatioClamp: 10, logRatioClampSides: 'upper' });
+  const up = ppoClipLoss({
+    logp: [[11]],
+    oldLogp: [[-1]],
+    advantages: [-1],
+    epsLow: 3e-4,
+    epsHigh: 4e-4,
+    level: 'sequence',
+    aggregation: 'token-mean',
+    logRatioClamp: 10,
+    logRatioClampSides: 'upper',
+  });
   assertClose(up.loss, Math.exp(10));
   assert.deepEqual(up.dlogp, [[0]]);
   // PPO keeps verl vanilla's symmetric ±20
@@ -264,5 +397,18 @@ test('GSPO clamps the log-ratio only from above (verl compute_policy_loss_gspo: 
   const low = m.loss({ ...batch, logp: [[-26]], oldLogp: [[-1]] }, methodOptions(m, 'policy loss', {}));
   assertClose(low.loss, -Math.exp(-20));
   assert.deepEqual(low.dlogp, [[0]]);
-  assert.throws(() => ppoClipLoss({ logp: [[-1]], oldLogp: [[-1]], advantages: [1], epsLow: 0.2, epsHigh: 0.2, level: 'token', aggregation: 'token-mean', logRatioClampSides: 'lower' as never }), GrpoError);
+  assert.throws(
+    () =>
+      ppoClipLoss({
+        logp: [[-1]],
+        oldLogp: [[-1]],
+        advantages: [1],
+        epsLow: 0.2,
+        epsHigh: 0.2,
+        level: 'token',
+        aggregation: 'token-mean',
+        logRatioClampSides: 'lower' as never,
+      }),
+    GrpoError,
+  );
 });

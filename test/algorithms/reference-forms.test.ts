@@ -10,7 +10,8 @@ import { gaeBatch } from '../../src/algorithms/gae.ts';
 import { reinforcePlusPlusAdvantages } from '../../src/algorithms/advantages.ts';
 import { klLoss, klPenalizedSequenceRewards, klPenalizedTokenRewards } from '../../src/algorithms/kl.ts';
 
-const close = (a: number, b: number, tol = 1e-9) => assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${a} vs ${b}`);
+const close = (a: number, b: number, tol = 1e-9) =>
+  assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${a} vs ${b}`);
 
 test('whitening: rsqrt(max(var, 1e-8)) (ORZ, OpenRLHF) against 1/sqrt(var + 1e-8) (verl) on a variance far below eps', () => {
   // x = [1, 1 + 2e-5]: μ = 1 + 1e-5, population var = (1e-5)² = 1e-10
@@ -24,12 +25,17 @@ test('whitening: rsqrt(max(var, 1e-8)) (ORZ, OpenRLHF) against 1/sqrt(var + 1e-8
   close(added[1], 1e-5 / Math.sqrt(1.01e-8), 1e-6);
   // with a variance well above eps both forms agree to ~eps/var
   const wide = [0, 1, 2, 3];
-  whiten(wide, { std: 'population', floor: true }).forEach((v, i) => close(v, whiten(wide, { std: 'population' })[i], 1e-7));
+  whiten(wide, { std: 'population', floor: true }).forEach((v, i) =>
+    close(v, whiten(wide, { std: 'population' })[i], 1e-7),
+  );
 });
 
-test('GAE and REINFORCE++ whiten with the floor for the population std, with eps added for Bessel\'s', () => {
+test("GAE and REINFORCE++ whiten with the floor for the population std, with eps added for Bessel's", () => {
   // one sequence, λ = γ = 1, values 0: A_t = R = the reward on the last token, for every t → constant advantages
-  const rewards = [[0, 0, 1 + 1e-5], [0, 1]];
+  const rewards = [
+    [0, 0, 1 + 1e-5],
+    [0, 1],
+  ];
   const values = rewards.map((r) => r.map(() => 0));
   const orz = gaeBatch(rewards, values, { gamma: 1, lambda: 1, whiten: 'population' }).advantages.flat();
   const flat = [1 + 1e-5, 1 + 1e-5, 1 + 1e-5, 1, 1];
@@ -43,10 +49,13 @@ test('GAE and REINFORCE++ whiten with the floor for the population std, with eps
   rpp.forEach((a, k) => close(a, orz[k], 1e-9));
 });
 
-test('a KL clamp of 10 caps each token\'s estimate in the reward and in the loss (OpenRLHF compute_approx_kl)', () => {
+test("a KL clamp of 10 caps each token's estimate in the reward and in the loss (OpenRLHF compute_approx_kl)", () => {
   // Δ = logp − ref = 15 and 2 on two tokens; k1 estimates 15 → 10 and 2
-  const logp = [[-1, -3]], ref = [[-16, -5]];
-  assert.deepEqual(klPenalizedSequenceRewards([1], logp, ref, { beta: 0.1, kind: 'k1', clamp: 10 }), [1 - 0.1 * (10 + 2)]);
+  const logp = [[-1, -3]],
+    ref = [[-16, -5]];
+  assert.deepEqual(klPenalizedSequenceRewards([1], logp, ref, { beta: 0.1, kind: 'k1', clamp: 10 }), [
+    1 - 0.1 * (10 + 2),
+  ]);
   assert.deepEqual(klPenalizedSequenceRewards([1], logp, ref, { beta: 0.1, kind: 'k1' }), [1 - 0.1 * (15 + 2)]);
   const tokens = klPenalizedTokenRewards([[0, 1]], logp, ref, { beta: 0.1, kind: 'k1', clamp: 10 });
   close(tokens[0][0], -1);
@@ -57,18 +66,26 @@ test('a KL clamp of 10 caps each token\'s estimate in the reward and in the loss
   assert.deepEqual(k.dlogp, [[0, 0.1 / 2]]);
 });
 
-test('REINFORCE++-baseline with the KL in the reward: OpenRLHF\'s returns-to-go after the baseline, or verl\'s sum before it', async () => {
+test("REINFORCE++-baseline with the KL in the reward: OpenRLHF's returns-to-go after the baseline, or verl's sum before it", async () => {
   const { advantageEstimators, methodOptions } = await import('../../src/algorithms/index.ts');
   // one group of two; outcome rewards 1 and 0; k1 penalties β·kl = 0.1, 0.2 on the first completion, 0.3 on the second
   const tokenRewards = [[-0.1, 1 - 0.2], [-0.3]];
   const input = {
-    rewards: [0.7, -0.3], outcomeRewards: [1, 0], tokenRewards: () => tokenRewards, rewardsByFunc: [[1, 0]], rewardWeights: [1],
-    groupSizes: [2], lengths: [2, 1],
+    rewards: [0.7, -0.3],
+    outcomeRewards: [1, 0],
+    tokenRewards: () => tokenRewards,
+    rewardsByFunc: [[1, 0]],
+    rewardWeights: [1],
+    groupSizes: [2],
+    lengths: [2, 1],
   };
   const est = advantageEstimators.get('reinforce_baseline');
   // OpenRLHF: r − mean_g on the last token (−0.5): [−0.1, 0.3], [−0.8]; returns-to-go [0.2, 0.3], [−0.8];
   // population variance 0.74/3 around −0.1 → scale 1/sqrt(0.74/3)
-  const openrlhf = est.compute(input, methodOptions(est, 'advantage estimator', { kl_returns: 'to_go', std: 'population' })).advantages;
+  const openrlhf = est.compute(
+    input,
+    methodOptions(est, 'advantage estimator', { kl_returns: 'to_go', std: 'population' }),
+  ).advantages;
   const s = 1 / Math.sqrt(0.74 / 3);
   [[0.3 * s, 0.4 * s], [-0.7 * s]].forEach((row, i) => row.forEach((v, t) => close(openrlhf[i][t], v, 1e-9)));
   // verl: scores 0.7 and −0.3, centred ±0.5, broadcast, token-weighted sample whitening: mean 1/6, var 1/3

@@ -19,7 +19,8 @@ export function findChromium(): string | null {
   return null;
 }
 
-export const NO_CHROMIUM = 'Chromium not found: install it (apt-get install -y chromium; .ci/run does) or set GRPO_CHROMIUM';
+export const NO_CHROMIUM =
+  'Chromium not found: install it (apt-get install -y chromium; .ci/run does) or set GRPO_CHROMIUM';
 
 type Pending = { resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void; method: string };
 
@@ -30,14 +31,24 @@ export class Browser {
   /** protocol events (messages without an id), by session */
   readonly listeners: ((method: string, params: Record<string, unknown>, sessionId?: string) => void)[] = [];
 
-  private constructor(private readonly child: ChildProcess, private readonly profile: string) {
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly profile: string,
+  ) {
     const out = child.stdio[4] as Readable;
     out.setEncoding('utf8');
     out.on('data', (chunk: string) => {
       this.buffer += chunk;
       let end;
       while ((end = this.buffer.indexOf('\0')) >= 0) {
-        const msg = JSON.parse(this.buffer.slice(0, end)) as { id?: number; result?: Record<string, unknown>; error?: { message: string }; method?: string; params?: Record<string, unknown>; sessionId?: string };
+        const msg = JSON.parse(this.buffer.slice(0, end)) as {
+          id?: number;
+          result?: Record<string, unknown>;
+          error?: { message: string };
+          method?: string;
+          params?: Record<string, unknown>;
+          sessionId?: string;
+        };
         this.buffer = this.buffer.slice(end + 1);
         if (msg.method) for (const l of this.listeners) l(msg.method, msg.params ?? {}, msg.sessionId);
         const p = msg.id === undefined ? undefined : this.pending.get(msg.id);
@@ -47,18 +58,31 @@ export class Browser {
         else p.resolve(msg.result ?? {});
       }
     });
-    child.once('exit', () => { for (const p of this.pending.values()) p.reject(new Error(`Chromium exited during ${p.method}`)); });
+    child.once('exit', () => {
+      for (const p of this.pending.values()) p.reject(new Error(`Chromium exited during ${p.method}`));
+    });
   }
 
   static async launch(executable: string): Promise<Browser> {
     const profile = mkdtempSync(path.join(tmpdir(), 'grpo-chromium-'));
-    const child = spawn(executable, [
-      '--headless', '--remote-debugging-pipe', `--user-data-dir=${profile}`, '--no-first-run', '--no-default-browser-check',
-      '--disable-gpu', '--disable-dev-shm-usage', '--hide-scrollbars', '--font-render-hinting=none',
-      // the sandbox needs user namespaces, which containers (and root in them) often lack; the pages are our own
-      '--no-sandbox',
-      'about:blank',
-    ], { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      executable,
+      [
+        '--headless',
+        '--remote-debugging-pipe',
+        `--user-data-dir=${profile}`,
+        '--no-first-run',
+        '--no-default-browser-check',
+        '--disable-gpu',
+        '--disable-dev-shm-usage',
+        '--hide-scrollbars',
+        '--font-render-hinting=none',
+        // the sandbox needs user namespaces, which containers (and root in them) often lack; the pages are our own
+        '--no-sandbox',
+        'about:blank',
+      ],
+      { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] },
+    );
     const b = new Browser(child, profile);
     await b.send('Browser.getVersion');
     return b;
@@ -74,12 +98,15 @@ export class Browser {
 
   async newPage(url: string, size = { width: 1280, height: 900 }): Promise<Page> {
     const { targetId } = await this.send('Target.createTarget', { url: 'about:blank' });
-    const { sessionId } = await this.send('Target.attachToTarget', { targetId, flatten: true }) as { sessionId: string };
+    const { sessionId } = (await this.send('Target.attachToTarget', { targetId, flatten: true })) as {
+      sessionId: string;
+    };
     const page = new Page(this, sessionId);
     this.listeners.push((method, params, session) => {
       if (session !== sessionId) return;
       if (method === 'Runtime.exceptionThrown') {
-        const d = (params as { exceptionDetails: { text: string; exception?: { description?: string } } }).exceptionDetails;
+        const d = (params as { exceptionDetails: { text: string; exception?: { description?: string } } })
+          .exceptionDetails;
         page.errors.push(d.exception?.description ?? d.text);
       }
     });
@@ -108,7 +135,10 @@ export class Page {
   /** uncaught exceptions in the page, in order */
   readonly errors: string[] = [];
 
-  constructor(private readonly browser: Browser, private readonly sessionId: string) {}
+  constructor(
+    private readonly browser: Browser,
+    private readonly sessionId: string,
+  ) {}
 
   send(method: string, params: Record<string, unknown> = {}) {
     return this.browser.send(method, params, this.sessionId);
@@ -116,8 +146,12 @@ export class Page {
 
   /** The value of a JavaScript expression in the page (promises awaited). */
   async evaluate<T = unknown>(expression: string): Promise<T> {
-    const r = await this.send('Runtime.evaluate', { expression, returnByValue: true, awaitPromise: true }) as { result: { value: T }; exceptionDetails?: { text: string; exception?: { description?: string } } };
-    if (r.exceptionDetails) throw new Error(`${expression}: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text}`);
+    const r = (await this.send('Runtime.evaluate', { expression, returnByValue: true, awaitPromise: true })) as {
+      result: { value: T };
+      exceptionDetails?: { text: string; exception?: { description?: string } };
+    };
+    if (r.exceptionDetails)
+      throw new Error(`${expression}: ${r.exceptionDetails.exception?.description ?? r.exceptionDetails.text}`);
     return r.result.value;
   }
 
@@ -135,7 +169,7 @@ export class Page {
   async screenshot(file: string, full = false): Promise<void> {
     const params: Record<string, unknown> = { format: 'png' };
     if (full) params.captureBeyondViewport = true;
-    const { data } = await this.send('Page.captureScreenshot', params) as { data: string };
+    const { data } = (await this.send('Page.captureScreenshot', params)) as { data: string };
     writeFileSync(file, Buffer.from(data, 'base64'));
   }
 }

@@ -6,13 +6,26 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const grpo = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), ...args], { cwd: root, encoding: 'utf8' });
+const grpo = (...args: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), ...args], {
+    cwd: root,
+    encoding: 'utf8',
+  });
 
 test('unknown methods, bad seeds and bad ports are one line each', () => {
   for (const [args, message] of [
-    [['arena', '--config', 'configs/demo.yaml', '--methods', 'grpo,grpp'], /^grpo: --methods: unknown method 'grpp'; choose from grpo, dr_grpo, .*gvpo\n$/],
-    [['arena', '--config', 'configs/demo.yaml', '--methods', 'grpo', '--seeds', '1.5'], /^grpo: --seeds takes a whole number ≥ 1, got '1\.5'\n$/],
-    [['arena', '--config', 'configs/demo.yaml', '--methods', 'grpo', '--target', '80'], /^grpo: --target takes an accuracy between 0 and 1, got '80'\n$/],
+    [
+      ['arena', '--config', 'configs/demo.yaml', '--methods', 'grpo,grpp'],
+      /^grpo: --methods: unknown method 'grpp'; choose from grpo, dr_grpo, .*gvpo\n$/,
+    ],
+    [
+      ['arena', '--config', 'configs/demo.yaml', '--methods', 'grpo', '--seeds', '1.5'],
+      /^grpo: --seeds takes a whole number ≥ 1, got '1\.5'\n$/,
+    ],
+    [
+      ['arena', '--config', 'configs/demo.yaml', '--methods', 'grpo', '--target', '80'],
+      /^grpo: --target takes an accuracy between 0 and 1, got '80'\n$/,
+    ],
     [['dashboard', '--port', 'abc'], /^grpo: --port takes a port number 0–65535 \(0: any free port\), got 'abc'\n$/],
   ] as const) {
     const r = grpo(...args);

@@ -13,32 +13,53 @@ import { generate } from '../../src/rollout/generate.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
+const cli = (args: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'generate', ...args], {
+    encoding: 'utf8',
+    cwd: root,
+  });
 
-const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'generate', ...args], { encoding: 'utf8', cwd: root });
+test('grpo generate prints samples and, with --json, tokens and log-probs that match the library', () =>
+  withTempDir((dir) => {
+    const { pieces, scores } = tinySentencePieceVocab();
+    writeLlama2cTokenizer(path.join(dir, 'tok.bin'), pieces, scores);
+    const tokenizer = loadTokenizer(path.join(dir, 'tok.bin'));
+    const config = tinyConfig({ vocabSize: pieces.length, bosTokenId: 1, eosTokenIds: [2] });
+    writeHfModel(path.join(dir, 'model'), { config, weights: randomWeights(config, 3) }, { tokenizer });
 
-test('grpo generate prints samples and, with --json, tokens and log-probs that match the library', () => withTempDir((dir) => {
-  const { pieces, scores } = tinySentencePieceVocab();
-  writeLlama2cTokenizer(path.join(dir, 'tok.bin'), pieces, scores);
-  const tokenizer = loadTokenizer(path.join(dir, 'tok.bin'));
-  const config = tinyConfig({ vocabSize: pieces.length, bosTokenId: 1, eosTokenIds: [2] });
-  writeHfModel(path.join(dir, 'model'), { config, weights: randomWeights(config, 3) }, { tokenizer });
-
-  const r = cli(['--model', path.join(dir, 'model'), '--prompt', 'hello', '--max-tokens', '6', '--n', '3', '--seed', '5', '--json', '--threads', '1']);
-  assert.equal(r.status, 0, r.stderr);
-  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-  assert.equal(lines.length, 3);
-  const { model } = openModel(path.join(dir, 'model'), { threads: 1, precision: 'auto' }); // the CLI's default
-  try {
-    const lib = generate(model, [tokenizer.encode('hello')], { n: 3, maxTokens: 6, seed: 5, temperature: 1 });
-    lines.forEach((l, i) => {
-      assert.deepEqual(l.tokens, lib[i].tokens);
-      assert.equal(l.finish_reason, lib[i].finishReason);
-      l.logprobs.forEach((x: number, t: number) => assert.ok(Math.abs(x - lib[i].logprobs[t]) < 1e-9));
-    });
-  } finally {
-    model.free();
-  }
-  const bad = cli(['--model', path.join(dir, 'missing')]);
-  assert.equal(bad.status, 1);
-  assert.match(bad.stderr, /^grpo: model path .*missing does not exist\n$/);
-}));
+    const r = cli([
+      '--model',
+      path.join(dir, 'model'),
+      '--prompt',
+      'hello',
+      '--max-tokens',
+      '6',
+      '--n',
+      '3',
+      '--seed',
+      '5',
+      '--json',
+      '--threads',
+      '1',
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.equal(lines.length, 3);
+    const { model } = openModel(path.join(dir, 'model'), { threads: 1, precision: 'auto' }); // the CLI's default
+    try {
+      const lib = generate(model, [tokenizer.encode('hello')], { n: 3, maxTokens: 6, seed: 5, temperature: 1 });
+      lines.forEach((l, i) => {
+        assert.deepEqual(l.tokens, lib[i].tokens);
+        assert.equal(l.finish_reason, lib[i].finishReason);
+        l.logprobs.forEach((x: number, t: number) => assert.ok(Math.abs(x - lib[i].logprobs[t]) < 1e-9));
+      });
+    } finally {
+      model.free();
+    }
+    const bad = cli(['--model', path.join(dir, 'missing')]);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /^grpo: model path .*missing does not exist\n$/);
+  }));

@@ -12,25 +12,58 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const cli = (args: string[]) => [process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'train', ...args]] as const;
+const cli = (args: string[]) =>
+  [process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'train', ...args]] as const;
 
 test('SIGINT stops grpo train after the current step with a checkpoint; a rerun is refused; --resume continues', async () => {
   const out = mkdtempSync(path.join(tmpdir(), 'grpo-signal-'));
   try {
-    const args = ['--config', path.join(root, 'configs/demo.yaml'), '--out_dir', out, '--name', 'sig', '--training.steps', '400', '--training.eval_every', '0',
-      '--data.eval_size', '4', '--rollout.prompts_per_step', '2', '--training.micro_batch_groups', '2', '--model.threads', '1', '--overwrite', 'false'];
+    const args = [
+      '--config',
+      path.join(root, 'configs/demo.yaml'),
+      '--out_dir',
+      out,
+      '--name',
+      'sig',
+      '--training.steps',
+      '400',
+      '--training.eval_every',
+      '0',
+      '--data.eval_size',
+      '4',
+      '--rollout.prompts_per_step',
+      '2',
+      '--training.micro_batch_groups',
+      '2',
+      '--model.threads',
+      '1',
+      '--overwrite',
+      'false',
+    ];
     const [exe, argv] = cli(args);
     const child = spawn(exe, argv, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
+    let stdout = '',
+      stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
     const metrics = path.join(out, 'sig', 'metrics.jsonl');
     const lines = () => (existsSync(metrics) ? readFileSync(metrics, 'utf8').split('\n').filter(Boolean).length : 0);
     await new Promise<void>((resolve, reject) => {
       const timer = setInterval(() => {
-        if (lines() >= 2) { clearInterval(timer); child.kill('SIGINT'); resolve(); }
+        if (lines() >= 2) {
+          clearInterval(timer);
+          child.kill('SIGINT');
+          resolve();
+        }
       }, 20);
-      child.once('exit', () => { clearInterval(timer); reject(new Error(`grpo train ended before it was interrupted:\n${stderr}`)); });
+      child.once('exit', () => {
+        clearInterval(timer);
+        reject(new Error(`grpo train ended before it was interrupted:\n${stderr}`));
+      });
     });
     const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
     assert.equal(code, 130, stderr);
@@ -45,7 +78,10 @@ test('SIGINT stops grpo train after the current step with a checkpoint; a rerun 
     assert.match(again.stderr, /already holds a run .*--resume .*--overwrite/);
     assert.ok(!again.stderr.includes('    at '), 'one line, no stack trace');
 
-    const resumed = spawnSync(...cli(['--resume', path.join(out, 'sig', 'checkpoint'), '--training.steps', String(step + 1)]), { cwd: root, encoding: 'utf8' });
+    const resumed = spawnSync(
+      ...cli(['--resume', path.join(out, 'sig', 'checkpoint'), '--training.steps', String(step + 1)]),
+      { cwd: root, encoding: 'utf8' },
+    );
     assert.equal(resumed.status, 0, resumed.stderr);
     assert.equal(lines(), step + 1);
   } finally {

@@ -38,36 +38,76 @@ const trainBase = { model: { path: 'm' }, data: { train: 'd.jsonl' } };
 const tfgrpoBase = { task: { train: 't.jsonl' } };
 // each command with a valid minimal config and a misspelt key of its own
 const commands: [string, ConfigDefinition<never>, Record<string, unknown>, string, string][] = [
-  ['train', trainConfig as never, trainBase, 'optimizer.lrr', "unknown key 'optimizer.lrr' (did you mean 'optimizer.lr'?)"],
+  [
+    'train',
+    trainConfig as never,
+    trainBase,
+    'optimizer.lrr',
+    "unknown key 'optimizer.lrr' (did you mean 'optimizer.lr'?)",
+  ],
   ['sft', sftConfig as never, {}, 'optimizer.lrr', "unknown key 'optimizer.lrr' (did you mean 'optimizer.lr'?)"],
   ['tfgrpo', tfgrpoConfig as never, tfgrpoBase, 'batch_sise', "unknown key 'batch_sise' (did you mean 'batch_size'?)"],
   ['gepa', gepaConfig as never, tfgrpoBase, 'use_merg', "unknown key 'use_merg' (did you mean 'use_merge'?)"],
-  ['pipeline', pipelineConfig as never, { model: 'embedded', stages: [{ name: 'a', kind: 'sft' }] }, 'stagez', "unknown key 'stagez' (did you mean 'stages'?)"],
+  [
+    'pipeline',
+    pipelineConfig as never,
+    { model: 'embedded', stages: [{ name: 'a', kind: 'sft' }] },
+    'stagez',
+    "unknown key 'stagez' (did you mean 'stages'?)",
+  ],
 ];
 
 test('an unknown key in any command is one error line naming the key, from the file or from a flag', () => {
   for (const [command, def, base, key, message] of commands) {
     const f = file(`${command}.yaml`, base);
-    assert.equal(errorLine(() => def.load(f, [`--${key}`, '1'])), `${f}: ${message}`, command);
+    assert.equal(
+      errorLine(() => def.load(f, [`--${key}`, '1'])),
+      `${f}: ${message}`,
+      command,
+    );
     const bad = structuredClone(base);
     const [section, leaf] = key.includes('.') ? key.split('.') : [null, key];
     if (section) bad[section] = { [leaf]: 1 };
     else bad[leaf] = 1;
-    assert.equal(errorLine(() => def.parse(bad)), `${command} config: ${message}`, command);
+    assert.equal(
+      errorLine(() => def.parse(bad)),
+      `${command} config: ${message}`,
+      command,
+    );
   }
   // several problems: still one line, each key named
   const line = errorLine(() => sftConfig.parse({ optimizer: { lr: -1, betaa: 0.9 }, seed: 'x' }));
-  for (const part of [/'seed': /, /'optimizer\.lr': /, /unknown key 'optimizer\.betaa' \(did you mean 'optimizer\.beta1'\?\)/]) assert.match(line, part);
+  for (const part of [
+    /'seed': /,
+    /'optimizer\.lr': /,
+    /unknown key 'optimizer\.betaa' \(did you mean 'optimizer\.beta1'\?\)/,
+  ])
+    assert.match(line, part);
   assert.equal(line.split('; ').length, 3);
 });
 
 test('the shared sections reject the same bad values the same way in train and sft', () => {
   const bad: [string, unknown][] = [
-    ['model.precision', 'f16'], ['model.device', 'tpu'], ['model.threads', 0], ['model.tokenizer', 3], ['model.base_precision', 'q4'],
-    ['model.lora.r', 0], ['model.lora.target_modules', ['lm_head']], ['model.lora.rank', 8],
-    ['optimizer.lr', -1], ['optimizer.schedule', 'step'], ['optimizer.warmup_steps', 1.5], ['optimizer.min_lr_ratio', 2], ['optimizer.weight_decay', -0.1],
-    ['optimizer.beta1', 1], ['optimizer.beta2', -0.5], ['optimizer.eps', 0], ['optimizer.max_grad_norm', 0],
-    ['name', 'a b'], ['out_dir', 3], ['seed', 0.5],
+    ['model.precision', 'f16'],
+    ['model.device', 'tpu'],
+    ['model.threads', 0],
+    ['model.tokenizer', 3],
+    ['model.base_precision', 'q4'],
+    ['model.lora.r', 0],
+    ['model.lora.target_modules', ['lm_head']],
+    ['model.lora.rank', 8],
+    ['optimizer.lr', -1],
+    ['optimizer.schedule', 'step'],
+    ['optimizer.warmup_steps', 1.5],
+    ['optimizer.min_lr_ratio', 2],
+    ['optimizer.weight_decay', -0.1],
+    ['optimizer.beta1', 1],
+    ['optimizer.beta2', -0.5],
+    ['optimizer.eps', 0],
+    ['optimizer.max_grad_norm', 0],
+    ['name', 'a b'],
+    ['out_dir', 3],
+    ['seed', 0.5],
   ];
   for (const [key, value] of bad) {
     const flag = [`--${key}`, JSON.stringify(value)];
@@ -77,23 +117,50 @@ test('the shared sections reject the same bad values the same way in train and s
     assert.ok(train.includes(`'${key}`), train);
   }
   for (const def of [trainConfig, sftConfig]) {
-    const c = def.withOverrides(trainBase, ['--model.tokenizer', 'null', '--model.threads', 'null'], 'cfg') as { model: { tokenizer?: string; threads?: number } };
-    assert.deepEqual([c.model.tokenizer, c.model.threads], [undefined, undefined], 'null means unset, as SFT configs wrote it');
+    const c = def.withOverrides(trainBase, ['--model.tokenizer', 'null', '--model.threads', 'null'], 'cfg') as {
+      model: { tokenizer?: string; threads?: number };
+    };
+    assert.deepEqual(
+      [c.model.tokenizer, c.model.threads],
+      [undefined, undefined],
+      'null means unset, as SFT configs wrote it',
+    );
   }
   // the same keys, their own defaults: RL fine-tuning at a small constant lr, SFT as TRL's SFTConfig
-  const t = trainConfig.parse(trainBase), s = sftConfig.parse({});
-  assert.deepEqual([t.optimizer.lr, t.optimizer.schedule, s.optimizer.lr, s.optimizer.schedule], [1e-6, 'constant', 2e-5, 'linear']);
+  const t = trainConfig.parse(trainBase),
+    s = sftConfig.parse({});
+  assert.deepEqual(
+    [t.optimizer.lr, t.optimizer.schedule, s.optimizer.lr, s.optimizer.schedule],
+    [1e-6, 'constant', 2e-5, 'linear'],
+  );
   assert.deepEqual({ ...t.optimizer, lr: 0, schedule: 0 }, { ...s.optimizer, lr: 0, schedule: 0 });
-  assert.deepEqual([t.name, t.out_dir, s.name, s.out_dir, tfgrpoConfig.parse(tfgrpoBase).name, gepaConfig.parse(tfgrpoBase).name], ['run', 'runs', 'sft', 'runs', 'tfgrpo', 'gepa']);
+  assert.deepEqual(
+    [t.name, t.out_dir, s.name, s.out_dir, tfgrpoConfig.parse(tfgrpoBase).name, gepaConfig.parse(tfgrpoBase).name],
+    ['run', 'runs', 'sft', 'runs', 'tfgrpo', 'gepa'],
+  );
 });
 
 test('each deprecated SFT key lands on its new key and warns once', (t) => {
   const warnings: string[] = [];
-  t.mock.method(console, 'warn', (msg: string) => { warnings.push(msg); });
+  t.mock.method(console, 'warn', (msg: string) => {
+    warnings.push(msg);
+  });
   const sample: Record<string, unknown> = {
-    'optimizer.lr': 0.01, 'optimizer.schedule': 'cosine', 'optimizer.warmup_steps': 2, 'optimizer.min_lr_ratio': 0.1, 'optimizer.weight_decay': 0.1,
-    'optimizer.beta1': 0.8, 'optimizer.beta2': 0.9, 'optimizer.eps': 1e-6, 'optimizer.max_grad_norm': 2, training: { epochs: 2 },
-    'training.eval_every': 3, 'training.eval_max_tokens': 7, 'training.eval_final': false, 'data.train': 'embedded:addition', 'data.eval': 'x.jsonl',
+    'optimizer.lr': 0.01,
+    'optimizer.schedule': 'cosine',
+    'optimizer.warmup_steps': 2,
+    'optimizer.min_lr_ratio': 0.1,
+    'optimizer.weight_decay': 0.1,
+    'optimizer.beta1': 0.8,
+    'optimizer.beta2': 0.9,
+    'optimizer.eps': 1e-6,
+    'optimizer.max_grad_norm': 2,
+    training: { epochs: 2 },
+    'training.eval_every': 3,
+    'training.eval_max_tokens': 7,
+    'training.eval_final': false,
+    'data.train': 'embedded:addition',
+    'data.eval': 'x.jsonl',
   };
   const at = (o: unknown, key: string) => key.split('.').reduce((x, k) => (x as Record<string, unknown>)[k], o);
   for (const alias of SFT_DEPRECATED_KEYS) {
@@ -107,39 +174,94 @@ test('each deprecated SFT key lands on its new key and warns once', (t) => {
       const [section, leaf] = alias.old.split('.');
       raw[section] = leaf ? { [leaf]: value } : value;
       const c = sftConfig.withOverrides(raw, [`--${alias.old}`, JSON.stringify(value)], 'cfg');
-      assert.deepEqual(at(c, alias.now), alias.now === 'training' ? { ...at(sftConfig.parse({}), 'training') as object, epochs: 2 } : value, alias.old);
+      assert.deepEqual(
+        at(c, alias.now),
+        alias.now === 'training' ? { ...(at(sftConfig.parse({}), 'training') as object), epochs: 2 } : value,
+        alias.old,
+      );
     }
     assert.equal(warnings.length, 1, `${alias.old}: ${warnings.join(' | ')}`);
     assert.match(warnings[0], new RegExp(`^cfg: '${alias.old}' is deprecated; use '${alias.now}'`));
   }
 });
 
-test('a config written by an earlier grpo sft (the shipped model\'s calibration record) loads as the same run under the new names', (t) => {
+test("a config written by an earlier grpo sft (the shipped model's calibration record) loads as the same run under the new names", (t) => {
   t.mock.method(console, 'warn', () => {});
-  const recorded = JSON.parse(readFileSync(path.join(import.meta.dirname, '../../models/embedded/calibration.json'), 'utf8')).sft_config;
+  const recorded = JSON.parse(
+    readFileSync(path.join(import.meta.dirname, '../../models/embedded/calibration.json'), 'utf8'),
+  ).sft_config;
   assert.equal(recorded.train.lr_schedule, 'cosine', 'the record uses the old names');
-  const recipe = coldStartRecipe({ task: 'embedded:addition', name: 'demo-pretrain', examples: 50_000, taskOptions: { carry_slip_rate: 0.7 }, steps: 3000, maxSeqLen: 64 });
+  const recipe = coldStartRecipe({
+    task: 'embedded:addition',
+    name: 'demo-pretrain',
+    examples: 50_000,
+    taskOptions: { carry_slip_rate: 0.7 },
+    steps: 3000,
+    maxSeqLen: 64,
+  });
   const json = (x: unknown) => JSON.parse(JSON.stringify(x));
-  assert.deepEqual(json(sftConfig.parse(recorded)), json(sftConfig.parse(recipe)), 'null and unset model.threads are the same');
+  assert.deepEqual(
+    json(sftConfig.parse(recorded)),
+    json(sftConfig.parse(recipe)),
+    'null and unset model.threads are the same',
+  );
 });
 
 test('describe output lists the aligned names, not the deprecated ones', () => {
   const keys = (reference: string) => reference.split('\n').map((l) => l.split(' ')[0]);
   const sft = keys(sftConfig.reference());
-  for (const k of ['name', 'out_dir', 'seed', 'data.train', 'data.eval', 'optimizer.lr', 'optimizer.schedule', 'optimizer.max_grad_norm', 'training.epochs', 'training.eval_every', 'model.lora.r', 'model.device']) {
+  for (const k of [
+    'name',
+    'out_dir',
+    'seed',
+    'data.train',
+    'data.eval',
+    'optimizer.lr',
+    'optimizer.schedule',
+    'optimizer.max_grad_norm',
+    'training.epochs',
+    'training.eval_every',
+    'model.lora.r',
+    'model.device',
+  ]) {
     assert.ok(sft.includes(k), k);
   }
   for (const old of SFT_DEPRECATED_KEYS) assert.ok(!sft.includes(old.old), old.old);
-  for (const def of [tfgrpoConfig, gepaConfig]) for (const k of ['name', 'out_dir', 'seed']) assert.ok(keys(def.reference()).includes(k), k);
+  for (const def of [tfgrpoConfig, gepaConfig])
+    for (const k of ['name', 'out_dir', 'seed']) assert.ok(keys(def.reference()).includes(k), k);
   const train = configReference();
-  for (const k of ['name', 'out_dir', 'seed', 'overwrite', 'optimizer', 'lr', 'schedule', 'warmup_steps', 'max_grad_norm']) assert.match(train, new RegExp(`^\\s*${k}:`, 'm'), k);
+  for (const k of [
+    'name',
+    'out_dir',
+    'seed',
+    'overwrite',
+    'optimizer',
+    'lr',
+    'schedule',
+    'warmup_steps',
+    'max_grad_norm',
+  ])
+    assert.match(train, new RegExp(`^\\s*${k}:`, 'm'), k);
 });
 
-test('one file reader: missing, invalid and non-mapping files are one line each; the file\'s folder comes back', () => {
-  assert.match(errorLine(() => readConfigFile(path.join(dir, 'none.yaml'))), /config file .*none\.yaml does not exist/);
-  assert.match(errorLine(() => readConfigFile(file('bad.yaml', 'model: [oops'))), /bad\.yaml is not valid YAML/);
-  assert.match(errorLine(() => readConfigFile(file('list.yaml', '- a\n- b\n'))), /list\.yaml must hold a mapping of keys .*not a list/);
+test("one file reader: missing, invalid and non-mapping files are one line each; the file's folder comes back", () => {
+  assert.match(
+    errorLine(() => readConfigFile(path.join(dir, 'none.yaml'))),
+    /config file .*none\.yaml does not exist/,
+  );
+  assert.match(
+    errorLine(() => readConfigFile(file('bad.yaml', 'model: [oops'))),
+    /bad\.yaml is not valid YAML/,
+  );
+  assert.match(
+    errorLine(() => readConfigFile(file('list.yaml', '- a\n- b\n'))),
+    /list\.yaml must hold a mapping of keys .*not a list/,
+  );
   assert.deepEqual(readConfigFile(file('empty.yaml', '')), { raw: {}, baseDir: dir });
-  const { config, baseDir } = tfgrpoConfig.load(file('tf.yaml', tfgrpoBase), ['--grpo_n', '3', '--task_model.concurrency=2']);
+  const { config, baseDir } = tfgrpoConfig.load(file('tf.yaml', tfgrpoBase), [
+    '--grpo_n',
+    '3',
+    '--task_model.concurrency=2',
+  ]);
   assert.deepEqual([config.grpo_n, config.task_model.concurrency, baseDir], [3, 2, dir]);
 });

@@ -34,7 +34,15 @@ test('a rewritten file (truncated, or trimmed and grown past the old size, as a 
   assert.equal(t.refresh().rows.length, 3);
   assert.equal(t.generation, 1, 'lines appended after the kept one are read on');
   writeFileSync(f, '{"step":1}\n{"step":2,"v":7}\n{"step":3,"v":8}\n{"step":4}\n');
-  assert.deepEqual(t.refresh().rows.map((r) => [r.step, r.v]), [[1, undefined], [2, 7], [3, 8], [4, undefined]]);
+  assert.deepEqual(
+    t.refresh().rows.map((r) => [r.step, r.v]),
+    [
+      [1, undefined],
+      [2, 7],
+      [3, 8],
+      [4, undefined],
+    ],
+  );
   assert.equal(t.generation, 2);
 });
 

@@ -8,7 +8,10 @@ import { startDashboard } from '../../src/dashboard/server.ts';
 import { GrpoError } from '../../src/errors.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'grpo-dash-'));
-const put = (rel: string, text: string) => { mkdirSync(path.dirname(path.join(root, rel)), { recursive: true }); writeFileSync(path.join(root, rel), text); };
+const put = (rel: string, text: string) => {
+  mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+  writeFileSync(path.join(root, rel), text);
+};
 put('a/metrics.jsonl', '{"step":1,"reward":0.5}\n{"step":2,"reward":0.7}\n');
 put('a/config.yaml', 'name: a\n');
 put('a/completions.jsonl', '{"step":1,"prompt":"p","completions":[]}\n');
@@ -16,19 +19,32 @@ put('a/checkpoint/metrics.jsonl', '{"step":1}\n');
 put('arena/demo/grpo-s0/metrics.jsonl', '{"step":1,"reward":0.1}\n');
 put('notarun/readme.txt', 'x');
 const dash = await startDashboard({ runsDir: root, port: 0 });
-test.after(async () => { await dash.close(); rmSync(root, { recursive: true, force: true }); });
-const get = async (route: string) => { const r = await fetch(new URL(route, dash.url)); return { status: r.status, body: await r.json() as Record<string, unknown> }; };
+test.after(async () => {
+  await dash.close();
+  rmSync(root, { recursive: true, force: true });
+});
+const get = async (route: string) => {
+  const r = await fetch(new URL(route, dash.url));
+  return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+};
 
-test('every folder with a metrics.jsonl is a run, arena runs included; a run\'s own subfolders are not', async () => {
+test("every folder with a metrics.jsonl is a run, arena runs included; a run's own subfolders are not", async () => {
   const { body } = await get('api/runs');
   assert.equal(body.root, root);
-  assert.deepEqual((body.runs as { id: string; steps: number }[]).map((r) => [r.id, r.steps]).sort(), [['a', 2], ['arena/demo/grpo-s0', 1]]);
+  assert.deepEqual((body.runs as { id: string; steps: number }[]).map((r) => [r.id, r.steps]).sort(), [
+    ['a', 2],
+    ['arena/demo/grpo-s0', 1],
+  ]);
 });
 
 test('metrics from a line on, completions and config of a run; unknown runs and paths outside the folder are 404', async () => {
   const m = await get('api/metrics?run=a&from=1');
   assert.deepEqual(m.body, { generation: 0, total: 2, rows: [{ step: 2, reward: 0.7 }] });
-  assert.deepEqual((await get('api/completions?run=a')).body, { generation: 0, total: 1, rows: [{ step: 1, prompt: 'p', completions: [] }] });
+  assert.deepEqual((await get('api/completions?run=a')).body, {
+    generation: 0,
+    total: 1,
+    rows: [{ step: 1, prompt: 'p', completions: [] }],
+  });
   assert.deepEqual((await get('api/completions?run=a&from=1')).body.rows, []);
   assert.deepEqual((await get('api/config?run=a')).body, { text: 'name: a\n' });
   assert.equal((await get('api/metrics?run=nope')).status, 404);
@@ -42,19 +58,22 @@ test('a run folder removed while the dashboard follows it is dropped from the li
   assert.equal((await get('api/metrics?run=gone')).status, 200);
   rmSync(path.join(root, 'gone'), { recursive: true });
   assert.equal((await get('api/metrics?run=gone')).status, 404);
-  assert.ok(!(((await get('api/runs')).body.runs as { id: string }[]).some((r) => r.id === 'gone')));
+  assert.ok(!((await get('api/runs')).body.runs as { id: string }[]).some((r) => r.id === 'gone'));
 });
 
 test('the page carries its code and styles inline: nothing is fetched from the network', async () => {
   const html = await (await fetch(dash.url)).text();
   assert.match(html, /<script type="module">/);
-  assert.match(html, /\.uplot/, 'uPlot\'s stylesheet is inlined');
+  assert.match(html, /\.uplot/, "uPlot's stylesheet is inlined");
   assert.doesNotMatch(html, /(src|href)=["']?(https?:)?\/\//, 'no external script, stylesheet or font');
 });
 
 test('a port given that is taken is refused in one line; without --port a taken default falls back to a free port', async () => {
   const port = Number(new URL(dash.url).port);
-  await assert.rejects(startDashboard({ runsDir: root, port }), (e: unknown) => e instanceof GrpoError && /port \d+ .* is in use.*--port/.test(e.message));
+  await assert.rejects(
+    startDashboard({ runsDir: root, port }),
+    (e: unknown) => e instanceof GrpoError && /port \d+ .* is in use.*--port/.test(e.message),
+  );
   const first = await startDashboard({ runsDir: root });
   const second = await startDashboard({ runsDir: root });
   try {

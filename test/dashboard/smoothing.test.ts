@@ -4,7 +4,9 @@ import { smooth } from '../../src/dashboard/client/smoothing.ts';
 
 const close = (got: (number | null)[], want: (number | null)[]) => {
   assert.equal(got.length, want.length);
-  got.forEach((g, i) => (want[i] === null ? assert.equal(g, null) : assert.ok(Math.abs(g! - want[i]!) < 1e-12, `${i}: ${g} vs ${want[i]}`)));
+  got.forEach((g, i) =>
+    want[i] === null ? assert.equal(g, null) : assert.ok(Math.abs(g! - want[i]!) < 1e-12, `${i}: ${g} vs ${want[i]}`),
+  );
 };
 
 test('debiased EMA equals the normalised weighted mean of the points so far (weights w^age)', () => {
@@ -16,7 +18,10 @@ test('debiased EMA equals the normalised weighted mean of the points so far (wei
 
 test('missing values pass through and do not enter the average; weight 0 and constant series are unchanged', () => {
   close(smooth([1, null, 3], 0.5), [1, null, (0.5 * 1 + 3) / 1.5]);
-  close(smooth([1, NaN, 3], 0.5).map((v) => (Number.isNaN(v) ? null : v)), [1, null, 7 / 3]);
+  close(
+    smooth([1, NaN, 3], 0.5).map((v) => (Number.isNaN(v) ? null : v)),
+    [1, null, 7 / 3],
+  );
   assert.deepEqual(smooth([0.1, 0.1, 0.1], 0.99), [0.1, 0.1, 0.1]);
   assert.deepEqual(smooth([1, 5, 2], 0), [1, 5, 2]);
 });

@@ -29,7 +29,10 @@ test('format from the extension, .gz included', () => {
 });
 
 test('JSONL, gzipped JSONL, JSON list and JSON object with one list', async () => {
-  const rows = [{ question: 'q1', answer: 'x\n#### 1,000' }, { question: 'q2', answer: 'y\n#### 7' }];
+  const rows = [
+    { question: 'q1', answer: 'x\n#### 1,000' },
+    { question: 'q2', answer: 'y\n#### 7' },
+  ];
   const jsonl = rows.map((r) => JSON.stringify(r)).join('\n') + '\n\n';
   assert.deepEqual(await readRecords(file('a.jsonl', jsonl)), rows);
   assert.deepEqual(await readRecords(file('a.jsonl.gz', gzipSync(jsonl))), rows);
@@ -40,7 +43,10 @@ test('JSONL, gzipped JSONL, JSON list and JSON object with one list', async () =
 
 test('malformed files are errors that say where', async () => {
   await assert.rejects(readRecords(file('bad.jsonl', '{"a":1}\n{oops\n')), /bad\.jsonl:2: not valid JSON/);
-  await assert.rejects(readRecords(file('two.json', JSON.stringify({ a: [], b: [] }))), /2 lists \(a, b\); pass jsonKey/);
+  await assert.rejects(
+    readRecords(file('two.json', JSON.stringify({ a: [], b: [] }))),
+    /2 lists \(a, b\); pass jsonKey/,
+  );
   await assert.rejects(readRecords(join(dir, 'missing.jsonl')), /cannot read dataset/);
   await assert.rejects(readRecords(file('bad.parquet', 'not parquet')), /not a readable Parquet file/);
 });
@@ -49,7 +55,14 @@ test('Parquet: int64 becomes number when exact, lists and strings come through',
   const buffer = parquetWriteBuffer({
     columnData: [
       { name: 'target', data: [55n, 98n], type: 'INT64' },
-      { name: 'nums', data: [[96, 7, 37, 74], [44, 19, 35]], type: 'JSON' },
+      {
+        name: 'nums',
+        data: [
+          [96, 7, 37, 74],
+          [44, 19, 35],
+        ],
+        type: 'JSON',
+      },
       { name: 'big', data: [2n ** 60n, 1n], type: 'INT64' },
     ],
   });
@@ -64,7 +77,9 @@ test('Parquet: int64 becomes number when exact, lists and strings come through',
 test('field maps: dotted paths, functions, and a clear error for a missing field', () => {
   const rows = [{ q: { text: 'hi' }, list: [{ content: 'c0' }] }];
   assert.equal(getPath(rows[0], 'list.0.content'), 'c0');
-  assert.deepEqual(mapFields(rows, { prompt: 'q.text', first: 'list.0.content', n: (_r, i) => i }), [{ prompt: 'hi', first: 'c0', n: 0 }]);
+  assert.deepEqual(mapFields(rows, { prompt: 'q.text', first: 'list.0.content', n: (_r, i) => i }), [
+    { prompt: 'hi', first: 'c0', n: 0 },
+  ]);
   assert.throws(() => mapFields(rows, { answer: 'solution' }), /row 0: no value for 'answer' \(from 'solution'\)/);
 });
 
@@ -72,14 +87,52 @@ test('presets map each dataset shape; unmappable rows are skipped and reported',
   const gsm = toExamples([{ question: 'How many?', answer: 'work\n#### 1,200' }], 'gsm8k');
   assert.equal(gsm[0].answer, '1200');
   assert.equal(gsm[0].prompt, 'How many?');
-  const math = toExamples([{ problem: 'p', answer: 27.0, level: 3 }, { problem: 'p2', answer: null }], 'math', { onSkip: (s) => assert.deepEqual(s.map((x) => x.index), [1]) });
+  const math = toExamples(
+    [
+      { problem: 'p', answer: 27.0, level: 3 },
+      { problem: 'p2', answer: null },
+    ],
+    'math',
+    {
+      onSkip: (s) =>
+        assert.deepEqual(
+          s.map((x) => x.index),
+          [1],
+        ),
+    },
+  );
   assert.equal(math.length, 1);
   assert.equal(math[0].answer, '27');
   assert.equal(math[0].difficulty, 3);
-  assert.throws(() => toExamples([{ problem: 'p2', answer: null }], 'math', { invalidRows: 'error' }), /row 0: math row with an empty answer/);
-  const he = toExamples([{ task_id: 'HumanEval/0', prompt: 'def f():\n', entry_point: 'f', canonical_solution: '  return 1\n', test: 'def check(c):\n  assert c() == 1\n' }], 'humaneval');
+  assert.throws(
+    () => toExamples([{ problem: 'p2', answer: null }], 'math', { invalidRows: 'error' }),
+    /row 0: math row with an empty answer/,
+  );
+  const he = toExamples(
+    [
+      {
+        task_id: 'HumanEval/0',
+        prompt: 'def f():\n',
+        entry_point: 'f',
+        canonical_solution: '  return 1\n',
+        test: 'def check(c):\n  assert c() == 1\n',
+      },
+    ],
+    'humaneval',
+  );
   assert.deepEqual(he[0].tests, ['def check(c):\n  assert c() == 1\n\ncheck(f)']);
-  const mbpp = toExamples([{ task_id: 2, text: 'Add one.', code: 'def inc(x): return x+1', test_list: ['assert inc(1) == 2'], test_setup_code: '' }], 'mbpp');
+  const mbpp = toExamples(
+    [
+      {
+        task_id: 2,
+        text: 'Add one.',
+        code: 'def inc(x): return x+1',
+        test_list: ['assert inc(1) == 2'],
+        test_setup_code: '',
+      },
+    ],
+    'mbpp',
+  );
   assert.match(mbpp[0].prompt, /^Add one\.\nYour code should pass these tests:\n\nassert inc\(1\) == 2$/);
   const d1 = toExamples([{ input: '30,100,93', output: '23' }], 'countdown_d1');
   assert.deepEqual([d1[0].numbers, d1[0].target], [[30, 100, 93], 23]);

@@ -6,7 +6,10 @@ import { filterByPassRate, prefilterBySolveRate } from '../../src/data/prefilter
 test('uniform sampler visits every index once per epoch, reproducibly, and resumes from state', () => {
   const s = new UniformSampler(10, 3);
   const epoch = [...s.next(4), ...s.next(6)];
-  assert.deepEqual([...epoch].sort((a, b) => a - b), [...Array(10).keys()]);
+  assert.deepEqual(
+    [...epoch].sort((a, b) => a - b),
+    [...Array(10).keys()],
+  );
   const again = new UniformSampler(10, 3);
   assert.deepEqual([...again.next(4), ...again.next(6)], epoch);
   const saved = s.state();
@@ -63,14 +66,23 @@ test('pass-rate filter drops all-solved and none-solved prompts', () => {
 test('prefilter runs attempts with limited concurrency and keeps prompts with signal', async () => {
   let inFlight = 0;
   let maxInFlight = 0;
-  const outcomes: Record<string, (boolean | number)[]> = { easy: [true, true], hard: [false, 0], mid: [true, 0.2], partial: [1, 0] };
-  const r = await prefilterBySolveRate(Object.keys(outcomes), async (name) => {
-    inFlight++;
-    maxInFlight = Math.max(maxInFlight, inFlight);
-    await new Promise((res) => setTimeout(res, 5));
-    inFlight--;
-    return outcomes[name];
-  }, { concurrency: 2 });
+  const outcomes: Record<string, (boolean | number)[]> = {
+    easy: [true, true],
+    hard: [false, 0],
+    mid: [true, 0.2],
+    partial: [1, 0],
+  };
+  const r = await prefilterBySolveRate(
+    Object.keys(outcomes),
+    async (name) => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise((res) => setTimeout(res, 5));
+      inFlight--;
+      return outcomes[name];
+    },
+    { concurrency: 2 },
+  );
   assert.deepEqual(r.passRates, [1, 0, 0.5, 0.5]);
   assert.deepEqual(r.kept, ['mid', 'partial']);
   assert.ok(maxInFlight <= 2);

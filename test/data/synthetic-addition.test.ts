@@ -1,7 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  additionProblem, additionTrainProblems, additionHeldOutProblems, answerFromSteps, columnSteps, embeddedTask, embeddedTasks, embeddedTaskSplits, isEmbeddedData, isHeldOutPair,
+  additionProblem,
+  additionTrainProblems,
+  additionHeldOutProblems,
+  answerFromSteps,
+  columnSteps,
+  embeddedTask,
+  embeddedTasks,
+  embeddedTaskSplits,
+  isEmbeddedData,
+  isHeldOutPair,
 } from '../../src/data/synthetic/index.ts';
 import type { EmbeddedTasks } from '../../src/trainer/prompts.ts';
 import { hasThinkAnswerFormat } from '../../src/rewards/format.ts';
@@ -13,9 +22,11 @@ function checkTrace(a: number, b: number, completion: string): { answer: string;
   const m = /^<think>(.*)<\/think><answer>(\d+)<\/answer>$/.exec(completion);
   assert.ok(m, `not R1 format: ${completion}`);
   const steps = m[1].split(',');
-  const digitsA = [...String(a)].reverse(), digitsB = [...String(b)].reverse();
+  const digitsA = [...String(a)].reverse(),
+    digitsB = [...String(b)].reverse();
   assert.equal(steps.length, Math.max(digitsA.length, digitsB.length), completion);
-  let carry = 0, slips = 0;
+  let carry = 0,
+    slips = 0;
   const sums: number[] = [];
   steps.forEach((s, i) => {
     const p = /^(\d)\+(\d)(\+1)?=(\d+)$/.exec(s);
@@ -30,7 +41,13 @@ function checkTrace(a: number, b: number, completion: string): { answer: string;
     carry = Number(p[4]) >= 10 ? 1 : 0;
   });
   // the answer follows from the steps, written most significant column first
-  const expected = String(sums[sums.length - 1]) + sums.slice(0, -1).reverse().map((s) => s % 10).join('');
+  const expected =
+    String(sums[sums.length - 1]) +
+    sums
+      .slice(0, -1)
+      .reverse()
+      .map((s) => s % 10)
+      .join('');
   assert.equal(m[2], expected, completion);
   return { answer: m[2], slips };
 }
@@ -42,7 +59,8 @@ test('reference traces: every column step and the answer agree with independent 
   assert.equal(additionProblem(0, 0).completion, '<think>0+0=0</think><answer>0</answer>');
   const rng = new Rng(5);
   for (let i = 0; i < 3000; i++) {
-    const a = rng.int(10 ** (1 + rng.int(6))), b = rng.int(10 ** (1 + rng.int(6)));
+    const a = rng.int(10 ** (1 + rng.int(6))),
+      b = rng.int(10 ** (1 + rng.int(6)));
     const p = additionProblem(a, b);
     const { answer, slips } = checkTrace(a, b, p.completion);
     assert.equal(slips, 0);
@@ -65,7 +83,11 @@ test('draws are deterministic, distinct, in range, and training never meets the 
   const train = additionTrainProblems(3000, 11);
   assert.deepEqual(train, additionTrainProblems(3000, 11));
   assert.notDeepEqual(train.slice(0, 20), additionTrainProblems(20, 12));
-  assert.deepEqual(additionHeldOutProblems(50, 1), additionHeldOutProblems(200, 1).slice(0, 50), 'a smaller draw is a prefix of a larger one');
+  assert.deepEqual(
+    additionHeldOutProblems(50, 1),
+    additionHeldOutProblems(200, 1).slice(0, 50),
+    'a smaller draw is a prefix of a larger one',
+  );
   const key = (p: { a: number; b: number }) => `${p.a}+${p.b}`;
   assert.equal(new Set(train.map(key)).size, train.length);
   const heldOut = [1, 2, 3].flatMap((s) => additionHeldOutProblems(500, s));
@@ -86,7 +108,8 @@ test('draws are deterministic, distinct, in range, and training never meets the 
 test('a sloppy teacher forgets carries at its rate, with self-consistent traces and true gold answers', () => {
   const clean = additionTrainProblems(4000, 21);
   const sloppy = additionTrainProblems(4000, 21, { carrySlipRate: 0.7 });
-  let due = 0, slipped = 0;
+  let due = 0,
+    slipped = 0;
   sloppy.forEach((p, i) => {
     assert.equal(p.prompt, clean[i].prompt, 'the same problems, whatever the slip rate');
     assert.equal(p.answer, String(p.a + p.b));
@@ -96,8 +119,13 @@ test('a sloppy teacher forgets carries at its rate, with self-consistent traces 
     assert.equal(answer === p.answer, slips === 0, p.completion);
   });
   assert.ok(Math.abs(slipped / due - 0.7) < 0.03, `slip rate ${slipped / due} over ${due} due carries`);
-  assert.deepEqual(embeddedTask('embedded:addition').heldOut(30, 1, { carry_slip_rate: 0.9 }).map((p) => p.completion),
-    additionHeldOutProblems(30, 1).map((p) => p.completion), 'held-out references are always correct');
+  assert.deepEqual(
+    embeddedTask('embedded:addition')
+      .heldOut(30, 1, { carry_slip_rate: 0.9 })
+      .map((p) => p.completion),
+    additionHeldOutProblems(30, 1).map((p) => p.completion),
+    'held-out references are always correct',
+  );
 });
 
 test('the embedded task registry resolves names and rejects unknown tasks and options by name', () => {
@@ -114,11 +142,15 @@ test('the embedded task registry resolves names and rejects unknown tasks and op
   assert.throws(() => task.train(5, 1, { digits: 'two' }), /option 'digits' must be a number/);
 });
 
-test('the task registry in the RL trainer\'s shape: fixed-size train and held-out splits per seed', () => {
+test("the task registry in the RL trainer's shape: fixed-size train and held-out splits per seed", () => {
   const tasks: EmbeddedTasks = embeddedTaskSplits;
-  const train = tasks.addition('train', 3), test = tasks.addition('test', 3);
+  const train = tasks.addition('train', 3),
+    test = tasks.addition('test', 3);
   assert.equal(train.length, 20_000);
   assert.equal(test.length, 500);
   assert.deepEqual(test, additionHeldOutProblems(500, 3));
-  assert.ok(test.every((p) => isHeldOutPair(Number(p.a), Number(p.b))) && train.every((p) => !isHeldOutPair(Number(p.a), Number(p.b))));
+  assert.ok(
+    test.every((p) => isHeldOutPair(Number(p.a), Number(p.b))) &&
+      train.every((p) => !isHeldOutPair(Number(p.a), Number(p.b))),
+  );
 });

@@ -17,24 +17,39 @@ test('R1-Zero template wraps the question (DeepSeek-R1 Table 1)', () => {
 
 test('chat template hook passes messages and asks for a generation prompt', () => {
   const calls: unknown[] = [];
-  const template = chatTemplate((messages, opts) => {
-    calls.push({ messages, opts });
-    return messages.map((m) => `<|${m.role}|>${m.content}`).join('') + '<|assistant|>';
-  }, { system: 'Be brief.', instruction: 'Put the answer in \\boxed{}.' });
+  const template = chatTemplate(
+    (messages, opts) => {
+      calls.push({ messages, opts });
+      return messages.map((m) => `<|${m.role}|>${m.content}`).join('') + '<|assistant|>';
+    },
+    { system: 'Be brief.', instruction: 'Put the answer in \\boxed{}.' },
+  );
   assert.equal(template(ex('1', 'Q')), '<|system|>Be brief.<|user|>Q\nPut the answer in \\boxed{}.<|assistant|>');
   assert.deepEqual((calls[0] as { opts: unknown }).opts, { addGenerationPrompt: true });
 });
 
 test('dedupe ignores case, whitespace and $ delimiters; keeps the first', () => {
   const kept = dedupe([ex('a', 'Find $x$.'), ex('b', 'find  x.'), ex('c', 'Find y.')]);
-  assert.deepEqual(kept.map((e) => e.id), ['a', 'c']);
+  assert.deepEqual(
+    kept.map((e) => e.id),
+    ['a', 'c'],
+  );
 });
 
 test('length filter with a custom counter', () => {
   const words = (t: string) => t.split(/\s+/).length;
-  const kept = filterByLength([ex('a', 'one two'), ex('b', 'one two three four'), ex('c', '')], { maxLength: 3, count: words });
-  assert.deepEqual(kept.map((e) => e.id), ['a', 'c']);
-  assert.deepEqual(filterByLength([ex('a', ''), ex('b', 'xy')], { maxLength: 5 }).map((e) => e.id), ['b']);
+  const kept = filterByLength([ex('a', 'one two'), ex('b', 'one two three four'), ex('c', '')], {
+    maxLength: 3,
+    count: words,
+  });
+  assert.deepEqual(
+    kept.map((e) => e.id),
+    ['a', 'c'],
+  );
+  assert.deepEqual(
+    filterByLength([ex('a', ''), ex('b', 'xy')], { maxLength: 5 }).map((e) => e.id),
+    ['b'],
+  );
 });
 
 test('held-out split: exact size, disjoint, covering, order kept, reproducible by seed', () => {
@@ -42,8 +57,14 @@ test('held-out split: exact size, disjoint, covering, order kept, reproducible b
   const a = heldOutSplit(items, { size: 0.2, seed: 7 });
   assert.equal(a.heldOut.length, 20);
   assert.equal(a.train.length, 80);
-  assert.deepEqual([...a.train, ...a.heldOut].sort((x, y) => x - y), items);
-  assert.deepEqual(a.train, [...a.train].sort((x, y) => x - y));
+  assert.deepEqual(
+    [...a.train, ...a.heldOut].sort((x, y) => x - y),
+    items,
+  );
+  assert.deepEqual(
+    a.train,
+    [...a.train].sort((x, y) => x - y),
+  );
   assert.deepEqual(heldOutSplit(items, { size: 0.2, seed: 7 }), a);
   assert.notDeepEqual(heldOutSplit(items, { size: 0.2, seed: 8 }).heldOut, a.heldOut);
   assert.equal(heldOutSplit(items, { size: 5, seed: 1 }).heldOut.length, 5);

@@ -14,7 +14,7 @@ import { Rng } from '../../src/util/rng.ts';
 const backend = Backend.open({ device: 'cpu', threads: 1 });
 test.after(() => backend.free());
 
-test('a graph leaving more free holes than ggml\'s allocator holds (256) computes correctly', () => {
+test("a graph leaving more free holes than ggml's allocator holds (256) computes correctly", () => {
   // temporaries of growing size between kept outputs: no freed temporary fits the next one, so each stays a hole
   // (ggml_gallocr aborts this graph: "out of free blocks")
   const n = 400;
@@ -54,16 +54,29 @@ test('random graphs of live and dead tensors compute what float32 arithmetic giv
       const made: { t: Tensor; v: Float32Array }[][] = inputs.map((t, i) => [{ t, v: host[i] }]);
       const outputs: { t: Tensor; v: Float32Array }[] = [];
       for (let k = 0; k < 300; k++) {
-        const lane = rng.int(lanes.length), pool = made[lane];
-        const a = pool[rng.int(pool.length)], b = pool[rng.int(pool.length)];
+        const lane = rng.int(lanes.length),
+          pool = made[lane];
+        const a = pool[rng.int(pool.length)],
+          b = pool[rng.int(pool.length)];
         const op = rng.int(3);
         const t = op === 0 ? g.ops.add(a.t, b.t) : op === 1 ? g.ops.mul(a.t, b.t) : g.ops.scale(a.t, 0.5);
-        const v = Float32Array.from(a.v, (x, i) => Math.fround(op === 0 ? x + b.v[i] : op === 1 ? x * b.v[i] : x * 0.5));
+        const v = Float32Array.from(a.v, (x, i) =>
+          Math.fround(op === 0 ? x + b.v[i] : op === 1 ? x * b.v[i] : x * 0.5),
+        );
         pool.push({ t, v });
-        if (rng.next() < 0.15) { g.output(t); outputs.push({ t, v }); }
+        if (rng.next() < 0.15) {
+          g.output(t);
+          outputs.push({ t, v });
+        }
         g.expand(t);
       }
-      for (const pool of made) { const last = pool[pool.length - 1]; if (!outputs.some((o) => o.t === last.t)) { g.output(last.t); outputs.push(last); } }
+      for (const pool of made) {
+        const last = pool[pool.length - 1];
+        if (!outputs.some((o) => o.t === last.t)) {
+          g.output(last.t);
+          outputs.push(last);
+        }
+      }
       g.allocate();
       inputs.forEach((t, i) => t.write(host[i]));
       g.compute();

@@ -4,13 +4,19 @@ import { learningRateAt } from '../../src/engine/schedule.ts';
 
 test('constant schedule with linear warm-up (HF get_constant_schedule_with_warmup)', () => {
   const s = { kind: 'constant' as const, lr: 1e-3, warmupSteps: 4 };
-  assert.deepEqual([0, 1, 2, 3, 4, 100].map((k) => learningRateAt(k, s)), [0, 2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3]);
+  assert.deepEqual(
+    [0, 1, 2, 3, 4, 100].map((k) => learningRateAt(k, s)),
+    [0, 2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3],
+  );
 });
 
 test('linear decay after warm-up reaches the floor at totalSteps', () => {
   const s = { kind: 'linear' as const, lr: 1, warmupSteps: 2, totalSteps: 12 };
   // after warm-up: 1 − (step − 2)/10
-  assert.deepEqual([2, 7, 12, 20].map((k) => learningRateAt(k, s)), [1, 0.5, 0, 0]);
+  assert.deepEqual(
+    [2, 7, 12, 20].map((k) => learningRateAt(k, s)),
+    [1, 0.5, 0, 0],
+  );
   assert.equal(learningRateAt(7, { ...s, minRatio: 0.1 }), 0.1 + 0.9 * 0.5);
 });
 

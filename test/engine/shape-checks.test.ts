@@ -47,7 +47,22 @@ test('tensor writes check type and size; unused graph inputs are caught before a
 
 test('the model rejects out-of-vocabulary tokens, short sequences and mismatched coefficients', () => {
   const model = new LlamaModel(
-    { arch: 'llama', vocabSize: 16, dim: 8, nLayers: 1, nHeads: 2, nKvHeads: 2, headDim: 4, ffnDim: 16, ropeTheta: 10000, normEps: 1e-5, maxSeqLen: 32, tieEmbeddings: true, qkvBias: false, qkNorm: false },
+    {
+      arch: 'llama',
+      vocabSize: 16,
+      dim: 8,
+      nLayers: 1,
+      nHeads: 2,
+      nKvHeads: 2,
+      headDim: 4,
+      ffnDim: 16,
+      ropeTheta: 10000,
+      normEps: 1e-5,
+      maxSeqLen: 32,
+      tieEmbeddings: true,
+      qkvBias: false,
+      qkNorm: false,
+    },
     { threads: 1 },
   );
   model.createOptimizer();
@@ -62,8 +77,32 @@ test('the model rejects out-of-vocabulary tokens, short sequences and mismatched
 });
 
 test('configs that cannot run are rejected with the field named', () => {
-  const base = { arch: 'llama' as const, vocabSize: 16, dim: 8, nLayers: 1, nHeads: 3, nKvHeads: 2, headDim: 4, ffnDim: 16, ropeTheta: 10000, normEps: 1e-5, maxSeqLen: 32, tieEmbeddings: true, qkvBias: false, qkNorm: false };
-  assert.throws(() => new LlamaModel(base, { threads: 1 }), shapeError(/nHeads \(3\) must be a multiple of nKvHeads \(2\)/));
-  assert.throws(() => new LlamaModel({ ...base, nHeads: 2, headDim: 3 }, { threads: 1 }), shapeError(/headDim must be even/));
-  assert.throws(() => new LlamaModel({ ...base, nHeads: 2, dim: 0 }, { threads: 1 }), shapeError(/dim must be a positive integer/));
+  const base = {
+    arch: 'llama' as const,
+    vocabSize: 16,
+    dim: 8,
+    nLayers: 1,
+    nHeads: 3,
+    nKvHeads: 2,
+    headDim: 4,
+    ffnDim: 16,
+    ropeTheta: 10000,
+    normEps: 1e-5,
+    maxSeqLen: 32,
+    tieEmbeddings: true,
+    qkvBias: false,
+    qkNorm: false,
+  };
+  assert.throws(
+    () => new LlamaModel(base, { threads: 1 }),
+    shapeError(/nHeads \(3\) must be a multiple of nKvHeads \(2\)/),
+  );
+  assert.throws(
+    () => new LlamaModel({ ...base, nHeads: 2, headDim: 3 }, { threads: 1 }),
+    shapeError(/headDim must be even/),
+  );
+  assert.throws(
+    () => new LlamaModel({ ...base, nHeads: 2, dim: 0 }, { threads: 1 }),
+    shapeError(/dim must be a positive integer/),
+  );
 });

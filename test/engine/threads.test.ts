@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { coresBusyElsewhere, defaultThreadCount } from '../../src/engine/backend.ts';
 
-test('cores busy elsewhere: the machine\'s busy time less our own, as a share of all CPU time, times the cores', () => {
+test("cores busy elsewhere: the machine's busy time less our own, as a share of all CPU time, times the cores", () => {
   const a = { busy: 1000, total: 4000, self: 300 };
   // 4 cores over 100 ticks each (400 in all): 200 busy, 100 of them ours → 100 / 400 of 4 cores = 1
   assert.equal(coresBusyElsewhere(a, { busy: 1200, total: 4400, self: 400 }, 4), 1);

@@ -2,7 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CHAR_CONTROL_TOKENS, R1_TAGS, charTokenizerFiles, charVocabularyTokens, createCharTokenizer, encodeStrict } from '../../src/model/tokenizer/char-tokenizer.ts';
+import {
+  CHAR_CONTROL_TOKENS,
+  R1_TAGS,
+  charTokenizerFiles,
+  charVocabularyTokens,
+  createCharTokenizer,
+  encodeStrict,
+} from '../../src/model/tokenizer/char-tokenizer.ts';
 import { loadTokenizer } from '../../src/model/tokenizer/load-tokenizer.ts';
 import { StreamDecoder } from '../../src/model/tokenizer/tokenizer.ts';
 import { readHfModel, writeHfModel } from '../../src/model/io/hf-folder.ts';
@@ -22,7 +29,13 @@ test('one token per character, one per tag, BOS first; decode gives the text bac
   const expected = [1, ...'37+48='.split('').map((c) => tok.tokenToId(c)!), tok.tokenToId('<think>')!];
   assert.deepEqual(ids.slice(0, expected.length), expected);
   assert.equal(ids.length, 1 + text.replace(/<\/?(think|answer)>/g, 'T').length);
-  assert.deepEqual(ids.map((id) => tok.idToToken(id)).slice(1).join(''), text);
+  assert.deepEqual(
+    ids
+      .map((id) => tok.idToToken(id))
+      .slice(1)
+      .join(''),
+    text,
+  );
   assert.equal(tok.decode(ids), text);
   assert.equal(tok.decode([...ids, 2]), text, 'control tokens are dropped by default');
   assert.equal(tok.decode([...ids, 2], { skipSpecialTokens: false }), `<s>${text}</s>`);
@@ -50,30 +63,38 @@ test('unknown characters become <unk>, and encodeStrict names them', () => {
   assert.throws(() => createCharTokenizer({ chars: 'ab', tags: ['x'] }), /single character/);
 });
 
-test('the tokenizer round-trips through an HF checkpoint folder (tokenizer.json + tokenizer_config.json)', () => withTempDir((dir) => {
-  const config = tinyConfig({ vocabSize: tok.vocabSize, bosTokenId: tok.bosId, eosTokenIds: [...tok.eosIds] });
-  writeHfModel(join(dir, 'm'), { config, weights: randomWeights(config, 2) }, { tokenizer: tok });
-  const json = JSON.parse(readFileSync(join(dir, 'm', 'tokenizer.json'), 'utf8')) as { model: { type: string; merges: unknown[] }; decoder: { type: string }; post_processor: { type: string } };
-  assert.deepEqual(json, charTokenizerFiles(vocabulary).tokenizerJson);
-  // the shape transformers' PreTrainedTokenizerFast reads: BPE with no merges, Fuse decoder, BOS template
-  assert.equal(json.model.type, 'BPE');
-  assert.deepEqual(json.model.merges, []);
-  assert.equal(json.decoder.type, 'Fuse');
-  assert.equal(json.post_processor.type, 'TemplateProcessing');
-  const loaded = loadTokenizer(join(dir, 'm'));
-  for (const p of embeddedTask('embedded:addition').train(200, 4)) {
-    const s = p.prompt + p.completion;
-    assert.deepEqual(loaded.encode(s), tok.encode(s));
-    assert.equal(loaded.decode(loaded.encode(s)), s);
-  }
-  assert.deepEqual([loaded.bosId, loaded.eosIds, loaded.padId, loaded.vocabSize], [tok.bosId, tok.eosIds, tok.padId, tok.vocabSize]);
-  const { model, tokenizer } = openModel(join(dir, 'm'), { threads: 1 });
-  try {
-    assert.deepEqual(model.config.eosTokenIds, [2]);
-    assert.equal(model.config.bosTokenId, 1);
-    assert.equal(tokenizer.decode(tokenizer.encode(text)), text);
-  } finally {
-    model.free();
-  }
-  assert.equal(readHfModel(join(dir, 'm')).config.vocabSize, tok.vocabSize);
-}));
+test('the tokenizer round-trips through an HF checkpoint folder (tokenizer.json + tokenizer_config.json)', () =>
+  withTempDir((dir) => {
+    const config = tinyConfig({ vocabSize: tok.vocabSize, bosTokenId: tok.bosId, eosTokenIds: [...tok.eosIds] });
+    writeHfModel(join(dir, 'm'), { config, weights: randomWeights(config, 2) }, { tokenizer: tok });
+    const json = JSON.parse(readFileSync(join(dir, 'm', 'tokenizer.json'), 'utf8')) as {
+      model: { type: string; merges: unknown[] };
+      decoder: { type: string };
+      post_processor: { type: string };
+    };
+    assert.deepEqual(json, charTokenizerFiles(vocabulary).tokenizerJson);
+    // the shape transformers' PreTrainedTokenizerFast reads: BPE with no merges, Fuse decoder, BOS template
+    assert.equal(json.model.type, 'BPE');
+    assert.deepEqual(json.model.merges, []);
+    assert.equal(json.decoder.type, 'Fuse');
+    assert.equal(json.post_processor.type, 'TemplateProcessing');
+    const loaded = loadTokenizer(join(dir, 'm'));
+    for (const p of embeddedTask('embedded:addition').train(200, 4)) {
+      const s = p.prompt + p.completion;
+      assert.deepEqual(loaded.encode(s), tok.encode(s));
+      assert.equal(loaded.decode(loaded.encode(s)), s);
+    }
+    assert.deepEqual(
+      [loaded.bosId, loaded.eosIds, loaded.padId, loaded.vocabSize],
+      [tok.bosId, tok.eosIds, tok.padId, tok.vocabSize],
+    );
+    const { model, tokenizer } = openModel(join(dir, 'm'), { threads: 1 });
+    try {
+      assert.deepEqual(model.config.eosTokenIds, [2]);
+      assert.equal(model.config.bosTokenId, 1);
+      assert.equal(tokenizer.decode(tokenizer.encode(text)), text);
+    } finally {
+      model.free();
+    }
+    assert.equal(readHfModel(join(dir, 'm')).config.vocabSize, tok.vocabSize);
+  }));

@@ -24,7 +24,12 @@ export interface FdCheck {
 
 export function assertGradientMatchesFd({ names, start, grads, load, objective, rng, label = '' }: FdCheck): void {
   const shifted = (dir: Map<string, Float32Array>, s: number): WeightMap =>
-    new Map(names.map((n) => [n, { shape: start.get(n)!.shape, data: start.get(n)!.data.map((x, i) => x + s * dir.get(n)![i]) }]));
+    new Map(
+      names.map((n) => [
+        n,
+        { shape: start.get(n)!.shape, data: start.get(n)!.data.map((x, i) => x + s * dir.get(n)![i]) },
+      ]),
+    );
   const fd = (dir: Map<string, Float32Array>, eps: number) => {
     load(shifted(dir, eps));
     const up = objective();
@@ -35,8 +40,17 @@ export function assertGradientMatchesFd({ names, start, grads, load, objective, 
   };
   const gradNorm = Math.sqrt([...grads.values()].reduce((a, d) => a + d.reduce((x, y) => x + y * y, 0), 0));
   const check = (analytic: number, numeric: number, what: string) => {
-    if (process.env.FD_REPORT) console.log(label, what, (Math.abs(analytic - numeric) / Math.abs(numeric)).toExponential(1), (Math.abs(analytic - numeric) / gradNorm).toExponential(1));
-    assert.ok(Math.abs(analytic - numeric) <= 1e-2 * Math.abs(numeric) + 1e-4 * gradNorm, `${label} ${what}: analytic ${analytic} vs FD ${numeric} (‖∇‖ ${gradNorm})`);
+    if (process.env.FD_REPORT)
+      console.log(
+        label,
+        what,
+        (Math.abs(analytic - numeric) / Math.abs(numeric)).toExponential(1),
+        (Math.abs(analytic - numeric) / gradNorm).toExponential(1),
+      );
+    assert.ok(
+      Math.abs(analytic - numeric) <= 1e-2 * Math.abs(numeric) + 1e-4 * gradNorm,
+      `${label} ${what}: analytic ${analytic} vs FD ${numeric} (‖∇‖ ${gradNorm})`,
+    );
   };
   for (let trial = 0; trial < 3; trial++) {
     // a unit-norm direction, so a step of EPS stays in the locally linear region
@@ -50,7 +64,9 @@ export function assertGradientMatchesFd({ names, start, grads, load, objective, 
   for (const n of names) {
     const gr = grads.get(n)!;
     let j = 0;
-    gr.forEach((x, i) => { if (Math.abs(x) > Math.abs(gr[j])) j = i; });
+    gr.forEach((x, i) => {
+      if (Math.abs(x) > Math.abs(gr[j])) j = i;
+    });
     const dir = new Map(names.map((m) => [m, new Float32Array(start.get(m)!.data.length)]));
     dir.get(n)![j] = 1;
     check(gr[j], fd(dir, EPS_COORDINATE), `${n}[${j}]`);

@@ -22,7 +22,10 @@ for (const [label, config] of Object.entries(tinyConfigs)) {
       const seqs = randomSequences(rng, [21, 7, 2], config.vocabSize);
       const logits = model.logits(seqs);
       const pass = model.forward(seqs, { entropy: true });
-      let maxLogit = 0, maxLogp = 0, maxEnt = 0, maxValue = 0;
+      let maxLogit = 0,
+        maxLogp = 0,
+        maxEnt = 0,
+        maxValue = 0;
       seqs.forEach((s, b) => {
         const ref = referenceLogits(config, w, s);
         ref.forEach((row, t) => {

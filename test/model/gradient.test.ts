@@ -14,32 +14,43 @@ import { assertGradientMatchesFd } from './fd-check.ts';
 
 const TERMS = ['logp', 'values', 'entropy'] as const;
 
-for (const [label, config] of Object.entries(tinyConfigs)) for (const term of TERMS) {
-  test(`parameter gradients match finite differences: ${label}, Σ coef·${term}`, () => {
-    const model = new LlamaModel(config, { threads: 1, valueHead: true });
-    try {
-      const opt = model.createOptimizer();
-      const rng = new Rng(17);
-      const w0 = randomizeWeights(model.weights.save(), 23);
-      model.weights.load(w0);
-      const seqs = randomSequences(rng, [9, 5, 12], config.vocabSize);
-      // one term at a time, so an error in any one of them cannot hide behind a larger other term
-      const coef = (n: number, on: boolean) => Array.from({ length: n }, () => (on ? rng.normal() : 0));
-      const g = seqs.map((s) => coef(s.length - 1, term === 'logp'));
-      const h = seqs.map((s) => coef(s.length - 1, term === 'values'));
-      const e = seqs.map((s) => coef(s.length - 1, term === 'entropy'));
-      const objective = (): number => {
-        const p = model.forward(seqs, { entropy: true });
-        let L = 0;
-        seqs.forEach((_, b) => p.logp[b].forEach((lp, t) => (L += g[b][t] * lp + h[b][t] * p.values![b][t] + e[b][t] * p.entropy![b][t])));
-        return L;
-      };
-      model.forward(seqs, { grad: true, entropy: true }).backward({ logp: g, values: h, entropy: e });
-      const names = [...model.weights.byName.keys()];
-      const grads = new Map(names.map((n) => [n, opt.gradOf(model.weights.byName.get(n)!).readF32()]));
-      assertGradientMatchesFd({ names, start: w0, grads, load: (w) => model.weights.load(w), objective, rng, label: `${label} ${term}` });
-    } finally {
-      model.free();
-    }
-  });
-}
+for (const [label, config] of Object.entries(tinyConfigs))
+  for (const term of TERMS) {
+    test(`parameter gradients match finite differences: ${label}, Σ coef·${term}`, () => {
+      const model = new LlamaModel(config, { threads: 1, valueHead: true });
+      try {
+        const opt = model.createOptimizer();
+        const rng = new Rng(17);
+        const w0 = randomizeWeights(model.weights.save(), 23);
+        model.weights.load(w0);
+        const seqs = randomSequences(rng, [9, 5, 12], config.vocabSize);
+        // one term at a time, so an error in any one of them cannot hide behind a larger other term
+        const coef = (n: number, on: boolean) => Array.from({ length: n }, () => (on ? rng.normal() : 0));
+        const g = seqs.map((s) => coef(s.length - 1, term === 'logp'));
+        const h = seqs.map((s) => coef(s.length - 1, term === 'values'));
+        const e = seqs.map((s) => coef(s.length - 1, term === 'entropy'));
+        const objective = (): number => {
+          const p = model.forward(seqs, { entropy: true });
+          let L = 0;
+          seqs.forEach((_, b) =>
+            p.logp[b].forEach((lp, t) => (L += g[b][t] * lp + h[b][t] * p.values![b][t] + e[b][t] * p.entropy![b][t])),
+          );
+          return L;
+        };
+        model.forward(seqs, { grad: true, entropy: true }).backward({ logp: g, values: h, entropy: e });
+        const names = [...model.weights.byName.keys()];
+        const grads = new Map(names.map((n) => [n, opt.gradOf(model.weights.byName.get(n)!).readF32()]));
+        assertGradientMatchesFd({
+          names,
+          start: w0,
+          grads,
+          load: (w) => model.weights.load(w),
+          objective,
+          rng,
+          label: `${label} ${term}`,
+        });
+      } finally {
+        model.free();
+      }
+    });
+  }

@@ -12,11 +12,21 @@ import { tinyConfigs, randomizeWeights, randomSequences } from './tiny-configs.t
 import { Rng } from '../../src/util/rng.ts';
 
 test('chunks cover tokens and vocabulary once, ≤ VOCAB_CHUNK_ELEMENTS per tensor, in multiples of 32', () => {
-  assert.deepEqual(tokenChunks(80, 5, 1), [[0, 32], [32, 32], [64, 16]]);
-  for (const [chunks, width, total] of [[tokenChunks(1280, 151936), 151936, 1280], [vocabChunks(151936, 1280), 1280, 151936]] as const) {
+  assert.deepEqual(tokenChunks(80, 5, 1), [
+    [0, 32],
+    [32, 32],
+    [64, 16],
+  ]);
+  for (const [chunks, width, total] of [
+    [tokenChunks(1280, 151936), 151936, 1280],
+    [vocabChunks(151936, 1280), 1280, 151936],
+  ] as const) {
     assert.equal(chunks[0][1] % 32, 0);
     assert.ok(chunks[0][1] * width <= VOCAB_CHUNK_ELEMENTS);
-    assert.equal(chunks.reduce((n, [, c]) => n + c, 0), total);
+    assert.equal(
+      chunks.reduce((n, [, c]) => n + c, 0),
+      total,
+    );
   }
   assert.deepEqual(tokenChunks(64, 512), [[0, 64]]);
   assert.deepEqual(vocabChunks(512, 64), [[0, 512]]);
@@ -41,13 +51,21 @@ for (const [label, config] of Object.entries(tinyConfigs)) {
       }
     };
     // 1 element: the smallest chunks, 32 tokens and 32 vocabulary entries (37 = 32 + a short one)
-    const whole = run(), chunked = run(1), recomputed = run(undefined, 0), recomputedChunks = run(1, 0);
+    const whole = run(),
+      chunked = run(1),
+      recomputed = run(undefined, 0),
+      recomputedChunks = run(1, 0);
     const close = (a: ArrayLike<number>, b: ArrayLike<number>, what: string) => {
       let scale = 0;
       for (let i = 0; i < a.length; i++) scale = Math.max(scale, Math.abs(a[i]));
-      for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= 1e-5 * (1 + scale), `${what}[${i}]: ${a[i]} vs ${b[i]}`);
+      for (let i = 0; i < a.length; i++)
+        assert.ok(Math.abs(a[i] - b[i]) <= 1e-5 * (1 + scale), `${what}[${i}]: ${a[i]} vs ${b[i]}`);
     };
-    for (const [label, other] of [['chunked', chunked], ['recomputed', recomputed], ['recomputed in chunks', recomputedChunks]] as const) {
+    for (const [label, other] of [
+      ['chunked', chunked],
+      ['recomputed', recomputed],
+      ['recomputed in chunks', recomputedChunks],
+    ] as const) {
       whole.pass.logp.forEach((x, i) => close(x, other.pass.logp[i], `${label}: logp ${i}`));
       whole.pass.entropy!.forEach((x, i) => close(x, other.pass.entropy![i], `${label}: entropy ${i}`));
       whole.grads.forEach((g, i) => close(g, other.grads[i], `${label}: gradient of parameter ${i}`));

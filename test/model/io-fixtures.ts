@@ -8,9 +8,23 @@ import { expectedWeightShapes } from '../../src/model/io/weight-names.ts';
 
 export function tinyConfig(overrides: Partial<LlamaConfig> = {}): LlamaConfig {
   return {
-    arch: 'llama', vocabSize: 37, dim: 16, nLayers: 2, nHeads: 4, nKvHeads: 2, headDim: 4, ffnDim: 24,
-    ropeTheta: 10000, normEps: 1e-5, maxSeqLen: 64, tieEmbeddings: false, qkvBias: false, qkNorm: false,
-    bosTokenId: 1, eosTokenIds: [2], ...overrides,
+    arch: 'llama',
+    vocabSize: 37,
+    dim: 16,
+    nLayers: 2,
+    nHeads: 4,
+    nKvHeads: 2,
+    headDim: 4,
+    ffnDim: 24,
+    ropeTheta: 10000,
+    normEps: 1e-5,
+    maxSeqLen: 64,
+    tieEmbeddings: false,
+    qkvBias: false,
+    qkNorm: false,
+    bosTokenId: 1,
+    eosTokenIds: [2],
+    ...overrides,
   };
 }
 
@@ -49,11 +63,21 @@ export function withTempDir<T>(fn: (dir: string) => T): T {
 export function assertSameWeights(a: WeightMap, b: WeightMap): string[] {
   const problems: string[] = [];
   for (const k of new Set([...a.keys(), ...b.keys()])) {
-    const x = a.get(k), y = b.get(k);
-    if (!x || !y) { problems.push(`${k} only in ${x ? 'first' : 'second'}`); continue; }
-    if (x.shape.join() !== y.shape.join()) { problems.push(`${k} shape ${x.shape} vs ${y.shape}`); continue; }
+    const x = a.get(k),
+      y = b.get(k);
+    if (!x || !y) {
+      problems.push(`${k} only in ${x ? 'first' : 'second'}`);
+      continue;
+    }
+    if (x.shape.join() !== y.shape.join()) {
+      problems.push(`${k} shape ${x.shape} vs ${y.shape}`);
+      continue;
+    }
     for (let i = 0; i < x.data.length; i++) {
-      if (!Object.is(x.data[i], y.data[i])) { problems.push(`${k}[${i}] ${x.data[i]} vs ${y.data[i]}`); break; }
+      if (!Object.is(x.data[i], y.data[i])) {
+        problems.push(`${k}[${i}] ${x.data[i]} vs ${y.data[i]}`);
+        break;
+      }
     }
   }
   return problems;

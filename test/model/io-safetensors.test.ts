@@ -12,7 +12,10 @@ import { withTempDir, rng } from './io-fixtures.ts';
 function handMadeSafetensors(entries: { name: string; dtype: string; shape: number[]; bytes: Uint8Array }[]): Buffer {
   const header: Record<string, unknown> = {};
   let off = 0;
-  for (const e of entries) { header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [off, off + e.bytes.length] }; off += e.bytes.length; }
+  for (const e of entries) {
+    header[e.name] = { dtype: e.dtype, shape: e.shape, data_offsets: [off, off + e.bytes.length] };
+    off += e.bytes.length;
+  }
   const json = Buffer.from(JSON.stringify(header));
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(json.length));
@@ -33,7 +36,8 @@ test('f16 decoding of special values and exact round trip of every half', () => 
   f16ToF32(all, wide);
   const back = new Uint16Array(65536);
   f32ToF16(wide, back);
-  for (let h = 0; h < 65536; h++) if ((h & 0x7c00) !== 0x7c00 || (h & 0x3ff) === 0) assert.equal(back[h], h, `half 0x${h.toString(16)}`);
+  for (let h = 0; h < 65536; h++)
+    if ((h & 0x7c00) !== 0x7c00 || (h & 0x3ff) === 0) assert.equal(back[h], h, `half 0x${h.toString(16)}`);
 });
 
 test('f32 -> f16 rounds to nearest even and overflows to infinity', () => {
@@ -56,53 +60,73 @@ test('bf16: widening is exact and narrowing rounds to nearest even', () => {
   assert.ok(Number.isNaN(wide[6]));
 });
 
-test('safetensors F32 write -> read is exact, with 8-byte aligned header and format metadata', () => withTempDir((dir) => {
-  const r = rng(3);
-  const a = hostTensor([3, 5], Float32Array.from({ length: 15 }, r));
-  const b = hostTensor([7], Float32Array.from({ length: 7 }, r));
-  const path = join(dir, 'x.safetensors');
-  writeSafetensors(path, [['a', a], ['b.weight', b]], { metadata: { note: 'hi' } });
-  const h = readSafetensorsHeader(path);
-  assert.equal(h.dataStart % 8, 0);
-  assert.deepEqual(h.metadata, { format: 'pt', note: 'hi' });
-  assert.deepEqual(h.entries.get('a'), { dtype: 'F32', shape: [3, 5], dataOffsets: [0, 60] });
-  const back = readSafetensors(path);
-  assert.deepEqual([...back.keys()], ['a', 'b.weight']);
-  assert.deepEqual(back.get('a'), a);
-  assert.deepEqual(back.get('b.weight'), b);
-}));
+test('safetensors F32 write -> read is exact, with 8-byte aligned header and format metadata', () =>
+  withTempDir((dir) => {
+    const r = rng(3);
+    const a = hostTensor([3, 5], Float32Array.from({ length: 15 }, r));
+    const b = hostTensor([7], Float32Array.from({ length: 7 }, r));
+    const path = join(dir, 'x.safetensors');
+    writeSafetensors(
+      path,
+      [
+        ['a', a],
+        ['b.weight', b],
+      ],
+      { metadata: { note: 'hi' } },
+    );
+    const h = readSafetensorsHeader(path);
+    assert.equal(h.dataStart % 8, 0);
+    assert.deepEqual(h.metadata, { format: 'pt', note: 'hi' });
+    assert.deepEqual(h.entries.get('a'), { dtype: 'F32', shape: [3, 5], dataOffsets: [0, 60] });
+    const back = readSafetensors(path);
+    assert.deepEqual([...back.keys()], ['a', 'b.weight']);
+    assert.deepEqual(back.get('a'), a);
+    assert.deepEqual(back.get('b.weight'), b);
+  }));
 
-test('safetensors BF16 write stores rounded values that read back as float32', () => withTempDir((dir) => {
-  const t = hostTensor([4], Float32Array.of(1, 1 + 2 ** -8, -3.140625, 1e-3));
-  const path = join(dir, 'bf.safetensors');
-  writeSafetensors(path, [['t', t]], { dtype: 'BF16' });
-  assert.equal(readSafetensorsHeader(path).entries.get('t')!.dtype, 'BF16');
-  const back = readSafetensors(path).get('t')!;
-  assert.deepEqual([...back.data.slice(0, 3)], [1, 1, -3.140625]);
-  assert.ok(Math.abs(back.data[3] - 1e-3) < 1e-5);
-}));
+test('safetensors BF16 write stores rounded values that read back as float32', () =>
+  withTempDir((dir) => {
+    const t = hostTensor([4], Float32Array.of(1, 1 + 2 ** -8, -3.140625, 1e-3));
+    const path = join(dir, 'bf.safetensors');
+    writeSafetensors(path, [['t', t]], { dtype: 'BF16' });
+    assert.equal(readSafetensorsHeader(path).entries.get('t')!.dtype, 'BF16');
+    const back = readSafetensors(path).get('t')!;
+    assert.deepEqual([...back.data.slice(0, 3)], [1, 1, -3.140625]);
+    assert.ok(Math.abs(back.data[3] - 1e-3) < 1e-5);
+  }));
 
-test('hand-made safetensors with F16 and BF16 tensors read as float32', () => withTempDir((dir) => {
-  const path = join(dir, 'h.safetensors');
-  writeFileSync(path, handMadeSafetensors([
-    { name: 'h', dtype: 'F16', shape: [2], bytes: new Uint8Array(Uint16Array.of(0x3c00, 0xc100).buffer) },
-    { name: 'b', dtype: 'BF16', shape: [1, 2], bytes: new Uint8Array(Uint16Array.of(0x4049, 0xbf80).buffer) },
-  ]));
-  const w = readSafetensors(path);
-  assert.deepEqual([...w.get('h')!.data], [1, -2.5]);
-  assert.deepEqual(w.get('b')!.shape, [1, 2]);
-  assert.deepEqual([...w.get('b')!.data], [3.140625, -1]);
-}));
+test('hand-made safetensors with F16 and BF16 tensors read as float32', () =>
+  withTempDir((dir) => {
+    const path = join(dir, 'h.safetensors');
+    writeFileSync(
+      path,
+      handMadeSafetensors([
+        { name: 'h', dtype: 'F16', shape: [2], bytes: new Uint8Array(Uint16Array.of(0x3c00, 0xc100).buffer) },
+        { name: 'b', dtype: 'BF16', shape: [1, 2], bytes: new Uint8Array(Uint16Array.of(0x4049, 0xbf80).buffer) },
+      ]),
+    );
+    const w = readSafetensors(path);
+    assert.deepEqual([...w.get('h')!.data], [1, -2.5]);
+    assert.deepEqual(w.get('b')!.shape, [1, 2]);
+    assert.deepEqual([...w.get('b')!.data], [3.140625, -1]);
+  }));
 
-test('unsupported dtypes and truncated files are clear GrpoErrors', () => withTempDir((dir) => {
-  const path = join(dir, 'i.safetensors');
-  writeFileSync(path, handMadeSafetensors([{ name: 'ids', dtype: 'I64', shape: [1], bytes: new Uint8Array(8) }]));
-  assert.throws(() => readSafetensors(path), (e: unknown) => e instanceof GrpoError && /I64/.test(e.message) && /F32, F16, BF16/.test(e.message));
-  const good = join(dir, 'g.safetensors');
-  writeSafetensors(good, [['a', hostTensor([64])]]);
-  const bytes = readFileSync(good);
-  writeFileSync(good, bytes.subarray(0, bytes.length - 10));
-  assert.throws(() => readSafetensors(good), (e: unknown) => e instanceof GrpoError && /outside the file|truncated/.test(e.message));
-  writeFileSync(join(dir, 'junk.safetensors'), 'not a safetensors file at all');
-  assert.throws(() => readSafetensors(join(dir, 'junk.safetensors')), GrpoError);
-}));
+test('unsupported dtypes and truncated files are clear GrpoErrors', () =>
+  withTempDir((dir) => {
+    const path = join(dir, 'i.safetensors');
+    writeFileSync(path, handMadeSafetensors([{ name: 'ids', dtype: 'I64', shape: [1], bytes: new Uint8Array(8) }]));
+    assert.throws(
+      () => readSafetensors(path),
+      (e: unknown) => e instanceof GrpoError && /I64/.test(e.message) && /F32, F16, BF16/.test(e.message),
+    );
+    const good = join(dir, 'g.safetensors');
+    writeSafetensors(good, [['a', hostTensor([64])]]);
+    const bytes = readFileSync(good);
+    writeFileSync(good, bytes.subarray(0, bytes.length - 10));
+    assert.throws(
+      () => readSafetensors(good),
+      (e: unknown) => e instanceof GrpoError && /outside the file|truncated/.test(e.message),
+    );
+    writeFileSync(join(dir, 'junk.safetensors'), 'not a safetensors file at all');
+    assert.throws(() => readSafetensors(join(dir, 'junk.safetensors')), GrpoError);
+  }));

@@ -25,19 +25,23 @@ function randomAdapters(model: LlamaModel, seed: number, std = 0.2): WeightMap {
 function merged(base: WeightMap, adapters: WeightMap, scale: number): WeightMap {
   const out: WeightMap = new Map([...base].map(([n, t]) => [n, { shape: t.shape, data: Float32Array.from(t.data) }]));
   for (const [name, w] of out) {
-    const a = adapters.get(`${peftPrefix(name)}.lora_A.weight`), b = adapters.get(`${peftPrefix(name)}.lora_B.weight`);
+    const a = adapters.get(`${peftPrefix(name)}.lora_A.weight`),
+      b = adapters.get(`${peftPrefix(name)}.lora_B.weight`);
     if (!a || !b) continue;
-    const [outF, inF] = w.shape, r = a.shape[0];
-    for (let i = 0; i < outF; i++) for (let j = 0; j < inF; j++) {
-      let s = 0;
-      for (let k = 0; k < r; k++) s += b.data[i * r + k] * a.data[k * inF + j];
-      w.data[i * inF + j] += scale * s;
-    }
+    const [outF, inF] = w.shape,
+      r = a.shape[0];
+    for (let i = 0; i < outF; i++)
+      for (let j = 0; j < inF; j++) {
+        let s = 0;
+        for (let k = 0; k < r; k++) s += b.data[i * r + k] * a.data[k * inF + j];
+        w.data[i * inF + j] += scale * s;
+      }
   }
   return out;
 }
 
-const maxDiff = (a: Float32Array[], b: Float32Array[]) => a.reduce((m, x, i) => x.reduce((mm, v, j) => Math.max(mm, Math.abs(v - b[i][j])), m), 0);
+const maxDiff = (a: Float32Array[], b: Float32Array[]) =>
+  a.reduce((m, x, i) => x.reduce((mm, v, j) => Math.max(mm, Math.abs(v - b[i][j])), m), 0);
 
 for (const [label, config] of Object.entries(tinyConfigs)) {
   test(`LoRA forward equals the merged weights; adapters off equals the base: ${label}`, () => {
@@ -63,17 +67,27 @@ for (const [label, config] of Object.entries(tinyConfigs)) {
   });
 
   test(`LoRA A/B gradients match finite differences through a frozen base: ${label}`, () => {
-    const model = new LlamaModel(config, { threads: 1, lora: { r: 4, alpha: 8 }, basePrecision: 'f32', valueHead: true });
+    const model = new LlamaModel(config, {
+      threads: 1,
+      lora: { r: 4, alpha: 8 },
+      basePrecision: 'f32',
+      valueHead: true,
+    });
     try {
       const opt = model.createOptimizer();
-      assert.equal(opt.params.length, 2 * LORA_TARGETS.length * config.nLayers + 1, 'adapters and the value head train, nothing else');
+      assert.equal(
+        opt.params.length,
+        2 * LORA_TARGETS.length * config.nLayers + 1,
+        'adapters and the value head train, nothing else',
+      );
       model.weights.load(randomizeWeights(model.weights.save(), 3, 0.3));
       const a0 = randomAdapters(model, 6, 0.3);
       model.lora!.load(a0);
       const rng = new Rng(9);
       const seqs = randomSequences(rng, [9, 12], config.vocabSize);
       const g = seqs.map((s) => Array.from({ length: s.length - 1 }, () => rng.normal()));
-      const objective = () => model.forward(seqs).logp.reduce((L, row, b) => row.reduce((l, x, t) => l + g[b][t] * x, L), 0);
+      const objective = () =>
+        model.forward(seqs).logp.reduce((L, row, b) => row.reduce((l, x, t) => l + g[b][t] * x, L), 0);
       model.forward(seqs, { grad: true }).backward({ logp: g });
       const names = [...model.lora!.byName.keys()];
       const grads = new Map(names.map((n) => [n, opt.gradOf(model.lora!.byName.get(n)!).readF32()]));
@@ -84,7 +98,7 @@ for (const [label, config] of Object.entries(tinyConfigs)) {
   });
 }
 
-test('a new adapter leaves the model unchanged (B = 0) and A follows PEFT\'s Kaiming-uniform bound 1/√in', () => {
+test("a new adapter leaves the model unchanged (B = 0) and A follows PEFT's Kaiming-uniform bound 1/√in", () => {
   const config = tinyConfigs['qwen2 (bias, MHA)'];
   const model = new LlamaModel(config, { threads: 1, lora: {}, basePrecision: 'f32', seed: 4 });
   try {
@@ -92,7 +106,8 @@ test('a new adapter leaves the model unchanged (B = 0) and A follows PEFT\'s Kai
     assert.deepEqual([s.r, s.alpha, s.dropout, s.useRslora, s.targetModules], [16, 32, 0, false, [...LORA_TARGETS]]);
     assert.equal(model.lora!.scale, 2);
     const seqs = [[1, 2, 3, 4, 5, 6]];
-    const on = model.forward(seqs).logp, off = model.forward(seqs, { adapters: false }).logp;
+    const on = model.forward(seqs).logp,
+      off = model.forward(seqs, { adapters: false }).logp;
     assert.ok(maxDiff(on, off) === 0);
     const a = model.lora!.byName.get('base_model.model.model.layers.0.mlp.down_proj.lora_A.weight')!.readF32();
     const bound = 1 / Math.sqrt(config.ffnDim);
@@ -122,8 +137,13 @@ test('a bf16 and a q8_0 base stay close to the f32 base; their backward trains t
       const pass = model.forward(seqs, { grad: true });
       pass.backward({ logp: pass.logp.map((r) => Array.from(r, () => -1)) });
       grads[basePrecision] = opt.params.map((p) => opt.gradOf(p).readF32());
-      const gB = opt.gradOf(model.lora!.byName.get('base_model.model.model.layers.1.self_attn.q_proj.lora_B.weight')!).readF32();
-      assert.ok(gB.some((x) => x !== 0) && gB.every(Number.isFinite), `${basePrecision}: adapter B gets a finite, non-zero gradient`);
+      const gB = opt
+        .gradOf(model.lora!.byName.get('base_model.model.model.layers.1.self_attn.q_proj.lora_B.weight')!)
+        .readF32();
+      assert.ok(
+        gB.some((x) => x !== 0) && gB.every(Number.isFinite),
+        `${basePrecision}: adapter B gets a finite, non-zero gradient`,
+      );
       const before = model.forward(seqs).logp;
       opt.step({ lr: 1e-2 });
       assert.ok(maxDiff(before, model.forward(seqs).logp) > 0, `${basePrecision}: a step changes the adapted model`);
@@ -131,13 +151,20 @@ test('a bf16 and a q8_0 base stay close to the f32 base; their backward trains t
       model.free();
     }
   }
-  const bf16 = maxDiff(results.f32, results.bf16), q8 = maxDiff(results.f32, results.q8_0);
+  const bf16 = maxDiff(results.f32, results.bf16),
+    q8 = maxDiff(results.f32, results.q8_0);
   assert.ok(bf16 > 0 && bf16 < 2e-2, `bf16 base: ${bf16}`);
   assert.ok(q8 > 0 && q8 < 5e-2, `q8_0 base: ${q8}`);
   // the adapters' gradient through a low-precision base (its transposed copy included) is close to the exact one
   const relative = (a: Float32Array[], b: Float32Array[]) => {
-    let num = 0, den = 0;
-    a.forEach((x, i) => x.forEach((v, j) => { num += (v - b[i][j]) ** 2; den += v * v; }));
+    let num = 0,
+      den = 0;
+    a.forEach((x, i) =>
+      x.forEach((v, j) => {
+        num += (v - b[i][j]) ** 2;
+        den += v * v;
+      }),
+    );
     return Math.sqrt(num / den);
   };
   assert.ok(relative(grads.f32, grads.bf16) < 3e-2, `bf16 base gradient: ${relative(grads.f32, grads.bf16)}`);
@@ -152,7 +179,8 @@ test('LoRA dropout masks the adapter input in training only, and redraws every f
     model.lora!.load(randomAdapters(model, 3, 0.5));
     const seqs = [[1, 2, 3, 4, 5, 6, 7]];
     const scored = model.forward(seqs).logp;
-    const t1 = model.forward(seqs, { grad: true }).logp, t2 = model.forward(seqs, { grad: true }).logp;
+    const t1 = model.forward(seqs, { grad: true }).logp,
+      t2 = model.forward(seqs, { grad: true }).logp;
     assert.ok(maxDiff(scored, model.forward(seqs).logp) === 0, 'scoring is deterministic (no dropout)');
     assert.ok(maxDiff(scored, t1) > 1e-4 && maxDiff(t1, t2) > 1e-4, 'training forwards draw new masks');
   } finally {

@@ -16,8 +16,14 @@ import { resolvePrecision } from '../../src/model/weight-copies.ts';
 import type { Backend } from '../../src/engine/backend.ts';
 
 const relativeL2 = (a: Float32Array[], b: Float32Array[]) => {
-  let num = 0, den = 0;
-  a.forEach((x, i) => x.forEach((v, j) => { num += (v - b[i][j]) ** 2; den += v * v; }));
+  let num = 0,
+    den = 0;
+  a.forEach((x, i) =>
+    x.forEach((v, j) => {
+      num += (v - b[i][j]) ** 2;
+      den += v * v;
+    }),
+  );
   return Math.sqrt(num / den);
 };
 
@@ -38,7 +44,8 @@ for (const [label, config] of Object.entries(tinyConfigs)) {
         model.free();
       }
     };
-    const f32 = run('f32'), bf16 = run('bf16');
+    const f32 = run('f32'),
+      bf16 = run('bf16');
     let worstLogp = 0;
     f32.logp.forEach((x, i) => x.forEach((v, j) => (worstLogp = Math.max(worstLogp, Math.abs(v - bf16.logp[i][j])))));
     assert.ok(worstLogp <= 3e-2, `log-probs differ by ${worstLogp}`);
@@ -61,7 +68,13 @@ test('BF16 KV-cache decoding equals the BF16 full forward', () => {
   try {
     model.weights.load(randomizeWeights(model.weights.save(), 5, 0.1));
     const seq = [3, 1, 4, 1, 5, 9, 2, 6];
-    graph = new DecodeGraph(model.backend, model.weights, cache, { nNew: seq.length, span: seq.length, slots: 1, slotStride: 1 }, model.weightCopies());
+    graph = new DecodeGraph(
+      model.backend,
+      model.weights,
+      cache,
+      { nNew: seq.length, span: seq.length, slots: 1, slotStride: 1 },
+      model.weightCopies(),
+    );
     graph.write(Int32Array.from(seq), [0], 0);
     const cached = graph.compute();
     const V = config.vocabSize;
@@ -70,8 +83,12 @@ test('BF16 KV-cache decoding equals the BF16 full forward', () => {
     f32.weights.load(model.weights.save());
     const exact = f32.logits([seq])[0].subarray((seq.length - 1) * V);
     f32.free();
-    let same = 0, rounding = 0;
-    for (let v = 0; v < V; v++) { same = Math.max(same, Math.abs(cached[v] - full[v])); rounding = Math.max(rounding, Math.abs(full[v] - exact[v])); }
+    let same = 0,
+      rounding = 0;
+    for (let v = 0; v < V; v++) {
+      same = Math.max(same, Math.abs(cached[v] - full[v]));
+      rounding = Math.max(rounding, Math.abs(full[v] - exact[v]));
+    }
     assert.ok(same <= 1e-4, `BF16 decoding differs from the BF16 forward by ${same}`);
     assert.ok(rounding > 1e-5, 'the BF16 forward equals the f32 one: BF16 copies unused');
   } finally {

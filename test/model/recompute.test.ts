@@ -10,7 +10,10 @@ import { AdamW } from '../../src/engine/optimizer.ts';
 import { tinyConfigs, randomizeWeights, randomSequences } from './tiny-configs.ts';
 import { Rng } from '../../src/util/rng.ts';
 
-for (const [label, extra] of [['full fine-tuning', {}], ['LoRA', { lora: { r: 4 }, basePrecision: 'f32' }]] as [string, ModelOptions][]) {
+for (const [label, extra] of [
+  ['full fine-tuning', {}],
+  ['LoRA', { lora: { r: 4 }, basePrecision: 'f32' }],
+] as [string, ModelOptions][]) {
   test(`recomputed layers give the same gradients: ${label}`, () => {
     const config = tinyConfigs['qwen3 (q/k norm, GQA 4:1)'];
     const run = (recompute: boolean) => {
@@ -20,7 +23,12 @@ for (const [label, extra] of [['full fine-tuning', {}], ['LoRA', { lora: { r: 4 
       try {
         const opt = model.createOptimizer();
         model.weights.load(randomizeWeights(model.weights.save(), 4, 0.2));
-        if (model.lora) { const a = model.lora.save(); const r = new Rng(2); for (const t of a.values()) t.data.forEach((_, i) => (t.data[i] = r.normal() * 0.2)); model.lora.load(a); }
+        if (model.lora) {
+          const a = model.lora.save();
+          const r = new Rng(2);
+          for (const t of a.values()) t.data.forEach((_, i) => (t.data[i] = r.normal() * 0.2));
+          model.lora.load(a);
+        }
         const rng = new Rng(3);
         const seqs = randomSequences(rng, [14, 9, 20], config.vocabSize);
         const coef = () => seqs.map((s) => Array.from({ length: s.length - 1 }, () => rng.normal()));
@@ -31,8 +39,16 @@ for (const [label, extra] of [['full fine-tuning', {}], ['LoRA', { lora: { r: 4 
         model.free();
       }
     };
-    const plain = run(false), again = run(true);
-    plain.forEach((g, i) => g.forEach((x, j) => assert.ok(Math.abs(x - again[i][j]) <= 1e-6 * (1 + Math.abs(x)), `parameter ${i}[${j}]: ${x} vs ${again[i][j]}`)));
+    const plain = run(false),
+      again = run(true);
+    plain.forEach((g, i) =>
+      g.forEach((x, j) =>
+        assert.ok(
+          Math.abs(x - again[i][j]) <= 1e-6 * (1 + Math.abs(x)),
+          `parameter ${i}[${j}]: ${x} vs ${again[i][j]}`,
+        ),
+      ),
+    );
   });
 }
 
@@ -42,12 +58,21 @@ test('recomputation shrinks the training graph of a deep model', () => {
   try {
     const opt = new AdamW(model.backend, model.weights.parameters);
     const bytes = (recompute: boolean) => {
-      const g = new BatchGraph(model.backend, model.weights, { kind: 'train', shape: { N: 256, M: 256, families: [{ rows: 4, queries: 64, keys: 64 }] }, entropy: 'none', temperature: 1, copies: model.weightCopies(), gradAccumulators: opt.gradAccumulators, recompute });
+      const g = new BatchGraph(model.backend, model.weights, {
+        kind: 'train',
+        shape: { N: 256, M: 256, families: [{ rows: 4, queries: 64, keys: 64 }] },
+        entropy: 'none',
+        temperature: 1,
+        copies: model.weightCopies(),
+        gradAccumulators: opt.gradAccumulators,
+        recompute,
+      });
       const n = g.graph.allocatedBytes;
       g.free();
       return n;
     };
-    const kept = bytes(false), recomputed = bytes(true);
+    const kept = bytes(false),
+      recomputed = bytes(true);
     assert.ok(recomputed < kept / 2, `${recomputed} bytes with recomputation, ${kept} without`);
     opt.free();
   } finally {

@@ -5,7 +5,9 @@ import { byteToChar } from '../../src/model/tokenizer/byte-level.ts';
 /** A byte-level BPE vocabulary: the 256 byte characters, then merged tokens; special tokens last. */
 export function tinyByteLevelVocab() {
   const vocab: Record<string, number> = {};
-  byteToChar.forEach((c, i) => { vocab[c] = i; });
+  byteToChar.forEach((c, i) => {
+    vocab[c] = i;
+  });
   const merges = ['h e', 'l l', 'he ll', 'hell o', 'Ġ w', 'Ġw o', 'o r', 'Ġ hello'];
   let next = 256;
   for (const m of merges) vocab[m.replace(' ', '')] = next++;
@@ -23,11 +25,20 @@ export const chatMlTemplate =
 export function tinySentencePieceVocab() {
   const pieces = ['<unk>', '\n<s>\n', '\n</s>\n'];
   const scores = [0, 0, 0];
-  for (let b = 0; b < 256; b++) { pieces.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`); scores.push(0); }
+  for (let b = 0; b < 256; b++) {
+    pieces.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
+    scores.push(0);
+  }
   // merged pieces, best first (as llama2.c vocabularies are ordered), then single characters
   const merged = ['aa', ' a', 'ab', ' ab', 'abc', 'he', 'll', 'hell', 'hello', ' hello', 'lo', 'ca', 'bc'];
-  merged.forEach((p, i) => { pieces.push(p); scores.push(-i); });
-  for (const ch of [' ', 'a', 'b', 'c', 'h', 'e', 'l', 'o', '!', 'ü']) { pieces.push(ch); scores.push(-1000); }
+  merged.forEach((p, i) => {
+    pieces.push(p);
+    scores.push(-i);
+  });
+  for (const ch of [' ', 'a', 'b', 'c', 'h', 'e', 'l', 'o', '!', 'ü']) {
+    pieces.push(ch);
+    scores.push(-1000);
+  }
   return { pieces, scores };
 }
 
@@ -43,10 +54,16 @@ export function llama2cReferenceEncode(pieces: string[], scores: number[], text:
     else for (const b of Buffer.from(ch, 'utf8')) tokens.push(b + 3);
   }
   for (;;) {
-    let bestScore = -1e10, bestId = -1, bestIdx = -1;
+    let bestScore = -1e10,
+      bestId = -1,
+      bestIdx = -1;
     for (let i = 0; i < tokens.length - 1; i++) {
       const id = lookup(pieces[tokens[i]] + pieces[tokens[i + 1]]);
-      if (id !== -1 && scores[id] > bestScore) { bestScore = scores[id]; bestId = id; bestIdx = i; }
+      if (id !== -1 && scores[id] > bestScore) {
+        bestScore = scores[id];
+        bestId = id;
+        bestIdx = i;
+      }
     }
     if (bestIdx === -1) break;
     tokens.splice(bestIdx, 2, bestId);

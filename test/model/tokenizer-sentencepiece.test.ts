@@ -51,13 +51,17 @@ test('heap-based encoding equals llama2.c run.c encode on random text', () => {
   const r = rng(5);
   const alphabet = ['a', 'b', 'c', 'h', 'e', 'l', 'o', ' ', '!', 'ü', 'é', '🦙', 'x'];
   for (let n = 0; n < 300; n++) {
-    const text = Array.from({ length: Math.floor((r() + 0.5) * 30) }, () => alphabet[Math.floor((r() + 0.5) * alphabet.length)]).join('');
+    const text = Array.from(
+      { length: Math.floor((r() + 0.5) * 30) },
+      () => alphabet[Math.floor((r() + 0.5) * alphabet.length)],
+    ).join('');
     assert.deepEqual(tok.encode(text), llama2cReferenceEncode(pieces, scores, text, true), JSON.stringify(text));
   }
 });
 
 test('decode drops the space after BOS, decodes byte tokens as bytes, and skips specials by default', () => {
-  for (const text of ['hello', 'abc aaa hello!', 'é🦙 ü', ' two  spaces ']) assert.equal(tok.decode(tok.encode(text)), text);
+  for (const text of ['hello', 'abc aaa hello!', 'é🦙 ü', ' two  spaces '])
+    assert.equal(tok.decode(tok.encode(text)), text);
   const ids = tok.encode('hello');
   assert.equal(tok.decode(ids, { skipSpecialTokens: false }), '\n<s>\nhello');
   assert.equal(tok.decode(ids.slice(1)), ' hello', 'no BOS before it: the space stays');
@@ -71,20 +75,27 @@ test('StreamDecoder emits each character once it is complete', () => {
   const pieces = ids.map((i) => stream.push(i));
   assert.equal(pieces.join('') + stream.flush(), 'é🦙!');
   assert.ok(pieces.filter((p) => p === '').length >= 4, 'partial UTF-8 bytes were held back');
-  assert.deepEqual(pieces.filter((p) => p !== ''), ['é', '🦙', '!']);
+  assert.deepEqual(
+    pieces.filter((p) => p !== ''),
+    ['é', '🦙', '!'],
+  );
 });
 
-test('loadTokenizer reads tokenizer .bin files; loadTokenizerForModel finds tok{N}.bin beside a model', () => withTempDir((dir) => {
-  writeFileSync(join(dir, `tok${pieces.length}.bin`), llama2cTokenizerFile(pieces, scores));
-  writeFileSync(join(dir, 'model.bin'), Buffer.alloc(64));
-  const a = loadTokenizer(join(dir, `tok${pieces.length}.bin`));
-  assert.deepEqual(a.encode('hello abc'), tok.encode('hello abc'));
-  assert.equal(loadTokenizerForModel(join(dir, 'model.bin'), pieces.length).vocabSize, pieces.length);
-  assert.throws(() => loadTokenizerForModel(join(dir, 'model.bin'), 99), /tok99\.bin, tokenizer\.bin/);
-  assert.throws(() => loadTokenizer(join(dir, 'model.bin')), /not a llama2\.c tokenizer/);
-}));
+test('loadTokenizer reads tokenizer .bin files; loadTokenizerForModel finds tok{N}.bin beside a model', () =>
+  withTempDir((dir) => {
+    writeFileSync(join(dir, `tok${pieces.length}.bin`), llama2cTokenizerFile(pieces, scores));
+    writeFileSync(join(dir, 'model.bin'), Buffer.alloc(64));
+    const a = loadTokenizer(join(dir, `tok${pieces.length}.bin`));
+    assert.deepEqual(a.encode('hello abc'), tok.encode('hello abc'));
+    assert.equal(loadTokenizerForModel(join(dir, 'model.bin'), pieces.length).vocabSize, pieces.length);
+    assert.throws(() => loadTokenizerForModel(join(dir, 'model.bin'), 99), /tok99\.bin, tokenizer\.bin/);
+    assert.throws(() => loadTokenizer(join(dir, 'model.bin')), /not a llama2\.c tokenizer/);
+  }));
 
 test('a SentencePiece vocabulary without byte tokens falls back to <unk>', () => {
-  const t = new SentencePieceBpeTokenizer({ pieces: ['<unk>', '<s>', '</s>', ' ', 'a'], scores: [0, 0, 0, 0, 0], bosId: 1, eosIds: [2], unkId: 0 }, 'gguf');
+  const t = new SentencePieceBpeTokenizer(
+    { pieces: ['<unk>', '<s>', '</s>', ' ', 'a'], scores: [0, 0, 0, 0, 0], bosId: 1, eosIds: [2], unkId: 0 },
+    'gguf',
+  );
   assert.deepEqual(t.encode('aé'), [1, 3, 4, 0, 0]);
 });

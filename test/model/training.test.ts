@@ -4,7 +4,22 @@ import { LlamaModel } from '../../src/model/llama-model.ts';
 import type { LlamaConfig } from '../../src/model/config.ts';
 import { Rng } from '../../src/util/rng.ts';
 
-const config: LlamaConfig = { arch: 'llama', vocabSize: 32, dim: 32, nLayers: 2, nHeads: 4, nKvHeads: 2, headDim: 8, ffnDim: 64, ropeTheta: 10000, normEps: 1e-5, maxSeqLen: 64, tieEmbeddings: false, qkvBias: false, qkNorm: false };
+const config: LlamaConfig = {
+  arch: 'llama',
+  vocabSize: 32,
+  dim: 32,
+  nLayers: 2,
+  nHeads: 4,
+  nKvHeads: 2,
+  headDim: 8,
+  ffnDim: 64,
+  ropeTheta: 10000,
+  normEps: 1e-5,
+  maxSeqLen: 64,
+  tieEmbeddings: false,
+  qkvBias: false,
+  qkNorm: false,
+};
 
 /** One supervised step through the seam: L = −mean logp, so dL/dlogp_t = −1/#tokens. Returns L before the step. */
 function supervisedStep(model: LlamaModel, seqs: number[][], lr: number): number {
@@ -23,9 +38,15 @@ test('supervised overfit on a fixed batch drives the mean NLL from ln(V) below 0
   const seqs = [24, 24, 17, 9].map((n) => Array.from({ length: n }, () => rng.int(config.vocabSize)));
   const losses: number[] = [];
   for (let i = 0; i < 200; i++) losses.push(supervisedStep(model, seqs, 1e-2));
-  const final = -model.forward(seqs).logp.flatMap((l) => [...l]).reduce((a, b, _, all) => a + b / all.length, 0);
+  const final = -model
+    .forward(seqs)
+    .logp.flatMap((l) => [...l])
+    .reduce((a, b, _, all) => a + b / all.length, 0);
   model.free();
-  assert.ok(Math.abs(losses[0] - Math.log(config.vocabSize)) < 0.3, `initial loss ${losses[0]} should be near ln 32 = 3.47`);
+  assert.ok(
+    Math.abs(losses[0] - Math.log(config.vocabSize)) < 0.3,
+    `initial loss ${losses[0]} should be near ln 32 = 3.47`,
+  );
   assert.ok(final < 0.05, `final NLL ${final}`);
 });
 
@@ -33,13 +54,21 @@ test('memory stays flat over 1,000 training steps while graphs are built and evi
   // native memory (RSS less V8's own heap, which grows by steps of ~20 MiB whenever V8 decides) settles after a few
   // hundred steps: measured +10 MiB to step 500, +7 MiB to step 1,500, +1 MiB to step 4,000. A leaked graph context
   // would add ~4 MiB per step, a leaked tensor buffer more.
-  const model = new LlamaModel({ ...config, dim: 16, ffnDim: 32, nLayers: 1 }, { threads: 1, seed: 2, graphCacheSize: 2 });
+  const model = new LlamaModel(
+    { ...config, dim: 16, ffnDim: 32, nLayers: 1 },
+    { threads: 1, seed: 2, graphCacheSize: 2 },
+  );
   model.createOptimizer();
   const rng = new Rng(4);
   // 3 batch shapes cycling through a cache of 2 graphs: a graph is freed and rebuilt on every step
-  const batches = [[5, 7], [20, 3, 4], [33]].map((lens) => lens.map((n) => Array.from({ length: n }, () => rng.int(16))));
+  const batches = [[5, 7], [20, 3, 4], [33]].map((lens) =>
+    lens.map((n) => Array.from({ length: n }, () => rng.int(16))),
+  );
   let nativeAfterWarmup = 0;
-  const native = () => { const m = process.memoryUsage(); return m.rss - m.heapTotal; };
+  const native = () => {
+    const m = process.memoryUsage();
+    return m.rss - m.heapTotal;
+  };
   for (let i = 0; i < 1500; i++) {
     supervisedStep(model, batches[i % 3], 1e-3);
     if (i === 500) nativeAfterWarmup = native();
@@ -52,7 +81,10 @@ test('memory stays flat over 1,000 training steps while graphs are built and evi
 test('graphs of one kind share one arena: a new shape reuses its memory, a graph planned before it grew is rebuilt and computes the same', () => {
   const cfg = { ...config, dim: 16, ffnDim: 32, nLayers: 1 };
   const rng = new Rng(5);
-  const [small, large] = [[5, 7], [40, 3]].map((lens) => lens.map((n) => Array.from({ length: n }, () => rng.int(16))));
+  const [small, large] = [
+    [5, 7],
+    [40, 3],
+  ].map((lens) => lens.map((n) => Array.from({ length: n }, () => rng.int(16))));
   const alone = new LlamaModel(cfg, { threads: 1, seed: 2 });
   const largeLogp = alone.forward(large).logp;
   const bytesOfLarge = alone.graphBytes;

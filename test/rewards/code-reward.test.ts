@@ -30,7 +30,8 @@ test('python code reward: share of tests passed, 0 without code', { skip: noPyth
   assert.equal(await reward('no code', sample), 0);
   // MBPP-style setup builds fixtures from the solution's own class, so it must run after the code.
   const mbppLike = { tests: ['assert inc(box) == 3', 'assert inc(box) == 4'], test_setup: 'box = Box(2)' };
-  const solution = '```python\nclass Box:\n    def __init__(self, v):\n        self.v = v\ndef inc(b):\n    return b.v + 1\n```';
+  const solution =
+    '```python\nclass Box:\n    def __init__(self, v):\n        self.v = v\ndef inc(b):\n    return b.v + 1\n```';
   assert.equal(await reward(solution, mbppLike), 0.5);
   assert.equal(await codeReward({ allOrNothing: true })(solution, mbppLike), 0);
 });
@@ -44,6 +45,11 @@ test('javascript code reward runs in the QuickJS sandbox', async () => {
 
 test('io tests for stdin/stdout programs', { skip: noPython }, async () => {
   const reward = codeReward();
-  const io = { io_tests: [{ input: '3\n', output: '9\n' }, { input: '4\n', output: '16\n' }] };
+  const io = {
+    io_tests: [
+      { input: '3\n', output: '9\n' },
+      { input: '4\n', output: '16\n' },
+    ],
+  };
   assert.equal(await reward('```python\nn = int(input())\nprint(n * n)\n```', io), 1);
 });

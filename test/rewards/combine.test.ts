@@ -31,8 +31,21 @@ test('per-reward scores, weighted total, async rewards run concurrently', async 
 test('a throwing, rejecting or non-finite reward scores 0 and is counted; the others are kept', async () => {
   const specs: RewardSpec[] = [
     { name: 'ok', weight: 1, fn: () => 1 },
-    { name: 'throws', weight: 1, fn: (c) => { if (c === 'x') throw new Error('boom'); return 2; } },
-    { name: 'rejects', weight: 1, fn: async () => { throw new Error('async boom'); } },
+    {
+      name: 'throws',
+      weight: 1,
+      fn: (c) => {
+        if (c === 'x') throw new Error('boom');
+        return 2;
+      },
+    },
+    {
+      name: 'rejects',
+      weight: 1,
+      fn: async () => {
+        throw new Error('async boom');
+      },
+    },
     { name: 'nan', weight: 1, fn: () => NaN },
   ];
   const r = await combineRewards(specs, ['x', 'y'], [{}, {}]);
@@ -49,25 +62,67 @@ test('a throwing, rejecting or non-finite reward scores 0 and is counted; the ot
 test('group rewards see one group at a time', async () => {
   const seenGroups: string[][] = [];
   const specs: RewardSpec[] = [
-    { name: 'rank', weight: 1, groupFn: (cs) => { seenGroups.push([...cs]); return cs.map((_, i) => i); } },
+    {
+      name: 'rank',
+      weight: 1,
+      groupFn: (cs) => {
+        seenGroups.push([...cs]);
+        return cs.map((_, i) => i);
+      },
+    },
   ];
   const r = await combineRewards(specs, ['a', 'b', 'c', 'd'], [{}, {}, {}, {}], { groupIds: [0, 1, 0, 1] });
-  assert.deepEqual(seenGroups, [['a', 'c'], ['b', 'd']]);
+  assert.deepEqual(seenGroups, [
+    ['a', 'c'],
+    ['b', 'd'],
+  ]);
   assert.deepEqual(r.perReward.rank, [0, 0, 1, 1]);
   await assert.rejects(combineRewards(specs, ['a'], [{}]), /pass groupIds/);
 });
 
 test('invalid specs are clear errors', async () => {
-  await assert.rejects(combineRewards([{ name: 'a', weight: 1, fn: () => 1 }, { name: 'a', weight: 1, fn: () => 1 }], [], []), /used twice/);
+  await assert.rejects(
+    combineRewards(
+      [
+        { name: 'a', weight: 1, fn: () => 1 },
+        { name: 'a', weight: 1, fn: () => 1 },
+      ],
+      [],
+      [],
+    ),
+    /used twice/,
+  );
   await assert.rejects(combineRewards([{ name: 'a', weight: NaN, fn: () => 1 }], [], []), /finite/);
-  await assert.rejects(combineRewards([{ name: 'a', weight: 1, fn: () => 1 }], ['x'], []), /1 completions but 0 samples/);
+  await assert.rejects(
+    combineRewards([{ name: 'a', weight: 1, fn: () => 1 }], ['x'], []),
+    /1 completions but 0 samples/,
+  );
 });
 
 test('buildRewards turns a config list into weighted specs', async () => {
   const { buildRewards } = await import('../../src/rewards/registry.ts');
-  const specs = buildRewards([{ type: 'math', weight: 1 }, { type: 'format', name: 'fmt', weight: 0.5 }, { type: 'kimi_length', weight: 0.1 }]);
-  assert.deepEqual(specs.map((s) => [s.name, s.weight]), [['math', 1], ['fmt', 0.5], ['kimi_length', 0.1]]);
-  const r = await combineRewards(specs, ['<think>x</think><answer>\\boxed{4}</answer>', '\\boxed{5}'], [{ answer: '4', completion_tokens: 10 }, { answer: '4', completion_tokens: 20 }], { groupIds: [0, 0] });
+  const specs = buildRewards([
+    { type: 'math', weight: 1 },
+    { type: 'format', name: 'fmt', weight: 0.5 },
+    { type: 'kimi_length', weight: 0.1 },
+  ]);
+  assert.deepEqual(
+    specs.map((s) => [s.name, s.weight]),
+    [
+      ['math', 1],
+      ['fmt', 0.5],
+      ['kimi_length', 0.1],
+    ],
+  );
+  const r = await combineRewards(
+    specs,
+    ['<think>x</think><answer>\\boxed{4}</answer>', '\\boxed{5}'],
+    [
+      { answer: '4', completion_tokens: 10 },
+      { answer: '4', completion_tokens: 20 },
+    ],
+    { groupIds: [0, 0] },
+  );
   assert.deepEqual(r.perReward.math, [1, 0]);
   assert.deepEqual(r.perReward.fmt, [1, 0]);
   assert.deepEqual(r.perReward.kimi_length, [0.5, -0.5]); // shortest correct: λ = 0.5; longest wrong: min(0, −0.5)

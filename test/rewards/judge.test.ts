@@ -13,7 +13,10 @@ interface Seen {
 }
 
 /** A tiny OpenAI-compatible server on 127.0.0.1 that fails the first `failFirst` requests with 503. */
-async function startJudgeServer(failFirst = 0, delayMs = 20): Promise<{ url: string; seen: Seen; close: () => Promise<void> }> {
+async function startJudgeServer(
+  failFirst = 0,
+  delayMs = 20,
+): Promise<{ url: string; seen: Seen; close: () => Promise<void> }> {
   const seen: Seen = { bodies: [], maxInFlight: 0, auth: [] };
   let inFlight = 0;
   let count = 0;
@@ -39,13 +42,19 @@ async function startJudgeServer(failFirst = 0, delayMs = 20): Promise<{ url: str
         seen.bodies.push(body);
         const user = body.messages[body.messages.length - 1].content as string;
         const verdict = user.includes('Response:\n42') ? 'The response matches. CORRECT' : 'INCORRECT';
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ choices: [{ message: { role: 'assistant', content: verdict } }] }));
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ choices: [{ message: { role: 'assistant', content: verdict } }] }));
       }, delayMs);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
-  return { url: `http://127.0.0.1:${port}/v1`, seen, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    seen,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 test('parseCorrectIncorrect takes the last verdict word', () => {

@@ -49,5 +49,6 @@ test('parser maps LaTeX to explicit mathjs syntax', () => {
 });
 
 test('parser rejects what it does not understand instead of guessing', () => {
-  for (const s of ['204_5', '1 +', '\\foo{3}', '(1', 'x = 3', '', 'a'.repeat(2000)]) assert.equal(parseMath(s), null, s);
+  for (const s of ['204_5', '1 +', '\\foo{3}', '(1', 'x = 3', '', 'a'.repeat(2000)])
+    assert.equal(parseMath(s), null, s);
 });

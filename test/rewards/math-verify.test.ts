@@ -17,7 +17,9 @@ interface Case {
   options?: GradeOptions;
 }
 
-const { cases } = JSON.parse(readFileSync(new URL('./math-verify-cases.json', import.meta.url), 'utf8')) as { cases: Case[] };
+const { cases } = JSON.parse(readFileSync(new URL('./math-verify-cases.json', import.meta.url), 'utf8')) as {
+  cases: Case[];
+};
 
 test('Math-Verify regression cases: at least 95% agreement, no false positives', () => {
   let agree = 0;

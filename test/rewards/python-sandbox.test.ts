@@ -6,7 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { runPythonAssertTests, runPythonIoTests, pythonIsolation, parseVerdicts } from '../../src/rewards/code/python.ts';
+import {
+  runPythonAssertTests,
+  runPythonIoTests,
+  pythonIsolation,
+  parseVerdicts,
+} from '../../src/rewards/code/python.ts';
 
 // The Python reward needs a python3; on a machine without one these tests are skipped, not failed.
 const noPython = spawnSync('python3', ['--version']).status !== 0 ? 'python3 is not installed' : false;
@@ -14,14 +19,21 @@ const noPython = spawnSync('python3', ['--version']).status !== 0 ? 'python3 is 
 const FAST = { timeoutMs: 3000, testTimeoutMs: 1000 };
 
 test('passing and failing assert tests are counted per test', { skip: noPython }, async () => {
-  const r = await runPythonAssertTests('def double(x):\n    return 2 * x\n', ['assert double(2) == 4', 'assert double(3) == 5', 'assert double(0) == 0'], FAST);
+  const r = await runPythonAssertTests(
+    'def double(x):\n    return 2 * x\n',
+    ['assert double(2) == 4', 'assert double(3) == 5', 'assert double(0) == 0'],
+    FAST,
+  );
   assert.deepEqual(r.results, [true, false, true]);
   assert.equal(r.passed, 2);
   assert.equal(r.total, 3);
 });
 
-test('stdlib that inspects frames (typing, namedtuple, dataclasses) works in the sandbox', { skip: noPython }, async () => {
-  const code = 'from typing import List, TypeVar\nfrom collections import namedtuple\nfrom dataclasses import dataclass\nT = TypeVar("T")\nP = namedtuple("P", "x y")\n@dataclass\nclass D:\n    a: int\ndef f(xs: List[int]) -> int:\n    return sum(xs) + P(1, 2).x + D(3).a\n';
+test('stdlib that inspects frames (typing, namedtuple, dataclasses) works in the sandbox', {
+  skip: noPython,
+}, async () => {
+  const code =
+    'from typing import List, TypeVar\nfrom collections import namedtuple\nfrom dataclasses import dataclass\nT = TypeVar("T")\nP = namedtuple("P", "x y")\n@dataclass\nclass D:\n    a: int\ndef f(xs: List[int]) -> int:\n    return sum(xs) + P(1, 2).x + D(3).a\n';
   const r = await runPythonAssertTests(code, ['assert f([1, 2]) == 7'], FAST);
   assert.equal(r.passed, 1, r.stderr);
 });
@@ -33,62 +45,97 @@ test('code that fails to compile fails every test', { skip: noPython }, async ()
 });
 
 test('stdin/stdout tests compare output, ignoring trailing whitespace', { skip: noPython }, async () => {
-  const r = await runPythonIoTests('a, b = map(int, input().split())\nprint(a + b)\n', [{ input: '1 2\n', output: '3\n' }, { input: '2 2', output: '5' }, { input: '5 5', output: '10  \n\n' }], FAST);
+  const r = await runPythonIoTests(
+    'a, b = map(int, input().split())\nprint(a + b)\n',
+    [
+      { input: '1 2\n', output: '3\n' },
+      { input: '2 2', output: '5' },
+      { input: '5 5', output: '10  \n\n' },
+    ],
+    FAST,
+  );
   assert.deepEqual(r.results, [true, false, true]);
 });
 
-test('printing fake verdicts does not pass tests (results travel on a nonce-tagged side channel)', { skip: noPython }, async () => {
-  const r = await runPythonAssertTests("import os\nfor i in range(3):\n    print(f'x {i} pass')\n    os.write(3, f'x {i} pass\\n'.encode())\n", ['assert False'], FAST);
+test('printing fake verdicts does not pass tests (results travel on a nonce-tagged side channel)', {
+  skip: noPython,
+}, async () => {
+  const r = await runPythonAssertTests(
+    "import os\nfor i in range(3):\n    print(f'x {i} pass')\n    os.write(3, f'x {i} pass\\n'.encode())\n",
+    ['assert False'],
+    FAST,
+  );
   assert.equal(r.passed, 0);
 });
 
-test('the verdict cannot be forged: frame walking, fake lines, patched builtins, early exits', { skip: noPython }, async (t) => {
+test('the verdict cannot be forged: frame walking, fake lines, patched builtins, early exits', {
+  skip: noPython,
+}, async (t) => {
   // each hack runs at import time, before a test that a correct f would pass and this f fails
   const hacks: [string, string][] = [
-    ['walking frames for the nonce', [
-      'import sys, os, re',
-      'found = set()',
-      'try:',
-      '    f = sys._getframe()',
-      '    while f is not None:',
-      '        for v in list(f.f_locals.values()):',
-      '            if isinstance(v, str) and re.fullmatch("[0-9a-f]{32}", v): found.add(v)',
-      '        f = f.f_back',
-      'except Exception:',
-      '    pass',
-      'try:',
-      '    1 / 0',
-      'except ZeroDivisionError as e:',
-      '    try:',
-      '        tb = e.__traceback__',
-      '        while tb is not None:',
-      '            fr = tb.tb_frame',
-      '            for v in list(fr.f_locals.values()):',
-      '                if isinstance(v, str) and re.fullmatch("[0-9a-f]{32}", v): found.add(v)',
-      '            tb = tb.tb_next',
-      '    except Exception:',
-      '        pass',
-      'for n in found:',
-      '    for i in range(4): os.write(3, f"{n} {i} pass\\n".encode())',
-      'os._exit(0)',
-    ].join('\n')],
-    ['replaced builtins', 'import builtins\nbuiltins.exec = lambda *a, **k: None\nbuiltins.map = lambda f, xs: [None]\nbuiltins.len = lambda x: 0\n'],
+    [
+      'walking frames for the nonce',
+      [
+        'import sys, os, re',
+        'found = set()',
+        'try:',
+        '    f = sys._getframe()',
+        '    while f is not None:',
+        '        for v in list(f.f_locals.values()):',
+        '            if isinstance(v, str) and re.fullmatch("[0-9a-f]{32}", v): found.add(v)',
+        '        f = f.f_back',
+        'except Exception:',
+        '    pass',
+        'try:',
+        '    1 / 0',
+        'except ZeroDivisionError as e:',
+        '    try:',
+        '        tb = e.__traceback__',
+        '        while tb is not None:',
+        '            fr = tb.tb_frame',
+        '            for v in list(fr.f_locals.values()):',
+        '                if isinstance(v, str) and re.fullmatch("[0-9a-f]{32}", v): found.add(v)',
+        '            tb = tb.tb_next',
+        '    except Exception:',
+        '        pass',
+        'for n in found:',
+        '    for i in range(4): os.write(3, f"{n} {i} pass\\n".encode())',
+        'os._exit(0)',
+      ].join('\n'),
+    ],
+    [
+      'replaced builtins',
+      'import builtins\nbuiltins.exec = lambda *a, **k: None\nbuiltins.map = lambda f, xs: [None]\nbuiltins.len = lambda x: 0\n',
+    ],
     ['sys.exit at import', 'import sys\nsys.exit(0)\n'],
     ['a swallowing unraisablehook', 'import sys\nsys.unraisablehook = lambda u: None\n'],
-    ['threads that outlive the code', 'import threading, os\ndef spam():\n    while True:\n        os.write(3, b"x 0 pass\\n")\nthreading.Thread(target=spam, daemon=True).start()\n'],
+    [
+      'threads that outlive the code',
+      'import threading, os\ndef spam():\n    while True:\n        os.write(3, b"x 0 pass\\n")\nthreading.Thread(target=spam, daemon=True).start()\n',
+    ],
   ];
   for (const [name, hack] of hacks) {
     await t.test(name, async () => {
-      const r = await runPythonAssertTests(`${hack}\ndef f(x):\n    return 0\n`, ['assert f(1) == 1', 'assert f(2) == 2'], FAST);
+      const r = await runPythonAssertTests(
+        `${hack}\ndef f(x):\n    return 0\n`,
+        ['assert f(1) == 1', 'assert f(2) == 2'],
+        FAST,
+      );
       assert.equal(r.passed, 0, `${name}: ${JSON.stringify(r.results)} ${r.stderr.slice(-300)}`);
     });
   }
   // the same harness still passes honest code after a harmless import-time thread
-  const honest = await runPythonAssertTests('import threading\nthreading.Thread(target=lambda: None).start()\ndef f(x):\n    return x\n', ['assert f(1) == 1', 'assert f(2) == 3'], FAST);
+  const honest = await runPythonAssertTests(
+    'import threading\nthreading.Thread(target=lambda: None).start()\ndef f(x):\n    return x\n',
+    ['assert f(1) == 1', 'assert f(2) == 3'],
+    FAST,
+  );
   assert.deepEqual(honest.results, [true, false]);
 });
 
-test('without a network namespace the python reward refuses to run model code unless weak isolation is allowed, and then warns', { skip: noPython }, () => {
+test('without a network namespace the python reward refuses to run model code unless weak isolation is allowed, and then warns', {
+  skip: noPython,
+}, () => {
   const real = spawnSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).stdout.trim();
   const path = process.env.PATH;
   // a PATH where python runs but unshare and setpriv cannot be found
@@ -97,7 +144,9 @@ test('without a network namespace the python reward refuses to run model code un
     assert.throws(() => pythonIsolation(real, false), /no network namespace .*GRPO_ALLOW_WEAK_SANDBOX=1/);
     const warnings: string[] = [];
     const error = console.error;
-    console.error = (line: string) => { warnings.push(line); };
+    console.error = (line: string) => {
+      warnings.push(line);
+    };
     try {
       assert.equal(pythonIsolation(real, true).network, 'audit-hook only');
     } finally {
@@ -120,13 +169,22 @@ test('escapes fail and the host survives', { skip: noPython }, async (t) => {
     ['fork', 'import os\nos.fork()\n'],
     ['ctypes', 'import ctypes\nctypes.CDLL(None)\n'],
     ['/proc/self/mem', "open('/proc/self/mem', 'rb')\n"],
-    ['adding a permissive audit hook, then writing', `import sys\nsys.addaudithook(lambda *a: None)\nopen(${JSON.stringify(marker)}, 'w').write('x')\n`],
+    [
+      'adding a permissive audit hook, then writing',
+      `import sys\nsys.addaudithook(lambda *a: None)\nopen(${JSON.stringify(marker)}, 'w').write('x')\n`,
+    ],
     ['/proc through a relative path', "open('../../../../../../proc/self/environ', 'rb').read()\n"],
     ['listing /proc', "import os\nos.listdir('/proc/1')\n"],
     ['a fifo outside the sandbox', `import os\nos.mkfifo(${JSON.stringify(marker)})\n`],
-    ['a device node outside the sandbox', `import os, stat\nos.mknod(${JSON.stringify(marker)}, 0o600 | stat.S_IFREG)\n`],
+    [
+      'a device node outside the sandbox',
+      `import os, stat\nos.mknod(${JSON.stringify(marker)}, 0o600 | stat.S_IFREG)\n`,
+    ],
     ['posix.mkfifo directly', `import posix\nposix.mkfifo(${JSON.stringify(marker)})\n`],
-    ['_posixsubprocess.fork_exec', `import _posixsubprocess\n_posixsubprocess.fork_exec(['/usr/bin/touch', ${JSON.stringify(marker)}], [b'/usr/bin/touch'], True, (), None, None, -1, -1, -1, -1, -1, -1, -1, -1, False, False, None, None, None, -1, None, False)\n`],
+    [
+      '_posixsubprocess.fork_exec',
+      `import _posixsubprocess\n_posixsubprocess.fork_exec(['/usr/bin/touch', ${JSON.stringify(marker)}], [b'/usr/bin/touch'], True, (), None, None, -1, -1, -1, -1, -1, -1, -1, -1, False, False, None, None, None, -1, None, False)\n`,
+    ],
   ];
   for (const [name, code] of cases) {
     await t.test(name, async () => {
@@ -146,13 +204,18 @@ test('the infinite loop is killed at the wall-clock limit', { skip: noPython }, 
 });
 
 test('an output flood is cut at the cap', { skip: noPython }, async () => {
-  const r = await runPythonAssertTests("while True:\n    print('x' * 10000)\n", ['assert True'], { ...FAST, outputBytes: 64 * 1024 });
+  const r = await runPythonAssertTests("while True:\n    print('x' * 10000)\n", ['assert True'], {
+    ...FAST,
+    outputBytes: 64 * 1024,
+  });
   assert.equal(r.outputTruncated, true);
   assert.ok(r.stdout.length <= 64 * 1024);
   assert.equal(r.passed, 0);
 });
 
-test('no network: a connection to a listening 127.0.0.1 port fails and the server sees nothing', { skip: noPython }, async () => {
+test('no network: a connection to a listening 127.0.0.1 port fails and the server sees nothing', {
+  skip: noPython,
+}, async () => {
   let connections = 0;
   const server = createServer((socket) => {
     connections++;
@@ -172,9 +235,15 @@ test('no network: a connection to a listening 127.0.0.1 port fails and the serve
   assert.ok(['namespace', 'audit-hook only'].includes(isolation.network));
 });
 
-test('writes inside the sandbox directory work and the directory is removed afterwards', { skip: noPython }, async () => {
+test('writes inside the sandbox directory work and the directory is removed afterwards', {
+  skip: noPython,
+}, async () => {
   const code = "import os\nopen('scratch.txt', 'w').write('hi')\nWHERE = os.getcwd()\n";
-  const r = await runPythonAssertTests(code, ["assert open('scratch.txt').read() == 'hi'", "print(WHERE)\nassert WHERE.startswith('/')"], FAST);
+  const r = await runPythonAssertTests(
+    code,
+    ["assert open('scratch.txt').read() == 'hi'", "print(WHERE)\nassert WHERE.startswith('/')"],
+    FAST,
+  );
   assert.equal(r.passed, 2);
   const where = r.stdout.trim();
   assert.ok(where.includes('grpo-py-'), where);
@@ -183,7 +252,19 @@ test('writes inside the sandbox directory work and the directory is removed afte
 
 test('verdict lines: exactly one nonce-tagged pass passes a test; a second line for it, or a fail, fails it', () => {
   const n = 'abc123';
-  const text = [`${n} 0 pass`, `${n} 1 pass`, `${n} 1 fail`, `${n} 2 fail`, `${n} 2 pass`, `x 3 pass`, `${n} 4 pass`, `${n} 4 pass`, `${n} 9 pass`, `${n} 5 fail`, `${n} code ZeroDivisionError`].join('\n');
+  const text = [
+    `${n} 0 pass`,
+    `${n} 1 pass`,
+    `${n} 1 fail`,
+    `${n} 2 fail`,
+    `${n} 2 pass`,
+    `x 3 pass`,
+    `${n} 4 pass`,
+    `${n} 4 pass`,
+    `${n} 9 pass`,
+    `${n} 5 fail`,
+    `${n} code ZeroDivisionError`,
+  ].join('\n');
   const { results, codeError } = parseVerdicts(text, n, 6);
   assert.deepEqual(results, [true, false, false, false, false, false]);
   assert.equal(codeError, 'ZeroDivisionError');

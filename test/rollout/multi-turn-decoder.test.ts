@@ -15,7 +15,12 @@ const STOP = [3, 11];
 const withModel = (fn: (m: LlamaModel) => void) => withRandomModel(config, 5, fn);
 
 /** Drive a multi-turn request: every pause gets `reply(c, turn)` appended, until maxTurns turns, then stops. */
-function runEpisodes(decoder: SequenceDecoder, request: DecodeRequest, reply: (c: Completion, turn: number) => number[], maxTurns: number): void {
+function runEpisodes(
+  decoder: SequenceDecoder,
+  request: DecodeRequest,
+  reply: (c: Completion, turn: number) => number[],
+  maxTurns: number,
+): void {
   const turns = new Map<Completion, number>();
   for (let k = 0; k < 500 && !request.finished; k++) {
     decoder.step();
@@ -37,7 +42,13 @@ test('multi-turn sequences (appended tokens prefilled at their own positions) re
       // an unrelated request decodes beside the episodes the whole time (its slot sits between theirs)
       const other = decoder.add([[1, 2, 3]], { temperature: 1, maxTokens: 50, seed: 3 });
       const rng = new Rng(2);
-      const request = decoder.add([[1, 4, 9], [1, 20, 21, 22, 23]], { temperature: 1, n: 3, maxTokens: 56, seed: 7, eosTokenIds: STOP, multiTurn: true });
+      const request = decoder.add(
+        [
+          [1, 4, 9],
+          [1, 20, 21, 22, 23],
+        ],
+        { temperature: 1, n: 3, maxTokens: 56, seed: 7, eosTokenIds: STOP, multiTurn: true },
+      );
       runEpisodes(decoder, request, () => Array.from({ length: 1 + rng.int(6) }, () => 12 + rng.int(20)), 4);
       while (!decoder.idle) decoder.step();
       assert.ok(other.finished);
@@ -50,11 +61,20 @@ test('multi-turn sequences (appended tokens prefilled at their own positions) re
         const [logp] = model.forward([[...prompt, ...c.tokens]]).logp;
         c.tokens.forEach((_, t) => {
           if (mask[t] === 0) assert.equal(c.logprobs[t], 0, 'an appended token has no sampling log-prob');
-          else assert.ok(Math.abs(c.logprobs[t] - logp[prompt.length - 1 + t]) < 1e-4, `completion ${c.promptIndex}/${c.sampleIndex} token ${t}: ${c.logprobs[t]} vs ${logp[prompt.length - 1 + t]}`);
+          else
+            assert.ok(
+              Math.abs(c.logprobs[t] - logp[prompt.length - 1 + t]) < 1e-4,
+              `completion ${c.promptIndex}/${c.sampleIndex} token ${t}: ${c.logprobs[t]} vs ${logp[prompt.length - 1 + t]}`,
+            );
         });
       }
       assert.ok(appended > 0, 'some episodes took environment tokens');
-      assert.ok(request.completions.some((c) => c.sampledMask!.lastIndexOf(0) > 0 && c.sampledMask!.lastIndexOf(0) < c.tokens.length - 1), 'some sampled after an answer');
+      assert.ok(
+        request.completions.some(
+          (c) => c.sampledMask!.lastIndexOf(0) > 0 && c.sampledMask!.lastIndexOf(0) < c.tokens.length - 1,
+        ),
+        'some sampled after an answer',
+      );
     } finally {
       decoder.free();
     }
@@ -78,7 +98,9 @@ test('greedy multi-turn episodes follow the arg-max of full forward passes, and 
         if (c.sampledMask![t] === 1) {
           const row = model.logits([seq])[0].subarray((seq.length - 1) * V);
           let best = 0;
-          row.forEach((x, v) => { if (x > row[best]) best = v; });
+          row.forEach((x, v) => {
+            if (x > row[best]) best = v;
+          });
           assert.equal(tok, best, `token ${t}`);
         }
         seq.push(tok);
@@ -116,18 +138,33 @@ test('a resumed sequence prefills only its last sampled token and the appended o
     let prefilled = 0;
     // every multi-token write is a prefill (prompts, or what resume() appended); count its real tokens
     DecodeGraph.prototype.write = function (this: DecodeGraph, tokens, pad, start, lengths, inverseTemperatures) {
-      if (this.shape.nNew > 1 || lengths) prefilled += lengths ? Array.from(lengths).reduce((a, b) => a + b, 0) : this.shape.nNew * this.shape.slots;
+      if (this.shape.nNew > 1 || lengths)
+        prefilled += lengths ? Array.from(lengths).reduce((a, b) => a + b, 0) : this.shape.nNew * this.shape.slots;
       return write.call(this, tokens, pad, start, lengths, inverseTemperatures);
     };
     const decoder = new SequenceDecoder(model, { spanBucket: 8 });
     try {
-      const prompts = [[1, 4, 9, 16], [1, 20]];
-      const request = decoder.add(prompts, { temperature: 1, n: 2, maxTokens: 50, seed: 11, eosTokenIds: STOP, multiTurn: true });
+      const prompts = [
+        [1, 4, 9, 16],
+        [1, 20],
+      ];
+      const request = decoder.add(prompts, {
+        temperature: 1,
+        n: 2,
+        maxTokens: 50,
+        seed: 11,
+        eosTokenIds: STOP,
+        multiTurn: true,
+      });
       runEpisodes(decoder, request, (_c, turn) => [12 + turn, 13, 14], 4);
       const appended = request.completions.reduce((a, c) => a + c.sampledMask!.filter((m) => m === 0).length, 0);
       const resumed = appended / 3;
       assert.ok(resumed > 0);
-      assert.equal(prefilled, 4 + 2 + resumed * (1 + 3), 'each prompt once (shared by its samples), then per resume its last sampled token and the 3 appended');
+      assert.equal(
+        prefilled,
+        4 + 2 + resumed * (1 + 3),
+        'each prompt once (shared by its samples), then per resume its last sampled token and the 3 appended',
+      );
     } finally {
       DecodeGraph.prototype.write = write;
       decoder.free();

@@ -13,10 +13,21 @@ import { backoffDelayMs, parseRetryAfter, defaultRetryPolicy } from '../../src/r
 import { GrpoError } from '../../src/errors.ts';
 import { Rng } from '../../src/util/rng.ts';
 
-type Handler = (req: IncomingMessage, body: Record<string, unknown>, res: ServerResponse, hit: number) => void | Promise<void>;
+type Handler = (
+  req: IncomingMessage,
+  body: Record<string, unknown>,
+  res: ServerResponse,
+  hit: number,
+) => void | Promise<void>;
 
 /** A server that answers with `handler`; counts hits and records bodies and the peak number in flight. */
-async function withServer(handler: Handler, fn: (url: string, info: { hits: () => number; bodies: Record<string, unknown>[]; peak: () => number }) => Promise<void>): Promise<void> {
+async function withServer(
+  handler: Handler,
+  fn: (
+    url: string,
+    info: { hits: () => number; bodies: Record<string, unknown>[]; peak: () => number },
+  ) => Promise<void>,
+): Promise<void> {
   let hits = 0;
   let inFlight = 0;
   let peak = 0;
@@ -49,7 +60,10 @@ function json(res: ServerResponse, status: number, value: unknown, headers: Reco
   res.end(JSON.stringify(value));
 }
 
-const chatOk = (text: string) => ({ choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }], usage: { prompt_tokens: 3, completion_tokens: 1 } });
+const chatOk = (text: string) => ({
+  choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
+  usage: { prompt_tokens: 3, completion_tokens: 1 },
+});
 
 /** records requested sleeps without waiting */
 function recordingSleep(): { sleep: (ms: number) => Promise<void>; delays: number[] } {
@@ -59,23 +73,74 @@ function recordingSleep(): { sleep: (ms: number) => Promise<void>; delays: numbe
 
 test('chat: sends the OpenAI fields and maps choices (by index), finish reasons, logprobs and usage', async () => {
   await withServer(
-    (req, body, res) => {
+    (req, _body, res) => {
       assert.equal(req.url, '/v1/chat/completions');
       assert.equal(req.headers.authorization, 'Bearer sk-test');
       json(res, 200, {
         choices: [
           { index: 1, message: { content: 'second' }, finish_reason: 'length', logprobs: null },
-          { index: 0, message: { content: 'first' }, finish_reason: 'stop', logprobs: { content: [{ token: 'fir', logprob: -0.5, top_logprobs: [{ token: 'fir', logprob: -0.5 }, { token: 'x', logprob: -2 }] }] } },
+          {
+            index: 0,
+            message: { content: 'first' },
+            finish_reason: 'stop',
+            logprobs: {
+              content: [
+                {
+                  token: 'fir',
+                  logprob: -0.5,
+                  top_logprobs: [
+                    { token: 'fir', logprob: -0.5 },
+                    { token: 'x', logprob: -2 },
+                  ],
+                },
+              ],
+            },
+          },
         ],
         usage: { prompt_tokens: 7, completion_tokens: 4 },
       });
     },
     async (url, info) => {
       const client = new OpenAIClient({ baseUrl: `${url}/`, model: 'm1', apiKey: 'sk-test' });
-      const r = await client.chat([{ role: 'user', content: 'hi' }], { n: 2, temperature: 0.5, topP: 0.9, maxTokens: 16, stop: ['\n'], logprobs: true, topLogprobs: 2, seed: 7 });
-      assert.deepEqual(info.bodies[0], { model: 'm1', messages: [{ role: 'user', content: 'hi' }], n: 2, temperature: 0.5, top_p: 0.9, max_tokens: 16, stop: ['\n'], logprobs: true, top_logprobs: 2, seed: 7 });
-      assert.deepEqual(r.choices.map((c) => [c.text, c.finishReason]), [['first', 'stop'], ['second', 'length']]);
-      assert.deepEqual(r.choices[0].logprobs, [{ token: 'fir', logprob: -0.5, topLogprobs: [{ token: 'fir', logprob: -0.5 }, { token: 'x', logprob: -2 }] }]);
+      const r = await client.chat([{ role: 'user', content: 'hi' }], {
+        n: 2,
+        temperature: 0.5,
+        topP: 0.9,
+        maxTokens: 16,
+        stop: ['\n'],
+        logprobs: true,
+        topLogprobs: 2,
+        seed: 7,
+      });
+      assert.deepEqual(info.bodies[0], {
+        model: 'm1',
+        messages: [{ role: 'user', content: 'hi' }],
+        n: 2,
+        temperature: 0.5,
+        top_p: 0.9,
+        max_tokens: 16,
+        stop: ['\n'],
+        logprobs: true,
+        top_logprobs: 2,
+        seed: 7,
+      });
+      assert.deepEqual(
+        r.choices.map((c) => [c.text, c.finishReason]),
+        [
+          ['first', 'stop'],
+          ['second', 'length'],
+        ],
+      );
+      assert.deepEqual(r.choices[0].logprobs, [
+        {
+          token: 'fir',
+          logprob: -0.5,
+          topLogprobs: [
+            { token: 'fir', logprob: -0.5 },
+            { token: 'x', logprob: -2 },
+          ],
+        },
+      ]);
       assert.equal(r.choices[1].logprobs, undefined);
       assert.deepEqual(r.usage, { promptTokens: 7, completionTokens: 4 });
       assert.equal(client.name, `m1 @ ${url}`);
@@ -87,13 +152,35 @@ test('completions: prompt body with integer logprobs; legacy logprob arrays mapp
   await withServer(
     (req, _body, res) => {
       assert.equal(req.url, '/v1/completions');
-      json(res, 200, { choices: [{ index: 0, text: ' 4', finish_reason: 'stop', logprobs: { tokens: [' 4'], token_logprobs: [-0.1], top_logprobs: [{ ' 5': -3, ' 4': -0.1 }] } }] });
+      json(res, 200, {
+        choices: [
+          {
+            index: 0,
+            text: ' 4',
+            finish_reason: 'stop',
+            logprobs: { tokens: [' 4'], token_logprobs: [-0.1], top_logprobs: [{ ' 5': -3, ' 4': -0.1 }] },
+          },
+        ],
+      });
     },
     async (url, info) => {
       const client = new OpenAIClient({ baseUrl: url, model: 'm', apiKey: '' });
       const r = await client.complete('2+2=', { logprobs: true, topLogprobs: 2, maxTokens: 1 });
       assert.deepEqual(info.bodies[0], { model: 'm', prompt: '2+2=', max_tokens: 1, logprobs: 2 });
-      assert.deepEqual(r.choices[0], { text: ' 4', finishReason: 'stop', logprobs: [{ token: ' 4', logprob: -0.1, topLogprobs: [{ token: ' 4', logprob: -0.1 }, { token: ' 5', logprob: -3 }] }] });
+      assert.deepEqual(r.choices[0], {
+        text: ' 4',
+        finishReason: 'stop',
+        logprobs: [
+          {
+            token: ' 4',
+            logprob: -0.1,
+            topLogprobs: [
+              { token: ' 4', logprob: -0.1 },
+              { token: ' 5', logprob: -3 },
+            ],
+          },
+        ],
+      });
     },
   );
 });
@@ -107,7 +194,12 @@ test('retries 429 (honouring Retry-After) and 500 (exponential back-off with jit
     },
     async (url, info) => {
       const { sleep, delays } = recordingSleep();
-      const client = new OpenAIClient({ baseUrl: url, model: 'm', retry: { initialDelayMs: 100, maxDelayMs: 10_000 }, sleep });
+      const client = new OpenAIClient({
+        baseUrl: url,
+        model: 'm',
+        retry: { initialDelayMs: 100, maxDelayMs: 10_000 },
+        sleep,
+      });
       const r = await client.chat([{ role: 'user', content: 'x' }]);
       assert.equal(r.choices[0].text, 'ok');
       assert.equal(info.hits(), 3);
@@ -141,8 +233,16 @@ test('gives up after max_retries on a server that keeps failing, naming the atte
     (_req, _body, res) => json(res, 503, { error: 'overloaded' }),
     async (url, info) => {
       const { sleep, delays } = recordingSleep();
-      const client = new OpenAIClient({ baseUrl: url, model: 'm', retry: { maxRetries: 2, initialDelayMs: 10 }, sleep });
-      await assert.rejects(client.chat([{ role: 'user', content: 'x' }]), /failed after 3 attempt\(s\); last: HTTP 503/);
+      const client = new OpenAIClient({
+        baseUrl: url,
+        model: 'm',
+        retry: { maxRetries: 2, initialDelayMs: 10 },
+        sleep,
+      });
+      await assert.rejects(
+        client.chat([{ role: 'user', content: 'x' }]),
+        /failed after 3 attempt\(s\); last: HTTP 503/,
+      );
       assert.equal(info.hits(), 3);
       assert.equal(delays.length, 2);
     },
@@ -156,7 +256,12 @@ test('per-request timeout aborts a slow response and retries; a later fast answe
       if (!res.destroyed) json(res, 200, chatOk(`answer ${hit}`));
     },
     async (url, info) => {
-      const client = new OpenAIClient({ baseUrl: url, model: 'm', timeoutMs: 80, retry: { maxRetries: 1, initialDelayMs: 1 } });
+      const client = new OpenAIClient({
+        baseUrl: url,
+        model: 'm',
+        timeoutMs: 80,
+        retry: { maxRetries: 1, initialDelayMs: 1 },
+      });
       const r = await client.chat([{ role: 'user', content: 'x' }]);
       assert.equal(r.choices[0].text, 'answer 1');
       assert.equal(info.hits(), 2);
@@ -181,7 +286,12 @@ test('network errors are retried and then reported with the URL', async () => {
   const { port } = server.address() as AddressInfo;
   await new Promise<void>((r) => server.close(() => r()));
   const { sleep, delays } = recordingSleep();
-  const client = new OpenAIClient({ baseUrl: `http://127.0.0.1:${port}/v1`, model: 'm', retry: { maxRetries: 2 }, sleep });
+  const client = new OpenAIClient({
+    baseUrl: `http://127.0.0.1:${port}/v1`,
+    model: 'm',
+    retry: { maxRetries: 2 },
+    sleep,
+  });
   await assert.rejects(client.chat([{ role: 'user', content: 'x' }]), (e: unknown) => {
     assert.ok(e instanceof GrpoError);
     assert.match(e.message, new RegExp(`127\\.0\\.0\\.1:${port}/v1/chat/completions failed after 3 attempt`));
@@ -247,13 +357,21 @@ test('disk cache survives a new client, keys ignore the API key and field order,
       assert.equal(info.hits(), 1);
       assert.equal(b.choices[0].text, a.choices[0].text);
       assert.equal(b.cached, true);
-      const key = requestCacheKey(`${url}/chat/completions`, { model: 'm', messages: msgs, temperature: 0, max_tokens: 5 });
+      const key = requestCacheKey(`${url}/chat/completions`, {
+        model: 'm',
+        messages: msgs,
+        temperature: 0,
+        max_tokens: 5,
+      });
       assert.ok(existsSync(join(dir, key.slice(0, 2), `${key}.json`)));
       const files = readdirSync(dir, { recursive: true }).map(String);
       assert.ok(!files.some((f) => f.endsWith('.tmp')), `temp files left: ${files.join(', ')}`);
     },
   );
-  assert.equal(canonicalJson({ b: 1, a: { d: undefined, c: [1, { z: 1, y: 2 }] } }), '{"a":{"c":[1,{"y":2,"z":1}]},"b":1}');
+  assert.equal(
+    canonicalJson({ b: 1, a: { d: undefined, c: [1, { z: 1, y: 2 }] } }),
+    '{"a":{"c":[1,{"y":2,"z":1}]},"b":1}',
+  );
 });
 
 test('concurrency limit: never more requests in flight than configured', async () => {
@@ -294,7 +412,13 @@ test('Retry-After parsing and the back-off range', () => {
   const rng = new Rng(1);
   const policy = { ...defaultRetryPolicy, initialDelayMs: 100, maxDelayMs: 1000 };
   // retry r: base = min(1000, 100·2^r); delay ∈ [base/2, base]
-  for (const [r, base] of [[0, 100], [1, 200], [3, 800], [4, 1000], [9, 1000]] as const) {
+  for (const [r, base] of [
+    [0, 100],
+    [1, 200],
+    [3, 800],
+    [4, 1000],
+    [9, 1000],
+  ] as const) {
     for (let k = 0; k < 50; k++) {
       const d = backoffDelayMs(r, policy, rng);
       assert.ok(d >= base / 2 && d <= base, `retry ${r}: ${d} outside [${base / 2}, ${base}]`);

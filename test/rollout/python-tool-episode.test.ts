@@ -18,12 +18,21 @@ async function answer(text: string): Promise<string | null> {
   const format = plainFormat(tools);
   const loop: AgentLoop = {
     environment: () => toolEnvironment(tools, format, { timeoutMs: 20_000, maxResponseChars: 2000 }),
-    format, maxTurns: 4,
+    format,
+    maxTurns: 4,
     encode: (t) => [...t].map((ch) => ch.codePointAt(0)!),
     decode: (ids) => String.fromCodePoint(...ids),
   };
   const ids = [...text].map((ch) => ch.codePointAt(0)!);
-  const c: Completion = { promptIndex: 0, sampleIndex: 0, tokens: ids, logprobs: ids.map(() => -1), samplingLogprobs: [], sampledMask: ids.map(() => 1), finishReason: 'stop' };
+  const c: Completion = {
+    promptIndex: 0,
+    sampleIndex: 0,
+    tokens: ids,
+    logprobs: ids.map(() => -1),
+    samplingLogprobs: [],
+    sampledMask: ids.map(() => 1),
+    finishReason: 'stop',
+  };
   const episode = new Episode(loop, c, 100_000);
   const out = await episode.afterTurn();
   return out && String.fromCodePoint(...out);
@@ -31,12 +40,20 @@ async function answer(text: string): Promise<string | null> {
 
 test('python tool calls run in the sandbox and their output is the response', { skip: noPython }, async () => {
   assert.equal(await answer('<python>print(6 * 7)</python>'), '<tool_response>42\n</tool_response>');
-  assert.match((await answer('<python>1/0</python>'))!, /^<tool_response>[\s\S]*ZeroDivisionError[\s\S]*<\/tool_response>$/);
+  assert.match(
+    (await answer('<python>1/0</python>'))!,
+    /^<tool_response>[\s\S]*ZeroDivisionError[\s\S]*<\/tool_response>$/,
+  );
 });
 
-test('a tool call that loops, allocates or opens a socket is stopped and reported to the model', { skip: noPython }, async () => {
+test('a tool call that loops, allocates or opens a socket is stopped and reported to the model', {
+  skip: noPython,
+}, async () => {
   const started = performance.now();
-  assert.equal(await answer('<python>while True: pass</python>'), '<tool_response>error: the program was stopped after 3 s (time limit)</tool_response>');
+  assert.equal(
+    await answer('<python>while True: pass</python>'),
+    '<tool_response>error: the program was stopped after 3 s (time limit)</tool_response>',
+  );
   assert.ok(performance.now() - started < 10_000, 'the loop was killed at its time limit');
   assert.match((await answer('<python>x = bytearray(2 * 1024 ** 3)\nprint("allocated")</python>'))!, /MemoryError/);
   // a server on this machine's loopback: the sandboxed program must not reach it
@@ -44,7 +61,9 @@ test('a tool call that loops, allocates or opens a socket is stopped and reporte
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   try {
     const port = (server.address() as { port: number }).port;
-    const reply = (await answer(`<python>import socket\ns = socket.create_connection(('127.0.0.1', ${port}), timeout=2)\nprint('connected', s.recv(5))</python>`))!;
+    const reply = (await answer(
+      `<python>import socket\ns = socket.create_connection(('127.0.0.1', ${port}), timeout=2)\nprint('connected', s.recv(5))</python>`,
+    ))!;
     assert.doesNotMatch(reply, /connected/);
     assert.match(reply, /Error/);
   } finally {

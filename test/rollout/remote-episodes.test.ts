@@ -13,15 +13,25 @@ import type { AgentLoop } from '../../src/rollout/agent-loop.ts';
 const encode = (t: string) => [...t].map((c) => c.codePointAt(0)!);
 const decode = (ids: number[]) => String.fromCodePoint(...ids);
 
-test('remote episodes: the engine continues the episode\'s exact token ids; inserted tokens are masked and have no log-probs', async () => {
+test("remote episodes: the engine continues the episode's exact token ids; inserted tokens are masked and have no log-probs", async () => {
   const requests: { prompt: number[]; stop: string[]; include: boolean; max: number }[] = [];
   const fetchFn = (async (_url: string | URL | Request, init?: RequestInit) => {
     const body = JSON.parse(String(init!.body));
-    requests.push({ prompt: body.prompt, stop: body.stop, include: body.include_stop_str_in_output, max: body.max_tokens });
+    requests.push({
+      prompt: body.prompt,
+      stop: body.stop,
+      include: body.include_stop_str_in_output,
+      max: body.max_tokens,
+    });
     // first turn: a calculator call; second turn: the answer read from the tool response
     const text = requests.length % 2 === 1 ? '<calculator>6*7</calculator>' : '<answer>42</answer>';
-    const logprobs = { tokens: encode(text).map((id) => `token_id:${id}`), token_logprobs: encode(text).map(() => -0.25) };
-    return new Response(JSON.stringify({ choices: [{ index: 0, text, finish_reason: 'stop', logprobs }] }), { status: 200 });
+    const logprobs = {
+      tokens: encode(text).map((id) => `token_id:${id}`),
+      token_logprobs: encode(text).map(() => -0.25),
+    };
+    return new Response(JSON.stringify({ choices: [{ index: 0, text, finish_reason: 'stop', logprobs }] }), {
+      status: 200,
+    });
   }) as typeof fetch;
   const client = new OpenAIClient({ baseUrl: 'http://127.0.0.1:1/v1', model: 'm', memoryCache: false, fetch: fetchFn });
   const tools = [calculatorTool()];
@@ -29,11 +39,22 @@ test('remote episodes: the engine continues the episode\'s exact token ids; inse
   const loop: AgentLoop = { environment: () => toolEnvironment(tools, format), format, maxTurns: 3, encode, decode };
   const handed: number[] = [];
   const prompt = encode('6*7=');
-  const [c] = await remoteEpisodes(client, [prompt], { n: 1, maxTokens: 100, temperature: 1, seed: 5 }, loop, (p) => handed.push(p));
-  const call = '<calculator>6*7</calculator>', response = '<tool_response>42</tool_response>', answer = '<answer>42</answer>';
+  const [c] = await remoteEpisodes(client, [prompt], { n: 1, maxTokens: 100, temperature: 1, seed: 5 }, loop, (p) =>
+    handed.push(p),
+  );
+  const call = '<calculator>6*7</calculator>',
+    response = '<tool_response>42</tool_response>',
+    answer = '<answer>42</answer>';
   assert.equal(c.text, call + response + answer);
-  assert.deepEqual(c.sampledMask, [...encode(call).map(() => 1), ...encode(response).map(() => 0), ...encode(answer).map(() => 1)]);
-  assert.deepEqual(c.logprobs, c.sampledMask!.map((m) => (m ? -0.25 : 0)));
+  assert.deepEqual(c.sampledMask, [
+    ...encode(call).map(() => 1),
+    ...encode(response).map(() => 0),
+    ...encode(answer).map(() => 1),
+  ]);
+  assert.deepEqual(
+    c.logprobs,
+    c.sampledMask!.map((m) => (m ? -0.25 : 0)),
+  );
   assert.equal(requests.length, 2);
   assert.deepEqual(requests[1].prompt, [...prompt, ...encode(call + response)], 'turn 2 continues the exact ids');
   assert.deepEqual(requests[0].stop, ['</calculator>']);

@@ -23,9 +23,13 @@ function chiSquare(params: SamplingParams, expected: number[], draws = 40000, se
   const rng = new Rng(seed);
   const counts = new Array(logits.length).fill(0);
   for (let i = 0; i < draws; i++) counts[sampleToken(logits, params, rng).token]++;
-  let chi = 0, df = -1;
+  let chi = 0,
+    df = -1;
   expected.forEach((p, v) => {
-    if (p === 0) { assert.equal(counts[v], 0, `token ${v} is truncated away but was drawn ${counts[v]} times`); return; }
+    if (p === 0) {
+      assert.equal(counts[v], 0, `token ${v} is truncated away but was drawn ${counts[v]} times`);
+      return;
+    }
     chi += (counts[v] - draws * p) ** 2 / (draws * p);
     df++;
   });
@@ -82,7 +86,10 @@ test('the candidate shortcut for large vocabularies gives the same nucleus as a 
   // a 50k vocabulary with a long tail: tokens 0..9 hold almost all mass
   const big = new Float32Array(50000).fill(-20);
   for (let i = 0; i < 10; i++) big[i] = 5 - i * 0.3;
-  const draws = (p: SamplingParams) => { const rng = new Rng(7); return Array.from({ length: 2000 }, () => sampleToken(big, p, rng).token); };
+  const draws = (p: SamplingParams) => {
+    const rng = new Rng(7);
+    return Array.from({ length: 2000 }, () => sampleToken(big, p, rng).token);
+  };
   const nucleus = draws({ temperature: 1, topP: 0.95 });
   assert.ok(nucleus.every((t) => t < 10));
   // top-k beyond the near set forces the full-sort path, which must agree on the most likely tokens
@@ -95,11 +102,18 @@ test('bad sampling parameters are one clear error', () => {
 });
 
 test('sampling from the probabilities a decode graph computes draws the tokens and log-probs sampling from logits does', () => {
-  for (const params of [{ temperature: 1 }, { temperature: 0.7, topP: 0.8 }, { temperature: 1.3, topK: 3, minP: 0.05 }, { temperature: 0 }] as SamplingParams[]) {
+  for (const params of [
+    { temperature: 1 },
+    { temperature: 0.7, topP: 0.8 },
+    { temperature: 1.3, topK: 3, minP: 0.05 },
+    { temperature: 0 },
+  ] as SamplingParams[]) {
     const probs = Float32Array.from(softmax(params.temperature || 1));
-    const a = new Rng(5), b = new Rng(5);
+    const a = new Rng(5),
+      b = new Rng(5);
     for (let i = 0; i < 200; i++) {
-      const x = sampleToken(logits, params, a), y = sampleFromProbabilities(probs, params, b);
+      const x = sampleToken(logits, params, a),
+        y = sampleFromProbabilities(probs, params, b);
       assert.equal(y.token, x.token);
       assert.ok(Math.abs(y.logprob - x.logprob) < 1e-6 && Math.abs(y.samplingLogprob - x.samplingLogprob) < 1e-6);
     }

@@ -17,7 +17,11 @@ const requests: { prompts: number[][]; r: SequenceRequest; joinAt: number }[] = 
   { prompts: [[2], [1, 2, 3, 4]], r: { temperature: 0.7, topK: 5, maxTokens: 30, seed: 9 }, joinAt: 3 },
   // joins after the first two ended: more positions than the cache was made for, which grows (as it did for
   // the second request's slots) with the third request's sequences copied over mid-generation
-  { prompts: [[6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6]], r: { temperature: 1.3, topP: 0.8, maxTokens: 40, seed: 1 }, joinAt: 21 },
+  {
+    prompts: [[6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6]],
+    r: { temperature: 1.3, topP: 0.8, maxTokens: 40, seed: 1 },
+    joinAt: 21,
+  },
 ];
 
 test('requests joining a running batch at any step, each with its own settings, decode exactly what they decode alone', () => {
@@ -26,7 +30,9 @@ test('requests joining a running batch at any step, each with its own settings, 
     try {
       const running = new Map<number, ReturnType<SequenceDecoder['add']>>();
       for (let step = 0; step < 200 && (running.size < requests.length || !decoder.idle); step++) {
-        requests.forEach((q, i) => { if (q.joinAt === step) running.set(i, decoder.add(q.prompts, q.r)); });
+        requests.forEach((q, i) => {
+          if (q.joinAt === step) running.set(i, decoder.add(q.prompts, q.r));
+        });
         decoder.step();
         if (step === 3) assert.equal(decoder.sequences, 1 + 3 + 2, 'three requests decode together');
       }
@@ -35,10 +41,16 @@ test('requests joining a running batch at any step, each with its own settings, 
         const together = running.get(i)!;
         assert.ok(together.finished);
         const alone = generate(model, q.prompts, q.r);
-        assert.deepEqual(together.completions.map((c) => c.tokens), alone.map((c) => c.tokens), `request ${i}`);
+        assert.deepEqual(
+          together.completions.map((c) => c.tokens),
+          alone.map((c) => c.tokens),
+          `request ${i}`,
+        );
         together.completions.forEach((c, k) => {
           assert.equal(c.tokens.length, q.r.maxTokens, 'no end-of-sequence id: every sequence runs to max tokens');
-          c.logprobs.forEach((lp, t) => assert.ok(Math.abs(lp - alone[k].logprobs[t]) < 1e-4, `request ${i} token ${t}`));
+          c.logprobs.forEach((lp, t) =>
+            assert.ok(Math.abs(lp - alone[k].logprobs[t]) < 1e-4, `request ${i} token ${t}`),
+          );
         });
       });
     } finally {
@@ -56,12 +68,17 @@ test('greedy sequences that joined late follow the arg-max of full forward passe
       for (let i = 0; i < 6; i++) decoder.step();
       const b = decoder.add([[9, 8]], { temperature: 0, maxTokens: 15 });
       while (!decoder.idle) decoder.step();
-      for (const [r, prompt] of [[a, [1, 2, 3, 4, 5, 6, 7]], [b, [9, 8]]] as [typeof a, number[]][]) {
+      for (const [r, prompt] of [
+        [a, [1, 2, 3, 4, 5, 6, 7]],
+        [b, [9, 8]],
+      ] as [typeof a, number[]][]) {
         const seq = [...prompt];
         for (const tok of r.completions[0].tokens) {
           const row = model.logits([seq])[0].subarray((seq.length - 1) * V);
           let best = 0;
-          row.forEach((x, v) => { if (x > row[best]) best = v; });
+          row.forEach((x, v) => {
+            if (x > row[best]) best = v;
+          });
           assert.equal(tok, best);
           seq.push(tok);
         }
@@ -85,8 +102,14 @@ test('a cancelled request frees its slots at once; maxSequences bounds what can 
       assert.ok(decoder.fits(4));
       const next = decoder.add([[3]], { temperature: 0, n: 4, maxTokens: 3 });
       while (!decoder.idle) decoder.step();
-      assert.deepEqual(next.completions.map((c) => c.tokens.length), [3, 3, 3, 3]);
-      assert.ok(long.completions.every((c) => c.tokens.length < 40), 'cancelled sequences stop growing');
+      assert.deepEqual(
+        next.completions.map((c) => c.tokens.length),
+        [3, 3, 3, 3],
+      );
+      assert.ok(
+        long.completions.every((c) => c.tokens.length < 40),
+        'cancelled sequences stop growing',
+      );
     } finally {
       decoder.free();
     }

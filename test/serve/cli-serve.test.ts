@@ -19,7 +19,11 @@ test('runServe serves a Hugging Face model folder, prints "listening on http://1
     const { pieces, scores } = tinySentencePieceVocab();
     writeLlama2cTokenizer(join(dir, 'tok.bin'), pieces, scores);
     const config = tinyConfig({ vocabSize: pieces.length, bosTokenId: 1, eosTokenIds: [2] });
-    writeHfModel(join(dir, 'tiny-llama'), { config, weights: randomWeights(config, 3) }, { tokenizer: loadTokenizer(join(dir, 'tok.bin')) });
+    writeHfModel(
+      join(dir, 'tiny-llama'),
+      { config, weights: randomWeights(config, 3) },
+      { tokenizer: loadTokenizer(join(dir, 'tok.bin')) },
+    );
 
     const printed: string[] = [];
     const sigintListeners = process.listenerCount('SIGINT');
@@ -30,13 +34,24 @@ test('runServe serves a Hugging Face model folder, prints "listening on http://1
       assert.ok(Number(m[2]) > 0);
       assert.equal(m[1], running.url);
       const models = await get(running, '/v1/models');
-      assert.deepEqual(models.json.data.map((d: { id: string }) => d.id), ['tiny-llama'], 'the folder name is the model id');
-      const r = await post(running, '/chat/completions', { model: 'tiny-llama', messages: [{ role: 'user', content: 'hello' }], max_tokens: 4 });
+      assert.deepEqual(
+        models.json.data.map((d: { id: string }) => d.id),
+        ['tiny-llama'],
+        'the folder name is the model id',
+      );
+      const r = await post(running, '/chat/completions', {
+        model: 'tiny-llama',
+        messages: [{ role: 'user', content: 'hello' }],
+        max_tokens: 4,
+      });
       assert.equal(r.status, 200, r.text);
 
       // the port is taken: a clear error, not a crash
       const port = Number(m[2]);
-      await assert.rejects(startServer({ model: join(dir, 'tiny-llama'), port, threads: 1 }), (e: unknown) => e instanceof GrpoError && /cannot listen on .*--port/.test(e.message));
+      await assert.rejects(
+        startServer({ model: join(dir, 'tiny-llama'), port, threads: 1 }),
+        (e: unknown) => e instanceof GrpoError && /cannot listen on .*--port/.test(e.message),
+      );
     } finally {
       await running.close();
     }

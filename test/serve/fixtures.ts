@@ -13,7 +13,10 @@ export const CONTEXT = 64;
 /** A tiny random Llama (context 64) and a llama2.c-style tokenizer (BOS 1, EOS 2); with or without a chat template. */
 export function tinyModel(opts: { chatTemplate?: boolean; device?: string } = {}): OpenedModel {
   const { pieces, scores } = tinySentencePieceVocab();
-  const tokenizer = new SentencePieceBpeTokenizer({ pieces, scores, bosId: 1, eosIds: [2], unkId: 0, chatTemplate: opts.chatTemplate ? chatMlTemplate : undefined }, 'llama2c');
+  const tokenizer = new SentencePieceBpeTokenizer(
+    { pieces, scores, bosId: 1, eosIds: [2], unkId: 0, chatTemplate: opts.chatTemplate ? chatMlTemplate : undefined },
+    'llama2c',
+  );
   const config = tinyConfig({ vocabSize: pieces.length, maxSeqLen: CONTEXT, bosTokenId: 1, eosTokenIds: [2] });
   const model = new LlamaModel(config, { weights: randomWeights(config, 7), threads: 1, device: opts.device });
   return { model, tokenizer };
@@ -25,10 +28,20 @@ export interface TestServer extends RunningServer {
 }
 
 /** Runs `fn` against a server on a tiny model, then closes the server and frees the model. */
-export async function withServer<T>(fn: (s: TestServer) => Promise<T>, opts: Partial<ServeOptions> & { chatTemplate?: boolean; device?: string } = {}): Promise<T> {
+export async function withServer<T>(
+  fn: (s: TestServer) => Promise<T>,
+  opts: Partial<ServeOptions> & { chatTemplate?: boolean; device?: string } = {},
+): Promise<T> {
   const opened = tinyModel({ chatTemplate: opts.chatTemplate, device: opts.device });
   const logs: string[] = [];
-  const running = await startServer({ port: 0, seed: 1, modelName: 'tiny', log: (l) => logs.push(l), ...opts, model: opened });
+  const running = await startServer({
+    port: 0,
+    seed: 1,
+    modelName: 'tiny',
+    log: (l) => logs.push(l),
+    ...opts,
+    model: opened,
+  });
   try {
     return await fn({ ...running, opened, logs });
   } finally {

@@ -15,7 +15,13 @@ const id = (piece: string) => pieces.indexOf(piece);
 const byte = (b: number) => b + 3;
 
 test('the plain chat prompt: one "role: content" line per message, then "assistant:"', () => {
-  assert.equal(plainChatPrompt([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi' }]), 'system: Be brief.\nuser: Hi\nassistant:');
+  assert.equal(
+    plainChatPrompt([
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'Hi' },
+    ]),
+    'system: Be brief.\nuser: Hi\nassistant:',
+  );
 });
 
 test('completion text: pieces join to the text; a stop string cuts it and the tokens after it', () => {
@@ -71,18 +77,23 @@ test('SerialQueue runs jobs one at a time in arrival order, and a failing job do
   const q = new SerialQueue();
   const log: string[] = [];
   let running = 0;
-  const job = (name: string, fail = false) => async () => {
-    running++;
-    assert.equal(running, 1, 'never two at once');
-    log.push(`start ${name}`);
-    await new Promise((r) => setImmediate(r));
-    log.push(`end ${name}`);
-    running--;
-    if (fail) throw new Error(name);
-    return name;
-  };
+  const job =
+    (name: string, fail = false) =>
+    async () => {
+      running++;
+      assert.equal(running, 1, 'never two at once');
+      log.push(`start ${name}`);
+      await new Promise((r) => setImmediate(r));
+      log.push(`end ${name}`);
+      running--;
+      if (fail) throw new Error(name);
+      return name;
+    };
   const results = await Promise.allSettled([q.run(job('a')), q.run(job('b', true)), q.run(job('c'))]);
-  assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ['fulfilled', 'rejected', 'fulfilled'],
+  );
   assert.deepEqual(log, ['start a', 'end a', 'start b', 'end b', 'start c', 'end c']);
   await q.idle();
   assert.equal(q.size, 0);

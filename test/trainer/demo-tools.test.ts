@@ -19,12 +19,24 @@ test('npm run demo:tools: GRPO with a calculator raises held-out accuracy by ≥
   const out = mkdtempSync(path.join(tmpdir(), 'grpo-demo-tools-'));
   try {
     const config = loadTrainConfig(path.join(root, 'configs/demo-tools.yaml'), [
-      '--out_dir', out, '--model.path', path.join(root, 'models/tools'), '--model.threads', '1', '--training.steps', '12', '--data.eval_size', '100',
+      '--out_dir',
+      out,
+      '--model.path',
+      path.join(root, 'models/tools'),
+      '--model.threads',
+      '1',
+      '--training.steps',
+      '12',
+      '--data.eval_size',
+      '100',
     ]);
     const r = await train(config, { tasks: embeddedTaskSplits, quiet: true });
     assert.ok(r.accuracyBefore! <= 0.2, `the SFT start answers by hand: accuracy ${r.accuracyBefore}`);
     assert.ok(r.accuracyAfter! - r.accuracyBefore! >= 0.3, `accuracy ${r.accuracyBefore} → ${r.accuracyAfter}`);
-    assert.ok(r.toolCallsAfter! - r.toolCallsBefore! >= 0.5, `tool calls per episode ${r.toolCallsBefore} → ${r.toolCallsAfter}`);
+    assert.ok(
+      r.toolCallsAfter! - r.toolCallsBefore! >= 0.5,
+      `tool calls per episode ${r.toolCallsBefore} → ${r.toolCallsAfter}`,
+    );
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -21,7 +21,13 @@ test('npm start: GRPO on the embedded model lifts held-out accuracy by ≥ 25 po
     const r = await train(config, { tasks: embeddedTaskSplits, quiet: true });
     assert.ok(r.accuracyBefore! >= 0.1 && r.accuracyBefore! <= 0.6, `SFT start ${r.accuracyBefore}`);
     assert.ok(r.accuracyAfter! - r.accuracyBefore! >= 0.25, `accuracy ${r.accuracyBefore} → ${r.accuracyAfter}`);
-    for (const f of ['metrics.jsonl', 'completions.jsonl', 'final/model.safetensors', 'final/tokenizer.json', 'checkpoint/state.json']) {
+    for (const f of [
+      'metrics.jsonl',
+      'completions.jsonl',
+      'final/model.safetensors',
+      'final/tokenizer.json',
+      'checkpoint/state.json',
+    ]) {
       assert.ok(existsSync(path.join(out, 'demo', f)), f);
     }
   } finally {

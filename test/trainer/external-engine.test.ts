@@ -23,22 +23,41 @@ test('RL with rollouts from grpo serve raises the reward, and the server ends up
   const server = await startServer({ model: modelDir, threads: 1, host: '127.0.0.1', port: 0, log: () => {} });
   try {
     const cfg = toyConfig(modelDir, root, {
-      name: 'ext', algorithm: { preset: 'grpo', kl_beta: 0, rollout_correction: 'sequence_mask' }, optimizer: { lr: 3e-2 },
-      rollout: { prompts_per_step: 4, group_size: 4, max_tokens: 8, temperature: 1, engine: 'openai', base_url: `${server.url}/v1` },
+      name: 'ext',
+      algorithm: { preset: 'grpo', kl_beta: 0, rollout_correction: 'sequence_mask' },
+      optimizer: { lr: 3e-2 },
+      rollout: {
+        prompts_per_step: 4,
+        group_size: 4,
+        max_tokens: 8,
+        temperature: 1,
+        engine: 'openai',
+        base_url: `${server.url}/v1`,
+      },
       training: { steps: 30, micro_batch_groups: 2, log_completions_every: 0 },
     });
     const r = await train(cfg, { rewards: [shareOfA], tasks: toyTasks, quiet: true });
     const avg = (ms: typeof r.metrics) => ms.reduce((s, m) => s + (m.reward as number), 0) / ms.length;
-    assert.ok(avg(r.metrics.slice(-5)) > avg(r.metrics.slice(0, 5)) + 0.2, `reward ${avg(r.metrics.slice(0, 5))} → ${avg(r.metrics.slice(-5))}`);
+    assert.ok(
+      avg(r.metrics.slice(-5)) > avg(r.metrics.slice(0, 5)) + 0.2,
+      `reward ${avg(r.metrics.slice(0, 5))} → ${avg(r.metrics.slice(-5))}`,
+    );
 
     // the server now samples exactly as the trained policy does
     const { model } = openModel(path.join(root, 'ext', 'final'), { threads: 1 });
     try {
-      const client = new OpenAIClient({ baseUrl: `${server.url}/v1`, model: (await new OpenAIClient({ baseUrl: `${server.url}/v1`, model: 'probe' }).listModels())[0], memoryCache: false });
+      const client = new OpenAIClient({
+        baseUrl: `${server.url}/v1`,
+        model: (await new OpenAIClient({ baseUrl: `${server.url}/v1`, model: 'probe' }).listModels())[0],
+        memoryCache: false,
+      });
       const prompt = [1, 40, 41];
       const remote = await generateRemote(client, [prompt], { n: 2, maxTokens: 6, temperature: 1, seed: 5 });
       const local = generate(model, [prompt], { n: 2, maxTokens: 6, temperature: 1, seed: 5 });
-      assert.deepEqual(remote.map((c) => c.tokens), local.map((c) => c.tokens));
+      assert.deepEqual(
+        remote.map((c) => c.tokens),
+        local.map((c) => c.tokens),
+      );
       remote.forEach((c, i) => c.logprobs.forEach((lp, t) => assert.ok(Math.abs(lp - local[i].logprobs[t]) < 1e-9)));
     } finally {
       model.free();
@@ -55,26 +74,53 @@ test('LoRA with rollouts from grpo serve: each step loads the new adapter (vLLM 
   const server = await startServer({ model: modelDir, threads: 1, host: '127.0.0.1', port: 0, log: () => {} });
   try {
     const cfg = toyConfig(modelDir, root, {
-      name: 'ext-lora', model: { path: modelDir, threads: 1, precision: 'f32', lora: { r: 4 }, base_precision: 'f32' },
-      algorithm: { preset: 'grpo', kl_beta: 0.04 }, optimizer: { lr: 3e-2 },
-      rollout: { prompts_per_step: 4, group_size: 4, max_tokens: 8, temperature: 1, engine: 'openai', base_url: `${server.url}/v1` },
+      name: 'ext-lora',
+      model: { path: modelDir, threads: 1, precision: 'f32', lora: { r: 4 }, base_precision: 'f32' },
+      algorithm: { preset: 'grpo', kl_beta: 0.04 },
+      optimizer: { lr: 3e-2 },
+      rollout: {
+        prompts_per_step: 4,
+        group_size: 4,
+        max_tokens: 8,
+        temperature: 1,
+        engine: 'openai',
+        base_url: `${server.url}/v1`,
+      },
       training: { steps: 4, micro_batch_groups: 2, log_completions_every: 0 },
     });
     const r = await train(cfg, { rewards: [shareOfA], tasks: toyTasks, quiet: true });
-    assert.ok(r.metrics.some((m) => (m.kl as number) > 0), 'the KL against the base (adapters off) is measured');
+    assert.ok(
+      r.metrics.some((m) => (m.kl as number) > 0),
+      'the KL against the base (adapters off) is measured',
+    );
     const names = await new OpenAIClient({ baseUrl: `${server.url}/v1`, model: 'probe' }).listModels();
     assert.equal(names.length, 2, `the base and the latest adapter only (earlier ones unloaded): ${names.join(', ')}`);
-    const { model } = openModel(modelDir, { threads: 1, adapter: path.join(root, 'ext-lora', 'final'), basePrecision: 'f32', precision: 'f32' });
+    const { model } = openModel(modelDir, {
+      threads: 1,
+      adapter: path.join(root, 'ext-lora', 'final'),
+      basePrecision: 'f32',
+      precision: 'f32',
+    });
     try {
       const client = new OpenAIClient({ baseUrl: `${server.url}/v1`, model: names[1], memoryCache: false });
       const prompt = [1, 40, 41];
       const remote = await generateRemote(client, [prompt], { n: 2, maxTokens: 6, temperature: 1, seed: 5 });
       const local = generate(model, [prompt], { n: 2, maxTokens: 6, temperature: 1, seed: 5 });
-      assert.deepEqual(remote.map((c) => c.tokens), local.map((c) => c.tokens));
+      assert.deepEqual(
+        remote.map((c) => c.tokens),
+        local.map((c) => c.tokens),
+      );
       remote.forEach((c, i) => c.logprobs.forEach((lp, t) => assert.ok(Math.abs(lp - local[i].logprobs[t]) < 1e-9)));
       // and the adapter really changed the policy: the base samples differently
-      const base = await generateRemote(new OpenAIClient({ baseUrl: `${server.url}/v1`, model: names[0], memoryCache: false }), [prompt], { n: 2, maxTokens: 6, temperature: 1, seed: 5 });
-      assert.notDeepEqual(base.map((c) => c.logprobs), remote.map((c) => c.logprobs));
+      const base = await generateRemote(
+        new OpenAIClient({ baseUrl: `${server.url}/v1`, model: names[0], memoryCache: false }),
+        [prompt],
+        { n: 2, maxTokens: 6, temperature: 1, seed: 5 },
+      );
+      assert.notDeepEqual(
+        base.map((c) => c.logprobs),
+        remote.map((c) => c.logprobs),
+      );
     } finally {
       model.free();
     }
@@ -95,11 +141,25 @@ test('an engine whose context is shorter than the longest prompt plus rollout.ma
   const server = await startServer({ model: short, threads: 1, host: '127.0.0.1', port: 0, log: () => {} });
   try {
     const cfg = toyConfig(modelDir, root, {
-      name: 'ext-ctx', rollout: { prompts_per_step: 4, group_size: 4, max_tokens: 8, temperature: 1, engine: 'openai', base_url: `${server.url}/v1` },
+      name: 'ext-ctx',
+      rollout: {
+        prompts_per_step: 4,
+        group_size: 4,
+        max_tokens: 8,
+        temperature: 1,
+        engine: 'openai',
+        base_url: `${server.url}/v1`,
+      },
       training: { steps: 2, micro_batch_groups: 2, log_completions_every: 0 },
     });
-    await assert.rejects(train(cfg, { rewards: [shareOfA], tasks: toyTasks, quiet: true }),
-      (e: unknown) => e instanceof GrpoError && /serves 'short' with a context of 10 tokens, but the longest prompt \(\d+\) and rollout\.max_tokens \(8\) need \d+: .*--max-model-len/.test(e.message));
+    await assert.rejects(
+      train(cfg, { rewards: [shareOfA], tasks: toyTasks, quiet: true }),
+      (e: unknown) =>
+        e instanceof GrpoError &&
+        /serves 'short' with a context of 10 tokens, but the longest prompt \(\d+\) and rollout\.max_tokens \(8\) need \d+: .*--max-model-len/.test(
+          e.message,
+        ),
+    );
   } finally {
     await server.close();
     rmSync(root, { recursive: true, force: true });

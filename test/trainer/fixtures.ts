@@ -10,13 +10,15 @@ import { validateTrainConfig } from '../../src/trainer/config/load.ts';
 import type { RewardSpec } from '../../src/rewards/index.ts';
 import type { EmbeddedTasks } from '../../src/trainer/prompts.ts';
 
-
 /**
  * A random tiny Llama with the tiny SentencePiece vocabulary, saved as an HF folder; returns its path.
  * `finalNorm`: the final RMSNorm's gain. The random one (|g| < 0.5) keeps every logit near zero whatever the
  * hidden state, so only a trained head can sharpen the output; LoRA tests, whose head is frozen, pass a larger one.
  */
-export function tinyModelFolder(dir = mkdtempSync(path.join(tmpdir(), 'grpo-train-')), opts: { finalNorm?: number } = {}): string {
+export function tinyModelFolder(
+  dir = mkdtempSync(path.join(tmpdir(), 'grpo-train-')),
+  opts: { finalNorm?: number } = {},
+): string {
   const { pieces, scores } = tinySentencePieceVocab();
   writeLlama2cTokenizer(path.join(dir, 'tok.bin'), pieces, scores);
   const tokenizer = loadTokenizer(path.join(dir, 'tok.bin'));
@@ -29,17 +31,24 @@ export function tinyModelFolder(dir = mkdtempSync(path.join(tmpdir(), 'grpo-trai
 
 /** Prompts "a", "b", … ; the reward is the share of completion characters that are 'a' (easy to learn). */
 export const toyTasks: EmbeddedTasks = {
-  toy: (split) => Array.from({ length: split === 'train' ? 32 : 8 }, (_, i) => ({ id: `${split}-${i}`, prompt: ['ab', 'ca', 'bc', 'hello'][i % 4] })),
+  toy: (split) =>
+    Array.from({ length: split === 'train' ? 32 : 8 }, (_, i) => ({
+      id: `${split}-${i}`,
+      prompt: ['ab', 'ca', 'bc', 'hello'][i % 4],
+    })),
 };
 
 export const shareOfA: RewardSpec = {
-  name: 'share_a', weight: 1,
+  name: 'share_a',
+  weight: 1,
   fn: (completion) => (completion.length ? [...completion].filter((c) => c === 'a').length / completion.length : 0),
 };
 
 export function toyConfig(modelPath: string, outDir: string, overrides: Record<string, unknown> = {}) {
   const base = {
-    name: 'toy', out_dir: outDir, seed: 1,
+    name: 'toy',
+    out_dir: outDir,
+    seed: 1,
     model: { path: modelPath, threads: 1, precision: 'f32' },
     data: { train: 'embedded:toy', eval: 'embedded:toy', eval_size: 8 },
     rollout: { prompts_per_step: 4, group_size: 4, max_tokens: 8, temperature: 1 },
@@ -49,7 +58,7 @@ export function toyConfig(modelPath: string, outDir: string, overrides: Record<s
   };
   const merged = { ...base, ...overrides } as Record<string, unknown>;
   for (const k of ['rollout', 'training', 'optimizer', 'algorithm', 'data']) {
-    if (overrides[k]) merged[k] = { ...(base as Record<string, unknown>)[k] as object, ...(overrides[k] as object) };
+    if (overrides[k]) merged[k] = { ...((base as Record<string, unknown>)[k] as object), ...(overrides[k] as object) };
   }
   return validateTrainConfig(merged);
 }

@@ -10,9 +10,23 @@ export const tokenizer = createCharTokenizer(task.vocabulary);
 
 export function tinyCharConfig(overrides: Partial<LlamaConfig> = {}): LlamaConfig {
   return {
-    arch: 'llama', vocabSize: tokenizer.vocabSize, dim: 32, nLayers: 1, nHeads: 2, nKvHeads: 2, headDim: 16, ffnDim: 64,
-    ropeTheta: 10000, normEps: 1e-5, maxSeqLen: 64, tieEmbeddings: true, qkvBias: false, qkNorm: false,
-    bosTokenId: tokenizer.bosId, eosTokenIds: [...tokenizer.eosIds], ...overrides,
+    arch: 'llama',
+    vocabSize: tokenizer.vocabSize,
+    dim: 32,
+    nLayers: 1,
+    nHeads: 2,
+    nKvHeads: 2,
+    headDim: 16,
+    ffnDim: 64,
+    ropeTheta: 10000,
+    normEps: 1e-5,
+    maxSeqLen: 64,
+    tieEmbeddings: true,
+    qkvBias: false,
+    qkNorm: false,
+    bosTokenId: tokenizer.bosId,
+    eosTokenIds: [...tokenizer.eosIds],
+    ...overrides,
   };
 }
 
@@ -35,7 +49,8 @@ export function maxRelativeDifference(a: WeightMap, b: WeightMap): number {
   let worst = 0;
   for (const [name, t] of a) {
     const u = b.get(name)!;
-    for (let i = 0; i < t.data.length; i++) worst = Math.max(worst, Math.abs(t.data[i] - u.data[i]) / Math.max(1, Math.abs(t.data[i])));
+    for (let i = 0; i < t.data.length; i++)
+      worst = Math.max(worst, Math.abs(t.data[i] - u.data[i]) / Math.max(1, Math.abs(t.data[i])));
   }
   return worst;
 }

@@ -28,11 +28,18 @@ test('rejection sampling keeps exactly the distinct, finished samples whose weig
     assert.equal(new Set(keys).size, keys.length, 'no duplicate completions of one prompt');
     assert.ok(r.passRate * r.generated >= r.accepted.length);
     assert.equal(r.promptsCovered, new Set(r.accepted.map((a) => a.index)).size);
-    assert.deepEqual((await rejectionSample(model, tokenizer, prompts, opts)).accepted, r.accepted, 'same seed, same samples');
+    assert.deepEqual(
+      (await rejectionSample(model, tokenizer, prompts, opts)).accepted,
+      r.accepted,
+      'same seed, same samples',
+    );
 
     const capped = await rejectionSample(model, tokenizer, prompts, { ...opts, maxPerPrompt: 1 });
     assert.ok(capped.accepted.length <= prompts.length);
-    assert.deepEqual(capped.accepted.map((a) => a.index), [...new Set(capped.accepted.map((a) => a.index))]);
+    assert.deepEqual(
+      capped.accepted.map((a) => a.index),
+      [...new Set(capped.accepted.map((a) => a.index))],
+    );
   } finally {
     model.free();
   }
@@ -43,18 +50,46 @@ test('duplicates are dropped and counted; truncated samples only when asked; a t
   try {
     const always: RewardSpec = { name: 'always', weight: 1, fn: () => 1 };
     // one-token completions: 16 samples over a 21-token vocabulary must repeat
-    const r = await rejectionSample(model, tokenizer, prompts.slice(0, 2), { rewards: [always], n: 16, temperature: 3, maxTokens: 1, threshold: 1, keepTruncated: true });
+    const r = await rejectionSample(model, tokenizer, prompts.slice(0, 2), {
+      rewards: [always],
+      n: 16,
+      temperature: 3,
+      maxTokens: 1,
+      threshold: 1,
+      keepTruncated: true,
+    });
     assert.ok(r.duplicates > 0);
     assert.equal(r.accepted.length + r.duplicates, r.generated);
-    const finished = await rejectionSample(model, tokenizer, prompts.slice(0, 2), { rewards: [always], n: 16, temperature: 3, maxTokens: 1, threshold: 1 });
+    const finished = await rejectionSample(model, tokenizer, prompts.slice(0, 2), {
+      rewards: [always],
+      n: 16,
+      temperature: 3,
+      maxTokens: 1,
+      threshold: 1,
+    });
     assert.ok(finished.accepted.every((a) => a.completion.length === 1 && a.completion[0] === tokenizer.eosIds[0]));
     assert.ok(finished.truncated > 0 && finished.accepted.length <= 2);
 
-    const broken: RewardSpec = { name: 'broken', weight: 1, fn: () => { throw new Error('judge offline'); } };
-    const none = await rejectionSample(model, tokenizer, prompts.slice(0, 2), { rewards: [broken], n: 4, temperature: 1, maxTokens: 8, threshold: 0.5 });
+    const broken: RewardSpec = {
+      name: 'broken',
+      weight: 1,
+      fn: () => {
+        throw new Error('judge offline');
+      },
+    };
+    const none = await rejectionSample(model, tokenizer, prompts.slice(0, 2), {
+      rewards: [broken],
+      n: 4,
+      temperature: 1,
+      maxTokens: 8,
+      threshold: 0.5,
+    });
     assert.equal(none.accepted.length, 0);
     assert.equal(none.rewardFailures.broken, 8);
-    await assert.rejects(rejectionSample(model, tokenizer, prompts, { rewards: [], n: 2, temperature: 1, maxTokens: 4, threshold: 1 }), /at least one reward/);
+    await assert.rejects(
+      rejectionSample(model, tokenizer, prompts, { rewards: [], n: 2, temperature: 1, maxTokens: 4, threshold: 1 }),
+      /at least one reward/,
+    );
   } finally {
     model.free();
   }

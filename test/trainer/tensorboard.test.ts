@@ -12,12 +12,22 @@ import { encodeEvent, tfRecord, TensorBoardWriter } from '../../src/trainer/tens
 const bytes = (s: string) => Buffer.from(s, 'latin1');
 
 test('the file-version event and scalar events are the bytes TensorFlow writes', () => {
-  assert.deepEqual(tfRecord(encodeEvent({ wallTime: 256.5, step: 0, fileVersion: 'brain.Event:2' })),
-    bytes('\x18\x00\x00\x00\x00\x00\x00\x00\xa3\x7fK"\t\x00\x00\x00\x00\x00\x08p@\x1a\rbrain.Event:2\xbc\x98!+'));
-  assert.deepEqual(tfRecord(encodeEvent({ wallTime: 256.5, step: 1, scalars: [['v/1', 1.5]] })),
-    bytes('\x19\x00\x00\x00\x00\x00\x00\x00\x8b\xf1\x08(\t\x00\x00\x00\x00\x00\x08p@\x10\x01*\x0c\n\n\n\x03v/1\x15\x00\x00\xc0?,\xec\xc0\x87'));
-  assert.deepEqual(tfRecord(encodeEvent({ wallTime: 256.5, step: 2, scalars: [['v/22', 16]] })),
-    bytes('\x1a\x00\x00\x00\x00\x00\x00\x00\x12\x9b\xd8-\t\x00\x00\x00\x00\x00\x08p@\x10\x02*\r\n\x0b\n\x04v/22\x15\x00\x00\x80A\x8f\xa3\xb6\x88'));
+  assert.deepEqual(
+    tfRecord(encodeEvent({ wallTime: 256.5, step: 0, fileVersion: 'brain.Event:2' })),
+    bytes('\x18\x00\x00\x00\x00\x00\x00\x00\xa3\x7fK"\t\x00\x00\x00\x00\x00\x08p@\x1a\rbrain.Event:2\xbc\x98!+'),
+  );
+  assert.deepEqual(
+    tfRecord(encodeEvent({ wallTime: 256.5, step: 1, scalars: [['v/1', 1.5]] })),
+    bytes(
+      '\x19\x00\x00\x00\x00\x00\x00\x00\x8b\xf1\x08(\t\x00\x00\x00\x00\x00\x08p@\x10\x01*\x0c\n\n\n\x03v/1\x15\x00\x00\xc0?,\xec\xc0\x87',
+    ),
+  );
+  assert.deepEqual(
+    tfRecord(encodeEvent({ wallTime: 256.5, step: 2, scalars: [['v/22', 16]] })),
+    bytes(
+      '\x1a\x00\x00\x00\x00\x00\x00\x00\x12\x9b\xd8-\t\x00\x00\x00\x00\x00\x08p@\x10\x02*\r\n\x0b\n\x04v/22\x15\x00\x00\x80A\x8f\xa3\xb6\x88',
+    ),
+  );
 });
 
 test('steps past 127 take multi-byte varints (300 = 0xAC 0x02)', () => {

@@ -4,7 +4,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ExperienceLibrary, normalizeExperienceId, normalizeOperation } from '../../src/trainingfree/tfgrpo/experience-library.ts';
+import {
+  ExperienceLibrary,
+  normalizeExperienceId,
+  normalizeOperation,
+} from '../../src/trainingfree/tfgrpo/experience-library.ts';
 
 const lib3 = () => ExperienceLibrary.fromRecord({ G0: 'zero', G1: 'one', G2: 'two' });
 
@@ -22,11 +26,17 @@ test('ADD appends under a fresh id past the largest existing one; UPDATE replace
     ['G3', 'three'],
     ['G4', 'four'],
   ]);
-  assert.deepEqual({ ...report, skipped: report.skipped.length }, { added: 2, updated: 1, deleted: 1, none: 0, skipped: 0 });
+  assert.deepEqual(
+    { ...report, skipped: report.skipped.length },
+    { added: 2, updated: 1, deleted: 1, none: 0, skipped: 0 },
+  );
 });
 
 test('renumbering keeps order and gives G0..Gn-1', () => {
-  const { library } = lib3().applied([{ operation: 'DELETE', id: 'G0' }, { operation: 'ADD', content: 'three' }]);
+  const { library } = lib3().applied([
+    { operation: 'DELETE', id: 'G0' },
+    { operation: 'ADD', content: 'three' },
+  ]);
   assert.deepEqual(library.renumbered().toRecord(), { G0: 'one', G1: 'two', G2: 'three' });
 });
 
@@ -52,7 +62,13 @@ test('operations that cannot apply are skipped with a reason, not thrown', () =>
   assert.equal(report.none, 1);
   assert.deepEqual(
     report.skipped.map((s) => s.reason),
-    ["DELETE of unknown id 'G7'", 'ADD without content', 'UPDATE without content', "unknown operation 'MERGE'", 'not an object'],
+    [
+      "DELETE of unknown id 'G7'",
+      'ADD without content',
+      'UPDATE without content',
+      "unknown operation 'MERGE'",
+      'not an object',
+    ],
   );
 });
 
@@ -64,7 +80,11 @@ test('ids and operation names as models write them are normalised', () => {
   assert.equal(normalizeExperienceId('Experience G2.'), 'G2');
   assert.equal(normalizeExperienceId('null'), null);
   assert.equal(normalizeExperienceId(null), null);
-  assert.deepEqual(normalizeOperation({ operation: 'remove', id: '[G1]' }), { operation: 'DELETE', id: 'G1', content: '' });
+  assert.deepEqual(normalizeOperation({ operation: 'remove', id: '[G1]' }), {
+    operation: 'DELETE',
+    id: 'G1',
+    content: '',
+  });
   // a missing operation defaults to ADD, as in youtu-agent
   assert.deepEqual(normalizeOperation({ content: ' new ' }), { operation: 'ADD', id: null, content: 'new' });
   const { library } = lib3().applied([{ operation: 'update', id: 1, content: 'one v2' }]);

@@ -47,7 +47,10 @@ test('both children changed and equally scored: a seeded coin decides, and both 
   const outcomes = new Set<string>();
   for (let seed = 0; seed < 20; seed++) outcomes.add(combineThroughAncestor(tied, 1, 2, 0, new Rng(seed)).program.c);
   assert.deepEqual([...outcomes].sort(), ['c1', 'c2']);
-  assert.deepEqual(combineThroughAncestor(tied, 1, 2, 0, new Rng(5)), combineThroughAncestor(tied, 1, 2, 0, new Rng(5)));
+  assert.deepEqual(
+    combineThroughAncestor(tied, 1, 2, 0, new Rng(5)),
+    combineThroughAncestor(tied, 1, 2, 0, new Rng(5)),
+  );
 });
 
 test('ancestor eligibility: not better than either child, not tried, and with a desirable component', () => {
@@ -55,11 +58,19 @@ test('ancestor eligibility: not better than either child, not tried, and with a 
   const allChanged = [{ a: 'x' }, { a: 'y' }, { a: 'z' }];
   assert.equal(hasDesirableComponent(allChanged, 0, 1, 2), false);
   assert.deepEqual(eligibleAncestors(1, 2, [0], lineage, memory()), [0]);
-  assert.deepEqual(eligibleAncestors(1, 2, [0], { ...lineage, scores: [0.55, 0.5, 0.6, 0.5] }, memory()), [], 'ancestor scores above child 1');
+  assert.deepEqual(
+    eligibleAncestors(1, 2, [0], { ...lineage, scores: [0.55, 0.5, 0.6, 0.5] }, memory()),
+    [],
+    'ancestor scores above child 1',
+  );
   const m = memory();
   m.triedTriplets.add(tripletKey(1, 2, 0));
   assert.deepEqual(eligibleAncestors(1, 2, [0], lineage, m), [], 'triplet already merged');
-  assert.deepEqual(eligibleAncestors(1, 2, [0], { ...lineage, programs: [{ a: 'x' }, { a: 'y' }, { a: 'z' }, { a: 'w' }] }, memory()), [], 'no desirable component');
+  assert.deepEqual(
+    eligibleAncestors(1, 2, [0], { ...lineage, programs: [{ a: 'x' }, { a: 'y' }, { a: 'z' }, { a: 'w' }] }, memory()),
+    [],
+    'no desirable component',
+  );
 });
 
 test('no merge between a program and its own descendant', () => {
@@ -90,7 +101,10 @@ test('the common ancestor is drawn with probability proportional to its score', 
 });
 
 test('proposeMerge: needs two candidates and three programs; skips tried triplets and compositions', () => {
-  assert.equal(proposeMerge([1, 2], { ...lineage, programs: lineage.programs.slice(0, 2) }, memory(), new Rng(0)), null);
+  assert.equal(
+    proposeMerge([1, 2], { ...lineage, programs: lineage.programs.slice(0, 2) }, memory(), new Rng(0)),
+    null,
+  );
   assert.equal(proposeMerge([1], lineage, memory(), new Rng(0)), null);
   const m = memory();
   const first = proposeMerge([1, 2], lineage, m, new Rng(0));
@@ -108,7 +122,11 @@ test('proposeMerge: needs two candidates and three programs; skips tried triplet
 test('a composition identical to one of its parents is not proposed', () => {
   // a: j kept a0 → i's; b: both changed, i better → i's: the merge would just be p1 again
   const same: Lineage = {
-    programs: [{ a: 'a0', b: 'b0' }, { a: 'a1', b: 'b1' }, { a: 'a0', b: 'b2' }],
+    programs: [
+      { a: 'a0', b: 'b0' },
+      { a: 'a1', b: 'b1' },
+      { a: 'a0', b: 'b2' },
+    ],
     parents: [[null], [0], [0]],
     scores: [0.1, 0.9, 0.5],
   };

@@ -2,7 +2,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/util/rng.ts';
-import { addToFront, dominatorPrograms, isDominated, newInstanceFront, removeDominatedPrograms, selectCandidate, selectParetoCandidate } from '../../src/trainingfree/gepa/pareto.ts';
+import {
+  addToFront,
+  dominatorPrograms,
+  isDominated,
+  newInstanceFront,
+  removeDominatedPrograms,
+  selectCandidate,
+  selectParetoCandidate,
+} from '../../src/trainingfree/gepa/pareto.ts';
 
 /** rows = programs, columns = validation instances */
 const table = [
@@ -40,7 +48,11 @@ test('dominance: p0 is dominated (its only front also holds p1); p1, p2, p3 each
 
 test('dominance: of two identical programs the lower-ranked one goes and every front keeps a program', () => {
   // p0 and p1 are equally good everywhere; ties in mean are broken by index, so p0 is examined first and removed
-  const fronts = frontOf([[1, 1], [1, 1], [0, 0]]).programs;
+  const fronts = frontOf([
+    [1, 1],
+    [1, 1],
+    [0, 0],
+  ]).programs;
   assert.deepEqual(removeDominatedPrograms(fronts, [1, 1, 0]), [[1], [1]]);
   // fronts {0,1,2}, {0,1}, {1}; means p0 0.5, p1 0.9, p2 0.1 → visit p2, p0, p1.
   // p2's only front also holds p0 and p1: removed. p0's fronts both hold p1: removed. p1 is then alone everywhere.
@@ -58,14 +70,28 @@ test('parent selection frequencies match front membership: p1 2/7, p2 3/7, p3 2/
   for (let k = 0; k < draws; k++) counts[selectParetoCandidate(fronts, means, rng)]++;
   const expected = [0, 2 / 7, 3 / 7, 2 / 7];
   // binomial standard error ≤ sqrt(0.25/20000) ≈ 0.0035; allow 0.015 (> 4 standard errors)
-  counts.forEach((c, p) => assert.ok(Math.abs(c / draws - expected[p]) < 0.015, `p${p}: ${c / draws} vs ${expected[p]}`));
+  counts.forEach((c, p) =>
+    assert.ok(Math.abs(c / draws - expected[p]) < 0.015, `p${p}: ${c / draws} vs ${expected[p]}`),
+  );
   assert.equal(counts[0], 0);
 });
 
 test('selection is reproducible from the seed; empty fronts fall back to the best mean; other strategies', () => {
   const fronts = frontOf(table).programs;
-  const a = Array.from({ length: 20 }, ((r) => () => selectParetoCandidate(fronts, means, r))(new Rng(7)));
-  const b = Array.from({ length: 20 }, ((r) => () => selectParetoCandidate(fronts, means, r))(new Rng(7)));
+  const a = Array.from(
+    { length: 20 },
+    (
+      (r) => () =>
+        selectParetoCandidate(fronts, means, r)
+    )(new Rng(7)),
+  );
+  const b = Array.from(
+    { length: 20 },
+    (
+      (r) => () =>
+        selectParetoCandidate(fronts, means, r)
+    )(new Rng(7)),
+  );
   assert.deepEqual(a, b);
   assert.equal(selectParetoCandidate([[], []], [0.1, 0.3, 0.2], new Rng(1)), 1);
   assert.equal(selectCandidate('current_best', fronts, means, new Rng(1)), 2);

@@ -12,20 +12,36 @@ import { gepaCommand, gepaConfigReference } from '../../src/trainingfree/gepa/cl
 import { defaultReflectionTemplate, reflectionPrompt } from '../../src/trainingfree/gepa/instruction-proposal.ts';
 import { scriptedModel, systemOf, userOf } from './scripted-models.ts';
 
-const CAPITALS: Record<string, string> = { France: 'Paris', Japan: 'Tokyo', Peru: 'Lima', Kenya: 'Nairobi', Chile: 'Santiago', Egypt: 'Cairo', Spain: 'Madrid', Italy: 'Rome' };
+const CAPITALS: Record<string, string> = {
+  France: 'Paris',
+  Japan: 'Tokyo',
+  Peru: 'Lima',
+  Kenya: 'Nairobi',
+  Chile: 'Santiago',
+  Egypt: 'Cairo',
+  Spain: 'Madrid',
+  Italy: 'Rome',
+};
 const NEW_INSTRUCTIONS = 'Reply with the name of the capital only, no other words.';
 
 /** Knows every capital; answers tersely only when its instructions say "only". */
 const taskModel = () =>
   scriptedModel('task', (messages) => {
     const country = /capital of (\w+)/.exec(userOf(messages))![1];
-    return systemOf(messages).includes('only') ? CAPITALS[country] : `I believe the capital of ${country} is ${CAPITALS[country]}.`;
+    return systemOf(messages).includes('only')
+      ? CAPITALS[country]
+      : `I believe the capital of ${country} is ${CAPITALS[country]}.`;
   });
 
-const reflectionModel = () => scriptedModel('reflection', () => `The feedback says the answer must be exact.\n\`\`\`\n${NEW_INSTRUCTIONS}\n\`\`\`\n`);
+const reflectionModel = () =>
+  scriptedModel(
+    'reflection',
+    () => `The feedback says the answer must be exact.\n\`\`\`\n${NEW_INSTRUCTIONS}\n\`\`\`\n`,
+  );
 
 function writeData(dir: string): void {
-  const rows = (cs: string[]) => cs.map((c) => JSON.stringify({ question: `What is the capital of ${c}?`, answer: CAPITALS[c] })).join('\n');
+  const rows = (cs: string[]) =>
+    cs.map((c) => JSON.stringify({ question: `What is the capital of ${c}?`, answer: CAPITALS[c] })).join('\n');
   writeFileSync(join(dir, 'train.jsonl'), rows(['France', 'Japan', 'Peru']));
   writeFileSync(join(dir, 'val.jsonl'), rows(['Kenya', 'Chile', 'Egypt']));
   writeFileSync(join(dir, 'test.jsonl'), rows(['Spain', 'Italy']));
@@ -64,41 +80,82 @@ test('one reflective step fixes the format; the run stops on budget and saves it
   assert.ok(task.calls.every((c) => c.opts.temperature === 0));
 
   const out = join(dir, 'run');
-  assert.deepEqual(JSON.parse(readFileSync(join(out, 'best_program.json'), 'utf8')), { instructions: NEW_INSTRUCTIONS });
+  assert.deepEqual(JSON.parse(readFileSync(join(out, 'best_program.json'), 'utf8')), {
+    instructions: NEW_INSTRUCTIONS,
+  });
   const saved = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
   assert.deepEqual([saved.best_index, saved.total_metric_calls, saved.heldout.best], [1, 21, 1]);
   assert.ok(existsSync(join(out, 'gepa_state.json')));
-  const events = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).event);
+  const events = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l).event);
   assert.deepEqual(events, ['seed', 'iteration', 'iteration', 'iteration', 'iteration', 'eval', 'eval']);
 
   // a second call with the same out_dir resumes: the budget is spent, so nothing more is evaluated
   const again = taskModel();
-  const resumed = await runGepa(config, { taskModel: again, reflectionModel: reflectionModel(), baseDir: dir, quiet: true });
+  const resumed = await runGepa(config, {
+    taskModel: again,
+    reflectionModel: reflectionModel(),
+    baseDir: dir,
+    quiet: true,
+  });
   assert.equal(resumed.totalMetricCalls, 21);
   assert.equal(again.calls.length, 4, 'only the held-out scoring of seed and best (2 examples each)');
   // resume: false would start afresh over it: refused, unless overwrite
-  await assert.rejects(runGepa({ ...config, resume: false }, { taskModel: taskModel(), reflectionModel: reflectionModel(), baseDir: dir, quiet: true }),
-    (e: unknown) => e instanceof GrpoError && /already holds a run \(gepa_state\.json, metrics\.jsonl, best_program\.json, result\.json\): start afresh there with --overwrite/.test(e.message));
-  const fresh = await runGepa({ ...config, resume: false, overwrite: true }, { taskModel: taskModel(), reflectionModel: reflectionModel(), baseDir: dir, quiet: true });
+  await assert.rejects(
+    runGepa(
+      { ...config, resume: false },
+      { taskModel: taskModel(), reflectionModel: reflectionModel(), baseDir: dir, quiet: true },
+    ),
+    (e: unknown) =>
+      e instanceof GrpoError &&
+      /already holds a run \(gepa_state\.json, metrics\.jsonl, best_program\.json, result\.json\): start afresh there with --overwrite/.test(
+        e.message,
+      ),
+  );
+  const fresh = await runGepa(
+    { ...config, resume: false, overwrite: true },
+    { taskModel: taskModel(), reflectionModel: reflectionModel(), baseDir: dir, quiet: true },
+  );
   assert.equal(fresh.totalMetricCalls, 21, 'a whole new run');
 });
 
 test('the reflection template: placeholders replaced literally, examples as markdown sections', () => {
-  const p = reflectionPrompt(defaultReflectionTemplate, 'Use $& carefully', [{ Input: 'x', Details: { score: 1, notes: ['a', 'b'] } }]);
+  const p = reflectionPrompt(defaultReflectionTemplate, 'Use $& carefully', [
+    { Input: 'x', Details: { score: 1, notes: ['a', 'b'] } },
+  ]);
   assert.ok(p.includes('Use $& carefully'));
-  assert.ok(p.includes('# Example 1\n## Input\nx\n\n## Details\n### score\n1\n\n### notes\n#### Item 1\na\n\n#### Item 2\nb\n'));
+  assert.ok(
+    p.includes('# Example 1\n## Input\nx\n\n## Details\n### score\n1\n\n### notes\n#### Item 1\na\n\n#### Item 2\nb\n'),
+  );
 });
 
 test('config: gepa defaults, unknown keys and bad templates are one clear error', async () => {
   const c = parseGepaConfig({});
   assert.deepEqual(
-    [c.reflection_minibatch_size, c.candidate_selection, c.module_selector, c.acceptance, c.skip_perfect_score, c.perfect_score, c.use_merge, c.max_merge_invocations],
+    [
+      c.reflection_minibatch_size,
+      c.candidate_selection,
+      c.module_selector,
+      c.acceptance,
+      c.skip_perfect_score,
+      c.perfect_score,
+      c.use_merge,
+      c.max_merge_invocations,
+    ],
     [3, 'pareto', 'round_robin', 'strict_improvement', true, 1, false, 5],
   );
   assert.throws(() => parseGepaConfig({ acceptance: 'always' }), /'acceptance': Invalid option/);
   assert.throws(() => parseGepaConfig({ program: { componets: {} } }), /unknown key 'program\.componets'/);
-  assert.throws(() => parseGepaConfig({ program: { components: { sys: 'x' }, user_template: '{{input}} {{nope}}' } }), /unknown placeholder\(s\) \{\{nope\}\}/);
-  assert.throws(() => parseGepaConfig({ reflection_prompt_template: 'improve <curr_instructions>' }), /lacks <inputs_outputs_feedback>/);
+  assert.throws(
+    () => parseGepaConfig({ program: { components: { sys: 'x' }, user_template: '{{input}} {{nope}}' } }),
+    /unknown placeholder\(s\) \{\{nope\}\}/,
+  );
+  assert.throws(
+    () => parseGepaConfig({ reflection_prompt_template: 'improve <curr_instructions>' }),
+    /lacks <inputs_outputs_feedback>/,
+  );
   for (const line of gepaConfigReference().split('\n')) assert.match(line, /\): \S/, `undocumented key: ${line}`);
   const dir = mkdtempSync(join(tmpdir(), 'gepa-cli-'));
   writeFileSync(join(dir, 'gepa.yaml'), 'max_metric_calls: 10\nuse_merg: true\n');

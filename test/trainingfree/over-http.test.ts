@@ -17,7 +17,10 @@ const LESSON = 'Reply with the number only.';
 
 function reply(messages: ChatMessage[], k: number): string {
   const system = messages.find((m) => m.role === 'system')?.content ?? '';
-  const user = messages.filter((m) => m.role === 'user').map((m) => m.content).join('\n');
+  const user = messages
+    .filter((m) => m.role === 'user')
+    .map((m) => m.content)
+    .join('\n');
   if (user.includes('Current instructions:')) return '```\n' + LESSON + '\n```'; // GEPA reflection
   if (system.includes('frozen language model')) {
     const stage = criticStage(messages);
@@ -41,7 +44,11 @@ async function startServer(): Promise<{ server: Server; url: string; paths: stri
       if (req.url === '/v1/models') return res.end(JSON.stringify({ object: 'list', data: [{ id: 'scripted' }] }));
       const body = JSON.parse(data) as { model: string; messages: ChatMessage[]; n?: number };
       assert.equal(body.model, 'scripted');
-      const choices = Array.from({ length: body.n ?? 1 }, (_, k) => ({ index: k, message: { role: 'assistant', content: reply(body.messages, k) }, finish_reason: 'stop' }));
+      const choices = Array.from({ length: body.n ?? 1 }, (_, k) => ({
+        index: k,
+        message: { role: 'assistant', content: reply(body.messages, k) },
+        finish_reason: 'stop',
+      }));
       res.end(JSON.stringify({ choices, usage: { prompt_tokens: 1, completion_tokens: 1 } }));
     });
   });
@@ -50,9 +57,25 @@ async function startServer(): Promise<{ server: Server; url: string; paths: stri
 }
 
 function writeData(dir: string): void {
-  const rows = (pairs: number[][]) => pairs.map(([a, b]) => JSON.stringify({ question: `What is ${a}+${b}?`, answer: a + b })).join('\n');
-  writeFileSync(join(dir, 'train.jsonl'), rows([[1, 2], [3, 4], [5, 6], [7, 8]]));
-  writeFileSync(join(dir, 'test.jsonl'), rows([[2, 2], [10, 20], [6, 1]]));
+  const rows = (pairs: number[][]) =>
+    pairs.map(([a, b]) => JSON.stringify({ question: `What is ${a}+${b}?`, answer: a + b })).join('\n');
+  writeFileSync(
+    join(dir, 'train.jsonl'),
+    rows([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+      [7, 8],
+    ]),
+  );
+  writeFileSync(
+    join(dir, 'test.jsonl'),
+    rows([
+      [2, 2],
+      [10, 20],
+      [6, 1],
+    ]),
+  );
 }
 
 test('tfgrpo and gepa complete over HTTP and report held-out scores before and after', async () => {

@@ -7,7 +7,10 @@ export interface RecordedCall {
 }
 
 /** `reply(messages, opts, sampleIndex)` is asked once per requested sample (opts.n, default 1). */
-export function scriptedModel(name: string, reply: (messages: readonly ChatMessage[], opts: GenerationOptions, sample: number) => string): ChatModel & { calls: RecordedCall[] } {
+export function scriptedModel(
+  name: string,
+  reply: (messages: readonly ChatMessage[], opts: GenerationOptions, sample: number) => string,
+): ChatModel & { calls: RecordedCall[] } {
   const calls: RecordedCall[] = [];
   return {
     name,
@@ -15,16 +18,24 @@ export function scriptedModel(name: string, reply: (messages: readonly ChatMessa
     async chat(messages, opts = {}): Promise<GenerationResult> {
       calls.push({ messages, opts });
       const n = opts.n ?? 1;
-      return { choices: Array.from({ length: n }, (_, k) => ({ text: reply(messages, opts, k), finishReason: 'stop' })) };
+      return {
+        choices: Array.from({ length: n }, (_, k) => ({ text: reply(messages, opts, k), finishReason: 'stop' })),
+      };
     },
   };
 }
 
 export const systemOf = (messages: readonly ChatMessage[]) => messages.find((m) => m.role === 'system')?.content ?? '';
-export const userOf = (messages: readonly ChatMessage[]) => messages.filter((m) => m.role === 'user').map((m) => m.content).join('\n');
+export const userOf = (messages: readonly ChatMessage[]) =>
+  messages
+    .filter((m) => m.role === 'user')
+    .map((m) => m.content)
+    .join('\n');
 
 /** Which Training-Free GRPO critic stage a prompt belongs to (by phrases of our prompts). */
-export function criticStage(messages: readonly ChatMessage[]): 'summary' | 'critique' | 'group_update' | 'batch_update' {
+export function criticStage(
+  messages: readonly ChatMessage[],
+): 'summary' | 'critique' | 'group_update' | 'batch_update' {
   const s = systemOf(messages);
   if (s.includes('compact account')) return 'summary';
   if (s.includes('several attempts by the solver')) return 'critique';

@@ -32,9 +32,24 @@ const critic = () =>
   });
 
 function writeData(dir: string): void {
-  const rows = (pairs: [number, number][]) => pairs.map(([a, b]) => JSON.stringify({ q: `What is ${a}+${b}?`, a: a + b })).join('\n') + '\n';
-  writeFileSync(join(dir, 'train.jsonl'), rows([[1, 2], [3, 4], [5, 6], [7, 8]]));
-  writeFileSync(join(dir, 'test.jsonl'), rows([[2, 2], [10, 20]]));
+  const rows = (pairs: [number, number][]) =>
+    pairs.map(([a, b]) => JSON.stringify({ q: `What is ${a}+${b}?`, a: a + b })).join('\n') + '\n';
+  writeFileSync(
+    join(dir, 'train.jsonl'),
+    rows([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+      [7, 8],
+    ]),
+  );
+  writeFileSync(
+    join(dir, 'test.jsonl'),
+    rows([
+      [2, 2],
+      [10, 20],
+    ]),
+  );
 }
 
 const baseConfig = {
@@ -60,7 +75,10 @@ test('two steps: the first learns the lesson from mixed groups, the second has n
   // step 0: rollouts [wrong, right, wrong, right] per question → reward 0.5, both groups mixed
   assert.equal(result.steps[0].reward, 0.5);
   assert.equal(result.steps[0].frac_mixed_groups, 1);
-  assert.deepEqual([result.steps[0].update.summaries, result.steps[0].update.critiques, result.steps[0].update.added], [8, 2, 1]);
+  assert.deepEqual(
+    [result.steps[0].update.summaries, result.steps[0].update.critiques, result.steps[0].update.added],
+    [8, 2, 1],
+  );
   // step 1: the lesson is in the prompt, every answer is right, no group is mixed, no critic call
   assert.equal(result.steps[1].reward, 1);
   assert.equal(result.steps[1].frac_reward_zero_std, 1);
@@ -72,15 +90,25 @@ test('two steps: the first learns the lesson from mixed groups, the second has n
   assert.ok(rollouts.every((c) => c.opts.temperature === 0.7));
 
   const out = join(dir, 'run');
-  for (const f of ['library.json', 'library_step0.json', 'library_step1.json', 'metrics.jsonl', 'result.json']) assert.ok(existsSync(join(out, f)), `${f} missing`);
-  const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(lines.map((l) => `${l.event}${l.phase ? `:${l.phase}` : ''}`), ['eval:before', 'step', 'step', 'eval:after']);
+  for (const f of ['library.json', 'library_step0.json', 'library_step1.json', 'metrics.jsonl', 'result.json'])
+    assert.ok(existsSync(join(out, f)), `${f} missing`);
+  const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    lines.map((l) => `${l.event}${l.phase ? `:${l.phase}` : ''}`),
+    ['eval:before', 'step', 'step', 'eval:after'],
+  );
   const saved = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
   assert.deepEqual(saved.heldout.after.mean, 1);
 
   // inference with the saved library
   const library = loadExperienceLibrary(join(out, 'library.json'));
-  const answer = await answerWithExperiences(solver(), library, 'What is 40+2?', { systemPrompt: 'Solve it.', userTemplate: '{{input}}' });
+  const answer = await answerWithExperiences(solver(), library, 'What is 40+2?', {
+    systemPrompt: 'Solve it.',
+    userTemplate: '{{input}}',
+  });
   assert.equal(answer, '42');
 });
 
@@ -88,7 +116,10 @@ test('the CLI entry reads YAML with paths relative to the config file', async ()
   const dir = mkdtempSync(join(tmpdir(), 'tfgrpo-cli-'));
   writeData(dir);
   // no server is involved: the models are unreachable, so only config errors can be checked through the CLI path
-  writeFileSync(join(dir, 'cfg.yaml'), 'task:\n  train: train.jsonl\n  input_field: q\n  answer_field: a\nbatch_sise: 3\n');
+  writeFileSync(
+    join(dir, 'cfg.yaml'),
+    'task:\n  train: train.jsonl\n  input_field: q\n  answer_field: a\nbatch_sise: 3\n',
+  );
   await assert.rejects(tfgrpoCommand(join(dir, 'cfg.yaml'), { quiet: true }), (e: unknown) => {
     assert.ok(e instanceof GrpoError);
     assert.match(e.message, /cfg\.yaml: unknown key 'batch_sise'/);
@@ -98,12 +129,18 @@ test('the CLI entry reads YAML with paths relative to the config file', async ()
 
 test('config: defaults from the paper, one clear error per bad key, templates checked', () => {
   const c = parseTfGrpoConfig({});
-  assert.deepEqual([c.epochs, c.batch_size, c.grpo_n, c.rollout_temperature, c.num_experiences_per_query], [1, 50, 5, 0.7, 1]);
+  assert.deepEqual(
+    [c.epochs, c.batch_size, c.grpo_n, c.rollout_temperature, c.num_experiences_per_query],
+    [1, 50, 5, 0.7, 1],
+  );
   assert.equal(c.task_model.base_url, 'http://127.0.0.1:8000/v1');
   assert.equal(c.critic_model, null);
   assert.throws(() => parseTfGrpoConfig({ task_model: { modle: 'x' } }), /unknown key 'task_model\.modle'/);
   assert.throws(() => parseTfGrpoConfig({ grpo_n: 1 }), /'grpo_n': Too small/);
-  assert.throws(() => parseTfGrpoConfig({ user_template: 'Q: {{question}}' }), /unknown placeholder\(s\) \{\{question\}\}/);
+  assert.throws(
+    () => parseTfGrpoConfig({ user_template: 'Q: {{question}}' }),
+    /unknown placeholder\(s\) \{\{question\}\}/,
+  );
   // every key is documented
   const reference = tfgrpoConfigReference().split('\n');
   assert.ok(reference.length > 30);
@@ -114,18 +151,33 @@ test('a run left in out_dir itself (the layout before <out_dir>/<name>/) is name
   const dir = mkdtempSync(join(tmpdir(), 'tfgrpo-old-'));
   writeData(dir);
   writeFileSync(join(dir, 'library.json'), '{}');
-  await assert.rejects(runTfGrpo(baseConfig, { taskModel: solver(), criticModel: critic(), baseDir: dir, quiet: true }),
-    (e: unknown) => e instanceof GrpoError && /holds an earlier run \(library\.json\).*move its files into .*run to continue it/.test(e.message));
+  await assert.rejects(
+    runTfGrpo(baseConfig, { taskModel: solver(), criticModel: critic(), baseDir: dir, quiet: true }),
+    (e: unknown) =>
+      e instanceof GrpoError &&
+      /holds an earlier run \(library\.json\).*move its files into .*run to continue it/.test(e.message),
+  );
   assert.ok(!existsSync(join(dir, 'run')), 'nothing written');
 });
 
 test('a second run in the same folder is refused (its metrics and library would mix in); overwrite replaces the first', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tfgrpo-twice-'));
   writeData(dir);
-  const run = (extra: Record<string, unknown> = {}) => runTfGrpo({ ...baseConfig, ...extra }, { taskModel: solver(), criticModel: critic(), baseDir: dir, quiet: true });
+  const run = (extra: Record<string, unknown> = {}) =>
+    runTfGrpo({ ...baseConfig, ...extra }, { taskModel: solver(), criticModel: critic(), baseDir: dir, quiet: true });
   await run();
-  await assert.rejects(run(), (e: unknown) => e instanceof GrpoError && /run already holds a run \(library\.json, metrics\.jsonl, result\.json\): start afresh there with --overwrite/.test(e.message));
+  await assert.rejects(
+    run(),
+    (e: unknown) =>
+      e instanceof GrpoError &&
+      /run already holds a run \(library\.json, metrics\.jsonl, result\.json\): start afresh there with --overwrite/.test(
+        e.message,
+      ),
+  );
   await run({ overwrite: true });
-  const events = readFileSync(join(dir, 'run', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).event);
-  assert.deepEqual(events.filter((e) => e === 'step').length, 2, 'one run\'s steps, not two runs\' mixed');
+  const events = readFileSync(join(dir, 'run', 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l).event);
+  assert.deepEqual(events.filter((e) => e === 'step').length, 2, "one run's steps, not two runs' mixed");
 });

@@ -12,7 +12,12 @@ import { criticStage, scriptedModel, userOf } from './scripted-models.ts';
 function group(id: string, scores: number[]): RolloutGroup {
   return {
     example: { id, input: `question ${id}`, answer: `answer ${id}`, fields: {} },
-    responses: scores.map((score, k) => ({ text: `response ${k} to ${id}`, finishReason: 'stop', score, feedback: '' })),
+    responses: scores.map((score, k) => ({
+      text: `response ${k} to ${id}`,
+      finishReason: 'stop',
+      score,
+      feedback: '',
+    })),
     meanScore: scores.reduce((a, b) => a + b, 0) / scores.length,
   };
 }
@@ -62,10 +67,16 @@ test('only mixed groups are summarised and critiqued; the batch result is applie
   const r = await updateExperienceLibrary(start, groups, options(critic, warnings));
   const s = stages(critic.calls);
   // groups c and d are mixed: 2 answers each → 4 summaries, then 2 critiques, 2 group updates, 1 batch update
-  assert.deepEqual([count(s, 'summary'), count(s, 'critique'), count(s, 'group_update'), count(s, 'batch_update')], [4, 2, 2, 1]);
+  assert.deepEqual(
+    [count(s, 'summary'), count(s, 'critique'), count(s, 'group_update'), count(s, 'batch_update')],
+    [4, 2, 2, 1],
+  );
   const summarised = critic.calls.filter((c) => criticStage(c.messages) === 'summary').map((c) => userOf(c.messages));
   assert.ok(summarised.every((u) => u.includes('question c') || u.includes('question d')));
-  assert.ok(summarised.some((u) => u.includes('answer c')), 'with ground truth the critic sees the reference answer');
+  assert.ok(
+    summarised.some((u) => u.includes('answer c')),
+    'with ground truth the critic sees the reference answer',
+  );
   assert.deepEqual(r.library.toRecord(), { G0: 'Read carefully.', G1: LESSON });
   assert.equal(r.stats.learnedGroups, 2);
   assert.equal(r.stats.added, 1);
@@ -78,11 +89,17 @@ test('only mixed groups are summarised and critiqued; the batch result is applie
 test('without ground truth every group is learned from and answers and scores are withheld', async () => {
   const critic = goodCritic();
   const groups = [group('a', [1, 1]), group('b', [0, 0])];
-  const r = await updateExperienceLibrary(new ExperienceLibrary(), groups, options(critic, [], { givenGroundTruth: false }));
+  const r = await updateExperienceLibrary(
+    new ExperienceLibrary(),
+    groups,
+    options(critic, [], { givenGroundTruth: false }),
+  );
   assert.equal(r.stats.learnedGroups, 2);
   const summaries = critic.calls.filter((c) => criticStage(c.messages) === 'summary').map((c) => userOf(c.messages));
   assert.equal(summaries.length, 4);
-  assert.ok(summaries.every((u) => !u.includes('answer a') && !u.includes('answer b') && u.includes('(not available)')));
+  assert.ok(
+    summaries.every((u) => !u.includes('answer a') && !u.includes('answer b') && u.includes('(not available)')),
+  );
 });
 
 test('no mixed group: no critic call, library unchanged', async () => {
@@ -99,7 +116,8 @@ test('unparsable critic answers are logged and skipped; the rest of the batch st
     // the first group's critique has no <experiences> list; of the remaining two group updates, the first is prose
     critique: (() => {
       let k = 0;
-      return () => (k++ === 0 ? 'I compared them but forgot the format.' : `<experiences>\n1. ${LESSON}\n</experiences>`);
+      return () =>
+        k++ === 0 ? 'I compared them but forgot the format.' : `<experiences>\n1. ${LESSON}\n</experiences>`;
     })(),
     group_update: () => (groupUpdates++ === 0 ? 'We should add the lesson about carries.' : goodOps(LESSON)),
   });
@@ -117,7 +135,9 @@ test('unparsable critic answers are logged and skipped; the rest of the batch st
 
 test('batch update is retried on unparsable answers; after the last attempt the library is left unchanged', async () => {
   let batchCalls = 0;
-  const retrying = goodCritic({ batch_update: () => (batchCalls++ < 2 ? 'Sure! Here are the merged operations.' : goodOps('merged lesson')) });
+  const retrying = goodCritic({
+    batch_update: () => (batchCalls++ < 2 ? 'Sure! Here are the merged operations.' : goodOps('merged lesson')),
+  });
   const r = await updateExperienceLibrary(new ExperienceLibrary(), [group('a', [0, 1])], options(retrying, []));
   assert.equal(batchCalls, 3);
   assert.equal(r.stats.parseFailures, 2);
@@ -126,18 +146,33 @@ test('batch update is retried on unparsable answers; after the last attempt the 
   const warnings: string[] = [];
   const hopeless = goodCritic({ batch_update: () => 'no json, ever' });
   const start = ExperienceLibrary.fromRecord({ G0: 'keep me' });
-  const r2 = await updateExperienceLibrary(start, [group('a', [0, 1])], options(hopeless, warnings, { batchUpdateAttempts: 2 }));
+  const r2 = await updateExperienceLibrary(
+    start,
+    [group('a', [0, 1])],
+    options(hopeless, warnings, { batchUpdateAttempts: 2 }),
+  );
   assert.deepEqual(r2.library.toRecord(), { G0: 'keep me' });
   assert.match(warnings.at(-1)!, /no usable answer after 2 attempt\(s\); the library is unchanged/);
 });
 
 test('a critic whose every call fails stops the run with its error; one failed call is only skipped', async () => {
-  const broken: ChatModel = { name: 'down', chat: async () => { throw new GrpoError('http', 'POST http://127.0.0.1:1/v1/chat/completions failed after 6 attempt(s)'); } };
-  await assert.rejects(updateExperienceLibrary(new ExperienceLibrary(), [group('a', [0, 1])], options(broken, [])), /failed after 6 attempt/);
+  const broken: ChatModel = {
+    name: 'down',
+    chat: async () => {
+      throw new GrpoError('http', 'POST http://127.0.0.1:1/v1/chat/completions failed after 6 attempt(s)');
+    },
+  };
+  await assert.rejects(
+    updateExperienceLibrary(new ExperienceLibrary(), [group('a', [0, 1])], options(broken, [])),
+    /failed after 6 attempt/,
+  );
 
   let calls = 0;
   const good = goodCritic();
-  const flaky: ChatModel = { name: 'flaky', chat: (m, o) => (calls++ === 0 ? Promise.reject(new Error('socket hang up')) : good.chat(m, o)) };
+  const flaky: ChatModel = {
+    name: 'flaky',
+    chat: (m, o) => (calls++ === 0 ? Promise.reject(new Error('socket hang up')) : good.chat(m, o)),
+  };
   const warnings: string[] = [];
   const r = await updateExperienceLibrary(new ExperienceLibrary(), [group('a', [0, 1])], options(flaky, warnings));
   assert.equal(r.stats.callFailures, 1);

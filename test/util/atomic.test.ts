@@ -12,7 +12,14 @@ test('writeDirAtomic replaces a folder whole, and a failed fill leaves the old o
     writeDirAtomic(dir, (t) => writeFileSync(path.join(t, 'a'), '1'));
     writeDirAtomic(dir, (t) => writeFileSync(path.join(t, 'a'), '2'));
     assert.equal(readFileSync(path.join(dir, 'a'), 'utf8'), '2');
-    assert.throws(() => writeDirAtomic(dir, (t) => { writeFileSync(path.join(t, 'a'), '3'); throw new Error('disk full'); }), /disk full/);
+    assert.throws(
+      () =>
+        writeDirAtomic(dir, (t) => {
+          writeFileSync(path.join(t, 'a'), '3');
+          throw new Error('disk full');
+        }),
+      /disk full/,
+    );
     assert.equal(readFileSync(path.join(dir, 'a'), 'utf8'), '2');
     assert.deepEqual(readdirSync(root), ['ckpt'], 'no staging leftovers');
     // a crash between the two renames leaves only <dir>.old: readableDir finds it

@@ -9,5 +9,10 @@ registerAdvantageEstimator({
   description: 'each reward normalised within its group, weighted sum, batch normalisation (GDPO, NVlabs)',
   options: z.object({}),
   groupRelative: true,
-  compute: (x) => ({ advantages: broadcastToTokens(gdpoAdvantages(x.rewardsByFunc, x.groupSizes, { weights: x.rewardWeights }), x.lengths) }),
+  compute: (x) => ({
+    advantages: broadcastToTokens(
+      gdpoAdvantages(x.rewardsByFunc, x.groupSizes, { weights: x.rewardWeights }),
+      x.lengths,
+    ),
+  }),
 });

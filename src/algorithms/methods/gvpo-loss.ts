@@ -12,7 +12,19 @@ registerPolicyLoss({
   // the reference (verl recipe/gvpo gvpo_dp_actor.py) scales each micro-batch's summed loss by 1/GA
   scale: 'per-micro-batch',
   loss: (b, o) => {
-    if (b.weights) throw new GrpoError('config', "policy loss 'gvpo' takes no per-token weights (rollout_correction); filter with the mask instead");
-    return gvpoLoss({ logp: b.logp, oldLogp: b.oldLogp, advantages: b.advantages, groupSize: b.groupSize, beta: o.gvpo_beta, mask: b.mask, logpDetached: b.logpDetached });
+    if (b.weights)
+      throw new GrpoError(
+        'config',
+        "policy loss 'gvpo' takes no per-token weights (rollout_correction); filter with the mask instead",
+      );
+    return gvpoLoss({
+      logp: b.logp,
+      oldLogp: b.oldLogp,
+      advantages: b.advantages,
+      groupSize: b.groupSize,
+      beta: o.gvpo_beta,
+      mask: b.mask,
+      logpDetached: b.logpDetached,
+    });
   },
 });

@@ -46,7 +46,11 @@ export class ChartGrid {
 
   private draw(rebuild = false): void {
     for (const [metric, panel] of this.panels) {
-      if (!this.curves.has(metric)) { panel.plot?.destroy(); panel.root.remove(); this.panels.delete(metric); }
+      if (!this.curves.has(metric)) {
+        panel.plot?.destroy();
+        panel.root.remove();
+        this.panels.delete(metric);
+      }
     }
     for (const [metric, curves] of this.curves) {
       const panel = this.panels.get(metric) ?? this.addPanel(metric);
@@ -70,7 +74,10 @@ export class ChartGrid {
     head.append(title, logLabel);
     root.append(head);
     const panel: Panel = { root, plot: null, shape: '', log: null };
-    logBox.addEventListener('change', () => { panel.log = logBox.checked; this.drawPanel(panel, this.curves.get(metric) ?? [], true); });
+    logBox.addEventListener('change', () => {
+      panel.log = logBox.checked;
+      this.drawPanel(panel, this.curves.get(metric) ?? [], true);
+    });
     this.panels.set(metric, panel);
     return panel;
   }
@@ -78,7 +85,8 @@ export class ChartGrid {
   private drawPanel(panel: Panel, curves: Curve[], rebuild: boolean): void {
     const xs = [...new Set(curves.flatMap((c) => c.points.map((p) => p[0])))].sort((a, b) => a - b);
     const ys = curves.flatMap((c) => c.points.map((p) => p[1])).filter((y) => Number.isFinite(y));
-    const min = Math.min(...ys), max = Math.max(...ys);
+    const min = Math.min(...ys),
+      max = Math.max(...ys);
     const log = panel.log ?? (ys.length > 1 && min > 0 && max / min >= 1e3);
     (panel.root.querySelector('input') as HTMLInputElement).checked = log;
     const smoothed = this.smoothing > 0;
@@ -86,13 +94,28 @@ export class ChartGrid {
     const series: uPlot.Series[] = [{ label: 'step' }];
     for (const c of curves) {
       const byX = new Map(c.points);
-      const raw = xs.map((x) => { const y = byX.get(x); return y === undefined || (log && y <= 0) ? null : y; });
+      const raw = xs.map((x) => {
+        const y = byX.get(x);
+        return y === undefined || (log && y <= 0) ? null : y;
+      });
       if (smoothed) {
         columns.push(raw);
-        series.push({ label: `${c.label} (raw)`, stroke: fade(c.color), width: 1, spanGaps: true, points: { show: false } });
+        series.push({
+          label: `${c.label} (raw)`,
+          stroke: fade(c.color),
+          width: 1,
+          spanGaps: true,
+          points: { show: false },
+        });
       }
       columns.push(smoothed ? smooth(raw, this.smoothing) : raw);
-      series.push({ label: c.label, stroke: c.color, width: smoothed ? 2 : 1.5, spanGaps: true, points: { show: xs.length < 40 } });
+      series.push({
+        label: c.label,
+        stroke: c.color,
+        width: smoothed ? 2 : 1.5,
+        spanGaps: true,
+        points: { show: xs.length < 40 },
+      });
     }
     panel.root.dataset.points = String(xs.length);
     panel.root.dataset.runs = String(curves.length);
@@ -106,18 +129,26 @@ export class ChartGrid {
     }
     panel.plot?.destroy();
     panel.shape = shape;
-    panel.plot = new uPlot({
-      width, height: HEIGHT, series,
-      scales: { x: { time: false }, y: log ? { distr: 3 } : { range: linearRange } },
-      // steps are whole numbers: no ticks between them
-      axes: [
-        { incrs: [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000], grid: GRID },
-        { size: 60, values: (_u, ticks) => ticks.map(formatTick), grid: GRID },
-      ],
-      legend: { live: true },
-    }, data, panel.root);
+    panel.plot = new uPlot(
+      {
+        width,
+        height: HEIGHT,
+        series,
+        scales: { x: { time: false }, y: log ? { distr: 3 } : { range: linearRange } },
+        // steps are whole numbers: no ticks between them
+        axes: [
+          { incrs: [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000], grid: GRID },
+          { size: 60, values: (_u, ticks) => ticks.map(formatTick), grid: GRID },
+        ],
+        legend: { live: true },
+      },
+      data,
+      panel.root,
+    );
     // the faint raw lines stay out of the legend
-    panel.root.querySelectorAll<HTMLElement>('.u-legend .u-series').forEach((row, i) => { if (series[i]?.label?.toString().endsWith('(raw)')) row.style.display = 'none'; });
+    panel.root.querySelectorAll<HTMLElement>('.u-legend .u-series').forEach((row, i) => {
+      if (series[i]?.label?.toString().endsWith('(raw)')) row.style.display = 'none';
+    });
   }
 }
 

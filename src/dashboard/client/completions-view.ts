@@ -3,14 +3,46 @@
  * its reward and the value of every reward function) and the final evaluation's samples, filtered by step and by
  * correctness.
  */
-interface LoggedCompletion { text: string; reward: number; rewards: Record<string, number>; correct?: boolean | null }
-interface StepRecord { step: number; prompt: string; answer?: string; completions: LoggedCompletion[] }
-interface EvalSample { prompt: string; completion: string; answer?: string; correct: boolean; tokens?: number; finish_reason?: string }
-interface EvalRecord { step: number; eval: { accuracy?: number }; eval_samples: EvalSample[] }
+interface LoggedCompletion {
+  text: string;
+  reward: number;
+  rewards: Record<string, number>;
+  correct?: boolean | null;
+}
+interface StepRecord {
+  step: number;
+  prompt: string;
+  answer?: string;
+  completions: LoggedCompletion[];
+}
+interface EvalSample {
+  prompt: string;
+  completion: string;
+  answer?: string;
+  correct: boolean;
+  tokens?: number;
+  finish_reason?: string;
+}
+interface EvalRecord {
+  step: number;
+  eval: { accuracy?: number };
+  eval_samples: EvalSample[];
+}
 type Record_ = StepRecord | EvalRecord;
 
-interface Row { text: string; correct: boolean | null; cells: (string | number)[] }
-interface Card { key: string; title: string; prompt: string; answer?: string; columns: string[]; rows: Row[] }
+interface Row {
+  text: string;
+  correct: boolean | null;
+  cells: (string | number)[];
+}
+interface Card {
+  key: string;
+  title: string;
+  prompt: string;
+  answer?: string;
+  columns: string[];
+  rows: Row[];
+}
 
 export class CompletionsView {
   private records: Record_[] = [];
@@ -21,7 +53,12 @@ export class CompletionsView {
   constructor(container: HTMLElement) {
     const bar = document.createElement('div');
     bar.className = 'filters';
-    for (const [v, t] of [['all', 'all completions'], ['correct', 'correct only'], ['incorrect', 'incorrect only']]) this.correctSelect.add(new Option(t, v));
+    for (const [v, t] of [
+      ['all', 'all completions'],
+      ['correct', 'correct only'],
+      ['incorrect', 'incorrect only'],
+    ])
+      this.correctSelect.add(new Option(t, v));
     this.stepSelect.addEventListener('change', () => this.render());
     this.correctSelect.addEventListener('change', () => this.render());
     bar.append('step ', this.stepSelect, ' ', this.correctSelect);
@@ -44,20 +81,36 @@ export class CompletionsView {
       if ('eval_samples' in r) {
         const acc = typeof r.eval?.accuracy === 'number' ? ` · accuracy ${r.eval.accuracy.toFixed(3)}` : '';
         return {
-          key: `eval-${r.step}`, title: `evaluation after step ${r.step}${acc}`, prompt: '', columns: ['completion', 'answer', 'correct', 'tokens'],
-          rows: r.eval_samples.map((s) => ({ text: `${s.prompt}${s.completion}`, correct: s.correct, cells: [s.answer ?? '', mark(s.correct), s.tokens ?? ''] })),
+          key: `eval-${r.step}`,
+          title: `evaluation after step ${r.step}${acc}`,
+          prompt: '',
+          columns: ['completion', 'answer', 'correct', 'tokens'],
+          rows: r.eval_samples.map((s) => ({
+            text: `${s.prompt}${s.completion}`,
+            correct: s.correct,
+            cells: [s.answer ?? '', mark(s.correct), s.tokens ?? ''],
+          })),
         };
       }
       const names = Object.keys(r.completions[0]?.rewards ?? {});
       return {
-        key: `step-${r.step}`, title: `step ${r.step}`, prompt: r.prompt, answer: r.answer, columns: ['completion', 'reward', ...names, 'correct'],
-        rows: r.completions.map((c) => ({ text: c.text, correct: c.correct ?? null, cells: [round(c.reward), ...names.map((n) => round(c.rewards[n])), mark(c.correct ?? null)] })),
+        key: `step-${r.step}`,
+        title: `step ${r.step}`,
+        prompt: r.prompt,
+        answer: r.answer,
+        columns: ['completion', 'reward', ...names, 'correct'],
+        rows: r.completions.map((c) => ({
+          text: c.text,
+          correct: c.correct ?? null,
+          cells: [round(c.reward), ...names.map((n) => round(c.rewards[n])), mark(c.correct ?? null)],
+        })),
       };
     });
   }
 
   private render(): void {
-    const step = this.stepSelect.value, want = this.correctSelect.value;
+    const step = this.stepSelect.value,
+      want = this.correctSelect.value;
     const keep = (row: Row) => want === 'all' || (want === 'correct' ? row.correct === true : row.correct === false);
     this.list.innerHTML = '';
     let shown = 0;
@@ -74,7 +127,7 @@ export class CompletionsView {
       if (card.prompt) el.append(labelled('prompt', card.prompt), labelled('answer', card.answer ?? ''));
       const table = document.createElement('table');
       const head = table.createTHead().insertRow();
-      for (const c of card.columns) head.insertCell().outerHTML = `<th>${escape(c)}</th>`;
+      for (const c of card.columns) head.insertCell().outerHTML = `<th>${escapeHtml(c)}</th>`;
       const body = table.createTBody();
       for (const row of rows) {
         const tr = body.insertRow();
@@ -92,7 +145,10 @@ export class CompletionsView {
       this.list.append(el);
     }
     this.list.dataset.count = String(shown);
-    if (!shown) this.list.textContent = this.records.length ? 'No completions match the filters.' : 'No completions logged yet (training.log_completions_every).';
+    if (!shown)
+      this.list.textContent = this.records.length
+        ? 'No completions match the filters.'
+        : 'No completions logged yet (training.log_completions_every).';
   }
 }
 
@@ -109,4 +165,4 @@ function labelled(label: string, text: string): HTMLElement {
 
 const mark = (c: boolean | null) => (c === true ? '✓' : c === false ? '✗' : '');
 const round = (x: number | undefined) => (typeof x === 'number' ? Number(x.toFixed(4)) : '');
-const escape = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);

@@ -10,8 +10,15 @@ import { metricCurves } from './metric-curves.ts';
 import { CompletionsView } from './completions-view.ts';
 import { FollowedFile } from './followed-file.ts';
 
-interface RunInfo { id: string; steps: number; updated: number }
-interface Followed { metrics: FollowedFile; color: string }
+interface RunInfo {
+  id: string;
+  steps: number;
+  updated: number;
+}
+interface Followed {
+  metrics: FollowedFile;
+  color: string;
+}
 
 const POLL_MS = 1000;
 const RUNS_MS = 5000;
@@ -49,8 +56,15 @@ const api = async <T>(route: string, params: Record<string, string | number> = {
 async function refreshRuns(): Promise<void> {
   const { root, runs: list } = await api<{ root: string; runs: RunInfo[] }>('runs');
   $('#root').textContent = root;
-  for (const id of pending) if (list.some((r) => r.id === id)) { follow(id); pending.delete(id); }
-  if (!choseDefault && list.length) { follow(list[0].id); choseDefault = true; }
+  for (const id of pending)
+    if (list.some((r) => r.id === id)) {
+      follow(id);
+      pending.delete(id);
+    }
+  if (!choseDefault && list.length) {
+    follow(list[0].id);
+    choseDefault = true;
+  }
   const box = $('#runs');
   box.innerHTML = '';
   if (!list.length) box.textContent = 'No runs yet: this page shows a run as soon as it writes metrics.jsonl.';
@@ -60,7 +74,12 @@ async function refreshRuns(): Promise<void> {
     const check = document.createElement('input');
     check.type = 'checkbox';
     check.checked = followed.has(r.id);
-    check.addEventListener('change', () => { if (check.checked) follow(r.id); else followed.delete(r.id); void refreshRuns(); void poll(); });
+    check.addEventListener('change', () => {
+      if (check.checked) follow(r.id);
+      else followed.delete(r.id);
+      void refreshRuns();
+      void poll();
+    });
     const swatch = document.createElement('i');
     swatch.style.background = followed.get(r.id)?.color ?? 'transparent';
     label.append(check, swatch, ` ${r.id} `);
@@ -78,7 +97,8 @@ function follow(id: string): void {
   followed.set(id, { metrics: new FollowedFile('metrics', id), color: runColor(i) });
 }
 
-const curves = () => metricCurves([...followed].map(([id, f]) => ({ label: id, color: f.color, rows: f.metrics.rows })));
+const curves = () =>
+  metricCurves([...followed].map(([id, f]) => ({ label: id, color: f.color, rows: f.metrics.rows })));
 
 async function poll(): Promise<void> {
   let changed = false;
@@ -96,9 +116,11 @@ async function refreshTab(): Promise<void> {
   if (tab === 'completions' && id) {
     const switched = completionsFile?.run !== id;
     if (switched) completionsFile = new FollowedFile('completions', id);
-    if (await completionsFile!.pull() || switched) completions.setRecords(completionsFile!.rows);
+    if ((await completionsFile!.pull()) || switched) completions.setRecords(completionsFile!.rows);
   } else if (tab === 'config') {
-    $('#config-text').textContent = id ? (await api<{ text: string }>('config', { run: id })).text || '(no config.yaml in this run)' : '';
+    $('#config-text').textContent = id
+      ? (await api<{ text: string }>('config', { run: id })).text || '(no config.yaml in this run)'
+      : '';
   }
 }
 
@@ -106,7 +128,9 @@ for (const b of document.querySelectorAll<HTMLButtonElement>('nav button')) {
   b.addEventListener('click', () => {
     tab = b.dataset.tab!;
     document.querySelectorAll('nav button').forEach((x) => x.classList.toggle('active', x === b));
-    document.querySelectorAll<HTMLElement>('.tab').forEach((s) => { s.hidden = s.id !== tab; });
+    document.querySelectorAll<HTMLElement>('.tab').forEach((s) => {
+      s.hidden = s.id !== tab;
+    });
     void refreshTab();
     if (tab === 'charts') grid.update(curves());
   });
@@ -119,7 +143,10 @@ $<HTMLInputElement>('#smoothing').addEventListener('input', (e) => {
 
 // polls never overlap: the next one is scheduled when the last has finished (or failed, e.g. the server stopped)
 const every = (ms: number, f: () => Promise<void>) => {
-  const loop = () => f().catch((e) => console.warn(String(e))).finally(() => setTimeout(loop, ms));
+  const loop = () =>
+    f()
+      .catch((e) => console.warn(String(e)))
+      .finally(() => setTimeout(loop, ms));
   loop();
 };
 await refreshRuns().catch((e) => console.warn(String(e)));

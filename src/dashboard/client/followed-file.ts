@@ -2,13 +2,19 @@
  * A run's JSONL file followed through the dashboard server: each pull fetches only the lines past those held;
  * when the server says the file was rewritten (a new generation: a resumed run trims its lines) it is fetched whole.
  */
-interface Lines { generation: number; rows: Record<string, unknown>[] }
+interface Lines {
+  generation: number;
+  rows: Record<string, unknown>[];
+}
 
 export class FollowedFile {
   generation = -1;
   rows: Record<string, unknown>[] = [];
 
-  constructor(private readonly route: 'metrics' | 'completions', readonly run: string) {}
+  constructor(
+    private readonly route: 'metrics' | 'completions',
+    readonly run: string,
+  ) {}
 
   /** true when rows changed */
   async pull(): Promise<boolean> {

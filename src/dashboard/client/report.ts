@@ -4,7 +4,13 @@ import './style.css';
 import { ChartGrid, runColor } from './chart-grid.ts';
 import { metricCurves } from './metric-curves.ts';
 
-interface Report { title: string; columns: string[]; table: string[][]; notes: string[]; curves: { method: string; rows: Record<string, unknown>[] }[] }
+interface Report {
+  title: string;
+  columns: string[];
+  table: string[][];
+  notes: string[];
+  curves: { method: string; rows: Record<string, unknown>[] }[];
+}
 
 const report = JSON.parse(document.getElementById('grpo-data')!.textContent!) as Report;
 const page = document.createElement('div');
@@ -14,18 +20,33 @@ h1.textContent = report.title;
 const table = document.createElement('table');
 table.className = 'summary';
 const head = table.createTHead().insertRow();
-for (const c of report.columns) { const th = document.createElement('th'); th.textContent = c; head.append(th); }
+for (const c of report.columns) {
+  const th = document.createElement('th');
+  th.textContent = c;
+  head.append(th);
+}
 const body = table.createTBody();
 report.table.forEach((cells, i) => {
   const tr = body.insertRow();
   cells.forEach((c, j) => {
     const td = tr.insertCell();
-    if (j === 0) { const sw = document.createElement('i'); sw.className = 'swatch'; sw.style.background = runColor(i); td.append(sw, ` ${c}`); }
-    else { td.textContent = c; td.className = 'num'; }
+    if (j === 0) {
+      const sw = document.createElement('i');
+      sw.className = 'swatch';
+      sw.style.background = runColor(i);
+      td.append(sw, ` ${c}`);
+    } else {
+      td.textContent = c;
+      td.className = 'num';
+    }
   });
 });
 const notes = document.createElement('ul');
-for (const n of report.notes) { const li = document.createElement('li'); li.textContent = n; notes.append(li); }
+for (const n of report.notes) {
+  const li = document.createElement('li');
+  li.textContent = n;
+  notes.append(li);
+}
 const controls = document.createElement('p');
 controls.innerHTML = '<label>smoothing <input type="range" min="0" max="0.99" step="0.01" value="0"></label>';
 const gridEl = document.createElement('div');
@@ -38,5 +59,9 @@ grid.setSmoothing(0);
 const curves = metricCurves(report.curves.map((c, i) => ({ label: c.method, color: runColor(i), rows: c.rows })));
 // held-out accuracy leads: it is what the table compares
 const heldout = curves.get('heldout_accuracy');
-grid.update(heldout ? new Map([['heldout_accuracy', heldout], ...[...curves].filter(([k]) => k !== 'heldout_accuracy')]) : curves);
-controls.querySelector('input')!.addEventListener('input', (e) => grid.setSmoothing(Number((e.target as HTMLInputElement).value)));
+grid.update(
+  heldout ? new Map([['heldout_accuracy', heldout], ...[...curves].filter(([k]) => k !== 'heldout_accuracy')]) : curves,
+);
+controls
+  .querySelector('input')!
+  .addEventListener('input', (e) => grid.setSmoothing(Number((e.target as HTMLInputElement).value)));

@@ -53,7 +53,8 @@ export function columnSteps(a: number, b: number, slip?: (column: number) => boo
   const steps: string[] = [];
   let carry = 0;
   for (let i = 0; i < Math.max(da.length, db.length); i++) {
-    const x = da[i] ?? 0, y = db[i] ?? 0;
+    const x = da[i] ?? 0,
+      y = db[i] ?? 0;
     if (carry && slip?.(i)) carry = 0;
     const sum = x + y + carry;
     steps.push(`${x}+${y}${carry ? '+1' : ''}=${sum}`);
@@ -65,7 +66,14 @@ export function columnSteps(a: number, b: number, slip?: (column: number) => boo
 /** The answer as the reasoning yields it: last column's sum, then each earlier column's ones digit, last to first. */
 export function answerFromSteps(steps: readonly string[]): string {
   const sums = steps.map((s) => s.slice(s.indexOf('=') + 1));
-  return sums[sums.length - 1] + sums.slice(0, -1).reverse().map((s) => s[s.length - 1]).join('');
+  return (
+    sums[sums.length - 1] +
+    sums
+      .slice(0, -1)
+      .reverse()
+      .map((s) => s[s.length - 1])
+      .join('')
+  );
 }
 
 export function additionCompletion(a: number, b: number, slip?: (column: number) => boolean): string {
@@ -74,7 +82,14 @@ export function additionCompletion(a: number, b: number, slip?: (column: number)
 }
 
 export function additionProblem(a: number, b: number, slip?: (column: number) => boolean): AdditionProblem {
-  return { id: `add-${a}+${b}`, a, b, prompt: `${a}+${b}=`, completion: additionCompletion(a, b, slip), answer: String(a + b) };
+  return {
+    id: `add-${a}+${b}`,
+    a,
+    b,
+    prompt: `${a}+${b}=`,
+    completion: additionCompletion(a, b, slip),
+    answer: String(a + b),
+  };
 }
 
 /** A well-mixed 32-bit hash of the pair (murmur3 finaliser), so the held-out set has no visible pattern. */
@@ -94,12 +109,14 @@ export function isHeldOutPair(a: number, b: number): boolean {
 }
 
 function checkOperand(x: number): void {
-  if (!Number.isInteger(x) || x < 0 || x >= 10 ** MAX_DIGITS) throw new GrpoError('data', `addition operands must be integers in [0, 1e${MAX_DIGITS}), got ${x}`);
+  if (!Number.isInteger(x) || x < 0 || x >= 10 ** MAX_DIGITS)
+    throw new GrpoError('data', `addition operands must be integers in [0, 1e${MAX_DIGITS}), got ${x}`);
 }
 
 function digitsOf(opts: AdditionOptions): number {
   const d = opts.digits ?? 3;
-  if (!Number.isInteger(d) || d < 1 || d > MAX_DIGITS) throw new GrpoError('config', `addition digits must be an integer in [1, ${MAX_DIGITS}], got ${d}`);
+  if (!Number.isInteger(d) || d < 1 || d > MAX_DIGITS)
+    throw new GrpoError('config', `addition digits must be an integer in [1, ${MAX_DIGITS}], got ${d}`);
   return d;
 }
 
@@ -107,12 +124,16 @@ function digitsOf(opts: AdditionOptions): number {
 function drawProblems(n: number, seed: number, heldOut: boolean, opts: AdditionOptions): AdditionProblem[] {
   const digits = digitsOf(opts);
   const range = 10 ** digits;
-  const available = heldOut ? range * range / 10 : range * range * 0.9;
+  const available = heldOut ? (range * range) / 10 : range * range * 0.9;
   if (!Number.isInteger(n) || n < 0 || n > available / 2) {
-    throw new GrpoError('config', `cannot draw ${n} distinct ${heldOut ? 'held-out' : 'training'} addition problems with ${digits} digits (about ${Math.floor(available)} exist); ask for at most half that or use more digits`);
+    throw new GrpoError(
+      'config',
+      `cannot draw ${n} distinct ${heldOut ? 'held-out' : 'training'} addition problems with ${digits} digits (about ${Math.floor(available)} exist); ask for at most half that or use more digits`,
+    );
   }
   const slipRate = opts.carrySlipRate ?? 0;
-  if (!(slipRate >= 0 && slipRate <= 1)) throw new GrpoError('config', `carrySlipRate must be in [0, 1], got ${slipRate}`);
+  if (!(slipRate >= 0 && slipRate <= 1))
+    throw new GrpoError('config', `carrySlipRate must be in [0, 1], got ${slipRate}`);
   const rng = new Rng(seed);
   // slips come from a stream of their own, so the problems drawn do not depend on the slip rate
   const slipRng = new Rng(seed ^ 0x5eed5111);
@@ -120,7 +141,8 @@ function drawProblems(n: number, seed: number, heldOut: boolean, opts: AdditionO
   const seen = new Set<number>();
   const out: AdditionProblem[] = [];
   while (out.length < n) {
-    const a = rng.int(range), b = rng.int(range);
+    const a = rng.int(range),
+      b = rng.int(range);
     const key = a * range + b;
     if (isHeldOutPair(a, b) !== heldOut || seen.has(key)) continue;
     seen.add(key);

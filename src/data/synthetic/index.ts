@@ -7,8 +7,18 @@ import { GrpoError } from '../../errors.ts';
 import type { CharVocabulary } from '../../model/tokenizer/char-tokenizer.ts';
 import { R1_TAGS } from '../../model/tokenizer/char-tokenizer.ts';
 import type { Example } from '../presets.ts';
-import { ADDITION_CHARS, additionHeldOutProblems, additionTrainProblems, type AdditionOptions } from './column-addition.ts';
-import { TOOL_MULTIPLICATION_CHARS, TOOL_MULTIPLICATION_TAGS, toolMultiplicationHeldOut, toolMultiplicationTrain } from './tool-multiplication.ts';
+import {
+  ADDITION_CHARS,
+  additionHeldOutProblems,
+  additionTrainProblems,
+  type AdditionOptions,
+} from './column-addition.ts';
+import {
+  TOOL_MULTIPLICATION_CHARS,
+  TOOL_MULTIPLICATION_TAGS,
+  toolMultiplicationHeldOut,
+  toolMultiplicationTrain,
+} from './tool-multiplication.ts';
 
 /** An example with a reference completion, ready for SFT and for accuracy rewards (`answer`). */
 export interface SyntheticExample extends Example {
@@ -41,7 +51,11 @@ const ADDITION_OPTIONS = {
 function additionOptions(o: TaskOptions): AdditionOptions {
   checkTaskOptions('addition', o, Object.keys(ADDITION_OPTIONS));
   const num = (k: string) => {
-    if (o[k] !== undefined && typeof o[k] !== 'number') throw new GrpoError('config', `embedded task addition: option '${k}' must be a number, got ${JSON.stringify(o[k])}`);
+    if (o[k] !== undefined && typeof o[k] !== 'number')
+      throw new GrpoError(
+        'config',
+        `embedded task addition: option '${k}' must be a number, got ${JSON.stringify(o[k])}`,
+      );
     return o[k] as number | undefined;
   };
   return { digits: num('digits'), carrySlipRate: num('carry_slip_rate') };
@@ -49,7 +63,11 @@ function additionOptions(o: TaskOptions): AdditionOptions {
 
 function checkTaskOptions(task: string, o: TaskOptions, known: readonly string[]): void {
   for (const k of Object.keys(o)) {
-    if (!known.includes(k)) throw new GrpoError('config', `embedded task ${task}: unknown option '${k}'; its options are ${known.join(', ')}`);
+    if (!known.includes(k))
+      throw new GrpoError(
+        'config',
+        `embedded task ${task}: unknown option '${k}'; its options are ${known.join(', ')}`,
+      );
   }
 }
 
@@ -59,7 +77,11 @@ const MULTIPLICATION_OPTIONS = {
 
 function multiplicationOptions(o: TaskOptions): { toolRate?: number } {
   checkTaskOptions('multiplication', o, Object.keys(MULTIPLICATION_OPTIONS));
-  if (o.tool_rate !== undefined && typeof o.tool_rate !== 'number') throw new GrpoError('config', `embedded task multiplication: option 'tool_rate' must be a number, got ${JSON.stringify(o.tool_rate)}`);
+  if (o.tool_rate !== undefined && typeof o.tool_rate !== 'number')
+    throw new GrpoError(
+      'config',
+      `embedded task multiplication: option 'tool_rate' must be a number, got ${JSON.stringify(o.tool_rate)}`,
+    );
   return { toolRate: o.tool_rate as number | undefined };
 }
 
@@ -76,10 +98,14 @@ export const embeddedTasks: Record<string, EmbeddedTask> = {
   },
   multiplication: {
     name: 'multiplication',
-    description: '3-digit × 2-digit products, with a calculator tool (plain format) the traces call only sometimes; the multi-turn demo',
+    description:
+      '3-digit × 2-digit products, with a calculator tool (plain format) the traces call only sometimes; the multi-turn demo',
     vocabulary: { chars: TOOL_MULTIPLICATION_CHARS, tags: TOOL_MULTIPLICATION_TAGS },
     train: (n, seed, o = {}) => toolMultiplicationTrain(n, seed, multiplicationOptions(o)),
-    heldOut: (n, seed, o = {}) => { multiplicationOptions(o); return toolMultiplicationHeldOut(n, seed); },
+    heldOut: (n, seed, o = {}) => {
+      multiplicationOptions(o);
+      return toolMultiplicationHeldOut(n, seed);
+    },
     options: MULTIPLICATION_OPTIONS,
     // <calculator> 6 </calculator> <tool_response> 5 </tool_response> <answer> 5 </answer> EOS = 22
     maxCompletionTokens: () => 22,
@@ -94,10 +120,14 @@ export const EMBEDDED_SPLIT_SIZES = { train: 20_000, test: 500 } as const;
  * (src/trainer/prompts.ts EmbeddedTasks): 'train' draws EMBEDDED_SPLIT_SIZES.train training problems,
  * 'test' EMBEDDED_SPLIT_SIZES.test held-out ones (never in any training draw), both with correct references.
  */
-export const embeddedTaskSplits: Record<string, (split: 'train' | 'test', seed: number) => SyntheticExample[]> = Object.fromEntries(
-  Object.values(embeddedTasks).map((t) => [t.name, (split: 'train' | 'test', seed: number) =>
-    (split === 'train' ? t.train(EMBEDDED_SPLIT_SIZES.train, seed) : t.heldOut(EMBEDDED_SPLIT_SIZES.test, seed))]),
-);
+export const embeddedTaskSplits: Record<string, (split: 'train' | 'test', seed: number) => SyntheticExample[]> =
+  Object.fromEntries(
+    Object.values(embeddedTasks).map((t) => [
+      t.name,
+      (split: 'train' | 'test', seed: number) =>
+        split === 'train' ? t.train(EMBEDDED_SPLIT_SIZES.train, seed) : t.heldOut(EMBEDDED_SPLIT_SIZES.test, seed),
+    ]),
+  );
 
 export const EMBEDDED_PREFIX = 'embedded:';
 
@@ -110,8 +140,25 @@ export function isEmbeddedData(path: string): boolean {
 export function embeddedTask(path: string): EmbeddedTask {
   const name = path.startsWith(EMBEDDED_PREFIX) ? path.slice(EMBEDDED_PREFIX.length) : path;
   const task = embeddedTasks[name];
-  if (!task) throw new GrpoError('config', `unknown embedded task '${name}' in '${path}'; use one of ${Object.keys(embeddedTasks).map((t) => EMBEDDED_PREFIX + t).join(', ')}`);
+  if (!task)
+    throw new GrpoError(
+      'config',
+      `unknown embedded task '${name}' in '${path}'; use one of ${Object.keys(embeddedTasks)
+        .map((t) => EMBEDDED_PREFIX + t)
+        .join(', ')}`,
+    );
   return task;
 }
 
-export { additionProblem, additionCompletion, columnSteps, answerFromSteps, isHeldOutPair, additionTrainProblems, additionHeldOutProblems, ADDITION_CHARS, type AdditionProblem, type AdditionOptions } from './column-addition.ts';
+export {
+  additionProblem,
+  additionCompletion,
+  columnSteps,
+  answerFromSteps,
+  isHeldOutPair,
+  additionTrainProblems,
+  additionHeldOutProblems,
+  ADDITION_CHARS,
+  type AdditionProblem,
+  type AdditionOptions,
+} from './column-addition.ts';

@@ -22,30 +22,53 @@ export interface ToolMultiplicationOptions {
 }
 
 /** The tags the task's texts use, each one token of the character tokenizer. */
-export const TOOL_MULTIPLICATION_TAGS = ['<answer>', '</answer>', '<calculator>', '</calculator>', '<tool_response>', '</tool_response>'] as const;
+export const TOOL_MULTIPLICATION_TAGS = [
+  '<answer>',
+  '</answer>',
+  '<calculator>',
+  '</calculator>',
+  '<tool_response>',
+  '</tool_response>',
+] as const;
 export const TOOL_MULTIPLICATION_CHARS = '0123456789*=';
 
-const A_RANGE = [100, 1000] as const, B_RANGE = [10, 100] as const;
+const A_RANGE = [100, 1000] as const,
+  B_RANGE = [10, 100] as const;
 
 export function toolMultiplicationCompletion(a: number, b: number, useTool: boolean): string {
   const answer = `<answer>${a * b}</answer>`;
   return useTool ? `<calculator>${a}*${b}</calculator><tool_response>${a * b}</tool_response>${answer}` : answer;
 }
 
-function draw(n: number, seed: number, heldOut: boolean, toolRate: number): (Example & { answer: string; completion: string })[] {
+function draw(
+  n: number,
+  seed: number,
+  heldOut: boolean,
+  toolRate: number,
+): (Example & { answer: string; completion: string })[] {
   if (!(toolRate >= 0 && toolRate <= 1)) throw new GrpoError('config', `tool_rate must be in [0, 1], got ${toolRate}`);
   const pairs = (A_RANGE[1] - A_RANGE[0]) * (B_RANGE[1] - B_RANGE[0]);
   if (!Number.isInteger(n) || n < 0 || n > (heldOut ? pairs / 10 : pairs * 0.9) / 2) {
-    throw new GrpoError('config', `cannot draw ${n} distinct ${heldOut ? 'held-out' : 'training'} multiplication problems (about ${heldOut ? pairs / 10 : pairs * 0.9} exist); ask for at most half that`);
+    throw new GrpoError(
+      'config',
+      `cannot draw ${n} distinct ${heldOut ? 'held-out' : 'training'} multiplication problems (about ${heldOut ? pairs / 10 : pairs * 0.9} exist); ask for at most half that`,
+    );
   }
-  const rng = new Rng(seed), toolRng = new Rng(seed ^ 0x7001);
+  const rng = new Rng(seed),
+    toolRng = new Rng(seed ^ 0x7001);
   const seen = new Set<number>();
   const out: (Example & { answer: string; completion: string })[] = [];
   while (out.length < n) {
-    const a = A_RANGE[0] + rng.int(A_RANGE[1] - A_RANGE[0]), b = B_RANGE[0] + rng.int(B_RANGE[1] - B_RANGE[0]);
+    const a = A_RANGE[0] + rng.int(A_RANGE[1] - A_RANGE[0]),
+      b = B_RANGE[0] + rng.int(B_RANGE[1] - B_RANGE[0]);
     if (isHeldOutPair(a, b) !== heldOut || seen.has(a * 1000 + b)) continue;
     seen.add(a * 1000 + b);
-    out.push({ id: `mul-${a}*${b}`, prompt: `${a}*${b}=`, answer: String(a * b), completion: toolMultiplicationCompletion(a, b, heldOut || toolRng.next() < toolRate) });
+    out.push({
+      id: `mul-${a}*${b}`,
+      prompt: `${a}*${b}=`,
+      answer: String(a * b),
+      completion: toolMultiplicationCompletion(a, b, heldOut || toolRng.next() < toolRate),
+    });
   }
   return out;
 }

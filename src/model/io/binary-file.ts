@@ -8,7 +8,8 @@ const CHUNK = 1 << 30;
 
 /** Weight files are little-endian and we view their bytes as typed arrays directly. */
 export function assertLittleEndianHost(): void {
-  if (endianness() !== 'LE') throw new GrpoError('io', 'weight files are little-endian; grpo-ts needs a little-endian host (x86-64, arm64)');
+  if (endianness() !== 'LE')
+    throw new GrpoError('io', 'weight files are little-endian; grpo-ts needs a little-endian host (x86-64, arm64)');
 }
 
 export function fileSize(path: string): number {
@@ -21,7 +22,10 @@ export function readExact(fd: number, target: Uint8Array, position: number, path
   while (done < target.length) {
     const n = readSync(fd, target, done, Math.min(CHUNK, target.length - done), position + done);
     if (n === 0) {
-      throw new GrpoError('io', `${path}: unexpected end of file at byte ${position + done} (needed ${target.length} bytes from ${position}); the file is truncated or not in the expected format`);
+      throw new GrpoError(
+        'io',
+        `${path}: unexpected end of file at byte ${position + done} (needed ${target.length} bytes from ${position}); the file is truncated or not in the expected format`,
+      );
     }
     done += n;
   }

@@ -63,12 +63,12 @@ export function floatToHalfBits(v: number): number {
     const a = Math.abs(scratchF32[0]) * 16777216;
     let r = Math.floor(a);
     const frac = a - r;
-    if (frac > 0.5 || (frac === 0.5 && (r & 1))) r++;
+    if (frac > 0.5 || (frac === 0.5 && r & 1)) r++;
     return sign | r;
   }
   let h = ((((abs >>> 23) - 112) << 10) | ((abs >>> 13) & 0x3ff)) >>> 0;
   const rest = abs & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (h & 1))) h++; // a carry into the exponent is correct rounding
+  if (rest > 0x1000 || (rest === 0x1000 && h & 1)) h++; // a carry into the exponent is correct rounding
   return sign | h;
 }
 

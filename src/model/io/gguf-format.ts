@@ -13,20 +13,72 @@ import { bf16ToF32, f16ToF32 } from './float-convert.ts';
 export const GGUF_MAGIC = 0x46554747;
 export const GGUF_DEFAULT_ALIGNMENT = 32;
 
-export enum GgufType { UINT8 = 0, INT8 = 1, UINT16 = 2, INT16 = 3, UINT32 = 4, INT32 = 5, FLOAT32 = 6, BOOL = 7, STRING = 8, ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12 }
+export enum GgufType {
+  UINT8 = 0,
+  INT8 = 1,
+  UINT16 = 2,
+  INT16 = 3,
+  UINT32 = 4,
+  INT32 = 5,
+  FLOAT32 = 6,
+  BOOL = 7,
+  STRING = 8,
+  ARRAY = 9,
+  UINT64 = 10,
+  INT64 = 11,
+  FLOAT64 = 12,
+}
 
 /** ggml tensor types this reader converts to float32, plus names of the others for error messages. */
-export enum GgmlType { F32 = 0, F16 = 1, Q8_0 = 8, BF16 = 30 }
+export enum GgmlType {
+  F32 = 0,
+  F16 = 1,
+  Q8_0 = 8,
+  BF16 = 30,
+}
 const ggmlTypeNames: Record<number, string> = {
-  0: 'F32', 1: 'F16', 2: 'Q4_0', 3: 'Q4_1', 6: 'Q5_0', 7: 'Q5_1', 8: 'Q8_0', 9: 'Q8_1', 10: 'Q2_K', 11: 'Q3_K', 12: 'Q4_K',
-  13: 'Q5_K', 14: 'Q6_K', 15: 'Q8_K', 16: 'IQ2_XXS', 17: 'IQ2_XS', 18: 'IQ3_XXS', 19: 'IQ1_S', 20: 'IQ4_NL', 21: 'IQ3_S',
-  22: 'IQ2_S', 23: 'IQ4_XS', 24: 'I8', 25: 'I16', 26: 'I32', 27: 'I64', 28: 'F64', 29: 'IQ1_M', 30: 'BF16', 34: 'TQ1_0', 35: 'TQ2_0', 39: 'MXFP4',
+  0: 'F32',
+  1: 'F16',
+  2: 'Q4_0',
+  3: 'Q4_1',
+  6: 'Q5_0',
+  7: 'Q5_1',
+  8: 'Q8_0',
+  9: 'Q8_1',
+  10: 'Q2_K',
+  11: 'Q3_K',
+  12: 'Q4_K',
+  13: 'Q5_K',
+  14: 'Q6_K',
+  15: 'Q8_K',
+  16: 'IQ2_XXS',
+  17: 'IQ2_XS',
+  18: 'IQ3_XXS',
+  19: 'IQ1_S',
+  20: 'IQ4_NL',
+  21: 'IQ3_S',
+  22: 'IQ2_S',
+  23: 'IQ4_XS',
+  24: 'I8',
+  25: 'I16',
+  26: 'I32',
+  27: 'I64',
+  28: 'F64',
+  29: 'IQ1_M',
+  30: 'BF16',
+  34: 'TQ1_0',
+  35: 'TQ2_0',
+  39: 'MXFP4',
 };
 export const ggmlTypeName = (t: number): string => ggmlTypeNames[t] ?? `type ${t}`;
 
 /** A metadata value: numbers (64-bit ints as JS numbers), booleans, strings, or arrays of those. */
 export type GgufValue = number | boolean | string | GgufValue[] | Float32Array | Int32Array | Uint32Array;
-export interface GgufEntry { type: GgufType; value: GgufValue; itemType?: GgufType }
+export interface GgufEntry {
+  type: GgufType;
+  value: GgufValue;
+  itemType?: GgufType;
+}
 
 export interface GgufTensorInfo {
   name: string;
@@ -59,16 +111,36 @@ class Cursor {
     this.pos += n;
     return p;
   }
-  u8() { return this.buf.readUInt8(this.need(1)); }
-  i8() { return this.buf.readInt8(this.need(1)); }
-  u16() { return this.buf.readUInt16LE(this.need(2)); }
-  i16() { return this.buf.readInt16LE(this.need(2)); }
-  u32() { return this.buf.readUInt32LE(this.need(4)); }
-  i32() { return this.buf.readInt32LE(this.need(4)); }
-  f32() { return this.buf.readFloatLE(this.need(4)); }
-  f64() { return this.buf.readDoubleLE(this.need(8)); }
-  u64() { return Number(this.buf.readBigUInt64LE(this.need(8))); }
-  i64() { return Number(this.buf.readBigInt64LE(this.need(8))); }
+  u8() {
+    return this.buf.readUInt8(this.need(1));
+  }
+  i8() {
+    return this.buf.readInt8(this.need(1));
+  }
+  u16() {
+    return this.buf.readUInt16LE(this.need(2));
+  }
+  i16() {
+    return this.buf.readInt16LE(this.need(2));
+  }
+  u32() {
+    return this.buf.readUInt32LE(this.need(4));
+  }
+  i32() {
+    return this.buf.readInt32LE(this.need(4));
+  }
+  f32() {
+    return this.buf.readFloatLE(this.need(4));
+  }
+  f64() {
+    return this.buf.readDoubleLE(this.need(8));
+  }
+  u64() {
+    return Number(this.buf.readBigUInt64LE(this.need(8)));
+  }
+  i64() {
+    return Number(this.buf.readBigInt64LE(this.need(8)));
+  }
   str() {
     const n = this.u64();
     const p = this.need(n);
@@ -83,19 +155,32 @@ class Cursor {
 
 function readScalar(c: Cursor, type: GgufType): number | boolean | string {
   switch (type) {
-    case GgufType.UINT8: return c.u8();
-    case GgufType.INT8: return c.i8();
-    case GgufType.UINT16: return c.u16();
-    case GgufType.INT16: return c.i16();
-    case GgufType.UINT32: return c.u32();
-    case GgufType.INT32: return c.i32();
-    case GgufType.FLOAT32: return c.f32();
-    case GgufType.BOOL: return c.u8() !== 0;
-    case GgufType.STRING: return c.str();
-    case GgufType.UINT64: return c.u64();
-    case GgufType.INT64: return c.i64();
-    case GgufType.FLOAT64: return c.f64();
-    default: throw new GrpoError('io', `GGUF metadata has unknown value type ${type}`);
+    case GgufType.UINT8:
+      return c.u8();
+    case GgufType.INT8:
+      return c.i8();
+    case GgufType.UINT16:
+      return c.u16();
+    case GgufType.INT16:
+      return c.i16();
+    case GgufType.UINT32:
+      return c.u32();
+    case GgufType.INT32:
+      return c.i32();
+    case GgufType.FLOAT32:
+      return c.f32();
+    case GgufType.BOOL:
+      return c.u8() !== 0;
+    case GgufType.STRING:
+      return c.str();
+    case GgufType.UINT64:
+      return c.u64();
+    case GgufType.INT64:
+      return c.i64();
+    case GgufType.FLOAT64:
+      return c.f64();
+    default:
+      throw new GrpoError('io', `GGUF metadata has unknown value type ${type}`);
   }
 }
 
@@ -117,7 +202,10 @@ function parseHead(buf: Buffer, path: string): Omit<GgufFile, 'path'> {
   if (c.u32() !== GGUF_MAGIC) throw new GrpoError('io', `${path} is not a GGUF file (bad magic)`);
   const version = c.u32();
   if (version !== 2 && version !== 3) {
-    throw new GrpoError('io', `${path}: GGUF version ${version} is not supported (expected 2 or 3${version > 0xffff ? '; big-endian GGUF files are not supported' : ''})`);
+    throw new GrpoError(
+      'io',
+      `${path}: GGUF version ${version} is not supported (expected 2 or 3${version > 0xffff ? '; big-endian GGUF files are not supported' : ''})`,
+    );
   }
   const nTensors = c.u64();
   const nKv = c.u64();
@@ -151,7 +239,8 @@ export function readGgufFile(path: string): GgufFile {
         return { path, ...parseHead(head, path) };
       } catch (e) {
         if (!(e instanceof NeedMoreBytes)) throw e;
-        if (want === size) throw new GrpoError('io', `${path}: GGUF header runs past the end of the file; the file is truncated`);
+        if (want === size)
+          throw new GrpoError('io', `${path}: GGUF header runs past the end of the file; the file is truncated`);
       }
     }
   });
@@ -165,11 +254,18 @@ function elementCount(info: GgufTensorInfo): number {
 function dataBytes(info: GgufTensorInfo, path: string): number {
   const n = elementCount(info);
   switch (info.type) {
-    case GgmlType.F32: return 4 * n;
-    case GgmlType.F16: case GgmlType.BF16: return 2 * n;
-    case GgmlType.Q8_0: return (n / 32) * 34;
+    case GgmlType.F32:
+      return 4 * n;
+    case GgmlType.F16:
+    case GgmlType.BF16:
+      return 2 * n;
+    case GgmlType.Q8_0:
+      return (n / 32) * 34;
     default:
-      throw new GrpoError('dtype', `${path}: tensor '${info.name}' is ${ggmlTypeName(info.type)}; grpo-ts reads F32, F16, BF16 and Q8_0 GGUF tensors — convert the model with llama.cpp's convert_hf_to_gguf.py --outtype f32, f16 or bf16`);
+      throw new GrpoError(
+        'dtype',
+        `${path}: tensor '${info.name}' is ${ggmlTypeName(info.type)}; grpo-ts reads F32, F16, BF16 and Q8_0 GGUF tensors — convert the model with llama.cpp's convert_hf_to_gguf.py --outtype f32, f16 or bf16`,
+      );
   }
 }
 
@@ -204,14 +300,20 @@ export function ggufNumber(file: GgufFile, key: string, fallback?: number): numb
   const v = ggufGet(file, key);
   if (typeof v === 'number') return v;
   if (v === undefined && fallback !== undefined) return fallback;
-  throw new GrpoError('io', `${file.path}: GGUF metadata '${key}' ${v === undefined ? 'is missing' : 'is not a number'}`);
+  throw new GrpoError(
+    'io',
+    `${file.path}: GGUF metadata '${key}' ${v === undefined ? 'is missing' : 'is not a number'}`,
+  );
 }
 
 export function ggufString(file: GgufFile, key: string, fallback?: string): string {
   const v = ggufGet(file, key);
   if (typeof v === 'string') return v;
   if (v === undefined && fallback !== undefined) return fallback;
-  throw new GrpoError('io', `${file.path}: GGUF metadata '${key}' ${v === undefined ? 'is missing' : 'is not a string'}`);
+  throw new GrpoError(
+    'io',
+    `${file.path}: GGUF metadata '${key}' ${v === undefined ? 'is missing' : 'is not a string'}`,
+  );
 }
 
 /** float32 metadata (eps, theta) as the shortest decimal that rounds to the same float32 (1e-5, not 9.99e-6). */

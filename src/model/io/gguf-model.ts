@@ -2,7 +2,15 @@ import { GrpoError } from '../../errors.ts';
 import { validateConfig, type LlamaConfig } from '../config.ts';
 import { hostTensor, type WeightMap } from '../host-tensor.ts';
 import { withOpenFile } from './binary-file.ts';
-import { ggufGet, ggufNumber, ggufString, readGgufFile, readGgufTensor, shortestFloat32, type GgufFile } from './gguf-format.ts';
+import {
+  ggufGet,
+  ggufNumber,
+  ggufString,
+  readGgufFile,
+  readGgufTensor,
+  shortestFloat32,
+  type GgufFile,
+} from './gguf-format.ts';
 import type { LoadedModel } from './loaded-model.ts';
 import { interleavedToHalf } from './rope-permute.ts';
 import { checkWeights } from './weight-names.ts';
@@ -62,16 +70,25 @@ function eosIdsOf(file: GgufFile): number[] {
 function configOf(file: GgufFile): LlamaConfig {
   const arch = ggufString(file, 'general.architecture');
   if (!(supportedGgufArchitectures as readonly string[]).includes(arch)) {
-    throw new GrpoError('config', `${file.path}: GGUF architecture '${arch}' is not supported; supported: ${supportedGgufArchitectures.join(', ')}`);
+    throw new GrpoError(
+      'config',
+      `${file.path}: GGUF architecture '${arch}' is not supported; supported: ${supportedGgufArchitectures.join(', ')}`,
+    );
   }
   const k = (suffix: string) => `${arch}.${suffix}`;
   const headCountKv = ggufGet(file, k('attention.head_count_kv'));
   if (headCountKv !== undefined && typeof headCountKv !== 'number') {
-    throw new GrpoError('config', `${file.path}: per-layer attention.head_count_kv is not supported (all layers must share one kv head count)`);
+    throw new GrpoError(
+      'config',
+      `${file.path}: per-layer attention.head_count_kv is not supported (all layers must share one kv head count)`,
+    );
   }
   const scaling = ggufGet(file, k('rope.scaling.type'));
   if ((scaling !== undefined && scaling !== 'none') || file.tensors.some((t) => t.name === 'rope_freqs.weight')) {
-    throw new GrpoError('config', `${file.path}: RoPE scaling (${scaling ?? 'rope_freqs.weight'}) is not supported by grpo-ts's graph`);
+    throw new GrpoError(
+      'config',
+      `${file.path}: RoPE scaling (${scaling ?? 'rope_freqs.weight'}) is not supported by grpo-ts's graph`,
+    );
   }
   const names = new Set(file.tensors.map((t) => t.name));
   const embed = file.tensors.find((t) => t.name === 'token_embd.weight');
@@ -109,7 +126,11 @@ export function readGgufModel(path: string): LoadedModel {
   withOpenFile(path, 'r', (fd) => {
     for (const info of file.tensors) {
       const name = hfNameForGguf(info.name);
-      if (!name) throw new GrpoError('io', `${path}: GGUF tensor '${info.name}' has no counterpart in the Llama/Qwen2/Qwen3 graph`);
+      if (!name)
+        throw new GrpoError(
+          'io',
+          `${path}: GGUF tensor '${info.name}' has no counterpart in the Llama/Qwen2/Qwen3 graph`,
+        );
       let t = hostTensor([...info.ne].reverse(), readGgufTensor(fd, file, info));
       if (unpermute && /\.self_attn\.q_proj\./.test(name)) t = interleavedToHalf(t, config.nHeads);
       if (unpermute && /\.self_attn\.k_proj\./.test(name)) t = interleavedToHalf(t, config.nKvHeads);

@@ -24,29 +24,68 @@ export interface GgufTensorToWrite {
 class ByteSink {
   private chunks: Buffer[] = [];
   length = 0;
-  push(b: Buffer): void { this.chunks.push(b); this.length += b.length; }
-  u32(v: number) { const b = Buffer.alloc(4); b.writeUInt32LE(v); this.push(b); }
-  u64(v: number) { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(v)); this.push(b); }
-  str(s: string) { const b = Buffer.from(s, 'utf8'); this.u64(b.length); this.push(b); }
+  push(b: Buffer): void {
+    this.chunks.push(b);
+    this.length += b.length;
+  }
+  u32(v: number) {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(v);
+    this.push(b);
+  }
+  u64(v: number) {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(BigInt(v));
+    this.push(b);
+  }
+  str(s: string) {
+    const b = Buffer.from(s, 'utf8');
+    this.u64(b.length);
+    this.push(b);
+  }
   scalar(type: GgufType, v: unknown): void {
     const b = Buffer.alloc(8);
     switch (type) {
-      case GgufType.UINT8: b.writeUInt8(v as number); return this.push(b.subarray(0, 1));
-      case GgufType.INT8: b.writeInt8(v as number); return this.push(b.subarray(0, 1));
-      case GgufType.UINT16: b.writeUInt16LE(v as number); return this.push(b.subarray(0, 2));
-      case GgufType.INT16: b.writeInt16LE(v as number); return this.push(b.subarray(0, 2));
-      case GgufType.UINT32: return this.u32(v as number);
-      case GgufType.INT32: b.writeInt32LE(v as number); return this.push(b.subarray(0, 4));
-      case GgufType.FLOAT32: b.writeFloatLE(v as number); return this.push(b.subarray(0, 4));
-      case GgufType.BOOL: b.writeUInt8(v ? 1 : 0); return this.push(b.subarray(0, 1));
-      case GgufType.STRING: return this.str(v as string);
-      case GgufType.UINT64: return this.u64(v as number);
-      case GgufType.INT64: b.writeBigInt64LE(BigInt(v as number)); return this.push(b);
-      case GgufType.FLOAT64: b.writeDoubleLE(v as number); return this.push(b);
-      default: throw new GrpoError('io', `cannot write GGUF value type ${type}`);
+      case GgufType.UINT8:
+        b.writeUInt8(v as number);
+        return this.push(b.subarray(0, 1));
+      case GgufType.INT8:
+        b.writeInt8(v as number);
+        return this.push(b.subarray(0, 1));
+      case GgufType.UINT16:
+        b.writeUInt16LE(v as number);
+        return this.push(b.subarray(0, 2));
+      case GgufType.INT16:
+        b.writeInt16LE(v as number);
+        return this.push(b.subarray(0, 2));
+      case GgufType.UINT32:
+        return this.u32(v as number);
+      case GgufType.INT32:
+        b.writeInt32LE(v as number);
+        return this.push(b.subarray(0, 4));
+      case GgufType.FLOAT32:
+        b.writeFloatLE(v as number);
+        return this.push(b.subarray(0, 4));
+      case GgufType.BOOL:
+        b.writeUInt8(v ? 1 : 0);
+        return this.push(b.subarray(0, 1));
+      case GgufType.STRING:
+        return this.str(v as string);
+      case GgufType.UINT64:
+        return this.u64(v as number);
+      case GgufType.INT64:
+        b.writeBigInt64LE(BigInt(v as number));
+        return this.push(b);
+      case GgufType.FLOAT64:
+        b.writeDoubleLE(v as number);
+        return this.push(b);
+      default:
+        throw new GrpoError('io', `cannot write GGUF value type ${type}`);
     }
   }
-  toBuffer(): Buffer { return Buffer.concat(this.chunks); }
+  toBuffer(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
 }
 
 const align = (n: number, a: number) => Math.ceil(n / a) * a;
@@ -64,7 +103,8 @@ export function writeGguf(path: string, metadata: Map<string, GgufEntry>, tensor
     head.str(key);
     head.u32(e.type);
     if (e.type === GgufType.ARRAY) {
-      if (e.itemType === undefined || e.itemType === GgufType.ARRAY) throw new GrpoError('io', `GGUF metadata '${key}': arrays need a scalar itemType`);
+      if (e.itemType === undefined || e.itemType === GgufType.ARRAY)
+        throw new GrpoError('io', `GGUF metadata '${key}': arrays need a scalar itemType`);
       const items = e.value as ArrayLike<unknown>;
       head.u32(e.itemType);
       head.u64(items.length);
@@ -76,7 +116,8 @@ export function writeGguf(path: string, metadata: Map<string, GgufEntry>, tensor
   let offset = 0;
   const placed = tensors.map((t) => {
     const n = t.ne.reduce((a, b) => a * b, 1);
-    if (n !== t.data.length) throw new GrpoError('shape', `GGUF tensor '${t.name}' has ${t.data.length} elements but ne [${t.ne.join(', ')}]`);
+    if (n !== t.data.length)
+      throw new GrpoError('shape', `GGUF tensor '${t.name}' has ${t.data.length} elements but ne [${t.ne.join(', ')}]`);
     const bytes = n * (t.type === GgmlType.F32 ? 4 : 2);
     const at = offset;
     offset = align(offset + bytes, alignment);
@@ -93,13 +134,20 @@ export function writeGguf(path: string, metadata: Map<string, GgufEntry>, tensor
   streamFileAtomic(path, (fd) => {
     writeAll(fd, headBytes);
     let pos = headBytes.length;
-    const pad = (to: number) => { if (to > pos) writeAll(fd, new Uint8Array(to - pos)); pos = to; };
+    const pad = (to: number) => {
+      if (to > pos) writeAll(fd, new Uint8Array(to - pos));
+      pos = to;
+    };
     pad(align(pos, alignment));
     const dataStart = pos;
     for (const { t, at, bytes } of placed) {
       pad(dataStart + at);
       if (t.type === GgmlType.F32) writeAll(fd, bytesOf(t.data));
-      else { const half = new Uint16Array(t.data.length); f32ToF16(t.data, half); writeAll(fd, bytesOf(half)); }
+      else {
+        const half = new Uint16Array(t.data.length);
+        f32ToF16(t.data, half);
+        writeAll(fd, bytesOf(half));
+      }
       pos += bytes;
     }
     pad(dataStart + offset);
@@ -127,7 +175,11 @@ export interface GgufVocab {
 }
 
 export function ggufVocabMetadata(v: GgufVocab): [string, GgufEntry][] {
-  const arr = (itemType: GgufType, value: ArrayLike<unknown>): GgufEntry => ({ type: GgufType.ARRAY, itemType, value: Array.from(value) as never });
+  const arr = (itemType: GgufType, value: ArrayLike<unknown>): GgufEntry => ({
+    type: GgufType.ARRAY,
+    itemType,
+    value: Array.from(value) as never,
+  });
   const out: [string, GgufEntry][] = [
     ['tokenizer.ggml.model', { type: GgufType.STRING, value: v.model }],
     ['tokenizer.ggml.tokens', arr(GgufType.STRING, v.tokens)],
@@ -136,8 +188,14 @@ export function ggufVocabMetadata(v: GgufVocab): [string, GgufEntry][] {
   if (v.scores) out.push(['tokenizer.ggml.scores', arr(GgufType.FLOAT32, v.scores)]);
   if (v.tokenTypes) out.push(['tokenizer.ggml.token_type', arr(GgufType.INT32, v.tokenTypes)]);
   if (v.merges) out.push(['tokenizer.ggml.merges', arr(GgufType.STRING, v.merges)]);
-  const ids: [string, number | undefined][] = [['bos', v.bosId], ['eos', v.eosId], ['unknown', v.unkId], ['padding', v.padId]];
-  for (const [k, id] of ids) if (id !== undefined) out.push([`tokenizer.ggml.${k}_token_id`, { type: GgufType.UINT32, value: id }]);
+  const ids: [string, number | undefined][] = [
+    ['bos', v.bosId],
+    ['eos', v.eosId],
+    ['unknown', v.unkId],
+    ['padding', v.padId],
+  ];
+  for (const [k, id] of ids)
+    if (id !== undefined) out.push([`tokenizer.ggml.${k}_token_id`, { type: GgufType.UINT32, value: id }]);
   if (v.addBos !== undefined) out.push(['tokenizer.ggml.add_bos_token', { type: GgufType.BOOL, value: v.addBos }]);
   if (v.chatTemplate) out.push(['tokenizer.chat_template', { type: GgufType.STRING, value: v.chatTemplate }]);
   return out;
@@ -151,12 +209,20 @@ export interface WriteGgufModelOptions {
 }
 
 const ggufLayerNames: Record<string, string> = {
-  'input_layernorm.weight': 'attn_norm.weight', 'post_attention_layernorm.weight': 'ffn_norm.weight',
-  'self_attn.q_proj.weight': 'attn_q.weight', 'self_attn.k_proj.weight': 'attn_k.weight', 'self_attn.v_proj.weight': 'attn_v.weight',
-  'self_attn.q_proj.bias': 'attn_q.bias', 'self_attn.k_proj.bias': 'attn_k.bias', 'self_attn.v_proj.bias': 'attn_v.bias',
-  'self_attn.q_norm.weight': 'attn_q_norm.weight', 'self_attn.k_norm.weight': 'attn_k_norm.weight',
+  'input_layernorm.weight': 'attn_norm.weight',
+  'post_attention_layernorm.weight': 'ffn_norm.weight',
+  'self_attn.q_proj.weight': 'attn_q.weight',
+  'self_attn.k_proj.weight': 'attn_k.weight',
+  'self_attn.v_proj.weight': 'attn_v.weight',
+  'self_attn.q_proj.bias': 'attn_q.bias',
+  'self_attn.k_proj.bias': 'attn_k.bias',
+  'self_attn.v_proj.bias': 'attn_v.bias',
+  'self_attn.q_norm.weight': 'attn_q_norm.weight',
+  'self_attn.k_norm.weight': 'attn_k_norm.weight',
   'self_attn.o_proj.weight': 'attn_output.weight',
-  'mlp.gate_proj.weight': 'ffn_gate.weight', 'mlp.up_proj.weight': 'ffn_up.weight', 'mlp.down_proj.weight': 'ffn_down.weight',
+  'mlp.gate_proj.weight': 'ffn_gate.weight',
+  'mlp.up_proj.weight': 'ffn_up.weight',
+  'mlp.down_proj.weight': 'ffn_down.weight',
 };
 
 function ggufName(hf: string): string {

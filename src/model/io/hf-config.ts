@@ -24,7 +24,8 @@ function num(hf: Json, key: string, source: string, fallback?: number): number {
     if (fallback !== undefined) return fallback;
     throw new GrpoError('config', `${source}: config.json has no '${key}'`);
   }
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new GrpoError('config', `${source}: config.json '${key}' must be a number, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    throw new GrpoError('config', `${source}: config.json '${key}' must be a number, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -51,7 +52,11 @@ export function llamaConfigFromHf(hf: Json, source: string, generationConfig: Js
     );
   }
   const arch = architectures[archName as HfArchitecture];
-  if (hf.quantization_config) unsupported(source, `a quantized checkpoint (quantization_config ${JSON.stringify((hf.quantization_config as Json).quant_method ?? '')})`);
+  if (hf.quantization_config)
+    unsupported(
+      source,
+      `a quantized checkpoint (quantization_config ${JSON.stringify((hf.quantization_config as Json).quant_method ?? '')})`,
+    );
   if ((hf.hidden_act ?? 'silu') !== 'silu') unsupported(source, `hidden_act '${String(hf.hidden_act)}' (only silu)`);
   if (hf.attention_bias === true) unsupported(source, 'attention_bias: true (bias on q/k/v/o projections)');
   if (hf.mlp_bias === true) unsupported(source, 'mlp_bias: true');
@@ -59,7 +64,8 @@ export function llamaConfigFromHf(hf: Json, source: string, generationConfig: Js
   const ropeParams = (hf.rope_parameters ?? {}) as Json; // transformers >= 5 moves rope_theta here
   const scaling = (hf.rope_scaling ?? null) as Json | null;
   const ropeType = (scaling?.rope_type ?? scaling?.type ?? ropeParams.rope_type ?? 'default') as string;
-  if (ropeType !== 'default') unsupported(source, `RoPE scaling '${ropeType}' (rope_scaling ${JSON.stringify(scaling ?? ropeParams)})`);
+  if (ropeType !== 'default')
+    unsupported(source, `RoPE scaling '${ropeType}' (rope_scaling ${JSON.stringify(scaling ?? ropeParams)})`);
 
   const dim = num(hf, 'hidden_size', source);
   const nHeads = num(hf, 'num_attention_heads', source);
@@ -88,7 +94,11 @@ export function llamaConfigFromHf(hf: Json, source: string, generationConfig: Js
 
 /** Which transformers class runs a config: decided by its flags (the arch field is only a label). */
 export function hfArchitectureFor(c: LlamaConfig): HfArchitecture {
-  if (c.qkvBias && c.qkNorm) throw new GrpoError('config', 'no Hugging Face architecture has both q/k/v bias and q/k norm; cannot save this config as config.json');
+  if (c.qkvBias && c.qkNorm)
+    throw new GrpoError(
+      'config',
+      'no Hugging Face architecture has both q/k/v bias and q/k norm; cannot save this config as config.json',
+    );
   if (c.qkNorm) return 'Qwen3ForCausalLM';
   if (c.qkvBias) return 'Qwen2ForCausalLM';
   return 'LlamaForCausalLM';
@@ -122,7 +132,8 @@ export function hfConfigFromLlama(c: LlamaConfig, torchDtype: 'float32' | 'bfloa
   };
   if (architecture !== 'Qwen2ForCausalLM') json.attention_bias = false;
   if (architecture === 'LlamaForCausalLM') Object.assign(json, { mlp_bias: false, pretraining_tp: 1 });
-  if (architecture !== 'LlamaForCausalLM') Object.assign(json, { use_sliding_window: false, sliding_window: null, max_window_layers: c.nLayers });
+  if (architecture !== 'LlamaForCausalLM')
+    Object.assign(json, { use_sliding_window: false, sliding_window: null, max_window_layers: c.nLayers });
   if (c.bosTokenId !== undefined) json.bos_token_id = c.bosTokenId;
   if (eos.length) json.eos_token_id = eos.length === 1 ? eos[0] : eos;
   return json;

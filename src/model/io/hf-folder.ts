@@ -35,9 +35,10 @@ export function safetensorsFilesIn(dir: string): string[] {
     if (!weightMap) throw new GrpoError('io', `${index} has no weight_map`);
     return [...new Set(Object.values(weightMap))].sort().map((f) => join(dir, f));
   }
-  const hint = existsSync(join(dir, 'pytorch_model.bin')) || existsSync(join(dir, 'pytorch_model.bin.index.json'))
-    ? '; PyTorch .bin checkpoints are not supported: re-save with save_pretrained(dir, safe_serialization=True)'
-    : '';
+  const hint =
+    existsSync(join(dir, 'pytorch_model.bin')) || existsSync(join(dir, 'pytorch_model.bin.index.json'))
+      ? '; PyTorch .bin checkpoints are not supported: re-save with save_pretrained(dir, safe_serialization=True)'
+      : '';
   throw new GrpoError('io', `${dir}: no model.safetensors or model.safetensors.index.json${hint}`);
 }
 
@@ -47,7 +48,8 @@ const ignoredTensor = (name: string): boolean => name.endsWith('.rotary_emb.inv_
 /** The model config of a Hugging Face folder (config.json, with generation_config.json's token ids). */
 export function readHfConfig(dir: string): LlamaConfig {
   const configPath = join(dir, 'config.json');
-  if (!existsSync(configPath)) throw new GrpoError('io', `${dir} is not a Hugging Face model folder: config.json is missing`);
+  if (!existsSync(configPath))
+    throw new GrpoError('io', `${dir} is not a Hugging Face model folder: config.json is missing`);
   const genPath = join(dir, 'generation_config.json');
   return llamaConfigFromHf(readJson(configPath), configPath, existsSync(genPath) ? readJson(genPath) : {});
 }
@@ -60,7 +62,8 @@ export function readHfModel(dir: string): LoadedModel {
   const config = readHfConfig(dir);
   const weights: WeightMap = new Map();
   for (const file of safetensorsFilesIn(dir)) {
-    if (!existsSync(file)) throw new GrpoError('io', `${dir}: shard ${basename(file)} listed in model.safetensors.index.json is missing`);
+    if (!existsSync(file))
+      throw new GrpoError('io', `${dir}: shard ${basename(file)} listed in model.safetensors.index.json is missing`);
     for (const [name, t] of readSafetensors(file, (n) => !ignoredTensor(n), { lazy: true })) {
       if (weights.has(name)) throw new GrpoError('io', `${dir}: tensor '${name}' appears in more than one shard`);
       weights.set(name, t);
@@ -74,12 +77,23 @@ export function readHfModel(dir: string): LoadedModel {
 
 /** Files that make up a Hugging Face tokenizer (and generation defaults) in a model folder. */
 export const hfTokenizerFiles = [
-  'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'added_tokens.json', 'vocab.json', 'merges.txt',
-  'tokenizer.model', 'chat_template.jinja', 'chat_template.json', 'generation_config.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'added_tokens.json',
+  'vocab.json',
+  'merges.txt',
+  'tokenizer.model',
+  'chat_template.jinja',
+  'chat_template.json',
+  'generation_config.json',
 ];
 
 /** Tokenizer files to put beside the weights: copied from an HF folder/files, or generated (llama2.c .bin, GGUF). */
-function tokenizerFilesFrom(source: string | string[] | Tokenizer): { copy: string[]; generated: Record<string, string> } {
+function tokenizerFilesFrom(source: string | string[] | Tokenizer): {
+  copy: string[];
+  generated: Record<string, string>;
+} {
   if (typeof source === 'object' && !Array.isArray(source)) return { copy: [], generated: hfTokenizerFilesFor(source) };
   const copy: string[] = [];
   let generated: Record<string, string> = {};
@@ -113,7 +127,8 @@ export function writeHfModel(dir: string, model: LoadedModel, opts: WriteHfModel
   checkWeights(config, model.weights, `saving ${dir}`);
   const dtype = opts.dtype ?? 'F32';
   const tokenizerFiles = opts.tokenizer ? tokenizerFilesFrom(opts.tokenizer) : { copy: [], generated: {} };
-  if (existsSync(dir) && opts.overwrite === false) throw new GrpoError('io', `${dir} already exists; pass overwrite: true to replace it`);
+  if (existsSync(dir) && opts.overwrite === false)
+    throw new GrpoError('io', `${dir} already exists; pass overwrite: true to replace it`);
 
   writeDirAtomic(dir, (tmp) => {
     const hfConfig = hfConfigFromLlama(config, dtype === 'F32' ? 'float32' : 'bfloat16');

@@ -39,24 +39,67 @@ function readHeader(fd: number, path: string): Header {
   if (head.readUInt32LE(0) === MAGIC_V1) {
     const version = head.readInt32LE(4);
     if (version !== 1) {
-      throw new GrpoError('io', `${path}: llama2.c format version ${version} (int8-quantized) is not supported; export with version 1 (fp32) or the legacy format`);
+      throw new GrpoError(
+        'io',
+        `${path}: llama2.c format version ${version} (int8-quantized) is not supported; export with version 1 (fp32) or the legacy format`,
+      );
     }
     const p = Array.from({ length: 7 }, (_, i) => head.readInt32LE(8 + 4 * i));
-    return { version: 1, dim: p[0], hiddenDim: p[1], nLayers: p[2], nHeads: p[3], nKvHeads: p[4], vocabSize: p[5], seqLen: p[6], shared: head[36] === 1, dataStart: 256 };
+    return {
+      version: 1,
+      dim: p[0],
+      hiddenDim: p[1],
+      nLayers: p[2],
+      nHeads: p[3],
+      nKvHeads: p[4],
+      vocabSize: p[5],
+      seqLen: p[6],
+      shared: head[36] === 1,
+      dataStart: 256,
+    };
   }
   const p = Array.from({ length: 7 }, (_, i) => head.readInt32LE(4 * i));
-  return { version: 0, dim: p[0], hiddenDim: p[1], nLayers: p[2], nHeads: p[3], nKvHeads: p[4], vocabSize: Math.abs(p[5]), seqLen: p[6], shared: p[5] > 0, dataStart: 28 };
+  return {
+    version: 0,
+    dim: p[0],
+    hiddenDim: p[1],
+    nLayers: p[2],
+    nHeads: p[3],
+    nKvHeads: p[4],
+    vocabSize: Math.abs(p[5]),
+    seqLen: p[6],
+    shared: p[5] > 0,
+    dataStart: 28,
+  };
 }
 
 function configOf(h: Header, path: string): LlamaConfig {
-  const sane = [h.dim, h.hiddenDim, h.nLayers, h.nHeads, h.nKvHeads, h.vocabSize, h.seqLen].every((x) => Number.isInteger(x) && x > 0 && x < 1e7);
+  const sane = [h.dim, h.hiddenDim, h.nLayers, h.nHeads, h.nKvHeads, h.vocabSize, h.seqLen].every(
+    (x) => Number.isInteger(x) && x > 0 && x < 1e7,
+  );
   if (!sane || h.dim % h.nHeads !== 0) {
-    throw new GrpoError('io', `${path} is not a llama2.c model checkpoint (header ${JSON.stringify(h)}); if it is a tokenizer, load it with loadTokenizer`);
+    throw new GrpoError(
+      'io',
+      `${path} is not a llama2.c model checkpoint (header ${JSON.stringify(h)}); if it is a tokenizer, load it with loadTokenizer`,
+    );
   }
   return validateConfig({
-    arch: 'llama', vocabSize: h.vocabSize, dim: h.dim, nLayers: h.nLayers, nHeads: h.nHeads, nKvHeads: h.nKvHeads,
-    headDim: h.dim / h.nHeads, ffnDim: h.hiddenDim, ropeTheta: 10000, normEps: 1e-5, maxSeqLen: h.seqLen,
-    tieEmbeddings: h.shared, qkvBias: false, qkNorm: false, bosTokenId: 1, eosTokenIds: [2],
+    arch: 'llama',
+    vocabSize: h.vocabSize,
+    dim: h.dim,
+    nLayers: h.nLayers,
+    nHeads: h.nHeads,
+    nKvHeads: h.nKvHeads,
+    headDim: h.dim / h.nHeads,
+    ffnDim: h.hiddenDim,
+    ropeTheta: 10000,
+    normEps: 1e-5,
+    maxSeqLen: h.seqLen,
+    tieEmbeddings: h.shared,
+    qkvBias: false,
+    qkNorm: false,
+    bosTokenId: 1,
+    eosTokenIds: [2],
   });
 }
 
@@ -69,18 +112,43 @@ function fileLayout(h: Header, c: LlamaConfig): { kind: string; shape: number[];
   const ffn = [L('w1', [c.ffnDim, c.dim]), L('w2', [c.dim, c.ffnDim]), L('w3', [c.ffnDim, c.dim])];
   const classifier = h.shared ? [] : [G('wcls', [c.vocabSize, c.dim])];
   if (h.version === 1) {
-    return [L('attn_norm', [c.dim]), L('ffn_norm', [c.dim]), G('norm', [c.dim]), G('embed', [c.vocabSize, c.dim]), ...matrices, ...ffn, ...classifier];
+    return [
+      L('attn_norm', [c.dim]),
+      L('ffn_norm', [c.dim]),
+      G('norm', [c.dim]),
+      G('embed', [c.vocabSize, c.dim]),
+      ...matrices,
+      ...ffn,
+      ...classifier,
+    ];
   }
   const freq = [h.seqLen, c.headDim / 2];
-  return [G('embed', [c.vocabSize, c.dim]), L('attn_norm', [c.dim]), ...matrices, L('ffn_norm', [c.dim]), ...ffn, G('norm', [c.dim]),
-    G('freq_cis_real', freq), G('freq_cis_imag', freq), ...classifier];
+  return [
+    G('embed', [c.vocabSize, c.dim]),
+    L('attn_norm', [c.dim]),
+    ...matrices,
+    L('ffn_norm', [c.dim]),
+    ...ffn,
+    G('norm', [c.dim]),
+    G('freq_cis_real', freq),
+    G('freq_cis_imag', freq),
+    ...classifier,
+  ];
 }
 
 const hfName: Record<string, string> = {
-  attn_norm: 'input_layernorm.weight', ffn_norm: 'post_attention_layernorm.weight',
-  wq: 'self_attn.q_proj.weight', wk: 'self_attn.k_proj.weight', wv: 'self_attn.v_proj.weight', wo: 'self_attn.o_proj.weight',
-  w1: 'mlp.gate_proj.weight', w2: 'mlp.down_proj.weight', w3: 'mlp.up_proj.weight',
-  embed: 'model.embed_tokens.weight', norm: 'model.norm.weight', wcls: 'lm_head.weight',
+  attn_norm: 'input_layernorm.weight',
+  ffn_norm: 'post_attention_layernorm.weight',
+  wq: 'self_attn.q_proj.weight',
+  wk: 'self_attn.k_proj.weight',
+  wv: 'self_attn.v_proj.weight',
+  wo: 'self_attn.o_proj.weight',
+  w1: 'mlp.gate_proj.weight',
+  w2: 'mlp.down_proj.weight',
+  w3: 'mlp.up_proj.weight',
+  embed: 'model.embed_tokens.weight',
+  norm: 'model.norm.weight',
+  wcls: 'lm_head.weight',
 };
 
 export function readLlama2cModel(path: string): LoadedModel {
@@ -91,9 +159,15 @@ export function readLlama2cModel(path: string): LoadedModel {
     const h = readHeader(fd, path);
     const config = configOf(h, path);
     const layout = fileLayout(h, config);
-    const floats = layout.reduce((s, b) => s + b.shape.reduce((a, d) => a * d, 1) * (b.perLayer ? config.nLayers : 1), 0);
+    const floats = layout.reduce(
+      (s, b) => s + b.shape.reduce((a, d) => a * d, 1) * (b.perLayer ? config.nLayers : 1),
+      0,
+    );
     if (h.dataStart + 4 * floats !== size) {
-      throw new GrpoError('io', `${path}: a llama2.c v${h.version} checkpoint with header ${JSON.stringify(config)} should be ${h.dataStart + 4 * floats} bytes, but the file is ${size}; it is not a llama2.c model or it is corrupt`);
+      throw new GrpoError(
+        'io',
+        `${path}: a llama2.c v${h.version} checkpoint with header ${JSON.stringify(config)} should be ${h.dataStart + 4 * floats} bytes, but the file is ${size}; it is not a llama2.c model or it is corrupt`,
+      );
     }
     const weights: WeightMap = new Map();
     let pos = h.dataStart;
@@ -104,7 +178,12 @@ export function readLlama2cModel(path: string): LoadedModel {
         pos += t.data.byteLength;
         if (block.kind.startsWith('freq_cis')) continue; // precomputed RoPE tables; the graph computes its own
         const name = block.perLayer ? `model.layers.${l}.${hfName[block.kind]}` : hfName[block.kind];
-        const permuted = block.kind === 'wq' ? interleavedToHalf(t, config.nHeads) : block.kind === 'wk' ? interleavedToHalf(t, config.nKvHeads) : t;
+        const permuted =
+          block.kind === 'wq'
+            ? interleavedToHalf(t, config.nHeads)
+            : block.kind === 'wk'
+              ? interleavedToHalf(t, config.nKvHeads)
+              : t;
         weights.set(name, permuted);
       }
     }

@@ -14,7 +14,10 @@ export function modelFormatOf(path: string): ModelFormat {
   if (statSync(path).isDirectory()) return 'hf';
   if (/\.gguf$/i.test(path)) return 'gguf';
   if (/\.bin$/i.test(path)) return 'llama2c';
-  throw new GrpoError('io', `cannot tell the format of ${path}: pass a Hugging Face model folder, a .gguf file or a llama2.c .bin file`);
+  throw new GrpoError(
+    'io',
+    `cannot tell the format of ${path}: pass a Hugging Face model folder, a .gguf file or a llama2.c .bin file`,
+  );
 }
 
 /** Load config + float32 weights in Hugging Face naming and layout from any supported format. */

@@ -27,15 +27,34 @@ export interface PeftAdapter {
 export function peftConfig(lora: LoraAdapters, baseModel?: string): Record<string, unknown> {
   const s = lora.settings;
   return {
-    peft_type: 'LORA', task_type: 'CAUSAL_LM', base_model_name_or_path: baseModel ?? null, revision: null,
-    r: s.r, lora_alpha: s.alpha, lora_dropout: s.dropout, target_modules: s.targetModules, use_rslora: s.useRslora,
-    bias: 'none', fan_in_fan_out: false, init_lora_weights: true, inference_mode: true, modules_to_save: null,
-    layers_to_transform: null, layers_pattern: null, rank_pattern: {}, alpha_pattern: {}, use_dora: false,
+    peft_type: 'LORA',
+    task_type: 'CAUSAL_LM',
+    base_model_name_or_path: baseModel ?? null,
+    revision: null,
+    r: s.r,
+    lora_alpha: s.alpha,
+    lora_dropout: s.dropout,
+    target_modules: s.targetModules,
+    use_rslora: s.useRslora,
+    bias: 'none',
+    fan_in_fan_out: false,
+    init_lora_weights: true,
+    inference_mode: true,
+    modules_to_save: null,
+    layers_to_transform: null,
+    layers_pattern: null,
+    rank_pattern: {},
+    alpha_pattern: {},
+    use_dora: false,
   };
 }
 
 /** Write `lora` as a PEFT folder (atomically); `extra` files (tokenizer, value head) go beside it. */
-export function writePeftAdapter(dir: string, lora: LoraAdapters, opts: { baseModel?: string; extra?: (tmp: string) => void } = {}): void {
+export function writePeftAdapter(
+  dir: string,
+  lora: LoraAdapters,
+  opts: { baseModel?: string; extra?: (tmp: string) => void } = {},
+): void {
   writeDirAtomic(dir, (tmp) => {
     writeFileSync(join(tmp, ADAPTER_CONFIG), JSON.stringify(peftConfig(lora, opts.baseModel), null, 2) + '\n');
     writeSafetensors(join(tmp, ADAPTER_WEIGHTS), lora.save());
@@ -49,32 +68,55 @@ export function isPeftAdapter(dir: string): boolean {
 
 export function readPeftAdapter(dir: string): PeftAdapter {
   const configPath = join(dir, ADAPTER_CONFIG);
-  if (!existsSync(configPath)) throw new GrpoError('io', `${dir} is not a PEFT adapter folder: ${ADAPTER_CONFIG} is missing`);
+  if (!existsSync(configPath))
+    throw new GrpoError('io', `${dir} is not a PEFT adapter folder: ${ADAPTER_CONFIG} is missing`);
   let c: Record<string, unknown>;
   try {
     c = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
   } catch (e) {
     throw new GrpoError('io', `cannot read ${configPath}: ${(e as Error).message}`);
   }
-  const refuse = (why: string) => { throw new GrpoError('io', `${configPath}: ${why}; grpo-ts loads plain LoRA adapters on the Llama-family projections`); };
+  const refuse = (why: string) => {
+    throw new GrpoError(
+      'io',
+      `${configPath}: ${why}; grpo-ts loads plain LoRA adapters on the Llama-family projections`,
+    );
+  };
   if (c.peft_type !== 'LORA') refuse(`peft_type is ${String(c.peft_type)}, not LORA`);
   if (c.use_dora) refuse('use_dora is true (DoRA)');
   if (c.bias !== undefined && c.bias !== 'none') refuse(`bias is '${String(c.bias)}'`);
-  if (Array.isArray(c.modules_to_save) && c.modules_to_save.length) refuse(`modules_to_save lists ${c.modules_to_save.join(', ')}`);
-  for (const k of ['rank_pattern', 'alpha_pattern']) if (c[k] && Object.keys(c[k] as object).length) refuse(`${k} is not empty`);
+  if (Array.isArray(c.modules_to_save) && c.modules_to_save.length)
+    refuse(`modules_to_save lists ${c.modules_to_save.join(', ')}`);
+  for (const k of ['rank_pattern', 'alpha_pattern'])
+    if (c[k] && Object.keys(c[k] as object).length) refuse(`${k} is not empty`);
   if (c.layers_to_transform !== undefined && c.layers_to_transform !== null) refuse('layers_to_transform is set');
   if (c.fan_in_fan_out) refuse('fan_in_fan_out is true');
   let targets = c.target_modules;
   // a string is a regex PEFT full-matches against module paths such as model.layers.0.self_attn.q_proj
   if (typeof targets === 'string') {
     const re = new RegExp(`^(?:${targets})$`);
-    targets = LORA_TARGETS.filter((m) => re.test(`model.layers.0.${m.endsWith('_proj') && ['gate_proj', 'up_proj', 'down_proj'].includes(m) ? 'mlp' : 'self_attn'}.${m}`) || re.test(m));
+    targets = LORA_TARGETS.filter(
+      (m) =>
+        re.test(
+          `model.layers.0.${m.endsWith('_proj') && ['gate_proj', 'up_proj', 'down_proj'].includes(m) ? 'mlp' : 'self_attn'}.${m}`,
+        ) || re.test(m),
+    );
   }
   if (!Array.isArray(targets) || targets.length === 0) refuse('target_modules names no Llama projection');
   const weights = join(dir, ADAPTER_WEIGHTS);
-  if (!existsSync(weights)) throw new GrpoError('io', `${dir}: ${ADAPTER_WEIGHTS} is missing (PEFT .bin adapters are not read: re-save with safe_serialization=True)`);
+  if (!existsSync(weights))
+    throw new GrpoError(
+      'io',
+      `${dir}: ${ADAPTER_WEIGHTS} is missing (PEFT .bin adapters are not read: re-save with safe_serialization=True)`,
+    );
   return {
-    options: { r: Number(c.r), alpha: Number(c.lora_alpha), dropout: Number(c.lora_dropout ?? 0), targetModules: targets as string[], useRslora: !!c.use_rslora },
+    options: {
+      r: Number(c.r),
+      alpha: Number(c.lora_alpha),
+      dropout: Number(c.lora_dropout ?? 0),
+      targetModules: targets as string[],
+      useRslora: !!c.use_rslora,
+    },
     tensors: readSafetensors(weights),
     baseModel: typeof c.base_model_name_or_path === 'string' ? c.base_model_name_or_path : undefined,
   };

@@ -1,6 +1,14 @@
 import { GrpoError } from '../../errors.ts';
 import { hostTensor, lazyHostTensor, numel, type HostTensor, type WeightMap } from '../host-tensor.ts';
-import { assertLittleEndianHost, bytesOf, fileSize, readExact, withOpenFile, writeAll, streamFileAtomic } from './binary-file.ts';
+import {
+  assertLittleEndianHost,
+  bytesOf,
+  fileSize,
+  readExact,
+  withOpenFile,
+  writeAll,
+  streamFileAtomic,
+} from './binary-file.ts';
 import { bf16ToF32, f16ToF32, f32ToBf16 } from './float-convert.ts';
 
 /**
@@ -25,7 +33,20 @@ export interface SafetensorsHeader {
   dataStart: number;
 }
 
-const BYTES_PER_ELEMENT: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1, F8_E4M3: 1, F8_E5M2: 1 };
+const BYTES_PER_ELEMENT: Record<string, number> = {
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  F64: 8,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
+};
 
 export function readSafetensorsHeader(path: string): SafetensorsHeader {
   const size = fileSize(path);
@@ -34,7 +55,10 @@ export function readSafetensorsHeader(path: string): SafetensorsHeader {
     readExact(fd, lenBytes, 0, path);
     const headerLen = Number(Buffer.from(lenBytes).readBigUInt64LE(0));
     if (headerLen <= 0 || 8 + headerLen > size || headerLen > 512 * 1024 * 1024) {
-      throw new GrpoError('io', `${path}: not a safetensors file (header length ${headerLen} does not fit a ${size}-byte file)`);
+      throw new GrpoError(
+        'io',
+        `${path}: not a safetensors file (header length ${headerLen} does not fit a ${size}-byte file)`,
+      );
     }
     const headerBytes = new Uint8Array(headerLen);
     readExact(fd, headerBytes, 8, path);
@@ -59,10 +83,16 @@ export function readSafetensorsHeader(path: string): SafetensorsHeader {
       const [begin, end] = e.data_offsets;
       const width = BYTES_PER_ELEMENT[e.dtype];
       if (width !== undefined && end - begin !== numel(e.shape) * width) {
-        throw new GrpoError('io', `${path}: tensor '${name}' has ${end - begin} bytes but ${e.dtype} [${e.shape.join(', ')}] needs ${numel(e.shape) * width}`);
+        throw new GrpoError(
+          'io',
+          `${path}: tensor '${name}' has ${end - begin} bytes but ${e.dtype} [${e.shape.join(', ')}] needs ${numel(e.shape) * width}`,
+        );
       }
       if (begin < 0 || end < begin || dataStart + end > size) {
-        throw new GrpoError('io', `${path}: tensor '${name}' data [${begin}, ${end}) lies outside the file; the file is truncated`);
+        throw new GrpoError(
+          'io',
+          `${path}: tensor '${name}' data [${begin}, ${end}) lies outside the file; the file is truncated`,
+        );
       }
       entries.set(name, { dtype: e.dtype, shape: e.shape, dataOffsets: [begin, end] });
     }
@@ -102,18 +132,30 @@ export interface ReadSafetensorsOptions {
 }
 
 /** Read the tensors of one safetensors file (all, or those `want` accepts) as float32 host tensors. */
-export function readSafetensors(path: string, want: (name: string) => boolean = () => true, opts: ReadSafetensorsOptions = {}): WeightMap {
+export function readSafetensors(
+  path: string,
+  want: (name: string) => boolean = () => true,
+  opts: ReadSafetensorsOptions = {},
+): WeightMap {
   assertLittleEndianHost();
   const header = readSafetensorsHeader(path);
   const out: WeightMap = new Map();
   for (const [name, e] of header.entries) {
     if (!want(name)) continue;
-    if (!(readableSafetensorsDtypes as readonly string[]).includes(e.dtype)) throw unsupportedDtype(path, name, e.dtype);
-    if (opts.lazy) out.set(name, lazyHostTensor([...e.shape], () => withOpenFile(path, 'r', (fd) => readEntry(fd, path, name, e, header.dataStart))));
+    if (!(readableSafetensorsDtypes as readonly string[]).includes(e.dtype))
+      throw unsupportedDtype(path, name, e.dtype);
+    if (opts.lazy)
+      out.set(
+        name,
+        lazyHostTensor([...e.shape], () =>
+          withOpenFile(path, 'r', (fd) => readEntry(fd, path, name, e, header.dataStart)),
+        ),
+      );
   }
   if (opts.lazy) return out;
   withOpenFile(path, 'r', (fd) => {
-    for (const [name, e] of header.entries) if (want(name)) out.set(name, hostTensor([...e.shape], readEntry(fd, path, name, e, header.dataStart)));
+    for (const [name, e] of header.entries)
+      if (want(name)) out.set(name, hostTensor([...e.shape], readEntry(fd, path, name, e, header.dataStart)));
   });
   return out;
 }
@@ -128,7 +170,11 @@ export interface WriteSafetensorsOptions {
  * Write tensors (in the given order) to one safetensors file, atomically. Each tensor's `data` is read once, when
  * its bytes are written: lazy tensors (read from the device on access) stream through one at a time.
  */
-export function writeSafetensors(path: string, tensors: Iterable<[string, HostTensor]>, opts: WriteSafetensorsOptions = {}): void {
+export function writeSafetensors(
+  path: string,
+  tensors: Iterable<[string, HostTensor]>,
+  opts: WriteSafetensorsOptions = {},
+): void {
   assertLittleEndianHost();
   const dtype = opts.dtype ?? 'F32';
   const width = dtype === 'F32' ? 4 : 2;
@@ -152,7 +198,8 @@ export function writeSafetensors(path: string, tensors: Iterable<[string, HostTe
     writeAll(fd, headerBytes);
     for (const [name, t] of list) {
       const data = t.data;
-      if (data.length !== numel(t.shape)) throw new GrpoError('shape', `tensor '${name}' has ${data.length} elements but shape [${t.shape.join(', ')}]`);
+      if (data.length !== numel(t.shape))
+        throw new GrpoError('shape', `tensor '${name}' has ${data.length} elements but shape [${t.shape.join(', ')}]`);
       if (dtype === 'F32') {
         writeAll(fd, bytesOf(data));
       } else {

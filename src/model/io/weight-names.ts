@@ -55,7 +55,8 @@ export function checkWeights(c: LlamaConfig, weights: WeightMap, source: string)
   }
   const problems: string[] = [];
   if (missing.length) problems.push(`missing ${listSome(missing)}`);
-  if (unexpected.length) problems.push(`unexpected ${listSome(unexpected)} (a feature this Llama/Qwen2/Qwen3 graph does not have)`);
+  if (unexpected.length)
+    problems.push(`unexpected ${listSome(unexpected)} (a feature this Llama/Qwen2/Qwen3 graph does not have)`);
   if (misshaped.length) problems.push(listSome(misshaped));
   if (problems.length) throw new GrpoError('io', `${source}: weights do not match the config: ${problems.join('; ')}`);
 }

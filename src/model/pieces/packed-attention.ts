@@ -40,20 +40,35 @@ export interface PackedLayout {
 }
 
 /** q [hd, H, N], k [hd, Hkv, N] (after RoPE), v [hd·Hkv, N] → attention output [hd·H, N]. */
-export function packedAttention(tape: Tape, q: Tensor, k: Tensor, v: Tensor, layout: PackedLayout, c: LlamaConfig): Tensor {
+export function packedAttention(
+  tape: Tape,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  layout: PackedLayout,
+  c: LlamaConfig,
+): Tensor {
   const o = tape.o;
-  const hd = c.headDim, H = c.nHeads, Hkv = c.nKvHeads, rep = H / Hkv, N = q.ne[2];
+  const hd = c.headDim,
+    H = c.nHeads,
+    Hkv = c.nKvHeads,
+    rep = H / Hkv,
+    N = q.ne[2];
   const scale = 1 / Math.sqrt(hd);
-  const qFlat = o.reshape(q, [hd * H, N]), kFlat = o.reshape(k, [hd * Hkv, N]);
+  const qFlat = o.reshape(q, [hd * H, N]),
+    kFlat = o.reshape(k, [hd * Hkv, N]);
   // token-major [hd·X, R·C] → [hd, C, X, R]: one block's positions contiguous per head
-  const byPosition = (t: Tensor, X: number, C: number, R: number) => o.cont(o.permute(o.reshape(t, [hd, X, C, R]), [0, 2, 1, 3]));
+  const byPosition = (t: Tensor, X: number, C: number, R: number) =>
+    o.cont(o.permute(o.reshape(t, [hd, X, C, R]), [0, 2, 1, 3]));
   // and back: [hd, C, X, R] → [hd·X, R·C]
-  const byHead = (t: Tensor, X: number, C: number, R: number) => o.reshape(o.cont(o.permute(o.reshape(t, [hd, C, X, R]), [0, 2, 1, 3])), [hd * X, R * C]);
+  const byHead = (t: Tensor, X: number, C: number, R: number) =>
+    o.reshape(o.cont(o.permute(o.reshape(t, [hd, C, X, R]), [0, 2, 1, 3])), [hd * X, R * C]);
   // one gather per layer for all families (each family reads its columns): few temporaries between kept tensors
   const qAll = o.getRows(qFlat, layout.queryIndex); // [hd·H, Σ R·Cq]
   const kAll = o.getRows(kFlat, layout.keyIndex); // [hd·Hkv, Σ R·Ck]
   const vAll = o.getRows(v, layout.keyIndex);
-  let q0 = 0, k0 = 0;
+  let q0 = 0,
+    k0 = 0;
   const parts = layout.families.map((f, i) => {
     const { rows: R, queries: Cq, keys: Ck } = f;
     const qh = o.reshape(byPosition(o.columns(qAll, q0, R * Cq), H, Cq, R), [hd, Cq * rep, Hkv, R]);
@@ -67,14 +82,19 @@ export function packedAttention(tape: Tape, q: Tensor, k: Tensor, v: Tensor, lay
     const ctx = o.matmul(vt, probs); // [hd, Cq·rep, Hkv, R] = [hd, Cq, H, R]
     return { f, qh, kh, vr, probs, out: byHead(ctx, H, Cq, R) };
   });
-  const outAll = concatColumns(o, parts.map((p) => p.out));
+  const outAll = concatColumns(
+    o,
+    parts.map((p) => p.out),
+  );
   const out = o.getRows(outAll, layout.outIndex); // [hd·H, N]
 
   tape.record(out, [q, k, v], [], () => {
     const dout = tape.grad(out);
     if (!dout) return;
     const doutAll = o.getRowsBack(dout.isContiguous ? dout : o.cont(dout), layout.outIndex, outAll);
-    const dq: Tensor[] = [], dk: Tensor[] = [], dv: Tensor[] = [];
+    const dq: Tensor[] = [],
+      dk: Tensor[] = [],
+      dv: Tensor[] = [];
     let col = 0;
     for (const { f, qh, kh, vr, probs } of parts) {
       const { rows: R, queries: Cq, keys: Ck } = f;
@@ -90,8 +110,10 @@ export function packedAttention(tape: Tape, q: Tensor, k: Tensor, v: Tensor, lay
     }
     // scatter-add every slot's gradient onto its flat token (ggml get_rows_back sums repeated indices)
     if (dv.length) tape.addGrad(v, o.getRowsBack(concatColumns(o, dv), layout.keyIndex, v));
-    if (dq.length) tape.addGrad(q, o.reshape(o.getRowsBack(concatColumns(o, dq), layout.queryIndex, qFlat), [hd, H, N]));
-    if (dk.length) tape.addGrad(k, o.reshape(o.getRowsBack(concatColumns(o, dk), layout.keyIndex, kFlat), [hd, Hkv, N]));
+    if (dq.length)
+      tape.addGrad(q, o.reshape(o.getRowsBack(concatColumns(o, dq), layout.queryIndex, qFlat), [hd, H, N]));
+    if (dk.length)
+      tape.addGrad(k, o.reshape(o.getRowsBack(concatColumns(o, dk), layout.keyIndex, kFlat), [hd, Hkv, N]));
   });
   return out;
 }
@@ -101,7 +123,8 @@ function concatColumns(o: Ops, parts: Tensor[]): Tensor {
   let level = parts;
   while (level.length > 1) {
     const next: Tensor[] = [];
-    for (let i = 0; i < level.length; i += 2) next.push(i + 1 < level.length ? o.concat(level[i], level[i + 1], 1) : level[i]);
+    for (let i = 0; i < level.length; i += 2)
+      next.push(i + 1 < level.length ? o.concat(level[i], level[i + 1], 1) : level[i]);
     level = next;
   }
   return level[0];

@@ -21,7 +21,11 @@ export class Projection {
   /** token-major copies of activations, shared by the weight gradients that read the same tensor */
   private readonly tokenMajor = new Map<bigint, Tensor>();
 
-  constructor(readonly copies: WeightCopies, private readonly lora: LoraAdapters | null = null, private readonly dropoutMask: DropoutMask | null = null) {}
+  constructor(
+    readonly copies: WeightCopies,
+    private readonly lora: LoraAdapters | null = null,
+    private readonly dropoutMask: DropoutMask | null = null,
+  ) {}
 
   /** y = W·x (+ b) (+ adapter), x [in, N] → [out, N], with its backward recorded on the tape. */
   apply(tape: Tape, x: Tensor, w: Tensor, bias?: Tensor): Tensor {
@@ -76,9 +80,13 @@ export class Projection {
 
   /** The input gradient through output features [from, from + dy.ne[0]) of W only. */
   inputGradientSlice(tape: Tape, w: Tensor, dy: Tensor, from: number): Tensor {
-    const t = this.copies.transposed(w), n = dy.ne[0];
+    const t = this.copies.transposed(w),
+      n = dy.ne[0];
     // rows of the transposed copy are W's output features: a strided view of n of them per input feature
-    return tape.o.matmul(tape.o.view(t, [n, t.ne[1], 1, 1], [t.nb[1], t.nb[1] * t.ne[1], t.nb[1] * t.ne[1]], rowBytes(t.dtype, from)), dy);
+    return tape.o.matmul(
+      tape.o.view(t, [n, t.ne[1], 1, 1], [t.nb[1], t.nb[1] * t.ne[1], t.nb[1] * t.ne[1]], rowBytes(t.dtype, from)),
+      dy,
+    );
   }
 
   /** dW [in, out] = Σ_n x_n ⊗ dy_n, as one mul_mat over token-major rows */

@@ -77,12 +77,24 @@ export function vocabChunks(vocab: number, N: number, elements = VOCAB_CHUNK_ELE
   return chunks(vocab, N, elements);
 }
 
-export function tokenLogProbs(tape: Tape, proj: Projection, lmHead: Tensor, hidden: Tensor, targets: HeadTargets, opts: HeadOptions): HeadOutputs {
+export function tokenLogProbs(
+  tape: Tape,
+  proj: Projection,
+  lmHead: Tensor,
+  hidden: Tensor,
+  targets: HeadTargets,
+  opts: HeadOptions,
+): HeadOutputs {
   const o = tape.o;
-  const V = lmHead.ne[1], N = hidden.ne[1], tau = opts.temperature;
+  const V = lmHead.ne[1],
+    N = hidden.ne[1],
+    tau = opts.temperature;
   const keepType = proj.copies.precision;
   const keep = tape.recording && V * N * (keepType === 'f32' ? 4 : 2) <= (opts.keepBytes ?? 0);
-  const logpParts: Tensor[] = [], entropyParts: Tensor[] = [], lseParts: Tensor[] = [], kept: Tensor[] = [];
+  const logpParts: Tensor[] = [],
+    entropyParts: Tensor[] = [],
+    lseParts: Tensor[] = [],
+    kept: Tensor[] = [];
   const forwardChunks = tokenChunks(N, V, opts.chunkElements);
   for (const [n0, n] of forwardChunks) {
     const z = proj.productSlice(tape, lmHead, o.columns(hidden, n0, n), 0, V);
@@ -92,9 +104,13 @@ export function tokenLogProbs(tape: Tape, proj: Projection, lmHead: Tensor, hidd
     const logp = o.log(o.getRows(o.reshape(p, [1, V * n]), at));
     // expanded chunk by chunk, so each chunk's [vocab × n] tensors are dead before the next chunk's
     tape.graph.expand(logpParts[logpParts.push(logp) - 1]);
-    if (opts.entropy) tape.graph.expand(entropyParts[entropyParts.push(o.scale(o.sumRows(o.mul(p, o.log(o.scaleBias(p, 1, 1e-30)))), -1)) - 1]);
+    if (opts.entropy)
+      tape.graph.expand(
+        entropyParts[entropyParts.push(o.scale(o.sumRows(o.mul(p, o.log(o.scaleBias(p, 1, 1e-30)))), -1)) - 1],
+      );
     if (keep) tape.graph.expand(kept[kept.push(keepType === 'f32' ? p : o.cast(p, keepType)) - 1]);
-    else if (tape.recording) tape.graph.expand(lseParts[lseParts.push(o.sub(o.getRows(o.reshape(zs, [1, V * n]), at), logp)) - 1]);
+    else if (tape.recording)
+      tape.graph.expand(lseParts[lseParts.push(o.sub(o.getRows(o.reshape(zs, [1, V * n]), at), logp)) - 1]);
   }
   const logp = concatAll(o, logpParts, 1);
   const entropy = opts.entropy ? concatAll(o, entropyParts, 1) : undefined;
@@ -102,10 +118,14 @@ export function tokenLogProbs(tape: Tape, proj: Projection, lmHead: Tensor, hidd
   const lse = keep ? null : concatAll(o, lseParts, 1);
 
   tape.record(entropy ? [logp, entropy] : [logp], [hidden], [lmHead], () => {
-    const g = tape.grad(logp), e = entropy ? tape.grad(entropy) : null;
+    const g = tape.grad(logp),
+      e = entropy ? tape.grad(entropy) : null;
     if (!g && !e) return;
     let dHidden: Tensor | null = null;
-    const addHidden = (d: Tensor) => { dHidden = dHidden ? o.add(dHidden, d) : d; tape.graph.expand(dHidden); };
+    const addHidden = (d: Tensor) => {
+      dHidden = dHidden ? o.add(dHidden, d) : d;
+      tape.graph.expand(dHidden);
+    };
     // dz = −p ⊙ (g + e ⊙ (log p + H)) / τ, without the one-hot part
     const dlogits = (p: Tensor, s: () => Tensor, gc: Tensor | null, ec: Tensor | null, h: Tensor | null) => {
       const inner = ec ? (gc ? o.add(o.mul(o.add(s(), h!), ec), gc) : o.mul(o.add(s(), h!), ec)) : gc!;
@@ -116,7 +136,13 @@ export function tokenLogProbs(tape: Tape, proj: Projection, lmHead: Tensor, hidd
       const columns = (t: Tensor | null, n0: number, n: number) => (t ? o.columns(t, n0, n) : null);
       forwardChunks.forEach(([n0, n], i) => {
         const p = keepType === 'f32' ? kept[i] : o.cast(kept[i], 'f32');
-        const dz = dlogits(p, () => o.log(o.scaleBias(p, 1, 1e-30)), columns(g, n0, n), columns(e, n0, n), columns(entropy ?? null, n0, n)); // [V, n]
+        const dz = dlogits(
+          p,
+          () => o.log(o.scaleBias(p, 1, 1e-30)),
+          columns(g, n0, n),
+          columns(e, n0, n),
+          columns(entropy ?? null, n0, n),
+        ); // [V, n]
         if (tape.wants(lmHead)) tape.addParamGrad(lmHead, proj.weightGradient(tape, o.columns(hidden, n0, n), dz));
         if (tape.needs(hidden)) tape.graph.expand(dParts[dParts.push(proj.inputGradient(tape, lmHead, dz)) - 1]);
       });
@@ -144,7 +170,8 @@ export function tokenLogProbs(tape: Tape, proj: Projection, lmHead: Tensor, hidd
 /** Targets [N] → the chunk-local flat indices of HeadTargets.flat. */
 export function flatTargets(targets: Int32Array, vocab: number, elements = VOCAB_CHUNK_ELEMENTS): Int32Array {
   const flat = new Int32Array(targets.length);
-  for (const [n0, n] of tokenChunks(targets.length, vocab, elements)) for (let i = 0; i < n; i++) flat[n0 + i] = i * vocab + targets[n0 + i];
+  for (const [n0, n] of tokenChunks(targets.length, vocab, elements))
+    for (let i = 0; i < n; i++) flat[n0 + i] = i * vocab + targets[n0 + i];
   return flat;
 }
 
@@ -166,7 +193,8 @@ function concatAll(o: Ops, parts: Tensor[], dim: number): Tensor {
   let level = parts;
   while (level.length > 1) {
     const next: Tensor[] = [];
-    for (let i = 0; i < level.length; i += 2) next.push(i + 1 < level.length ? o.concat(level[i], level[i + 1], dim) : level[i]);
+    for (let i = 0; i < level.length; i += 2)
+      next.push(i + 1 < level.length ? o.concat(level[i], level[i + 1], dim) : level[i]);
     level = next;
   }
   return level[0];

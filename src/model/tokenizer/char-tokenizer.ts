@@ -33,13 +33,16 @@ function checkVocabulary(v: CharVocabulary): void {
   if (chars.length === 0) throw new GrpoError('tokenizer', 'a character vocabulary needs at least one character');
   const seen = new Set<string>();
   for (const c of chars) {
-    if (seen.has(c)) throw new GrpoError('tokenizer', `character ${JSON.stringify(c)} is listed twice in the character vocabulary`);
+    if (seen.has(c))
+      throw new GrpoError('tokenizer', `character ${JSON.stringify(c)} is listed twice in the character vocabulary`);
     seen.add(c);
   }
   const control = Object.values(CHAR_CONTROL_TOKENS) as string[];
   for (const t of v.tags ?? []) {
-    if ([...t].length < 2) throw new GrpoError('tokenizer', `tag ${JSON.stringify(t)} is a single character; list it in chars instead`);
-    if (control.includes(t) || seen.has(t)) throw new GrpoError('tokenizer', `tag ${JSON.stringify(t)} is listed twice or collides with a control token`);
+    if ([...t].length < 2)
+      throw new GrpoError('tokenizer', `tag ${JSON.stringify(t)} is a single character; list it in chars instead`);
+    if (control.includes(t) || seen.has(t))
+      throw new GrpoError('tokenizer', `tag ${JSON.stringify(t)} is listed twice or collides with a control token`);
     seen.add(t);
   }
 }
@@ -54,11 +57,19 @@ export function charTokenizerFiles(v: CharVocabulary): { tokenizerJson: Json; to
   checkVocabulary(v);
   const tokens = charVocabularyTokens(v);
   const vocab: Record<string, number> = {};
-  tokens.forEach((t, id) => { vocab[t] = id; });
+  tokens.forEach((t, id) => {
+    vocab[t] = id;
+  });
   const control = new Set<string>(Object.values(CHAR_CONTROL_TOKENS));
   const nAdded = control.size + (v.tags?.length ?? 0);
   const added = tokens.slice(0, nAdded).map((content, id) => ({
-    id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: control.has(content),
+    id,
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: control.has(content),
   }));
   const { bos, eos, pad, unk } = CHAR_CONTROL_TOKENS;
   const tokenizerJson: Json = {
@@ -72,19 +83,39 @@ export function charTokenizerFiles(v: CharVocabulary): { tokenizerJson: Json; to
     post_processor: {
       type: 'TemplateProcessing',
       single: [{ SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-      pair: [{ SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: bos, type_id: 1 } }, { Sequence: { id: 'B', type_id: 1 } }],
+      pair: [
+        { SpecialToken: { id: bos, type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: bos, type_id: 1 } },
+        { Sequence: { id: 'B', type_id: 1 } },
+      ],
       special_tokens: { [bos]: { id: bos, ids: [vocab[bos]], tokens: [bos] } },
     },
     // Fuse joins the pieces without separators (the default decoder would put spaces between them)
     decoder: { type: 'Fuse' },
     model: {
-      type: 'BPE', dropout: null, unk_token: unk, continuing_subword_prefix: null, end_of_word_suffix: null,
-      fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges: [],
+      type: 'BPE',
+      dropout: null,
+      unk_token: unk,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab,
+      merges: [],
     },
   };
   const tokenizerConfig: Json = {
-    tokenizer_class: 'PreTrainedTokenizerFast', bos_token: bos, eos_token: eos, pad_token: pad, unk_token: unk,
-    add_bos_token: true, add_eos_token: false, clean_up_tokenization_spaces: false, model_max_length: 1000000000000000,
+    tokenizer_class: 'PreTrainedTokenizerFast',
+    bos_token: bos,
+    eos_token: eos,
+    pad_token: pad,
+    unk_token: unk,
+    add_bos_token: true,
+    add_eos_token: false,
+    clean_up_tokenization_spaces: false,
+    model_max_length: 1000000000000000,
   };
   return { tokenizerJson, tokenizerConfig };
 }
@@ -103,7 +134,10 @@ export function encodeStrict(tokenizer: Tokenizer, text: string, opts: { addBos?
   const unk = tokenizer.tokenToId(CHAR_CONTROL_TOKENS.unk);
   if (unk !== undefined && ids.includes(unk) && !text.includes(CHAR_CONTROL_TOKENS.unk)) {
     const bad = [...text].find((c) => tokenizer.tokenToId(c) === undefined);
-    throw new GrpoError('tokenizer', `text ${JSON.stringify(text.slice(0, 60))} has character ${JSON.stringify(bad)}, which is not in the character vocabulary; add it to chars`);
+    throw new GrpoError(
+      'tokenizer',
+      `text ${JSON.stringify(text.slice(0, 60))} has character ${JSON.stringify(bad)}, which is not in the character vocabulary; add it to chars`,
+    );
   }
   return ids;
 }

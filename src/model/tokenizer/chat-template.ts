@@ -11,7 +11,10 @@ import type { ChatMessage, ChatTemplateOptions } from './tokenizer.ts';
 export class ChatTemplate {
   private readonly template: Template;
 
-  constructor(readonly source: string, private readonly specialTokenStrings: Record<string, string | null> = {}) {
+  constructor(
+    readonly source: string,
+    private readonly specialTokenStrings: Record<string, string | null> = {},
+  ) {
     try {
       this.template = new Template(source);
     } catch (e) {

@@ -12,7 +12,10 @@ import type { GgufVocab } from '../io/gguf-writer.ts';
 import { GrpoError } from '../../errors.ts';
 
 /** llama.cpp token types */
-const NORMAL = 1, CONTROL = 3, USER_DEFINED = 4, UNUSED = 5;
+const NORMAL = 1,
+  CONTROL = 3,
+  USER_DEFINED = 4,
+  UNUSED = 5;
 
 /** The llama.cpp pre-tokenizer name of a byte-level split regex (convert_hf_to_gguf.py identifies it by hash). */
 function preTokenizerName(json: Record<string, unknown>): string {
@@ -24,14 +27,24 @@ function preTokenizerName(json: Record<string, unknown>): string {
 
 export function ggufVocabFor(tok: Tokenizer, modelVocabSize: number): GgufVocab {
   if (tok instanceof SentencePieceBpeTokenizer) return tok.toGgufVocab();
-  if (!(tok instanceof HfTokenizer)) throw new GrpoError('tokenizer', `cannot write a ${tok.kind} tokenizer into a GGUF`);
+  if (!(tok instanceof HfTokenizer))
+    throw new GrpoError('tokenizer', `cannot write a ${tok.kind} tokenizer into a GGUF`);
   const json = tok.files.tokenizerJson;
-  const model = json.model as { type?: string; vocab?: Record<string, number>; merges?: (string | [string, string])[] } | undefined;
-  if (model?.type !== 'BPE' || !model.vocab) throw new GrpoError('tokenizer', `cannot write a ${model?.type ?? 'unknown'} tokenizer.json model into a GGUF; byte-level BPE and SentencePiece are supported`);
+  const model = json.model as
+    | { type?: string; vocab?: Record<string, number>; merges?: (string | [string, string])[] }
+    | undefined;
+  if (model?.type !== 'BPE' || !model.vocab)
+    throw new GrpoError(
+      'tokenizer',
+      `cannot write a ${model?.type ?? 'unknown'} tokenizer.json model into a GGUF; byte-level BPE and SentencePiece are supported`,
+    );
   const size = Math.max(modelVocabSize, tok.vocabSize);
   const tokens: string[] = new Array(size);
   const types = new Int32Array(size).fill(UNUSED);
-  for (const [t, id] of Object.entries(model.vocab)) { tokens[id] = t; types[id] = NORMAL; }
+  for (const [t, id] of Object.entries(model.vocab)) {
+    tokens[id] = t;
+    types[id] = NORMAL;
+  }
   for (const a of (json.added_tokens ?? []) as { id: number; content: string; special?: boolean }[]) {
     tokens[a.id] = a.content;
     types[a.id] = a.special ? CONTROL : USER_DEFINED;

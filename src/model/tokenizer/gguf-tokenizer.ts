@@ -18,31 +18,46 @@ function optionalId(file: GgufFile, key: string): number | undefined {
 
 function strings(file: GgufFile, key: string): string[] {
   const v = ggufGet(file, key);
-  if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) throw new GrpoError('tokenizer', `${file.path}: GGUF metadata '${key}' is missing or not a string array`);
+  if (!Array.isArray(v) || v.some((s) => typeof s !== 'string'))
+    throw new GrpoError('tokenizer', `${file.path}: GGUF metadata '${key}' is missing or not a string array`);
   return v as string[];
 }
 
 export function tokenizerFromGguf(file: GgufFile): Tokenizer {
   const model = ggufGet(file, 'tokenizer.ggml.model');
-  if (model === undefined) throw new GrpoError('tokenizer', `${file.path} carries no vocabulary (no tokenizer.ggml.model); pass a tokenizer explicitly`);
+  if (model === undefined)
+    throw new GrpoError(
+      'tokenizer',
+      `${file.path} carries no vocabulary (no tokenizer.ggml.model); pass a tokenizer explicitly`,
+    );
   const tokens = strings(file, 'tokenizer.ggml.tokens');
   const types = ggufGet(file, 'tokenizer.ggml.token_type') as ArrayLike<number> | undefined;
   const bosId = optionalId(file, 'tokenizer.ggml.bos_token_id');
-  const eosIds = ['eos', 'eot', 'eom'].map((k) => optionalId(file, `tokenizer.ggml.${k}_token_id`)).filter((id, i, a): id is number => id !== undefined && a.indexOf(id) === i);
+  const eosIds = ['eos', 'eot', 'eom']
+    .map((k) => optionalId(file, `tokenizer.ggml.${k}_token_id`))
+    .filter((id, i, a): id is number => id !== undefined && a.indexOf(id) === i);
   const padId = optionalId(file, 'tokenizer.ggml.padding_token_id');
   const addBos = ggufGet(file, 'tokenizer.ggml.add_bos_token') as boolean | undefined;
   const chatTemplate = ggufGet(file, 'tokenizer.chat_template') as string | undefined;
 
   if (model === 'llama') {
-    const scores = (ggufGet(file, 'tokenizer.ggml.scores') as ArrayLike<number> | undefined) ?? new Float32Array(tokens.length);
-    return new SentencePieceBpeTokenizer({
-      pieces: tokens.map((t, id) => (types && types[id] === TokenType.byte ? t : t.replaceAll('▁', ' '))),
-      scores, types, bosId, eosIds, padId,
-      unkId: optionalId(file, 'tokenizer.ggml.unknown_token_id'),
-      addDummyPrefix: (ggufGet(file, 'tokenizer.ggml.add_space_prefix') as boolean | undefined) ?? true,
-      addBos: addBos ?? true,
-      chatTemplate,
-    }, 'gguf');
+    const scores =
+      (ggufGet(file, 'tokenizer.ggml.scores') as ArrayLike<number> | undefined) ?? new Float32Array(tokens.length);
+    return new SentencePieceBpeTokenizer(
+      {
+        pieces: tokens.map((t, id) => (types && types[id] === TokenType.byte ? t : t.replaceAll('▁', ' '))),
+        scores,
+        types,
+        bosId,
+        eosIds,
+        padId,
+        unkId: optionalId(file, 'tokenizer.ggml.unknown_token_id'),
+        addDummyPrefix: (ggufGet(file, 'tokenizer.ggml.add_space_prefix') as boolean | undefined) ?? true,
+        addBos: addBos ?? true,
+        chatTemplate,
+      },
+      'gguf',
+    );
   }
   if (model === 'gpt2') {
     const merges = strings(file, 'tokenizer.ggml.merges');
@@ -50,19 +65,32 @@ export function tokenizerFromGguf(file: GgufFile): Tokenizer {
     const added: AddedTokenSpec[] = [];
     tokens.forEach((t, id) => {
       const type = types?.[id] ?? TokenType.normal;
-      if (type === TokenType.control || type === TokenType.userDefined) added.push({ id, content: t, special: type === TokenType.control });
+      if (type === TokenType.control || type === TokenType.userDefined)
+        added.push({ id, content: t, special: type === TokenType.control });
       else vocab[t] = id;
     });
     const pre = (ggufGet(file, 'tokenizer.ggml.pre') as string | undefined) ?? 'default';
     const tokenizerJson = byteLevelBpeTokenizerJson(vocab, merges, { pre, addedTokens: added });
     const name = (id: number | undefined) => (id === undefined ? null : tokens[id]);
-    return new HfTokenizer({
-      tokenizerJson,
-      tokenizerConfig: { bos_token: name(bosId), eos_token: name(eosIds[0]), pad_token: name(padId), add_bos_token: addBos ?? false, chat_template: chatTemplate },
-      modelConfig: { eos_token_id: eosIds },
-    }, 'gguf');
+    return new HfTokenizer(
+      {
+        tokenizerJson,
+        tokenizerConfig: {
+          bos_token: name(bosId),
+          eos_token: name(eosIds[0]),
+          pad_token: name(padId),
+          add_bos_token: addBos ?? false,
+          chat_template: chatTemplate,
+        },
+        modelConfig: { eos_token_id: eosIds },
+      },
+      'gguf',
+    );
   }
-  throw new GrpoError('tokenizer', `${file.path}: GGUF tokenizer model '${String(model)}' is not supported; supported: llama (SentencePiece), gpt2 (byte-level BPE)`);
+  throw new GrpoError(
+    'tokenizer',
+    `${file.path}: GGUF tokenizer model '${String(model)}' is not supported; supported: llama (SentencePiece), gpt2 (byte-level BPE)`,
+  );
 }
 
 export function loadGgufTokenizer(path: string): Tokenizer {

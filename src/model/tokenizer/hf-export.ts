@@ -14,7 +14,10 @@ export function hfTokenizerFilesFor(tok: Tokenizer): Record<string, string> {
   if (tok instanceof HfTokenizer) {
     const config = { ...tok.files.tokenizerConfig };
     if (tok.chatTemplate !== undefined) config.chat_template = tok.chatTemplate;
-    return { 'tokenizer.json': JSON.stringify(tok.files.tokenizerJson), 'tokenizer_config.json': JSON.stringify(config, null, 2) + '\n' };
+    return {
+      'tokenizer.json': JSON.stringify(tok.files.tokenizerJson),
+      'tokenizer_config.json': JSON.stringify(config, null, 2) + '\n',
+    };
   }
   if (tok instanceof SentencePieceBpeTokenizer) return sentencePieceHfFiles(tok);
   throw new GrpoError('tokenizer', `cannot export a ${tok.kind} tokenizer as Hugging Face files`);
@@ -26,7 +29,9 @@ function sentencePieceHfFiles(tok: SentencePieceBpeTokenizer): Record<string, st
   // llama2.c writes control pieces as "\n<s>\n"; HF names them "<s>".
   const tokens = v.tokens.map((t, id) => (special(v.tokenTypes[id]) ? t.trim() : t));
   const vocab: Record<string, number> = {};
-  tokens.forEach((t, id) => { if (!(t in vocab)) vocab[t] = id; });
+  tokens.forEach((t, id) => {
+    if (!(t in vocab)) vocab[t] = id;
+  });
   const mergeable = (id: number) => v.tokenTypes[id] === TokenType.normal || v.tokenTypes[id] === TokenType.userDefined;
   const merges: { l: string; r: string; score: number; order: number }[] = [];
   tokens.forEach((piece, id) => {
@@ -34,41 +39,89 @@ function sentencePieceHfFiles(tok: SentencePieceBpeTokenizer): Record<string, st
     const chars = [...piece];
     const local: { l: string; r: string; li: number; ri: number }[] = [];
     for (let k = 1; k < chars.length; k++) {
-      const l = chars.slice(0, k).join(''), r = chars.slice(k).join('');
-      if (l in vocab && r in vocab && mergeable(vocab[l]) && mergeable(vocab[r])) local.push({ l, r, li: vocab[l], ri: vocab[r] });
+      const l = chars.slice(0, k).join(''),
+        r = chars.slice(k).join('');
+      if (l in vocab && r in vocab && mergeable(vocab[l]) && mergeable(vocab[r]))
+        local.push({ l, r, li: vocab[l], ri: vocab[r] });
     }
     local.sort((a, b) => a.li - b.li || a.ri - b.ri);
     for (const m of local) merges.push({ l: m.l, r: m.r, score: v.scores[id], order: merges.length });
   });
   // best score first; transformers then prefers longer left/right pieces; stable otherwise
-  merges.sort((a, b) => b.score - a.score || [...b.l].length - [...a.l].length || [...b.r].length - [...a.r].length || a.order - b.order);
+  merges.sort(
+    (a, b) =>
+      b.score - a.score || [...b.l].length - [...a.l].length || [...b.r].length - [...a.r].length || a.order - b.order,
+  );
   const name = (id: number | undefined) => (id === undefined ? null : tokens[id]);
   const bos = name(v.bosId);
   const tokenizerJson = {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: tokens.flatMap((t, id) => (special(v.tokenTypes[id]) ? [{ id, content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }] : [])),
-    normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] },
+    added_tokens: tokens.flatMap((t, id) =>
+      special(v.tokenTypes[id])
+        ? [{ id, content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }]
+        : [],
+    ),
+    normalizer: {
+      type: 'Sequence',
+      normalizers: [
+        { type: 'Prepend', prepend: '▁' },
+        { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
+      ],
+    },
     pre_tokenizer: null,
-    post_processor: bos && v.addBos
-      ? {
-        type: 'TemplateProcessing',
-        single: [{ SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-        pair: [{ SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: bos, type_id: 1 } }, { Sequence: { id: 'B', type_id: 1 } }],
-        special_tokens: { [bos]: { id: bos, ids: [v.bosId], tokens: [bos] } },
-      }
-      : null,
-    decoder: { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }] },
+    post_processor:
+      bos && v.addBos
+        ? {
+            type: 'TemplateProcessing',
+            single: [{ SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+            pair: [
+              { SpecialToken: { id: bos, type_id: 0 } },
+              { Sequence: { id: 'A', type_id: 0 } },
+              { SpecialToken: { id: bos, type_id: 1 } },
+              { Sequence: { id: 'B', type_id: 1 } },
+            ],
+            special_tokens: { [bos]: { id: bos, ids: [v.bosId], tokens: [bos] } },
+          }
+        : null,
+    decoder: {
+      type: 'Sequence',
+      decoders: [
+        { type: 'Replace', pattern: { String: '▁' }, content: ' ' },
+        { type: 'ByteFallback' },
+        { type: 'Fuse' },
+        { type: 'Strip', content: ' ', start: 1, stop: 0 },
+      ],
+    },
     model: {
-      type: 'BPE', dropout: null, unk_token: name(v.unkId), continuing_subword_prefix: null, end_of_word_suffix: null,
-      fuse_unk: true, byte_fallback: true, ignore_merges: false, vocab, merges: merges.map((m) => [m.l, m.r]),
+      type: 'BPE',
+      dropout: null,
+      unk_token: name(v.unkId),
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: true,
+      byte_fallback: true,
+      ignore_merges: false,
+      vocab,
+      merges: merges.map((m) => [m.l, m.r]),
     },
   };
   const tokenizerConfig: Record<string, unknown> = {
-    tokenizer_class: 'LlamaTokenizerFast', bos_token: bos, eos_token: name(v.eosId), unk_token: name(v.unkId), pad_token: name(v.padId),
-    add_bos_token: v.addBos, add_eos_token: false, clean_up_tokenization_spaces: false, legacy: true, model_max_length: 1000000000000000,
+    tokenizer_class: 'LlamaTokenizerFast',
+    bos_token: bos,
+    eos_token: name(v.eosId),
+    unk_token: name(v.unkId),
+    pad_token: name(v.padId),
+    add_bos_token: v.addBos,
+    add_eos_token: false,
+    clean_up_tokenization_spaces: false,
+    legacy: true,
+    model_max_length: 1000000000000000,
   };
   if (v.chatTemplate !== undefined) tokenizerConfig.chat_template = v.chatTemplate;
-  return { 'tokenizer.json': JSON.stringify(tokenizerJson), 'tokenizer_config.json': JSON.stringify(tokenizerConfig, null, 2) + '\n' };
+  return {
+    'tokenizer.json': JSON.stringify(tokenizerJson),
+    'tokenizer_config.json': JSON.stringify(tokenizerConfig, null, 2) + '\n',
+  };
 }

@@ -4,7 +4,14 @@ import { Tokenizer as HfTokenizerImpl } from '@huggingface/tokenizers';
 import { GrpoError } from '../../errors.ts';
 import { byteLevelTokenBytes } from './byte-level.ts';
 import { ChatTemplate, pickChatTemplate } from './chat-template.ts';
-import { utf8Text, type ChatMessage, type ChatTemplateOptions, type DecodeOptions, type EncodeOptions, type Tokenizer } from './tokenizer.ts';
+import {
+  utf8Text,
+  type ChatMessage,
+  type ChatTemplateOptions,
+  type DecodeOptions,
+  type EncodeOptions,
+  type Tokenizer,
+} from './tokenizer.ts';
 
 type Json = Record<string, unknown>;
 
@@ -32,7 +39,8 @@ function decoderTypes(decoder: unknown): string[] {
 /** A special-token entry of tokenizer_config.json is a string or an AddedToken-like {content}. */
 function tokenString(v: unknown): string | undefined {
   if (typeof v === 'string') return v;
-  if (v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string') return (v as { content: string }).content;
+  if (v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string')
+    return (v as { content: string }).content;
   return undefined;
 }
 
@@ -57,7 +65,10 @@ export class HfTokenizer implements Tokenizer {
   private readonly bytesCache = new Map<number, Uint8Array>();
 
   /** the parsed files it was built from (to save them beside a checkpoint) */
-  constructor(readonly files: HfTokenizerFiles, readonly kind: 'hf' | 'gguf' = 'hf') {
+  constructor(
+    readonly files: HfTokenizerFiles,
+    readonly kind: 'hf' | 'gguf' = 'hf',
+  ) {
     const config = files.tokenizerConfig ?? {};
     const model = { ...files.modelConfig, ...files.generationConfig };
     try {
@@ -92,21 +103,29 @@ export class HfTokenizer implements Tokenizer {
     this.bosId = 'bos_token' in config ? idOf('bos_token') : (model.bos_token_id as number | undefined);
     this.padId = idOf('pad_token') ?? (model.pad_token_id as number | undefined);
     const eos: number[] = [];
-    for (const v of [idOf('eos_token'), files.modelConfig?.eos_token_id, files.generationConfig?.eos_token_id].flat()) if (typeof v === 'number' && !eos.includes(v)) eos.push(v);
+    for (const v of [idOf('eos_token'), files.modelConfig?.eos_token_id, files.generationConfig?.eos_token_id].flat())
+      if (typeof v === 'number' && !eos.includes(v)) eos.push(v);
     this.eosIds = eos;
 
     const types = decoderTypes(files.tokenizerJson.decoder);
-    this.byteMode = types.includes('ByteLevel') ? 'byte-level'
-      : types.some((t) => t === 'Metaspace' || t === 'ByteFallback' || t === 'Replace▁') ? 'sentencepiece' : 'text';
+    this.byteMode = types.includes('ByteLevel')
+      ? 'byte-level'
+      : types.some((t) => t === 'Metaspace' || t === 'ByteFallback' || t === 'Replace▁')
+        ? 'sentencepiece'
+        : 'text';
 
     // Default BOS: what the tokenizer's own post-processor does (Llama adds <s> / <|begin_of_text|>, Qwen nothing).
     const withSpecial = this.impl.encode('a', { add_special_tokens: true }).ids;
-    this.defaultAddBos = typeof config.add_bos_token === 'boolean' ? config.add_bos_token : this.bosId !== undefined && withSpecial[0] === this.bosId;
+    this.defaultAddBos =
+      typeof config.add_bos_token === 'boolean'
+        ? config.add_bos_token
+        : this.bosId !== undefined && withSpecial[0] === this.bosId;
 
     this.chatTemplate = files.chatTemplate ?? pickChatTemplate(config.chat_template);
     if (this.chatTemplate !== undefined) {
       const strings: Record<string, string | null> = {};
-      for (const key of ['bos_token', 'eos_token', 'unk_token', 'pad_token']) strings[key] = tokenString(config[key]) ?? null;
+      for (const key of ['bos_token', 'eos_token', 'unk_token', 'pad_token'])
+        strings[key] = tokenString(config[key]) ?? null;
       this.template = new ChatTemplate(this.chatTemplate, strings);
     }
   }
@@ -128,7 +147,8 @@ export class HfTokenizer implements Tokenizer {
     let bytes = this.bytesCache.get(id);
     if (bytes) return bytes;
     const token = this.idToTokenTable[id];
-    if (token === undefined) throw new GrpoError('tokenizer', `token id ${id} is outside the vocabulary (size ${this.vocabSize})`);
+    if (token === undefined)
+      throw new GrpoError('tokenizer', `token id ${id} is outside the vocabulary (size ${this.vocabSize})`);
     const added = this.addedContent.get(id);
     if (added !== undefined) bytes = Buffer.from(added, 'utf8');
     else if (this.byteMode === 'byte-level') bytes = byteLevelTokenBytes(token);
@@ -157,7 +177,11 @@ export class HfTokenizer implements Tokenizer {
   }
 
   applyChatTemplate(messages: readonly ChatMessage[], opts: ChatTemplateOptions = {}): string {
-    if (!this.template) throw new GrpoError('template', 'this tokenizer has no chat template (tokenizer_config.json has no chat_template); format prompts yourself or use a template-bearing tokenizer');
+    if (!this.template)
+      throw new GrpoError(
+        'template',
+        'this tokenizer has no chat template (tokenizer_config.json has no chat_template); format prompts yourself or use a template-bearing tokenizer',
+      );
     return this.template.render(messages, opts);
   }
 }

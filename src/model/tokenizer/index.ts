@@ -1,4 +1,11 @@
-export { StreamDecoder, type Tokenizer, type ChatMessage, type EncodeOptions, type DecodeOptions, type ChatTemplateOptions } from './tokenizer.ts';
+export {
+  StreamDecoder,
+  type Tokenizer,
+  type ChatMessage,
+  type EncodeOptions,
+  type DecodeOptions,
+  type ChatTemplateOptions,
+} from './tokenizer.ts';
 export { loadTokenizer, loadTokenizerForModel, loadByteLevelBpeFiles } from './load-tokenizer.ts';
 export { HfTokenizer, loadHfTokenizerFolder, type HfTokenizerFiles } from './hf-tokenizer.ts';
 export { SentencePieceBpeTokenizer, TokenType, type SentencePieceVocab } from './sentencepiece-bpe.ts';

@@ -1,6 +1,13 @@
 import { GrpoError } from '../../errors.ts';
 import { ChatTemplate } from './chat-template.ts';
-import { utf8Text, type ChatMessage, type ChatTemplateOptions, type DecodeOptions, type EncodeOptions, type Tokenizer } from './tokenizer.ts';
+import {
+  utf8Text,
+  type ChatMessage,
+  type ChatTemplateOptions,
+  type DecodeOptions,
+  type EncodeOptions,
+  type Tokenizer,
+} from './tokenizer.ts';
 
 /**
  * SentencePiece-style BPE by piece scores, as llama2.c's run.c `encode` and llama.cpp's SPM tokenizer do it:
@@ -48,7 +55,11 @@ class MergeHeap {
   }
   push(score: number, left: number, right: number, len: number, id: number): void {
     let i = this.size++;
-    this.score[i] = score; this.left[i] = left; this.right[i] = right; this.len[i] = len; this.id[i] = id;
+    this.score[i] = score;
+    this.left[i] = left;
+    this.right[i] = right;
+    this.len[i] = len;
+    this.id[i] = id;
     while (i > 0) {
       const p = (i - 1) >> 1;
       if (!this.before(i, p)) break;
@@ -59,13 +70,17 @@ class MergeHeap {
   /** pop the best merge into `out` ([left, right, len, id]); false when empty */
   pop(out: number[]): boolean {
     if (this.size === 0) return false;
-    out[0] = this.left[0]; out[1] = this.right[0]; out[2] = this.len[0]; out[3] = this.id[0];
+    out[0] = this.left[0];
+    out[1] = this.right[0];
+    out[2] = this.len[0];
+    out[3] = this.id[0];
     this.size--;
     if (this.size > 0) {
       this.swap(0, this.size);
       let i = 0;
       for (;;) {
-        const l = 2 * i + 1, r = l + 1;
+        const l = 2 * i + 1,
+          r = l + 1;
         let best = i;
         if (l < this.size && this.before(l, best)) best = l;
         if (r < this.size && this.before(r, best)) best = r;
@@ -97,9 +112,13 @@ export class SentencePieceBpeTokenizer implements Tokenizer {
   private readonly defaultAddBos: boolean;
   private readonly template: ChatTemplate | undefined;
 
-  constructor(vocab: SentencePieceVocab, readonly kind: 'llama2c' | 'gguf') {
+  constructor(
+    vocab: SentencePieceVocab,
+    readonly kind: 'llama2c' | 'gguf',
+  ) {
     const n = vocab.pieces.length;
-    if (vocab.scores.length !== n) throw new GrpoError('tokenizer', `vocabulary has ${n} pieces but ${vocab.scores.length} scores`);
+    if (vocab.scores.length !== n)
+      throw new GrpoError('tokenizer', `vocabulary has ${n} pieces but ${vocab.scores.length} scores`);
     this.vocabSize = n;
     this.pieces = vocab.pieces;
     this.scores = vocab.scores;
@@ -134,7 +153,12 @@ export class SentencePieceBpeTokenizer implements Tokenizer {
     this.chatTemplate = vocab.chatTemplate;
     if (vocab.chatTemplate !== undefined) {
       const str = (id: number | undefined) => (id === undefined ? null : vocab.pieces[id]);
-      this.template = new ChatTemplate(vocab.chatTemplate, { bos_token: str(vocab.bosId), eos_token: str(vocab.eosIds[0]), unk_token: str(vocab.unkId), pad_token: str(vocab.padId) });
+      this.template = new ChatTemplate(vocab.chatTemplate, {
+        bos_token: str(vocab.bosId),
+        eos_token: str(vocab.eosIds[0]),
+        unk_token: str(vocab.unkId),
+        pad_token: str(vocab.padId),
+      });
     }
   }
 
@@ -156,7 +180,11 @@ export class SentencePieceBpeTokenizer implements Tokenizer {
       }
       for (const b of Buffer.from(ch, 'utf8')) {
         const byteId = this.byteIds[b];
-        if (byteId < 0 && this.unkId === undefined) throw new GrpoError('tokenizer', `cannot encode ${JSON.stringify(ch)}: no byte token <0x${b.toString(16).toUpperCase().padStart(2, '0')}> and no <unk>`);
+        if (byteId < 0 && this.unkId === undefined)
+          throw new GrpoError(
+            'tokenizer',
+            `cannot encode ${JSON.stringify(ch)}: no byte token <0x${b.toString(16).toUpperCase().padStart(2, '0')}> and no <unk>`,
+          );
         ids.push(byteId >= 0 ? byteId : this.unkId!);
         str.push(null);
       }
@@ -193,7 +221,8 @@ export class SentencePieceBpeTokenizer implements Tokenizer {
 
   tokenBytes(id: number, prevId?: number): Uint8Array {
     const bytes = this.pieceBytes[id];
-    if (bytes === undefined) throw new GrpoError('tokenizer', `token id ${id} is outside the vocabulary (size ${this.vocabSize})`);
+    if (bytes === undefined)
+      throw new GrpoError('tokenizer', `token id ${id} is outside the vocabulary (size ${this.vocabSize})`);
     // After BOS the decoder drops the dummy-prefix space (llama2.c run.c `decode`, SentencePiece).
     if (prevId !== undefined && prevId === this.bosId && bytes[0] === 0x20) return bytes.subarray(1);
     return bytes;
@@ -230,20 +259,40 @@ export class SentencePieceBpeTokenizer implements Tokenizer {
   }
 
   /** The vocabulary as llama.cpp's GGUF `llama` tokenizer stores it (spaces as '▁'). */
-  toGgufVocab(): { model: 'llama'; tokens: string[]; scores: number[]; tokenTypes: number[]; bosId?: number; eosId?: number; unkId?: number; padId?: number; addBos: boolean; chatTemplate?: string } {
+  toGgufVocab(): {
+    model: 'llama';
+    tokens: string[];
+    scores: number[];
+    tokenTypes: number[];
+    bosId?: number;
+    eosId?: number;
+    unkId?: number;
+    padId?: number;
+    addBos: boolean;
+    chatTemplate?: string;
+  } {
     return {
       model: 'llama',
-      tokens: this.pieces.map((p, id) => (this.types[id] === TokenType.normal || this.types[id] === TokenType.userDefined ? p.replaceAll(' ', '▁') : p)),
+      tokens: this.pieces.map((p, id) =>
+        this.types[id] === TokenType.normal || this.types[id] === TokenType.userDefined ? p.replaceAll(' ', '▁') : p,
+      ),
       scores: Array.from(this.scores),
       tokenTypes: Array.from(this.types),
-      bosId: this.bosId, eosId: this.eosIds[0], unkId: this.unkId, padId: this.padId,
+      bosId: this.bosId,
+      eosId: this.eosIds[0],
+      unkId: this.unkId,
+      padId: this.padId,
       addBos: this.defaultAddBos,
       chatTemplate: this.chatTemplate,
     };
   }
 
   applyChatTemplate(messages: readonly ChatMessage[], opts: ChatTemplateOptions = {}): string {
-    if (!this.template) throw new GrpoError('template', `this ${this.kind} tokenizer has no chat template; format prompts yourself or load a tokenizer that has one`);
+    if (!this.template)
+      throw new GrpoError(
+        'template',
+        `this ${this.kind} tokenizer has no chat template; format prompts yourself or load a tokenizer that has one`,
+      );
     return this.template.render(messages, opts);
   }
 }

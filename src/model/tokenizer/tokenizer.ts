@@ -79,7 +79,10 @@ export function utf8Text(bytes: Uint8Array): string {
 export class StreamDecoder {
   private readonly decoder = new TextDecoder('utf-8');
   private prevId: number | undefined;
-  constructor(private readonly tokenizer: Tokenizer, private readonly opts: DecodeOptions & { prevId?: number } = {}) {
+  constructor(
+    private readonly tokenizer: Tokenizer,
+    private readonly opts: DecodeOptions & { prevId?: number } = {},
+  ) {
     this.prevId = opts.prevId;
   }
 

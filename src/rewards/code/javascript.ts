@@ -36,7 +36,9 @@ class SandboxWorker {
   dead = false;
 
   constructor() {
-    this.worker = new Worker(new URL('./quickjs-worker.mjs', import.meta.url), { resourceLimits: { maxOldGenerationSizeMb: 256 } });
+    this.worker = new Worker(new URL('./quickjs-worker.mjs', import.meta.url), {
+      resourceLimits: { maxOldGenerationSizeMb: 256 },
+    });
     this.worker.unref();
     this.ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('QuickJS worker did not start')), WORKER_START_TIMEOUT_MS);
@@ -61,7 +63,10 @@ class SandboxWorker {
     this.worker.on('exit', () => this.kill());
   }
 
-  run(job: { id: number; code: string; tests: string[]; timeoutMs: number; memoryBytes: number; stackBytes: number }, graceMs: number): Promise<Reply | null> {
+  run(
+    job: { id: number; code: string; tests: string[]; timeoutMs: number; memoryBytes: number; stackBytes: number },
+    graceMs: number,
+  ): Promise<Reply | null> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => this.kill(), job.timeoutMs + graceMs);
       this.pending = (r) => {
@@ -92,7 +97,7 @@ async function acquire(): Promise<SandboxWorker> {
   while (busy >= maxWorkers) await new Promise<void>((resolve) => waiting.push(resolve));
   busy++;
   let w = idle.pop();
-  while (w && w.dead) w = idle.pop();
+  while (w?.dead) w = idle.pop();
   return w ?? new SandboxWorker();
 }
 
@@ -103,24 +108,48 @@ function release(w: SandboxWorker): void {
 }
 
 /** Runs `code`, then each test (JS statements; `assert` and `assertEqual` are provided). */
-export async function runJavaScriptTests(code: string, tests: string[], limits: JavaScriptLimits = {}): Promise<CodeRunResult> {
+export async function runJavaScriptTests(
+  code: string,
+  tests: string[],
+  limits: JavaScriptLimits = {},
+): Promise<CodeRunResult> {
   const timeoutMs = limits.timeoutMs ?? 5000;
   const worker = await acquire();
   try {
     await worker.ready;
-    const reply = await worker.run({
-      id: nextId++,
-      code,
-      tests,
-      timeoutMs,
-      memoryBytes: limits.memoryBytes ?? 64 * 1024 ** 2,
-      stackBytes: limits.stackBytes ?? 1024 ** 2,
-    }, limits.graceMs ?? 500);
+    const reply = await worker.run(
+      {
+        id: nextId++,
+        code,
+        tests,
+        timeoutMs,
+        memoryBytes: limits.memoryBytes ?? 64 * 1024 ** 2,
+        stackBytes: limits.stackBytes ?? 1024 ** 2,
+      },
+      limits.graceMs ?? 500,
+    );
     if (!reply) {
-      return { passed: 0, total: tests.length, results: tests.map(() => false), timedOut: true, outputTruncated: false, stdout: '', stderr: 'terminated at the hard deadline' };
+      return {
+        passed: 0,
+        total: tests.length,
+        results: tests.map(() => false),
+        timedOut: true,
+        outputTruncated: false,
+        stdout: '',
+        stderr: 'terminated at the hard deadline',
+      };
     }
     const passed = reply.results.filter(Boolean).length;
-    return { passed, total: tests.length, results: reply.results, timedOut: reply.timedOut, outputTruncated: false, codeError: reply.codeError, stdout: reply.console, stderr: reply.codeError ?? '' };
+    return {
+      passed,
+      total: tests.length,
+      results: reply.results,
+      timedOut: reply.timedOut,
+      outputTruncated: false,
+      codeError: reply.codeError,
+      stdout: reply.console,
+      stderr: reply.codeError ?? '',
+    };
   } finally {
     release(worker);
   }

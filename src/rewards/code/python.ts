@@ -69,19 +69,27 @@ const isolationCache = new Map<string, PythonIsolation>();
  * are resolved to the real interpreter first, and one the user nobody cannot read rules out dropping to nobody).
  * Without a network namespace it refuses, unless weak isolation is allowed explicitly — and then says so loudly.
  */
-export function pythonIsolation(python = 'python3', allowWeak = process.env.GRPO_ALLOW_WEAK_SANDBOX === '1'): PythonIsolation {
+export function pythonIsolation(
+  python = 'python3',
+  allowWeak = process.env.GRPO_ALLOW_WEAK_SANDBOX === '1',
+): PythonIsolation {
   const found = strongestIsolation(python);
   if (found.network === 'namespace') return found;
   if (!allowWeak) {
-    throw new GrpoError('reward', 'python code reward: this machine gives model-written code no network namespace (`unshare --net` is missing or not permitted), ' +
-      'so it could reach the network and other processes through paths an in-process audit hook cannot close. Install util-linux and run as root or with ' +
-      'unprivileged user namespaces enabled (sysctl kernel.unprivileged_userns_clone=1), or accept the weaker sandbox explicitly with GRPO_ALLOW_WEAK_SANDBOX=1 ' +
-      "(or the code reward's options.python.allowWeakIsolation: true)");
+    throw new GrpoError(
+      'reward',
+      'python code reward: this machine gives model-written code no network namespace (`unshare --net` is missing or not permitted), ' +
+        'so it could reach the network and other processes through paths an in-process audit hook cannot close. Install util-linux and run as root or with ' +
+        'unprivileged user namespaces enabled (sysctl kernel.unprivileged_userns_clone=1), or accept the weaker sandbox explicitly with GRPO_ALLOW_WEAK_SANDBOX=1 ' +
+        "(or the code reward's options.python.allowWeakIsolation: true)",
+    );
   }
   if (!warnedWeak) {
     warnedWeak = true;
-    console.error('WARNING: python code reward runs model-written code WITHOUT a network namespace (GRPO_ALLOW_WEAK_SANDBOX / allowWeakIsolation): ' +
-      'only the in-process audit hook stands between it and your network, files and processes.');
+    console.error(
+      'WARNING: python code reward runs model-written code WITHOUT a network namespace (GRPO_ALLOW_WEAK_SANDBOX / allowWeakIsolation): ' +
+        'only the in-process audit hook stands between it and your network, files and processes.',
+    );
   }
   return found;
 }
@@ -91,9 +99,16 @@ let warnedWeak = false;
 function strongestIsolation(python: string): PythonIsolation {
   const cached = isolationCache.get(python);
   if (cached) return cached;
-  const probe = spawnSync(python, ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8', timeout: 10_000, cwd: tmpdir() });
+  const probe = spawnSync(python, ['-c', 'import sys; print(sys.executable)'], {
+    encoding: 'utf8',
+    timeout: 10_000,
+    cwd: tmpdir(),
+  });
   if (probe.status !== 0 || !probe.stdout.trim()) {
-    throw new GrpoError('reward', `python code reward: cannot run '${python}'; install Python 3.8+ or pass the python option with its path`);
+    throw new GrpoError(
+      'reward',
+      `python code reward: cannot run '${python}'; install Python 3.8+ or pass the python option with its path`,
+    );
   }
   const executable = probe.stdout.trim();
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -172,7 +187,13 @@ async function runHarness(
         cwd: dir,
         detached: true, // own process group, so the kill reaches anything it started
         stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
-        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, TMPDIR: dir, LANG: 'C.UTF-8', PYTHONIOENCODING: 'utf-8' },
+        env: {
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          HOME: dir,
+          TMPDIR: dir,
+          LANG: 'C.UTF-8',
+          PYTHONIOENCODING: 'utf-8',
+        },
       });
       const chunks = { stdout: [] as Buffer[], stderr: [] as Buffer[], results: [] as Buffer[] };
       const sizes = { stdout: 0, stderr: 0, results: 0 };
@@ -230,13 +251,26 @@ async function runHarness(
  * Runs `code`, then each test (Python statements, e.g. "assert f(2) == 4") in the same namespace.
  * A test passes when it raises nothing within its time limit.
  */
-export async function runPythonAssertTests(code: string, tests: string[], limits: PythonLimits = {}): Promise<CodeRunResult> {
+export async function runPythonAssertTests(
+  code: string,
+  tests: string[],
+  limits: PythonLimits = {},
+): Promise<CodeRunResult> {
   const l = resolveLimits(limits);
   const nonce = randomBytes(16).toString('hex');
   const out = await runHarness('assert', code, tests, '', nonce, l);
   const { results, codeError } = parseVerdicts(out.results, nonce, tests.length);
   const passed = results.filter(Boolean).length;
-  return { passed, total: tests.length, results, timedOut: out.timedOut, outputTruncated: out.outputTruncated, codeError, stdout: out.stdout, stderr: out.stderr };
+  return {
+    passed,
+    total: tests.length,
+    results,
+    timedOut: out.timedOut,
+    outputTruncated: out.outputTruncated,
+    codeError,
+    stdout: out.stdout,
+    stderr: out.stderr,
+  };
 }
 
 /**
@@ -251,7 +285,10 @@ export function parseVerdicts(text: string, nonce: string, tests: number): { res
   for (const line of text.split('\n')) {
     const [tag, index, verdict] = line.split(' ');
     if (tag !== nonce) continue;
-    if (index === 'code') { codeError = verdict; continue; }
+    if (index === 'code') {
+      codeError = verdict;
+      continue;
+    }
     const i = Number(index);
     if (!Number.isInteger(i) || i < 0 || i >= tests) continue;
     results[i] = ++lines[i] === 1 && verdict === 'pass';
@@ -271,16 +308,31 @@ export interface PythonRun {
 /** Runs `code` once in the sandbox, with `stdin`, under the same limits as the code reward. */
 export async function runPython(code: string, stdin = '', limits: PythonLimits = {}): Promise<PythonRun> {
   const out = await runHarness('io', code, [], stdin, randomBytes(16).toString('hex'), resolveLimits(limits));
-  return { exitCode: out.exitCode, stdout: out.stdout, stderr: out.stderr, timedOut: out.timedOut, outputTruncated: out.outputTruncated };
+  return {
+    exitCode: out.exitCode,
+    stdout: out.stdout,
+    stderr: out.stderr,
+    timedOut: out.timedOut,
+    outputTruncated: out.outputTruncated,
+  };
 }
 
 /** Trailing whitespace and blank lines do not count (competitive-programming judges ignore them). */
 function normalizeOutput(s: string): string {
-  return s.replace(/\r\n/g, '\n').split('\n').map((line) => line.trimEnd()).join('\n').trimEnd();
+  return s
+    .replace(/\r\n/g, '\n')
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .join('\n')
+    .trimEnd();
 }
 
 /** Runs `code` once per case with its input on stdin; a case passes on exit 0 with the expected stdout. */
-export async function runPythonIoTests(code: string, cases: IoTestCase[], limits: PythonLimits = {}): Promise<CodeRunResult> {
+export async function runPythonIoTests(
+  code: string,
+  cases: IoTestCase[],
+  limits: PythonLimits = {},
+): Promise<CodeRunResult> {
   const l = resolveLimits(limits);
   const results: boolean[] = [];
   let timedOut = false;
@@ -289,7 +341,12 @@ export async function runPythonIoTests(code: string, cases: IoTestCase[], limits
   let stderr = '';
   for (const c of cases) {
     const out = await runHarness('io', code, [], c.input, randomBytes(16).toString('hex'), l);
-    results.push(out.exitCode === 0 && !out.timedOut && !out.outputTruncated && normalizeOutput(out.stdout) === normalizeOutput(c.output));
+    results.push(
+      out.exitCode === 0 &&
+        !out.timedOut &&
+        !out.outputTruncated &&
+        normalizeOutput(out.stdout) === normalizeOutput(c.output),
+    );
     timedOut ||= out.timedOut;
     outputTruncated ||= out.outputTruncated;
     stdout = out.stdout;

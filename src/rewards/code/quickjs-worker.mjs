@@ -42,11 +42,18 @@ function runJob(job) {
   runtime.setInterruptHandler(shouldInterruptAfterDeadline(deadline));
   const context = runtime.newContext();
   const handles = [];
-  const keep = (h) => (handles.push(h), h);
+  const keep = (h) => {
+    handles.push(h);
+    return h;
+  };
   let consoleText = '';
   const log = context.newFunction('log', (...args) => {
     if (consoleText.length < MAX_CONSOLE_CHARS) {
-      consoleText += args.map((h) => String(context.dump(h))).join(' ').slice(0, MAX_CONSOLE_CHARS) + '\n';
+      consoleText +=
+        args
+          .map((h) => String(context.dump(h)))
+          .join(' ')
+          .slice(0, MAX_CONSOLE_CHARS) + '\n';
     }
   });
   const consoleObject = context.newObject();
@@ -76,13 +83,18 @@ function runJob(job) {
   };
 
   let failed = false;
-  const fail = keep(context.newFunction('fail', () => { failed = true; }));
+  const fail = keep(
+    context.newFunction('fail', () => {
+      failed = true;
+    }),
+  );
   const results = job.tests.map(() => false);
   let codeError;
   try {
     const made = evaluate(ASSERTIONS, 'assertions.js');
     const pair = keep(context.callFunction(made.value, context.undefined, fail).unwrap());
-    const assert = keep(context.getProp(pair, 0)), assertEqual = keep(context.getProp(pair, 1));
+    const assert = keep(context.getProp(pair, 0)),
+      assertEqual = keep(context.getProp(pair, 1));
     const code = evaluate(job.code, 'solution.js');
     const settled = code.ok ? settle() : code;
     if (!settled.ok) codeError = settled.error;
@@ -93,7 +105,10 @@ function runJob(job) {
         if (!fn.ok) return;
         failed = false;
         const called = context.callFunction(fn.value, context.undefined, assert, assertEqual);
-        if (called.error) { called.error.dispose(); return; }
+        if (called.error) {
+          called.error.dispose();
+          return;
+        }
         keep(called.value);
         results[i] = settle().ok && !failed;
       });
@@ -111,7 +126,13 @@ parentPort.on('message', (job) => {
   try {
     reply = { id: job.id, ...runJob(job) };
   } catch (e) {
-    reply = { id: job.id, results: job.tests.map(() => false), codeError: `sandbox error: ${e && e.message}`, console: '', timedOut: false };
+    reply = {
+      id: job.id,
+      results: job.tests.map(() => false),
+      codeError: `sandbox error: ${e?.message}`,
+      console: '',
+      timedOut: false,
+    };
   }
   parentPort.postMessage(reply);
 });

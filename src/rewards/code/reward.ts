@@ -7,7 +7,13 @@
  */
 import pLimit from 'p-limit';
 import { availableParallelism } from 'node:os';
-import { runPythonAssertTests, runPythonIoTests, type IoTestCase, type PythonLimits, type CodeRunResult } from './python.ts';
+import {
+  runPythonAssertTests,
+  runPythonIoTests,
+  type IoTestCase,
+  type PythonLimits,
+  type CodeRunResult,
+} from './python.ts';
 import { runJavaScriptTests, type JavaScriptLimits } from './javascript.ts';
 import type { RewardFn, Sample } from '../types.ts';
 import { GrpoError } from '../../errors.ts';
@@ -23,7 +29,10 @@ const FENCE_NAMES: Record<CodeLanguage, string[]> = {
 export function extractCode(completion: string, language: CodeLanguage): string | null {
   const end = completion.lastIndexOf('</think>');
   const text = end >= 0 ? completion.slice(end + '</think>'.length) : completion;
-  const blocks = [...text.matchAll(/```([\w+-]*)[^\n]*\n([\s\S]*?)```/g)].map((m) => ({ lang: m[1].toLowerCase(), code: m[2] }));
+  const blocks = [...text.matchAll(/```([\w+-]*)[^\n]*\n([\s\S]*?)```/g)].map((m) => ({
+    lang: m[1].toLowerCase(),
+    code: m[2],
+  }));
   const wanted = FENCE_NAMES[language];
   const tagged = blocks.filter((b) => wanted.includes(b.lang));
   if (tagged.length) return tagged[tagged.length - 1].code;
@@ -44,7 +53,10 @@ export interface CodeRewardOptions {
 
 function stringList(v: unknown, what: string): string[] {
   if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) {
-    throw new GrpoError('reward', `code reward: sample.${what} must be a list of strings; map your dataset's tests to '${what}' (data/ presets do this for HumanEval and MBPP)`);
+    throw new GrpoError(
+      'reward',
+      `code reward: sample.${what} must be a list of strings; map your dataset's tests to '${what}' (data/ presets do this for HumanEval and MBPP)`,
+    );
   }
   return v;
 }
@@ -57,12 +69,17 @@ function ioCases(v: unknown): IoTestCase[] {
 }
 
 /** Runs the completion's program against the sample's tests and returns the full result. */
-export async function runCodeTests(completion: string, sample: Sample, opts: CodeRewardOptions = {}): Promise<CodeRunResult | null> {
+export async function runCodeTests(
+  completion: string,
+  sample: Sample,
+  opts: CodeRewardOptions = {},
+): Promise<CodeRunResult | null> {
   const language = opts.language ?? (sample.language === 'javascript' ? 'javascript' : 'python');
   const code = extractCode(completion, language);
   if (code === null) return null;
   // MBPP's setup builds test fixtures from the solution's own classes, so it runs after the code.
-  const setup = typeof sample.test_setup === 'string' && sample.test_setup.trim() !== '' ? '\n' + sample.test_setup + '\n' : '';
+  const setup =
+    typeof sample.test_setup === 'string' && sample.test_setup.trim() !== '' ? '\n' + sample.test_setup + '\n' : '';
   if (sample.io_tests !== undefined) {
     if (language !== 'python') throw new GrpoError('reward', 'code reward: io_tests are supported for Python only');
     return runPythonIoTests(code, ioCases(sample.io_tests), opts.python);

@@ -7,7 +7,14 @@
  * the whole call.
  */
 import {
-  parseMath, evaluateExactly, containsInfinity, infinitySign, toMathjs, variableNames, renameVariables, hasDecimal,
+  parseMath,
+  evaluateExactly,
+  containsInfinity,
+  infinitySign,
+  toMathjs,
+  variableNames,
+  renameVariables,
+  hasDecimal,
   type MathNode,
 } from './latex-parser.ts';
 import { normalizeAnswer, compactAnswer } from './normalize.ts';
@@ -97,7 +104,10 @@ function expressionsEqual(gold: string, pred: string, c: Ctx): boolean {
   const rg = evaluateExactly(g);
   const rp = evaluateExactly(p);
   // Two written decimals are compared exactly (.0000673 ≠ .0000672); a decimal against a fraction after rounding.
-  if (rg && rp) return rg.equals(rp) || (hasDecimal(g) !== hasDecimal(p) && rg.scaledRound(c.precision) === rp.scaledRound(c.precision));
+  if (rg && rp)
+    return (
+      rg.equals(rp) || (hasDecimal(g) !== hasDecimal(p) && rg.scaledRound(c.precision) === rp.scaledRound(c.precision))
+    );
   if (decimal && variableNames(g).length === 0 && variableNames(p).length === 0) return casEqual(g, p, 'rounded', c);
   return casEqual(g, p, 'equal', c);
 }
@@ -108,7 +118,12 @@ function differencesMatch(gold: [string, string], pred: [string, string], mode: 
   const p0 = parsedAll(pred);
   if (!g || !p0) return false;
   const p = alignVariables(g, p0, c);
-  return casEqual({ kind: 'bin', op: '-', left: g[0], right: g[1] }, { kind: 'bin', op: '-', left: p[0], right: p[1] }, mode, c);
+  return casEqual(
+    { kind: 'bin', op: '-', left: g[0], right: g[1] },
+    { kind: 'bin', op: '-', left: p[0], right: p[1] },
+    mode,
+    c,
+  );
 }
 
 type EquationAnswer = Extract<Answer, { kind: 'equation' }>;
@@ -142,12 +157,21 @@ function relationsMatch(g: RelationAnswer, p: RelationAnswer, c: Ctx): boolean {
 function relationsEqual(g: RelationAnswer, p: RelationAnswer, c: Ctx): boolean {
   if (relationsMatch(g, p, c)) return true;
   // 7 \ge x \ge -2 is -2 \le x \le 7 read backwards.
-  const reversed: RelationAnswer = { kind: 'relation', parts: [...p.parts].reverse(), ops: [...p.ops].reverse().map((op) => FLIPPED[op]) };
+  const reversed: RelationAnswer = {
+    kind: 'relation',
+    parts: [...p.parts].reverse(),
+    ops: [...p.ops].reverse().map((op) => FLIPPED[op]),
+  };
   return p.ops.length > 1 && relationsMatch(g, reversed, c);
 }
 
 const expr = (text: string): Answer => ({ kind: 'expr', text });
-const interval = (open: '(' | '[', low: string, high: string, close: ')' | ']'): Answer => ({ kind: 'tuple', open, close, items: [expr(low), expr(high)] });
+const interval = (open: '(' | '[', low: string, high: string, close: ')' | ']'): Answer => ({
+  kind: 'tuple',
+  open,
+  close,
+  items: [expr(low), expr(high)],
+});
 
 /** A variable or a function of one: x, a, f(x), |z| is not one (its set is not an interval). */
 function isUnknown(s: string): boolean {
@@ -161,11 +185,16 @@ function relationAsSet(r: RelationAnswer): Answer | null {
     const [value, op] = isUnknown(a) ? [b, r.ops[0]] : isUnknown(b) ? [a, FLIPPED[r.ops[0]]] : [null, r.ops[0]];
     if (value === null) return null;
     switch (op) {
-      case '<': return interval('(', '-\\infty', value, ')');
-      case '\\le': return interval('(', '-\\infty', value, ']');
-      case '>': return interval('(', value, '\\infty', ')');
-      case '\\ge': return interval('[', value, '\\infty', ')');
-      case '\\ne': return { kind: 'union', items: [interval('(', '-\\infty', value, ')'), interval('(', value, '\\infty', ')')] };
+      case '<':
+        return interval('(', '-\\infty', value, ')');
+      case '\\le':
+        return interval('(', '-\\infty', value, ']');
+      case '>':
+        return interval('(', value, '\\infty', ')');
+      case '\\ge':
+        return interval('[', value, '\\infty', ')');
+      case '\\ne':
+        return { kind: 'union', items: [interval('(', '-\\infty', value, ')'), interval('(', value, '\\infty', ')')] };
     }
   }
   if (r.ops.length === 2 && isUnknown(r.parts[1])) {
@@ -174,7 +203,12 @@ function relationAsSet(r: RelationAnswer): Answer | null {
     if (!increasing && !decreasing) return null;
     const [low, high] = increasing ? [r.parts[0], r.parts[2]] : [r.parts[2], r.parts[0]];
     const [lowOp, highOp] = increasing ? r.ops : [r.ops[1], r.ops[0]];
-    return interval(lowOp === '<' || lowOp === '>' ? '(' : '[', low, high, highOp === '<' || highOp === '>' ? ')' : ']');
+    return interval(
+      lowOp === '<' || lowOp === '>' ? '(' : '[',
+      low,
+      high,
+      highOp === '<' || highOp === '>' ? ')' : ']',
+    );
   }
   return null;
 }
@@ -228,7 +262,8 @@ function shapesEqual(g: Answer, p: Answer, c: Ctx): boolean {
   c.deadline.check();
   if (g.kind === 'expr' && p.kind === 'expr') return expressionsEqual(g.text, p.text, c);
   if (g.kind === 'choice' && p.kind === 'choice') return g.letter === p.letter;
-  if ((g.kind === 'text' || g.kind === 'expr') && (p.kind === 'text' || p.kind === 'expr')) return textKey(g.text) === textKey(p.text);
+  if ((g.kind === 'text' || g.kind === 'expr') && (p.kind === 'text' || p.kind === 'expr'))
+    return textKey(g.text) === textKey(p.text);
   if (g.kind === 'equation' && p.kind === 'equation') return equationsEqual(g, p, c);
   // The gold decides (Math-Verify): a predicted "2x + z = 1" answers "1" by its value, and a gold
   // "x = 1" is answered by "1"; a gold equation that is not an assignment needs an equation.
@@ -241,9 +276,11 @@ function shapesEqual(g: Answer, p: Answer, c: Ctx): boolean {
     const predSet = p.kind === 'relation' && c.setRelation && isSetLike(g) ? relationAsSet(p) : null;
     return predSet !== null && shapesEqual(g, predSet, c);
   }
-  if (g.kind === 'tuple' && p.kind === 'tuple') return g.open === p.open && g.close === p.close && orderedEqual(g.items, p.items, c);
+  if (g.kind === 'tuple' && p.kind === 'tuple')
+    return g.open === p.open && g.close === p.close && orderedEqual(g.items, p.items, c);
   const collection = (x: Answer) => x.kind === 'set' || x.kind === 'list';
-  if (collection(g) && collection(p)) return setsEqual((g as { items: Answer[] }).items, (p as { items: Answer[] }).items, c);
+  if (collection(g) && collection(p))
+    return setsEqual((g as { items: Answer[] }).items, (p as { items: Answer[] }).items, c);
   if (g.kind === 'union' && p.kind === 'union') return setsEqual(g.items, p.items, c);
   if (g.kind === 'matrix' && p.kind === 'matrix') {
     return g.rows.length === p.rows.length && g.rows.every((row, i) => orderedEqual(row, p.rows[i], c));
@@ -256,7 +293,9 @@ function shapesEqual(g: Answer, p: Answer, c: Ctx): boolean {
   }
   // A single value answers a set of equal values: 3 and \{3\}, \frac{639}{40} and "15\frac{39}{40}, \frac{639}{40}".
   if (collection(g) !== collection(p)) {
-    return collection(g) ? setsEqual((g as { items: Answer[] }).items, [p], c) : setsEqual([g], (p as { items: Answer[] }).items, c);
+    return collection(g)
+      ? setsEqual((g as { items: Answer[] }).items, [p], c)
+      : setsEqual([g], (p as { items: Answer[] }).items, c);
   }
   return false;
 }
@@ -282,7 +321,12 @@ function resolve(opts: EquivalenceOptions, deadline?: Deadline): Ctx {
  * Not symmetric in general, as Math-Verify's verify: `gold` decides how an equation or relation is read.
  * `deadline` lets a caller share one budget with extraction (gradeMath); otherwise opts.timeoutMs applies.
  */
-export function answersEquivalent(predicted: string, gold: string, opts: EquivalenceOptions = {}, deadline?: Deadline): boolean {
+export function answersEquivalent(
+  predicted: string,
+  gold: string,
+  opts: EquivalenceOptions = {},
+  deadline?: Deadline,
+): boolean {
   const c = resolve(opts, deadline);
   try {
     const p = normalizeAnswer(predicted);

@@ -89,7 +89,8 @@ function mathSpans(text: string): Span[] {
     masked = masked.replace(re, (s) => ' '.repeat(s.length));
   }
   for (const re of INLINE_SPANS) {
-    for (const m of masked.matchAll(re)) spans.push({ start: m.index!, end: m.index! + m[0].length, content: m[1].trim() });
+    for (const m of masked.matchAll(re))
+      spans.push({ start: m.index!, end: m.index! + m[0].length, content: m[1].trim() });
   }
   return spans.sort((a, b) => a.end - b.end);
 }
@@ -132,7 +133,8 @@ export function lastMathSpan(text: string): string | null {
 
 // A number in prose (Math-Verify's number regex): thousands groups "1,234.5" / "1 234", a decimal point or
 // comma "2,74", ".5", or a plain \frac{a}{b}; not glued to a word before it ("AZYUK2A" has none).
-const NUMBER = /(?<![A-Za-z_\d.])(?:-?\\[dtc]?frac\{-?\d+(?:\.\d+)?\}\{-?\d+(?:\.\d+)?\}|-?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?(?!\d)|-?[1-9]\d{0,2}(?: \d{3})+(?:\.\d+)?(?![\d,.])|-?\d+[.,]\d+(?:\s*\/\s*\d+)?|\.\d+|-?\d+(?:\s*\/\s*\d+(?:\.\d+)?)?)/g;
+const NUMBER =
+  /(?<![A-Za-z_\d.])(?:-?\\[dtc]?frac\{-?\d+(?:\.\d+)?\}\{-?\d+(?:\.\d+)?\}|-?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?(?!\d)|-?[1-9]\d{0,2}(?: \d{3})+(?:\.\d+)?(?![\d,.])|-?\d+[.,]\d+(?:\s*\/\s*\d+)?|\.\d+|-?\d+(?:\s*\/\s*\d+(?:\.\d+)?)?)/g;
 
 /** A prose number in the form the normaliser reads: separators dropped, a decimal comma made a point. */
 function canonicalNumber(raw: string): string {
@@ -188,7 +190,10 @@ function phraseValue(rest: string): string | null {
   const math = /^\$\$?((?:\\[\s\S]|[^\\$])*)\$/.exec(s) ?? /^\\[([]([\s\S]*?)\\[)\]]/.exec(s);
   if (math) return math[1].trim() || null;
   const sentence = line.split(/\.(?=\s|$)/)[0];
-  const value = sentence.replace(/[\s*]+$/, '').replace(/^\*+\s*/, '').trim();
+  const value = sentence
+    .replace(/[\s*]+$/, '')
+    .replace(/^\*+\s*/, '')
+    .trim();
   if (value === '') return null;
   return isProse(value) ? (valueInProse(value) ?? value) : value;
 }

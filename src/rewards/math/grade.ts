@@ -50,7 +50,10 @@ export function sampleAnswer(sample: Sample, key: string): string {
   const v = sample[key];
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'bigint') return String(v);
-  throw new GrpoError('reward', `math reward: sample has no string or number field '${key}' (got ${v === undefined ? 'nothing' : typeof v}); map your dataset's answer column to '${key}' or pass answerKey`);
+  throw new GrpoError(
+    'reward',
+    `math reward: sample has no string or number field '${key}' (got ${v === undefined ? 'nothing' : typeof v}); map your dataset's answer column to '${key}' or pass answerKey`,
+  );
 }
 
 const OPTION_CHECKS: Record<keyof MathRewardOptions, (v: unknown) => string | null> = {
@@ -59,7 +62,8 @@ const OPTION_CHECKS: Record<keyof MathRewardOptions, (v: unknown) => string | nu
   incorrect: (v) => (typeof v === 'number' && Number.isFinite(v) ? null : 'a number'),
   requireStop: (v) => (typeof v === 'boolean' ? null : 'true or false'),
   fallbackLastNumber: (v) => (typeof v === 'boolean' ? null : 'true or false'),
-  floatPrecision: (v) => (Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 15 ? null : 'an integer from 0 to 15'),
+  floatPrecision: (v) =>
+    Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 15 ? null : 'an integer from 0 to 15',
   strict: (v) => (typeof v === 'boolean' ? null : 'true or false'),
   allowSetRelationComp: (v) => (typeof v === 'boolean' ? null : 'true or false'),
   timeoutMs: (v) => (typeof v === 'number' && v > 0 && Number.isFinite(v) ? null : 'a positive number of milliseconds'),
@@ -71,9 +75,11 @@ export function checkMathRewardOptions(opts: Record<string, unknown>): void {
   const known = Object.keys(OPTION_CHECKS);
   for (const [key, value] of Object.entries(opts)) {
     const check = OPTION_CHECKS[key as keyof MathRewardOptions];
-    if (!check) throw new GrpoError('config', `math reward: unknown option '${key}'; its options are ${known.join(', ')}`);
+    if (!check)
+      throw new GrpoError('config', `math reward: unknown option '${key}'; its options are ${known.join(', ')}`);
     const expected = value === undefined ? null : check(value);
-    if (expected) throw new GrpoError('config', `math reward: option '${key}' must be ${expected} (got ${JSON.stringify(value)})`);
+    if (expected)
+      throw new GrpoError('config', `math reward: option '${key}' must be ${expected} (got ${JSON.stringify(value)})`);
   }
 }
 

@@ -14,25 +14,70 @@ export type MathNode =
   | { kind: 'bin'; op: '+' | '-' | '*' | '/' | '^'; left: MathNode; right: MathNode }
   | { kind: 'call'; fn: string; args: MathNode[] };
 
-type Token =
-  | { t: 'num'; v: string }
-  | { t: 'word'; v: string }
-  | { t: 'cmd'; v: string }
-  | { t: 'op'; v: string };
+type Token = { t: 'num'; v: string } | { t: 'word'; v: string } | { t: 'cmd'; v: string } | { t: 'op'; v: string };
 
 // Names a model may write without a backslash; matched greedily inside letter runs ("sinx" = sin x).
 const FUNCTION_NAMES: Record<string, string> = {
-  sqrt: 'sqrt', sin: 'sin', cos: 'cos', tan: 'tan', cot: 'cot', sec: 'sec', csc: 'csc',
-  arcsin: 'asin', arccos: 'acos', arctan: 'atan', sinh: 'sinh', cosh: 'cosh', tanh: 'tanh',
-  ln: 'log', log: 'log', exp: 'exp', abs: 'abs', floor: 'floor', ceil: 'ceil',
+  sqrt: 'sqrt',
+  sin: 'sin',
+  cos: 'cos',
+  tan: 'tan',
+  cot: 'cot',
+  sec: 'sec',
+  csc: 'csc',
+  arcsin: 'asin',
+  arccos: 'acos',
+  arctan: 'atan',
+  sinh: 'sinh',
+  cosh: 'cosh',
+  tanh: 'tanh',
+  ln: 'log',
+  log: 'log',
+  exp: 'exp',
+  abs: 'abs',
+  floor: 'floor',
+  ceil: 'ceil',
 };
 const WORD_CONSTANTS: Record<string, 'pi' | 'inf'> = { pi: 'pi', infty: 'inf', infinity: 'inf', inf: 'inf' };
-const KNOWN_WORDS = [...Object.keys(FUNCTION_NAMES), ...Object.keys(WORD_CONSTANTS)].sort((a, b) => b.length - a.length);
+const KNOWN_WORDS = [...Object.keys(FUNCTION_NAMES), ...Object.keys(WORD_CONSTANTS)].sort(
+  (a, b) => b.length - a.length,
+);
 
 const GREEK = new Set([
-  'alpha', 'beta', 'gamma', 'delta', 'epsilon', 'varepsilon', 'zeta', 'eta', 'theta', 'vartheta', 'iota',
-  'kappa', 'lambda', 'mu', 'nu', 'xi', 'rho', 'sigma', 'tau', 'upsilon', 'phi', 'varphi', 'chi', 'psi',
-  'omega', 'Gamma', 'Delta', 'Theta', 'Lambda', 'Xi', 'Sigma', 'Phi', 'Psi', 'Omega',
+  'alpha',
+  'beta',
+  'gamma',
+  'delta',
+  'epsilon',
+  'varepsilon',
+  'zeta',
+  'eta',
+  'theta',
+  'vartheta',
+  'iota',
+  'kappa',
+  'lambda',
+  'mu',
+  'nu',
+  'xi',
+  'rho',
+  'sigma',
+  'tau',
+  'upsilon',
+  'phi',
+  'varphi',
+  'chi',
+  'psi',
+  'omega',
+  'Gamma',
+  'Delta',
+  'Theta',
+  'Lambda',
+  'Xi',
+  'Sigma',
+  'Phi',
+  'Psi',
+  'Omega',
 ]);
 
 /** Longest input the parser accepts; longer answers are compared as strings (keeps every check bounded). */
@@ -347,11 +392,16 @@ export function evaluateExactly(node: MathNode): Rational | null {
       const b = evaluateExactly(node.right);
       if (!b) return null;
       switch (node.op) {
-        case '+': return a.add(b);
-        case '-': return a.sub(b);
-        case '*': return a.mul(b);
-        case '/': return a.div(b);
-        case '^': return a.pow(b);
+        case '+':
+          return a.add(b);
+        case '-':
+          return a.sub(b);
+        case '*':
+          return a.mul(b);
+        case '/':
+          return a.div(b);
+        case '^':
+          return a.pow(b);
       }
       return null;
     }
@@ -374,11 +424,16 @@ export function infinitySign(node: MathNode): number {
 
 export function containsInfinity(node: MathNode): boolean {
   switch (node.kind) {
-    case 'const': return node.name === 'inf';
-    case 'neg': return containsInfinity(node.arg);
-    case 'bin': return containsInfinity(node.left) || containsInfinity(node.right);
-    case 'call': return node.args.some(containsInfinity);
-    default: return false;
+    case 'const':
+      return node.name === 'inf';
+    case 'neg':
+      return containsInfinity(node.arg);
+    case 'bin':
+      return containsInfinity(node.left) || containsInfinity(node.right);
+    case 'call':
+      return node.args.some(containsInfinity);
+    default:
+      return false;
   }
 }
 
@@ -437,10 +492,15 @@ export function renameVariables(node: MathNode, names: Map<string, string>): Mat
 /** True when a number in `node` is written as a decimal (0.5, 2.6667): such answers compare after rounding. */
 export function hasDecimal(node: MathNode): boolean {
   switch (node.kind) {
-    case 'num': return /[.eE]/.test(node.text);
-    case 'neg': return hasDecimal(node.arg);
-    case 'bin': return hasDecimal(node.left) || hasDecimal(node.right);
-    case 'call': return node.args.some(hasDecimal);
-    default: return false;
+    case 'num':
+      return /[.eE]/.test(node.text);
+    case 'neg':
+      return hasDecimal(node.arg);
+    case 'bin':
+      return hasDecimal(node.left) || hasDecimal(node.right);
+    case 'call':
+      return node.args.some(hasDecimal);
+    default:
+      return false;
   }
 }

@@ -23,13 +23,33 @@ const UNICODE_REPLACEMENTS: [RegExp, string][] = [
   [/[\u00a0\u2009\u202f]/g, ' '],
 ];
 
-const TEXT_COMMANDS = 'text|textbf|textrm|textit|textnormal|textsf|texttt|mathrm|mathbf|mathit|mathsf|mbox|operatorname|hbox';
+const TEXT_COMMANDS =
+  'text|textbf|textrm|textit|textnormal|textsf|texttt|mathrm|mathbf|mathit|mathsf|mbox|operatorname|hbox';
 
 // Words a unit suffix may not contain, because they are mathematics (3 pi, 2 sqrt 5, 4 i).
-const MATH_WORDS = new Set(['pi', 'sqrt', 'sin', 'cos', 'tan', 'cot', 'sec', 'csc', 'log', 'ln', 'exp', 'and', 'or', 'i', 'e', 'infinity', 'inf']);
+const MATH_WORDS = new Set([
+  'pi',
+  'sqrt',
+  'sin',
+  'cos',
+  'tan',
+  'cot',
+  'sec',
+  'csc',
+  'log',
+  'ln',
+  'exp',
+  'and',
+  'or',
+  'i',
+  'e',
+  'infinity',
+  'inf',
+]);
 
 // Units that may be glued to a number ("18cm"); only multi-letter ones, since "5m" may be 5·m.
-const GLUED_UNITS = /^(-?[\d.,]*\d)\s*(?:cm|mm|km|kg|mg|ml|ft|yd|lbs?|oz|mph|kph|hrs?|mins?|secs?|sq|cents?|usd|pct|percent|degrees?|deg|units?)(?:\^\{?[23]\}?|²|³)?$/i;
+const GLUED_UNITS =
+  /^(-?[\d.,]*\d)\s*(?:cm|mm|km|kg|mg|ml|ft|yd|lbs?|oz|mph|kph|hrs?|mins?|secs?|sq|cents?|usd|pct|percent|degrees?|deg|units?)(?:\^\{?[23]\}?|²|³)?$/i;
 
 /** Removes `\cmd{...}` wrappers, keeping the braces' content (balanced). */
 export function unwrapCommand(s: string, commands: string, replace: (inner: string) => string = (x) => x): string {
@@ -64,14 +84,23 @@ export function matchingBrace(s: string, open: number): number {
 /** Drops a trailing unit written as \text{ cm}^2, " dollars", "cm", so "15\mbox{ cm}^2" is 15. */
 function stripUnits(s: string): string {
   // A trailing \text{...} of plain words after a value is a unit (Hendrycks `_remove_right_units`).
-  const textUnit = new RegExp(`^(.*\\S)\\s*\\\\(?:${TEXT_COMMANDS})\\{\\s*([a-zA-Z][a-zA-Z .]*)\\}\\s*(?:\\^\\{?\\d\\}?)?$`);
+  const textUnit = new RegExp(
+    `^(.*\\S)\\s*\\\\(?:${TEXT_COMMANDS})\\{\\s*([a-zA-Z][a-zA-Z .]*)\\}\\s*(?:\\^\\{?\\d\\}?)?$`,
+  );
   const t = textUnit.exec(s);
   if (t && /[\d}]$|\\pi$/.test(t[1].trim())) s = t[1];
   const glued = GLUED_UNITS.exec(s.trim());
   if (glued) return glued[1];
   // A number followed by whole words ("18 dollars", "5 apples per day").
   const words = /^(.*[\d}])\s+([a-zA-Z]{2,}(?:[\s.]+[a-zA-Z]+)*)\.?$/.exec(s);
-  if (words && !words[2].toLowerCase().split(/[\s.]+/).some((w) => MATH_WORDS.has(w))) s = words[1];
+  if (
+    words &&
+    !words[2]
+      .toLowerCase()
+      .split(/[\s.]+/)
+      .some((w) => MATH_WORDS.has(w))
+  )
+    s = words[1];
   return s;
 }
 
@@ -88,7 +117,10 @@ export function normalizeAnswer(raw: string): string {
   // An answer copied from a JSON or Python string may double its backslashes (\\frac); a matrix's \\ is a row break.
   if (!/matrix|array/.test(s)) s = s.replace(/\\\\(?=[a-zA-Z])/g, '\\');
   s = unwrapCommand(s, 'boxed|fbox');
-  s = s.replace(/\\(?:displaystyle|textstyle|scriptstyle|left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|big|Big|bigg|Bigg)(?![a-zA-Z])/g, '');
+  s = s.replace(
+    /\\(?:displaystyle|textstyle|scriptstyle|left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|big|Big|bigg|Bigg)(?![a-zA-Z])/g,
+    '',
+  );
   s = s.replace(/,\\!\s*/g, ','); // MATH writes thousands as 10,\!080
   // Spacing macros become spaces; a matrix row break \\ is matched first so it survives. "\quadx" is \quad x.
   s = s.replace(/\\\\|\\[,;:! ]|\\q?quad|~/g, (m) => (m === '\\\\' ? m : ' ')).replace(/\s+/g, ' ');
@@ -103,7 +135,9 @@ export function normalizeAnswer(raw: string): string {
   s = s.replace(/\\\$|\$/g, '');
   s = s.replace(/\.\s*$/, '').trim();
   // "1 and 2", "6 \text{ and } 8", "(11,7) or (7,11)": several answers (Math-Verify's and_or rule).
-  s = s.replace(/,?\s*\\(?:text|mbox|textrm)\{\s*(?:and|or)\s*\}/g, ',').replace(/(?<![a-zA-Z\\])(?:,?\s*(?:and|or))(?![a-zA-Z])/g, ',');
+  s = s
+    .replace(/,?\s*\\(?:text|mbox|textrm)\{\s*(?:and|or)\s*\}/g, ',')
+    .replace(/(?<![a-zA-Z\\])(?:,?\s*(?:and|or))(?![a-zA-Z])/g, ',');
   if (s.length <= 1000) s = stripUnits(s); // unit patterns backtrack; real answers with units are short
   s = unwrapCommand(s, TEXT_COMMANDS);
   s = s.replace(/^(?:[a-zA-Z]\w*\s*)?\\in(?![a-zA-Z])\s*/, ''); // x \in [-2,7]

@@ -23,7 +23,8 @@ export type RelationOp = '<' | '>' | '\\le' | '\\ge' | '\\ne';
 /** Nesting beyond this is compared as text (keeps recursion bounded on hostile input). */
 const MAX_DEPTH = 40;
 
-const FUNCTION_WORDS = /sqrt|arcsin|arccos|arctan|sinh|cosh|tanh|sin|cos|tan|cot|sec|csc|log|ln|exp|pi|infty|infinity|inf|abs|floor|ceil/g;
+const FUNCTION_WORDS =
+  /sqrt|arcsin|arccos|arctan|sinh|cosh|tanh|sin|cos|tan|cot|sec|csc|log|ln|exp|pi|infty|infinity|inf|abs|floor|ceil/g;
 
 /**
  * Splits `s` at top-level occurrences of `sep` (outside (), [], {}, \{ \}). Brackets are counted
@@ -38,7 +39,12 @@ export function splitTopLevel(s: string, sep: string): string[] {
     if (c === '\\') {
       if (s[i + 1] === '{') depth++;
       else if (s[i + 1] === '}') depth--;
-      else if (depth === 0 && s.startsWith(sep, i) && sep.startsWith('\\') && !/[a-zA-Z]/.test(s[i + sep.length] ?? '')) {
+      else if (
+        depth === 0 &&
+        s.startsWith(sep, i) &&
+        sep.startsWith('\\') &&
+        !/[a-zA-Z]/.test(s[i + sep.length] ?? '')
+      ) {
         parts.push(s.slice(start, i));
         start = i + sep.length;
         i += sep.length - 1;
@@ -191,7 +197,8 @@ export function parseAnswer(input: string, depth = 0): Answer {
   }
 
   const listItems = splitTopLevel(s, ',');
-  if (listItems.length >= 2 && listItems.every((x) => x.length > 0)) return { kind: 'list', items: collectionItems(listItems, depth) };
+  if (listItems.length >= 2 && listItems.every((x) => x.length > 0))
+    return { kind: 'list', items: collectionItems(listItems, depth) };
 
   const relation = splitRelations(s);
   if (relation.ops.length > 0 && relation.parts.every((p) => p !== '')) return { kind: 'relation', ...relation };
@@ -200,18 +207,26 @@ export function parseAnswer(input: string, depth = 0): Answer {
   if (sides.length >= 2 && sides.every((x) => x !== '')) {
     const assignment = isAssignmentTarget(sides[0]);
     // "x = 5+5+1 = 11" assigns the last value; "1 = y = 0" is read for its last value.
-    if (sides.length === 2 || assignment) return { kind: 'equation', lhs: sides[0], rhs: sides[sides.length - 1], assignment };
+    if (sides.length === 2 || assignment)
+      return { kind: 'equation', lhs: sides[0], rhs: sides[sides.length - 1], assignment };
     return parse(sides[sides.length - 1]);
   }
   if (sides.length >= 2 && sides[sides.length - 1] !== '') return parse(sides[sides.length - 1]);
 
-  for (const [sign, other] of [['\\pm', '\\mp'], ['\\mp', '\\pm']] as const) {
+  for (const [sign, other] of [
+    ['\\pm', '\\mp'],
+    ['\\mp', '\\pm'],
+  ] as const) {
     const pm = splitTopLevel(s, sign);
     if (pm.length === 2 && splitTopLevel(s, other).length === 1) {
       const [head, tail] = pm;
       const plus = sign === '\\pm' ? '+' : '-';
       const minus = sign === '\\pm' ? '-' : '+';
-      return { kind: 'set', plusMinus: true, items: [leaf(`${head} ${plus} ${tail}`), leaf(`${head} ${minus} ${tail}`)] };
+      return {
+        kind: 'set',
+        plusMinus: true,
+        items: [leaf(`${head} ${plus} ${tail}`), leaf(`${head} ${minus} ${tail}`)],
+      };
     }
   }
   return leaf(s);

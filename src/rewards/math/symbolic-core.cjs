@@ -15,7 +15,7 @@ const MIN_VALID_POINTS = 3;
 function freeSymbols(node) {
   const names = new Set();
   node.traverse((n, _path, parent) => {
-    if (n.isSymbolNode && !CONSTANTS.has(n.name) && !(parent && parent.isFunctionNode && parent.fn === n)) {
+    if (n.isSymbolNode && !CONSTANTS.has(n.name) && !(parent?.isFunctionNode && parent.fn === n)) {
       names.add(n.name);
     }
   });
@@ -24,7 +24,7 @@ function freeSymbols(node) {
 
 function asComplex(v) {
   if (typeof v === 'number') return { re: v, im: 0 };
-  if (v && v.isComplex) return { re: v.re, im: v.im };
+  if (v?.isComplex) return { re: v.re, im: v.im };
   if (v && (v.isFraction || v.isBigNumber)) return { re: Number(v.valueOf()), im: 0 };
   return null;
 }

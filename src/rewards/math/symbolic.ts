@@ -33,7 +33,10 @@ function spawnWorker(): boolean {
   control = new Int32Array(shared);
   try {
     // The heap cap turns a memory-hungry comparison into a dead worker (→ timeout) instead of a dead host.
-    worker = new Worker(new URL('./symbolic-worker.mjs', import.meta.url), { workerData: { control: shared }, resourceLimits: { maxOldGenerationSizeMb: 512 } });
+    worker = new Worker(new URL('./symbolic-worker.mjs', import.meta.url), {
+      workerData: { control: shared },
+      resourceLimits: { maxOldGenerationSizeMb: 512 },
+    });
   } catch {
     workerUnavailable = true;
     return false;
@@ -88,7 +91,13 @@ function compareInline(a: string, b: string, mode: ComparisonMode, tolerance: nu
  * Compares two mathjs-syntax expressions within `timeoutMs` (worker start-up included).
  * 'equal' / 'different' / 'unknown' come from the CAS; 'timeout' means it was stopped.
  */
-export function compareSymbolically(a: string, b: string, mode: ComparisonMode, tolerance: number, timeoutMs: number): SymbolicResult {
+export function compareSymbolically(
+  a: string,
+  b: string,
+  mode: ComparisonMode,
+  tolerance: number,
+  timeoutMs: number,
+): SymbolicResult {
   const start = Date.now();
   if (!spawnWorker()) return compareInline(a, b, mode, tolerance);
   if (!workerReady(timeoutMs)) return workerUnavailable ? compareInline(a, b, mode, tolerance) : 'timeout';

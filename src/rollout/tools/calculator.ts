@@ -7,7 +7,24 @@ import { create, all, type MathNode } from 'mathjs';
 import type { Tool } from './tool.ts';
 
 const math = create(all, { number: 'number' });
-const FUNCTIONS = new Set(['sqrt', 'abs', 'round', 'floor', 'ceil', 'exp', 'log', 'log10', 'log2', 'sin', 'cos', 'tan', 'min', 'max', 'mod', 'pow']);
+const FUNCTIONS = new Set([
+  'sqrt',
+  'abs',
+  'round',
+  'floor',
+  'ceil',
+  'exp',
+  'log',
+  'log10',
+  'log2',
+  'sin',
+  'cos',
+  'tan',
+  'min',
+  'max',
+  'mod',
+  'pow',
+]);
 const CONSTANTS = new Set(['pi', 'e']);
 const OPERATORS = new Set(['+', '-', '*', '/', '^', '%', 'mod']);
 const MAX_EXPRESSION = 200;
@@ -22,7 +39,8 @@ function checkNode(node: MathNode): void {
       if (!OPERATORS.has(op)) throw new Error(`operator '${op}' is not allowed`);
     } else if (type === 'FunctionNode') {
       const name = (n as unknown as { fn: { name?: string } }).fn.name;
-      if (!name || !FUNCTIONS.has(name)) throw new Error(`function '${name ?? '?'}' is not available; use ${[...FUNCTIONS].join(', ')}`);
+      if (!name || !FUNCTIONS.has(name))
+        throw new Error(`function '${name ?? '?'}' is not available; use ${[...FUNCTIONS].join(', ')}`);
     } else if (type === 'SymbolNode') {
       const name = (n as unknown as { name: string }).name;
       // a function's name is a SymbolNode child of its FunctionNode, checked above
@@ -39,15 +57,21 @@ export function calculate(expression: string): string {
   const node = math.parse(expression);
   checkNode(node);
   const value = node.evaluate() as unknown;
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw new Error(`the expression has no finite value (${String(value)})`);
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    throw new Error(`the expression has no finite value (${String(value)})`);
   return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(12)));
 }
 
 export function calculatorTool(): Tool {
   return {
     name: 'calculator',
-    description: 'Evaluate an arithmetic expression (+ - * / ^ %, parentheses, sqrt, abs, round, exp, log, sin, cos, pi, e) and return its value.',
-    parameters: { type: 'object', properties: { expression: { type: 'string', description: 'the expression, e.g. 347*86' } }, required: ['expression'] },
+    description:
+      'Evaluate an arithmetic expression (+ - * / ^ %, parentheses, sqrt, abs, round, exp, log, sin, cos, pi, e) and return its value.',
+    parameters: {
+      type: 'object',
+      properties: { expression: { type: 'string', description: 'the expression, e.g. 347*86' } },
+      required: ['expression'],
+    },
     run: (args) => calculate(String(args.expression)),
   };
 }

@@ -38,16 +38,25 @@ export interface ToolEnvironmentOptions {
 }
 
 /** The environment that answers a turn's tool calls (all of them, concurrently) and ends the episode at a turn without one. */
-export function toolEnvironment(tools: readonly Tool[], format: ToolFormat, opts: ToolEnvironmentOptions = {}): Environment {
+export function toolEnvironment(
+  tools: readonly Tool[],
+  format: ToolFormat,
+  opts: ToolEnvironmentOptions = {},
+): Environment {
   const byName = toolbox(tools);
-  const timeout = opts.timeoutMs ?? 10_000, maxChars = opts.maxResponseChars ?? 256;
+  const timeout = opts.timeoutMs ?? 10_000,
+    maxChars = opts.maxResponseChars ?? 256;
   return {
     async step(text) {
       const calls = format.parse(text);
       if (calls.length === 0) return { done: true };
       const results = await Promise.all(calls.map((c) => callTool(byName, c, timeout)));
       const cut = (s: string) => (s.length > maxChars ? `${s.slice(0, maxChars)}…(truncated)` : s);
-      return { responses: results.map((r) => cut(r.content)), toolCalls: calls.length, toolErrors: results.filter((r) => !r.ok).length };
+      return {
+        responses: results.map((r) => cut(r.content)),
+        toolCalls: calls.length,
+        toolErrors: results.filter((r) => !r.ok).length,
+      };
     },
   };
 }

@@ -13,8 +13,13 @@ export function pythonTool(limits: PythonLimits = {}): Tool {
   const seconds = (limits.timeoutMs ?? 10_000) / 1000;
   return {
     name: 'python',
-    description: 'Run a Python 3 program and return what it prints (stdout, then stderr). No network; time and memory are limited.',
-    parameters: { type: 'object', properties: { code: { type: 'string', description: 'the program; print the results you need' } }, required: ['code'] },
+    description:
+      'Run a Python 3 program and return what it prints (stdout, then stderr). No network; time and memory are limited.',
+    parameters: {
+      type: 'object',
+      properties: { code: { type: 'string', description: 'the program; print the results you need' } },
+      required: ['code'],
+    },
     run: async (args) => {
       const r = await runPython(String(args.code), '', limits);
       if (r.timedOut) return `error: the program was stopped after ${seconds} s (time limit)`;

@@ -25,7 +25,11 @@ export interface ToolFormat {
 
 export const TOOL_FORMATS = ['hermes', 'plain'] as const;
 
-export function toolFormat(name: (typeof TOOL_FORMATS)[number], tools: readonly Tool[], tokenizer: Tokenizer): ToolFormat {
+export function toolFormat(
+  name: (typeof TOOL_FORMATS)[number],
+  tools: readonly Tool[],
+  tokenizer: Tokenizer,
+): ToolFormat {
   if (name === 'hermes') return hermesFormat(tokenizer);
   if (name === 'plain') return plainFormat(tools);
   throw new GrpoError('config', `unknown tool format '${name as string}'; use ${TOOL_FORMATS.join(' or ')}`);
@@ -46,29 +50,56 @@ export function parseHermesCalls(text: string): ToolCall[] {
     if (typeof c?.name !== 'string') return { name: '', arguments: {}, error: 'the tool call needs a "name"' };
     let args = c.arguments ?? {};
     if (typeof args === 'string') {
-      try { args = JSON.parse(args); } catch { return { name: c.name, arguments: {}, error: 'the tool call\'s "arguments" is not a JSON object' }; }
+      try {
+        args = JSON.parse(args);
+      } catch {
+        return { name: c.name, arguments: {}, error: 'the tool call\'s "arguments" is not a JSON object' };
+      }
     }
-    if (typeof args !== 'object' || args === null || Array.isArray(args)) return { name: c.name, arguments: {}, error: 'the tool call\'s "arguments" must be an object' };
+    if (typeof args !== 'object' || args === null || Array.isArray(args))
+      return { name: c.name, arguments: {}, error: 'the tool call\'s "arguments" must be an object' };
     return { name: c.name, arguments: args as Record<string, unknown> };
   });
 }
 
 export function hermesFormat(tokenizer: Tokenizer): ToolFormat {
-  if (!tokenizer.chatTemplate) throw new GrpoError('config', "tool format 'hermes' needs a tokenizer with a chat template; use format 'plain' for base models");
+  if (!tokenizer.chatTemplate)
+    throw new GrpoError(
+      'config',
+      "tool format 'hermes' needs a tokenizer with a chat template; use format 'plain' for base models",
+    );
   const eos = tokenizer.eosIds.map((id) => tokenizer.idToToken(id)).filter((t): t is string => !!t);
-  const base = [{ role: 'user', content: 'Q' }, { role: 'assistant', content: 'A' }];
+  const base = [
+    { role: 'user', content: 'Q' },
+    { role: 'assistant', content: 'A' },
+  ];
   const before = tokenizer.applyChatTemplate(base);
   // what the template writes after the assistant's end-of-turn token (Qwen: "\n"), which the model does not sample
-  const end = Math.max(...eos.map((t) => { const at = before.lastIndexOf(t); return at < 0 ? -1 : at + t.length; }));
-  if (end < 0) throw new GrpoError('config', `tool format 'hermes': the chat template does not end an assistant turn with the end-of-sequence token (${eos.join(', ')})`);
+  const end = Math.max(
+    ...eos.map((t) => {
+      const at = before.lastIndexOf(t);
+      return at < 0 ? -1 : at + t.length;
+    }),
+  );
+  if (end < 0)
+    throw new GrpoError(
+      'config',
+      `tool format 'hermes': the chat template does not end an assistant turn with the end-of-sequence token (${eos.join(', ')})`,
+    );
   const afterTurn = before.slice(end);
   return {
     name: 'hermes',
     stop: [],
     parse: parseHermesCalls,
     render(responses) {
-      const after = tokenizer.applyChatTemplate([...base, ...responses.map((content) => ({ role: 'tool', content }))], { addGenerationPrompt: true });
-      if (!after.startsWith(before)) throw new GrpoError('template', 'tool format \'hermes\': the chat template renders earlier turns differently once tool messages follow; it cannot extend a conversation turn by turn');
+      const after = tokenizer.applyChatTemplate([...base, ...responses.map((content) => ({ role: 'tool', content }))], {
+        addGenerationPrompt: true,
+      });
+      if (!after.startsWith(before))
+        throw new GrpoError(
+          'template',
+          "tool format 'hermes': the chat template renders earlier turns differently once tool messages follow; it cannot extend a conversation turn by turn",
+        );
       return afterTurn + after.slice(before.length);
     },
   };
@@ -81,12 +112,12 @@ export function plainFormat(tools: readonly Tool[]): ToolFormat {
   return {
     name: 'plain',
     stop: names.map((n) => `</${n}>`),
-    parse: (text) => (names.length === 0 ? [] : [...text.matchAll(call)]).map((m) => {
-      const tool = tools.find((t) => t.name === m[1])!;
-      const arg = plainArgumentOf(tool);
-      return arg === undefined ? { name: tool.name, arguments: {} } : { name: tool.name, arguments: { [arg]: m[2] } };
-    }),
+    parse: (text) =>
+      (names.length === 0 ? [] : [...text.matchAll(call)]).map((m) => {
+        const tool = tools.find((t) => t.name === m[1])!;
+        const arg = plainArgumentOf(tool);
+        return arg === undefined ? { name: tool.name, arguments: {} } : { name: tool.name, arguments: { [arg]: m[2] } };
+      }),
     render: (responses) => responses.map((r) => `<tool_response>${r}</tool_response>`).join(''),
   };
 }
-

@@ -36,11 +36,17 @@ export interface ToolResult {
 
 /** A user-defined tool from an async function (TRL's `tools=[fn]`, OpenRLHF's agent functions). */
 export function functionTool(spec: Tool): Tool {
-  if (!/^[A-Za-z_][\w-]*$/.test(spec.name ?? '')) throw new GrpoError('config', `tool name ${JSON.stringify(spec.name)} must be letters, digits, '_' or '-' (it is written in the model's text)`);
+  if (!/^[A-Za-z_][\w-]*$/.test(spec.name ?? ''))
+    throw new GrpoError(
+      'config',
+      `tool name ${JSON.stringify(spec.name)} must be letters, digits, '_' or '-' (it is written in the model's text)`,
+    );
   if (typeof spec.run !== 'function') throw new GrpoError('config', `tool '${spec.name}' needs a run(args) function`);
-  if (spec.parameters?.type !== 'object') throw new GrpoError('config', `tool '${spec.name}': parameters must be a JSON schema of type 'object'`);
+  if (spec.parameters?.type !== 'object')
+    throw new GrpoError('config', `tool '${spec.name}': parameters must be a JSON schema of type 'object'`);
   const plain = plainArgumentOf(spec);
-  if (plain !== undefined && !(plain in spec.parameters.properties)) throw new GrpoError('config', `tool '${spec.name}': plainArgument '${plain}' is not one of its parameters`);
+  if (plain !== undefined && !(plain in spec.parameters.properties))
+    throw new GrpoError('config', `tool '${spec.name}': plainArgument '${plain}' is not one of its parameters`);
   return spec;
 }
 
@@ -50,7 +56,10 @@ export function plainArgumentOf(tool: Tool): string | undefined {
 
 /** The schema chat templates take as `tools` (Qwen / Hermes function calling). */
 export function toolSchema(tool: Tool): Record<string, unknown> {
-  return { type: 'function', function: { name: tool.name, description: tool.description, parameters: tool.parameters } };
+  return {
+    type: 'function',
+    function: { name: tool.name, description: tool.description, parameters: tool.parameters },
+  };
 }
 
 /** Tools by name, refusing duplicates. */
@@ -71,14 +80,21 @@ export async function callTool(tools: Map<string, Tool>, call: ToolCall, timeout
   const tool = tools.get(call.name);
   if (!tool) return fail(`unknown tool '${call.name}'; the tools are ${[...tools.keys()].join(', ')}`);
   const missing = (tool.parameters.required ?? []).filter((k) => call.arguments[k] === undefined);
-  if (missing.length) return fail(`tool '${call.name}' needs the argument${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
+  if (missing.length)
+    return fail(`tool '${call.name}' needs the argument${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => { controller.abort(); reject(new ToolTimeout()); }, timeoutMs);
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new ToolTimeout());
+    }, timeoutMs);
   });
   try {
-    const content = await Promise.race([Promise.resolve().then(() => tool.run(call.arguments, controller.signal)), timeout]);
+    const content = await Promise.race([
+      Promise.resolve().then(() => tool.run(call.arguments, controller.signal)),
+      timeout,
+    ]);
     if (typeof content !== 'string') return fail(`tool '${call.name}' returned ${typeof content}, not text`);
     return { name: call.name, content, ok: true };
   } catch (e) {

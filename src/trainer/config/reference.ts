@@ -32,16 +32,24 @@ function flow(value: unknown): string {
 
 export function configReference(preset = 'grpo', run = { groupSize: 8, maxTokens: 256 }): string {
   const a = resolveAlgorithm({ preset }, run);
-  const resolved = { ...a, ...a.advantage_options, ...a.loss_options, ...a.transform_options } as Record<string, unknown>;
+  const resolved = { ...a, ...a.advantage_options, ...a.loss_options, ...a.transform_options } as Record<
+    string,
+    unknown
+  >;
   // the algorithm section: the shared knobs, the batch transforms' options, then the options of the preset's
   // advantage estimator and policy loss
   const algorithmShape = {
     ...(sharedAlgorithmSchema as unknown as SchemaNode).shape,
-    ...(Object.assign({}, ...batchTransforms.all().map((t) => (t.options as unknown as SchemaNode).shape)) as Record<string, SchemaNode>),
+    ...(Object.assign({}, ...batchTransforms.all().map((t) => (t.options as unknown as SchemaNode).shape)) as Record<
+      string,
+      SchemaNode
+    >),
     ...(advantageEstimators.get(a.advantage).options as unknown as SchemaNode).shape,
     ...(policyLosses.get(a.loss).options as unknown as SchemaNode).shape,
   };
-  const lines: string[] = [`# grpo train configuration: every key, its default, and what it does (algorithm knobs as preset '${preset}' sets them)`];
+  const lines: string[] = [
+    `# grpo train configuration: every key, its default, and what it does (algorithm knobs as preset '${preset}' sets them)`,
+  ];
   const root = trainConfigSchema as unknown as SchemaNode;
   for (const [key, node] of Object.entries(root.shape!)) {
     const section = unwrapObject<SchemaNode>(node);
@@ -50,10 +58,13 @@ export function configReference(preset = 'grpo', run = { groupSize: 8, maxTokens
       const off = node.def.type === 'optional' ? '# ' : '';
       lines.push('', `${off}${key}:${node.description ? `  # ${node.description}` : ''}`);
       for (const [k, child] of Object.entries(key === 'algorithm' ? algorithmShape : section.shape!)) {
-        const value = key === 'algorithm' && k !== 'preset' ? resolved[k] : key === 'algorithm' ? preset : defaultOf(child);
+        const value =
+          key === 'algorithm' && k !== 'preset' ? resolved[k] : key === 'algorithm' ? preset : defaultOf(child);
         const optional = (child as unknown as z.ZodType).safeParse(undefined).success;
         const text = value !== undefined ? ` ${flow(value)}` : optional ? '' : ' <required>';
-        lines.push(`${off}  ${value === undefined && optional ? '# ' : ''}${k}:${text}${child.description ? `  # ${child.description}` : ''}`);
+        lines.push(
+          `${off}  ${value === undefined && optional ? '# ' : ''}${k}:${text}${child.description ? `  # ${child.description}` : ''}`,
+        );
       }
     } else {
       const value = defaultOf(node);

@@ -8,8 +8,16 @@ import { registerBatchTransform } from './registry.ts';
 
 /** Strategic n-grams marking planning tokens (HICRA, arXiv 2509.03646 examples); override with hicra_grams. */
 export const DEFAULT_STRATEGIC_GRAMS = [
-  "let's try a different approach", 'let me check', 'wait', 'alternatively', 'on second thought',
-  'let me verify', 'but wait', 'let me reconsider', 'the key idea is', 'first, we need to',
+  "let's try a different approach",
+  'let me check',
+  'wait',
+  'alternatively',
+  'on second thought',
+  'let me verify',
+  'but wait',
+  'let me reconsider',
+  'the key idea is',
+  'first, we need to',
 ];
 
 registerBatchTransform({
@@ -17,8 +25,12 @@ registerBatchTransform({
   description: 'HICRA: advantages of planning tokens amplified by α|A|',
   options: z.object({
     hicra_alpha: z.number().nonnegative().default(0).describe('HICRA: amplification α of planning tokens (0: off)'),
-    hicra_grams: z.array(z.string()).default(DEFAULT_STRATEGIC_GRAMS).describe('HICRA: strategic n-grams marking planning tokens'),
+    hicra_grams: z
+      .array(z.string())
+      .default(DEFAULT_STRATEGIC_GRAMS)
+      .describe('HICRA: strategic n-grams marking planning tokens'),
   }),
   active: (o) => o.hicra_alpha > 0,
-  advantages: (advantages, tokenTexts, o) => hicraAdvantages(advantages, planningTokenMasks(tokenTexts(), o.hicra_grams), o.hicra_alpha),
+  advantages: (advantages, tokenTexts, o) =>
+    hicraAdvantages(advantages, planningTokenMasks(tokenTexts(), o.hicra_grams), o.hicra_alpha),
 });

@@ -59,10 +59,18 @@ export function registerBatchTransform<S extends OptionsSchema>(t: BatchTransfor
   const keys = Object.keys(t.options.shape);
   for (const other of batchTransforms.all()) {
     const clash = keys.find((k) => k in other.options.shape);
-    if (clash) throw new GrpoError('config', `batch transform '${t.name}': option '${clash}' is already an option of '${other.name}'; pick another key`);
+    if (clash)
+      throw new GrpoError(
+        'config',
+        `batch transform '${t.name}': option '${clash}' is already an option of '${other.name}'; pick another key`,
+      );
   }
   const reserved = keys.find((k) => k in sharedAlgorithmSchema.shape);
-  if (reserved) throw new GrpoError('config', `batch transform '${t.name}': option '${reserved}' is a shared algorithm knob; pick another key`);
+  if (reserved)
+    throw new GrpoError(
+      'config',
+      `batch transform '${t.name}': option '${reserved}' is a shared algorithm knob; pick another key`,
+    );
   return batchTransforms.add(t as unknown as BatchTransform) as unknown as BatchTransform<S>;
 }
 

@@ -33,7 +33,10 @@ function fieldText(row: DataRecord, field: string, where: string): string {
   if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
   if (Array.isArray(v) || (v !== null && typeof v === 'object')) return JSON.stringify(v);
   const have = Object.keys(row).slice(0, 12).join(', ');
-  throw new GrpoError('data', `${where}: no field '${field}' (the row has: ${have || 'nothing'}); set the task's input_field / answer_field to your column names`);
+  throw new GrpoError(
+    'data',
+    `${where}: no field '${field}' (the row has: ${have || 'nothing'}); set the task's input_field / answer_field to your column names`,
+  );
 }
 
 /** Loads a split. Relative paths resolve against `baseDir` (the config file's folder for the CLI). */
@@ -45,8 +48,14 @@ export async function loadExamples(spec: DatasetSpec, baseDir: string = process.
   return rows.map((row, i) => {
     const where = `${path} row ${i + 1}`;
     const id = spec.idField ? fieldText(row, spec.idField, where) : `${spec.path}#${i}`;
-    if (seen.has(id)) throw new GrpoError('data', `${where}: duplicate id '${id}' in field '${spec.idField}'; ids must be unique`);
+    if (seen.has(id))
+      throw new GrpoError('data', `${where}: duplicate id '${id}' in field '${spec.idField}'; ids must be unique`);
     seen.add(id);
-    return { id, input: fieldText(row, spec.inputField, where), answer: fieldText(row, spec.answerField, where), fields: row };
+    return {
+      id,
+      input: fieldText(row, spec.inputField, where),
+      answer: fieldText(row, spec.answerField, where),
+      fields: row,
+    };
   });
 }

@@ -51,7 +51,11 @@ export const taskMetrics: Record<string, TaskMetric> = {
 
 export function metricByName(name: string): TaskMetric {
   const m = taskMetrics[name];
-  if (!m) throw new GrpoError('config', `unknown metric '${name}'; known: ${Object.keys(taskMetrics).join(', ')} (library users may pass a metric function instead)`);
+  if (!m)
+    throw new GrpoError(
+      'config',
+      `unknown metric '${name}'; known: ${Object.keys(taskMetrics).join(', ')} (library users may pass a metric function instead)`,
+    );
   return m;
 }
 
@@ -59,7 +63,10 @@ export function metricByName(name: string): TaskMetric {
 export async function scoreResponse(metric: TaskMetric, response: string, example: TaskExample): Promise<MetricResult> {
   const r = await metric(response, example);
   if (!r || typeof r.score !== 'number' || !Number.isFinite(r.score)) {
-    throw new GrpoError('metric', `metric returned ${JSON.stringify(r)} for example '${example.id}'; it must return { score: finite number, feedback: string }`);
+    throw new GrpoError(
+      'metric',
+      `metric returned ${JSON.stringify(r)} for example '${example.id}'; it must return { score: finite number, feedback: string }`,
+    );
   }
   return { score: r.score, feedback: typeof r.feedback === 'string' ? r.feedback : '' };
 }

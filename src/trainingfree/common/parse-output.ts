@@ -111,7 +111,10 @@ function tryParse(candidate: string): unknown {
  */
 export function extractJson(text: string): Parsed<unknown> {
   const blocks = fencedBlocks(text);
-  const ordered = [...blocks.filter((b) => b.lang === 'json').reverse(), ...blocks.filter((b) => b.lang !== 'json').reverse()];
+  const ordered = [
+    ...blocks.filter((b) => b.lang === 'json').reverse(),
+    ...blocks.filter((b) => b.lang !== 'json').reverse(),
+  ];
   const candidates = [...ordered.map((b) => b.body), text];
   for (const c of candidates) {
     const direct = tryParse(c.trim());

@@ -25,7 +25,10 @@ export class RunLog {
   }
 
   metrics(record: Record<string, unknown>): void {
-    appendFileSync(join(this.dir, 'metrics.jsonl'), `${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`);
+    appendFileSync(
+      join(this.dir, 'metrics.jsonl'),
+      `${JSON.stringify({ time: new Date().toISOString(), ...record })}\n`,
+    );
   }
 
   warn(text: string): void {

@@ -4,7 +4,13 @@ import { join, resolve } from 'node:path';
 import { GrpoError } from '../../errors.ts';
 import { claimRunFolder } from '../../trainer/run-folder.ts';
 import type { ChatModel } from '../../rollout/chat-model.ts';
-import { chatModelFromConfig, loadTaskSplits, type LoadedSplits, type ModelEndpointConfig, type TaskConfig } from './config.ts';
+import {
+  chatModelFromConfig,
+  loadTaskSplits,
+  type LoadedSplits,
+  type ModelEndpointConfig,
+  type TaskConfig,
+} from './config.ts';
 import { metricByName, type TaskMetric } from './metrics.ts';
 import { RunLog } from './run-log.ts';
 
@@ -21,7 +27,12 @@ export interface RunSetupOverrides {
  * continued only when `continues` (a GEPA run with resume), replaced with `overwrite`, and otherwise refused, so a
  * rerun never mixes its metrics and library into another run's.
  */
-export async function openTaskRun(config: { out_dir: string; name: string; overwrite: boolean; task: TaskConfig; task_model: ModelEndpointConfig }, overrides: RunSetupOverrides, outputs: readonly string[], continues = false) {
+export async function openTaskRun(
+  config: { out_dir: string; name: string; overwrite: boolean; task: TaskConfig; task_model: ModelEndpointConfig },
+  overrides: RunSetupOverrides,
+  outputs: readonly string[],
+  continues = false,
+) {
   const baseDir = overrides.baseDir ?? process.cwd();
   const outDir = resolve(baseDir, config.out_dir, config.name);
   refuseOldLayout(resolve(baseDir, config.out_dir), outDir);
@@ -46,10 +57,18 @@ const RUN_FILES = ['metrics.jsonl', 'result.json', 'library.json', 'gepa_state.j
 function refuseOldLayout(parent: string, outDir: string): void {
   const old = RUN_FILES.filter((f) => existsSync(join(parent, f)));
   if (old.length === 0 || existsSync(outDir)) return;
-  throw new GrpoError('config', `out_dir ${parent} holds an earlier run (${old.join(', ')}) in the layout before runs went to <out_dir>/<name>/; move its files into ${outDir} to continue it, or choose another out_dir`);
+  throw new GrpoError(
+    'config',
+    `out_dir ${parent} holds an earlier run (${old.join(', ')}) in the layout before runs went to <out_dir>/<name>/; move its files into ${outDir} to continue it, or choose another out_dir`,
+  );
 }
 
 /** A second model (critic, reflection): the override, else its own endpoint, else the task model. */
-export async function secondModel(override: ChatModel | undefined, endpoint: ModelEndpointConfig | null | undefined, baseDir: string, taskModel: ChatModel): Promise<ChatModel> {
+export async function secondModel(
+  override: ChatModel | undefined,
+  endpoint: ModelEndpointConfig | null | undefined,
+  baseDir: string,
+  taskModel: ChatModel,
+): Promise<ChatModel> {
   return override ?? (endpoint ? await chatModelFromConfig(endpoint, baseDir) : taskModel);
 }

@@ -14,7 +14,10 @@ export function templateNames(template: string): string[] {
 export function checkTemplate(template: string, allowed: readonly string[], key: string): void {
   const unknown = templateNames(template).filter((n) => !allowed.includes(n));
   if (unknown.length > 0) {
-    throw new GrpoError('config', `${key}: unknown placeholder(s) ${unknown.map((n) => `{{${n}}}`).join(', ')}; available: ${allowed.map((n) => `{{${n}}}`).join(', ')}`);
+    throw new GrpoError(
+      'config',
+      `${key}: unknown placeholder(s) ${unknown.map((n) => `{{${n}}}`).join(', ')}; available: ${allowed.map((n) => `{{${n}}}`).join(', ')}`,
+    );
   }
 }
 

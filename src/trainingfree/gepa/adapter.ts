@@ -29,7 +29,11 @@ export interface EvaluationBatch {
 export interface GepaAdapter {
   evaluate(batch: readonly TaskExample[], program: Program, captureTraces: boolean): Promise<EvaluationBatch>;
   /** examples with feedback for each component to be rewritten */
-  makeReflectiveDataset(program: Program, evaluation: EvaluationBatch, components: readonly string[]): Record<string, ReflectiveRecord[]>;
+  makeReflectiveDataset(
+    program: Program,
+    evaluation: EvaluationBatch,
+    components: readonly string[],
+  ): Record<string, ReflectiveRecord[]>;
 }
 
 export interface ChatProgramOptions {
@@ -47,25 +51,45 @@ export class ChatProgramAdapter implements GepaAdapter {
   constructor(private readonly opts: ChatProgramOptions) {}
 
   messages(program: Program, example: TaskExample): ChatMessage[] {
-    const system = this.opts.systemTemplate === null ? Object.values(program).join('\n\n') : renderTemplate(this.opts.systemTemplate, program);
+    const system =
+      this.opts.systemTemplate === null
+        ? Object.values(program).join('\n\n')
+        : renderTemplate(this.opts.systemTemplate, program);
     const user = renderTemplate(this.opts.userTemplate, { ...program, input: example.input });
-    return system.trim() ? [{ role: 'system', content: system }, { role: 'user', content: user }] : [{ role: 'user', content: user }];
+    return system.trim()
+      ? [
+          { role: 'system', content: system },
+          { role: 'user', content: user },
+        ]
+      : [{ role: 'user', content: user }];
   }
 
   async evaluate(batch: readonly TaskExample[], program: Program, captureTraces: boolean): Promise<EvaluationBatch> {
     const results = await Promise.all(
       batch.map(async (example) => {
-        const res = await this.opts.model.chat(this.messages(program, example), { temperature: this.opts.temperature, maxTokens: this.opts.maxTokens, n: 1 });
+        const res = await this.opts.model.chat(this.messages(program, example), {
+          temperature: this.opts.temperature,
+          maxTokens: this.opts.maxTokens,
+          n: 1,
+        });
         const output = res.choices[0]?.text ?? '';
         const { score, feedback } = await scoreResponse(this.opts.metric, output, example);
         return { input: example.input, output, score, feedback };
       }),
     );
-    return { outputs: results.map((r) => r.output), scores: results.map((r) => r.score), traces: captureTraces ? results : null };
+    return {
+      outputs: results.map((r) => r.output),
+      scores: results.map((r) => r.score),
+      traces: captureTraces ? results : null,
+    };
   }
 
   /** Every component sees the whole interaction: with one model call per example, each component shaped all of it. */
-  makeReflectiveDataset(_program: Program, evaluation: EvaluationBatch, components: readonly string[]): Record<string, ReflectiveRecord[]> {
+  makeReflectiveDataset(
+    _program: Program,
+    evaluation: EvaluationBatch,
+    components: readonly string[],
+  ): Record<string, ReflectiveRecord[]> {
     const records: ReflectiveRecord[] = (evaluation.traces ?? []).map((t) => ({
       'Task input': t.input,
       'Assistant response': t.output,

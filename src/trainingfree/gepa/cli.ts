@@ -6,7 +6,10 @@
 import { gepaConfig } from './config.ts';
 import { runGepa, type GepaResult } from './run.ts';
 
-export async function gepaCommand(configPath: string, opts: { quiet?: boolean; overrides?: readonly string[] } = {}): Promise<GepaResult> {
+export async function gepaCommand(
+  configPath: string,
+  opts: { quiet?: boolean; overrides?: readonly string[] } = {},
+): Promise<GepaResult> {
   const { config, baseDir } = gepaConfig.load(configPath, opts.overrides);
   return runGepa(config, { baseDir, quiet: opts.quiet });
 }

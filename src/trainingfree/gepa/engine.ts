@@ -19,8 +19,23 @@ import type { GepaAdapter } from './adapter.ts';
 import { nextMinibatch } from './batch-sampler.ts';
 import type { ReflectiveRecord } from './instruction-proposal.ts';
 import { mergeSubsample, proposeMerge, tripletKey, type MergeMemory } from './merge.ts';
-import { bestProgram, dominatorPrograms, programsEqual, selectCandidate, type CandidateSelection, type Program } from './pareto.ts';
-import { addProgram, aggregateScores, checkConsistent, initialState, loadState, saveState, type GepaState } from './state.ts';
+import {
+  bestProgram,
+  dominatorPrograms,
+  programsEqual,
+  selectCandidate,
+  type CandidateSelection,
+  type Program,
+} from './pareto.ts';
+import {
+  addProgram,
+  aggregateScores,
+  checkConsistent,
+  initialState,
+  loadState,
+  saveState,
+  type GepaState,
+} from './state.ts';
 
 export type AcceptanceCriterion = 'strict_improvement' | 'improvement_or_equal';
 export type ModuleSelector = 'round_robin' | 'all';
@@ -56,7 +71,11 @@ export interface GepaLog {
 export interface GepaEngineDeps {
   adapter: GepaAdapter;
   /** new texts for the named components (gepa: propose_new_texts) */
-  propose: (program: Program, dataset: Record<string, ReflectiveRecord[]>, components: readonly string[]) => Promise<Record<string, string>>;
+  propose: (
+    program: Program,
+    dataset: Record<string, ReflectiveRecord[]>,
+    components: readonly string[],
+  ) => Promise<Record<string, string>>;
   trainset: readonly TaskExample[];
   valset: readonly TaskExample[];
   seedProgram: Program;
@@ -64,7 +83,11 @@ export interface GepaEngineDeps {
 }
 
 /** gepa: StrictImprovementAcceptance / ImprovementOrEqualAcceptance, on minibatch sums. */
-export function isAccepted(before: readonly number[], after: readonly number[], criterion: AcceptanceCriterion): boolean {
+export function isAccepted(
+  before: readonly number[],
+  after: readonly number[],
+  criterion: AcceptanceCriterion,
+): boolean {
   const b = before.reduce((a, x) => a + x, 0);
   const a = after.reduce((s, x) => s + x, 0);
   return criterion === 'strict_improvement' ? a > b : a >= b;
@@ -89,9 +112,14 @@ async function startState(deps: GepaEngineDeps, opts: GepaEngineOptions): Promis
       const sameVal = saved.valIds.length === valIds.length && saved.valIds.every((id, k) => id === valIds[k]);
       const sameTrain = saved.sampler.uses.length === deps.trainset.length;
       if (!sameSeed || !sameVal || !sameTrain) {
-        throw new GrpoError('gepa', `${opts.statePath} belongs to a run with a different ${!sameSeed ? 'seed program' : !sameVal ? 'validation set' : 'training set'}; use another out_dir or set resume: false`);
+        throw new GrpoError(
+          'gepa',
+          `${opts.statePath} belongs to a run with a different ${!sameSeed ? 'seed program' : !sameVal ? 'validation set' : 'training set'}; use another out_dir or set resume: false`,
+        );
       }
-      deps.log.line(`gepa: resuming at iteration ${saved.iteration} with ${saved.programs.length} program(s), ${saved.totalMetricCalls} metric calls spent`);
+      deps.log.line(
+        `gepa: resuming at iteration ${saved.iteration} with ${saved.programs.length} program(s), ${saved.totalMetricCalls} metric calls spent`,
+      );
       return saved;
     }
   }
@@ -100,12 +128,17 @@ async function startState(deps: GepaEngineDeps, opts: GepaEngineOptions): Promis
 }
 
 export async function runGepaEngine(deps: GepaEngineDeps, opts: GepaEngineOptions): Promise<GepaState> {
-  if (Object.keys(deps.seedProgram).length === 0) throw new GrpoError('config', 'the seed program has no components; give at least one named text');
-  if (deps.trainset.length === 0 || deps.valset.length === 0) throw new GrpoError('config', 'GEPA needs a non-empty training and validation set');
+  if (Object.keys(deps.seedProgram).length === 0)
+    throw new GrpoError('config', 'the seed program has no components; give at least one named text');
+  if (deps.trainset.length === 0 || deps.valset.length === 0)
+    throw new GrpoError('config', 'GEPA needs a non-empty training and validation set');
   const { adapter, log, valset, trainset } = deps;
   const state = await startState(deps, opts);
   const rng = new Rng(state.rngState);
-  const memory: MergeMemory = { triedTriplets: new Set(state.merge.triedTriplets), triedCompositions: new Set(state.merge.triedCompositions) };
+  const memory: MergeMemory = {
+    triedTriplets: new Set(state.merge.triedTriplets),
+    triedCompositions: new Set(state.merge.triedCompositions),
+  };
   const save = () => {
     state.rngState = rng.state;
     state.merge.triedTriplets = [...memory.triedTriplets];
@@ -113,7 +146,9 @@ export async function runGepaEngine(deps: GepaEngineDeps, opts: GepaEngineOption
     if (opts.statePath) saveState(opts.statePath, state);
   };
   if (state.iteration === 0 && state.programs.length === 1) {
-    log.line(`gepa: seed program scores ${aggregateScores(state)[0].toFixed(3)} on ${valset.length} validation example(s)`);
+    log.line(
+      `gepa: seed program scores ${aggregateScores(state)[0].toFixed(3)} on ${valset.length} validation example(s)`,
+    );
     log.metrics({ event: 'seed', val_score: aggregateScores(state)[0], metric_calls: state.totalMetricCalls });
   }
 
@@ -126,8 +161,10 @@ export async function runGepaEngine(deps: GepaEngineDeps, opts: GepaEngineOption
   };
 
   const shouldStop = (): string | null => {
-    if (state.totalMetricCalls >= opts.maxMetricCalls) return `budget of ${opts.maxMetricCalls} metric calls used (${state.totalMetricCalls})`;
-    if (opts.maxIterations !== null && state.iteration >= opts.maxIterations) return `max_iterations ${opts.maxIterations} reached`;
+    if (state.totalMetricCalls >= opts.maxMetricCalls)
+      return `budget of ${opts.maxMetricCalls} metric calls used (${state.totalMetricCalls})`;
+    if (opts.maxIterations !== null && state.iteration >= opts.maxIterations)
+      return `max_iterations ${opts.maxIterations} reached`;
     if (opts.stopFile && existsSync(opts.stopFile)) return `stop file ${opts.stopFile} found`;
     return null;
   };
@@ -143,8 +180,16 @@ export async function runGepaEngine(deps: GepaEngineDeps, opts: GepaEngineOption
     const progress = (what: string) => {
       const agg = aggregateScores(state);
       const best = bestProgram(agg);
-      log.line(`iter ${it} | ${what} | best val ${agg[best].toFixed(3)} (program ${best}) | programs ${state.programs.length} | metric calls ${state.totalMetricCalls}/${opts.maxMetricCalls}`);
-      log.metrics({ ...record, best_val_score: agg[best], best_program: best, programs: state.programs.length, metric_calls: state.totalMetricCalls });
+      log.line(
+        `iter ${it} | ${what} | best val ${agg[best].toFixed(3)} (program ${best}) | programs ${state.programs.length} | metric calls ${state.totalMetricCalls}/${opts.maxMetricCalls}`,
+      );
+      log.metrics({
+        ...record,
+        best_val_score: agg[best],
+        best_program: best,
+        programs: state.programs.length,
+        metric_calls: state.totalMetricCalls,
+      });
     };
 
     // 1) merge, when one is due right after a new program was found
@@ -152,23 +197,51 @@ export async function runGepaEngine(deps: GepaEngineDeps, opts: GepaEngineOption
       state.merge.lastIterationFoundProgram = false;
       const agg = aggregateScores(state);
       const candidates = dominatorPrograms(state.front.programs, agg);
-      const proposal = proposeMerge(candidates, { programs: state.programs, parents: state.parents, scores: agg }, memory, rng);
+      const proposal = proposeMerge(
+        candidates,
+        { programs: state.programs, parents: state.parents, scores: agg },
+        memory,
+        rng,
+      );
       if (proposal) {
         memory.triedTriplets.add(tripletKey(proposal.i, proposal.j, proposal.ancestor));
-        const ids = mergeSubsample(state.valScores[proposal.i], state.valScores[proposal.j], opts.mergeSubsampleSize, rng);
-        const ev = await adapter.evaluate(ids.map((k) => valset[k]), proposal.program, false);
+        const ids = mergeSubsample(
+          state.valScores[proposal.i],
+          state.valScores[proposal.j],
+          opts.mergeSubsampleSize,
+          rng,
+        );
+        const ev = await adapter.evaluate(
+          ids.map((k) => valset[k]),
+          proposal.program,
+          false,
+        );
         state.totalMetricCalls += ids.length;
-        const parentSums = [sum(ids.map((k) => state.valScores[proposal.i][k])), sum(ids.map((k) => state.valScores[proposal.j][k]))];
+        const parentSums = [
+          sum(ids.map((k) => state.valScores[proposal.i][k])),
+          sum(ids.map((k) => state.valScores[proposal.j][k])),
+        ];
         const accepted = sum(ev.scores) >= Math.max(...parentSums);
-        Object.assign(record, { kind: 'merge', parents: [proposal.i, proposal.j], ancestor: proposal.ancestor, subsample_before: parentSums, subsample_after: sum(ev.scores), accepted });
+        Object.assign(record, {
+          kind: 'merge',
+          parents: [proposal.i, proposal.j],
+          ancestor: proposal.ancestor,
+          subsample_before: parentSums,
+          subsample_after: sum(ev.scores),
+          accepted,
+        });
         if (accepted) {
           const idx = await addAccepted(proposal.program, [proposal.i, proposal.j]);
           state.merge.due--;
           state.merge.accepted++;
           Object.assign(record, { new_program: idx, val_score: aggregateScores(state)[idx] });
-          progress(`merge ${proposal.i}+${proposal.j} via ${proposal.ancestor}: subsample ${sum(ev.scores)} ≥ ${Math.max(...parentSums)}, accepted as program ${idx}`);
+          progress(
+            `merge ${proposal.i}+${proposal.j} via ${proposal.ancestor}: subsample ${sum(ev.scores)} ≥ ${Math.max(...parentSums)}, accepted as program ${idx}`,
+          );
         } else {
-          progress(`merge ${proposal.i}+${proposal.j} via ${proposal.ancestor}: subsample ${sum(ev.scores)} < ${Math.max(...parentSums)}, rejected`);
+          progress(
+            `merge ${proposal.i}+${proposal.j} via ${proposal.ancestor}: subsample ${sum(ev.scores)} < ${Math.max(...parentSums)}, rejected`,
+          );
         }
         continue; // gepa: a merge attempt takes the whole iteration
       }
@@ -192,7 +265,11 @@ export async function runGepaEngine(deps: GepaEngineDeps, opts: GepaEngineOption
     record.components = components;
     let texts: Record<string, string>;
     try {
-      texts = await deps.propose(state.programs[parent], adapter.makeReflectiveDataset(state.programs[parent], before, components), components);
+      texts = await deps.propose(
+        state.programs[parent],
+        adapter.makeReflectiveDataset(state.programs[parent], before, components),
+        components,
+      );
       consecutiveProposalFailures = 0;
     } catch (e) {
       // gepa logs a failed reflection and moves on; three in a row means the reflection model is unusable
@@ -202,7 +279,10 @@ export async function runGepaEngine(deps: GepaEngineDeps, opts: GepaEngineOption
       progress(`parent ${parent}: reflection failed, skipped`);
       continue;
     }
-    const child: Program = { ...state.programs[parent], ...Object.fromEntries(Object.entries(texts).filter(([k]) => k in state.programs[parent])) };
+    const child: Program = {
+      ...state.programs[parent],
+      ...Object.fromEntries(Object.entries(texts).filter(([k]) => k in state.programs[parent])),
+    };
     if (programsEqual(child, state.programs[parent])) {
       Object.assign(record, { skipped: 'no new text' });
       progress(`parent ${parent} [${components.join(', ')}]: reflection proposed no change, skipped`);
@@ -213,7 +293,9 @@ export async function runGepaEngine(deps: GepaEngineDeps, opts: GepaEngineOption
     const accepted = isAccepted(before.scores, after.scores, opts.acceptance);
     Object.assign(record, { subsample_after: sum(after.scores), accepted });
     if (!accepted) {
-      progress(`parent ${parent} [${components.join(', ')}]: minibatch ${sum(before.scores)} → ${sum(after.scores)}, rejected`);
+      progress(
+        `parent ${parent} [${components.join(', ')}]: minibatch ${sum(before.scores)} → ${sum(after.scores)}, rejected`,
+      );
       continue;
     }
     const idx = await addAccepted(child, [parent]);
@@ -222,7 +304,9 @@ export async function runGepaEngine(deps: GepaEngineDeps, opts: GepaEngineOption
       state.merge.lastIterationFoundProgram = true;
       if (state.merge.accepted < opts.maxMergeInvocations) state.merge.due++;
     }
-    progress(`parent ${parent} [${components.join(', ')}]: minibatch ${sum(before.scores)} → ${sum(after.scores)}, accepted as program ${idx} (val ${aggregateScores(state)[idx].toFixed(3)})`);
+    progress(
+      `parent ${parent} [${components.join(', ')}]: minibatch ${sum(before.scores)} → ${sum(after.scores)}, accepted as program ${idx} (val ${aggregateScores(state)[idx].toFixed(3)})`,
+    );
   }
   save();
   log.line(`gepa: stopped: ${stopReason}`);

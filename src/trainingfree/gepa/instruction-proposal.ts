@@ -36,12 +36,14 @@ export type ReflectiveRecord = Record<string, unknown>;
 
 export function checkReflectionTemplate(template: string, key: string): void {
   const missing = [CURRENT_INSTRUCTION, EXAMPLES_WITH_FEEDBACK].filter((p) => !template.includes(p));
-  if (missing.length > 0) throw new GrpoError('config', `${key}: the reflection template lacks ${missing.join(' and ')}`);
+  if (missing.length > 0)
+    throw new GrpoError('config', `${key}: the reflection template lacks ${missing.join(' and ')}`);
 }
 
 function renderValue(value: unknown, level: number): string {
   const h = '#'.repeat(Math.min(level, 6));
-  if (Array.isArray(value)) return value.length === 0 ? '\n' : value.map((v, k) => `${h} Item ${k + 1}\n${renderValue(v, level + 1)}`).join('');
+  if (Array.isArray(value))
+    return value.length === 0 ? '\n' : value.map((v, k) => `${h} Item ${k + 1}\n${renderValue(v, level + 1)}`).join('');
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>);
     return entries.length === 0 ? '\n' : entries.map(([k, v]) => `${h} ${k}\n${renderValue(v, level + 1)}`).join('');
@@ -51,12 +53,21 @@ function renderValue(value: unknown, level: number): string {
 
 /** Examples as markdown: "# Example k", a "## field" section per field, nested values one level deeper. */
 export function renderReflectiveRecords(records: readonly ReflectiveRecord[]): string {
-  return records.map((r, k) => `# Example ${k + 1}\n${Object.entries(r).map(([field, v]) => `## ${field}\n${renderValue(v, 3)}`).join('')}`).join('\n\n');
+  return records
+    .map(
+      (r, k) =>
+        `# Example ${k + 1}\n${Object.entries(r)
+          .map(([field, v]) => `## ${field}\n${renderValue(v, 3)}`)
+          .join('')}`,
+    )
+    .join('\n\n');
 }
 
 export function reflectionPrompt(template: string, currentText: string, records: readonly ReflectiveRecord[]): string {
   // a function replacement, so "$&" and friends in user text are not interpreted
-  return template.replace(CURRENT_INSTRUCTION, () => currentText).replace(EXAMPLES_WITH_FEEDBACK, () => renderReflectiveRecords(records));
+  return template
+    .replace(CURRENT_INSTRUCTION, () => currentText)
+    .replace(EXAMPLES_WITH_FEEDBACK, () => renderReflectiveRecords(records));
 }
 
 export interface ProposerOptions {

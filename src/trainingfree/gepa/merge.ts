@@ -68,7 +68,13 @@ export function tripletKey(i: number, j: number, a: number): string {
 }
 
 /** Common ancestors that may serve for merging i and j (gepa: filter_ancestors), ascending. */
-export function eligibleAncestors(i: number, j: number, common: Iterable<number>, lineage: Lineage, memory: MergeMemory): number[] {
+export function eligibleAncestors(
+  i: number,
+  j: number,
+  common: Iterable<number>,
+  lineage: Lineage,
+  memory: MergeMemory,
+): number[] {
   return [...common]
     .filter((a) => !memory.triedTriplets.has(tripletKey(i, j, a)))
     .filter((a) => lineage.scores[a] <= lineage.scores[i] && lineage.scores[a] <= lineage.scores[j])
@@ -97,7 +103,13 @@ export function weightedIndex(weights: readonly number[], rng: Rng): number {
 }
 
 /** A pair of candidates and the ancestor to merge them through (gepa: find_common_ancestor_pair). */
-export function findMergeTriplet(candidates: readonly number[], lineage: Lineage, memory: MergeMemory, rng: Rng, maxAttempts = 10): [number, number, number] | null {
+export function findMergeTriplet(
+  candidates: readonly number[],
+  lineage: Lineage,
+  memory: MergeMemory,
+  rng: Rng,
+  maxAttempts = 10,
+): [number, number, number] | null {
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
     if (candidates.length < 2) return null;
     let [i, j] = sampleDistinct(candidates, 2, rng);
@@ -107,13 +119,29 @@ export function findMergeTriplet(candidates: readonly number[], lineage: Lineage
     if (ai.has(j) || aj.has(i)) continue; // one descends from the other: nothing to combine
     const common = [...ai].filter((a) => aj.has(a));
     const eligible = eligibleAncestors(i, j, common, lineage, memory);
-    if (eligible.length > 0) return [i, j, eligible[weightedIndex(eligible.map((a) => lineage.scores[a]), rng)]];
+    if (eligible.length > 0)
+      return [
+        i,
+        j,
+        eligible[
+          weightedIndex(
+            eligible.map((a) => lineage.scores[a]),
+            rng,
+          )
+        ],
+      ];
   }
   return null;
 }
 
 /** The component-wise combination of i and j through ancestor a. */
-export function combineThroughAncestor(lineage: Lineage, i: number, j: number, a: number, rng: Rng): { program: Program; sources: number[] } {
+export function combineThroughAncestor(
+  lineage: Lineage,
+  i: number,
+  j: number,
+  a: number,
+  rng: Rng,
+): { program: Program; sources: number[] } {
   const program: Program = { ...lineage.programs[a] };
   const sources: number[] = [];
   for (const name of Object.keys(lineage.programs[a])) {
@@ -134,7 +162,13 @@ export function combineThroughAncestor(lineage: Lineage, i: number, j: number, a
 }
 
 /** A new merge proposal, or null when none can be found (gepa: sample_and_attempt_merge_programs_by_common_predictors). */
-export function proposeMerge(candidates: readonly number[], lineage: Lineage, memory: MergeMemory, rng: Rng, maxAttempts = 10): MergeProposal | null {
+export function proposeMerge(
+  candidates: readonly number[],
+  lineage: Lineage,
+  memory: MergeMemory,
+  rng: Rng,
+  maxAttempts = 10,
+): MergeProposal | null {
   if (candidates.length < 2 || lineage.programs.length < 3) return null;
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
     const triplet = findMergeTriplet(candidates, lineage, memory, rng);
@@ -157,7 +191,11 @@ export function proposeMerge(candidates: readonly number[], lineage: Lineage, me
  */
 export function mergeSubsample(scoresI: readonly number[], scoresJ: readonly number[], n: number, rng: Rng): number[] {
   const ids = scoresI.map((_, k) => k);
-  const buckets = [ids.filter((k) => scoresI[k] > scoresJ[k]), ids.filter((k) => scoresJ[k] > scoresI[k]), ids.filter((k) => scoresI[k] === scoresJ[k])];
+  const buckets = [
+    ids.filter((k) => scoresI[k] > scoresJ[k]),
+    ids.filter((k) => scoresJ[k] > scoresI[k]),
+    ids.filter((k) => scoresI[k] === scoresJ[k]),
+  ];
   const perBucket = Math.max(1, Math.ceil(n / 3));
   const selected: number[] = [];
   for (const bucket of buckets) {

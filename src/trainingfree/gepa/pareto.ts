@@ -20,7 +20,7 @@ export type Program = Record<string, string>;
 export function programsEqual(a: Program, b: Program): boolean {
   const ka = Object.keys(a);
   if (ka.length !== Object.keys(b).length) return false;
-  return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && a[k] === b[k]);
+  return ka.every((k) => Object.hasOwn(b, k) && a[k] === b[k]);
 }
 
 export interface InstanceFront {
@@ -31,12 +31,19 @@ export interface InstanceFront {
 }
 
 export function newInstanceFront(instances: number): InstanceFront {
-  return { scores: Array(instances).fill(Number.NEGATIVE_INFINITY), programs: Array.from({ length: instances }, () => []) };
+  return {
+    scores: Array(instances).fill(Number.NEGATIVE_INFINITY),
+    programs: Array.from({ length: instances }, () => []),
+  };
 }
 
 /** Adds a program's per-instance validation scores: a strictly better score replaces the front, a tie joins it. */
 export function addToFront(front: InstanceFront, program: number, scores: readonly number[]): void {
-  if (scores.length !== front.scores.length) throw new GrpoError('gepa', `program ${program} has ${scores.length} validation scores, the front has ${front.scores.length} instances`);
+  if (scores.length !== front.scores.length)
+    throw new GrpoError(
+      'gepa',
+      `program ${program} has ${scores.length} validation scores, the front has ${front.scores.length} instances`,
+    );
   scores.forEach((s, i) => {
     if (s > front.scores[i]) {
       front.scores[i] = s;
@@ -58,7 +65,10 @@ export function isDominated(y: number, others: ReadonlySet<number>, fronts: read
 }
 
 /** The fronts without dominated programs (gepa: remove_dominated_programs). */
-export function removeDominatedPrograms(fronts: readonly (readonly number[])[], aggregateScores: readonly number[]): number[][] {
+export function removeDominatedPrograms(
+  fronts: readonly (readonly number[])[],
+  aggregateScores: readonly number[],
+): number[][] {
   const onFronts = [...new Set(fronts.flat())];
   const programs = onFronts.sort((a, b) => aggregateScores[a] - aggregateScores[b] || a - b);
   const dominated = new Set<number>();
@@ -79,9 +89,13 @@ export function removeDominatedPrograms(fronts: readonly (readonly number[])[], 
 }
 
 /** Survivors of dominance removal with how many fronts each is on, in first-appearance order. */
-export function frontFrequencies(fronts: readonly (readonly number[])[], aggregateScores: readonly number[]): Map<number, number> {
+export function frontFrequencies(
+  fronts: readonly (readonly number[])[],
+  aggregateScores: readonly number[],
+): Map<number, number> {
   const freq = new Map<number, number>();
-  for (const front of removeDominatedPrograms(fronts, aggregateScores)) for (const p of front) freq.set(p, (freq.get(p) ?? 0) + 1);
+  for (const front of removeDominatedPrograms(fronts, aggregateScores))
+    for (const p of front) freq.set(p, (freq.get(p) ?? 0) + 1);
   return freq;
 }
 
@@ -93,7 +107,11 @@ export function bestProgram(aggregateScores: readonly number[]): number {
 }
 
 /** Frequency-weighted draw from the non-dominated front (gepa: select_program_candidate_from_pareto_front). */
-export function selectParetoCandidate(fronts: readonly (readonly number[])[], aggregateScores: readonly number[], rng: Rng): number {
+export function selectParetoCandidate(
+  fronts: readonly (readonly number[])[],
+  aggregateScores: readonly number[],
+  rng: Rng,
+): number {
   const samplingList: number[] = [];
   for (const [p, n] of frontFrequencies(fronts, aggregateScores)) for (let k = 0; k < n; k++) samplingList.push(p);
   if (samplingList.length === 0) return bestProgram(aggregateScores);
@@ -101,14 +119,23 @@ export function selectParetoCandidate(fronts: readonly (readonly number[])[], ag
 }
 
 /** Programs on any front after dominance removal, ascending (gepa: find_dominator_programs; merge candidates). */
-export function dominatorPrograms(fronts: readonly (readonly number[])[], aggregateScores: readonly number[]): number[] {
+export function dominatorPrograms(
+  fronts: readonly (readonly number[])[],
+  aggregateScores: readonly number[],
+): number[] {
   return [...frontFrequencies(fronts, aggregateScores).keys()].sort((a, b) => a - b);
 }
 
 export type CandidateSelection = 'pareto' | 'current_best' | 'epsilon_greedy';
 
 /** Parent selection by strategy; epsilon_greedy explores uniformly with probability `epsilon` (gepa default 0.1). */
-export function selectCandidate(strategy: CandidateSelection, fronts: readonly (readonly number[])[], aggregateScores: readonly number[], rng: Rng, epsilon = 0.1): number {
+export function selectCandidate(
+  strategy: CandidateSelection,
+  fronts: readonly (readonly number[])[],
+  aggregateScores: readonly number[],
+  rng: Rng,
+  epsilon = 0.1,
+): number {
   switch (strategy) {
     case 'pareto':
       return selectParetoCandidate(fronts, aggregateScores, rng);

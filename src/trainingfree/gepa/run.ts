@@ -47,9 +47,17 @@ export interface GepaResult {
 
 const meanOf = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
-export async function runGepa(configInput: GepaConfigInput | GepaConfig, overrides: GepaOverrides = {}): Promise<GepaResult> {
+export async function runGepa(
+  configInput: GepaConfigInput | GepaConfig,
+  overrides: GepaOverrides = {},
+): Promise<GepaResult> {
   const config = parseGepaConfig(configInput);
-  const { baseDir, outDir, log, splits, metric, taskModel } = await openTaskRun(config, overrides, ['gepa_state.json', 'metrics.jsonl', 'best_program.json', 'result.json'], config.resume);
+  const { baseDir, outDir, log, splits, metric, taskModel } = await openTaskRun(
+    config,
+    overrides,
+    ['gepa_state.json', 'metrics.jsonl', 'best_program.json', 'result.json'],
+    config.resume,
+  );
   const reflectionModel = await secondModel(overrides.reflectionModel, config.reflection_model, baseDir, taskModel);
   const adapter =
     overrides.adapter ??
@@ -62,7 +70,9 @@ export async function runGepa(configInput: GepaConfigInput | GepaConfig, overrid
       maxTokens: config.task_model.max_tokens ?? undefined,
     });
   const valset = splits.val ?? splits.train; // gepa: valset defaults to the trainset
-  log.line(`gepa: task model ${taskModel.name}, reflection ${reflectionModel.name}; train ${splits.train.length}, val ${valset.length}, budget ${config.max_metric_calls} metric calls, out ${outDir}`);
+  log.line(
+    `gepa: task model ${taskModel.name}, reflection ${reflectionModel.name}; train ${splits.train.length}, val ${valset.length}, budget ${config.max_metric_calls} metric calls, out ${outDir}`,
+  );
 
   const state = await runGepaEngine(
     {
@@ -114,7 +124,9 @@ export async function runGepa(configInput: GepaConfigInput | GepaConfig, overrid
     const seedScore = meanOf((await adapter.evaluate(splits.test, state.programs[0], false)).scores);
     const bestScore = bestIndex === 0 ? seedScore : meanOf((await adapter.evaluate(splits.test, best, false)).scores);
     heldout = { seed: seedScore, best: bestScore, examples: splits.test.length };
-    log.line(`held-out: seed program ${fmt(seedScore)} → best program ${fmt(bestScore)} (${splits.test.length} examples)`);
+    log.line(
+      `held-out: seed program ${fmt(seedScore)} → best program ${fmt(bestScore)} (${splits.test.length} examples)`,
+    );
     log.metrics({ event: 'eval', phase: 'before', accuracy: seedScore, examples: splits.test.length });
     log.metrics({ event: 'eval', phase: 'after', accuracy: bestScore, examples: splits.test.length });
   }
@@ -141,6 +153,8 @@ export async function runGepa(configInput: GepaConfigInput | GepaConfig, overrid
       2,
     )}\n`,
   );
-  log.line(`gepa done: best program ${bestIndex} (val ${fmt(valScores[bestIndex])}, seed ${fmt(valScores[0])}), ${state.programs.length} program(s), ${state.totalMetricCalls} metric calls; ${join(outDir, 'best_program.json')}`);
+  log.line(
+    `gepa done: best program ${bestIndex} (val ${fmt(valScores[bestIndex])}, seed ${fmt(valScores[0])}), ${state.programs.length} program(s), ${state.totalMetricCalls} metric calls; ${join(outDir, 'best_program.json')}`,
+  );
   return { bestProgram: best, bestIndex, valScores, totalMetricCalls: state.totalMetricCalls, heldout, state, outDir };
 }

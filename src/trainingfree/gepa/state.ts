@@ -51,7 +51,13 @@ export function aggregateScores(state: GepaState): number[] {
 }
 
 /** The state after scoring the seed program on the validation set (`seedCalls` metric calls). */
-export function initialState(seed: Program, valIds: string[], seedScores: number[], trainSize: number, rngState: number): GepaState {
+export function initialState(
+  seed: Program,
+  valIds: string[],
+  seedScores: number[],
+  trainSize: number,
+  rngState: number,
+): GepaState {
   const front = newInstanceFront(valIds.length);
   addToFront(front, 0, seedScores);
   return {
@@ -73,7 +79,13 @@ export function initialState(seed: Program, valIds: string[], seedScores: number
 }
 
 /** Adds an accepted program with its full validation scores; returns its index (gepa: update_state_with_new_program). */
-export function addProgram(state: GepaState, program: Program, parents: number[], valScores: number[], discoveredAtMetricCalls: number): number {
+export function addProgram(
+  state: GepaState,
+  program: Program,
+  parents: number[],
+  valScores: number[],
+  discoveredAtMetricCalls: number,
+): number {
   const idx = state.programs.length;
   state.programs.push({ ...program });
   state.parents.push(parents.slice());
@@ -95,7 +107,11 @@ export function checkConsistent(state: GepaState): void {
     state.front.scores.length === state.valIds.length &&
     state.valScores.every((s) => s.length === state.valIds.length) &&
     state.front.programs.every((f) => f.every((p) => p < n));
-  if (!ok) throw new GrpoError('gepa', 'GEPA state is inconsistent (lengths of programs, parents, scores or fronts disagree); the state file is damaged');
+  if (!ok)
+    throw new GrpoError(
+      'gepa',
+      'GEPA state is inconsistent (lengths of programs, parents, scores or fronts disagree); the state file is damaged',
+    );
 }
 
 export function saveState(path: string, state: GepaState): void {
@@ -110,7 +126,11 @@ export function loadState(path: string): GepaState | null {
   } catch (e) {
     throw new GrpoError('io', `cannot read GEPA state ${path}: ${(e as Error).message}; delete it to start over`);
   }
-  if (state.version !== GEPA_STATE_VERSION) throw new GrpoError('gepa', `${path} has state version ${state.version}, this grpo-ts writes ${GEPA_STATE_VERSION}; use a new out_dir`);
+  if (state.version !== GEPA_STATE_VERSION)
+    throw new GrpoError(
+      'gepa',
+      `${path} has state version ${state.version}, this grpo-ts writes ${GEPA_STATE_VERSION}; use a new out_dir`,
+    );
   checkConsistent(state);
   return state;
 }

@@ -7,12 +7,18 @@ import { fmt } from '../common/run-log.ts';
 import { tfgrpoConfig } from './config.ts';
 import { runTfGrpo, type TfGrpoResult } from './run.ts';
 
-export async function tfgrpoCommand(configPath: string, opts: { quiet?: boolean; overrides?: readonly string[] } = {}): Promise<TfGrpoResult> {
+export async function tfgrpoCommand(
+  configPath: string,
+  opts: { quiet?: boolean; overrides?: readonly string[] } = {},
+): Promise<TfGrpoResult> {
   const { config, baseDir } = tfgrpoConfig.load(configPath, opts.overrides);
   const result = await runTfGrpo(config, { baseDir, quiet: opts.quiet });
   if (!opts.quiet) {
-    console.log(`tfgrpo done: ${result.steps.length} step(s), ${result.library.size} lesson(s) in ${result.outDir}/library.json`);
-    if (result.before || result.after) console.log(`held-out mean score: before ${fmt(result.before?.mean)}, after ${fmt(result.after?.mean)}`);
+    console.log(
+      `tfgrpo done: ${result.steps.length} step(s), ${result.library.size} lesson(s) in ${result.outDir}/library.json`,
+    );
+    if (result.before || result.after)
+      console.log(`held-out mean score: before ${fmt(result.before?.mean)}, after ${fmt(result.after?.mean)}`);
   }
   return result;
 }

@@ -35,7 +35,11 @@ export interface ApplyReport {
 export function normalizeExperienceId(raw: unknown): string | null {
   if (typeof raw === 'number' && Number.isInteger(raw) && raw >= 0) return `G${raw}`;
   if (typeof raw !== 'string') return null;
-  const s = raw.trim().replace(/^experience\s+/i, '').replace(/^\[|\]\.?$|\.$/g, '').trim();
+  const s = raw
+    .trim()
+    .replace(/^experience\s+/i, '')
+    .replace(/^\[|\]\.?$|\.$/g, '')
+    .trim();
   if (s === '' || /^(null|none)$/i.test(s)) return null;
   if (/^\d+$/.test(s)) return `G${Number(s)}`;
   if (/^g\d+$/i.test(s)) return `G${Number(s.slice(1))}`;
@@ -164,7 +168,12 @@ export class ExperienceLibrary {
       throw new GrpoError('io', `cannot read experience library ${path}: ${(e as Error).message}`);
     }
     const rec = (json as { experiences?: unknown }).experiences ?? json;
-    if (rec === null || typeof rec !== 'object' || Array.isArray(rec) || Object.values(rec).some((v) => typeof v !== 'string')) {
+    if (
+      rec === null ||
+      typeof rec !== 'object' ||
+      Array.isArray(rec) ||
+      Object.values(rec).some((v) => typeof v !== 'string')
+    ) {
       throw new GrpoError('data', `${path}: expected {"experiences": {"G0": "lesson", ...}} as written by grpo tfgrpo`);
     }
     return ExperienceLibrary.fromRecord(rec as Record<string, string>);

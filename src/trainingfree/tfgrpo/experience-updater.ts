@@ -10,8 +10,15 @@
  */
 import type { ChatMessage, ChatModel } from '../../rollout/chat-model.ts';
 import { extractJson, listItems, taggedSection } from '../common/parse-output.ts';
-import { ExperienceLibrary, normalizeOperation, type ExperienceOperation } from './experience-library.ts';
-import { batchUpdateMessages, formatLibraryWithOperations, groupCritiqueMessages, groupUpdateMessages, summaryMessages, type CriticContext } from './prompts.ts';
+import { type ExperienceLibrary, normalizeOperation, type ExperienceOperation } from './experience-library.ts';
+import {
+  batchUpdateMessages,
+  formatLibraryWithOperations,
+  groupCritiqueMessages,
+  groupUpdateMessages,
+  summaryMessages,
+  type CriticContext,
+} from './prompts.ts';
 import { isMixedGroup, type RolloutGroup } from './rollout.ts';
 
 export interface UpdaterOptions {
@@ -75,7 +82,10 @@ class Stage {
   async ask(messages: ChatMessage[], what: string): Promise<string | null> {
     this.calls++;
     try {
-      const res = await this.opts.critic.chat(messages, { temperature: this.opts.temperature, maxTokens: this.opts.maxTokens });
+      const res = await this.opts.critic.chat(messages, {
+        temperature: this.opts.temperature,
+        maxTokens: this.opts.maxTokens,
+      });
       return res.choices[0]?.text ?? '';
     } catch (e) {
       this.failures++;
@@ -93,14 +103,34 @@ class Stage {
 }
 
 export function emptyUpdateStats(): UpdateStats {
-  return { groups: 0, learnedGroups: 0, summaries: 0, critiques: 0, groupOperations: 0, batchOperations: 0, added: 0, updated: 0, deleted: 0, unchanged: 0, skippedOperations: 0, parseFailures: 0, callFailures: 0 };
+  return {
+    groups: 0,
+    learnedGroups: 0,
+    summaries: 0,
+    critiques: 0,
+    groupOperations: 0,
+    batchOperations: 0,
+    added: 0,
+    updated: 0,
+    deleted: 0,
+    unchanged: 0,
+    skippedOperations: 0,
+    parseFailures: 0,
+    callFailures: 0,
+  };
 }
 
-export async function updateExperienceLibrary(library: ExperienceLibrary, groups: readonly RolloutGroup[], opts: UpdaterOptions): Promise<UpdateResult> {
+export async function updateExperienceLibrary(
+  library: ExperienceLibrary,
+  groups: readonly RolloutGroup[],
+  opts: UpdaterOptions,
+): Promise<UpdateResult> {
   const stats = emptyUpdateStats();
   stats.groups = groups.length;
   const gt = opts.givenGroundTruth;
-  const learnable = groups.filter((g) => g.responses.length > 0 && (!gt || isMixedGroup(g.responses.map((r) => r.score))));
+  const learnable = groups.filter(
+    (g) => g.responses.length > 0 && (!gt || isMixedGroup(g.responses.map((r) => r.score))),
+  );
   stats.learnedGroups = learnable.length;
   if (learnable.length === 0) return { library, stats, operations: [] };
 
@@ -110,11 +140,17 @@ export async function updateExperienceLibrary(library: ExperienceLibrary, groups
     learnable.map(async (g) => {
       const summaries = await Promise.all(
         g.responses.map(async (r, k) => {
-          const text = await summarise.ask(summaryMessages(opts.context, g.example.input, gt ? g.example.answer : null, r.text, gt ? r.score : null), `'${g.example.id}' answer ${k + 1}`);
+          const text = await summarise.ask(
+            summaryMessages(opts.context, g.example.input, gt ? g.example.answer : null, r.text, gt ? r.score : null),
+            `'${g.example.id}' answer ${k + 1}`,
+          );
           return text === null || text.trim() === '' ? null : { summary: text.trim(), score: gt ? r.score : null };
         }),
       );
-      return { group: g, attempts: summaries.filter((s): s is { summary: string; score: number | null } => s !== null) };
+      return {
+        group: g,
+        attempts: summaries.filter((s): s is { summary: string; score: number | null } => s !== null),
+      };
     }),
   );
   summarise.throwIfAllFailed();
@@ -126,7 +162,16 @@ export async function updateExperienceLibrary(library: ExperienceLibrary, groups
     summarised
       .filter((s) => s.attempts.length > 0)
       .map(async ({ group, attempts }) => {
-        const answer = await critique.ask(groupCritiqueMessages(opts.context, group.example.input, gt ? group.example.answer : null, attempts, opts.lessonsPerGroup), `'${group.example.id}'`);
+        const answer = await critique.ask(
+          groupCritiqueMessages(
+            opts.context,
+            group.example.input,
+            gt ? group.example.answer : null,
+            attempts,
+            opts.lessonsPerGroup,
+          ),
+          `'${group.example.id}'`,
+        );
         if (answer === null) return null;
         const section = taggedSection(answer, 'experiences');
         if (section === null || listItems(section).length === 0) {
@@ -153,10 +198,14 @@ export async function updateExperienceLibrary(library: ExperienceLibrary, groups
       const ops = parsed.ok ? operationsFromJson(parsed.value) : null;
       if (ops === null) {
         stats.parseFailures++;
-        opts.warn(`group update for '${c.id}': ${parsed.ok ? 'the JSON is not a list of operations' : parsed.reason}; skipped`);
+        opts.warn(
+          `group update for '${c.id}': ${parsed.ok ? 'the JSON is not a list of operations' : parsed.reason}; skipped`,
+        );
         return [];
       }
-      return ops.map(normalizeOperation).filter((o): o is ExperienceOperation => typeof o !== 'string' && o.operation !== 'NONE');
+      return ops
+        .map(normalizeOperation)
+        .filter((o): o is ExperienceOperation => typeof o !== 'string' && o.operation !== 'NONE');
     }),
   );
   groupUpdate.throwIfAllFailed();
@@ -168,18 +217,25 @@ export async function updateExperienceLibrary(library: ExperienceLibrary, groups
   const batch = new Stage('batch update', opts, stats);
   let reconciled: unknown[] | null = null;
   for (let attempt = 0; attempt < opts.batchUpdateAttempts && reconciled === null; attempt++) {
-    const answer = await batch.ask(batchUpdateMessages(opts.context, formatLibraryWithOperations(library, proposed)), `attempt ${attempt + 1}`);
+    const answer = await batch.ask(
+      batchUpdateMessages(opts.context, formatLibraryWithOperations(library, proposed)),
+      `attempt ${attempt + 1}`,
+    );
     if (answer === null) continue;
     const parsed = extractJson(answer);
     reconciled = parsed.ok ? operationsFromJson(parsed.value) : null;
     if (reconciled === null) {
       stats.parseFailures++;
-      opts.warn(`batch update attempt ${attempt + 1}: ${parsed.ok ? 'the JSON is not a list of operations' : parsed.reason}`);
+      opts.warn(
+        `batch update attempt ${attempt + 1}: ${parsed.ok ? 'the JSON is not a list of operations' : parsed.reason}`,
+      );
     }
   }
   batch.throwIfAllFailed();
   if (reconciled === null) {
-    opts.warn(`batch update: no usable answer after ${opts.batchUpdateAttempts} attempt(s); the library is unchanged this step`);
+    opts.warn(
+      `batch update: no usable answer after ${opts.batchUpdateAttempts} attempt(s); the library is unchanged this step`,
+    );
     return { library, stats, operations: [] };
   }
   stats.batchOperations = reconciled.length;
@@ -189,7 +245,8 @@ export async function updateExperienceLibrary(library: ExperienceLibrary, groups
   stats.deleted = report.deleted;
   stats.unchanged = report.none;
   stats.skippedOperations = report.skipped.length;
-  for (const s of report.skipped) opts.warn(`batch update: operation ${JSON.stringify(s.operation)} skipped (${s.reason})`);
+  for (const s of report.skipped)
+    opts.warn(`batch update: operation ${JSON.stringify(s.operation)} skipped (${s.reason})`);
   const operations = reconciled.map(normalizeOperation).filter((o): o is ExperienceOperation => typeof o !== 'string');
   return { library: next.renumbered(), stats, operations };
 }

@@ -24,7 +24,13 @@ function preamble(ctx: CriticContext): string {
 }
 
 /** Stage 1: describe one attempt, so the comparison in stage 2 works from compact, comparable notes. */
-export function summaryMessages(ctx: CriticContext, input: string, answer: string | null, response: string, score: number | null): ChatMessage[] {
+export function summaryMessages(
+  ctx: CriticContext,
+  input: string,
+  answer: string | null,
+  response: string,
+  score: number | null,
+): ChatMessage[] {
   const system = `${preamble(ctx)}
 
 Read one attempt by the solver and write a compact account of it:
@@ -51,7 +57,13 @@ ${response}`;
 }
 
 /** Stage 2, the "semantic group advantage": compare the attempts at one task and distil lessons. */
-export function groupCritiqueMessages(ctx: CriticContext, input: string, answer: string | null, attempts: { summary: string; score: number | null }[], maxLessons: number): ChatMessage[] {
+export function groupCritiqueMessages(
+  ctx: CriticContext,
+  input: string,
+  answer: string | null,
+  attempts: { summary: string; score: number | null }[],
+  maxLessons: number,
+): ChatMessage[] {
   const system = `${preamble(ctx)}
 
 You will see several attempts by the solver at the same task, each summarised and scored. Some succeeded and some failed.
@@ -65,7 +77,9 @@ End your answer with the lessons as a numbered list inside tags, exactly like th
 <experiences>
 1. <lesson>
 </experiences>`;
-  const body = attempts.map((a, i) => `### Attempt ${i + 1} (score ${a.score === null ? WITHHELD : a.score})\n${a.summary}`).join('\n\n');
+  const body = attempts
+    .map((a, i) => `### Attempt ${i + 1} (score ${a.score === null ? WITHHELD : a.score})\n${a.summary}`)
+    .join('\n\n');
   const user = `## Task
 ${input}
 
@@ -112,15 +126,24 @@ ${newLessons}`;
 }
 
 /** Renders the library with the operations proposed for each lesson, then the operations that name no lesson. */
-export function formatLibraryWithOperations(library: ExperienceLibrary, operations: readonly { id: string | null; operation: string; content: string }[]): string {
+export function formatLibraryWithOperations(
+  library: ExperienceLibrary,
+  operations: readonly { id: string | null; operation: string; content: string }[],
+): string {
   const parts: string[] = [];
   for (const [id, text] of library.entries()) {
     const related = operations.filter((op) => op.id === id);
-    const ops = related.length === 0 ? '  (no proposed operations)' : related.map((op) => `  - ${op.operation}${op.content ? `: ${op.content}` : ''}`).join('\n');
+    const ops =
+      related.length === 0
+        ? '  (no proposed operations)'
+        : related.map((op) => `  - ${op.operation}${op.content ? `: ${op.content}` : ''}`).join('\n');
     parts.push(`[${id}]. ${text}\n${ops}`);
   }
   const free = operations.filter((op) => op.id === null || !library.get(op.id));
-  if (free.length > 0) parts.push(`Proposed operations that name no existing lesson:\n${free.map((op) => `  - ${op.operation}: ${op.content}`).join('\n')}`);
+  if (free.length > 0)
+    parts.push(
+      `Proposed operations that name no existing lesson:\n${free.map((op) => `  - ${op.operation}: ${op.content}`).join('\n')}`,
+    );
   return parts.join('\n\n');
 }
 

@@ -46,7 +46,11 @@ export function systemPromptWithExperiences(systemPrompt: string, library: Exper
   return systemPrompt ? `${systemPrompt}\n\n${block}` : block;
 }
 
-export function taskMessages(prompt: TaskPrompt, library: ExperienceLibrary | null, example: TaskExample): ChatMessage[] {
+export function taskMessages(
+  prompt: TaskPrompt,
+  library: ExperienceLibrary | null,
+  example: TaskExample,
+): ChatMessage[] {
   const system = systemPromptWithExperiences(prompt.systemPrompt, library);
   const messages: ChatMessage[] = system ? [{ role: 'system', content: system }] : [];
   messages.push({ role: 'user', content: renderTemplate(prompt.userTemplate, { input: example.input }) });
@@ -85,7 +89,14 @@ export async function rolloutGroups(
           return { text: c.text, finishReason: c.finishReason, score: r.score, feedback: r.feedback };
         }),
       );
-      return { example, responses, meanScore: mean(responses.map((r) => r.score), NaN) };
+      return {
+        example,
+        responses,
+        meanScore: mean(
+          responses.map((r) => r.score),
+          NaN,
+        ),
+      };
     }),
   );
 }
@@ -111,5 +122,10 @@ export async function evaluateSplit(
   const groups = await rolloutGroups(model, examples, library, prompt, sampling, metric);
   const all = groups.flatMap((g) => g.responses.map((r) => r.score));
   const passed = groups.filter((g) => g.responses.some((r) => r.score >= 1)).length;
-  return { mean: mean(all, NaN), passAtN: passed / groups.length, examples: groups.length, samplesPerExample: sampling.n };
+  return {
+    mean: mean(all, NaN),
+    passAtN: passed / groups.length,
+    examples: groups.length,
+    samplesPerExample: sampling.n,
+  };
 }

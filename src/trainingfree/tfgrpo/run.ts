@@ -54,35 +54,63 @@ export interface TfGrpoResult {
   outDir: string;
 }
 
-
-export async function runTfGrpo(configInput: TfGrpoConfigInput | TfGrpoConfig, overrides: TfGrpoOverrides = {}): Promise<TfGrpoResult> {
+export async function runTfGrpo(
+  configInput: TfGrpoConfigInput | TfGrpoConfig,
+  overrides: TfGrpoOverrides = {},
+): Promise<TfGrpoResult> {
   const config = parseTfGrpoConfig(configInput);
-  const { baseDir, outDir, log, splits, metric, taskModel } = await openTaskRun(config, overrides, ['library.json', 'metrics.jsonl', 'result.json']);
+  const { baseDir, outDir, log, splits, metric, taskModel } = await openTaskRun(config, overrides, [
+    'library.json',
+    'metrics.jsonl',
+    'result.json',
+  ]);
   const criticModel = await secondModel(overrides.criticModel, config.critic_model, baseDir, taskModel);
   const prompt: TaskPrompt = { systemPrompt: config.system_prompt, userTemplate: config.user_template };
   const maxTokens = config.task_model.max_tokens ?? undefined;
-  const evalSampling = { n: config.eval_n, temperature: config.eval_temperature, maxTokens, seed: config.send_seed ? config.seed : undefined };
+  const evalSampling = {
+    n: config.eval_n,
+    temperature: config.eval_temperature,
+    maxTokens,
+    seed: config.send_seed ? config.seed : undefined,
+  };
 
-  let library = config.initial_library ? ExperienceLibrary.load(resolve(baseDir, config.initial_library)) : new ExperienceLibrary();
-  log.line(`tfgrpo: task model ${taskModel.name}, critic ${criticModel.name}; ${splits.train.length} training questions, group size ${config.grpo_n}, out ${outDir}`);
+  let library = config.initial_library
+    ? ExperienceLibrary.load(resolve(baseDir, config.initial_library))
+    : new ExperienceLibrary();
+  log.line(
+    `tfgrpo: task model ${taskModel.name}, critic ${criticModel.name}; ${splits.train.length} training questions, group size ${config.grpo_n}, out ${outDir}`,
+  );
 
   const heldOut: TaskExample[] | null = splits.test;
   let before: SplitScore | null = null;
   if (heldOut && config.eval_before) {
     before = await evaluateSplit(taskModel, heldOut, library.size > 0 ? library : null, prompt, evalSampling, metric);
-    log.line(`held-out before: mean ${fmt(before.mean)}  pass@${config.eval_n} ${fmt(before.passAtN)}  (${before.examples} questions)`);
-    log.metrics({ event: 'eval', phase: 'before', accuracy: before.mean, pass_at_n: before.passAtN, examples: before.examples });
+    log.line(
+      `held-out before: mean ${fmt(before.mean)}  pass@${config.eval_n} ${fmt(before.passAtN)}  (${before.examples} questions)`,
+    );
+    log.metrics({
+      event: 'eval',
+      phase: 'before',
+      accuracy: before.mean,
+      pass_at_n: before.passAtN,
+      examples: before.examples,
+    });
   }
 
   let batchSize = config.batch_size;
   if (splits.train.length < batchSize) {
-    log.warn(`batch_size ${batchSize} exceeds the ${splits.train.length} training questions; using one batch of all of them per epoch`);
+    log.warn(
+      `batch_size ${batchSize} exceeds the ${splits.train.length} training questions; using one batch of all of them per epoch`,
+    );
     batchSize = splits.train.length;
   }
   // youtu-agent drops the last partial batch of an epoch; so do we (said once, not per epoch)
   const batchesPerEpoch = Math.floor(splits.train.length / batchSize);
   const dropped = splits.train.length - batchesPerEpoch * batchSize;
-  if (dropped > 0) log.warn(`${dropped} training question(s) per epoch do not fill a batch of ${batchSize} and are left out of that epoch`);
+  if (dropped > 0)
+    log.warn(
+      `${dropped} training question(s) per epoch do not fill a batch of ${batchSize} and are left out of that epoch`,
+    );
 
   const rng = new Rng(config.seed);
   const steps: TfGrpoStepRecord[] = [];
@@ -97,7 +125,12 @@ export async function runTfGrpo(configInput: TfGrpoConfigInput | TfGrpoConfig, o
         batch,
         library,
         prompt,
-        { n: config.grpo_n, temperature: config.rollout_temperature, maxTokens, seed: config.send_seed ? config.seed + 1_000_003 * (step + 1) : undefined },
+        {
+          n: config.grpo_n,
+          temperature: config.rollout_temperature,
+          maxTokens,
+          seed: config.send_seed ? config.seed + 1_000_003 * (step + 1) : undefined,
+        },
         metric,
       );
       const update = await updateExperienceLibrary(library, groups, {
@@ -122,7 +155,15 @@ export async function runTfGrpo(configInput: TfGrpoConfigInput | TfGrpoConfig, o
         reward: mean(scores, NaN),
         // population std: the spread within this batch, not an estimate of a larger population
         reward_std: std(scores, 'population', NaN),
-        frac_reward_zero_std: groups.filter((g) => std(g.responses.map((r) => r.score), 'population', NaN) === 0).length / groups.length,
+        frac_reward_zero_std:
+          groups.filter(
+            (g) =>
+              std(
+                g.responses.map((r) => r.score),
+                'population',
+                NaN,
+              ) === 0,
+          ).length / groups.length,
         frac_mixed_groups: groups.filter((g) => isMixedGroup(g.responses.map((r) => r.score))).length / groups.length,
         library_size: library.size,
         seconds: (Date.now() - started) / 1000,
@@ -137,13 +178,25 @@ export async function runTfGrpo(configInput: TfGrpoConfigInput | TfGrpoConfig, o
       );
     }
   }
-  if (steps.length === 0) throw new GrpoError('config', `no training steps ran: ${splits.train.length} questions, batch_size ${config.batch_size}, epochs ${config.epochs}`);
+  if (steps.length === 0)
+    throw new GrpoError(
+      'config',
+      `no training steps ran: ${splits.train.length} questions, batch_size ${config.batch_size}, epochs ${config.epochs}`,
+    );
 
   let after: SplitScore | null = null;
   if (heldOut && config.eval_after) {
     after = await evaluateSplit(taskModel, heldOut, library.size > 0 ? library : null, prompt, evalSampling, metric);
-    log.line(`held-out after: mean ${fmt(after.mean)}  pass@${config.eval_n} ${fmt(after.passAtN)}  (before ${fmt(before?.mean)})`);
-    log.metrics({ event: 'eval', phase: 'after', accuracy: after.mean, pass_at_n: after.passAtN, examples: after.examples });
+    log.line(
+      `held-out after: mean ${fmt(after.mean)}  pass@${config.eval_n} ${fmt(after.passAtN)}  (before ${fmt(before?.mean)})`,
+    );
+    log.metrics({
+      event: 'eval',
+      phase: 'after',
+      accuracy: after.mean,
+      pass_at_n: after.passAtN,
+      examples: after.examples,
+    });
   }
 
   library.save(join(outDir, 'library.json'));
