@@ -3,7 +3,8 @@
  * per step (sequence-decoder.ts; the server adds requests to a running batch with the same decoder).
  */
 import type { LlamaModel } from '../model/llama-model.ts';
-import { SequenceDecoder, type DecoderOptions, type SequenceRequest } from './sequence-decoder.ts';
+import { SequenceDecoder, type DecoderOptions } from './sequence-decoder.ts';
+import type { SequenceRequest } from './decode-request.ts';
 import type { Completion } from './completion.ts';
 import { GrpoError } from '../errors.ts';
 

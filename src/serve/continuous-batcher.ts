@@ -11,7 +11,8 @@
  */
 import type { SerialQueue } from './serial-queue.ts';
 import type { EngineRequest, LiveOptions, ServedChoice, ServedModel } from './served-model.ts';
-import type { DecodeRequest, SequenceDecoder } from '../rollout/sequence-decoder.ts';
+import type { SequenceDecoder } from '../rollout/sequence-decoder.ts';
+import type { DecodeRequest } from '../rollout/decode-request.ts';
 import { ServeError } from './serve-error.ts';
 
 /** sequences (prompts × n, over all requests) decoding at once at most: bounds the KV cache */

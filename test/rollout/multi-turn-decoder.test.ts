@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LlamaModel } from '../../src/model/llama-model.ts';
-import { SequenceDecoder, type DecodeRequest } from '../../src/rollout/sequence-decoder.ts';
+import { SequenceDecoder } from '../../src/rollout/sequence-decoder.ts';
+import type { DecodeRequest } from '../../src/rollout/decode-request.ts';
 import type { Completion } from '../../src/rollout/completion.ts';
 import { generate } from '../../src/rollout/generate.ts';
 import { Rng } from '../../src/util/rng.ts';

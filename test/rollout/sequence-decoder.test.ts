@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LlamaModel } from '../../src/model/llama-model.ts';
-import { SequenceDecoder, type SequenceRequest } from '../../src/rollout/sequence-decoder.ts';
+import { SequenceDecoder } from '../../src/rollout/sequence-decoder.ts';
+import type { SequenceRequest } from '../../src/rollout/decode-request.ts';
 import { generate } from '../../src/rollout/generate.ts';
 import { tinyConfigs, withRandomModel } from '../model/tiny-configs.ts';
 
