@@ -23,6 +23,7 @@ import type { Precision } from '../src/model/weight-copies.ts';
 import { Rng } from '../src/util/rng.ts';
 import { defaultThreadCount } from '../src/engine/backend.ts';
 import { ensureTorchPeer, torchTrainStep } from './peer.ts';
+import { qwen05 } from './qwen-shaped.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const flag = (name: string) => process.argv.includes(`--${name}`);
@@ -77,22 +78,7 @@ const configs: BenchConfig[] = [
     B: 8,
     T: 160,
     steps: 2,
-    config: {
-      arch: 'qwen2',
-      vocabSize: 151936,
-      dim: 896,
-      nLayers: 24,
-      nHeads: 14,
-      nKvHeads: 2,
-      headDim: 64,
-      ffnDim: 4864,
-      ropeTheta: 1e6,
-      normEps: 1e-6,
-      maxSeqLen: 32768,
-      tieEmbeddings: true,
-      qkvBias: true,
-      qkNorm: false,
-    },
+    config: qwen05,
   },
 ];
 const steps = (c: BenchConfig) => Number(arg('steps', String(c.steps)));

@@ -22,7 +22,10 @@ const BUFFER = 8,
   VIEW_SRC = 232;
 const FLAG_INPUT = 1,
   FLAG_OUTPUT = 2;
-/** ggml_op_can_inplace of ggml-alloc.c: ops whose kernels may write into a source */
+/**
+ * ggml_op_can_inplace of ggml-alloc.c: ops whose kernels may write into a source, by ggml_op_desc — which names a
+ * GGML_OP_UNARY node by its unary op (SILU, EXP, …), so those names stand here for UNARY
+ */
 const IN_PLACE = new Set([
   'SCALE',
   'ADD',
@@ -32,7 +35,23 @@ const IN_PLACE = new Set([
   'SQR',
   'SQRT',
   'LOG',
-  'UNARY',
+  ...[
+    'ABS',
+    'SGN',
+    'NEG',
+    'STEP',
+    'TANH',
+    'ELU',
+    'RELU',
+    'SIGMOID',
+    'GELU',
+    'GELU_QUICK',
+    'SILU',
+    'HARDSWISH',
+    'HARDSIGMOID',
+    'EXP',
+    'GELU_ERF',
+  ],
   'ROPE',
   'ROPE_BACK',
   'SILU_BACK',

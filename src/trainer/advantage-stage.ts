@@ -52,7 +52,7 @@ export function advantageStage(plan: RunPlan, scored: ScoredBatch, tokenizer: To
   });
   const groupOf = scored.groupSizes.flatMap((n, g) => Array.from({ length: n }, () => g));
   return rollouts.map((r, i) => ({
-    tokens: [...r.promptIds, ...r.completionIds],
+    tokens: scored.tokens[i],
     promptLength: r.promptIds.length,
     group: groupOf[i],
     oldLogp: scored.oldLogp[i],

@@ -8,7 +8,7 @@ import { advantageEstimators, policyLosses, type CriticSettings } from '../algor
 import type { LrSchedule } from '../engine/schedule.ts';
 import { buildRewards, correctnessReward, type RewardSpec } from '../rewards/index.ts';
 import { GrpoError } from '../errors.ts';
-import { resolveAlgorithm, type ResolvedAlgorithm } from './config/presets.ts';
+import { comparesWithinGroups, resolveAlgorithm, type ResolvedAlgorithm } from './config/presets.ts';
 import type { TrainConfig } from './config/schema.ts';
 import type { TransformRun } from './transforms/index.ts';
 
@@ -89,8 +89,7 @@ export function resolveRunPlan(
     minRatio: o.min_lr_ratio,
   };
   const correctness = opts.correctness ?? correctnessReward(config.rewards);
-  const groupRelative =
-    !!advantageEstimators.get(algorithm.advantage).groupRelative || !!policyLosses.get(algorithm.loss).wholeGroups;
+  const groupRelative = comparesWithinGroups(algorithm.advantage, algorithm.loss);
   const plan: RunPlan = {
     algorithm,
     critic: criticOf(algorithm, schedule, updatesPerStep, t.steps),

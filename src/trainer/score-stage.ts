@@ -22,6 +22,8 @@ export interface ScoringModels {
 /** A step's completions, group by group, with what the passes computed for their completion tokens. */
 export interface ScoredBatch {
   rollouts: Rollout[];
+  /** each rollout's prompt and completion, as the passes read them */
+  tokens: number[][];
   groupSizes: number[];
   /** behaviour-policy log-probs: recomputed, or the sampler's own */
   oldLogp: number[][];
@@ -73,5 +75,5 @@ export function scoreRollouts(plan: RunPlan, models: ScoringModels, batch: Rollo
         mask: sampledMask,
       })
     : undefined;
-  return { rollouts, groupSizes, oldLogp, refLogp, values, weights, sampledMask };
+  return { rollouts, tokens, groupSizes, oldLogp, refLogp, values, weights, sampledMask };
 }

@@ -169,7 +169,7 @@ export function resolveAlgorithm(
 ): ResolvedAlgorithm {
   const { merged, estimator, loss, estimatorKeys, lossKeys } = split(a);
   const shared = pick(merged, SHARED_KEYS) as unknown as SharedSettings;
-  const groupRelative = !!estimator.groupRelative || !!loss.wholeGroups;
+  const groupRelative = comparesWithinGroups(estimator.name, loss.name);
   checkGroupSize(shared.preset, run.groupSize, groupRelative);
   // the transforms their own keys turn on and those named in algorithm.transforms, in registration order
   const named = new Set(shared.transforms);
@@ -190,6 +190,11 @@ export function resolveAlgorithm(
     transform_options,
     batch_transforms: transforms,
   };
+}
+
+/** The method scores each completion against the others of its prompt (its estimator or its loss does). */
+export function comparesWithinGroups(advantage: string, loss: string): boolean {
+  return !!advantageEstimators.get(advantage).groupRelative || !!policyLosses.get(loss).wholeGroups;
 }
 
 /**
