@@ -13,6 +13,7 @@
 import { GrpoError } from '../../errors.ts';
 import { HfTokenizer } from './hf-tokenizer.ts';
 import type { Tokenizer } from './tokenizer.ts';
+import { addedTokenJson, bosTemplateProcessor, bpeModelJson } from './tokenizer-json.ts';
 
 export interface CharVocabulary {
   /** every ordinary character the texts may contain, each once */
@@ -60,51 +61,19 @@ export function charTokenizerFiles(v: CharVocabulary): { tokenizerJson: Json; to
   tokens.forEach((t, id) => {
     vocab[t] = id;
   });
-  const control = new Set<string>(Object.values(CHAR_CONTROL_TOKENS));
-  const nAdded = control.size + (v.tags?.length ?? 0);
-  const added = tokens.slice(0, nAdded).map((content, id) => ({
-    id,
-    content,
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: false,
-    special: control.has(content),
-  }));
   const { bos, eos, pad, unk } = CHAR_CONTROL_TOKENS;
   const tokenizerJson: Json = {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: added,
+    added_tokens: charAddedTokens(v, tokens),
     normalizer: null,
     pre_tokenizer: null,
     // prepend BOS as Llama tokenizers do, so transformers' tokenizer(text) matches encode(text)
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-      pair: [
-        { SpecialToken: { id: bos, type_id: 0 } },
-        { Sequence: { id: 'A', type_id: 0 } },
-        { SpecialToken: { id: bos, type_id: 1 } },
-        { Sequence: { id: 'B', type_id: 1 } },
-      ],
-      special_tokens: { [bos]: { id: bos, ids: [vocab[bos]], tokens: [bos] } },
-    },
+    post_processor: bosTemplateProcessor(bos, vocab[bos]),
     // Fuse joins the pieces without separators (the default decoder would put spaces between them)
     decoder: { type: 'Fuse' },
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: unk,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: false,
-      vocab,
-      merges: [],
-    },
+    model: bpeModelJson({ unkToken: unk, fuseUnk: false, byteFallback: false, vocab, merges: [] }),
   };
   const tokenizerConfig: Json = {
     tokenizer_class: 'PreTrainedTokenizerFast',
@@ -118,6 +87,13 @@ export function charTokenizerFiles(v: CharVocabulary): { tokenizerJson: Json; to
     model_max_length: 1000000000000000,
   };
   return { tokenizerJson, tokenizerConfig };
+}
+
+/** The control tokens (special: decode drops them) and the tags (kept in decoded text), in id order. */
+function charAddedTokens(v: CharVocabulary, tokens: string[]): Json[] {
+  const control = new Set<string>(Object.values(CHAR_CONTROL_TOKENS));
+  const nAdded = control.size + (v.tags?.length ?? 0);
+  return tokens.slice(0, nAdded).map((content, id) => addedTokenJson(id, content, control.has(content)));
 }
 
 /**
