@@ -70,7 +70,6 @@ export class HfTokenizer implements Tokenizer {
     readonly kind: 'hf' | 'gguf' = 'hf',
   ) {
     const config = files.tokenizerConfig ?? {};
-    const model = { ...files.modelConfig, ...files.generationConfig };
     try {
       this.impl = new HfTokenizerImpl(files.tokenizerJson, config);
     } catch (e) {
@@ -83,36 +82,15 @@ export class HfTokenizer implements Tokenizer {
     this.idToTokenTable = new Array(this.vocabSize);
     for (const [tok, id] of this.tokenToIdTable) this.idToTokenTable[id] = tok;
 
-    this.addedContent = new Map();
-    this.specialIds = new Set();
-    const special = new Map<string, number>();
-    for (const [id, t] of this.impl.get_added_tokens_decoder()) {
-      this.addedContent.set(id, t.content);
-      if (t.special) {
-        this.specialIds.add(id);
-        special.set(t.content, id);
-      }
-    }
-    this.specialTokens = special;
-
-    const idOf = (key: string): number | undefined => {
-      const s = tokenString(config[key]);
-      return s === undefined ? undefined : this.tokenToIdTable.get(s);
-    };
-    // tokenizer_config decides when it names the token (even as null); the model config is a fallback.
-    this.bosId = 'bos_token' in config ? idOf('bos_token') : (model.bos_token_id as number | undefined);
-    this.padId = idOf('pad_token') ?? (model.pad_token_id as number | undefined);
-    const eos: number[] = [];
-    for (const v of [idOf('eos_token'), files.modelConfig?.eos_token_id, files.generationConfig?.eos_token_id].flat())
-      if (typeof v === 'number' && !eos.includes(v)) eos.push(v);
-    this.eosIds = eos;
-
-    const types = decoderTypes(files.tokenizerJson.decoder);
-    this.byteMode = types.includes('ByteLevel')
-      ? 'byte-level'
-      : types.some((t) => t === 'Metaspace' || t === 'ByteFallback' || t === 'Replace▁')
-        ? 'sentencepiece'
-        : 'text';
+    const added = addedTokenTables(this.impl);
+    this.addedContent = added.addedContent;
+    this.specialIds = added.specialIds;
+    this.specialTokens = added.specialTokens;
+    const ids = specialTokenIds(files, this.tokenToIdTable);
+    this.bosId = ids.bosId;
+    this.padId = ids.padId;
+    this.eosIds = ids.eosIds;
+    this.byteMode = tokenByteMode(files.tokenizerJson.decoder);
 
     // Default BOS: what the tokenizer's own post-processor does (Llama adds <s> / <|begin_of_text|>, Qwen nothing).
     const withSpecial = this.impl.encode('a', { add_special_tokens: true }).ids;
@@ -122,12 +100,7 @@ export class HfTokenizer implements Tokenizer {
         : this.bosId !== undefined && withSpecial[0] === this.bosId;
 
     this.chatTemplate = files.chatTemplate ?? pickChatTemplate(config.chat_template);
-    if (this.chatTemplate !== undefined) {
-      const strings: Record<string, string | null> = {};
-      for (const key of ['bos_token', 'eos_token', 'unk_token', 'pad_token'])
-        strings[key] = tokenString(config[key]) ?? null;
-      this.template = new ChatTemplate(this.chatTemplate, strings);
-    }
+    if (this.chatTemplate !== undefined) this.template = chatTemplateWithTokens(this.chatTemplate, config);
   }
 
   encode(text: string, opts: EncodeOptions = {}): number[] {
@@ -184,6 +157,60 @@ export class HfTokenizer implements Tokenizer {
       );
     return this.template.render(messages, opts);
   }
+}
+
+/** The added tokens' contents by id, and which of them are special (decode drops those). */
+function addedTokenTables(impl: HfTokenizerImpl): {
+  addedContent: Map<number, string>;
+  specialIds: Set<number>;
+  specialTokens: Map<string, number>;
+} {
+  const addedContent = new Map<number, string>();
+  const specialIds = new Set<number>();
+  const specialTokens = new Map<string, number>();
+  for (const [id, t] of impl.get_added_tokens_decoder()) {
+    addedContent.set(id, t.content);
+    if (t.special) {
+      specialIds.add(id);
+      specialTokens.set(t.content, id);
+    }
+  }
+  return { addedContent, specialIds, specialTokens };
+}
+
+/** bos, pad and every eos id, from tokenizer_config.json first and the model's config files after. */
+function specialTokenIds(
+  files: HfTokenizerFiles,
+  tokenToId: ReadonlyMap<string, number>,
+): { bosId: number | undefined; padId: number | undefined; eosIds: number[] } {
+  const config = files.tokenizerConfig ?? {};
+  const model = { ...files.modelConfig, ...files.generationConfig };
+  const idOf = (key: string): number | undefined => {
+    const s = tokenString(config[key]);
+    return s === undefined ? undefined : tokenToId.get(s);
+  };
+  // tokenizer_config decides when it names the token (even as null); the model config is a fallback.
+  const bosId = 'bos_token' in config ? idOf('bos_token') : (model.bos_token_id as number | undefined);
+  const padId = idOf('pad_token') ?? (model.pad_token_id as number | undefined);
+  const eosIds: number[] = [];
+  for (const v of [idOf('eos_token'), files.modelConfig?.eos_token_id, files.generationConfig?.eos_token_id].flat())
+    if (typeof v === 'number' && !eosIds.includes(v)) eosIds.push(v);
+  return { bosId, padId, eosIds };
+}
+
+function tokenByteMode(decoder: unknown): TokenByteMode {
+  const types = decoderTypes(decoder);
+  if (types.includes('ByteLevel')) return 'byte-level';
+  if (types.some((t) => t === 'Metaspace' || t === 'ByteFallback' || t === 'Replace▁')) return 'sentencepiece';
+  return 'text';
+}
+
+/** The chat template, rendered with the special-token strings tokenizer_config.json names. */
+function chatTemplateWithTokens(template: string, config: Json): ChatTemplate {
+  const strings: Record<string, string | null> = {};
+  for (const key of ['bos_token', 'eos_token', 'unk_token', 'pad_token'])
+    strings[key] = tokenString(config[key]) ?? null;
+  return new ChatTemplate(template, strings);
 }
 
 function readJsonIfExists(path: string): Json | undefined {
