@@ -83,6 +83,26 @@ class ByteSink {
         throw new GrpoError('io', `cannot write GGUF value type ${type}`);
     }
   }
+  /** A metadata key-value pair: key, value type, then the value (an array as item type, count, items). */
+  metadataEntry(key: string, e: GgufEntry): void {
+    this.str(key);
+    this.u32(e.type);
+    if (e.type !== GgufType.ARRAY) return this.scalar(e.type, e.value);
+    if (e.itemType === undefined || e.itemType === GgufType.ARRAY)
+      throw new GrpoError('io', `GGUF metadata '${key}': arrays need a scalar itemType`);
+    const items = e.value as ArrayLike<unknown>;
+    this.u32(e.itemType);
+    this.u64(items.length);
+    for (let i = 0; i < items.length; i++) this.scalar(e.itemType, items[i]);
+  }
+  /** A tensor's header entry: name, dims, type and its offset in the data section. */
+  tensorInfo({ tensor, offset }: PlacedTensor): void {
+    this.str(tensor.name);
+    this.u32(tensor.ne.length);
+    for (const d of tensor.ne) this.u64(d);
+    this.u32(tensor.type);
+    this.u64(offset);
+  }
   toBuffer(): Buffer {
     return Buffer.concat(this.chunks);
   }
@@ -99,59 +119,67 @@ export function writeGguf(path: string, metadata: Map<string, GgufEntry>, tensor
   head.u32(3);
   head.u64(tensors.length);
   head.u64(metadata.size);
-  for (const [key, e] of metadata) {
-    head.str(key);
-    head.u32(e.type);
-    if (e.type === GgufType.ARRAY) {
-      if (e.itemType === undefined || e.itemType === GgufType.ARRAY)
-        throw new GrpoError('io', `GGUF metadata '${key}': arrays need a scalar itemType`);
-      const items = e.value as ArrayLike<unknown>;
-      head.u32(e.itemType);
-      head.u64(items.length);
-      for (let i = 0; i < items.length; i++) head.scalar(e.itemType, items[i]);
-    } else {
-      head.scalar(e.type, e.value);
-    }
-  }
-  let offset = 0;
-  const placed = tensors.map((t) => {
-    const n = t.ne.reduce((a, b) => a * b, 1);
-    if (n !== t.data.length)
-      throw new GrpoError('shape', `GGUF tensor '${t.name}' has ${t.data.length} elements but ne [${t.ne.join(', ')}]`);
-    const bytes = n * (t.type === GgmlType.F32 ? 4 : 2);
-    const at = offset;
-    offset = align(offset + bytes, alignment);
-    return { t, at, bytes };
-  });
-  for (const { t, at } of placed) {
-    head.str(t.name);
-    head.u32(t.ne.length);
-    for (const d of t.ne) head.u64(d);
-    head.u32(t.type);
-    head.u64(at);
-  }
+  for (const [key, e] of metadata) head.metadataEntry(key, e);
+  const layout = placeTensors(tensors, alignment);
+  for (const t of layout.placed) head.tensorInfo(t);
   const headBytes = head.toBuffer();
+  // streamed: the header is small, but the tensors are converted and written one at a time
   streamFileAtomic(path, (fd) => {
     writeAll(fd, headBytes);
-    let pos = headBytes.length;
-    const pad = (to: number) => {
-      if (to > pos) writeAll(fd, new Uint8Array(to - pos));
-      pos = to;
-    };
-    pad(align(pos, alignment));
-    const dataStart = pos;
-    for (const { t, at, bytes } of placed) {
-      pad(dataStart + at);
-      if (t.type === GgmlType.F32) writeAll(fd, bytesOf(t.data));
-      else {
-        const half = new Uint16Array(t.data.length);
-        f32ToF16(t.data, half);
-        writeAll(fd, bytesOf(half));
-      }
-      pos += bytes;
-    }
-    pad(dataStart + offset);
+    writeTensorData(fd, headBytes.length, layout, alignment);
   });
+}
+
+interface PlacedTensor {
+  tensor: GgufTensorToWrite;
+  /** from the start of the data section */
+  offset: number;
+  bytes: number;
+}
+
+/** Where each tensor's data goes: one after another, each starting on an `alignment` boundary. */
+function placeTensors(tensors: GgufTensorToWrite[], alignment: number): { placed: PlacedTensor[]; dataLength: number } {
+  let dataLength = 0;
+  const placed = tensors.map((tensor) => {
+    const n = tensor.ne.reduce((a, b) => a * b, 1);
+    if (n !== tensor.data.length)
+      throw new GrpoError(
+        'shape',
+        `GGUF tensor '${tensor.name}' has ${tensor.data.length} elements but ne [${tensor.ne.join(', ')}]`,
+      );
+    const bytes = n * (tensor.type === GgmlType.F32 ? 4 : 2);
+    const offset = dataLength;
+    dataLength = align(dataLength + bytes, alignment);
+    return { tensor, offset, bytes };
+  });
+  return { placed, dataLength };
+}
+
+/** The data section after a header of `headLength` bytes: zero padding, then each tensor at its offset. */
+function writeTensorData(
+  fd: number,
+  headLength: number,
+  layout: { placed: PlacedTensor[]; dataLength: number },
+  alignment: number,
+): void {
+  let pos = headLength;
+  const pad = (to: number) => {
+    if (to > pos) writeAll(fd, new Uint8Array(to - pos));
+    pos = to;
+  };
+  pad(align(pos, alignment));
+  const dataStart = pos;
+  for (const { tensor, offset, bytes } of layout.placed) {
+    pad(dataStart + offset);
+    if (tensor.type === GgmlType.F32) writeAll(fd, bytesOf(tensor.data));
+    else {
+      const half = new Uint16Array(tensor.data.length);
+      f32ToF16(tensor.data, half);
+      writeAll(fd, bytesOf(half));
+    }
+    pos += bytes;
+  }
+  pad(dataStart + layout.dataLength);
 }
 
 /** A vocabulary as GGUF stores it (llama.cpp's `tokenizer.ggml.*` keys). */
