@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { loadTrainConfig } from '../trainer/config/load.ts';
+import type { TrainConfig } from '../trainer/config/schema.ts';
 import { methodPresets } from '../trainer/config/presets.ts';
 import { train, type TrainOptions } from '../trainer/trainer.ts';
 import { GrpoError } from '../errors.ts';
@@ -34,7 +35,29 @@ export interface ArenaRuns {
 }
 
 export async function runArena(o: ArenaOptions): Promise<ArenaRuns> {
-  const methods = o.methods.map((m) => m.trim()).filter(Boolean);
+  const methods = checkedMethods(o.methods);
+  const seeds = o.seeds ?? 1;
+  if (!Number.isInteger(seeds) || seeds < 1)
+    throw new GrpoError('config', `--seeds takes a whole number ≥ 1, got ${seeds}`);
+  const base = loadTrainConfig(o.config, o.overrides ?? []);
+  const name = o.name ?? `arena-${base.name}`;
+  const dir = path.join(base.out_dir, name);
+  const overrides = [...(o.overrides ?? []), ...evaluationOverride(base)];
+  const runs: ArenaRun[] = [];
+  const total = methods.length * seeds;
+  for (const method of methods) {
+    for (let k = 0; k < seeds; k++) {
+      const seed = base.seed + k;
+      o.onRun?.(runs.length, total, method, seed);
+      runs.push(await trainArenaRun(o, { method, seed, dir, overrides }));
+    }
+  }
+  return { name, dir, configFile: o.config, runs };
+}
+
+/** The --methods list trimmed, each a known preset and named once. */
+function checkedMethods(names: string[]): string[] {
+  const methods = names.map((m) => m.trim()).filter(Boolean);
   if (!methods.length)
     throw new GrpoError(
       'config',
@@ -48,52 +71,50 @@ export async function runArena(o: ArenaOptions): Promise<ArenaRuns> {
     );
   if (new Set(methods).size !== methods.length)
     throw new GrpoError('config', `--methods names a method twice: ${methods.join(',')}`);
-  const seeds = o.seeds ?? 1;
-  if (!Number.isInteger(seeds) || seeds < 1)
-    throw new GrpoError('config', `--seeds takes a whole number ≥ 1, got ${seeds}`);
-  const base = loadTrainConfig(o.config, o.overrides ?? []);
-  const name = o.name ?? `arena-${base.name}`;
-  const dir = path.join(base.out_dir, name);
-  // without evaluations during training there is no curve to reach a target on: evaluate about ten times
-  const evalEvery =
-    base.training.eval_every > 0
-      ? []
-      : ['--training.eval_every', String(Math.max(1, Math.ceil(base.training.steps / 10)))];
-  const runs: ArenaRun[] = [];
-  const total = methods.length * seeds;
-  for (const method of methods) {
-    for (let k = 0; k < seeds; k++) {
-      const seed = base.seed + k;
-      const id = `${method}-s${seed}`;
-      o.onRun?.(runs.length, total, method, seed);
-      const config = loadTrainConfig(o.config, [
-        ...(o.overrides ?? []),
-        ...evalEvery,
-        '--algorithm.preset',
-        method,
-        '--seed',
-        String(seed),
-        '--out_dir',
-        dir,
-        '--name',
-        id,
-        '--overwrite',
-        'true',
-      ]);
-      const t0 = performance.now();
-      const r = await train(config, o.trainOptions);
-      if (r.interrupted)
-        throw new GrpoError('interrupted', `the arena stopped during ${id}; finished runs are in ${dir}`);
-      runs.push({
-        method,
-        seed,
-        id,
-        metrics: r.metrics,
-        accuracyBefore: r.accuracyBefore,
-        accuracyAfter: r.accuracyAfter,
-        seconds: (performance.now() - t0) / 1000,
-      });
-    }
-  }
-  return { name, dir, configFile: o.config, runs };
+  return methods;
+}
+
+/** Without evaluations during training there is no curve to reach a target on: evaluate about ten times. */
+function evaluationOverride(base: TrainConfig): string[] {
+  if (base.training.eval_every > 0) return [];
+  return ['--training.eval_every', String(Math.max(1, Math.ceil(base.training.steps / 10)))];
+}
+
+interface ArenaRunSpec {
+  method: string;
+  seed: number;
+  /** the arena's folder: each run writes into `<dir>/<method>-s<seed>` */
+  dir: string;
+  /** the arena's overrides, applied before the run's own */
+  overrides: string[];
+}
+
+/** One method and seed, trained from the config file under its own preset, seed, run name and folder. */
+async function trainArenaRun(o: ArenaOptions, { method, seed, dir, overrides }: ArenaRunSpec): Promise<ArenaRun> {
+  const id = `${method}-s${seed}`;
+  const config = loadTrainConfig(o.config, [
+    ...overrides,
+    '--algorithm.preset',
+    method,
+    '--seed',
+    String(seed),
+    '--out_dir',
+    dir,
+    '--name',
+    id,
+    '--overwrite',
+    'true',
+  ]);
+  const t0 = performance.now();
+  const r = await train(config, o.trainOptions);
+  if (r.interrupted) throw new GrpoError('interrupted', `the arena stopped during ${id}; finished runs are in ${dir}`);
+  return {
+    method,
+    seed,
+    id,
+    metrics: r.metrics,
+    accuracyBefore: r.accuracyBefore,
+    accuracyAfter: r.accuracyAfter,
+    seconds: (performance.now() - t0) / 1000,
+  };
 }
