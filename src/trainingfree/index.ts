@@ -1,5 +1,6 @@
 /** Training-free methods: Training-Free GRPO (experience libraries) and GEPA (reflective prompt evolution). */
-export { runTfGrpo, type TfGrpoOverrides, type TfGrpoResult, type TfGrpoStepRecord } from './tfgrpo/run.ts';
+export { runTfGrpo, type TfGrpoOverrides, type TfGrpoResult } from './tfgrpo/run.ts';
+export type { TfGrpoStepRecord } from './tfgrpo/step.ts';
 export {
   tfgrpoConfig,
   tfgrpoConfigSchema,
