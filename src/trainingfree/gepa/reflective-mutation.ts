@@ -22,9 +22,7 @@ export function isAccepted(
   after: readonly number[],
   criterion: AcceptanceCriterion,
 ): boolean {
-  const b = before.reduce((a, x) => a + x, 0);
-  const a = after.reduce((s, x) => s + x, 0);
-  return criterion === 'strict_improvement' ? a > b : a >= b;
+  return criterion === 'strict_improvement' ? sum(after) > sum(before) : sum(after) >= sum(before);
 }
 
 /** Components to rewrite this iteration; round robin advances the parent's pointer (gepa: component_selector.py). */

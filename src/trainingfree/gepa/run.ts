@@ -4,6 +4,7 @@
  * core/result.py GEPAResult).
  */
 import { join } from 'node:path';
+import { mean } from '../../algorithms/stats.ts';
 import type { ChatModel } from '../../rollout/chat-model.ts';
 import { writeFileAtomic } from '../../util/atomic.ts';
 import { redactSecrets, type LoadedSplits } from '../common/config.ts';
@@ -46,8 +47,6 @@ export interface GepaResult {
   state: GepaState;
   outDir: string;
 }
-
-const meanOf = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 export async function runGepa(
   configInput: GepaConfigInput | GepaConfig,
@@ -173,9 +172,9 @@ async function scoreHeldOut(
   bestIndex: number,
   log: RunLog,
 ): Promise<HeldOutScores> {
-  const seedScore = meanOf((await adapter.evaluate(test, state.programs[0], false)).scores);
+  const seedScore = mean((await adapter.evaluate(test, state.programs[0], false)).scores, NaN);
   const bestScore =
-    bestIndex === 0 ? seedScore : meanOf((await adapter.evaluate(test, state.programs[bestIndex], false)).scores);
+    bestIndex === 0 ? seedScore : mean((await adapter.evaluate(test, state.programs[bestIndex], false)).scores, NaN);
   log.line(`held-out: seed program ${fmt(seedScore)} → best program ${fmt(bestScore)} (${test.length} examples)`);
   log.metrics({ event: 'eval', phase: 'before', accuracy: seedScore, examples: test.length });
   log.metrics({ event: 'eval', phase: 'after', accuracy: bestScore, examples: test.length });
