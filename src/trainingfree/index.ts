@@ -1,5 +1,6 @@
 /** Training-free methods: Training-Free GRPO (experience libraries) and GEPA (reflective prompt evolution). */
-export { runTfGrpo, type TfGrpoOverrides, type TfGrpoResult, type TfGrpoStepRecord } from './tfgrpo/run.ts';
+export { runTfGrpo, type TfGrpoOverrides, type TfGrpoResult } from './tfgrpo/run.ts';
+export type { TfGrpoStepRecord } from './tfgrpo/step.ts';
 export {
   tfgrpoConfig,
   tfgrpoConfigSchema,
@@ -28,13 +29,9 @@ export {
 export { runGepa, type GepaOverrides, type GepaResult, type HeldOutScores } from './gepa/run.ts';
 export { gepaConfig, gepaConfigSchema, parseGepaConfig, type GepaConfig, type GepaConfigInput } from './gepa/config.ts';
 export { gepaCommand, gepaConfigReference } from './gepa/cli.ts';
-export {
-  runGepaEngine,
-  isAccepted,
-  type GepaEngineOptions,
-  type GepaEngineDeps,
-  type AcceptanceCriterion,
-} from './gepa/engine.ts';
+export { runGepaSearch } from './gepa/search.ts';
+export type { GepaSearchOptions, GepaSearchDeps, AcceptanceCriterion } from './gepa/search-run.ts';
+export { isAccepted } from './gepa/reflective-mutation.ts';
 export { ChatProgramAdapter, type GepaAdapter, type EvaluationBatch, type ExecutionTrace } from './gepa/adapter.ts';
 export {
   selectParetoCandidate,

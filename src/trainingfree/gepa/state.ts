@@ -6,6 +6,7 @@
  * Every program is scored on the whole validation set (gepa's FullEvaluationPolicy).
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { mean } from '../../algorithms/stats.ts';
 import { GrpoError } from '../../errors.ts';
 import { writeFileAtomic } from '../../util/atomic.ts';
 import { newSamplerState, type SamplerState } from './batch-sampler.ts';
@@ -47,7 +48,7 @@ export interface GepaState {
 }
 
 export function aggregateScores(state: GepaState): number[] {
-  return state.valScores.map((s) => s.reduce((a, b) => a + b, 0) / s.length);
+  return state.valScores.map((s) => mean(s, NaN));
 }
 
 /** The state after scoring the seed program on the validation set (`seedCalls` metric calls). */

@@ -69,7 +69,8 @@ export function operationsFromJson(value: unknown): unknown[] | null {
   return null;
 }
 
-class Stage {
+/** One stage's critic calls: a failed call is skipped and counted; a stage whose every call failed is fatal. */
+class CriticStage {
   failures = 0;
   private firstError: unknown = null;
   private calls = 0;
@@ -127,42 +128,78 @@ export async function updateExperienceLibrary(
 ): Promise<UpdateResult> {
   const stats = emptyUpdateStats();
   stats.groups = groups.length;
-  const gt = opts.givenGroundTruth;
   const learnable = groups.filter(
-    (g) => g.responses.length > 0 && (!gt || isMixedGroup(g.responses.map((r) => r.score))),
+    (g) => g.responses.length > 0 && (!opts.givenGroundTruth || isMixedGroup(g.responses.map((r) => r.score))),
   );
   stats.learnedGroups = learnable.length;
-  if (learnable.length === 0) return { library, stats, operations: [] };
+  const unchanged = (): UpdateResult => ({ library, stats, operations: [] });
+  if (learnable.length === 0) return unchanged();
+  const summarised = await summariseAnswers(learnable, opts, stats);
+  const critiques = await critiqueGroups(summarised, opts, stats);
+  if (critiques.length === 0) return unchanged();
+  const proposed = await proposeGroupOperations(library, critiques, opts, stats);
+  if (proposed.length === 0) return unchanged();
+  const reconciled = await reconcileOperations(library, proposed, opts, stats);
+  if (reconciled === null) return unchanged();
+  return applyReconciled(library, reconciled, opts, stats);
+}
 
-  // 1. summaries of every answer in a learnable group
-  const summarise = new Stage('trajectory summary', opts, stats);
+interface Attempt {
+  summary: string;
+  /** the answer's score, shown to the critic only with given_ground_truth */
+  score: number | null;
+}
+
+interface SummarisedGroup {
+  group: RolloutGroup;
+  attempts: Attempt[];
+}
+
+interface GroupLessons {
+  id: string;
+  lessons: string[];
+}
+
+/** 1. A summary of every answer in each learnable group (an empty or failed summary is left out). */
+async function summariseAnswers(
+  learnable: readonly RolloutGroup[],
+  opts: UpdaterOptions,
+  stats: UpdateStats,
+): Promise<SummarisedGroup[]> {
+  const gt = opts.givenGroundTruth;
+  const stage = new CriticStage('trajectory summary', opts, stats);
   const summarised = await Promise.all(
     learnable.map(async (g) => {
       const summaries = await Promise.all(
         g.responses.map(async (r, k) => {
-          const text = await summarise.ask(
+          const text = await stage.ask(
             summaryMessages(opts.context, g.example.input, gt ? g.example.answer : null, r.text, gt ? r.score : null),
             `'${g.example.id}' answer ${k + 1}`,
           );
           return text === null || text.trim() === '' ? null : { summary: text.trim(), score: gt ? r.score : null };
         }),
       );
-      return {
-        group: g,
-        attempts: summaries.filter((s): s is { summary: string; score: number | null } => s !== null),
-      };
+      return { group: g, attempts: summaries.filter((s): s is Attempt => s !== null) };
     }),
   );
-  summarise.throwIfAllFailed();
+  stage.throwIfAllFailed();
   stats.summaries = summarised.reduce((a, s) => a + s.attempts.length, 0);
+  return summarised;
+}
 
-  // 2. group critique → lessons
-  const critique = new Stage('group critique', opts, stats);
+/** 2. Each group's summaries critiqued against each other → up to K lessons ("semantic group advantage"). */
+async function critiqueGroups(
+  summarised: readonly SummarisedGroup[],
+  opts: UpdaterOptions,
+  stats: UpdateStats,
+): Promise<GroupLessons[]> {
+  const gt = opts.givenGroundTruth;
+  const stage = new CriticStage('group critique', opts, stats);
   const lessons = await Promise.all(
     summarised
       .filter((s) => s.attempts.length > 0)
       .map(async ({ group, attempts }) => {
-        const answer = await critique.ask(
+        const answer = await stage.ask(
           groupCritiqueMessages(
             opts.context,
             group.example.input,
@@ -182,17 +219,24 @@ export async function updateExperienceLibrary(
         return { id: group.example.id, lessons: listItems(section).slice(0, opts.lessonsPerGroup) };
       }),
   );
-  critique.throwIfAllFailed();
-  const critiques = lessons.filter((l): l is { id: string; lessons: string[] } => l !== null);
+  stage.throwIfAllFailed();
+  const critiques = lessons.filter((l): l is GroupLessons => l !== null);
   stats.critiques = critiques.length;
-  if (critiques.length === 0) return { library, stats, operations: [] };
+  return critiques;
+}
 
-  // 3. group update: each group's lessons against the current library
-  const groupUpdate = new Stage('group update', opts, stats);
+/** 3. Each group's lessons against the current library → ADD / UPDATE / DELETE operations (NONE dropped). */
+async function proposeGroupOperations(
+  library: ExperienceLibrary,
+  critiques: readonly GroupLessons[],
+  opts: UpdaterOptions,
+  stats: UpdateStats,
+): Promise<ExperienceOperation[]> {
+  const stage = new CriticStage('group update', opts, stats);
   const perGroupOps = await Promise.all(
     critiques.map(async (c) => {
       const numbered = c.lessons.map((l, i) => `${i + 1}. ${l}`).join('\n');
-      const answer = await groupUpdate.ask(groupUpdateMessages(opts.context, library, numbered), `'${c.id}'`);
+      const answer = await stage.ask(groupUpdateMessages(opts.context, library, numbered), `'${c.id}'`);
       if (answer === null) return [];
       const parsed = extractJson(answer);
       const ops = parsed.ok ? operationsFromJson(parsed.value) : null;
@@ -208,16 +252,23 @@ export async function updateExperienceLibrary(
         .filter((o): o is ExperienceOperation => typeof o !== 'string' && o.operation !== 'NONE');
     }),
   );
-  groupUpdate.throwIfAllFailed();
+  stage.throwIfAllFailed();
   const proposed = perGroupOps.flat();
   stats.groupOperations = proposed.length;
-  if (proposed.length === 0) return { library, stats, operations: [] };
+  return proposed;
+}
 
-  // 4. batch update: reconcile, apply, renumber
-  const batch = new Stage('batch update', opts, stats);
+/** 4a. The batch's operations reconciled in one call, retried until parsable; null when no attempt was. */
+async function reconcileOperations(
+  library: ExperienceLibrary,
+  proposed: readonly ExperienceOperation[],
+  opts: UpdaterOptions,
+  stats: UpdateStats,
+): Promise<unknown[] | null> {
+  const stage = new CriticStage('batch update', opts, stats);
   let reconciled: unknown[] | null = null;
   for (let attempt = 0; attempt < opts.batchUpdateAttempts && reconciled === null; attempt++) {
-    const answer = await batch.ask(
+    const answer = await stage.ask(
       batchUpdateMessages(opts.context, formatLibraryWithOperations(library, proposed)),
       `attempt ${attempt + 1}`,
     );
@@ -231,13 +282,21 @@ export async function updateExperienceLibrary(
       );
     }
   }
-  batch.throwIfAllFailed();
-  if (reconciled === null) {
+  stage.throwIfAllFailed();
+  if (reconciled === null)
     opts.warn(
       `batch update: no usable answer after ${opts.batchUpdateAttempts} attempt(s); the library is unchanged this step`,
     );
-    return { library, stats, operations: [] };
-  }
+  return reconciled;
+}
+
+/** 4b. The reconciled operations applied to the library, renumbered G0..Gn; skipped ones are warned about. */
+function applyReconciled(
+  library: ExperienceLibrary,
+  reconciled: unknown[],
+  opts: UpdaterOptions,
+  stats: UpdateStats,
+): UpdateResult {
   stats.batchOperations = reconciled.length;
   const { library: next, report } = library.applied(reconciled);
   stats.added = report.added;

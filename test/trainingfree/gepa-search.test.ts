@@ -5,13 +5,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  isAccepted,
-  runGepaEngine,
-  selectComponents,
-  type GepaEngineDeps,
-  type GepaEngineOptions,
-} from '../../src/trainingfree/gepa/engine.ts';
+import { runGepaSearch } from '../../src/trainingfree/gepa/search.ts';
+import type { GepaSearchDeps, GepaSearchOptions } from '../../src/trainingfree/gepa/search-run.ts';
+import { isAccepted, selectComponents } from '../../src/trainingfree/gepa/reflective-mutation.ts';
 import type { EvaluationBatch, GepaAdapter } from '../../src/trainingfree/gepa/adapter.ts';
 import type { TaskExample } from '../../src/trainingfree/common/dataset.ts';
 import type { Program } from '../../src/trainingfree/gepa/pareto.ts';
@@ -53,7 +49,7 @@ const quietLog = () => {
   };
 };
 
-function options(extra: Partial<GepaEngineOptions> = {}): GepaEngineOptions {
+function options(extra: Partial<GepaSearchOptions> = {}): GepaSearchOptions {
   return {
     maxMetricCalls: 30,
     maxIterations: null,
@@ -77,7 +73,7 @@ function options(extra: Partial<GepaEngineOptions> = {}): GepaEngineOptions {
 
 // "version k" scores min(1, k/4) on every example; the reflection always proposes version k+1
 const versionOf = (p: Program) => Number(p.instructions.slice(1));
-const versionDeps = (log = quietLog()): GepaEngineDeps & { adapter: ReturnType<typeof functionAdapter> } => ({
+const versionDeps = (log = quietLog()): GepaSearchDeps & { adapter: ReturnType<typeof functionAdapter> } => ({
   adapter: functionAdapter((p) => Math.min(1, versionOf(p) / 4)),
   propose: async (p) => ({ instructions: `v${versionOf(p) + 1}` }),
   trainset: examples('t', 4),
@@ -95,7 +91,7 @@ test('acceptance criteria compare minibatch sums', () => {
 
 test('budget: seed 4, then per accepted iteration 2 + 2 + 4; the check at iteration start lets the last one overshoot', async () => {
   const deps = versionDeps();
-  const state = await runGepaEngine(deps, options({ maxMetricCalls: 30 }));
+  const state = await runGepaSearch(deps, options({ maxMetricCalls: 30 }));
   // 4 → it0 12 → it1 20 → it2 28 → (28 < 30) it3 36 → stop
   assert.equal(state.totalMetricCalls, 36);
   assert.equal(deps.adapter.evaluations, 36, 'every evaluation is counted exactly once');
@@ -111,15 +107,15 @@ test('budget: seed 4, then per accepted iteration 2 + 2 + 4; the check at iterat
 });
 
 test('skip_perfect_score: a perfect parent costs its minibatch only; without it the equal child is rejected, or accepted with improvement_or_equal', async () => {
-  const skip = await runGepaEngine(versionDeps(), options({ maxMetricCalls: 40 }));
+  const skip = await runGepaSearch(versionDeps(), options({ maxMetricCalls: 40 }));
   // after 36: it4 parent v4 perfect → 38, it5 → 40, stop
   assert.deepEqual([skip.totalMetricCalls, skip.iteration, skip.programs.length], [40, 6, 5]);
 
-  const strict = await runGepaEngine(versionDeps(), options({ maxMetricCalls: 40, skipPerfectScore: false }));
+  const strict = await runGepaSearch(versionDeps(), options({ maxMetricCalls: 40, skipPerfectScore: false }));
   // it4: parent v4 (2) and child v5 (2), both score 1: not strictly better → 40, stop
   assert.deepEqual([strict.totalMetricCalls, strict.programs.length], [40, 5]);
 
-  const lenient = await runGepaEngine(
+  const lenient = await runGepaSearch(
     versionDeps(),
     options({ maxMetricCalls: 40, skipPerfectScore: false, acceptance: 'improvement_or_equal' }),
   );
@@ -128,10 +124,10 @@ test('skip_perfect_score: a perfect parent costs its minibatch only; without it 
 });
 
 test('max_iterations and the stop file end a run early', async () => {
-  assert.equal((await runGepaEngine(versionDeps(), options({ maxMetricCalls: 1000, maxIterations: 2 }))).iteration, 2);
+  assert.equal((await runGepaSearch(versionDeps(), options({ maxMetricCalls: 1000, maxIterations: 2 }))).iteration, 2);
   const dir = mkdtempSync(join(tmpdir(), 'gepa-stop-'));
   writeFileSync(join(dir, 'gepa.stop'), '');
-  const stopped = await runGepaEngine(
+  const stopped = await runGepaSearch(
     versionDeps(),
     options({ maxMetricCalls: 1000, stopFile: join(dir, 'gepa.stop') }),
   );
@@ -148,7 +144,7 @@ test('a failed reflection is logged and skipped; three failures in a row stop th
       return { instructions: `v${versionOf(p) + 1}` };
     },
   };
-  const state = await runGepaEngine(flaky, options({ maxMetricCalls: 12 }));
+  const state = await runGepaSearch(flaky, options({ maxMetricCalls: 12 }));
   // it0: parent minibatch 2 then the failure → 6; it1: 2 + 2 + 4 → 14
   assert.deepEqual([state.totalMetricCalls, state.programs.length], [14, 2]);
   assert.ok(log.lines.some((l) => l.includes('warn iteration 0: reflection failed, skipped: reflection timed out')));
@@ -158,7 +154,7 @@ test('a failed reflection is logged and skipped; three failures in a row stop th
       throw new Error('HTTP 401');
     },
   };
-  await assert.rejects(runGepaEngine(broken, options({ maxMetricCalls: 100 })), /HTTP 401/);
+  await assert.rejects(runGepaSearch(broken, options({ maxMetricCalls: 100 })), /HTTP 401/);
 });
 
 test('round robin cycles through components per program; a child continues from its parent', () => {
@@ -179,7 +175,7 @@ function hashScore(p: Program, e: TaskExample): number {
   return (h % 5) / 4;
 }
 
-const richDeps = (log = quietLog()): GepaEngineDeps => ({
+const richDeps = (log = quietLog()): GepaSearchDeps => ({
   adapter: functionAdapter(hashScore),
   // a new text depends on the component, its old text and which examples the reflection saw
   propose: async (p, dataset, components) =>
@@ -197,7 +193,7 @@ const richDeps = (log = quietLog()): GepaEngineDeps => ({
 
 test('merge: scheduled after a new program, capped by max_merge_invocations, recorded with two parents', async () => {
   const log = quietLog();
-  const state = await runGepaEngine(
+  const state = await runGepaSearch(
     richDeps(log),
     options({ maxMetricCalls: 400, useMerge: true, maxMergeInvocations: 2, reflectionMinibatchSize: 3 }),
   );
@@ -228,7 +224,7 @@ test('merge of complementary lineages, by hand: {a1,b0} and {a0,b1} from seed {a
     return evolved(p.a) || evolved(p.b) ? 0 : 1;
   };
   const log = quietLog();
-  const deps: GepaEngineDeps = {
+  const deps: GepaSearchDeps = {
     adapter: functionAdapter(score),
     propose: async (_p, _d, components) => Object.fromEntries(components.map((c) => [c, `${c}1`])),
     trainset: [
@@ -240,7 +236,7 @@ test('merge of complementary lineages, by hand: {a1,b0} and {a0,b1} from seed {a
     log,
   };
   // current_best picks the first of equal means, so the seed is the parent twice: a first, then b (round robin)
-  const state = await runGepaEngine(
+  const state = await runGepaSearch(
     deps,
     options({ maxMetricCalls: 25, useMerge: true, candidateSelection: 'current_best', reflectionMinibatchSize: 2 }),
   );
@@ -265,11 +261,11 @@ test('resume: stopping at a smaller budget and continuing gives the same state a
   const dir = mkdtempSync(join(tmpdir(), 'gepa-resume-'));
   const statePath = join(dir, 'gepa_state.json');
   const common = { useMerge: true, reflectionMinibatchSize: 3 };
-  const whole = await runGepaEngine(richDeps(), options({ ...common, maxMetricCalls: 300 }));
-  const part = await runGepaEngine(richDeps(), options({ ...common, maxMetricCalls: 120, statePath, resume: true }));
+  const whole = await runGepaSearch(richDeps(), options({ ...common, maxMetricCalls: 300 }));
+  const part = await runGepaSearch(richDeps(), options({ ...common, maxMetricCalls: 120, statePath, resume: true }));
   assert.ok(part.iteration < whole.iteration && part.iteration > 0);
   const log = quietLog();
-  const resumed = await runGepaEngine(
+  const resumed = await runGepaSearch(
     richDeps(log),
     options({ ...common, maxMetricCalls: 300, statePath, resume: true }),
   );
@@ -278,7 +274,7 @@ test('resume: stopping at a smaller budget and continuing gives the same state a
   assert.deepEqual(JSON.parse(readFileSync(statePath, 'utf8')), JSON.parse(JSON.stringify(whole)));
   // a different seed program must not silently continue someone else's run
   await assert.rejects(
-    runGepaEngine({ ...richDeps(), seedProgram: { a: 'other', b: 'B' } }, options({ statePath, resume: true })),
+    runGepaSearch({ ...richDeps(), seedProgram: { a: 'other', b: 'B' } }, options({ statePath, resume: true })),
     /different seed program/,
   );
 });
