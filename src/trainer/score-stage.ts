@@ -1,7 +1,7 @@
 /**
  * The scoring passes of a step, between its rollouts and its advantages: the reference policy's log-probs (KL),
  * the critic's values, and the behaviour policy's log-probs where the sampler's are not exactly the policy's
- * (another engine, another precision), with the TIS / MIS weights that correct for the difference.
+ * (a rollout server, another precision), with the TIS / MIS weights that correct for the difference.
  * Each pass runs over micro-batches of whole groups, scoring the completion tokens alone.
  */
 import { rolloutCorrectionWeights } from '../algorithms/index.ts';
@@ -15,7 +15,7 @@ export interface ScoringModels {
   policy: LlamaModel;
   /** the KL reference; null for a method without KL */
   reference: Reference | null;
-  /** the sampler's log-probs are not the policy's own: score the behaviour policy again (rollout-engine.ts) */
+  /** the sampler's log-probs are not the policy's own: score the behaviour policy again (rollout-generator.ts) */
   recomputeBehaviour: boolean;
 }
 
@@ -56,7 +56,7 @@ export function scoreRollouts(plan: RunPlan, models: ScoringModels, batch: Rollo
   };
   const refLogp = models.reference ? pass(models.reference.model, 'logp', models.reference.adapters) : undefined;
   const values = plan.critic ? pass(models.policy, 'values') : undefined;
-  // the engine's log-probs enter only through the optional TIS / MIS correction (docs/methods/kl-and-corrections.md)
+  // the sampler's log-probs enter only through the optional TIS / MIS correction (docs/methods/kl-and-corrections.md)
   const rolloutLogp = rollouts.map((r) => r.logprobs);
   const oldLogp = models.recomputeBehaviour ? pass(models.policy, 'logp') : rolloutLogp;
   const sampledMask = rollouts.some((r) => r.sampledMask)

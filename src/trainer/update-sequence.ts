@@ -17,7 +17,7 @@ export interface UpdateSequence {
   refLogp?: number[];
   oldValues?: number[];
   returns?: number[];
-  /** per-token importance weight correcting rollout-engine / trainer mismatch (TIS / MIS) */
+  /** per-token importance weight correcting the rollout generator / trainer mismatch (TIS / MIS) */
   weights?: number[];
   /** multi-turn episodes: 0 on tokens the environment inserted, which leave every loss term and its counts */
   sampledMask?: number[];
