@@ -1,7 +1,7 @@
 /**
  * An RL run between its models being opened and its result: the optimizer, prompt sampler, RNG, metrics log and
  * rollout generator; the state a checkpoint saves (restored on resume); one step through the four stages
- * (rollout → score → advantages → update) with its metrics, evaluation and checkpoint cadence; and the run's end.
+ * (rollout → passes → advantages → update) with its metrics, evaluation and checkpoint cadence; and the run's end.
  */
 import path from 'node:path';
 import { UniformSampler, CurriculumSampler, PrioritizedSampler, type PromptSampler } from '../data/index.ts';
@@ -15,7 +15,7 @@ import type { PromptSet } from './prompts.ts';
 import { makeRolloutGenerator, type RolloutGenerator } from './rollout-generator.ts';
 import { collectRollouts } from './rollout-stage.ts';
 import { isCorrect } from './rollouts.ts';
-import { scoreRollouts } from './score-stage.ts';
+import { runPasses } from './pass-stage.ts';
 import { advantageStage } from './advantage-stage.ts';
 import { policyUpdate } from './update-stage.ts';
 import type { UpdateSequence } from './update-sequence.ts';
@@ -148,12 +148,12 @@ export class TrainSession {
       agent: run.agent?.loopFor,
     });
     const t1 = performance.now();
-    const scored = scoreRollouts(
+    const passes = runPasses(
       plan,
       { policy: model, reference: ref, recomputeBehaviour: generator.recomputeLogprobs },
       batch,
     );
-    const seqs = advantageStage(plan, scored, tokenizer);
+    const seqs = advantageStage(plan, passes, tokenizer);
     hooks.beforeUpdate?.(this.step + 1, seqs);
     const t2 = performance.now();
     const upd = batch.groups.length ? policyUpdate({ model, plan }, seqs) : null;

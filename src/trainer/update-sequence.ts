@@ -1,6 +1,6 @@
 /**
- * What the update trains on: each completion with its tokens, advantages and the scoring passes' numbers — the
- * advantage stage's output and the update stage's and loss terms' input.
+ * What the update trains on: each completion with its tokens, advantages and the numbers its passes computed
+ * (pass-stage.ts) — the advantage stage's output and the update stage's and loss terms' input.
  */
 
 /** One completion prepared for the update. */

@@ -158,7 +158,7 @@ function forwardMicroBatch(
       grad: true,
       entropy: true,
       entropyGrad: plan.algorithm.entropy_coef !== 0,
-      temperature: plan.scoringTemperature,
+      temperature: plan.logprobTemperature,
       scoreFrom: completionFrom(part),
     },
   );
