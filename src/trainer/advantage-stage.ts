@@ -1,8 +1,9 @@
 /**
- * From scored rollouts to per-token advantages (and returns for the critic), following the resolved method:
- * optional KL folded into the reward, then the registered advantage estimator, then the batch transforms that act
- * on advantages (HICRA's amplification of planning tokens). Pure orchestration of src/algorithms; `advantageStage` turns a scored batch into the
- * sequences the update trains on.
+ * From rewarded rollouts and their passes' log-probs and values to per-token advantages (and returns for the
+ * critic), following the resolved method: optional KL folded into the reward, then the registered advantage
+ * estimator, then the batch transforms that act on advantages (HICRA's amplification of planning tokens). Pure
+ * orchestration of src/algorithms; `advantageStage` turns a batch and its passes into the sequences the update
+ * trains on.
  */
 import {
   advantageEstimators,
@@ -17,7 +18,7 @@ import { GrpoError } from '../errors.ts';
 import type { Tokenizer } from '../model/tokenizer/index.ts';
 import type { ResolvedAlgorithm } from './config/presets.ts';
 import type { RunPlan } from './run-plan.ts';
-import type { ScoredBatch } from './score-stage.ts';
+import type { PassBatch } from './pass-stage.ts';
 import { isCorrect } from './rollouts.ts';
 import type { UpdateSequence } from './update-sequence.ts';
 
@@ -25,8 +26,8 @@ import type { UpdateSequence } from './update-sequence.ts';
  * The sequences of the update: each completion with its advantages, behaviour and reference log-probs, critic
  * values and returns. GDPO weighs each reward by the weight the run gives it.
  */
-export function advantageStage(plan: RunPlan, scored: ScoredBatch, tokenizer: Tokenizer): UpdateSequence[] {
-  const { rollouts, sampledMask } = scored;
+export function advantageStage(plan: RunPlan, passes: PassBatch, tokenizer: Tokenizer): UpdateSequence[] {
+  const { rollouts, sampledMask } = passes;
   if (rollouts.length === 0) return [];
   const { algorithm } = plan;
   const turnRewards = rollouts.some((r) => r.episode?.turnRewards.length)
@@ -42,28 +43,28 @@ export function advantageStage(plan: RunPlan, scored: ScoredBatch, tokenizer: To
     rewards: rollouts.map((r) => r.reward),
     rewardsByFunc: names.map((n) => rollouts.map((r) => r.rewards[n])),
     rewardWeights: names.map((n) => weightOf.get(n) ?? 1),
-    groupSizes: scored.groupSizes,
-    oldLogp: scored.oldLogp,
-    refLogp: scored.refLogp,
-    values: scored.values,
+    groupSizes: passes.groupSizes,
+    oldLogp: passes.oldLogp,
+    refLogp: passes.refLogp,
+    values: passes.values,
     tokenTexts: () => rollouts.map((r) => r.completionIds.map((t) => tokenizer.decode([t]))),
     sampledMask,
     turnRewards,
   });
-  const groupOf = scored.groupSizes.flatMap((n, g) => Array.from({ length: n }, () => g));
+  const groupOf = passes.groupSizes.flatMap((n, g) => Array.from({ length: n }, () => g));
   return rollouts.map((r, i) => ({
-    tokens: scored.tokens[i],
+    tokens: passes.tokens[i],
     promptLength: r.promptIds.length,
     group: groupOf[i],
-    oldLogp: scored.oldLogp[i],
+    oldLogp: passes.oldLogp[i],
     advantages: advantages[i],
     reward: r.reward,
     correct: plan.correctness ? isCorrect(r, plan.correctness) : undefined,
     truncated: r.finishReason === 'length',
-    refLogp: scored.refLogp?.[i],
-    oldValues: scored.values?.[i],
+    refLogp: passes.refLogp?.[i],
+    oldValues: passes.values?.[i],
     returns: returns?.[i],
-    weights: scored.weights?.[i],
+    weights: passes.weights?.[i],
     sampledMask: sampledMask?.[i],
   }));
 }
@@ -106,29 +107,9 @@ export interface AdvantageStageOutput {
 }
 
 export function computeAdvantages(algorithm: ResolvedAlgorithm, input: AdvantageStageInput): AdvantageStageOutput {
-  if (input.sampledMask) {
-    const m = input.sampledMask,
-      pick = (r: Ragged | undefined, name: string) => r && selectMasked(r, m, name);
-    const out = computeAdvantages(algorithm, {
-      ...input,
-      sampledMask: undefined,
-      oldLogp: pick(input.oldLogp, 'oldLogp')!,
-      refLogp: pick(input.refLogp, 'refLogp'),
-      values: pick(input.values, 'values'),
-      turnRewards: pick(input.turnRewards, 'turnRewards'),
-      tokenTexts: input.tokenTexts && (() => input.tokenTexts!().map((row, i) => row.filter((_, t) => m[i][t] === 1))),
-    });
-    return {
-      ...out,
-      advantages: scatterMasked(out.advantages, m),
-      returns: out.returns && scatterMasked(out.returns, m),
-    };
-  }
+  if (input.sampledMask) return overSampledTokens(algorithm, input, input.sampledMask);
   const lengths = input.oldLogp.map((l) => l.length);
-  const kl =
-    algorithm.kl_beta > 0 && algorithm.kl_placement === 'reward' && input.refLogp !== undefined
-      ? { beta: algorithm.kl_beta, kind: algorithm.kl_estimator, clamp: algorithm.kl_clamp || undefined }
-      : null;
+  const kl = rewardKl(algorithm, input);
   // the KL penalty in the reward: summed over each completion (TRL, verl), or per token for token-level estimators
   const shaped = kl ? klPenalizedSequenceRewards(input.rewards, input.oldLogp, input.refLogp!, kl) : input.rewards;
   const tokenRewards = () => {
@@ -136,7 +117,7 @@ export function computeAdvantages(algorithm: ResolvedAlgorithm, input: Advantage
     return kl ? klPenalizedTokenRewards(outcome, input.oldLogp, input.refLogp!, kl) : outcome;
   };
   const estimator = advantageEstimators.get(algorithm.advantage);
-  let { advantages, returns } = estimator.compute(
+  const { advantages, returns } = estimator.compute(
     {
       rewards: shaped,
       outcomeRewards: input.rewards,
@@ -149,12 +130,51 @@ export function computeAdvantages(algorithm: ResolvedAlgorithm, input: Advantage
     },
     algorithm.advantage_options,
   );
-  // the batch transforms that act on advantages (HICRA), over the sampled tokens
+  return {
+    advantages: transformAdvantages(algorithm, advantages, input.tokenTexts),
+    returns: estimator.critic ? returns : undefined,
+    shapedRewards: shaped,
+  };
+}
+
+/** Advantages over the sampled tokens alone, as if the inserted ones were absent; the inserted tokens get 0. */
+function overSampledTokens(algorithm: ResolvedAlgorithm, input: AdvantageStageInput, m: Ragged): AdvantageStageOutput {
+  const pick = (r: Ragged | undefined, name: string) => r && selectMasked(r, m, name);
+  const out = computeAdvantages(algorithm, {
+    ...input,
+    sampledMask: undefined,
+    oldLogp: pick(input.oldLogp, 'oldLogp')!,
+    refLogp: pick(input.refLogp, 'refLogp'),
+    values: pick(input.values, 'values'),
+    turnRewards: pick(input.turnRewards, 'turnRewards'),
+    tokenTexts: input.tokenTexts && (() => input.tokenTexts!().map((row, i) => row.filter((_, t) => m[i][t] === 1))),
+  });
+  return {
+    ...out,
+    advantages: scatterMasked(out.advantages, m),
+    returns: out.returns && scatterMasked(out.returns, m),
+  };
+}
+
+/** The KL penalty's settings when the method puts the KL in the reward (and the reference's log-probs are there). */
+function rewardKl(algorithm: ResolvedAlgorithm, input: AdvantageStageInput) {
+  return algorithm.kl_beta > 0 && algorithm.kl_placement === 'reward' && input.refLogp !== undefined
+    ? { beta: algorithm.kl_beta, kind: algorithm.kl_estimator, clamp: algorithm.kl_clamp || undefined }
+    : null;
+}
+
+/** The batch transforms that act on advantages (HICRA), over the sampled tokens. */
+function transformAdvantages(
+  algorithm: ResolvedAlgorithm,
+  advantages: Ragged,
+  tokenTexts: AdvantageStageInput['tokenTexts'],
+): Ragged {
+  let out = advantages;
   for (const { transform: t, options } of algorithm.batch_transforms) {
     if (t.advantages)
-      advantages = t.advantages(
-        advantages,
-        input.tokenTexts ??
+      out = t.advantages(
+        out,
+        tokenTexts ??
           (() => {
             throw new GrpoError(
               'config',
@@ -164,7 +184,7 @@ export function computeAdvantages(algorithm: ResolvedAlgorithm, input: Advantage
         options,
       );
   }
-  return { advantages, returns: estimator.critic ? returns : undefined, shapedRewards: shaped };
+  return out;
 }
 
 /** The outcome reward on the last token, and per-turn rewards (moved out of the outcome) on their turns' last tokens. */

@@ -42,72 +42,108 @@ const BYTES: Record<MatrixType, number> = { f32: 4, bf16: 2, q8_0: 34 / 32 };
 const RUNTIME_BYTES = 0.4e9;
 
 export function planTrainingMemory(p: MemoryPlanInput): MemoryPlan {
-  const c = p.config;
+  const sizes = matrixSizes(p.config);
+  const parts: [string, number][] = [
+    ...(p.lora ? adapterWeightParts(p, sizes, p.lora) : fullWeightParts(p, sizes)),
+    ...passParts(p, sizes),
+  ];
+  parts.push(['generation KV cache', p.generationSlots * p.sequenceTokens * p.config.nLayers * 2 * sizes.kv * 4]);
+  parts.push(['runtime', RUNTIME_BYTES]);
+  return { parts, total: parts.reduce((n, [, b]) => n + b, 0) };
+}
+
+/** Element counts of the model's weights, from its shape. */
+interface MatrixSizes {
+  /** a query's and a key's (or value's) width over all heads */
+  q: number;
+  kv: number;
+  /** the layers' projection matrices */
+  layerMatrices: number;
+  embedding: number;
+  /** the output head (0 when tied to the embedding) */
+  head: number;
+  /** norms, biases and the final norm */
+  small: number;
+  /** the matrices products read, which get precision and transposed copies */
+  multiplied: number;
+}
+
+function matrixSizes(c: LlamaConfig): MatrixSizes {
   const q = c.nHeads * c.headDim,
     kv = c.nKvHeads * c.headDim;
   const layerMatrices = c.nLayers * (2 * c.dim * q + 2 * c.dim * kv + 3 * c.dim * c.ffnDim);
   const embedding = c.vocabSize * c.dim;
   const head = c.tieEmbeddings ? 0 : embedding;
   const small = c.nLayers * (2 * c.dim + (c.qkvBias ? q + 2 * kv : 0) + (c.qkNorm ? 2 * c.headDim : 0)) + c.dim;
-  // the matrices products read, which get precision and transposed copies
   const multiplied = layerMatrices + (c.tieEmbeddings ? embedding : head);
-  const parts: [string, number][] = [];
-  if (p.lora) {
-    const storage = BYTES[p.basePrecision ?? 'bf16'];
-    const s = loraSettings(p.lora);
-    const adapted =
-      c.nLayers *
-      s.targetModules.reduce(
-        (n, m) =>
-          n +
-          s.r *
-            (m === 'q_proj'
-              ? c.dim + q
-              : m === 'k_proj' || m === 'v_proj'
-                ? c.dim + kv
-                : m === 'o_proj'
-                  ? q + c.dim
-                  : c.dim + c.ffnDim),
-        0,
-      );
+  return { q, kv, layerMatrices, embedding, head, small, multiplied };
+}
+
+/** LoRA: the frozen base as stored and its transposed copy; the adapters with their gradients and moments. */
+function adapterWeightParts(p: MemoryPlanInput, m: MatrixSizes, lora: LoraOptions): [string, number][] {
+  const c = p.config;
+  const storage = BYTES[p.basePrecision ?? 'bf16'];
+  const s = loraSettings(lora);
+  const adapted =
+    c.nLayers *
+    s.targetModules.reduce(
+      (n, mod) =>
+        n +
+        s.r *
+          (mod === 'q_proj'
+            ? c.dim + m.q
+            : mod === 'k_proj' || mod === 'v_proj'
+              ? c.dim + m.kv
+              : mod === 'o_proj'
+                ? m.q + c.dim
+                : c.dim + c.ffnDim),
+      0,
+    );
+  return [
+    [`frozen base (${p.basePrecision ?? 'bf16'})`, (m.layerMatrices + m.embedding + m.head) * storage + m.small * 4],
+    ['transposed base for the backward', m.multiplied * storage],
+    ['adapters, their gradients and AdamW moments', adapted * 16],
+  ];
+}
+
+/** Full fine-tuning: f32 weights, their copies, gradients and AdamW moments, and a separate KL reference. */
+function fullWeightParts(p: MemoryPlanInput, m: MatrixSizes): [string, number][] {
+  const params = m.layerMatrices + m.embedding + m.head + m.small;
+  const parts: [string, number][] = [['f32 weights', params * 4]];
+  // bf16: a copy and a transposed copy at 2 bytes each; f32: one transposed copy at 4
+  parts.push([p.precision === 'bf16' ? 'bf16 and transposed bf16 copies' : 'transposed f32 copies', m.multiplied * 4]);
+  parts.push(['gradients and AdamW moments', params * 12]);
+  if (p.separateReference)
     parts.push([
-      `frozen base (${p.basePrecision ?? 'bf16'})`,
-      (layerMatrices + embedding + head) * storage + small * 4,
+      `KL reference model (${p.precision})`,
+      (m.layerMatrices + m.embedding + m.head) * (p.precision === 'bf16' ? 2 : 4),
     ]);
-    parts.push(['transposed base for the backward', multiplied * storage]);
-    parts.push(['adapters, their gradients and AdamW moments', adapted * 16]);
-  } else {
-    const params = layerMatrices + embedding + head + small;
-    parts.push(['f32 weights', params * 4]);
-    // bf16: a copy and a transposed copy at 2 bytes each; f32: one transposed copy at 4
-    parts.push([p.precision === 'bf16' ? 'bf16 and transposed bf16 copies' : 'transposed f32 copies', multiplied * 4]);
-    parts.push(['gradients and AdamW moments', params * 12]);
-    if (p.separateReference)
-      parts.push([
-        `KL reference model (${p.precision})`,
-        (layerMatrices + embedding + head) * (p.precision === 'bf16' ? 2 : 4),
-      ]);
-  }
+  return parts;
+}
+
+/** What one training pass holds: its activations, the log-prob head's chunks and the probabilities it keeps. */
+function passParts(p: MemoryPlanInput, m: MatrixSizes): [string, number][] {
+  const c = p.config;
   const tokens = p.sequenceTokens * p.sequencesPerPass;
   // f32 values kept per token and layer for the backward: residual and norm inputs and outputs, projections'
   // inputs and outputs, the SwiGLU pair and its product; plus the attention probabilities
-  const perTokenLayer = 4 * (6 * c.dim + 3 * q + 2 * kv + 3 * c.ffnDim);
+  const perTokenLayer = 4 * (6 * c.dim + 3 * m.q + 2 * m.kv + 3 * c.ffnDim);
   const probs = 4 * p.sequencesPerPass * c.nHeads * p.sequenceTokens * p.sequenceTokens;
   const layersKept = p.recompute ? 1 : c.nLayers;
-  parts.push([
-    `activations (${tokens} tokens, ${p.recompute ? 'recomputed per layer' : `${c.nLayers} layers kept`})`,
-    layersKept * (tokens * perTokenLayer + probs) + (p.recompute ? c.nLayers * tokens * c.dim * 4 : 0),
-  ]);
-  parts.push(['log-prob head chunks', 4 * 4 * Math.min(VOCAB_CHUNK_ELEMENTS, c.vocabSize * tokens)]);
+  const parts: [string, number][] = [
+    [
+      `activations (${tokens} tokens, ${p.recompute ? 'recomputed per layer' : `${c.nLayers} layers kept`})`,
+      layersKept * (tokens * perTokenLayer + probs) + (p.recompute ? c.nLayers * tokens * c.dim * 4 : 0),
+    ],
+    ['log-prob head chunks', 4 * 4 * Math.min(VOCAB_CHUNK_ELEMENTS, c.vocabSize * tokens)],
+  ];
   // the probabilities a pass keeps for its backward (token-head.ts), unless gradient checkpointing asks for less memory
   if (!p.recompute)
     parts.push([
       'kept head probabilities',
       Math.min(HEAD_KEEP_BYTES, c.vocabSize * tokens * (p.precision === 'bf16' ? 2 : 4)),
     ]);
-  parts.push(['generation KV cache', p.generationSlots * p.sequenceTokens * c.nLayers * 2 * kv * 4]);
-  parts.push(['runtime', RUNTIME_BYTES]);
-  return { parts, total: parts.reduce((n, [, b]) => n + b, 0) };
+  return parts;
 }
 
 /** Memory this process may use: GRPO_MEMORY_LIMIT_GB if set, else the machine's, or the cgroup's limit when lower. */

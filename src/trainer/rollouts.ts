@@ -11,7 +11,7 @@ export interface Rollout {
   exampleIndex: number;
   promptIds: number[];
   completionIds: number[];
-  /** log-probs the sampling engine reports (temperature-scaled policy); 0 on inserted tokens */
+  /** log-probs the sampler reports (temperature-scaled policy); 0 on inserted tokens */
   logprobs: number[];
   /** multi-turn episodes: 1 on tokens the model sampled, 0 on tokens the environment inserted (never trained on) */
   sampledMask?: number[];

@@ -8,6 +8,8 @@
  */
 import { openModel } from '../model/open-model.ts';
 import { modelConfigOf } from '../model/io/index.ts';
+import type { LlamaConfig } from '../model/config.ts';
+import type { LoraOptions } from '../model/lora.ts';
 import { loadTokenizer, loadTokenizerForModel, type Tokenizer } from '../model/tokenizer/index.ts';
 import type { LlamaModel } from '../model/llama-model.ts';
 import { resolvePrecision } from '../model/weight-copies.ts';
@@ -59,44 +61,65 @@ export async function openRunModels(
     agent?.toolSchemas,
   );
   const lora = config.model.lora ? loraOptions(config.model.lora) : undefined;
-  // the run's device: precision 'auto' resolves where the run computes (a GPU backend reports no CPU features:
-  // f32), and the memory check uses its memory
+  const memory = planRunMemory(config, plan, { shape, lora, prompts });
+  const { model, ref, free } = openPolicyAndReference(config, plan, { basePath, tokenizer, lora, resume: opts.resume });
+  return { model, tokenizer, prompts, ref, memory, basePath, agent, free };
+}
+
+/**
+ * The run's memory plan, checked against the memory of the device it runs on (training.check_memory). The
+ * device's precision 'auto' resolves where the run computes (a GPU backend reports no CPU features: f32).
+ */
+function planRunMemory(
+  config: TrainConfig,
+  plan: RunPlan,
+  run: { shape: LlamaConfig; lora?: LoraOptions; prompts: RunModels['prompts'] },
+): MemoryPlan {
+  const { shape, lora, prompts } = run;
   const probe = Backend.open({ device: config.model.device, threads: 1 });
   const { device } = probe;
   const precision = resolvePrecision(config.model.precision, probe);
   probe.free();
-  const hasKl = plan.algorithm.kl_beta > 0;
   const longestPrompt = Math.max(
     0,
     ...prompts.train.promptIds.map((p) => p.length),
     ...prompts.eval.promptIds.map((p) => p.length),
   );
-  const groupSize = config.rollout.group_size;
   const memory = planTrainingMemory({
     config: shape,
     precision,
     lora,
     basePrecision: config.model.base_precision,
-    separateReference: hasKl && !lora,
+    separateReference: plan.algorithm.kl_beta > 0 && !lora,
     recompute: config.training.gradient_checkpointing,
     sequenceTokens: longestPrompt + config.rollout.max_tokens,
     sequencesPerPass: plan.passes.sequences,
-    generationSlots: config.rollout.prompts_per_step * groupSize,
+    generationSlots: config.rollout.prompts_per_step * config.rollout.group_size,
   });
   if (config.training.check_memory) {
     const budget = memoryBudget(device);
     if (budget) checkMemoryPlan(memory, budget);
   }
+  return memory;
+}
 
-  const resumed = opts.resume ? checkpointPolicy(opts.resume) : null;
-  const engine = {
+/** The policy (from the checkpoint when resuming) and the KL reference, with what frees them both. */
+function openPolicyAndReference(
+  config: TrainConfig,
+  plan: RunPlan,
+  run: { basePath: string; tokenizer: Tokenizer; lora?: LoraOptions; resume?: string },
+): Pick<RunModels, 'model' | 'ref' | 'free'> {
+  const { basePath, lora } = run;
+  const hasKl = plan.algorithm.kl_beta > 0;
+  const resumed = run.resume ? checkpointPolicy(run.resume) : null;
+  const common = {
     threads: config.model.threads,
     device: config.model.device,
-    tokenizer,
+    tokenizer: run.tokenizer,
     precision: config.model.precision,
   };
   const { model } = openModel(resumed?.model ?? basePath, {
-    ...engine,
+    ...common,
     valueHead: plan.critic !== null,
     lora,
     basePrecision: config.model.base_precision,
@@ -105,7 +128,7 @@ export async function openRunModels(
   });
   let refModel: LlamaModel | null = null;
   try {
-    if (hasKl && !lora) refModel = openModel(basePath, { ...engine, basePrecision: model.precision }).model;
+    if (hasKl && !lora) refModel = openModel(basePath, { ...common, basePrecision: model.precision }).model;
   } catch (e) {
     model.free();
     throw e;
@@ -117,12 +140,7 @@ export async function openRunModels(
     : null;
   return {
     model,
-    tokenizer,
-    prompts,
     ref,
-    memory,
-    basePath,
-    agent,
     free: () => {
       model.free();
       refModel?.free();

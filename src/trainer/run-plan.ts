@@ -1,7 +1,7 @@
 /**
  * What an RL run decides before its first step, resolved once from the config and the registries: the methods
  * with their parsed options, the critic (the one place that knows whether the run has one), the rewards with
- * their weights and the one that decides correctness, the passes' sizes, sampling and scoring settings, and the
+ * their weights and the one that decides correctness, the passes' sizes, sampling and log-prob settings, and the
  * learning-rate schedules. The stages read this plan and never the config (docs/architecture.md, "The RL step").
  */
 import { advantageEstimators, policyLosses, type CriticSettings } from '../algorithms/index.ts';
@@ -44,7 +44,7 @@ export interface SamplingPlan {
 
 /** How many sequences one forward (and backward) pass holds. */
 export interface PassSizes {
-  /** sequences per scoring pass (reference, behaviour, critic values) and per pass of the critic's own update */
+  /** sequences per pass of the pass stage (reference, behaviour, critic values) and per pass of the critic's own update */
   sequences: number;
   /** groups per update pass, for losses over whole groups */
   groups: number;
@@ -62,8 +62,8 @@ export interface RunPlan {
   sampling: SamplingPlan;
   /** what the batch transforms (algorithm.transforms) know of the run */
   transformRun: TransformRun;
-  /** the temperature every pass scores log-probs at: the sampling temperature (TRL scales logits by it too) */
-  scoringTemperature: number;
+  /** the temperature every pass computes log-probs at: the sampling temperature (TRL scales logits by it too) */
+  logprobTemperature: number;
   passes: PassSizes;
   /** the policy's schedule over all of its optimizer steps */
   schedule: LrSchedule;
@@ -106,7 +106,7 @@ export function resolveRunPlan(
       minP: r.min_p,
       stop: r.stop,
     },
-    scoringTemperature: r.temperature,
+    logprobTemperature: r.temperature,
     passes: {
       sequences: t.micro_batch_sequences ?? t.micro_batch_groups * r.group_size,
       groups: t.micro_batch_groups,

@@ -1,7 +1,7 @@
 /**
  * An RL run between its models being opened and its result: the optimizer, prompt sampler, RNG, metrics log and
- * rollout engine; the state a checkpoint saves (restored on resume); one step through the four stages
- * (rollout → score → advantages → update) with its metrics, evaluation and checkpoint cadence; and the run's end.
+ * rollout generator; the state a checkpoint saves (restored on resume); one step through the four stages
+ * (rollout → passes → advantages → update) with its metrics, evaluation and checkpoint cadence; and the run's end.
  */
 import path from 'node:path';
 import { UniformSampler, CurriculumSampler, PrioritizedSampler, type PromptSampler } from '../data/index.ts';
@@ -12,10 +12,10 @@ import type { TrainConfig } from './config/schema.ts';
 import type { RunModels } from './run-models.ts';
 import type { RunPlan } from './run-plan.ts';
 import type { PromptSet } from './prompts.ts';
-import { makeRolloutEngine, type RolloutEngine } from './rollout-engine.ts';
+import { makeRolloutGenerator, type RolloutGenerator } from './rollout-generator.ts';
 import { collectRollouts } from './rollout-stage.ts';
 import { isCorrect } from './rollouts.ts';
-import { scoreRollouts } from './score-stage.ts';
+import { runPasses } from './pass-stage.ts';
 import { advantageStage } from './advantage-stage.ts';
 import { policyUpdate } from './update-stage.ts';
 import type { UpdateSequence } from './update-sequence.ts';
@@ -49,13 +49,13 @@ export class TrainSession {
     readonly plan: RunPlan,
     readonly run: RunModels,
     readonly runDir: string,
-    readonly engine: RolloutEngine,
+    readonly generator: RolloutGenerator,
     readonly sampler: PromptSampler,
     readonly rng: Rng,
     readonly log: MetricsLog,
   ) {}
 
-  /** The optimizer (a critic with its own lr or steps is a group of its own, as ORZ's separate optimizer), sampler, log and engine; then the checkpoint's state, or the evaluation before training. */
+  /** The optimizer (a critic with its own lr or steps is a group of its own, as ORZ's separate optimizer), sampler, log and rollout generator; then the checkpoint's state, or the evaluation before training. */
   static async open(
     config: TrainConfig,
     plan: RunPlan,
@@ -75,7 +75,7 @@ export class TrainSession {
     });
     const log = new MetricsLog(runDir, { tensorboard: [config.training.report_to].flat().includes('tensorboard') });
     log.writeConfig(config);
-    const engine = await makeRolloutEngine(
+    const generator = await makeRolloutGenerator(
       config,
       model,
       tokenizer,
@@ -87,7 +87,7 @@ export class TrainSession {
       plan,
       run,
       runDir,
-      engine,
+      generator,
       promptSampler(config, prompts.train),
       new Rng(config.seed),
       log,
@@ -106,7 +106,7 @@ export class TrainSession {
       this.accuracyBefore = s.accuracyBefore;
       this.toolCallsBefore = s.toolCallsBefore ?? null;
       this.log.reset(s.step);
-      await this.engine.sync();
+      await this.generator.sync();
       return;
     }
     this.log.reset();
@@ -134,12 +134,12 @@ export class TrainSession {
 
   /** One step: the four stages, then its metrics record (logged), the evaluation and sample completions when due. */
   async runStep(hooks: SessionHooks): Promise<MetricRecord> {
-    const { plan, run, engine } = this;
+    const { plan, run, generator } = this;
     const { model, tokenizer, prompts, ref } = run;
     const t0 = performance.now();
     const batch = await collectRollouts({
       plan,
-      engine,
+      generator,
       tokenizer,
       examples: prompts.train.examples,
       promptIds: prompts.train.promptIds,
@@ -148,16 +148,16 @@ export class TrainSession {
       agent: run.agent?.loopFor,
     });
     const t1 = performance.now();
-    const scored = scoreRollouts(
+    const passes = runPasses(
       plan,
-      { policy: model, reference: ref, recomputeBehaviour: engine.recomputeLogprobs },
+      { policy: model, reference: ref, recomputeBehaviour: generator.recomputeLogprobs },
       batch,
     );
-    const seqs = advantageStage(plan, scored, tokenizer);
+    const seqs = advantageStage(plan, passes, tokenizer);
     hooks.beforeUpdate?.(this.step + 1, seqs);
     const t2 = performance.now();
     const upd = batch.groups.length ? policyUpdate({ model, plan }, seqs) : null;
-    if (upd && upd.steps > 0) await engine.sync();
+    if (upd && upd.steps > 0) await generator.sync();
     const t3 = performance.now();
     this.nonfinite = upd && upd.skipped > 0 && upd.steps === 0 ? this.nonfinite + 1 : 0;
     this.step++;

@@ -1,6 +1,6 @@
 /**
  * `train(config)`: the RL loop. It resolves the run's plan (run-plan.ts), opens its models, and runs steps — each
- * rollouts → scoring passes → advantages → policy update (train-session.ts) — until the last step, a signal or
+ * rollouts → passes → advantages → policy update (train-session.ts) — until the last step, a signal or
  * `stopAfter`, then evaluates and saves. Orchestrates; the maths lives in src/algorithms.
  */
 import path from 'node:path';

@@ -1,6 +1,6 @@
 /**
- * What the update trains on: each completion with its tokens, advantages and the scoring passes' numbers — the
- * advantage stage's output and the update stage's and loss terms' input.
+ * What the update trains on: each completion with its tokens, advantages and the numbers its passes computed
+ * (pass-stage.ts) — the advantage stage's output and the update stage's and loss terms' input.
  */
 
 /** One completion prepared for the update. */
@@ -17,7 +17,7 @@ export interface UpdateSequence {
   refLogp?: number[];
   oldValues?: number[];
   returns?: number[];
-  /** per-token importance weight correcting rollout-engine / trainer mismatch (TIS / MIS) */
+  /** per-token importance weight correcting the rollout generator / trainer mismatch (TIS / MIS) */
   weights?: number[];
   /** multi-turn episodes: 0 on tokens the environment inserted, which leave every loss term and its counts */
   sampledMask?: number[];

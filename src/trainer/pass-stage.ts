@@ -1,8 +1,8 @@
 /**
- * The scoring passes of a step, between its rollouts and its advantages: the reference policy's log-probs (KL),
- * the critic's values, and the behaviour policy's log-probs where the sampler's are not exactly the policy's
- * (another engine, another precision), with the TIS / MIS weights that correct for the difference.
- * Each pass runs over micro-batches of whole groups, scoring the completion tokens alone.
+ * The forward passes of a step that train nothing, between its rollouts and its advantages: the reference policy's
+ * log-probs (KL), the critic's values, and the behaviour policy's log-probs where the sampler's are not exactly the
+ * policy's (a rollout server, another precision), with the TIS / MIS weights that correct for the difference.
+ * Each pass runs over micro-batches of whole groups, computing the completion tokens' numbers alone.
  */
 import { rolloutCorrectionWeights } from '../algorithms/index.ts';
 import type { LlamaModel } from '../model/llama-model.ts';
@@ -10,17 +10,17 @@ import type { Rollout, RolloutBatch } from './rollouts.ts';
 import type { Reference } from './run-models.ts';
 import type { RunPlan } from './run-plan.ts';
 
-/** The models a step scores with. */
-export interface ScoringModels {
+/** The models a step's passes run. */
+export interface PassModels {
   policy: LlamaModel;
   /** the KL reference; null for a method without KL */
   reference: Reference | null;
-  /** the sampler's log-probs are not the policy's own: score the behaviour policy again (rollout-engine.ts) */
+  /** the sampler's log-probs are not the policy's own: recompute the behaviour log-probs (rollout-generator.ts) */
   recomputeBehaviour: boolean;
 }
 
 /** A step's completions, group by group, with what the passes computed for their completion tokens. */
-export interface ScoredBatch {
+export interface PassBatch {
   rollouts: Rollout[];
   /** each rollout's prompt and completion, as the passes read them */
   tokens: number[][];
@@ -35,7 +35,7 @@ export interface ScoredBatch {
   sampledMask?: number[][];
 }
 
-export function scoreRollouts(plan: RunPlan, models: ScoringModels, batch: RolloutBatch): ScoredBatch {
+export function runPasses(plan: RunPlan, models: PassModels, batch: RolloutBatch): PassBatch {
   const { algorithm } = plan;
   const rollouts = batch.groups.flat();
   const groupSizes = batch.groups.map((g) => g.length);
@@ -46,7 +46,7 @@ export function scoreRollouts(plan: RunPlan, models: ScoringModels, batch: Rollo
     for (let i = 0; i < tokens.length; i += size) {
       const part = rollouts.slice(i, i + size);
       const p = m.forward(tokens.slice(i, i + size), {
-        temperature: plan.scoringTemperature,
+        temperature: plan.logprobTemperature,
         adapters,
         scoreFrom: part.map((r) => r.promptIds.length - 1),
       });
@@ -56,7 +56,7 @@ export function scoreRollouts(plan: RunPlan, models: ScoringModels, batch: Rollo
   };
   const refLogp = models.reference ? pass(models.reference.model, 'logp', models.reference.adapters) : undefined;
   const values = plan.critic ? pass(models.policy, 'values') : undefined;
-  // the engine's log-probs enter only through the optional TIS / MIS correction (docs/methods/kl-and-corrections.md)
+  // the sampler's log-probs enter only through the optional TIS / MIS correction (docs/methods/kl-and-corrections.md)
   const rolloutLogp = rollouts.map((r) => r.logprobs);
   const oldLogp = models.recomputeBehaviour ? pass(models.policy, 'logp') : rolloutLogp;
   const sampledMask = rollouts.some((r) => r.sampledMask)
