@@ -341,7 +341,7 @@ export class SequenceDecoder {
     const at = this.slots.indexOf(null);
     if (at >= 0 && at < this.cache!.slots) return at;
     if (this.slots.length < this.cache!.slots) return this.slots.push(null) - 1;
-    throw new GrpoError('engine', 'no free KV-cache slot (reserve() sized the cache too small)');
+    throw new GrpoError('generation', 'no free KV-cache slot (reserve() sized the cache too small)');
   }
 
   /** Make room for `joining` more sequences of up to `context` positions, growing the cache (its sequences copied over) if needed. */
