@@ -3,7 +3,8 @@
  * what resume() appended to a paused multi-turn sequence — in a scratch KV cache of their own, whose slots the
  * decoder then copies into its cache. Runs are right-padded to a common length by repeating their last token, which
  * keeps every run's positions its own; the padding's cache entries are overwritten by the tokens decoded after it
- * before any query can see them.
+ * before any query can see them. The decoding step shares the decode-graph builder and the one-thread rule for small
+ * computes defined here.
  */
 import { KvCache } from '../model/kv-cache.ts';
 import { DecodeGraph, type DecodeShape } from '../model/decode-graph.ts';

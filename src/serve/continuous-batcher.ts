@@ -29,7 +29,8 @@ export interface LiveOptions {
 
 interface Waiting {
   prompts: number[][];
-  r: ServedRequest;
+  /** its sampling settings */
+  request: ServedRequest;
   model: string | null;
   live: LiveOptions;
   /** barriers passed before it was submitted: a batch never takes a request across one */
@@ -63,7 +64,7 @@ export class ContinuousBatcher {
   ): Promise<ServedChoice[] | null> {
     const m = model === this.served.name ? null : model; // the model's own name is the base, as null is
     return new Promise((resolve, reject) => {
-      this.waiting.push({ prompts, r, model: m, live, epoch: this.epoch, resolve, reject });
+      this.waiting.push({ prompts, request: r, model: m, live, epoch: this.epoch, resolve, reject });
       // one queue turn per request; a turn that finds its request already taken by a running loop does nothing
       this.queue.run(() => this.loop()).catch(() => {});
     });
@@ -118,14 +119,14 @@ export class ContinuousBatcher {
       const w = this.waiting[0];
       if (w.model !== model || w.epoch !== epoch) break;
       // (alone, a request too large for any batch gets the decoder's error)
-      if (!decoder.idle && !decoder.fits(w.prompts.length * w.r.n)) break;
+      if (!decoder.idle && !decoder.fits(w.prompts.length * w.request.n)) break;
       this.waiting.shift();
       if (w.live.signal?.aborted) {
         w.resolve(null);
         continue;
       } // nobody is waiting for this answer
       try {
-        running.push({ w, decoding: this.served.add(decoder, w.prompts, w.r) });
+        running.push({ w, decoding: this.served.add(decoder, w.prompts, w.request) });
       } catch (e) {
         w.reject(e);
       }
@@ -144,13 +145,13 @@ export class ContinuousBatcher {
     }
     if (decoding.finished) {
       try {
-        w.resolve(this.served.choices(w.prompts, decoding.completions, w.r, model));
+        w.resolve(this.served.choices(w.prompts, decoding.completions, w.request, model));
       } catch (e) {
         w.reject(e);
       }
       return false;
     }
-    if (w.live.onStep) w.live.onStep(this.served.runningChoices(w.prompts, decoding.completions, w.r, model));
+    if (w.live.onStep) w.live.onStep(this.served.runningChoices(w.prompts, decoding.completions, w.request, model));
     return true;
   }
 }
