@@ -3,7 +3,7 @@
  * config.yaml), a few new lines at a time, so it never slows a run writing them; under `grpo train --dashboard`
  * it runs in a process of its own, beside the training compute that blocks its process's event loop.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import path from 'node:path';
 import { RunStore } from './run-store.ts';
 import { htmlPage } from './page.ts';
@@ -24,11 +24,9 @@ export interface Dashboard {
 
 export const DEFAULT_DASHBOARD_PORT = 6006;
 
-export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
-  const root = path.resolve(o.runsDir);
-  const store = new RunStore(root);
-  const page = await htmlPage('dashboard', `grpo-ts · ${root}`);
-  const server = createServer((req, res) => {
+/** The dashboard's routes: its page, and JSON for the runs, a run's new metrics or completions lines, its config. */
+function dashboardRoutes(root: string, store: RunStore, page: string): RequestListener {
+  return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const run = url.searchParams.get('run') ?? '';
     const json = (status: number, body: unknown) => {
@@ -64,27 +62,39 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
     } catch (e) {
       return json(500, { error: String(e) });
     }
-  });
-  const host = o.host ?? '127.0.0.1';
-  const listen = (port: number) =>
+  };
+}
+
+/** Binds the port given (or refuses); without one, 6006, or any free port when that one is taken. */
+async function listen(server: Server, host: string, port: number | undefined): Promise<void> {
+  const on = (p: number) =>
     new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, host, () => {
+      server.listen(p, host, () => {
         server.off('error', reject);
         resolve();
       });
     });
   try {
-    await listen(o.port ?? DEFAULT_DASHBOARD_PORT);
+    await on(port ?? DEFAULT_DASHBOARD_PORT);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
-    if (o.port !== undefined)
+    if (port !== undefined)
       throw new GrpoError(
         'io',
-        `port ${o.port} on ${host} is in use (another dashboard or TensorBoard?): pass --port N, or --port 0 for any free port`,
+        `port ${port} on ${host} is in use (another dashboard or TensorBoard?): pass --port N, or --port 0 for any free port`,
       );
-    await listen(0);
+    await on(0);
   }
+}
+
+export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
+  const root = path.resolve(o.runsDir);
+  const store = new RunStore(root);
+  const page = await htmlPage('dashboard', `grpo-ts · ${root}`);
+  const server = createServer(dashboardRoutes(root, store, page));
+  const host = o.host ?? '127.0.0.1';
+  await listen(server, host, o.port);
   const addr = server.address();
   const bound = typeof addr === 'object' && addr ? addr.port : 0;
   return {

@@ -1,5 +1,5 @@
 /**
- * One multi-turn episode, whichever engine samples it: after each model turn the environment answers, its answer
+ * One multi-turn episode, whether the embedded decoder or a rollout server samples it: after each model turn the environment answers, its answer
  * is rendered by the tool format and tokenized, and the episode goes on until the environment ends it, the model
  * has taken `maxTurns` turns, or the token budget (`maxTokens`, sampled and inserted tokens together, as verl's
  * response_length) leaves no room for the answer. Inserted tokens are kept as tokens (never re-tokenized with
@@ -27,7 +27,7 @@ export function checkAgentLoop(loop: AgentLoop): void {
     throw new GrpoError('config', `max_turns must be a positive integer, got ${loop.maxTurns}`);
 }
 
-/** The environment side of one episode; engines call `afterTurn` each time the model stops. */
+/** The environment side of one episode; the episode loops call `afterTurn` each time the model stops. */
 export class Episode {
   readonly stats: EpisodeStats = { turns: 0, toolCalls: 0, toolErrors: 0, turnRewards: [] };
   /** completion index where the current turn began */

@@ -1,5 +1,5 @@
 /**
- * The currency of rollouts: what a decoder, an agent loop and an external engine hand the trainer for each
+ * The currency of rollouts: what a decoder, an agent loop and a rollout server hand the trainer for each
  * sampled sequence. Its own file, so that the decoders and the agent loop both depend on it and not on each other.
  */
 

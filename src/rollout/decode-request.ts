@@ -3,8 +3,10 @@
  * request's own settings and RNG (so a request samples the same tokens whatever it is batched with) and stopped by
  * its end-of-sequence ids, stop strings or length. The decoder (sequence-decoder.ts) owns slots and the cache.
  */
-import { sampleFromProbabilities, type SamplingParams } from './sampling.ts';
+import { sampleFromProbabilities, validateSampling, type SamplingParams } from './sampling.ts';
 import { Rng } from '../util/rng.ts';
+import { GrpoError } from '../errors.ts';
+import type { LlamaConfig } from '../model/config.ts';
 import type { Completion } from './completion.ts';
 
 /** One request: its prompts, n samples of each, and how they are sampled and stopped. */
@@ -28,6 +30,38 @@ export interface SequenceRequest extends SamplingParams {
    * text, and `maxTokens` bounds the whole episode (sampled and appended tokens, as verl's response_length)
    */
   multiTurn?: boolean;
+}
+
+/** Throws the first thing that keeps a request from decoding on a model of `config`: its settings, or its prompts. */
+export function checkSequenceRequest(prompts: number[][], options: SequenceRequest, config: LlamaConfig): void {
+  validateSampling(options);
+  const n = options.n ?? 1;
+  if (!Number.isInteger(n) || n < 1) throw new GrpoError('config', `n must be a positive integer, got ${n}`);
+  if (!Number.isInteger(options.maxTokens) || options.maxTokens < 1)
+    throw new GrpoError('config', `maxTokens must be a positive integer, got ${options.maxTokens}`);
+  if (prompts.length === 0) throw new GrpoError('config', 'generate needs at least one prompt');
+  prompts.forEach((p, i) => {
+    if (p.length === 0) throw new GrpoError('config', `prompt ${i} is empty: start it with the BOS token or any text`);
+  });
+  if (options.stop?.length && !options.decode)
+    throw new GrpoError('config', "stop strings need a decode function (pass the tokenizer's decode)");
+  const P = Math.max(...prompts.map((p) => p.length));
+  const context = P + options.maxTokens;
+  // positions past the trained context decode garbage without a sign of it: refuse, as vLLM does
+  if (context > config.maxSeqLen) {
+    throw new GrpoError(
+      'config',
+      `a prompt of ${P} tokens and up to ${options.maxTokens} new ones need ${context} positions, more than this model's context of ${config.maxSeqLen}: shorten the prompt or lower the max tokens`,
+    );
+  }
+  for (const p of prompts) checkTokens(p, config.vocabSize);
+}
+
+/** Token ids must be whole numbers in [0, vocabSize). */
+export function checkTokens(tokens: readonly number[], vocabSize: number): void {
+  for (const t of tokens)
+    if (!(Number.isInteger(t) && t >= 0 && t < vocabSize))
+      throw new GrpoError('shape', `token ${t} is outside the vocabulary [0, ${vocabSize})`);
 }
 
 /** A request's sequences as they decode: `completions` grow by one token per step until `finished`. */

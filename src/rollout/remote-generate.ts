@@ -1,8 +1,8 @@
 /**
- * Rollouts from an external OpenAI-compatible engine (vLLM, SGLang, `grpo serve`), in the embedded
+ * Rollouts from a rollout server (an OpenAI-compatible one: vLLM, SGLang, `grpo serve`), in the embedded
  * generator's shape. Prompts go as token ids and completion tokens come back as ids through vLLM's
  * `return_tokens_as_token_ids` extension ("token_id:<n>" strings), so the trainer learns on exactly the tokens the
- * engine sampled; the engine's log-probs are kept as the rollout log-probs (for TIS/MIS corrections).
+ * server sampled; the server's log-probs are kept as the rollout log-probs (for TIS/MIS corrections).
  */
 import type { OpenAIClient } from './openai-client.ts';
 import type { GenerateOptions } from './generate.ts';
@@ -11,7 +11,7 @@ import type { GenerationChoice, GenerationResult } from './chat-model.ts';
 import { GrpoError } from '../errors.ts';
 
 export type RemoteGenerateOptions = Omit<GenerateOptions, 'spanBucket' | 'onStep' | 'decode' | 'eosTokenIds'> & {
-  /** end-of-sequence ids: a completion ending in one finished with 'stop' (kept as its last token, as the embedded engine does) */
+  /** end-of-sequence ids: a completion ending in one finished with 'stop' (kept as its last token, as the embedded decoder does) */
   eosTokenIds?: number[];
 };
 
@@ -19,7 +19,7 @@ const TOKEN_ID = /^token_id:(\d+)$/;
 
 /**
  * One /v1/completions request for token ids, checked: as many choices as asked, and the whole prompt read (an
- * engine that cut the prompt to fit its context sampled from a context the trainer would not score).
+ * server that cut the prompt to fit its context sampled from a context the trainer would not score).
  */
 export async function completeTokens(
   client: OpenAIClient,
@@ -44,11 +44,11 @@ export async function completeTokens(
     },
   });
   if (r.choices.length !== n)
-    throw new GrpoError('http', `the rollout engine returned ${r.choices.length} completions for n = ${n}`);
+    throw new GrpoError('http', `the rollout server returned ${r.choices.length} completions for n = ${n}`);
   if (r.usage && r.usage.promptTokens > 0 && r.usage.promptTokens < prompt.length) {
     throw new GrpoError(
       'http',
-      `the rollout engine read ${r.usage.promptTokens} of the prompt's ${prompt.length} tokens (its context is shorter than the trainer's): serve the model with a context of at least data.max_prompt_tokens + rollout.max_tokens, or lower them`,
+      `the rollout server read ${r.usage.promptTokens} of the prompt's ${prompt.length} tokens (its context is shorter than the trainer's): serve the model with a context of at least data.max_prompt_tokens + rollout.max_tokens, or lower them`,
     );
   }
   return r;
@@ -59,13 +59,13 @@ export function sampledTokens(
   c: GenerationChoice,
 ): Pick<Completion, 'tokens' | 'logprobs' | 'samplingLogprobs' | 'finishReason'> {
   if (!c.logprobs)
-    throw new GrpoError('http', 'the rollout engine returned no logprobs; it must support logprobs on /v1/completions');
+    throw new GrpoError('http', 'the rollout server returned no logprobs; it must support logprobs on /v1/completions');
   const tokens = c.logprobs.map((t) => {
     const m = TOKEN_ID.exec(t.token);
     if (!m)
       throw new GrpoError(
         'http',
-        `the rollout engine returned token '${t.token}', not 'token_id:<n>': it must support return_tokens_as_token_ids (vLLM, grpo serve)`,
+        `the rollout server returned token '${t.token}', not 'token_id:<n>': it must support return_tokens_as_token_ids (vLLM, grpo serve)`,
       );
     return Number(m[1]);
   });
@@ -80,7 +80,7 @@ export function sampledTokens(
 
 /**
  * `onPrompt` is called with each prompt's completions as soon as its response arrives, so the caller can score
- * them while the engine is still generating the rest.
+ * them while the server is still generating the rest.
  */
 export async function generateRemote(
   client: OpenAIClient,

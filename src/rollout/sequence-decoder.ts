@@ -5,8 +5,8 @@
  * per sequence, on the host).
  *
  * Every sequence owns one KV-cache slot and its own position. Requests that join at the same step are prefilled
- * together in a cache of their own (prompts right-padded to a common length, once per prompt) and copied into
- * free slots, one per sample. The cache grows when joiners need more slots (doubling) or positions, and is
+ * together in a cache of their own (prefill.ts: prompts right-padded to a common length, once per prompt) and
+ * copied into free slots, one per sample. The cache grows when joiners need more slots (doubling) or positions, and is
  * freed when nothing is left to decode.
  *
  * Multi-turn requests (agent loops, tools): a sequence that stops pauses instead of ending, keeping its slot and
@@ -14,12 +14,11 @@
  * holding a copy of its slot) and it samples on, so a conversation is never re-encoded from the start.
  */
 import { KvCache } from '../model/kv-cache.ts';
-import { DecodeGraph, copySlots } from '../model/decode-graph.ts';
+import { type DecodeGraph, copySlots } from '../model/decode-graph.ts';
 import type { LlamaModel } from '../model/llama-model.ts';
-import type { WeightCopies } from '../model/weight-copies.ts';
 import { checkPrecision, type PrecisionSetting } from '../model/weight-copies.ts';
-import { validateSampling } from './sampling.ts';
-import { DecodeRequest, type SequenceRequest } from './decode-request.ts';
+import { DecodeRequest, checkSequenceRequest, checkTokens, type SequenceRequest } from './decode-request.ts';
+import { prefill, probabilityGraph, withThreads, type DecodeWeights } from './prefill.ts';
 import { GrpoError } from '../errors.ts';
 import type { Completion } from './completion.ts';
 
@@ -57,8 +56,7 @@ export class SequenceDecoder {
   private pending: DecodeRequest[] = [];
   /** multi-turn sequences paused since the last `takePaused()` */
   private newlyPaused: Completion[] = [];
-  private readonly copies: WeightCopies;
-  private readonly adapters: boolean;
+  private readonly weights: DecodeWeights;
   private readonly bucket: number;
   private readonly maxSequences: number;
 
@@ -67,8 +65,11 @@ export class SequenceDecoder {
     opts: DecoderOptions = {},
   ) {
     if (opts.precision !== undefined) checkPrecision(opts.precision);
-    this.copies = model.weightCopies(opts.precision ?? model.precision);
-    this.adapters = opts.adapters !== false;
+    this.weights = {
+      model,
+      copies: model.weightCopies(opts.precision ?? model.precision),
+      adapters: opts.adapters !== false,
+    };
     this.bucket = opts.spanBucket ?? 64;
     this.maxSequences = opts.maxSequences ?? Infinity;
   }
@@ -94,32 +95,7 @@ export class SequenceDecoder {
 
   /** Queue a request; it joins the batch (prefill and first token) at the next step(). */
   add(prompts: number[][], options: SequenceRequest): DecodeRequest {
-    validateSampling(options);
-    const n = options.n ?? 1;
-    if (!Number.isInteger(n) || n < 1) throw new GrpoError('config', `n must be a positive integer, got ${n}`);
-    if (!Number.isInteger(options.maxTokens) || options.maxTokens < 1)
-      throw new GrpoError('config', `maxTokens must be a positive integer, got ${options.maxTokens}`);
-    if (prompts.length === 0) throw new GrpoError('config', 'generate needs at least one prompt');
-    prompts.forEach((p, i) => {
-      if (p.length === 0)
-        throw new GrpoError('config', `prompt ${i} is empty: start it with the BOS token or any text`);
-    });
-    if (options.stop?.length && !options.decode)
-      throw new GrpoError('config', "stop strings need a decode function (pass the tokenizer's decode)");
-    const P = Math.max(...prompts.map((p) => p.length));
-    const context = P + options.maxTokens;
-    // positions past the trained context decode garbage without a sign of it: refuse, as vLLM does
-    if (context > this.model.config.maxSeqLen) {
-      throw new GrpoError(
-        'config',
-        `a prompt of ${P} tokens and up to ${options.maxTokens} new ones need ${context} positions, more than this model's context of ${this.model.config.maxSeqLen}: shorten the prompt or lower the max tokens`,
-      );
-    }
-    const V = this.model.config.vocabSize;
-    for (const p of prompts)
-      for (const t of p)
-        if (!(Number.isInteger(t) && t >= 0 && t < V))
-          throw new GrpoError('shape', `token ${t} is outside the vocabulary [0, ${V})`);
+    checkSequenceRequest(prompts, options, this.model.config);
     const request = new DecodeRequest(prompts, options, this.model.config.eosTokenIds ?? []);
     if (!this.fits(request.completions.length))
       throw new GrpoError(
@@ -142,11 +118,8 @@ export class SequenceDecoder {
    */
   resume(c: Completion, tokens: number[]): void {
     const s = this.pausedSequence(c, 'resume');
-    const V = this.model.config.vocabSize;
     if (tokens.length === 0) throw new GrpoError('config', 'resume needs at least one token to append');
-    for (const t of tokens)
-      if (!(Number.isInteger(t) && t >= 0 && t < V))
-        throw new GrpoError('shape', `token ${t} is outside the vocabulary [0, ${V})`);
+    checkTokens(tokens, this.model.config.vocabSize);
     const room = s.request.options.maxTokens - c.tokens.length - 1;
     if (tokens.length > room)
       throw new GrpoError(
@@ -241,15 +214,7 @@ export class SequenceDecoder {
     if (!g || g.shape.span !== span || g.shape.slots < hi || hi < 0.75 * g.shape.slots) {
       g?.free();
       this.graph = null;
-      this.graph = new DecodeGraph(
-        this.model.backend,
-        this.model.weights,
-        cache,
-        { nNew: 1, span, slots: hi, slotStride: 1 },
-        this.copies,
-        this.adapters ? this.model.lora : null,
-        'probabilities',
-      );
+      this.graph = probabilityGraph(this.weights, cache, { nNew: 1, span, slots: hi, slotStride: 1 });
     }
     const graph = this.graph!;
     const S = graph.shape.slots;
@@ -264,7 +229,7 @@ export class SequenceDecoder {
       inverseT[s.slot] = s.request.inverseTemperature;
     }
     graph.write(tokens, new Int32Array(S), start, undefined, inverseT);
-    const logits = this.withThreads(S, () => graph.compute());
+    const logits = withThreads(this.model, S, () => graph.compute());
     for (const s of occupied) {
       if (s.state === 'running')
         this.settle(s, s.request.accept(s.completion, logits.subarray(s.slot * V, (s.slot + 1) * V), s.turnStart));
@@ -274,134 +239,109 @@ export class SequenceDecoder {
   /**
    * Prefill what resume() appended, then sample each sequence's next turn. The last sampled token was never fed,
    * so each feeds it and the appended tokens from its own cache index, in a scratch cache holding copies of the
-   * sequences' slots (right-padded to a common length), which are then copied back.
+   * sequences' slots, which are then copied back.
    */
   private prefillAppended(seqs: Sequence[]): void {
     const backend = this.model.backend,
       V = this.model.config.vocabSize,
       cache = this.cache!;
-    const feeds = seqs.map((s) => s.completion.tokens.slice(s.completion.sampledMask!.lastIndexOf(1)));
-    const starts = seqs.map((s, i) => s.promptLength + s.completion.tokens.length - feeds[i].length);
-    const L = Math.max(...feeds.map((f) => f.length));
-    const context = Math.max(...starts) + L;
-    const scratch = new KvCache(this.model.config, backend, seqs.length, context);
-    let graph: DecodeGraph | null = null;
-    try {
-      copySlots(
-        backend,
-        cache,
-        scratch,
-        seqs.map((s, i) => [s.slot, [i]]),
-        Math.max(...starts),
-      );
-      graph = new DecodeGraph(
-        backend,
-        this.model.weights,
-        scratch,
-        { nNew: L, span: context, slots: seqs.length, slotStride: 1 },
-        this.copies,
-        this.adapters ? this.model.lora : null,
-        'probabilities',
-      );
-      graph.write(
-        Int32Array.from(feeds.flatMap((f) => [...f, ...new Array<number>(L - f.length).fill(f[f.length - 1])])),
-        new Int32Array(seqs.length),
-        starts,
-        feeds.map((f) => f.length),
-        seqs.map((s) => s.request.inverseTemperature),
-      );
-      const g = graph;
-      const logits = this.withThreads(L * seqs.length, () => g.compute());
-      // positions past a sequence's end receive padding, overwritten by its next tokens before any query sees them
-      copySlots(
-        backend,
-        scratch,
-        cache,
-        seqs.map((s, i) => [i, [s.slot]]),
-        Math.min(context, cache.context),
-      );
-      seqs.forEach((s, i) => {
-        s.state = 'running';
-        this.settle(s, s.request.accept(s.completion, logits.subarray(i * V, (i + 1) * V), s.turnStart));
-      });
-    } finally {
-      graph?.free();
-      scratch.free();
-    }
+    const runs = seqs.map((s) => s.completion.tokens.slice(s.completion.sampledMask!.lastIndexOf(1)));
+    const starts = seqs.map((s, i) => s.promptLength + s.completion.tokens.length - runs[i].length);
+    prefill(
+      this.weights,
+      { runs, start: starts, inverseTemperatures: seqs.map((s) => s.request.inverseTemperature) },
+      {
+        seed: (scratch) =>
+          copySlots(
+            backend,
+            cache,
+            scratch,
+            seqs.map((s, i) => [s.slot, [i]]),
+            Math.max(...starts),
+          ),
+        use: (scratch, probabilities) => {
+          // positions past a sequence's end receive padding, overwritten by its next tokens before any query sees them
+          copySlots(
+            backend,
+            scratch,
+            cache,
+            seqs.map((s, i) => [i, [s.slot]]),
+            Math.min(scratch.context, cache.context),
+          );
+          seqs.forEach((s, i) => {
+            s.state = 'running';
+            this.settle(s, s.request.accept(s.completion, probabilities.subarray(i * V, (i + 1) * V), s.turnStart));
+          });
+        },
+      },
+    );
   }
 
+  /** The requests added since the last step join: their prompts are prefilled, once per prompt, and each sequence samples its first token. */
   private admit(requests: DecodeRequest[]): void {
     const prompts = requests.flatMap((r) => r.prompts);
     const P = Math.max(...prompts.map((p) => p.length));
-    const joining = requests.reduce((a, r) => a + r.completions.length, 0);
     this.reserve(
-      joining,
+      requests.reduce((a, r) => a + r.completions.length, 0),
       Math.max(...requests.map((r) => Math.max(...r.prompts.map((p) => p.length)) + r.options.maxTokens)),
     );
-    const backend = this.model.backend,
-      V = this.model.config.vocabSize;
-    const scratch = new KvCache(this.model.config, backend, prompts.length, P);
-    let prefill: DecodeGraph | null = null;
-    try {
-      prefill = new DecodeGraph(
-        backend,
-        this.model.weights,
-        scratch,
-        { nNew: P, span: P, slots: prompts.length, slotStride: 1 },
-        this.copies,
-        this.adapters ? this.model.lora : null,
-        'probabilities',
-      );
-      // right padding (repeating the last token) keeps every sequence's positions from 0; the padding's cache
-      // entries are overwritten by its decoded tokens before any query can see them
-      prefill.write(
-        Int32Array.from(prompts.flatMap((p) => [...p, ...new Array<number>(P - p.length).fill(p[p.length - 1])])),
-        new Int32Array(prompts.length),
-        0,
-        prompts.map((p) => p.length),
-        requests.flatMap((r) => r.prompts.map(() => r.inverseTemperature)),
-      );
-      const pre = prefill;
-      const first = this.withThreads(P * prompts.length, () => pre.compute());
-      const joined: { s: Sequence; row: number }[] = [];
-      const copies: [number, number[]][] = [];
-      let row = 0;
-      for (const r of requests) {
-        const n = r.options.n ?? 1;
-        r.prompts.forEach((p, i) => {
-          // completions are prompt-major: prompt i's samples are i·n … i·n + n − 1
-          const targets: number[] = [];
-          for (let k = 0; k < n; k++) {
-            const s: Sequence = {
-              request: r,
-              completion: r.completions[i * n + k],
-              promptLength: p.length,
-              slot: this.freeSlot(),
-              state: 'running',
-              turnStart: 0,
-            };
-            this.slots[s.slot] = s;
-            targets.push(s.slot);
-            joined.push({ s, row });
-          }
-          copies.push([row++, targets]);
-        });
-      }
-      copySlots(backend, scratch, this.cache!, copies, P);
-      for (const { s, row: at } of joined)
-        this.settle(s, s.request.accept(s.completion, first.subarray(at * V, (at + 1) * V)));
-      for (const r of requests) if (r.finished) r.finish();
-    } finally {
-      prefill?.free();
-      scratch.free();
+    const V = this.model.config.vocabSize;
+    prefill(
+      this.weights,
+      {
+        runs: prompts,
+        start: 0,
+        inverseTemperatures: requests.flatMap((r) => r.prompts.map(() => r.inverseTemperature)),
+      },
+      {
+        use: (scratch, first) => {
+          const { joined, copies } = this.seat(requests);
+          copySlots(this.model.backend, scratch, this.cache!, copies, P);
+          for (const { s, row } of joined)
+            this.settle(s, s.request.accept(s.completion, first.subarray(row * V, (row + 1) * V)));
+          for (const r of requests) if (r.finished) r.finish();
+        },
+      },
+    );
+  }
+
+  /**
+   * A free slot for each sequence of the joining requests; `joined` pairs each with its prompt's prefill row, and
+   * `copies` maps each row to its sequences' slots.
+   */
+  private seat(requests: DecodeRequest[]): { joined: { s: Sequence; row: number }[]; copies: [number, number[]][] } {
+    const joined: { s: Sequence; row: number }[] = [];
+    const copies: [number, number[]][] = [];
+    let row = 0;
+    for (const r of requests) {
+      const n = r.options.n ?? 1;
+      r.prompts.forEach((p, i) => {
+        // completions are prompt-major: prompt i's samples are i·n … i·n + n − 1
+        const targets: number[] = [];
+        for (let k = 0; k < n; k++) {
+          const s: Sequence = {
+            request: r,
+            completion: r.completions[i * n + k],
+            promptLength: p.length,
+            slot: this.freeSlot(),
+            state: 'running',
+            turnStart: 0,
+          };
+          this.slots[s.slot] = s;
+          targets.push(s.slot);
+          joined.push({ s, row });
+        }
+        copies.push([row++, targets]);
+      });
     }
+    return { joined, copies };
   }
 
   private freeSlot(): number {
     const at = this.slots.indexOf(null);
     if (at >= 0 && at < this.cache!.slots) return at;
     if (this.slots.length < this.cache!.slots) return this.slots.push(null) - 1;
-    throw new GrpoError('engine', 'no free KV-cache slot (reserve() sized the cache too small)');
+    throw new GrpoError('generation', 'no free KV-cache slot (reserve() sized the cache too small)');
   }
 
   /** Make room for `joining` more sequences of up to `context` positions, growing the cache (its sequences copied over) if needed. */
@@ -429,21 +369,5 @@ export class SequenceDecoder {
     }
     this.release();
     this.cache = next;
-  }
-
-  /**
-   * Small computes run faster on one thread: below ~32 MFLOP of weight matmuls, ggml's per-op thread barriers
-   * cost more than the split saves (measured on 2 cores: stories260K at batch 16 decodes 12.7k tokens/s on one
-   * thread, 3.3k on two; a 50M model at batch 1 gains from two).
-   */
-  private withThreads<T>(rows: number, compute: () => T): T {
-    const backend = this.model.backend,
-      threads = backend.threadCount;
-    if (2 * this.model.weights.parameterCount * rows < 32e6) backend.setThreads(1);
-    try {
-      return compute();
-    } finally {
-      backend.setThreads(threads);
-    }
   }
 }

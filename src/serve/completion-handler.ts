@@ -1,8 +1,8 @@
 /**
  * POST /v1/chat/completions and POST /v1/completions: validate the body, build and fit the prompts, wait for
- * the engine's turn, then answer with one JSON body or a server-sent event stream.
+ * the model's turn, then answer with one JSON body or a server-sent event stream.
  *
- * The engine decodes one step per event-loop turn (ServedModel.run), so other routes keep answering, a client that
+ * The decoder takes one step per event-loop turn (ContinuousBatcher), so other routes keep answering, a client that
  * disconnects stops its generation, and a stream sends each token's chunk as soon as its text is final. The chunks
  * concatenate to exactly the non-streamed text; an error after the stream began is its last event.
  */
@@ -16,14 +16,23 @@ import {
   textChoiceChunks,
   usageChunk,
   usageOf,
+  type Json,
   type ResponseMeta,
+  type StreamHead,
 } from './openai-shapes.ts';
 import { encodeChatPrompt, encodeCompletionPrompt, fitPrompt } from './prompt.ts';
-import { parseChatRequest, parseCompletionRequest, type SamplingRequest } from './request-schema.ts';
+import {
+  parseChatRequest,
+  parseCompletionRequest,
+  type ChatRequest,
+  type CompletionRequest,
+  type SamplingRequest,
+} from './request-schema.ts';
 import { ServeError, badRequest } from './serve-error.ts';
 import type { SerialQueue } from './serial-queue.ts';
 import type { ContinuousBatcher } from './continuous-batcher.ts';
-import type { ServedModel, ServedChoice } from './served-model.ts';
+import type { ServedModel } from './served-model.ts';
+import type { ServedChoice } from './served-choices.ts';
 
 /** completions decoded together at most (prompts × n): bounds the KV cache one request may claim */
 export const MAX_SEQUENCES_PER_REQUEST = 256;
@@ -77,36 +86,29 @@ function maxTokensFor(ctx: HandlerContext, r: SamplingRequest, kind: CompletionK
   );
 }
 
-export async function handleCompletion(
+/**
+ * The prompts of a request, encoded, checked against the per-request bound, and cut from the left to leave room
+ * for `maxTokens` (what was cut is logged and reported back).
+ */
+function requestPrompts(
   ctx: HandlerContext,
-  kind: CompletionKind,
-  req: IncomingMessage,
-  res: ServerResponse,
-): Promise<void> {
-  // a client that disconnects before its answer is complete stops its generation at the next step
-  const gone = new AbortController();
-  res.on('close', () => {
-    if (!res.writableFinished) gone.abort();
-  });
-  const body = await readJsonBody(req);
+  request: { chat: ChatRequest } | { text: CompletionRequest },
+  maxTokens: number,
+): { prompts: number[][]; truncated: number } {
   const served = ctx.served;
-  const chat = kind === 'chat' ? parseChatRequest(body) : null;
-  const text = kind === 'text' ? parseCompletionRequest(body) : null;
-  const r: SamplingRequest = (chat ?? text)!;
-  checkModelName(served, r.model);
-  const maxTokens = maxTokensFor(ctx, r, kind);
-
-  const raw = chat
-    ? [encodeChatPrompt(served.tokenizer, chat.messages, served.contextLength)]
-    : text!.prompts.map((p, i) =>
-        encodeCompletionPrompt(
-          served.tokenizer,
-          p,
-          served.vocabSize,
-          text!.prompts.length > 1 ? `prompt[${i}]` : 'prompt',
-          served.contextLength,
-        ),
-      );
+  const r: SamplingRequest = 'chat' in request ? request.chat : request.text;
+  const raw =
+    'chat' in request
+      ? [encodeChatPrompt(served.tokenizer, request.chat.messages, served.contextLength)]
+      : request.text.prompts.map((p, i, all) =>
+          encodeCompletionPrompt(
+            served.tokenizer,
+            p,
+            served.vocabSize,
+            all.length > 1 ? `prompt[${i}]` : 'prompt',
+            served.contextLength,
+          ),
+        );
   if (raw.length * r.n > MAX_SEQUENCES_PER_REQUEST) {
     throw badRequest(
       'n',
@@ -120,7 +122,70 @@ export async function handleCompletion(
       `prompt of ${raw.map((p) => p.length).join(' + ')} tokens cut by ${truncated} from the left to fit the context of ${served.contextLength} with max_tokens ${maxTokens}`,
     );
   }
-  const prompts = fitted.map((f) => f.tokens);
+  return { prompts: fitted.map((f) => f.tokens), truncated };
+}
+
+/** The chunks that send pieces [from, to) of a choice, and its finish chunk when `finished`. */
+type ChunksOf = (c: ServedChoice, from: number, to: number, finished: boolean) => Json[];
+
+/** A client that disconnects before its answer is complete stops its generation at the next step. */
+function abortedOnClose(res: ServerResponse): AbortSignal {
+  const gone = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) gone.abort();
+  });
+  return gone.signal;
+}
+
+function choiceChunks(kind: CompletionKind, head: StreamHead, r: SamplingRequest): ChunksOf {
+  return (c, from, to, finished) =>
+    kind === 'chat'
+      ? chatChoiceChunks(head, c, from, to, finished, r.streamUsage)
+      : textChoiceChunks(head, c, from, to, finished, r.topLogprobs, r.streamUsage);
+}
+
+/** A streamed answer's choices: each choice's pieces are sent as they become final, the rest once it finished. */
+class StreamedChoices {
+  /** per choice index, the pieces sent so far */
+  private readonly sent = new Map<number, number>();
+
+  constructor(
+    private readonly stream: EventStream,
+    private readonly chunksOf: ChunksOf,
+  ) {}
+
+  /** After a decoding step: what became final of each running choice (a choice's first chunk as soon as it runs). */
+  sendFinal(running: { choice: ServedChoice; final: number }[]): void {
+    for (const { choice, final } of running) {
+      const from = this.sent.get(choice.index) ?? 0;
+      if (final > from || (from === 0 && !this.sent.has(choice.index)))
+        this.stream.send(this.chunksOf(choice, from, final, false));
+      this.sent.set(choice.index, Math.max(from, final));
+    }
+  }
+
+  /** The finished choices' remaining pieces, then `last` and the end of the stream. */
+  end(choices: readonly ServedChoice[], last: Json[]): void {
+    for (const c of choices) this.stream.send(this.chunksOf(c, this.sent.get(c.index) ?? 0, c.pieces.length, true));
+    this.stream.end(last);
+  }
+}
+
+export async function handleCompletion(
+  ctx: HandlerContext,
+  kind: CompletionKind,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const gone = abortedOnClose(res);
+  const body = await readJsonBody(req);
+  const served = ctx.served;
+  const chat = kind === 'chat' ? parseChatRequest(body) : null;
+  const text = kind === 'text' ? parseCompletionRequest(body) : null;
+  const r: SamplingRequest = (chat ?? text)!;
+  checkModelName(served, r.model);
+  const maxTokens = maxTokensFor(ctx, r, kind);
+  const { prompts, truncated } = requestPrompts(ctx, chat ? { chat } : { text: text! }, maxTokens);
   const seed = r.seed ?? ctx.nextSeed();
   const head = {
     id: `${chat ? 'chatcmpl' : 'cmpl'}-${randomUUID().replaceAll('-', '')}`,
@@ -128,35 +193,20 @@ export async function handleCompletion(
     model: r.model ?? served.name,
   };
   const headers: Record<string, string> = truncated > 0 ? { [TRUNCATION_HEADER]: String(truncated) } : {};
-  const chunksOf = (c: ServedChoice, from: number, to: number, finished: boolean) =>
-    chat
-      ? chatChoiceChunks(head, c, from, to, finished, r.streamUsage)
-      : textChoiceChunks(head, c, from, to, finished, r.topLogprobs, r.streamUsage);
-  // a stream sends each choice's pieces as they become final; top_logprobs need a scoring pass after the
-  // generation, so such a stream sends its pieces at the end
-  const stream = r.stream ? new EventStream(res, headers) : null;
-  const sent = new Map<number, number>();
-  const onStep =
-    stream && !(r.logprobs && r.topLogprobs > 0)
-      ? (running: { choice: ServedChoice; final: number }[]) => {
-          for (const { choice, final } of running) {
-            const from = sent.get(choice.index) ?? 0;
-            if (final > from || (from === 0 && !sent.has(choice.index)))
-              stream.send(chunksOf(choice, from, final, false));
-            sent.set(choice.index, Math.max(from, final));
-          }
-        }
-      : undefined;
+  const events = r.stream ? new EventStream(res, headers) : null;
+  const stream = events ? new StreamedChoices(events, choiceChunks(kind, head, r)) : null;
+  // top_logprobs need a scoring pass after the generation, so such a stream sends its pieces at the end
+  const onStep = stream && !(r.logprobs && r.topLogprobs > 0) ? stream.sendFinal.bind(stream) : undefined;
 
   let choices: ServedChoice[] | null;
   try {
-    choices = await ctx.batcher.submit(prompts, { ...r, maxTokens, seed }, r.model, { signal: gone.signal, onStep });
+    choices = await ctx.batcher.submit(prompts, { ...r, maxTokens, seed }, r.model, { signal: gone, onStep });
   } catch (e) {
     // once the stream has begun, an error is its last event (as vLLM sends one); before that, a JSON error
-    if (stream?.started) return stream.fail(e);
+    if (events?.started) return events.fail(e);
     throw e;
   }
-  if (choices === null || gone.signal.aborted) return;
+  if (choices === null || gone.aborted) return;
 
   const meta: ResponseMeta = {
     ...head,
@@ -167,15 +217,12 @@ export async function handleCompletion(
     ),
     truncatedPromptTokens: truncated,
   };
-  if (stream) {
-    for (const c of choices) stream.send(chunksOf(c, sent.get(c.index) ?? 0, c.pieces.length, true));
-    stream.end(r.streamUsage ? [usageChunk(chat ? 'chat' : 'text', meta)] : []);
-  } else {
+  if (stream) stream.end(choices, r.streamUsage ? [usageChunk(chat ? 'chat' : 'text', meta)] : []);
+  else
     sendJson(
       res,
       200,
       chat ? chatCompletionBody(meta, choices) : textCompletionBody(meta, choices, r.topLogprobs),
       headers,
     );
-  }
 }

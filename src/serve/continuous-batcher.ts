@@ -1,5 +1,5 @@
 /**
- * Continuous batching across concurrent requests (vLLM's scheduler, on the embedded engine): one decoding loop
+ * Continuous batching across concurrent requests (vLLM's scheduler, on the embedded model): one decoding loop
  * runs while there is work, and before every step the waiting requests join the running batch — whatever their
  * sampling settings — so a short chat request sent during a long generation is answered at once rather than
  * after it. Each sequence leaves the batch the step it ends; a request whose client went away is cancelled and
@@ -10,7 +10,9 @@
  * change runs, and a new loop starts with it. At most MAX_RUNNING_SEQUENCES decode at once; the rest wait.
  */
 import type { SerialQueue } from './serial-queue.ts';
-import type { EngineRequest, LiveOptions, ServedChoice, ServedModel } from './served-model.ts';
+import type { ServedModel } from './served-model.ts';
+import type { ServedChoice } from './served-choices.ts';
+import type { ServedRequest } from './request-schema.ts';
 import type { SequenceDecoder } from '../rollout/sequence-decoder.ts';
 import type { DecodeRequest } from '../rollout/decode-request.ts';
 import { ServeError } from './serve-error.ts';
@@ -18,9 +20,17 @@ import { ServeError } from './serve-error.ts';
 /** sequences (prompts × n, over all requests) decoding at once at most: bounds the KV cache */
 export const MAX_RUNNING_SEQUENCES = 256;
 
+export interface LiveOptions {
+  /** stops the generation at the next step (a client that went away) */
+  signal?: AbortSignal;
+  /** after every step: each unfinished choice so far, and how many of its pieces are final */
+  onStep?: (running: { choice: ServedChoice; final: number }[]) => void;
+}
+
 interface Waiting {
   prompts: number[][];
-  r: EngineRequest;
+  /** its sampling settings */
+  request: ServedRequest;
   model: string | null;
   live: LiveOptions;
   /** barriers passed before it was submitted: a batch never takes a request across one */
@@ -48,13 +58,13 @@ export class ContinuousBatcher {
   /** The request's choices (null when its signal aborted first), decoded in the running batch. */
   submit(
     prompts: number[][],
-    r: EngineRequest,
+    r: ServedRequest,
     model: string | null,
     live: LiveOptions = {},
   ): Promise<ServedChoice[] | null> {
     const m = model === this.served.name ? null : model; // the model's own name is the base, as null is
     return new Promise((resolve, reject) => {
-      this.waiting.push({ prompts, r, model: m, live, epoch: this.epoch, resolve, reject });
+      this.waiting.push({ prompts, request: r, model: m, live, epoch: this.epoch, resolve, reject });
       // one queue turn per request; a turn that finds its request already taken by a running loop does nothing
       this.queue.run(() => this.loop()).catch(() => {});
     });
@@ -89,42 +99,10 @@ export class ContinuousBatcher {
           for (const w of [...running.map((x) => x.w), ...this.waiting.splice(0)]) w.reject(err);
           return;
         }
-        // join in arrival order while the next request fits this batch
-        while (this.waiting.length > 0) {
-          const w = this.waiting[0];
-          if (w.model !== model || w.epoch !== epoch) break;
-          // (alone, a request too large for any batch gets the decoder's error)
-          if (!decoder.idle && !decoder.fits(w.prompts.length * w.r.n)) break;
-          this.waiting.shift();
-          if (w.live.signal?.aborted) {
-            w.resolve(null);
-            continue;
-          } // nobody is waiting for this answer
-          try {
-            running.push({ w, decoding: this.served.add(decoder, w.prompts, w.r) });
-          } catch (e) {
-            w.reject(e);
-          }
-        }
+        this.join(decoder, model, epoch, running);
         if (running.length === 0) return;
         decoder.step();
-        running = running.filter(({ w, decoding }) => {
-          if (w.live.signal?.aborted) {
-            decoder.cancel(decoding);
-            w.resolve(null);
-            return false;
-          }
-          if (decoding.finished) {
-            try {
-              w.resolve(this.served.choices(w.prompts, decoding.completions, w.r, model));
-            } catch (e) {
-              w.reject(e);
-            }
-            return false;
-          }
-          if (w.live.onStep) w.live.onStep(this.served.runningChoices(w.prompts, decoding.completions, w.r, model));
-          return true;
-        });
+        running = running.filter((x) => this.stillRunning(decoder, model, x));
         // one step per event-loop turn: other routes are answered, streams flushed, new requests read
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
@@ -133,5 +111,47 @@ export class ContinuousBatcher {
     } finally {
       decoder.free();
     }
+  }
+
+  /** Waiting requests join the batch in arrival order while the next one fits it (its model, its epoch, room). */
+  private join(decoder: SequenceDecoder, model: string | null, epoch: number, running: Running[]): void {
+    while (this.waiting.length > 0) {
+      const w = this.waiting[0];
+      if (w.model !== model || w.epoch !== epoch) break;
+      // (alone, a request too large for any batch gets the decoder's error)
+      if (!decoder.idle && !decoder.fits(w.prompts.length * w.request.n)) break;
+      this.waiting.shift();
+      if (w.live.signal?.aborted) {
+        w.resolve(null);
+        continue;
+      } // nobody is waiting for this answer
+      try {
+        running.push({ w, decoding: this.served.add(decoder, w.prompts, w.request) });
+      } catch (e) {
+        w.reject(e);
+      }
+    }
+  }
+
+  /**
+   * After a step, whether a request goes on decoding: a finished one is answered, one whose client went away is
+   * cancelled; the others report their progress.
+   */
+  private stillRunning(decoder: SequenceDecoder, model: string | null, { w, decoding }: Running): boolean {
+    if (w.live.signal?.aborted) {
+      decoder.cancel(decoding);
+      w.resolve(null);
+      return false;
+    }
+    if (decoding.finished) {
+      try {
+        w.resolve(this.served.choices(w.prompts, decoding.completions, w.request, model));
+      } catch (e) {
+        w.reject(e);
+      }
+      return false;
+    }
+    if (w.live.onStep) w.live.onStep(this.served.runningChoices(w.prompts, decoding.completions, w.request, model));
+    return true;
   }
 }

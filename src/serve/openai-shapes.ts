@@ -8,7 +8,7 @@
  * text and, when asked, its log-probs), a chunk with the finish reason, then (stream_options.include_usage) a usage
  * chunk.
  */
-import type { ServedChoice, TokenLogprob } from './served-model.ts';
+import type { ServedChoice, TokenLogprob } from './served-choices.ts';
 
 export interface Usage {
   prompt_tokens: number;
@@ -25,7 +25,7 @@ export interface ResponseMeta {
   truncatedPromptTokens: number;
 }
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 
 export function usageOf(promptTokens: number, choices: readonly ServedChoice[]): Usage {
   const completion = choices.reduce((a, c) => a + c.completionTokens, 0);

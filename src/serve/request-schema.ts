@@ -3,7 +3,7 @@
  * Field names and meanings follow the OpenAI API reference (platform.openai.com/docs/api-reference/chat/create,
  * …/completions/create) plus vLLM's sampling extensions `top_k` and `min_p`. `null` means "unset", as OpenAI
  * clients send it. Unknown fields are ignored (as OpenAI-compatible servers do), except options that would
- * silently change the result and that this engine does not implement: those are a 400 naming the field.
+ * silently change the result and that this server does not implement: those are a 400 naming the field.
  */
 import { z } from 'zod';
 import { badRequest } from './serve-error.ts';
@@ -111,6 +111,19 @@ export interface SamplingRequest {
   /** alternatives per position (0 = none) */
   topLogprobs: number;
 }
+
+/**
+ * A completion request as the served model decodes it: its sampling settings, with max_tokens and the seed resolved
+ * (the endpoint's default, the server's next seed).
+ */
+export type ServedRequest = Pick<
+  SamplingRequest,
+  'n' | 'temperature' | 'topP' | 'topK' | 'minP' | 'stop' | 'logprobs' | 'topLogprobs'
+> &
+  Partial<Pick<SamplingRequest, 'tokensAsIds' | 'ignoreEos' | 'includeStop'>> & {
+    maxTokens: number;
+    seed: number;
+  };
 
 export interface ChatRequest extends SamplingRequest {
   messages: { role: string; content: string }[];

@@ -1,5 +1,5 @@
 /**
- * Runs jobs one at a time, in arrival order. The embedded engine is synchronous and owns one model, so
+ * Runs jobs one at a time, in arrival order. Decoding on the embedded model is synchronous and it is one model, so
  * requests wait here for their turn; between jobs the event loop gets a turn (setImmediate), so finished
  * responses are flushed and new requests are read while the queue is busy.
  */

@@ -39,7 +39,7 @@ export interface HttpErrorBody {
 }
 
 /**
- * Status and body for any thrown value. GrpoErrors from the engine with code 'config' (sampling options it
+ * Status and body for any thrown value. GrpoErrors from the decoder with code 'config' (sampling options it
  * rejects) or 'template' (a chat template's raise_exception) are the client's fault: 400. Anything else is 500.
  */
 export function httpErrorOf(e: unknown): { status: number; body: HttpErrorBody } {

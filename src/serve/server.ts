@@ -1,5 +1,5 @@
 /**
- * `grpo serve`: an OpenAI-compatible HTTP server (node:http) over the embedded engine.
+ * `grpo serve`: an OpenAI-compatible HTTP server (node:http) over the embedded model.
  *
  *   GET  /v1/models              the one served model (id = `modelName`, default the model file's name)
  *   GET  /v1/models/{id}
@@ -155,8 +155,8 @@ function bearerCheck(apiKey: string | undefined): (req: IncomingMessage) => bool
   };
 }
 
-/** Opens the model (unless given one) and starts serving; resolves once the port is bound. */
-export async function startServer(opts: ServeOptions): Promise<RunningServer> {
+/** The model to serve: opened from its path (then the server owns it and frees it on close), or the one given. */
+function modelToServe(opts: ServeOptions): { opened: OpenedModel; ownsModel: boolean; name: string } {
   const ownsModel = typeof opts.model === 'string';
   const opened =
     typeof opts.model === 'string'
@@ -170,27 +170,17 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
         })
       : opts.model;
   const name = opts.modelName ?? (typeof opts.model === 'string' ? defaultModelName(opts.model) : 'grpo-model');
-  const served = new ServedModel(opened.model, opened.tokenizer, name);
-  const log = opts.log ?? ((line: string) => console.error(`grpo serve: ${line}`));
-  const seeds = new Rng(opts.seed ?? randomInt(2 ** 31));
-  let closing = false;
-  const queue = new SerialQueue();
-  const ctx: HandlerContext = {
-    served,
-    queue,
-    batcher: new ContinuousBatcher(queue, served, () => closing),
-    defaultMaxTokens: opts.defaultMaxTokens ?? 256,
-    nextSeed: () => seeds.int(2 ** 31),
-    closing: () => closing,
-    log,
-  };
-  const routes = routesFor(ctx, Math.floor(Date.now() / 1000));
+  return { opened, ownsModel, name };
+}
 
-  const authorized = bearerCheck(opts.apiKey);
-  // Node measures its request timeouts on the wall clock, and the engine's computes block the event loop (a long
-  // prefill; a GPU backend compiling its kernels at first use, minutes on Mesa's software Vulkan device): with Node's
-  // 60 s header timeout, requests that arrived meanwhile were answered 408. Still bounded, but far beyond any compute.
-  const server = createServer({ headersTimeout: 600_000, requestTimeout: 600_000 }, (req, res) => {
+/** Answers every request: checks its key, routes it, and answers any error OpenAI-shaped (internal ones logged). */
+function requestListener(
+  routes: Route[],
+  apiKey: string | undefined,
+  log: (line: string) => void,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const authorized = bearerCheck(apiKey);
+  return (req, res) => {
     (authorized(req)
       ? dispatch(routes, req, res)
       : Promise.reject(
@@ -209,26 +199,61 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
         res.destroy();
       }
     });
-  });
+  };
+}
 
-  const host = opts.host ?? '127.0.0.1';
+/** Binds `host:port`; one that cannot be bound is an 'io' error that says what to pick instead. */
+async function listen(server: Server, host: string, port: number): Promise<void> {
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(opts.port ?? DEFAULT_PORT, host, () => {
+      server.listen(port, host, () => {
         server.off('error', reject);
         resolve();
       });
     });
   } catch (e) {
-    if (ownsModel) opened.model.free();
     throw new GrpoError(
       'io',
-      `cannot listen on ${urlOf(host, opts.port ?? DEFAULT_PORT)}: ${(e as Error).message}; pick another --port (0 = any free one) or --host`,
+      `cannot listen on ${urlOf(host, port)}: ${(e as Error).message}; pick another --port (0 = any free one) or --host`,
     );
   }
-  const port = (server.address() as AddressInfo).port;
-  const url = urlOf(host, port);
+}
+
+/** Opens the model (unless given one) and starts serving; resolves once the port is bound. */
+export async function startServer(opts: ServeOptions): Promise<RunningServer> {
+  const { opened, ownsModel, name } = modelToServe(opts);
+  const served = new ServedModel(opened.model, opened.tokenizer, name);
+  const log = opts.log ?? ((line: string) => console.error(`grpo serve: ${line}`));
+  const seeds = new Rng(opts.seed ?? randomInt(2 ** 31));
+  let closing = false;
+  const queue = new SerialQueue();
+  const ctx: HandlerContext = {
+    served,
+    queue,
+    batcher: new ContinuousBatcher(queue, served, () => closing),
+    defaultMaxTokens: opts.defaultMaxTokens ?? 256,
+    nextSeed: () => seeds.int(2 ** 31),
+    closing: () => closing,
+    log,
+  };
+  const routes = routesFor(ctx, Math.floor(Date.now() / 1000));
+  // Node measures its request timeouts on the wall clock, and the model's computes block the event loop (a long
+  // prefill; a GPU backend compiling its kernels at first use, minutes on Mesa's software Vulkan device): with Node's
+  // 60 s header timeout, requests that arrived meanwhile were answered 408. Still bounded, but far beyond any compute.
+  const server = createServer(
+    { headersTimeout: 600_000, requestTimeout: 600_000 },
+    requestListener(routes, opts.apiKey, log),
+  );
+
+  const host = opts.host ?? '127.0.0.1';
+  try {
+    await listen(server, host, opts.port ?? DEFAULT_PORT);
+  } catch (e) {
+    if (ownsModel) opened.model.free();
+    throw e;
+  }
+  const url = urlOf(host, (server.address() as AddressInfo).port);
 
   let closed: Promise<void> | null = null;
   const close = () =>

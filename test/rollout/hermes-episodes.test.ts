@@ -1,4 +1,4 @@
-// Hermes-format episodes on the embedded engine: after each turn the chat template's tool message and the next
+// Hermes-format episodes on the embedded model: after each turn the chat template's tool message and the next
 // assistant header are inserted as tokens (masked), and every sampled token's log-prob is a teacher-forced one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// Multi-turn episodes on an external engine: each turn asks for a continuation of the whole episode so far, as
+// Multi-turn episodes on a rollout server: each turn asks for a continuation of the whole episode so far, as
 // token ids (prompt, sampled and inserted tokens), with the stop strings of the tool format returned in the text.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +13,7 @@ import type { AgentLoop } from '../../src/rollout/agent-loop.ts';
 const encode = (t: string) => [...t].map((c) => c.codePointAt(0)!);
 const decode = (ids: number[]) => String.fromCodePoint(...ids);
 
-test("remote episodes: the engine continues the episode's exact token ids; inserted tokens are masked and have no log-probs", async () => {
+test("remote episodes: the rollout server continues the episode's exact token ids; inserted tokens are masked and have no log-probs", async () => {
   const requests: { prompt: number[]; stop: string[]; include: boolean; max: number }[] = [];
   const fetchFn = (async (_url: string | URL | Request, init?: RequestInit) => {
     const body = JSON.parse(String(init!.body));

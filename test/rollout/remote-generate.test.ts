@@ -60,7 +60,7 @@ test('remote rollouts: sampled ids come back from token_id strings, and each pro
   assert.deepEqual(out[0].logprobs, [-0.5, -1.5]);
 });
 
-test('an engine that does not return token ids is one clear error', async () => {
+test('a rollout server that does not return token ids is one clear error', async () => {
   const fetchText = (async () =>
     new Response(
       JSON.stringify({

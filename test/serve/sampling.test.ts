@@ -1,9 +1,9 @@
-// Sampling options through the server: seeds, n, stop strings, and log-probs that are the engine's own.
+// Sampling options through the server: seeds, n, stop strings, and log-probs that are the embedded model's own.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generate } from '../../src/rollout/generate.ts';
 import { plainChatPrompt } from '../../src/serve/prompt.ts';
-import { tokenString } from '../../src/serve/served-model.ts';
+import { tokenString } from '../../src/serve/served-choices.ts';
 import { chatMlTemplate } from '../model/tokenizer-fixtures.ts';
 import { post, withServer } from './fixtures.ts';
 
@@ -23,7 +23,7 @@ test('the same seed gives the same samples; other seeds and unseeded requests di
     assert.notDeepEqual(texts(await ask({})), texts(await ask({})));
   }));
 
-test('chat log-probs are the engine generate() log-probs for the same prompt, seed and options', () =>
+test('chat log-probs are the embedded generate() log-probs for the same prompt, seed and options', () =>
   withServer(async (s) => {
     const { model, tokenizer } = s.opened;
     const opts = { n: 3, maxTokens: 10, temperature: 0.7, topP: 0.9, topK: 40, minP: 0.01, seed: 12 };

@@ -83,7 +83,7 @@ test('completion streaming: text chunks join to the non-streamed text for every 
     }
   }));
 
-test('the engine decodes one step per event-loop turn: pieces become final as they come, other work runs between steps, an abort stops it', async () => {
+test('the decoder takes one step per event-loop turn: pieces become final as they come, other work runs between steps, an abort stops it', async () => {
   const { ServedModel } = await import('../../src/serve/served-model.ts');
   const { ContinuousBatcher } = await import('../../src/serve/continuous-batcher.ts');
   const { SerialQueue } = await import('../../src/serve/serial-queue.ts');

@@ -6,7 +6,7 @@ import { SentencePieceBpeTokenizer } from '../../src/model/tokenizer/sentencepie
 import { completionText, firstStop } from '../../src/serve/completion-text.ts';
 import { plainChatPrompt } from '../../src/serve/prompt.ts';
 import { SerialQueue } from '../../src/serve/serial-queue.ts';
-import { tokenString, topIndices } from '../../src/serve/served-model.ts';
+import { tokenString, topIndices } from '../../src/serve/served-choices.ts';
 import { tinySentencePieceVocab } from '../model/tokenizer-fixtures.ts';
 
 const { pieces, scores } = tinySentencePieceVocab();

@@ -15,7 +15,8 @@ import { LlamaModel } from '../../src/model/llama-model.ts';
 import type { Tokenizer } from '../../src/model/tokenizer/index.ts';
 import { generate } from '../../src/rollout/generate.ts';
 import { completionText } from '../../src/serve/completion-text.ts';
-import { ServedModel, tokenString } from '../../src/serve/served-model.ts';
+import { ServedModel } from '../../src/serve/served-model.ts';
+import { tokenString } from '../../src/serve/served-choices.ts';
 import type { RunningServer } from '../../src/serve/server.ts';
 import { assertSameWeights, randomWeights, tinyConfig } from '../model/io-fixtures.ts';
 import { get, post, tinyModel, withServer, type HttpAnswer } from './fixtures.ts';
@@ -85,7 +86,7 @@ function answersOf(body: any): Answer[] {
   }));
 }
 
-/** What the engine itself gives for the same prompts, options and seeds, on `model`. */
+/** What the embedded generate() gives for the same prompts, options and seeds, on `model`. */
 function direct(model: LlamaModel, tokenizer: Tokenizer): Answer[][] {
   const prompt = tokenizer.encode(PROMPT_TEXT);
   const prevId = prompt[prompt.length - 1];
@@ -118,7 +119,7 @@ test('a reload makes completions and log-probs those of a model loaded from the 
     withTempDir(async (tmp) => {
       const { model, tokenizer } = s.opened;
       const before = await served(s);
-      assert.deepEqual(before, direct(model, tokenizer), "the served answers are the engine's");
+      assert.deepEqual(before, direct(model, tokenizer), "the served answers are generate()'s");
       const models = (await get(s, '/v1/models')).json;
 
       const next = writeModel(join(tmp, 'step-1'), model.config, 8);

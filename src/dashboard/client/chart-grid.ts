@@ -83,40 +83,12 @@ export class ChartGrid {
   }
 
   private drawPanel(panel: Panel, curves: Curve[], rebuild: boolean): void {
-    const xs = [...new Set(curves.flatMap((c) => c.points.map((p) => p[0])))].sort((a, b) => a - b);
     const ys = curves.flatMap((c) => c.points.map((p) => p[1])).filter((y) => Number.isFinite(y));
     const min = Math.min(...ys),
       max = Math.max(...ys);
     const log = panel.log ?? (ys.length > 1 && min > 0 && max / min >= 1e3);
     (panel.root.querySelector('input') as HTMLInputElement).checked = log;
-    const smoothed = this.smoothing > 0;
-    const columns: (number | null)[][] = [];
-    const series: uPlot.Series[] = [{ label: 'step' }];
-    for (const c of curves) {
-      const byX = new Map(c.points);
-      const raw = xs.map((x) => {
-        const y = byX.get(x);
-        return y === undefined || (log && y <= 0) ? null : y;
-      });
-      if (smoothed) {
-        columns.push(raw);
-        series.push({
-          label: `${c.label} (raw)`,
-          stroke: fade(c.color),
-          width: 1,
-          spanGaps: true,
-          points: { show: false },
-        });
-      }
-      columns.push(smoothed ? smooth(raw, this.smoothing) : raw);
-      series.push({
-        label: c.label,
-        stroke: c.color,
-        width: smoothed ? 2 : 1.5,
-        spanGaps: true,
-        points: { show: xs.length < 40 },
-      });
-    }
+    const { xs, columns, series } = plotSeries(curves, log, this.smoothing);
     panel.root.dataset.points = String(xs.length);
     panel.root.dataset.runs = String(curves.length);
     const data = [xs, ...columns] as uPlot.AlignedData;
@@ -129,27 +101,76 @@ export class ChartGrid {
     }
     panel.plot?.destroy();
     panel.shape = shape;
-    panel.plot = new uPlot(
-      {
-        width,
-        height: HEIGHT,
-        series,
-        scales: { x: { time: false }, y: log ? { distr: 3 } : { range: linearRange } },
-        // steps are whole numbers: no ticks between them
-        axes: [
-          { incrs: [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000], grid: GRID },
-          { size: 60, values: (_u, ticks) => ticks.map(formatTick), grid: GRID },
-        ],
-        legend: { live: true },
-      },
-      data,
-      panel.root,
-    );
-    // the faint raw lines stay out of the legend
-    panel.root.querySelectorAll<HTMLElement>('.u-legend .u-series').forEach((row, i) => {
-      if (series[i]?.label?.toString().endsWith('(raw)')) row.style.display = 'none';
+    panel.plot = newPlot(panel.root, { series, data, width, log });
+  }
+}
+
+/**
+ * The steps of all runs (x), and per run its column of values at each step (null: no point there, or one a log
+ * scale cannot show) with its series; when smoothed, a faint raw line comes first and the smoothed one over it.
+ */
+function plotSeries(
+  curves: Curve[],
+  log: boolean,
+  smoothing: number,
+): { xs: number[]; columns: (number | null)[][]; series: uPlot.Series[] } {
+  const xs = [...new Set(curves.flatMap((c) => c.points.map((p) => p[0])))].sort((a, b) => a - b);
+  const smoothed = smoothing > 0;
+  const columns: (number | null)[][] = [];
+  const series: uPlot.Series[] = [{ label: 'step' }];
+  for (const c of curves) {
+    const byX = new Map(c.points);
+    const raw = xs.map((x) => {
+      const y = byX.get(x);
+      return y === undefined || (log && y <= 0) ? null : y;
+    });
+    if (smoothed) {
+      columns.push(raw);
+      series.push({
+        label: `${c.label} (raw)`,
+        stroke: fade(c.color),
+        width: 1,
+        spanGaps: true,
+        points: { show: false },
+      });
+    }
+    columns.push(smoothed ? smooth(raw, smoothing) : raw);
+    series.push({
+      label: c.label,
+      stroke: c.color,
+      width: smoothed ? 2 : 1.5,
+      spanGaps: true,
+      points: { show: xs.length < 40 },
     });
   }
+  return { xs, columns, series };
+}
+
+/** A chart in `root`, its y axis linear or log; the faint raw lines stay out of the legend. */
+function newPlot(
+  root: HTMLElement,
+  p: { series: uPlot.Series[]; data: uPlot.AlignedData; width: number; log: boolean },
+): uPlot {
+  const plot = new uPlot(
+    {
+      width: p.width,
+      height: HEIGHT,
+      series: p.series,
+      scales: { x: { time: false }, y: p.log ? { distr: 3 } : { range: linearRange } },
+      // steps are whole numbers: no ticks between them
+      axes: [
+        { incrs: [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000], grid: GRID },
+        { size: 60, values: (_u, ticks) => ticks.map(formatTick), grid: GRID },
+      ],
+      legend: { live: true },
+    },
+    p.data,
+    root,
+  );
+  root.querySelectorAll<HTMLElement>('.u-legend .u-series').forEach((row, i) => {
+    if (p.series[i]?.label?.toString().endsWith('(raw)')) row.style.display = 'none';
+  });
+  return plot;
 }
 
 /**
