@@ -36,23 +36,10 @@ export interface DiscoInput {
   numQuestions?: number;
 }
 
-export function discoLoss(input: DiscoInput): LossResult {
-  const { logp, oldLogp, rewards } = input;
-  checkSameShape('oldLogp', oldLogp, 'logp', logp);
-  checkLength('rewards', rewards, logp.length, 'one reward per completion');
-  if (input.mask) checkSameShape('mask', input.mask, 'logp', logp);
-  if (input.mask) checkMask(input.mask);
-  const scoreKind = input.score ?? 'logL';
-  if (scoreKind !== 'logL' && scoreKind !== 'Lratio') {
-    throw new GrpoError('config', `unknown DisCO score '${scoreKind as string}'; use logL or Lratio`);
-  }
-  const tau = input.tau ?? (scoreKind === 'logL' ? 10 : 1);
-  const delta = input.delta ?? 1e-4;
-  const beta = input.beta ?? 1e3;
-  const klKind = input.klKind ?? 'k1';
-  const m = (i: number, t: number): number => (input.mask ? input.mask[i][t] : 1);
-  const isPositive = rewards.map((r, i) => {
-    if (input.positiveThreshold !== undefined) return r > input.positiveThreshold;
+/** Which completions are correct: reward > positiveThreshold, or else rewards that must be exactly 0 or 1. */
+function correctCompletions(rewards: number[], positiveThreshold: number | undefined): boolean[] {
+  return rewards.map((r, i) => {
+    if (positiveThreshold !== undefined) return r > positiveThreshold;
     if (r !== 0 && r !== 1) {
       throw new GrpoError(
         'value',
@@ -61,8 +48,17 @@ export function discoLoss(input: DiscoInput): LossResult {
     }
     return r === 1;
   });
+}
 
-  // Scores s_i and ds_i/dlp_t (divided by the count of counted tokens L_i).
+type TokenWeight = (i: number, t: number) => number;
+
+/** Scores s_i and ds_i/dlp_t (divided by the count of counted tokens L_i). */
+function completionScores(
+  logp: Ragged,
+  oldLogp: Ragged,
+  m: TokenWeight,
+  scoreKind: 'logL' | 'Lratio',
+): { scores: number[]; dScore: Ragged } {
   const scores = new Array<number>(logp.length).fill(0);
   const counts = logp.map((s, i) => s.reduce((a, _x, t) => a + m(i, t), 0));
   const dScore: Ragged = logp.map((s, i) =>
@@ -73,11 +69,21 @@ export function discoLoss(input: DiscoInput): LossResult {
       return (scoreKind === 'logL' ? 1 : term) / counts[i];
     }),
   );
+  return { scores, dScore };
+}
 
-  // dLoss/ds_i from the discriminative objective.
-  const slices = groupSlices(logp.length, input.groupSize);
-  const numQuestions = input.numQuestions ?? slices.length;
-  const dLossdScore = new Array<number>(logp.length).fill(0);
+/**
+ * Σ_q J_q over the groups with both correct and wrong answers (`validGroups` of them), and dLoss/ds_i of
+ * −Σ_q J_q / numQuestions.
+ */
+function discriminativeObjective(
+  scores: number[],
+  isPositive: boolean[],
+  slices: [number, number][],
+  tau: number,
+  numQuestions: number,
+): { objective: number; dLossdScore: number[]; validGroups: number } {
+  const dLossdScore = new Array<number>(scores.length).fill(0);
   let objective = 0;
   let validGroups = 0;
   for (const [s, e] of slices) {
@@ -95,8 +101,11 @@ export function discoLoss(input: DiscoInput): LossResult {
     for (const i of pos) dLossdScore[i] = -1 / pos.length / numQuestions;
     neg.forEach((j, k) => (dLossdScore[j] = expNeg[k] / sumExp / numQuestions)); // d(τ·logmeanexp(s/τ))/ds_j = softmax_j
   }
+  return { objective, dLossdScore, validGroups };
+}
 
-  // Trust-region penalty on the token-mean KL of the whole call.
+/** The token-mean KL(π_old‖π) over the counted tokens of the whole call, with the estimator `klKind`. */
+function tokenMeanKl(logp: Ragged, oldLogp: Ragged, m: TokenWeight, klKind: 'k1' | 'k3') {
   let klSum = 0;
   let tokens = 0;
   logp.forEach((s, i) =>
@@ -107,7 +116,38 @@ export function discoLoss(input: DiscoInput): LossResult {
       tokens++;
     }),
   );
-  const kl = tokens > 0 ? klSum / tokens : 0;
+  return { kl: tokens > 0 ? klSum / tokens : 0, tokens };
+}
+
+export function discoLoss(input: DiscoInput): LossResult {
+  const { logp, oldLogp, rewards } = input;
+  checkSameShape('oldLogp', oldLogp, 'logp', logp);
+  checkLength('rewards', rewards, logp.length, 'one reward per completion');
+  if (input.mask) checkSameShape('mask', input.mask, 'logp', logp);
+  if (input.mask) checkMask(input.mask);
+  const scoreKind = input.score ?? 'logL';
+  if (scoreKind !== 'logL' && scoreKind !== 'Lratio') {
+    throw new GrpoError('config', `unknown DisCO score '${scoreKind as string}'; use logL or Lratio`);
+  }
+  const tau = input.tau ?? (scoreKind === 'logL' ? 10 : 1);
+  const delta = input.delta ?? 1e-4;
+  const beta = input.beta ?? 1e3;
+  const klKind = input.klKind ?? 'k1';
+  const m = (i: number, t: number): number => (input.mask ? input.mask[i][t] : 1);
+  const isPositive = correctCompletions(rewards, input.positiveThreshold);
+  const { scores, dScore } = completionScores(logp, oldLogp, m, scoreKind);
+  const slices = groupSlices(logp.length, input.groupSize);
+  const numQuestions = input.numQuestions ?? slices.length;
+  const { objective, dLossdScore, validGroups } = discriminativeObjective(
+    scores,
+    isPositive,
+    slices,
+    tau,
+    numQuestions,
+  );
+
+  // Trust-region penalty on the token-mean KL of the whole call.
+  const { kl, tokens } = tokenMeanKl(logp, oldLogp, m, klKind);
   const excess = Math.max(kl - delta, 0);
   const loss = -objective / numQuestions + 0.5 * beta * excess * excess;
 

@@ -99,16 +99,9 @@ function clampLog(x: number, c: number, upperOnly: boolean): { value: number; pa
   return { value: x, passes: true };
 }
 
-/** PPO clipped policy loss at token / sequence (GSPO) / sequence-token (GSPO-token) importance level. */
-export function ppoClipLoss(input: PpoClipInput): LossResult {
-  const { logp, oldLogp, epsLow, epsHigh, level } = input;
-  checkSameShape('oldLogp', oldLogp, 'logp', logp);
-  const lengths = lengthsOf(logp);
-  const adv = broadcastToTokens(input.advantages, lengths, 'advantages');
-  const weights = input.weights;
-  if (weights) checkSameShape('weights', weights, 'logp', logp);
-  const detached = input.logpDetached ?? logp;
-  checkSameShape('logpDetached', detached, 'logp', logp);
+/** Throws one config GrpoError for the first setting of a PPO clip loss out of its range. */
+function checkClipSettings(input: PpoClipInput): void {
+  const { epsLow, epsHigh, level } = input;
   if (!(epsLow >= 0 && epsLow < 1) || !(epsHigh >= 0)) {
     throw new GrpoError(
       'config',
@@ -124,79 +117,130 @@ export function ppoClipLoss(input: PpoClipInput): LossResult {
       `unknown importance level '${level as string}'; use token, sequence, sequence-token or sequence-sum`,
     );
   }
-  const clampC = input.logRatioClamp ?? 20;
   const sides = input.logRatioClampSides ?? 'both';
   if (sides !== 'both' && sides !== 'upper')
     throw new GrpoError('config', `logRatioClampSides must be 'both' or 'upper', got '${sides as string}'`);
-  const upperOnly = sides === 'upper';
-  const coef = aggregationWeights(input.aggregation, lengths, input);
-  const mask = input.mask;
-  const counted = (i: number, t: number): boolean => !mask || mask[i][t] === 1;
+}
 
-  let loss = 0;
-  let nCounted = 0;
-  let nClipped = 0;
-  let nDual = 0;
-  let klSum = 0;
-  let ratioSum = 0;
-  const dlogp: Ragged = [];
-  for (let i = 0; i < logp.length; i++) {
-    const len = lengths[i];
-    const row = new Array<number>(len).fill(0);
-    // sequence-level log-ratio over counted tokens: their mean at logp (sequence) or at the detached logp
-    // (sequence-token), or their sum (sequence-sum)
-    let seqLog = 0;
-    let seqLen = 0;
-    if (level !== 'token') {
-      const src = level === 'sequence-token' ? detached[i] : logp[i];
-      for (let t = 0; t < len; t++) {
-        if (!counted(i, t)) continue;
-        seqLog += src[t] - oldLogp[i][t];
-        seqLen++;
-      }
-      if (level !== 'sequence-sum') seqLog = seqLen > 0 ? seqLog / seqLen : 0;
-    }
-    const wholeSequence = level === 'sequence' || level === 'sequence-sum';
-    const seqClamped = clampLog(seqLog, clampC, upperOnly);
-    let seqGrad = 0; // Σ_t c·w·dℓ/ds, for the whole-sequence levels
-    for (let t = 0; t < len; t++) {
-      if (!counted(i, t)) continue;
-      let logRatio: number;
-      if (level === 'token') logRatio = logp[i][t] - oldLogp[i][t];
-      else if (wholeSequence) logRatio = seqClamped.value;
-      else logRatio = seqLog + logp[i][t] - detached[i][t];
-      const cl = wholeSequence ? seqClamped : clampLog(logRatio, clampC, upperOnly);
-      const ratio = Math.exp(cl.value);
-      const term = clippedSurrogate(ratio, adv[i][t], epsLow, epsHigh, input.dualClipC);
-      const w = weights ? weights[i][t] : 1;
-      const c = coef[i][t];
-      nCounted++;
-      if (term.clipped) nClipped++;
-      if (term.dualClipped) nDual++;
-      klSum += oldLogp[i][t] - logp[i][t];
-      ratioSum += ratio;
-      if (c === 0 || w === 0) continue;
-      loss += c * w * term.loss;
-      if (wholeSequence) seqGrad += c * w * term.dRatio;
-      else if (cl.passes) row[t] = c * w * term.dRatio * ratio; // dr/dlp = r for both token and sequence-token
-    }
-    if (wholeSequence && seqLen > 0 && seqClamped.passes) {
-      const s = Math.exp(seqClamped.value);
-      // ds/dlp_t = s/L for the mean (GSPO), s for the sum (RLOO)
-      const perToken = level === 'sequence' ? (seqGrad * s) / seqLen : seqGrad * s;
-      for (let t = 0; t < len; t++) if (counted(i, t)) row[t] = perToken;
-    }
-    dlogp.push(row);
+/** One completion's rows of the loss's inputs; a token counts when `mask` is absent or 1 there. */
+interface ClipRow {
+  logp: number[];
+  oldLogp: number[];
+  /** logp inside stop-gradients (sequence-token) */
+  detached: number[];
+  advantages: number[];
+  /** the aggregation's coefficient of each token */
+  coef: number[];
+  weights?: number[];
+  mask?: number[];
+}
+
+/** What every row adds to, in token order (the sums stay bit-exact with one loop over the batch). */
+interface ClipTotals {
+  loss: number;
+  counted: number;
+  clipped: number;
+  dualClipped: number;
+  klSum: number;
+  ratioSum: number;
+}
+
+/**
+ * The sequence-level log-ratio over counted tokens: their mean at logp (sequence) or at the detached logp
+ * (sequence-token), or their sum (sequence-sum); `length` counts them. Zero for the token level.
+ */
+function sequenceLogRatio(row: ClipRow, level: ImportanceLevel): { value: number; length: number } {
+  let value = 0;
+  let length = 0;
+  if (level === 'token') return { value, length };
+  const src = level === 'sequence-token' ? row.detached : row.logp;
+  for (let t = 0; t < row.logp.length; t++) {
+    if (row.mask && row.mask[t] !== 1) continue;
+    value += src[t] - row.oldLogp[t];
+    length++;
   }
-  const frac = (x: number): number => (nCounted > 0 ? x / nCounted : 0);
+  if (level !== 'sequence-sum') value = length > 0 ? value / length : 0;
+  return { value, length };
+}
+
+/** One completion's dLoss/dlogp; adds its loss and its clip, KL and ratio statistics to `totals`. */
+function clipLossRow(row: ClipRow, input: PpoClipInput, totals: ClipTotals): number[] {
+  const { level, epsLow, epsHigh } = input;
+  const clampC = input.logRatioClamp ?? 20;
+  const upperOnly = input.logRatioClampSides === 'upper';
+  const len = row.logp.length;
+  const grad = new Array<number>(len).fill(0);
+  const seq = sequenceLogRatio(row, level);
+  const wholeSequence = level === 'sequence' || level === 'sequence-sum';
+  const seqClamped = clampLog(seq.value, clampC, upperOnly);
+  let seqGrad = 0; // Σ_t c·w·dℓ/ds, for the whole-sequence levels
+  for (let t = 0; t < len; t++) {
+    if (row.mask && row.mask[t] !== 1) continue;
+    let logRatio: number;
+    if (level === 'token') logRatio = row.logp[t] - row.oldLogp[t];
+    else if (wholeSequence) logRatio = seqClamped.value;
+    else logRatio = seq.value + row.logp[t] - row.detached[t];
+    const cl = wholeSequence ? seqClamped : clampLog(logRatio, clampC, upperOnly);
+    const ratio = Math.exp(cl.value);
+    const term = clippedSurrogate(ratio, row.advantages[t], epsLow, epsHigh, input.dualClipC);
+    const w = row.weights ? row.weights[t] : 1;
+    const c = row.coef[t];
+    totals.counted++;
+    if (term.clipped) totals.clipped++;
+    if (term.dualClipped) totals.dualClipped++;
+    totals.klSum += row.oldLogp[t] - row.logp[t];
+    totals.ratioSum += ratio;
+    if (c === 0 || w === 0) continue;
+    totals.loss += c * w * term.loss;
+    if (wholeSequence) seqGrad += c * w * term.dRatio;
+    else if (cl.passes) grad[t] = c * w * term.dRatio * ratio; // dr/dlp = r for both token and sequence-token
+  }
+  if (wholeSequence && seq.length > 0 && seqClamped.passes) {
+    const s = Math.exp(seqClamped.value);
+    // ds/dlp_t = s/L for the mean (GSPO), s for the sum (RLOO)
+    const perToken = level === 'sequence' ? (seqGrad * s) / seq.length : seqGrad * s;
+    for (let t = 0; t < len; t++) if (!row.mask || row.mask[t] === 1) grad[t] = perToken;
+  }
+  return grad;
+}
+
+/** PPO clipped policy loss at token / sequence (GSPO) / sequence-token (GSPO-token) importance level. */
+export function ppoClipLoss(input: PpoClipInput): LossResult {
+  const { logp, oldLogp } = input;
+  checkSameShape('oldLogp', oldLogp, 'logp', logp);
+  const lengths = lengthsOf(logp);
+  const adv = broadcastToTokens(input.advantages, lengths, 'advantages');
+  const weights = input.weights;
+  if (weights) checkSameShape('weights', weights, 'logp', logp);
+  const detached = input.logpDetached ?? logp;
+  checkSameShape('logpDetached', detached, 'logp', logp);
+  checkClipSettings(input);
+  const coef = aggregationWeights(input.aggregation, lengths, input);
+  const totals: ClipTotals = { loss: 0, counted: 0, clipped: 0, dualClipped: 0, klSum: 0, ratioSum: 0 };
+  const dlogp: Ragged = logp.map((row, i) =>
+    clipLossRow(
+      {
+        logp: row,
+        oldLogp: oldLogp[i],
+        detached: detached[i],
+        advantages: adv[i],
+        coef: coef[i],
+        weights: weights?.[i],
+        mask: input.mask?.[i],
+      },
+      input,
+      totals,
+    ),
+  );
+  const frac = (x: number): number => (totals.counted > 0 ? x / totals.counted : 0);
   return {
-    loss,
+    loss: totals.loss,
     dlogp,
     stats: {
-      clip_ratio: frac(nClipped),
-      dual_clip_ratio: frac(nDual),
-      approx_kl: frac(klSum),
-      ratio_mean: frac(ratioSum),
+      clip_ratio: frac(totals.clipped),
+      dual_clip_ratio: frac(totals.dualClipped),
+      approx_kl: frac(totals.klSum),
+      ratio_mean: frac(totals.ratioSum),
     },
   };
 }

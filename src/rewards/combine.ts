@@ -57,13 +57,38 @@ export function validateRewardSpecs(specs: readonly RewardSpec[]): void {
   }
 }
 
-export async function combineRewards(
-  specs: readonly RewardSpec[],
-  completions: readonly string[],
-  samples: readonly Sample[],
-  opts: CombineOptions = {},
-): Promise<CombinedRewards> {
-  validateRewardSpecs(specs);
+/** Each completion's score per reward as it arrives; a throw or a non-finite score counts as a failure and scores 0. */
+class RewardScores {
+  readonly perReward: Record<string, number[]> = {};
+  readonly failures: Record<string, number> = {};
+  readonly failureDetails: RewardFailure[] = [];
+  /** Scoring that has yet to finish (async rewards). */
+  readonly pending: Promise<void>[] = [];
+
+  constructor(
+    private readonly completions: number,
+    private readonly maxRecordedFailures: number,
+  ) {}
+
+  start(reward: string): void {
+    this.perReward[reward] = new Array<number>(this.completions).fill(0);
+    this.failures[reward] = 0;
+  }
+
+  fail(reward: string, index: number, e: unknown): void {
+    this.failures[reward]++;
+    this.perReward[reward][index] = 0;
+    if (this.failureDetails.length < this.maxRecordedFailures)
+      this.failureDetails.push({ reward, index, message: e instanceof Error ? e.message : String(e) });
+  }
+
+  accept(reward: string, index: number, value: unknown): void {
+    if (typeof value === 'number' && Number.isFinite(value)) this.perReward[reward][index] = value;
+    else this.fail(reward, index, new Error(`returned ${String(value)}, not a finite number`));
+  }
+}
+
+function checkBatch(completions: readonly string[], samples: readonly Sample[], opts: CombineOptions): void {
   if (completions.length !== samples.length) {
     throw new GrpoError(
       'reward',
@@ -76,69 +101,86 @@ export async function combineRewards(
       `combineRewards: ${opts.groupIds.length} group ids for ${completions.length} completions`,
     );
   }
-  const maxRecorded = opts.maxRecordedFailures ?? 20;
-  const perReward: Record<string, number[]> = {};
-  const failures: Record<string, number> = {};
-  const failureDetails: RewardFailure[] = [];
-  const fail = (reward: string, index: number, e: unknown) => {
-    failures[reward]++;
-    perReward[reward][index] = 0;
-    if (failureDetails.length < maxRecorded)
-      failureDetails.push({ reward, index, message: e instanceof Error ? e.message : String(e) });
-  };
-  const accept = (reward: string, index: number, value: unknown) => {
-    if (typeof value === 'number' && Number.isFinite(value)) perReward[reward][index] = value;
-    else fail(reward, index, new Error(`returned ${String(value)}, not a finite number`));
-  };
+}
 
-  const work: Promise<void>[] = [];
-  for (const spec of specs) {
-    perReward[spec.name] = new Array<number>(completions.length).fill(0);
-    failures[spec.name] = 0;
-    if (spec.fn) {
-      const fn = spec.fn;
-      completions.forEach((completion, i) => {
-        try {
-          const r = fn(completion, samples[i]);
-          if (r instanceof Promise)
-            work.push(
-              r.then(
-                (v) => accept(spec.name, i, v),
-                (e) => fail(spec.name, i, e),
-              ),
-            );
-          else accept(spec.name, i, r);
-        } catch (e) {
-          fail(spec.name, i, e);
-        }
-      });
-    } else {
-      if (!opts.groupIds)
-        throw new GrpoError('reward', `reward '${spec.name}' is computed per group; pass groupIds to combineRewards`);
-      const groups = new Map<number | string, number[]>();
-      opts.groupIds.forEach((g, i) => groups.set(g, [...(groups.get(g) ?? []), i]));
-      for (const indices of groups.values()) {
-        const failGroup = (e: unknown) => indices.forEach((i) => fail(spec.name, i, e));
-        const acceptGroup = (values: readonly number[]) => {
-          if (values.length !== indices.length)
-            return failGroup(new Error(`returned ${values.length} scores for a group of ${indices.length}`));
-          indices.forEach((i, k) => accept(spec.name, i, values[k]));
-        };
-        try {
-          const r = spec.groupFn!(
-            indices.map((i) => completions[i]),
-            indices.map((i) => samples[i]),
-          );
-          if (r instanceof Promise) work.push(r.then(acceptGroup, failGroup));
-          else acceptGroup(r);
-        } catch (e) {
-          failGroup(e);
-        }
-      }
+/** A per-completion reward over every completion; sync scores land at once, async ones in `scores.pending`. */
+function scoreEachCompletion(
+  spec: RewardSpec,
+  completions: readonly string[],
+  samples: readonly Sample[],
+  scores: RewardScores,
+): void {
+  const { name } = spec;
+  const fn = spec.fn!;
+  completions.forEach((completion, i) => {
+    try {
+      const r = fn(completion, samples[i]);
+      if (r instanceof Promise)
+        scores.pending.push(
+          r.then(
+            (v) => scores.accept(name, i, v),
+            (e) => scores.fail(name, i, e),
+          ),
+        );
+      else scores.accept(name, i, r);
+    } catch (e) {
+      scores.fail(name, i, e);
+    }
+  });
+}
+
+/** A per-group reward over each group of `groupIds`; one failure or a wrong count of scores fails the whole group. */
+function scoreEachGroup(
+  spec: RewardSpec,
+  completions: readonly string[],
+  samples: readonly Sample[],
+  groupIds: readonly (number | string)[],
+  scores: RewardScores,
+): void {
+  const { name } = spec;
+  const groups = new Map<number | string, number[]>();
+  groupIds.forEach((g, i) => groups.set(g, [...(groups.get(g) ?? []), i]));
+  for (const indices of groups.values()) {
+    const failGroup = (e: unknown) => indices.forEach((i) => scores.fail(name, i, e));
+    const acceptGroup = (values: readonly number[]) => {
+      if (values.length !== indices.length)
+        return failGroup(new Error(`returned ${values.length} scores for a group of ${indices.length}`));
+      indices.forEach((i, k) => scores.accept(name, i, values[k]));
+    };
+    try {
+      const r = spec.groupFn!(
+        indices.map((i) => completions[i]),
+        indices.map((i) => samples[i]),
+      );
+      if (r instanceof Promise) scores.pending.push(r.then(acceptGroup, failGroup));
+      else acceptGroup(r);
+    } catch (e) {
+      failGroup(e);
     }
   }
-  await Promise.all(work);
+}
 
+export async function combineRewards(
+  specs: readonly RewardSpec[],
+  completions: readonly string[],
+  samples: readonly Sample[],
+  opts: CombineOptions = {},
+): Promise<CombinedRewards> {
+  validateRewardSpecs(specs);
+  checkBatch(completions, samples, opts);
+  const scores = new RewardScores(completions.length, opts.maxRecordedFailures ?? 20);
+  for (const spec of specs) {
+    scores.start(spec.name);
+    if (spec.fn) scoreEachCompletion(spec, completions, samples, scores);
+    else {
+      if (!opts.groupIds)
+        throw new GrpoError('reward', `reward '${spec.name}' is computed per group; pass groupIds to combineRewards`);
+      scoreEachGroup(spec, completions, samples, opts.groupIds, scores);
+    }
+  }
+  await Promise.all(scores.pending);
+
+  const { perReward, failures, failureDetails } = scores;
   const total = completions.map((_, i) => specs.reduce((sum, s) => sum + s.weight * perReward[s.name][i], 0));
   return { names: specs.map((s) => s.name), perReward, total, failures, failureDetails };
 }

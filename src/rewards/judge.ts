@@ -84,78 +84,95 @@ export interface JudgeClient {
   readonly requestsSent: number;
 }
 
+/** Where and how requests go: the endpoint's URL, the fetch that sends them, their key and timeout. */
+interface JudgeEndpoint {
+  url: string;
+  fetch: typeof fetch;
+  apiKey?: string;
+  timeoutMs: number;
+}
+
+/** One POST of `body`; network errors, 429 and 5xx throw a RetryableError (with Retry-After when the server gave one). */
+async function postChatCompletion(endpoint: JudgeEndpoint, body: string): Promise<string> {
+  const { url } = endpoint;
+  let res: Response;
+  try {
+    res = await endpoint.fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(endpoint.apiKey ? { authorization: `Bearer ${endpoint.apiKey}` } : {}),
+      },
+      body,
+      signal: AbortSignal.timeout(endpoint.timeoutMs),
+    });
+  } catch (e) {
+    throw new RetryableError(`judge: request to ${url} failed: ${(e as Error).message}`);
+  }
+  if (res.status === 429 || res.status >= 500) {
+    const retryAfter = Number(res.headers.get('retry-after'));
+    throw new RetryableError(
+      `judge: ${url} answered ${res.status}`,
+      Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
+    );
+  }
+  if (!res.ok)
+    throw new GrpoError('reward', `judge: ${url} answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+  const json = (await res.json()) as { choices?: { message?: { content?: unknown } }[] };
+  const content = json.choices?.[0]?.message?.content;
+  if (typeof content !== 'string')
+    throw new GrpoError('reward', `judge: ${url} returned no choices[0].message.content`);
+  return content;
+}
+
+/** `attempt` until it succeeds, at most `retries` times more after a RetryableError, backing off exponentially. */
+async function withRetries(attempt: () => Promise<string>, retries: number, backoffMs: number): Promise<string> {
+  for (let n = 0; ; n++) {
+    try {
+      return await attempt();
+    } catch (e) {
+      if (!(e instanceof RetryableError) || n >= retries)
+        throw e instanceof RetryableError ? new GrpoError('reward', `${e.message} (after ${n + 1} attempts)`) : e;
+      await sleep(e.retryAfterMs ?? backoffMs * 2 ** n);
+    }
+  }
+}
+
+/** The cached reply for `key` in `cacheDir`; null when there is no cache, no entry or an unreadable one. */
+async function readCachedReply(cacheDir: string | undefined, key: string): Promise<string | null> {
+  if (!cacheDir) return null;
+  try {
+    return (JSON.parse(await readFile(join(cacheDir, `${key}.json`), 'utf8')) as { reply: string }).reply;
+  } catch {
+    return null;
+  }
+}
+
+async function writeCachedReply(cacheDir: string | undefined, key: string, reply: string): Promise<void> {
+  if (!cacheDir) return;
+  await mkdir(cacheDir, { recursive: true });
+  const path = join(cacheDir, `${key}.json`);
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify({ reply }));
+  await rename(tmp, path); // atomic, so a concurrent reader never sees half a file
+}
+
 export function createJudgeClient(opts: JudgeOptions): JudgeClient {
-  const doFetch = opts.fetch ?? globalThis.fetch;
+  const endpoint: JudgeEndpoint = {
+    url: opts.baseUrl.replace(/\/+$/, '') + '/chat/completions',
+    fetch: opts.fetch ?? globalThis.fetch,
+    apiKey: opts.apiKey,
+    timeoutMs: opts.timeoutMs ?? 60_000,
+  };
   const limit = pLimit(opts.concurrency ?? 8);
   const retries = opts.retries ?? 4;
   const backoffMs = opts.backoffMs ?? 500;
   const memory = new Map<string, Promise<string>>();
-  const url = opts.baseUrl.replace(/\/+$/, '') + '/chat/completions';
   let requestsSent = 0;
-
-  async function send(body: string): Promise<string> {
+  const send = (body: string): Promise<string> => {
     requestsSent++;
-    let res: Response;
-    try {
-      res = await doFetch(url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          ...(opts.apiKey ? { authorization: `Bearer ${opts.apiKey}` } : {}),
-        },
-        body,
-        signal: AbortSignal.timeout(opts.timeoutMs ?? 60_000),
-      });
-    } catch (e) {
-      throw new RetryableError(`judge: request to ${url} failed: ${(e as Error).message}`);
-    }
-    if (res.status === 429 || res.status >= 500) {
-      const retryAfter = Number(res.headers.get('retry-after'));
-      throw new RetryableError(
-        `judge: ${url} answered ${res.status}`,
-        Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
-      );
-    }
-    if (!res.ok)
-      throw new GrpoError('reward', `judge: ${url} answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
-    const json = (await res.json()) as { choices?: { message?: { content?: unknown } }[] };
-    const content = json.choices?.[0]?.message?.content;
-    if (typeof content !== 'string')
-      throw new GrpoError('reward', `judge: ${url} returned no choices[0].message.content`);
-    return content;
-  }
-
-  async function withRetries(body: string): Promise<string> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await send(body);
-      } catch (e) {
-        if (!(e instanceof RetryableError) || attempt >= retries)
-          throw e instanceof RetryableError
-            ? new GrpoError('reward', `${e.message} (after ${attempt + 1} attempts)`)
-            : e;
-        await sleep(e.retryAfterMs ?? backoffMs * 2 ** attempt);
-      }
-    }
-  }
-
-  async function fromDisk(key: string): Promise<string | null> {
-    if (!opts.cacheDir) return null;
-    try {
-      return (JSON.parse(await readFile(join(opts.cacheDir, `${key}.json`), 'utf8')) as { reply: string }).reply;
-    } catch {
-      return null;
-    }
-  }
-
-  async function toDisk(key: string, reply: string): Promise<void> {
-    if (!opts.cacheDir) return;
-    await mkdir(opts.cacheDir, { recursive: true });
-    const path = join(opts.cacheDir, `${key}.json`);
-    const tmp = `${path}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify({ reply }));
-    await rename(tmp, path); // atomic, so a concurrent reader never sees half a file
-  }
+    return postChatCompletion(endpoint, body);
+  };
 
   function complete(messages: JudgeMessage[]): Promise<string> {
     const body = JSON.stringify({
@@ -164,14 +181,14 @@ export function createJudgeClient(opts: JudgeOptions): JudgeClient {
       temperature: opts.temperature ?? 0,
       ...(opts.maxTokens ? { max_tokens: opts.maxTokens } : {}),
     });
-    const key = createHash('sha256').update(url).update('\u0000').update(body).digest('hex');
+    const key = createHash('sha256').update(endpoint.url).update('\u0000').update(body).digest('hex');
     let pending = memory.get(key);
     if (!pending) {
       pending = (async () => {
-        const cached = await fromDisk(key);
+        const cached = await readCachedReply(opts.cacheDir, key);
         if (cached !== null) return cached;
-        const reply = await limit(() => withRetries(body));
-        await toDisk(key, reply);
+        const reply = await limit(() => withRetries(() => send(body), retries, backoffMs));
+        await writeCachedReply(opts.cacheDir, key, reply);
         return reply;
       })();
       pending.catch(() => memory.delete(key)); // failures are not cached

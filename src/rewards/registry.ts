@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import type { RewardSpec, RewardFn, GroupRewardFn } from './types.ts';
-import { mathReward } from './math/grade.ts';
+import { mathReward, REQUIRE_STOP_MOVED } from './math/grade.ts';
 import { countdownReward } from './countdown.ts';
 import { formatReward } from './format.ts';
 import { languageConsistencyReward } from './language.ts';
@@ -56,7 +56,10 @@ export function rewardOptions(entry: RewardConfigEntry, where: string): Record<s
   const r = def.options.strict().safeParse(entry.options ?? {});
   if (r.success) return r.data as Record<string, unknown>;
   const issue = r.error.issues[0];
-  const known = Object.keys(def.options.shape);
+  // an optional z.never() is a removed option, there only for the error that says where it went
+  const known = Object.entries(def.options.shape)
+    .filter(([, option]) => !(option instanceof z.ZodOptional && option.unwrap() instanceof z.ZodNever))
+    .map(([key]) => key);
   if (issue.code === 'unrecognized_keys') {
     throw new GrpoError(
       'config',
@@ -131,7 +134,10 @@ const mathOptions = z.object({
   answerKey: z.string().optional().describe('sample field holding the gold answer (default answer)'),
   correct: z.number().optional().describe('reward of a correct answer (default 1)'),
   incorrect: z.number().optional().describe('reward otherwise (default 0)'),
-  requireStop: z.boolean().optional().describe('a truncated completion scores incorrect (ORZ; default false)'),
+  requireStop: z
+    .never({ error: REQUIRE_STOP_MOVED })
+    .optional()
+    .describe('removed: use algorithm.require_stop, the batch transform'),
 });
 const countdownOptions = z.object({
   formatScore: z.number().optional().describe('score of a well-formed wrong answer (TinyZero; default 0.1)'),

@@ -2,6 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { answersEquivalent } from '../../src/rewards/math/equivalence.ts';
 import { gradeMath, mathReward } from '../../src/rewards/math/grade.ts';
+import { buildRewards } from '../../src/rewards/registry.ts';
 import { shutdownSymbolicWorker } from '../../src/rewards/math/symbolic.ts';
 
 after(() => shutdownSymbolicWorker());
@@ -144,8 +145,15 @@ test('gradeMath and mathReward grade whole responses', async () => {
   const reward = mathReward();
   assert.equal(await reward('\\boxed{27}', { answer: 27 }), 1); // AMC stores 27.0 as a number
   assert.equal(await reward('\\boxed{26}', { answer: 27 }), 0);
-  const orz = mathReward({ requireStop: true });
-  assert.equal(await orz('\\boxed{27}', { answer: '27', finish_reason: 'length' }), 0);
-  assert.equal(await orz('\\boxed{27}', { answer: '27', finish_reason: 'stop' }), 1);
+  // ORZ's rule (a truncated completion scores 0) is the require_stop batch transform alone (test/trainer/presets-e2e.test.ts)
+  assert.equal(await reward('\\boxed{27}', { answer: '27', finish_reason: 'length' }), 1);
+  assert.throws(
+    () => mathReward({ requireStop: true } as never),
+    /option 'requireStop' moved to .*algorithm\.require_stop: true/,
+  );
+  assert.throws(
+    () => buildRewards([{ type: 'math', options: { requireStop: true } }]),
+    /rewards\[0\]\.options\.requireStop: moved to the batch transform algorithm\.require_stop: true/,
+  );
   assert.throws(() => reward('\\boxed{1}', {}), /no string or number field 'answer'/);
 });

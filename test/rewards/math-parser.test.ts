@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseMath, evaluateExactly, toMathjs } from '../../src/rewards/math/latex-parser.ts';
+import { parseMath } from '../../src/rewards/math/latex-parser.ts';
+import { evaluateExactly, toMathjs } from '../../src/rewards/math/math-node.ts';
 import { Rational } from '../../src/rewards/math/rational.ts';
 
 const exact = (s: string) => {

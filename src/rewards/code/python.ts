@@ -1,15 +1,16 @@
 /**
  * Runs model-written Python against test cases in a subprocess: a throwaway directory (removed
- * afterwards), wall-time kill of the whole process group, CPU/memory/file-size limits, capped output,
- * and the audit-hook preamble of python-harness.ts. Where the machine allows, the process also gets
+ * afterwards), wall-time kill of the whole process group and capped output (capped-process.ts),
+ * CPU/memory/file-size limits, and the audit-hook preamble of python-harness.ts. Where the machine allows, the process also gets
  * its own network namespace (`unshare --net`: no interface but a downed loopback) and, when we are
  * root, runs as user nobody (`setpriv`), so file writes outside its directory fail in the kernel too.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runCapped, type ProcessOutcome } from './capped-process.ts';
 import { PYTHON_HARNESS } from './python-harness.ts';
 import { GrpoError } from '../../errors.ts';
 
@@ -144,15 +145,27 @@ function resolveLimits(l: PythonLimits): Required<PythonLimits> {
   };
 }
 
-interface ProcessOutcome {
-  exitCode: number | null;
-  stdout: string;
-  stderr: string;
-  results: string;
-  timedOut: boolean;
-  outputTruncated: boolean;
+/** What the harness reads from job.json: the code, its tests, and the limits it sets on itself (python-harness.ts). */
+function harnessJob(
+  mode: 'assert' | 'io',
+  code: string,
+  tests: string[],
+  nonce: string,
+  limits: Required<PythonLimits>,
+) {
+  return {
+    mode,
+    code,
+    tests,
+    nonce,
+    memory_bytes: limits.memoryBytes,
+    file_bytes: limits.fileBytes,
+    cpu_seconds: Math.ceil(limits.timeoutMs / 1000) + 1,
+    test_seconds: limits.testTimeoutMs / 1000,
+  };
 }
 
+/** Runs the harness on one job in a throwaway directory (removed afterwards), with the strongest isolation here. */
 async function runHarness(
   mode: 'assert' | 'io',
   code: string,
@@ -164,84 +177,14 @@ async function runHarness(
   const isolation = pythonIsolation(limits.python, limits.allowWeakIsolation);
   const dir = await mkdtemp(join(tmpdir(), 'grpo-py-'));
   try {
-    const job = {
-      mode,
-      code,
-      tests,
-      nonce,
-      memory_bytes: limits.memoryBytes,
-      file_bytes: limits.fileBytes,
-      cpu_seconds: Math.ceil(limits.timeoutMs / 1000) + 1,
-      test_seconds: limits.testTimeoutMs / 1000,
-    };
     const harnessPath = join(dir, 'harness.py');
     const jobPath = join(dir, 'job.json');
     await writeFile(harnessPath, PYTHON_HARNESS);
-    await writeFile(jobPath, JSON.stringify(job));
+    await writeFile(jobPath, JSON.stringify(harnessJob(mode, code, tests, nonce, limits)));
     if (isolation.user === 'nobody') {
       for (const p of [dir, harnessPath, jobPath]) await chown(p, NOBODY, NOBODY);
     }
-    const cmd = [...isolation.prefix, isolation.executable, '-I', harnessPath, jobPath];
-    return await new Promise<ProcessOutcome>((resolve, reject) => {
-      const child = spawn(cmd[0], cmd.slice(1), {
-        cwd: dir,
-        detached: true, // own process group, so the kill reaches anything it started
-        stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
-        env: {
-          PATH: process.env.PATH ?? '/usr/bin:/bin',
-          HOME: dir,
-          TMPDIR: dir,
-          LANG: 'C.UTF-8',
-          PYTHONIOENCODING: 'utf-8',
-        },
-      });
-      const chunks = { stdout: [] as Buffer[], stderr: [] as Buffer[], results: [] as Buffer[] };
-      const sizes = { stdout: 0, stderr: 0, results: 0 };
-      let timedOut = false;
-      let outputTruncated = false;
-      const killGroup = () => {
-        try {
-          process.kill(-child.pid!, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      };
-      const timer = setTimeout(() => {
-        timedOut = true;
-        killGroup();
-      }, limits.timeoutMs);
-      const collect = (name: keyof typeof chunks) => (data: Buffer) => {
-        if (sizes[name] + data.length > limits.outputBytes) {
-          outputTruncated = true;
-          chunks[name].push(data.subarray(0, Math.max(0, limits.outputBytes - sizes[name])));
-          sizes[name] = limits.outputBytes;
-          killGroup();
-          return;
-        }
-        sizes[name] += data.length;
-        chunks[name].push(data);
-      };
-      child.stdout!.on('data', collect('stdout'));
-      child.stderr!.on('data', collect('stderr'));
-      (child.stdio[3] as NodeJS.ReadableStream).on('data', collect('results'));
-      child.stdin!.on('error', () => {}); // the program may exit before reading its input
-      child.stdin!.end(stdin);
-      child.on('error', (e) => {
-        clearTimeout(timer);
-        reject(new GrpoError('reward', `python code reward: failed to start ${cmd[0]}: ${e.message}`));
-      });
-      child.on('close', (exitCode) => {
-        clearTimeout(timer);
-        resolve({
-          exitCode,
-          stdout: Buffer.concat(chunks.stdout).toString('utf8'),
-          stderr: Buffer.concat(chunks.stderr).toString('utf8'),
-          results: Buffer.concat(chunks.results).toString('utf8'),
-          timedOut,
-          outputTruncated,
-        });
-      });
-    });
+    return await runCapped([...isolation.prefix, isolation.executable, '-I', harnessPath, jobPath], dir, stdin, limits);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

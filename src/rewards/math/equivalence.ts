@@ -6,8 +6,8 @@
  * relation compares with a predicted interval, sets ignore order and repeats, and one deadline bounds
  * the whole call.
  */
+import { parseMath } from './latex-parser.ts';
 import {
-  parseMath,
   evaluateExactly,
   containsInfinity,
   infinitySign,
@@ -16,7 +16,7 @@ import {
   renameVariables,
   hasDecimal,
   type MathNode,
-} from './latex-parser.ts';
+} from './math-node.ts';
 import { normalizeAnswer, compactAnswer } from './normalize.ts';
 import { parseAnswer, type Answer, type RelationOp } from './structure.ts';
 import { compareSymbolically, prepareSymbolicWorker, type ComparisonMode } from './symbolic.ts';

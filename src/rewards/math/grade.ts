@@ -38,12 +38,15 @@ export interface MathRewardOptions extends GradeOptions {
   correct?: number;
   /** Reward otherwise. Default 0. */
   incorrect?: number;
-  /**
-   * ORZ rule: a truncated completion (sample.finish_reason === 'length') scores `incorrect` even if
-   * its answer is right (Open-Reasoner-Zero; docs/methods/ppo.md). Default false.
-   */
-  requireStop?: boolean;
 }
+
+/**
+ * What naming the math reward's former `requireStop` option says. ORZ's rule that a truncated completion earns
+ * nothing has one home, the require_stop batch transform (src/trainer/transforms/require-stop.ts), which zeroes
+ * every reward of the completion, not only this one (docs/methods/ppo.md).
+ */
+export const REQUIRE_STOP_MOVED =
+  'moved to the batch transform algorithm.require_stop: true, which scores a completion cut at rollout.max_tokens 0 on every reward (Open-Reasoner-Zero)';
 
 /** Reads the gold answer from a sample; numbers (AIME 25, AMC 23 store them as numbers) become strings. */
 export function sampleAnswer(sample: Sample, key: string): string {
@@ -60,7 +63,6 @@ const OPTION_CHECKS: Record<keyof MathRewardOptions, (v: unknown) => string | nu
   answerKey: (v) => (typeof v === 'string' && v !== '' ? null : 'a field name'),
   correct: (v) => (typeof v === 'number' && Number.isFinite(v) ? null : 'a number'),
   incorrect: (v) => (typeof v === 'number' && Number.isFinite(v) ? null : 'a number'),
-  requireStop: (v) => (typeof v === 'boolean' ? null : 'true or false'),
   fallbackLastNumber: (v) => (typeof v === 'boolean' ? null : 'true or false'),
   floatPrecision: (v) =>
     Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 15 ? null : 'an integer from 0 to 15',
@@ -74,6 +76,7 @@ const OPTION_CHECKS: Record<keyof MathRewardOptions, (v: unknown) => string | nu
 export function checkMathRewardOptions(opts: Record<string, unknown>): void {
   const known = Object.keys(OPTION_CHECKS);
   for (const [key, value] of Object.entries(opts)) {
+    if (key === 'requireStop') throw new GrpoError('config', `math reward: option 'requireStop' ${REQUIRE_STOP_MOVED}`);
     const check = OPTION_CHECKS[key as keyof MathRewardOptions];
     if (!check)
       throw new GrpoError('config', `math reward: unknown option '${key}'; its options are ${known.join(', ')}`);
@@ -89,8 +92,5 @@ export function mathReward(opts: MathRewardOptions = {}): RewardFn {
   const key = opts.answerKey ?? 'answer';
   const correct = opts.correct ?? 1;
   const incorrect = opts.incorrect ?? 0;
-  return (completion, sample) => {
-    if (opts.requireStop && sample.finish_reason === 'length') return incorrect;
-    return gradeMath(completion, sampleAnswer(sample, key), opts) ? correct : incorrect;
-  };
+  return (completion, sample) => (gradeMath(completion, sampleAnswer(sample, key), opts) ? correct : incorrect);
 }

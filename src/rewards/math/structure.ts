@@ -156,63 +156,57 @@ function assignmentsAsTuple(a: Answer): Answer {
   return { kind: 'tuple', open: '(', close: ')', items: a.items.map((x) => parseAnswer((x as { rhs: string }).rhs)) };
 }
 
-export function parseAnswer(input: string, depth = 0): Answer {
-  const s = input.trim();
-  if (depth > MAX_DEPTH) return { kind: 'text', text: s };
-  const parse = (part: string) => parseAnswer(part, depth + 1);
-  const unionParts = splitTopLevel(s, '\\cup');
-  if (unionParts.length > 1) return { kind: 'union', items: unionParts.map(parse) };
-
-  // A matrix, also inside brackets: \\left[\\begin{array}{cc}…\\end{array}\\right] (\\left, \\right already gone).
+/** A matrix, also inside brackets: \\left[\\begin{array}{cc}…\\end{array}\\right] (\\left, \\right already gone). */
+function matrixAnswer(s: string, depth: number): Answer | null {
   const matrix = /^[([]?\s*\\begin\{([pbvBV]?matrix|array)\}(?:\{[^}]*\})?([\s\S]*)\\end\{\1\}\s*[)\]]?$/.exec(s);
-  if (matrix && /^[([]/.test(s) === /[)\]]$/.test(s)) {
-    const rows = matrix[2]
-      .split(/\\\\/)
-      .map((row) => row.trim())
-      .filter((row) => row.length > 0)
-      .map((row) => row.split('&').map(parse));
-    return { kind: 'matrix', rows };
-  }
+  if (!matrix || /^[([]/.test(s) !== /[)\]]$/.test(s)) return null;
+  const rows = matrix[2]
+    .split(/\\\\/)
+    .map((row) => row.trim())
+    .filter((row) => row.length > 0)
+    .map((row) => row.split('&').map((cell) => parseAnswer(cell, depth + 1)));
+  return { kind: 'matrix', rows };
+}
 
+/** \\{…\\}, \\emptyset or \\varnothing. */
+function setAnswer(s: string, depth: number): Answer | null {
   if (/^\\(?:emptyset|varnothing)$/.test(s) || s === '\\{\\}') return { kind: 'set', items: [] };
-  if (s.startsWith('\\{') && s.endsWith('\\}')) {
-    const inner = s.slice(2, -2).trim();
-    return { kind: 'set', items: inner === '' ? [] : collectionItems(splitTopLevel(inner, ','), depth) };
-  }
+  if (!s.startsWith('\\{') || !s.endsWith('\\}')) return null;
+  const inner = s.slice(2, -2).trim();
+  return { kind: 'set', items: inner === '' ? [] : collectionItems(splitTopLevel(inner, ','), depth) };
+}
 
-  // "-12; -11; -10" lists answers; "p=5, q=2; p=7, q=2" lists solutions of several unknowns.
-  const solutions = splitTopLevel(s, ';');
-  if (solutions.length >= 2 && solutions.every((x) => x.length > 0)) {
-    return { kind: 'list', items: solutions.map((x) => assignmentsAsTuple(parse(x))) };
-  }
+/** (1, 2) or [0, 1) as a tuple or interval; {1, 3} without backslashes, as models often write a set, as a list. */
+function bracketedAnswer(s: string, depth: number): Answer | null {
+  if (!/^[([{]/.test(s) || !/[)\]}]$/.test(s) || !enclosedByOuterBrackets(s)) return null;
+  const items = bracketItems(s.slice(1, -1));
+  if (items.length < 2) return null;
+  const open = s[0];
+  const close = s[s.length - 1];
+  if (open === '{' && close === '}') return { kind: 'list', items: collectionItems(items, depth) };
+  if (open === '{' || close === '}') return null;
+  return {
+    kind: 'tuple',
+    open: open as '(' | '[',
+    close: close as ')' | ']',
+    items: items.map((item) => parseAnswer(item, depth + 1)),
+  };
+}
 
-  if (/^[([{]/.test(s) && /[)\]}]$/.test(s) && enclosedByOuterBrackets(s)) {
-    const items = bracketItems(s.slice(1, -1));
-    // {1, 3} without backslashes is how models often write a set.
-    if (s[0] === '{' && s[s.length - 1] === '}') {
-      if (items.length >= 2) return { kind: 'list', items: collectionItems(items, depth) };
-    } else if (items.length >= 2 && s[0] !== '{' && s[s.length - 1] !== '}') {
-      return { kind: 'tuple', open: s[0] as '(' | '[', close: s[s.length - 1] as ')' | ']', items: items.map(parse) };
-    }
-  }
-
-  const listItems = splitTopLevel(s, ',');
-  if (listItems.length >= 2 && listItems.every((x) => x.length > 0))
-    return { kind: 'list', items: collectionItems(listItems, depth) };
-
-  const relation = splitRelations(s);
-  if (relation.ops.length > 0 && relation.parts.every((p) => p !== '')) return { kind: 'relation', ...relation };
-
+/** lhs = rhs; "x = 5+5+1 = 11" assigns the last value, and "1 = y = 0" (no assignment) is read for its last value. */
+function equationAnswer(s: string, depth: number): Answer | null {
   const sides = splitTopLevel(s, '=');
-  if (sides.length >= 2 && sides.every((x) => x !== '')) {
+  if (sides.length < 2) return null;
+  const last = sides[sides.length - 1];
+  if (sides.every((x) => x !== '')) {
     const assignment = isAssignmentTarget(sides[0]);
-    // "x = 5+5+1 = 11" assigns the last value; "1 = y = 0" is read for its last value.
-    if (sides.length === 2 || assignment)
-      return { kind: 'equation', lhs: sides[0], rhs: sides[sides.length - 1], assignment };
-    return parse(sides[sides.length - 1]);
+    if (sides.length === 2 || assignment) return { kind: 'equation', lhs: sides[0], rhs: last, assignment };
   }
-  if (sides.length >= 2 && sides[sides.length - 1] !== '') return parse(sides[sides.length - 1]);
+  return last !== '' ? parseAnswer(last, depth + 1) : null;
+}
 
+/** a \\pm b as the set {a + b, a − b} (and \\mp the other way round), when only one of the two signs occurs. */
+function plusMinusAnswer(s: string): Answer | null {
   for (const [sign, other] of [
     ['\\pm', '\\mp'],
     ['\\mp', '\\pm'],
@@ -229,5 +223,31 @@ export function parseAnswer(input: string, depth = 0): Answer {
       };
     }
   }
-  return leaf(s);
+  return null;
+}
+
+export function parseAnswer(input: string, depth = 0): Answer {
+  const s = input.trim();
+  if (depth > MAX_DEPTH) return { kind: 'text', text: s };
+  const parse = (part: string) => parseAnswer(part, depth + 1);
+  const unionParts = splitTopLevel(s, '\\cup');
+  if (unionParts.length > 1) return { kind: 'union', items: unionParts.map(parse) };
+  const shaped = matrixAnswer(s, depth) ?? setAnswer(s, depth);
+  if (shaped) return shaped;
+
+  // "-12; -11; -10" lists answers; "p=5, q=2; p=7, q=2" lists solutions of several unknowns.
+  const solutions = splitTopLevel(s, ';');
+  if (solutions.length >= 2 && solutions.every((x) => x.length > 0)) {
+    return { kind: 'list', items: solutions.map((x) => assignmentsAsTuple(parse(x))) };
+  }
+  const bracketed = bracketedAnswer(s, depth);
+  if (bracketed) return bracketed;
+
+  const listItems = splitTopLevel(s, ',');
+  if (listItems.length >= 2 && listItems.every((x) => x.length > 0))
+    return { kind: 'list', items: collectionItems(listItems, depth) };
+
+  const relation = splitRelations(s);
+  if (relation.ops.length > 0 && relation.parts.every((p) => p !== '')) return { kind: 'relation', ...relation };
+  return equationAnswer(s, depth) ?? plusMinusAnswer(s) ?? leaf(s);
 }

@@ -1,5 +1,5 @@
 'use strict';
-// Decides whether two expressions (mathjs syntax, produced by latex-parser.ts `toMathjs`) are equal.
+// Decides whether two expressions (mathjs syntax, produced by math-node.ts `toMathjs`) are equal.
 // Plain JavaScript (CommonJS) so that it loads inside a worker thread without a TypeScript loader, and
 // synchronously in the main thread as a fallback. Method: probabilistic identity testing — evaluate
 // both sides with mathjs (complex-aware) at fixed pseudo-random points; polynomial and rational
