@@ -2,7 +2,7 @@ import { GrpoError } from '../errors.ts';
 import { checkMask, broadcastToTokens, checkSameShape, lengthsOf, type Ragged } from './ragged.ts';
 
 /**
- * Rollout-engine vs trainer mismatch (docs/methods/kl-and-corrections.md, "Your efficient RL framework secretly brings you
+ * Sampler vs trainer mismatch (docs/methods/kl-and-corrections.md, "Your efficient RL framework secretly brings you
  * off-policy RL training"): ρ_t = exp(old_t − rollout_t), old = the trainer's log-prob at θ_old, rollout = the
  * sampler's. The weights are constants multiplied into the per-token policy loss before aggregation (pass them
  * as `weights` to the policy loss).

@@ -1,4 +1,4 @@
-/** The config's `model.lora` (PEFT's snake_case names) as the engine's LoRA options. */
+/** The config's `model.lora` (PEFT's snake_case names) as the model's LoRA options. */
 import type { LoraSection } from '../../config/sections.ts';
 import type { LoraOptions } from '../../model/lora.ts';
 

@@ -61,7 +61,7 @@ const SHARED_DEFAULTS: SharedSettings = {
   mask_truncated: false,
   transforms: [],
   entropy_coef: 0,
-  // off: the embedded engine samples with the trainer's own graph; TRL's vLLM default is sequence_mask with C = 3
+  // off: the embedded decoder samples with the trainer's own graph; TRL's vLLM default is sequence_mask with C = 3
   rollout_correction: 'none',
   rollout_correction_max: 3,
 };

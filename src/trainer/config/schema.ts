@@ -61,21 +61,21 @@ const rolloutSchema = z
       .enum(['auto', 'f32', 'bf16'])
       .optional()
       .describe(
-        'embedded engine: decoding precision (default: model.precision); when it differs from model.precision, behaviour log-probs are recomputed at model.precision',
+        'embedded decoding: precision (default: model.precision); when it differs from model.precision, behaviour log-probs are recomputed at model.precision',
       ),
     engine: z
       .enum(['embedded', 'openai'])
       .default('embedded')
       .describe('who generates: the policy itself, or an OpenAI-compatible server (vLLM, SGLang, grpo serve)'),
-    base_url: z.string().optional().describe('engine "openai": the server URL, e.g. http://127.0.0.1:8000/v1'),
-    api_key: z.string().optional().describe('engine "openai": API key, if the server wants one'),
-    served_model: z.string().optional().describe('engine "openai": model name (default: the first the server lists)'),
-    concurrency: positiveInt.default(8).describe('engine "openai": requests in flight at most'),
+    base_url: z.string().optional().describe('rollout.engine "openai": the server URL, e.g. http://127.0.0.1:8000/v1'),
+    api_key: z.string().optional().describe('rollout.engine "openai": API key, if the server wants one'),
+    served_model: z.string().optional().describe('rollout.engine "openai": model name (default: the first the server lists)'),
+    concurrency: positiveInt.default(8).describe('rollout.engine "openai": requests in flight at most'),
     weight_sync: z
       .enum(['disk', 'none'])
       .default('disk')
       .describe(
-        'engine "openai": after each step, save the policy and ask the server to load it (POST /update_weights_from_disk, as SGLang)',
+        'rollout.engine "openai": after each step, save the policy and ask the server to load it (POST /update_weights_from_disk, as SGLang)',
       ),
   })
   .strict();
