@@ -1,5 +1,5 @@
 /**
- * The training loop's external-engine path, offline against a real server: rollouts come from `grpo serve`
+ * The training loop's rollout-server path, offline against a real server: rollouts come from `grpo serve`
  * over HTTP (token ids via return_tokens_as_token_ids), the trainer recomputes the behaviour log-probs, and
  * after every step the server loads the new weights (POST /update_weights_from_disk, SGLang's API).
  */

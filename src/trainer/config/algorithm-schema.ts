@@ -49,7 +49,9 @@ export const sharedAlgorithmSchema = z.object({
   rollout_correction: z
     .enum(['none', 'token_truncate', 'token_mask', 'sequence_truncate', 'sequence_mask'])
     .optional()
-    .describe('importance correction for sampler / trainer mismatch (a rollout server, or decoding in another precision) (TIS / MIS)'),
+    .describe(
+      'importance correction for sampler / trainer mismatch (a rollout server, or decoding in another precision) (TIS / MIS)',
+    ),
   rollout_correction_max: z.number().positive().optional().describe('upper bound C of the correction ratio'),
   rollout_correction_min: z
     .number()

@@ -69,7 +69,10 @@ const rolloutSchema = z
       .describe('who generates: the policy itself, or an OpenAI-compatible server (vLLM, SGLang, grpo serve)'),
     base_url: z.string().optional().describe('rollout.engine "openai": the server URL, e.g. http://127.0.0.1:8000/v1'),
     api_key: z.string().optional().describe('rollout.engine "openai": API key, if the server wants one'),
-    served_model: z.string().optional().describe('rollout.engine "openai": model name (default: the first the server lists)'),
+    served_model: z
+      .string()
+      .optional()
+      .describe('rollout.engine "openai": model name (default: the first the server lists)'),
     concurrency: positiveInt.default(8).describe('rollout.engine "openai": requests in flight at most'),
     weight_sync: z
       .enum(['disk', 'none'])
