@@ -23,7 +23,6 @@
  * The log-prob is the log of the gathered probability (ggml-notes trap 3); 1e-30 keeps 0·log 0 = 0 in H.
  */
 import type { Tensor } from '../../engine/tensor.ts';
-import type { Ops } from '../../engine/ops.ts';
 import type { Tape } from '../tape.ts';
 import type { Projection } from './projection.ts';
 
@@ -112,10 +111,10 @@ export function tokenLogProbs(
     else if (tape.recording)
       tape.graph.expand(lseParts[lseParts.push(o.sub(o.getRows(o.reshape(zs, [1, V * n]), at), logp)) - 1]);
   }
-  const logp = concatAll(o, logpParts, 1);
-  const entropy = opts.entropy ? concatAll(o, entropyParts, 1) : undefined;
+  const logp = o.concatAll(logpParts, 1);
+  const entropy = opts.entropy ? o.concatAll(entropyParts, 1) : undefined;
   if (!tape.recording) return { logp, entropy };
-  const lse = keep ? null : concatAll(o, lseParts, 1);
+  const lse = keep ? null : o.concatAll(lseParts, 1);
 
   tape.record(entropy ? [logp, entropy] : [logp], [hidden], [lmHead], () => {
     const g = tape.grad(logp),
@@ -146,7 +145,7 @@ export function tokenLogProbs(
         if (tape.wants(lmHead)) tape.addParamGrad(lmHead, proj.weightGradient(tape, o.columns(hidden, n0, n), dz));
         if (tape.needs(hidden)) tape.graph.expand(dParts[dParts.push(proj.inputGradient(tape, lmHead, dz)) - 1]);
       });
-      if (dParts.length) addHidden(concatAll(o, dParts, 1));
+      if (dParts.length) addHidden(o.concatAll(dParts, 1));
     } else {
       for (const [v0, n] of vocabChunks(V, N, opts.chunkElements)) {
         const z = proj.productSlice(tape, lmHead, hidden, v0, n); // [n, N]
@@ -186,16 +185,4 @@ export function tokenValues(tape: Tape, valueHead: Tensor, hidden: Tensor): Tens
     if (tape.needs(hidden)) tape.addGrad(hidden, o.matmul(o.reshape(valueHead, [1, valueHead.ne[0]]), g));
   });
   return values;
-}
-
-/** Join tensors along `dim` as a balanced tree of concats (each element is copied log₂(parts) times). */
-function concatAll(o: Ops, parts: Tensor[], dim: number): Tensor {
-  let level = parts;
-  while (level.length > 1) {
-    const next: Tensor[] = [];
-    for (let i = 0; i < level.length; i += 2)
-      next.push(i + 1 < level.length ? o.concat(level[i], level[i + 1], dim) : level[i]);
-    level = next;
-  }
-  return level[0];
 }
