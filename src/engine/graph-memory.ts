@@ -125,72 +125,113 @@ class FreeList {
   }
 }
 
+const key = (t: Ptr) => koffi.address(t);
+const flags = (t: Ptr) => koffi.decode(t, FLAGS, 'int32') as number;
+const hasBuffer = (t: Ptr) => pointerAt(t, BUFFER) !== null;
+/** the tensor whose memory a view (or an op writing into another tensor) uses */
+const rootOf = (t: Ptr) => pointerAt(t, VIEW_SRC);
+
 /**
  * Plan the memory of `nodes` (a graph's nodes in compute order) and the inputs they read, for a buffer type with
  * `alignment` and `allocSize(tensor)` bytes per tensor.
  */
 export function planGraphMemory(nodes: Ptr[], alignment: number, allocSize: (t: Ptr) => number): MemoryPlan {
-  const key = (t: Ptr) => koffi.address(t);
-  const flags = (t: Ptr) => koffi.decode(t, FLAGS, 'int32') as number;
-  const hasBuffer = (t: Ptr) => pointerAt(t, BUFFER) !== null;
-  const rootOf = (t: Ptr) => pointerAt(t, VIEW_SRC);
-  const align = (n: number) => Math.ceil(n / alignment) * alignment;
-  const computed = new Set(nodes.map(key));
+  const planner = new MemoryPlanner(nodes, alignment, allocSize);
+  planner.placeInputs();
+  for (const node of nodes) planner.placeNode(node);
+  return planner.plan();
+}
 
-  // readers left per tensor; a view counts as one reader of its source while it is itself read
-  const readers = new Map<bigint, number>();
-  const count = (t: Ptr) => readers.set(key(t), (readers.get(key(t)) ?? 0) + 1);
-  for (const node of nodes) {
-    for (const src of sourcesOf(node)) count(src);
-    const root = rootOf(node);
-    if (root) count(root);
-  }
+/** A plan as it is made, node by node: readers left per tensor, where placed tensors are, the free blocks. */
+class MemoryPlanner {
+  private readonly computed: Set<bigint>;
+  /** readers left per tensor; a view counts as one reader of its source while it is itself read */
+  private readonly readers = new Map<bigint, number>();
+  private readonly offsets = new Map<bigint, { t: Ptr; offset: number; size: number }>();
+  private readonly list = new FreeList();
+  private readonly views: Ptr[] = [];
 
-  const list = new FreeList();
-  const offsets = new Map<bigint, { t: Ptr; offset: number; size: number }>();
-  const views: Ptr[] = [];
-  const place = (t: Ptr, offset: number, size: number) => offsets.set(key(t), { t, offset, size });
-  // leafs without memory (the graph's inputs) first, live to the end: written before each compute, read in both parts
-  for (const node of nodes) {
-    for (const src of sourcesOf(node)) {
-      if (computed.has(key(src)) || offsets.has(key(src)) || hasBuffer(src) || rootOf(src)) continue;
-      const size = align(allocSize(src));
-      place(src, list.alloc(size), size);
+  constructor(
+    private readonly nodes: Ptr[],
+    private readonly alignment: number,
+    private readonly allocSize: (t: Ptr) => number,
+  ) {
+    this.computed = new Set(nodes.map(key));
+    const count = (t: Ptr) => this.readers.set(key(t), (this.readers.get(key(t)) ?? 0) + 1);
+    for (const node of nodes) {
+      for (const src of sourcesOf(node)) count(src);
+      const root = rootOf(node);
+      if (root) count(root);
     }
   }
-  const kept = (t: Ptr) => !computed.has(key(t)) || (flags(t) & (FLAG_OUTPUT | FLAG_INPUT)) !== 0;
-  const release = (t: Ptr): void => {
-    const left = (readers.get(key(t)) ?? 0) - 1;
-    readers.set(key(t), left);
-    if (left > 0) return;
-    const root = rootOf(t);
-    if (root) return release(root);
-    const own = offsets.get(key(t));
-    if (own && !kept(t)) list.free(own.offset, own.size);
-  };
-  for (const node of nodes) {
+
+  /** Leafs without memory (the graph's inputs) first, live to the end: written before a compute, read in both parts */
+  placeInputs(): void {
+    for (const node of this.nodes) {
+      for (const src of sourcesOf(node)) {
+        if (this.computed.has(key(src)) || this.offsets.has(key(src)) || hasBuffer(src) || rootOf(src)) continue;
+        const size = this.sizeOf(src);
+        this.place(src, this.list.alloc(size), size);
+      }
+    }
+  }
+
+  /** Place a node (in place of a source where ggml would), then free what it was the last reader of. */
+  placeNode(node: Ptr): void {
     if (rootOf(node)) {
       // a view, or an op writing into another tensor's memory (a copy, an in-place add): no memory of its own
-      if (!hasBuffer(node)) views.push(node);
+      if (!hasBuffer(node)) this.views.push(node);
     } else if (!hasBuffer(node)) {
-      const size = align(allocSize(node));
-      // in place: a computed source of the same size, not kept, that this node reads last
-      const parent = IN_PLACE.has(ggml.op_desc(node) as string)
-        ? sourcesOf(node).find((s) => offsets.get(key(s))?.size === size && !kept(s) && readers.get(key(s)) === 1)
-        : undefined;
+      const size = this.sizeOf(node);
+      const parent = this.inPlaceParent(node, size);
       if (parent) {
-        readers.set(key(parent), 0); // handed over: its memory is freed as this node's
-        place(node, offsets.get(key(parent))!.offset, size);
-      } else place(node, list.alloc(size), size);
+        this.readers.set(key(parent), 0); // handed over: its memory is freed as this node's
+        this.place(node, this.offsets.get(key(parent))!.offset, size);
+      } else this.place(node, this.list.alloc(size), size);
     }
-    for (const src of sourcesOf(node)) if ((readers.get(key(src)) ?? 0) > 0) release(src);
+    for (const src of sourcesOf(node)) if ((this.readers.get(key(src)) ?? 0) > 0) this.release(src);
     // a node nothing reads is done at once (a graph's results are outputs, which are never freed)
-    if (!readers.has(key(node))) release(node);
+    if (!this.readers.has(key(node))) this.release(node);
   }
-  return {
-    size: list.top,
-    holes: list.mostBlocks,
-    placed: [...offsets.values()].map((o) => [o.t, o.offset] as [Ptr, number]),
-    views,
-  };
+
+  plan(): MemoryPlan {
+    return {
+      size: this.list.top,
+      holes: this.list.mostBlocks,
+      placed: [...this.offsets.values()].map((o) => [o.t, o.offset] as [Ptr, number]),
+      views: this.views,
+    };
+  }
+
+  /** In place: a computed source of the same size, not kept, that this node reads last. */
+  private inPlaceParent(node: Ptr, size: number): Ptr | undefined {
+    if (!IN_PLACE.has(ggml.op_desc(node) as string)) return undefined;
+    return sourcesOf(node).find(
+      (s) => this.offsets.get(key(s))?.size === size && !this.kept(s) && this.readers.get(key(s)) === 1,
+    );
+  }
+
+  /** Graph inputs and outputs, and tensors this graph does not compute, are never freed. */
+  private kept(t: Ptr): boolean {
+    return !this.computed.has(key(t)) || (flags(t) & (FLAG_OUTPUT | FLAG_INPUT)) !== 0;
+  }
+
+  /** One reader of t is done: free t's memory (a view's: its root's) when none is left. */
+  private release(t: Ptr): void {
+    const left = (this.readers.get(key(t)) ?? 0) - 1;
+    this.readers.set(key(t), left);
+    if (left > 0) return;
+    const root = rootOf(t);
+    if (root) return this.release(root);
+    const own = this.offsets.get(key(t));
+    if (own && !this.kept(t)) this.list.free(own.offset, own.size);
+  }
+
+  private sizeOf(t: Ptr): number {
+    return Math.ceil(this.allocSize(t) / this.alignment) * this.alignment;
+  }
+
+  private place(t: Ptr, offset: number, size: number): void {
+    this.offsets.set(key(t), { t, offset, size });
+  }
 }

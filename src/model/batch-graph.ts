@@ -15,17 +15,19 @@ import { ComputeGraph } from '../engine/graph.ts';
 import type { GraphArena } from '../engine/arena.ts';
 import type { Tensor } from '../engine/tensor.ts';
 import type { Backend } from '../engine/backend.ts';
-import type { LlamaWeights, LayerWeights } from './llama-weights.ts';
+import type { LlamaWeights } from './llama-weights.ts';
 import type { WeightCopies } from './weight-copies.ts';
 import { Tape, type ParamGradients } from './tape.ts';
-import { transformerBlock } from './block.ts';
+import { nextTokenLogits, trunk } from './trunk.ts';
 import { Projection } from './pieces/projection.ts';
-import { embedding } from './pieces/embedding.ts';
-import { rmsNorm } from './pieces/rms-norm.ts';
-import { packedAttention, type PackedLayout } from './pieces/packed-attention.ts';
+import {
+  packedAttention,
+  packedLayoutInputs,
+  writePackedLayout,
+  type PackedLayout,
+} from './pieces/packed-attention.ts';
 import { gatherColumns } from './pieces/structural.ts';
 import type { AttentionFamily, PackedBatch } from './packing.ts';
-import { recomputed } from './pieces/recompute.ts';
 import {
   tokenLogProbs,
   tokenValues,
@@ -33,8 +35,10 @@ import {
   tokenChunks,
   vocabChunks,
   HEAD_KEEP_BYTES,
+  type HeadTargets,
 } from './pieces/token-head.ts';
 import type { LoraAdapters } from './lora.ts';
+import { LoraDropout } from './lora-dropout.ts';
 import type { Rng } from '../util/rng.ts';
 import { GrpoError } from '../errors.ts';
 
@@ -87,12 +91,8 @@ export class BatchGraph {
   readonly tokens: Tensor;
   readonly positions: Tensor;
   private readonly layout: PackedLayout;
-  /** i32 [M]: the flat token whose hidden state each item scores */
-  private readonly itemNode?: Tensor;
-  /** chunk-local flat target indices (token-head.ts) */
-  readonly targets?: Tensor;
-  /** plain target ids, for the backward's one-hot part (created only where the backward reads them) */
-  private targetIds?: Tensor;
+  /** the scored items' inputs (all kinds but 'logits') */
+  private readonly items?: ItemInputs;
   readonly logits?: Tensor;
   readonly logp?: Tensor;
   readonly entropy?: Tensor;
@@ -100,10 +100,7 @@ export class BatchGraph {
   readonly coefLogp?: Tensor;
   readonly coefValue?: Tensor;
   readonly coefEntropy?: Tensor;
-  private readonly headChunkElements?: number;
-  /** LoRA dropout masks of a train graph, redrawn for every forward */
-  private readonly dropoutMasks: Tensor[] = [];
-  private readonly dropout: number;
+  private readonly dropout: LoraDropout;
   /** bumped by every forward compute, so a stale pass cannot run its backward on newer activations */
   generation = 0;
 
@@ -112,102 +109,48 @@ export class BatchGraph {
     readonly weights: LlamaWeights,
     opts: BatchGraphOptions,
   ) {
-    const c = weights.config;
     const { kind, shape } = opts;
     this.kind = kind;
     this.shape = shape;
     const N = (this.N = shape.N),
       M = (this.M = shape.M);
-    this.headChunkElements = opts.headChunkElements;
-    // head chunks: of items in the forward, of the vocabulary in the backward (token-head.ts)
-    const headChunks =
-      tokenChunks(M, c.vocabSize, opts.headChunkElements).length +
-      vocabChunks(c.vocabSize, M, opts.headChunkElements).length;
-    const nParams = weights.parameters.length + (opts.lora?.byName.size ?? 0);
-    const perLayer = 600 + 60 * shape.families.length;
-    const g = (this.graph = new ComputeGraph(backend, {
-      maxNodes: perLayer * c.nLayers + 40 * headChunks + 256,
-      externalTensors: 4 * nParams + 8,
-      arena: opts.arena,
-    }));
+    const g = (this.graph = new ComputeGraph(backend, { ...graphCapacity(weights, opts), arena: opts.arena }));
     const grads = kind === 'train' || kind === 'value';
     if (grads && !opts.gradAccumulators)
       throw new GrpoError('engine', `a ${kind} graph needs the optimizer gradient accumulators`);
     const tape = new Tape(g, grads ? accumulateInto(g, opts.gradAccumulators!) : null);
     // LoRA dropout acts in training only (PEFT's train mode); scoring passes see the whole adapter
-    this.dropout = kind === 'train' ? (opts.lora?.settings.dropout ?? 0) : 0;
-    const mask =
-      this.dropout > 0
-        ? (x: Tensor) =>
-            this.dropoutMasks[
-              this.dropoutMasks.push(g.input('f32', [...x.ne], `lora_dropout_${this.dropoutMasks.length}`)) - 1
-            ]
-        : null;
-    const proj = new Projection(kind === 'train' ? opts.copies.withTransposed() : opts.copies, opts.lora ?? null, mask);
+    this.dropout = new LoraDropout(g, kind === 'train' ? (opts.lora?.settings.dropout ?? 0) : 0);
+    const copies = kind === 'train' ? opts.copies.withTransposed() : opts.copies;
+    const proj = new Projection(copies, opts.lora ?? null, this.dropout.mask);
     this.tokens = g.input('i32', [N], 'tokens');
     this.positions = g.input('i32', [N], 'positions');
-    const slots = (per: (f: AttentionFamily) => number) => shape.families.reduce((n, f) => n + f.rows * per(f), 0);
-    this.layout = {
-      families: shape.families,
-      queryIndex: g.input('i32', [slots((f) => f.queries)], 'query_index'),
-      keyIndex: g.input('i32', [slots((f) => f.keys)], 'key_index'),
-      outIndex: g.input('i32', [N], 'out_index'),
-      masks: shape.families.map((f, i) => g.input('f32', [f.keys, f.queries, 1, f.rows], `attention_mask_${i}`)),
-    };
-
-    const block = (t: Tape, layer: LayerWeights, xin: Tensor) =>
-      transformerBlock(
-        t,
-        proj,
-        layer,
-        xin,
-        this.positions,
-        (q, k, v) => packedAttention(t, q, k, v, this.layout, c),
-        c,
-      );
-    let x = embedding(tape, weights.embed, this.tokens); // [dim, N]
-    for (const layer of weights.layers) {
-      x =
-        opts.recompute && tape.recording
-          ? recomputed(tape, x, layerTensors(layer, opts.lora ?? null), (t, xin) => block(t, layer, xin))
-          : block(tape, layer, x);
-    }
-    const hidden = rmsNorm(tape, x, weights.finalNorm, c.normEps);
+    const layout = (this.layout = packedLayoutInputs(g, shape.families, N));
+    const hidden = trunk(tape, {
+      weights,
+      proj,
+      tokens: this.tokens,
+      positions: this.positions,
+      attention: (t) => (q, k, v) => packedAttention(t, q, k, v, layout, weights.config),
+      recompute: opts.recompute,
+      lora: opts.lora,
+    });
     if (kind === 'logits') {
-      this.logits = g.output(g.ops.matmul(opts.copies.forward(weights.lmHead), hidden));
+      this.logits = g.output(nextTokenLogits(tape, opts.copies, weights.lmHead, hidden));
       g.expand(this.logits);
       g.allocate();
       return;
     }
-    // the head reads only the scored items' hidden states
-    this.itemNode = g.input('i32', [M], 'item_node');
-    const scored = gatherColumns(tape, hidden, this.itemNode); // [dim, M]
-    this.targets = g.input('i32', [M], 'flat_targets');
-    const targets = { flat: this.targets, ids: () => (this.targetIds ??= g.input('i32', [M], 'target_ids')) };
-    const head = tokenLogProbs(tape, proj, weights.lmHead, scored, targets, {
-      temperature: opts.temperature,
-      entropy: opts.entropy !== 'none',
-      chunkElements: opts.headChunkElements,
-      // gradient checkpointing asks for the least memory: recompute the logits rather than keep the probabilities
-      keepBytes: opts.recompute ? 0 : (opts.headKeepBytes ?? HEAD_KEEP_BYTES),
-    });
-    this.logp = g.output(head.logp);
-    if (head.entropy) this.entropy = g.output(head.entropy);
-    if (weights.valueHead) this.values = g.output(tokenValues(tape, weights.valueHead, scored));
-    for (const t of [this.logp, this.entropy, this.values]) if (t) g.expand(t);
+    this.items = new ItemInputs(g, M, weights.config.vocabSize, opts.headChunkElements);
+    const out = itemOutputs(tape, proj, weights, hidden, this.items, opts);
+    this.logp = out.logp;
+    this.entropy = out.entropy;
+    this.values = out.values;
     if (grads) {
-      g.beginBackward();
-      // a coefficient input exists only where something trainable lies under its output
-      const seed = (output: Tensor | undefined, name: string) => {
-        if (!output || !tape.needs(output)) return undefined;
-        const coef = g.input('f32', [1, M], name);
-        tape.seed(output, coef);
-        return coef;
-      };
-      this.coefLogp = seed(this.logp, 'coef_logp');
-      this.coefValue = seed(this.values, 'coef_value');
-      if (opts.entropy === 'grad') this.coefEntropy = seed(this.entropy, 'coef_entropy');
-      tape.backward();
+      const coef = buildBackward(tape, out, M, opts.entropy === 'grad');
+      this.coefLogp = coef.logp;
+      this.coefValue = coef.value;
+      this.coefEntropy = coef.entropy;
     }
     g.allocate();
   }
@@ -229,20 +172,9 @@ export class BatchGraph {
     }
     this.tokens.write(p.tokens);
     this.positions.write(p.positions);
-    this.layout.queryIndex.write(p.queryIndex);
-    this.layout.keyIndex.write(p.keyIndex);
-    this.layout.outIndex.write(p.outIndex);
-    this.layout.masks.forEach((m, i) => m.write(p.masks[i]));
-    if (this.targets) {
-      this.itemNode!.write(p.itemNode);
-      this.targets.write(flatTargets(p.itemTarget, this.weights.config.vocabSize, this.headChunkElements));
-      this.targetIds?.write(p.itemTarget);
-    }
-    if (this.dropoutMasks.length && !rng)
-      throw new GrpoError('engine', 'this graph has LoRA dropout: pass the dropout RNG');
-    const keep = 1 / (1 - this.dropout);
-    for (const m of this.dropoutMasks)
-      m.write(Float32Array.from({ length: m.numel }, () => (rng!.next() < this.dropout ? 0 : keep)));
+    writePackedLayout(this.layout, p);
+    this.items?.write(p);
+    this.dropout.write(rng);
   }
 
   free(): void {
@@ -250,15 +182,103 @@ export class BatchGraph {
   }
 }
 
-/** Every tensor a layer's forward reads as a weight: its parameters and their LoRA adapters. */
-function layerTensors(layer: LayerWeights, lora: LoraAdapters | null): Tensor[] {
-  const own = Object.values(layer).filter((t): t is Tensor => t !== undefined);
-  return own.concat(
-    own.flatMap((w) => {
-      const a = lora?.of(w);
-      return a ? [a.a, a.b] : [];
-    }),
-  );
+/** Node and tensor room of a batch graph: per layer and attention family, per head chunk, per parameter. */
+function graphCapacity(weights: LlamaWeights, opts: BatchGraphOptions): { maxNodes: number; externalTensors: number } {
+  const c = weights.config,
+    { M, families } = opts.shape;
+  // head chunks: of items in the forward, of the vocabulary in the backward (token-head.ts)
+  const headChunks =
+    tokenChunks(M, c.vocabSize, opts.headChunkElements).length +
+    vocabChunks(c.vocabSize, M, opts.headChunkElements).length;
+  const nParams = weights.parameters.length + (opts.lora?.byName.size ?? 0);
+  const perLayer = 600 + 60 * families.length;
+  return { maxNodes: perLayer * c.nLayers + 40 * headChunks + 256, externalTensors: 4 * nParams + 8 };
+}
+
+/** The inputs of the M scored items: the flat token whose hidden state each scores, and its target token. */
+class ItemInputs {
+  /** i32 [M]: the flat token whose hidden state each item scores */
+  readonly node: Tensor;
+  /** chunk-local flat target indices (token-head.ts) */
+  private readonly flat: Tensor;
+  /** plain target ids, for the backward's one-hot part (created only where the backward reads them) */
+  private ids?: Tensor;
+
+  constructor(
+    private readonly g: ComputeGraph,
+    private readonly M: number,
+    private readonly vocab: number,
+    private readonly headChunkElements?: number,
+  ) {
+    this.node = g.input('i32', [M], 'item_node');
+    this.flat = g.input('i32', [M], 'flat_targets');
+  }
+
+  get targets(): HeadTargets {
+    return { flat: this.flat, ids: () => (this.ids ??= this.g.input('i32', [this.M], 'target_ids')) };
+  }
+
+  write(p: PackedBatch): void {
+    this.node.write(p.itemNode);
+    this.flat.write(flatTargets(p.itemTarget, this.vocab, this.headChunkElements));
+    this.ids?.write(p.itemTarget);
+  }
+}
+
+interface ItemOutputs {
+  logp: Tensor;
+  entropy?: Tensor;
+  values?: Tensor;
+}
+
+/** The head over the scored items' hidden states only: log-prob of each target, entropy, value; graph outputs. */
+function itemOutputs(
+  tape: Tape,
+  proj: Projection,
+  weights: LlamaWeights,
+  hidden: Tensor,
+  items: ItemInputs,
+  opts: BatchGraphOptions,
+): ItemOutputs {
+  const g = tape.graph;
+  const scored = gatherColumns(tape, hidden, items.node); // [dim, M]
+  const head = tokenLogProbs(tape, proj, weights.lmHead, scored, items.targets, {
+    temperature: opts.temperature,
+    entropy: opts.entropy !== 'none',
+    chunkElements: opts.headChunkElements,
+    // gradient checkpointing asks for the least memory: recompute the logits rather than keep the probabilities
+    keepBytes: opts.recompute ? 0 : (opts.headKeepBytes ?? HEAD_KEEP_BYTES),
+  });
+  const out: ItemOutputs = { logp: g.output(head.logp) };
+  if (head.entropy) out.entropy = g.output(head.entropy);
+  if (weights.valueHead) out.values = g.output(tokenValues(tape, weights.valueHead, scored));
+  for (const t of [out.logp, out.entropy, out.values]) if (t) g.expand(t);
+  return out;
+}
+
+/**
+ * The backward part, seeded by one coefficient input per output: one exists only where something trainable lies
+ * under its output, and the entropy's only when it is differentiated.
+ */
+function buildBackward(
+  tape: Tape,
+  out: ItemOutputs,
+  M: number,
+  entropyGrad: boolean,
+): { logp?: Tensor; value?: Tensor; entropy?: Tensor } {
+  const g = tape.graph;
+  g.beginBackward();
+  const seed = (output: Tensor | undefined, name: string) => {
+    if (!output || !tape.needs(output)) return undefined;
+    const coef = g.input('f32', [1, M], name);
+    tape.seed(output, coef);
+    return coef;
+  };
+  const logp = seed(out.logp, 'coef_logp');
+  const value = seed(out.values, 'coef_value');
+  const entropy = entropyGrad ? seed(out.entropy, 'coef_entropy') : undefined;
+  tape.backward();
+  return { logp, value, entropy };
 }
 
 /**

@@ -15,10 +15,8 @@ import type { KvCache } from './kv-cache.ts';
 import type { WeightCopies } from './weight-copies.ts';
 import type { LoraAdapters } from './lora.ts';
 import { Tape } from './tape.ts';
-import { transformerBlock } from './block.ts';
+import { nextTokenLogits, trunk } from './trunk.ts';
 import { Projection } from './pieces/projection.ts';
-import { embedding } from './pieces/embedding.ts';
-import { rmsNorm } from './pieces/rms-norm.ts';
 import { GrpoError } from '../errors.ts';
 
 export interface DecodeShape {
@@ -78,22 +76,23 @@ export class DecodeGraph {
     }));
     const o = g.ops;
     const tape = new Tape(g); // forward only
-    const proj = new Projection(copies, lora);
     const N = nNew * S;
-    this.tokens = g.input('i32', [N], 'tokens');
+    this.tokens = g.input('i32', [N], 'tokens'); // token n = s·nNew + i
     this.positions = g.input('i32', [N], 'positions');
     this.mask = g.input('f32', [span, nNew, 1, S], 'mask');
     this.kRows = g.input('i32', [N], 'k_rows');
     this.vCells = g.input('i32', [c.headDim * c.nKvHeads * N], 'v_cells');
-    let x = embedding(tape, weights.embed, this.tokens); // [dim, N], token n = s·nNew + i
-    weights.layers.forEach((layer, l) => {
-      x = transformerBlock(tape, proj, layer, x, this.positions, (q, k, v) => this.attention(q, k, v, l), c);
-    });
-    // only each slot's last real new position needs logits (a right-padded prompt ends before nNew)
     this.lastRows = nNew === 1 ? null : g.input('i32', [S], 'last_rows');
-    const last = this.lastRows ? o.getRows(x, this.lastRows) : x;
-    const hidden = rmsNorm(tape, o.reshape(last, [c.dim, S]), weights.finalNorm, c.normEps);
-    this.logits = g.output(o.matmul(copies.forward(weights.lmHead), hidden)); // [V, S]
+    const hidden = trunk(tape, {
+      weights,
+      proj: new Projection(copies, lora),
+      tokens: this.tokens,
+      positions: this.positions,
+      attention: (_, l) => (q, k, v) => this.attention(q, k, v, l),
+      // only each slot's last real new position needs logits (a right-padded prompt ends before nNew)
+      select: (x) => o.reshape(this.lastRows ? o.getRows(x, this.lastRows) : x, [c.dim, S]),
+    });
+    this.logits = g.output(nextTokenLogits(tape, copies, weights.lmHead, hidden)); // [V, S]
     if (output === 'probabilities') {
       this.inverseTemperature = g.input('f32', [1, S], 'inverse_temperature');
       this.probabilities = g.output(o.softmax(o.mul(this.logits, this.inverseTemperature)));
@@ -143,10 +142,7 @@ export class DecodeGraph {
     lengths?: ArrayLike<number>,
     inverseTemperatures?: ArrayLike<number>,
   ): void {
-    const { nNew, span, slots: S, slotStride } = this.shape;
-    const c = this.weights.config,
-      ctx = this.cache.context,
-      E = c.headDim * c.nKvHeads;
+    const { nNew, span, slots: S } = this.shape;
     const startOf = typeof start === 'number' ? () => start : (s: number) => start[s];
     for (let s = 0; s < S; s++) {
       const at = startOf(s);
@@ -154,44 +150,16 @@ export class DecodeGraph {
         throw new GrpoError('shape', `slot ${s}: tokens at ${at}…${at + nNew - 1} do not fit span ${span}`);
     }
     if (tokens.length !== nNew * S) throw new GrpoError('shape', `${tokens.length} tokens for ${S} slots × ${nNew}`);
-    const N = nNew * S;
-    const pos = new Int32Array(N),
-      kRows = new Int32Array(N),
-      vCells = new Int32Array(E * N);
-    const mask = new Float32Array(span * N).fill(-Infinity);
-    for (let s = 0; s < S; s++) {
-      const slot = s * slotStride;
-      for (let i = 0; i < nNew; i++) {
-        const n = s * nNew + i,
-          idx = startOf(s) + i;
-        pos[n] = Math.max(0, idx - pad[s]);
-        kRows[n] = slot * ctx + idx;
-        // V cell (idx, d, h, slot) of the transposed cache; the source element order is e = h·hd + d
-        for (let e = 0; e < E; e++) vCells[n * E + e] = (slot * E + e) * ctx + idx;
-        const row = n * span;
-        for (let j = pad[s]; j <= idx; j++) mask[row + j] = 0;
-        // a padding query needs one visible key so its softmax stays finite; its output is never used
-        if (idx < pad[s]) mask[row + idx] = 0;
-      }
-    }
-    const V = c.vocabSize;
+    const cells = cacheCells(this.shape, this.cache, pad, startOf);
+    const V = this.weights.config.vocabSize;
     for (const t of tokens)
       if (t < 0 || t >= V) throw new GrpoError('shape', `token ${t} is outside the vocabulary [0, ${V})`);
     this.tokens.write(tokens);
-    this.positions.write(pos);
-    this.mask.write(mask);
-    this.kRows.write(kRows);
-    this.vCells.write(vCells);
-    if (this.lastRows) {
-      const last = new Int32Array(S);
-      for (let s = 0; s < S; s++) {
-        const len = lengths ? lengths[s] : nNew;
-        if (!(Number.isInteger(len) && len >= 1 && len <= nNew))
-          throw new GrpoError('shape', `slot ${s}: ${len} real tokens of ${nNew}`);
-        last[s] = s * nNew + len - 1;
-      }
-      this.lastRows.write(last);
-    }
+    this.positions.write(cells.positions);
+    this.mask.write(cells.mask);
+    this.kRows.write(cells.kRows);
+    this.vCells.write(cells.vCells);
+    this.lastRows?.write(lastRowsOf(this.shape, lengths));
     if (this.inverseTemperature) {
       if (!inverseTemperatures || inverseTemperatures.length !== S)
         throw new GrpoError('engine', `this decode graph returns probabilities: pass ${S} inverse temperatures`);
@@ -211,6 +179,65 @@ export class DecodeGraph {
   free(): void {
     this.graph.free();
   }
+}
+
+/** Where a call's new tokens go in the cache, and what each of them sees. */
+interface CacheCells {
+  /** RoPE position of each new token */
+  positions: Int32Array;
+  /** its key row in the cache */
+  kRows: Int32Array;
+  /** its value cells in the transposed V cache */
+  vCells: Int32Array;
+  /** [span, nNew·S]: 0 where a new token sees a cache position, −∞ elsewhere */
+  mask: Float32Array;
+}
+
+/** The cache cells and attention mask of slot s's tokens at cache index startOf(s) + i, left-padded by pad[s]. */
+function cacheCells(
+  shape: DecodeShape,
+  cache: KvCache,
+  pad: ArrayLike<number>,
+  startOf: (s: number) => number,
+): CacheCells {
+  const { nNew, span, slots: S, slotStride } = shape;
+  const c = cache.config,
+    ctx = cache.context,
+    E = c.headDim * c.nKvHeads;
+  const N = nNew * S;
+  const positions = new Int32Array(N),
+    kRows = new Int32Array(N),
+    vCells = new Int32Array(E * N);
+  const mask = new Float32Array(span * N).fill(-Infinity);
+  for (let s = 0; s < S; s++) {
+    const slot = s * slotStride;
+    for (let i = 0; i < nNew; i++) {
+      const n = s * nNew + i,
+        idx = startOf(s) + i;
+      positions[n] = Math.max(0, idx - pad[s]);
+      kRows[n] = slot * ctx + idx;
+      // V cell (idx, d, h, slot) of the transposed cache; the source element order is e = h·hd + d
+      for (let e = 0; e < E; e++) vCells[n * E + e] = (slot * E + e) * ctx + idx;
+      const row = n * span;
+      for (let j = pad[s]; j <= idx; j++) mask[row + j] = 0;
+      // a padding query needs one visible key so its softmax stays finite; its output is never used
+      if (idx < pad[s]) mask[row + idx] = 0;
+    }
+  }
+  return { positions, kRows, vCells, mask };
+}
+
+/** The flat row of each slot's last real new token: `lengths[s]` (default nNew) of its nNew are real. */
+function lastRowsOf(shape: DecodeShape, lengths?: ArrayLike<number>): Int32Array {
+  const { nNew, slots: S } = shape;
+  const last = new Int32Array(S);
+  for (let s = 0; s < S; s++) {
+    const len = lengths ? lengths[s] : nNew;
+    if (!(Number.isInteger(len) && len >= 1 && len <= nNew))
+      throw new GrpoError('shape', `slot ${s}: ${len} real tokens of ${nNew}`);
+    last[s] = s * nNew + len - 1;
+  }
+  return last;
 }
 
 /**

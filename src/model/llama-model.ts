@@ -6,24 +6,31 @@
  *   model.optimizer.step({ lr: 1e-5, maxGradNorm: 1 });
  *
  * Sequences are packed (packing.ts): shared prefixes — a GRPO group's prompt — are computed once, and no row is
- * padded. Graphs are built per packed shape and cached (a few shapes at a time), so steady-state training does no
- * graph building.
- * On the CPU, graphs of one kind share one arena (engine/arena.ts): a new shape reuses the memory of the last
- * instead of faulting in gigabytes of its own, so step times stay steady when shapes change.
+ * padded. Graphs are built per packed shape and cached (batch-graph-cache.ts), so steady-state training does no
+ * graph building. A pass and its backward are forward-pass.ts.
  */
 import { Backend } from '../engine/backend.ts';
 import { AdamW, type AdamWOptions } from '../engine/optimizer.ts';
-import { GraphArena } from '../engine/arena.ts';
 import type { Tensor } from '../engine/tensor.ts';
 import { LlamaWeights, VALUE_HEAD, type MatrixType } from './llama-weights.ts';
 import { LoraAdapters, type LoraOptions } from './lora.ts';
 import { Rng } from '../util/rng.ts';
 import { BatchGraph, shapeOf, type EntropyMode, type GraphKind } from './batch-graph.ts';
 import { packSequences, packedShapeKey, type PackedBatch } from './packing.ts';
+import { BatchGraphCache } from './batch-graph-cache.ts';
+import {
+  forwardPass,
+  forwardRequest,
+  type Coefficients,
+  type ForwardOptions,
+  type ForwardPass,
+} from './forward-pass.ts';
 import { WeightCopies, resolvePrecision, type Precision, type PrecisionSetting } from './weight-copies.ts';
 import type { LlamaConfig } from './config.ts';
 import type { WeightMap } from './host-tensor.ts';
 import { GrpoError } from '../errors.ts';
+
+export type { Coefficients, ForwardOptions, ForwardPass };
 
 export interface ModelOptions {
   backend?: Backend;
@@ -83,49 +90,6 @@ export interface OptimizerOptions extends AdamWOptions {
   groups?: { name: string; params: (name: string) => boolean }[];
 }
 
-export interface ForwardOptions {
-  /**
-   * build the backward part so pass.backward() can run: true trains every parameter the optimizer holds;
-   * 'value_head' the value head alone — the trunk runs as in scoring (no LoRA dropout) and the backward is one
-   * product with the final hidden state (a PPO critic pass that leaves the policy as it is)
-   */
-  grad?: boolean | 'value_head';
-  /** with LoRA: false scores the base alone (the reference policy of KL, as TRL does with PEFT). Default true */
-  adapters?: boolean;
-  /** also compute per-token entropy */
-  entropy?: boolean;
-  /**
-   * with grad and entropy: build the entropy's backward, so backward() takes entropy coefficients (default true). An
-   * entropy that is only logged skips it: a few passes over [vocabulary × tokens] per pass
-   */
-  entropyGrad?: boolean;
-  /** score under softmax(logits / temperature), the sampling distribution (default 1) */
-  temperature?: number;
-  /**
-   * per sequence, the first position t whose next token is scored (default 0): a completion's log-probs alone
-   * (promptLength − 1), so the vocabulary-sized head never runs over the prompt
-   */
-  scoreFrom?: ArrayLike<number>;
-}
-
-export interface Coefficients {
-  /** dL/dlogp per scored token, same ragged shape as pass.logp (absent: 0) */
-  logp?: ArrayLike<number>[];
-  /** dL/dV per token (value head only) */
-  values?: ArrayLike<number>[];
-  /** dL/dH per token (needs forward with entropy: true) */
-  entropy?: ArrayLike<number>[];
-}
-
-export interface ForwardPass {
-  /** per sequence i: logp[i][t] = log p(x_i[f+t+1] | x_i[0..f+t]) with f = scoreFrom[i] (default 0), length len_i − 1 − f */
-  logp: Float32Array[];
-  entropy?: Float32Array[];
-  values?: Float32Array[];
-  /** backpropagate Σ g·logp + Σ h·V + Σ e·H into the optimizer's gradient accumulators */
-  backward(coef: Coefficients): void;
-}
-
 export class LlamaModel {
   readonly backend: Backend;
   readonly weights: LlamaWeights;
@@ -133,11 +97,7 @@ export class LlamaModel {
   private readonly padMultiple: number;
   private readonly packing: boolean;
   private readonly attentionBlock: number;
-  private readonly cacheSize: number;
-  private readonly cacheBytes: number;
-  private readonly graphs = new Map<string, BatchGraph>();
-  /** CPU: the memory every graph of a kind is planned into */
-  private readonly arenas = new Map<GraphKind, GraphArena>();
+  private readonly graphs: BatchGraphCache;
   private opt?: AdamW;
   /** the optimizer's parameters in the model's order, which names their moments in a checkpoint whatever the groups */
   private trainable: Tensor[] = [];
@@ -159,8 +119,7 @@ export class LlamaModel {
     this.padMultiple = opts.padMultiple ?? 32;
     this.packing = opts.packing ?? true;
     this.attentionBlock = opts.attentionBlock ?? 64;
-    this.cacheSize = opts.graphCacheSize ?? 4;
-    this.cacheBytes = opts.graphCacheBytes ?? 512e6;
+    this.graphs = new BatchGraphCache(this.backend, opts.graphCacheSize ?? 4, opts.graphCacheBytes ?? 512e6);
     this.precision = resolvePrecision(opts.precision ?? 'f32', this.backend);
     this.headChunkElements = opts.headChunkElements;
     this.headKeepBytes = opts.headKeepBytes;
@@ -176,20 +135,7 @@ export class LlamaModel {
 
   /** bytes the graphs' memory holds (activations, gradients of activations, head chunks) */
   get graphBytes(): number {
-    const arenas = [...this.arenas.values()].reduce((n, a) => n + a.bytes, 0);
-    return (
-      arenas + [...this.graphs.values()].reduce((n, g) => n + (this.arenas.has(g.kind) ? 0 : g.graph.allocatedBytes), 0)
-    );
-  }
-
-  /** The arena graphs of `kind` are planned into (CPU); undefined on a GPU, where ggml's scheduler plans each graph. */
-  private arenaFor(kind: GraphKind): GraphArena | undefined {
-    if (!this.backend.isCpu) return undefined;
-    let a = this.arenas.get(kind);
-    // a quarter more than the largest graph so far: batches of somewhat larger shapes then fit the memory already
-    // faulted in, and step times stay steady
-    if (!a) this.arenas.set(kind, (a = new GraphArena(this.backend, `${kind} graphs`, 1.25)));
-    return a;
+    return this.graphs.graphBytes;
   }
 
   /** the LoRA adapters, when the model has them */
@@ -206,7 +152,6 @@ export class LlamaModel {
     if (this.opt) throw new GrpoError('engine', 'attachLora: this model already has an optimizer over its adapters');
     const next = new LoraAdapters(this.weights, this.backend, options);
     next.initPeft(0);
-    for (const g of this.graphs.values()) g.free();
     this.graphs.clear();
     this.adapters?.free();
     return (this.adapters = next);
@@ -220,7 +165,7 @@ export class LlamaModel {
   createOptimizer(opts: OptimizerOptions = {}): AdamW {
     this.assertAlive();
     if (this.opt) throw new GrpoError('engine', 'this model already has an optimizer');
-    this.dropGraphs('train');
+    this.graphs.drop('train');
     if (this.weights.matrixType !== 'f32' && !this.lora)
       throw new GrpoError(
         'config',
@@ -302,76 +247,17 @@ export class LlamaModel {
    */
   forward(sequences: ArrayLike<number>[], opts: ForwardOptions = {}): ForwardPass {
     this.assertAlive();
-    if (sequences.length === 0) throw new GrpoError('shape', 'forward needs at least one sequence');
-    sequences.forEach((s, i) => {
-      if (s.length < 2)
-        throw new GrpoError(
-          'shape',
-          `sequence ${i} has ${s.length} tokens; scoring needs at least 2 (a context and a target)`,
-        );
-    });
-    if (opts.scoreFrom && opts.scoreFrom.length !== sequences.length)
-      throw new GrpoError('shape', `scoreFrom has ${opts.scoreFrom.length} entries for ${sequences.length} sequences`);
-    const kind: GraphKind = opts.grad === 'value_head' ? 'value' : opts.grad ? 'train' : 'score';
-    const temperature = opts.temperature ?? 1;
-    if (!(temperature > 0) || !Number.isFinite(temperature))
-      throw new GrpoError('config', `scoring temperature must be > 0, got ${temperature}`);
-    const adapters = opts.adapters ?? true;
-    if (!adapters && kind !== 'score')
-      throw new GrpoError(
-        'config',
-        'forward({ grad: true, adapters: false }): the base is frozen; train with the adapters on',
-      );
+    const { kind, entropy, temperature, adapters } = forwardRequest(sequences, opts);
     const packed = this.pack(sequences, opts.scoreFrom);
-    const entropy: EntropyMode = !opts.entropy
-      ? 'none'
-      : kind === 'train' && opts.entropyGrad !== false
-        ? 'grad'
-        : 'value';
     const g = this.graph(kind, packed, entropy, temperature, adapters);
     g.writeInputs(packed, this.dropoutRng);
     this.weightCopies();
     g.graph.computeForward();
-    const generation = ++g.generation;
-    const unpack = (t?: Tensor) => {
-      if (!t) return undefined;
-      const all = t.readF32();
-      return packed.itemsOf.map((items) => Float32Array.from(items, (i) => all[i]));
-    };
     const key = this.key(kind, packed, entropy, temperature, adapters);
-    const pass: ForwardPass = {
-      logp: unpack(g.logp)!,
-      entropy: unpack(g.entropy),
-      values: unpack(g.values),
-      backward: (coef: Coefficients) => {
-        this.assertAlive();
-        if (kind === 'score') throw new GrpoError('engine', 'backward() needs forward(..., { grad: true })');
-        if (g.generation !== generation || this.graphs.get(key) !== g) {
-          throw new GrpoError(
-            'engine',
-            'backward() of a stale pass: another forward ran on the same batch shape in between',
-          );
-        }
-        if (coef.values && !g.values)
-          throw new GrpoError(
-            'config',
-            'value coefficients given but the model has no value head (create it with valueHead: true)',
-          );
-        if (coef.entropy && !g.coefEntropy)
-          throw new GrpoError(
-            'config',
-            'entropy coefficients given but forward ran without { entropy: true } (or with entropyGrad: false)',
-          );
-        const items = (what: string, rows?: ArrayLike<number>[]) =>
-          rows ? this.itemCoefficients(what, rows, packed) : new Float32Array(g.M);
-        // a coefficient input exists only where something trainable lies under its output
-        g.coefLogp?.write(items('logp', coef.logp));
-        g.coefValue?.write(items('values', coef.values));
-        g.coefEntropy?.write(items('entropy', coef.entropy));
-        g.graph.computeBackward();
-      },
-    };
-    return pass;
+    return forwardPass(g, packed, {
+      assertAlive: () => this.assertAlive(),
+      isCurrent: () => this.graphs.holds(key, g),
+    });
   }
 
   /** The packed batch of `sequences` (tokens checked against the vocabulary). */
@@ -401,6 +287,7 @@ export class LlamaModel {
     return `${kind}:${packedShapeKey(p)}:${entropy}:${temperature}:${adapters && this.lora ? 'lora' : ''}`;
   }
 
+  /** The graph of this batch's shape and settings: cached, else built (the cache making room for it). */
   private graph(
     kind: GraphKind,
     packed: PackedBatch,
@@ -409,31 +296,16 @@ export class LlamaModel {
     adapters: boolean,
   ): BatchGraph {
     const key = this.key(kind, packed, entropy, temperature, adapters);
-    let g = this.graphs.get(key);
-    if (g && !g.graph.valid) {
-      // a larger graph of its arena grew the memory since: plan this shape again
-      g.free();
-      this.graphs.delete(key);
-      g = undefined;
-    }
-    if (g) {
-      // LRU: move to the back
-      this.graphs.delete(key);
-      this.graphs.set(key, g);
-      return g;
-    }
+    const cached = this.graphs.get(key);
+    if (cached) return cached;
     if (kind === 'train' && !this.opt)
       throw new GrpoError('engine', 'forward({ grad: true }) needs an optimizer: call model.createOptimizer() first');
     if (kind === 'value') this.valueHeadGrad();
-    const arena = this.arenaFor(kind);
+    const arena = this.graphs.arenaFor(kind);
     // a training graph with memory of its own holds every layer's activations (gigabytes at real scale): keep one at a time
-    if (kind === 'train' && !arena) this.dropGraphs('train');
-    while (this.graphs.size >= this.cacheSize) {
-      const [oldKey, old] = this.graphs.entries().next().value as [string, BatchGraph];
-      old.free();
-      this.graphs.delete(oldKey);
-    }
-    g = new BatchGraph(this.backend, this.weights, {
+    if (kind === 'train' && !arena) this.graphs.drop('train');
+    this.graphs.makeRoom();
+    const g = new BatchGraph(this.backend, this.weights, {
       kind,
       shape: shapeOf(packed),
       entropy,
@@ -447,18 +319,7 @@ export class LlamaModel {
       recompute: this.recompute && kind === 'train',
       arena,
     });
-    // GPU: the older graphs' buffers within the byte budget, least recently used first out
-    let older = [...this.graphs.values()].reduce(
-      (n, x) => n + (this.arenas.has(x.kind) ? 0 : x.graph.allocatedBytes),
-      0,
-    );
-    for (const [k, old] of this.graphs) {
-      if (older <= this.cacheBytes) break;
-      older -= old.graph.allocatedBytes;
-      old.free();
-      this.graphs.delete(k);
-    }
-    this.graphs.set(key, g);
+    this.graphs.add(key, g);
     return g;
   }
 
@@ -467,10 +328,7 @@ export class LlamaModel {
    * checkpoint streams the weights out; the next forward rebuilds the graph it needs.
    */
   releaseGraphs(): void {
-    for (const g of this.graphs.values()) g.free();
-    this.graphs.clear();
-    for (const a of this.arenas.values()) a.free();
-    this.arenas.clear();
+    this.graphs.release();
   }
 
   /** The value head's gradient accumulator alone: what a 'value_head' pass trains. */
@@ -487,38 +345,6 @@ export class LlamaModel {
         "forward({ grad: 'value_head' }) needs an optimizer that trains the value head: call model.createOptimizer() first",
       );
     return new Map([[head, this.opt.gradOf(head)]]);
-  }
-
-  private dropGraphs(kind: GraphKind): void {
-    for (const [k, g] of this.graphs)
-      if (g.kind === kind) {
-        g.free();
-        this.graphs.delete(k);
-      }
-  }
-
-  /** Per-position coefficients of each sequence, summed per item: a shared item's gradient is the sum of its uses. */
-  private itemCoefficients(what: string, coef: ArrayLike<number>[], p: PackedBatch): Float32Array {
-    if (coef.length !== p.itemsOf.length)
-      throw new GrpoError(
-        'shape',
-        `${what} coefficients for ${coef.length} sequences, the pass has ${p.itemsOf.length}`,
-      );
-    const out = new Float32Array(p.itemNode.length);
-    coef.forEach((c, b) => {
-      const items = p.itemsOf[b];
-      if (c.length !== items.length)
-        throw new GrpoError(
-          'shape',
-          `${what} coefficients of sequence ${b}: ${c.length} values for ${items.length} scored tokens`,
-        );
-      for (let t = 0; t < c.length; t++) {
-        if (!Number.isFinite(c[t]))
-          throw new GrpoError('numeric', `${what} coefficient of sequence ${b} token ${t} is ${c[t]}`);
-        out[items[t]] += c[t];
-      }
-    });
-    return out;
   }
 
   private freed = false;

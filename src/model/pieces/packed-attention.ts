@@ -22,9 +22,10 @@
  */
 import type { Tensor } from '../../engine/tensor.ts';
 import type { Ops } from '../../engine/ops.ts';
+import type { ComputeGraph } from '../../engine/graph.ts';
 import type { Tape } from '../tape.ts';
 import type { LlamaConfig } from '../config.ts';
-import type { AttentionFamily } from '../packing.ts';
+import type { AttentionFamily, PackedBatch } from '../packing.ts';
 
 /** The graph inputs describing a packed batch's attention (see PackedBatch). */
 export interface PackedLayout {
@@ -39,6 +40,84 @@ export interface PackedLayout {
   masks: Tensor[];
 }
 
+/** The layout inputs of a graph over N flat tokens in these attention families. */
+export function packedLayoutInputs(g: ComputeGraph, families: AttentionFamily[], N: number): PackedLayout {
+  const slots = (per: (f: AttentionFamily) => number) => families.reduce((n, f) => n + f.rows * per(f), 0);
+  return {
+    families,
+    queryIndex: g.input('i32', [slots((f) => f.queries)], 'query_index'),
+    keyIndex: g.input('i32', [slots((f) => f.keys)], 'key_index'),
+    outIndex: g.input('i32', [N], 'out_index'),
+    masks: families.map((f, i) => g.input('f32', [f.keys, f.queries, 1, f.rows], `attention_mask_${i}`)),
+  };
+}
+
+/** Upload the attention layout of a packed batch of the layout's shape. */
+export function writePackedLayout(layout: PackedLayout, p: PackedBatch): void {
+  layout.queryIndex.write(p.queryIndex);
+  layout.keyIndex.write(p.keyIndex);
+  layout.outIndex.write(p.outIndex);
+  layout.masks.forEach((m, i) => m.write(p.masks[i]));
+}
+
+/** The head counts attention works with. */
+interface Heads {
+  o: Ops;
+  hd: number;
+  H: number;
+  Hkv: number;
+  /** query heads per kv head */
+  rep: number;
+  /** 1/√hd */
+  scale: number;
+}
+
+/** token-major [hd·X, R·C] → [hd, C, X, R]: one block's positions contiguous per head */
+function byPosition({ o, hd }: Heads, t: Tensor, X: number, C: number, R: number): Tensor {
+  return o.cont(o.permute(o.reshape(t, [hd, X, C, R]), [0, 2, 1, 3]));
+}
+
+/** [hd, C, X, R] → [hd·X, R·C], the inverse of byPosition */
+function byHead({ o, hd }: Heads, t: Tensor, X: number, C: number, R: number): Tensor {
+  return o.reshape(o.cont(o.permute(o.reshape(t, [hd, C, X, R]), [0, 2, 1, 3])), [hd * X, R * C]);
+}
+
+/** Queries, keys and values: as projected, or gathered into the slots of all families side by side. */
+interface Qkv {
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+}
+
+/** One family's attention, with what its backward reads. */
+interface FamilyPass {
+  f: AttentionFamily;
+  /** queries [hd, Cq·rep, Hkv, R] */
+  qh: Tensor;
+  /** keys [hd, Ck, Hkv, R] */
+  kh: Tensor;
+  /** values [hd·Hkv, R·Ck] */
+  vr: Tensor;
+  /** [Ck, Cq·rep, Hkv, R] */
+  probs: Tensor;
+  /** [hd·H, R·Cq] */
+  out: Tensor;
+}
+
+/** The family's blocks as one batched product, its queries and keys from columns q0 and k0 of the gathered slots. */
+function familyAttention(h: Heads, f: AttentionFamily, mask: Tensor, all: Qkv, q0: number, k0: number): FamilyPass {
+  const { o, hd, H, Hkv, rep } = h;
+  const { rows: R, queries: Cq, keys: Ck } = f;
+  const qh = o.reshape(byPosition(h, o.columns(all.q, q0, R * Cq), H, Cq, R), [hd, Cq * rep, Hkv, R]);
+  const kh = byPosition(h, o.columns(all.k, k0, R * Ck), Hkv, Ck, R); // [hd, Ck, Hkv, R]
+  const vr = o.columns(all.v, k0, R * Ck); // [hd·Hkv, R·Ck]
+  const vt = o.cont(o.permute(o.reshape(vr, [hd, Hkv, Ck, R]), [1, 2, 0, 3])); // [Ck, hd, Hkv, R]
+  const scores = o.reshape(o.matmul(kh, qh), [Ck, Cq, H, R]);
+  const probs = o.reshape(o.softmaxMasked(scores, mask, h.scale), [Ck, Cq * rep, Hkv, R]);
+  const ctx = o.matmul(vt, probs); // [hd, Cq·rep, Hkv, R] = [hd, Cq, H, R]
+  return { f, qh, kh, vr, probs, out: byHead(h, ctx, H, Cq, R) };
+}
+
 /** q [hd, H, N], k [hd, Hkv, N] (after RoPE), v [hd·Hkv, N] → attention output [hd·H, N]. */
 export function packedAttention(
   tape: Tape,
@@ -49,83 +128,78 @@ export function packedAttention(
   c: LlamaConfig,
 ): Tensor {
   const o = tape.o;
-  const hd = c.headDim,
-    H = c.nHeads,
-    Hkv = c.nKvHeads,
-    rep = H / Hkv,
-    N = q.ne[2];
-  const scale = 1 / Math.sqrt(hd);
-  const qFlat = o.reshape(q, [hd * H, N]),
-    kFlat = o.reshape(k, [hd * Hkv, N]);
-  // token-major [hd·X, R·C] → [hd, C, X, R]: one block's positions contiguous per head
-  const byPosition = (t: Tensor, X: number, C: number, R: number) =>
-    o.cont(o.permute(o.reshape(t, [hd, X, C, R]), [0, 2, 1, 3]));
-  // and back: [hd, C, X, R] → [hd·X, R·C]
-  const byHead = (t: Tensor, X: number, C: number, R: number) =>
-    o.reshape(o.cont(o.permute(o.reshape(t, [hd, C, X, R]), [0, 2, 1, 3])), [hd * X, R * C]);
+  const h: Heads = {
+    o,
+    hd: c.headDim,
+    H: c.nHeads,
+    Hkv: c.nKvHeads,
+    rep: c.nHeads / c.nKvHeads,
+    scale: 1 / Math.sqrt(c.headDim),
+  };
+  const N = q.ne[2];
+  const qFlat = o.reshape(q, [h.hd * h.H, N]),
+    kFlat = o.reshape(k, [h.hd * h.Hkv, N]);
   // one gather per layer for all families (each family reads its columns): few temporaries between kept tensors
-  const qAll = o.getRows(qFlat, layout.queryIndex); // [hd·H, Σ R·Cq]
-  const kAll = o.getRows(kFlat, layout.keyIndex); // [hd·Hkv, Σ R·Ck]
-  const vAll = o.getRows(v, layout.keyIndex);
+  const all: Qkv = {
+    q: o.getRows(qFlat, layout.queryIndex), // [hd·H, Σ R·Cq]
+    k: o.getRows(kFlat, layout.keyIndex), // [hd·Hkv, Σ R·Ck]
+    v: o.getRows(v, layout.keyIndex),
+  };
   let q0 = 0,
     k0 = 0;
   const parts = layout.families.map((f, i) => {
-    const { rows: R, queries: Cq, keys: Ck } = f;
-    const qh = o.reshape(byPosition(o.columns(qAll, q0, R * Cq), H, Cq, R), [hd, Cq * rep, Hkv, R]);
-    const kh = byPosition(o.columns(kAll, k0, R * Ck), Hkv, Ck, R); // [hd, Ck, Hkv, R]
-    const vr = o.columns(vAll, k0, R * Ck); // [hd·Hkv, R·Ck]
-    q0 += R * Cq;
-    k0 += R * Ck;
-    const vt = o.cont(o.permute(o.reshape(vr, [hd, Hkv, Ck, R]), [1, 2, 0, 3])); // [Ck, hd, Hkv, R]
-    const scores = o.reshape(o.matmul(kh, qh), [Ck, Cq, H, R]);
-    const probs = o.reshape(o.softmaxMasked(scores, layout.masks[i], scale), [Ck, Cq * rep, Hkv, R]);
-    const ctx = o.matmul(vt, probs); // [hd, Cq·rep, Hkv, R] = [hd, Cq, H, R]
-    return { f, qh, kh, vr, probs, out: byHead(ctx, H, Cq, R) };
+    const part = familyAttention(h, f, layout.masks[i], all, q0, k0);
+    q0 += f.rows * f.queries;
+    k0 += f.rows * f.keys;
+    return part;
   });
-  const outAll = concatColumns(
-    o,
+  const outAll = o.concatAll(
     parts.map((p) => p.out),
+    1,
   );
   const out = o.getRows(outAll, layout.outIndex); // [hd·H, N]
-
   tape.record(out, [q, k, v], [], () => {
     const dout = tape.grad(out);
     if (!dout) return;
     const doutAll = o.getRowsBack(dout.isContiguous ? dout : o.cont(dout), layout.outIndex, outAll);
-    const dq: Tensor[] = [],
-      dk: Tensor[] = [],
-      dv: Tensor[] = [];
-    let col = 0;
-    for (const { f, qh, kh, vr, probs } of parts) {
-      const { rows: R, queries: Cq, keys: Ck } = f;
-      const dctx = o.reshape(byPosition(o.columns(doutAll, col, R * Cq), H, Cq, R), [hd, Cq * rep, Hkv, R]);
-      col += R * Cq;
-      if (tape.needs(v)) dv.push(byHead(o.matmul(o.cont(o.transpose(dctx)), o.cont(o.transpose(probs))), Hkv, Ck, R)); // [hd, Ck, Hkv, R]
-      if (!tape.needs(q) && !tape.needs(k)) continue;
-      const vh = byPosition(vr, Hkv, Ck, R); // [hd, Ck, Hkv, R]
-      const dprobs = o.matmul(vh, dctx); // [Ck, Cq·rep, Hkv, R]
-      const dscores = o.scale(o.mul(probs, o.sub(dprobs, o.sumRows(o.mul(probs, dprobs)))), scale);
-      if (tape.needs(q)) dq.push(byHead(o.matmul(o.cont(o.transpose(kh)), dscores), H, Cq, R));
-      if (tape.needs(k)) dk.push(byHead(o.matmul(o.cont(o.transpose(qh)), o.cont(o.transpose(dscores))), Hkv, Ck, R));
-    }
+    const d = attentionGradients(tape, h, parts, doutAll, { q, k, v });
     // scatter-add every slot's gradient onto its flat token (ggml get_rows_back sums repeated indices)
-    if (dv.length) tape.addGrad(v, o.getRowsBack(concatColumns(o, dv), layout.keyIndex, v));
-    if (dq.length)
-      tape.addGrad(q, o.reshape(o.getRowsBack(concatColumns(o, dq), layout.queryIndex, qFlat), [hd, H, N]));
-    if (dk.length)
-      tape.addGrad(k, o.reshape(o.getRowsBack(concatColumns(o, dk), layout.keyIndex, kFlat), [hd, Hkv, N]));
+    if (d.v.length) tape.addGrad(v, o.getRowsBack(o.concatAll(d.v, 1), layout.keyIndex, v));
+    if (d.q.length)
+      tape.addGrad(q, o.reshape(o.getRowsBack(o.concatAll(d.q, 1), layout.queryIndex, qFlat), [h.hd, h.H, N]));
+    if (d.k.length)
+      tape.addGrad(k, o.reshape(o.getRowsBack(o.concatAll(d.k, 1), layout.keyIndex, kFlat), [h.hd, h.Hkv, N]));
   });
   return out;
 }
 
-/** Matrices [E, n_i] side by side → [E, Σ n_i], as a balanced tree of concats. */
-function concatColumns(o: Ops, parts: Tensor[]): Tensor {
-  let level = parts;
-  while (level.length > 1) {
-    const next: Tensor[] = [];
-    for (let i = 0; i < level.length; i += 2)
-      next.push(i + 1 < level.length ? o.concat(level[i], level[i + 1], 1) : level[i]);
-    level = next;
+/**
+ * Per family, the gradients of its query, key and value slots (token-major, as gathered) given the gradient of all
+ * families' outputs; only those something trainable needs.
+ */
+function attentionGradients(
+  tape: Tape,
+  h: Heads,
+  parts: FamilyPass[],
+  doutAll: Tensor,
+  x: Qkv,
+): { q: Tensor[]; k: Tensor[]; v: Tensor[] } {
+  const { o, hd, H, Hkv, rep } = h;
+  const d = { q: [] as Tensor[], k: [] as Tensor[], v: [] as Tensor[] };
+  let col = 0;
+  for (const { f, qh, kh, vr, probs } of parts) {
+    const { rows: R, queries: Cq, keys: Ck } = f;
+    const dctx = o.reshape(byPosition(h, o.columns(doutAll, col, R * Cq), H, Cq, R), [hd, Cq * rep, Hkv, R]);
+    col += R * Cq;
+    if (tape.needs(x.v))
+      d.v.push(byHead(h, o.matmul(o.cont(o.transpose(dctx)), o.cont(o.transpose(probs))), Hkv, Ck, R)); // [hd, Ck, Hkv, R]
+    if (!tape.needs(x.q) && !tape.needs(x.k)) continue;
+    const vh = byPosition(h, vr, Hkv, Ck, R); // [hd, Ck, Hkv, R]
+    const dprobs = o.matmul(vh, dctx); // [Ck, Cq·rep, Hkv, R]
+    const dscores = o.scale(o.mul(probs, o.sub(dprobs, o.sumRows(o.mul(probs, dprobs)))), h.scale);
+    if (tape.needs(x.q)) d.q.push(byHead(h, o.matmul(o.cont(o.transpose(kh)), dscores), H, Cq, R));
+    if (tape.needs(x.k))
+      d.k.push(byHead(h, o.matmul(o.cont(o.transpose(qh)), o.cont(o.transpose(dscores))), Hkv, Ck, R));
   }
-  return level[0];
+  return d;
 }

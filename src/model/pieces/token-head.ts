@@ -77,6 +77,29 @@ export function vocabChunks(vocab: number, N: number, elements = VOCAB_CHUNK_ELE
   return chunks(vocab, N, elements);
 }
 
+/** What the head's forward and backward share. */
+interface Head {
+  tape: Tape;
+  proj: Projection;
+  lmHead: Tensor;
+  /** [dim, N] */
+  hidden: Tensor;
+  /** temperature τ */
+  tau: number;
+  opts: HeadOptions;
+}
+
+/** The forward's per-token results, and what it keeps for the backward: probabilities, or log-normalisers. */
+interface HeadForward extends HeadOutputs {
+  chunks: [number, number][];
+  /** the probabilities are kept for the backward (else it recomputes them from the log-normalisers) */
+  keep: boolean;
+  /** per token chunk, p [V, n] in the compute precision (kept), else empty */
+  kept: Tensor[];
+  /** [1, N] log-normalisers (recomputed), else null */
+  lse: Tensor | null;
+}
+
 export function tokenLogProbs(
   tape: Tape,
   proj: Projection,
@@ -85,22 +108,33 @@ export function tokenLogProbs(
   targets: HeadTargets,
   opts: HeadOptions,
 ): HeadOutputs {
+  const h: Head = { tape, proj, lmHead, hidden, tau: opts.temperature, opts };
+  const V = lmHead.ne[1],
+    N = hidden.ne[1];
+  const keep = tape.recording && V * N * (proj.copies.precision === 'f32' ? 4 : 2) <= (opts.keepBytes ?? 0);
+  const fwd = headForward(h, targets.flat, keep);
+  const { logp, entropy } = fwd;
+  if (tape.recording)
+    tape.record(entropy ? [logp, entropy] : [logp], [hidden], [lmHead], () => headBackward(h, fwd, targets));
+  return { logp, entropy };
+}
+
+/** log p(target), entropy, and what the backward needs, a chunk of tokens at a time. */
+function headForward({ tape, proj, lmHead, hidden, tau, opts }: Head, flat: Tensor, keep: boolean): HeadForward {
   const o = tape.o;
   const V = lmHead.ne[1],
-    N = hidden.ne[1],
-    tau = opts.temperature;
+    N = hidden.ne[1];
   const keepType = proj.copies.precision;
-  const keep = tape.recording && V * N * (keepType === 'f32' ? 4 : 2) <= (opts.keepBytes ?? 0);
   const logpParts: Tensor[] = [],
     entropyParts: Tensor[] = [],
     lseParts: Tensor[] = [],
     kept: Tensor[] = [];
-  const forwardChunks = tokenChunks(N, V, opts.chunkElements);
-  for (const [n0, n] of forwardChunks) {
+  const chunks = tokenChunks(N, V, opts.chunkElements);
+  for (const [n0, n] of chunks) {
     const z = proj.productSlice(tape, lmHead, o.columns(hidden, n0, n), 0, V);
     const zs = tau === 1 ? z : o.scale(z, 1 / tau);
     const p = o.softmax(zs);
-    const at = o.view(targets.flat, [n, 1, 1, 1], [4 * n, 4 * n, 4 * n], 4 * n0);
+    const at = o.view(flat, [n, 1, 1, 1], [4 * n, 4 * n, 4 * n], 4 * n0);
     const logp = o.log(o.getRows(o.reshape(p, [1, V * n]), at));
     // expanded chunk by chunk, so each chunk's [vocab × n] tensors are dead before the next chunk's
     tape.graph.expand(logpParts[logpParts.push(logp) - 1]);
@@ -112,59 +146,78 @@ export function tokenLogProbs(
     else if (tape.recording)
       tape.graph.expand(lseParts[lseParts.push(o.sub(o.getRows(o.reshape(zs, [1, V * n]), at), logp)) - 1]);
   }
-  const logp = concatAll(o, logpParts, 1);
-  const entropy = opts.entropy ? concatAll(o, entropyParts, 1) : undefined;
-  if (!tape.recording) return { logp, entropy };
-  const lse = keep ? null : concatAll(o, lseParts, 1);
+  const logp = o.concatAll(logpParts, 1);
+  const entropy = opts.entropy ? o.concatAll(entropyParts, 1) : undefined;
+  const lse = keep || !tape.recording ? null : o.concatAll(lseParts, 1);
+  return { logp, entropy, chunks, keep, kept, lse };
+}
 
-  tape.record(entropy ? [logp, entropy] : [logp], [hidden], [lmHead], () => {
-    const g = tape.grad(logp),
-      e = entropy ? tape.grad(entropy) : null;
-    if (!g && !e) return;
-    let dHidden: Tensor | null = null;
-    const addHidden = (d: Tensor) => {
-      dHidden = dHidden ? o.add(dHidden, d) : d;
-      tape.graph.expand(dHidden);
-    };
-    // dz = −p ⊙ (g + e ⊙ (log p + H)) / τ, without the one-hot part
-    const dlogits = (p: Tensor, s: () => Tensor, gc: Tensor | null, ec: Tensor | null, h: Tensor | null) => {
-      const inner = ec ? (gc ? o.add(o.mul(o.add(s(), h!), ec), gc) : o.mul(o.add(s(), h!), ec)) : gc!;
-      return o.scale(o.mul(p, inner), -1 / tau);
-    };
-    if (keep) {
-      const dParts: Tensor[] = [];
-      const columns = (t: Tensor | null, n0: number, n: number) => (t ? o.columns(t, n0, n) : null);
-      forwardChunks.forEach(([n0, n], i) => {
-        const p = keepType === 'f32' ? kept[i] : o.cast(kept[i], 'f32');
-        const dz = dlogits(
-          p,
-          () => o.log(o.scaleBias(p, 1, 1e-30)),
-          columns(g, n0, n),
-          columns(e, n0, n),
-          columns(entropy ?? null, n0, n),
-        ); // [V, n]
-        if (tape.wants(lmHead)) tape.addParamGrad(lmHead, proj.weightGradient(tape, o.columns(hidden, n0, n), dz));
-        if (tape.needs(hidden)) tape.graph.expand(dParts[dParts.push(proj.inputGradient(tape, lmHead, dz)) - 1]);
-      });
-      if (dParts.length) addHidden(concatAll(o, dParts, 1));
-    } else {
-      for (const [v0, n] of vocabChunks(V, N, opts.chunkElements)) {
-        const z = proj.productSlice(tape, lmHead, hidden, v0, n); // [n, N]
-        const s = o.sub(tau === 1 ? z : o.scale(z, 1 / tau), lse!); // log p
-        const dz = dlogits(o.exp(s), () => s, g, e, entropy ?? null);
-        if (tape.wants(lmHead)) tape.addParamGrad(lmHead, proj.weightGradient(tape, hidden, dz), v0);
-        if (tape.needs(hidden)) addHidden(proj.inputGradientSlice(tape, lmHead, dz, v0));
-      }
-    }
-    if (g) {
-      // the one-hot part, g/τ at each token's target: rows of W gathered, and g·h rows added into W's columns
-      const gt = tau === 1 ? g : o.scale(g, 1 / tau);
-      if (tape.needs(hidden)) addHidden(o.mul(o.getRows(lmHead, targets.ids()), gt));
-      if (tape.wants(lmHead)) tape.addParamGrad(lmHead, o.getRowsBack(o.mul(hidden, gt), targets.ids(), lmHead));
-    }
-    if (dHidden) tape.addGrad(hidden, dHidden);
+/** The coefficients of the head's outputs in the backward: g of log p, e of H (null: not needed). */
+interface HeadCoefficients {
+  g: Tensor | null;
+  e: Tensor | null;
+  /** the entropy H itself, which dz reads where e is given */
+  entropy: Tensor | null;
+}
+
+/** dz = −p ⊙ (g + e ⊙ (log p + H)) / τ, without the one-hot part; `logp` builds log p where e needs it. */
+function dLogits(o: Ops, tau: number, p: Tensor, logp: () => Tensor, c: HeadCoefficients): Tensor {
+  const { g, e, entropy } = c;
+  const inner = e ? (g ? o.add(o.mul(o.add(logp(), entropy!), e), g) : o.mul(o.add(logp(), entropy!), e)) : g!;
+  return o.scale(o.mul(p, inner), -1 / tau);
+}
+
+/** The head's backward: gradients of the head weight and the hidden states, from the kept or recomputed p. */
+function headBackward(h: Head, fwd: HeadForward, targets: HeadTargets): void {
+  const { tape, lmHead, hidden, tau } = h;
+  const o = tape.o;
+  const g = tape.grad(fwd.logp),
+    e = fwd.entropy ? tape.grad(fwd.entropy) : null;
+  if (!g && !e) return;
+  let dHidden: Tensor | null = null;
+  const addHidden = (d: Tensor) => {
+    dHidden = dHidden ? o.add(dHidden, d) : d;
+    tape.graph.expand(dHidden);
+  };
+  const coef: HeadCoefficients = { g, e, entropy: fwd.entropy ?? null };
+  if (fwd.keep) keptBackward(h, fwd, coef, addHidden);
+  else recomputedBackward(h, fwd.lse!, coef, addHidden);
+  if (g) {
+    // the one-hot part, g/τ at each token's target: rows of W gathered, and g·h rows added into W's columns
+    const gt = tau === 1 ? g : o.scale(g, 1 / tau);
+    if (tape.needs(hidden)) addHidden(o.mul(o.getRows(lmHead, targets.ids()), gt));
+    if (tape.wants(lmHead)) tape.addParamGrad(lmHead, o.getRowsBack(o.mul(hidden, gt), targets.ids(), lmHead));
+  }
+  if (dHidden) tape.addGrad(hidden, dHidden);
+}
+
+/** Kept p: one product per token chunk for the hidden states' gradient, one for the weight's. */
+function keptBackward(h: Head, fwd: HeadForward, coef: HeadCoefficients, addHidden: (d: Tensor) => void): void {
+  const { tape, proj, lmHead, hidden, tau } = h;
+  const o = tape.o;
+  const dParts: Tensor[] = [];
+  const columns = (t: Tensor | null, n0: number, n: number) => (t ? o.columns(t, n0, n) : null);
+  fwd.chunks.forEach(([n0, n], i) => {
+    const p = proj.copies.precision === 'f32' ? fwd.kept[i] : o.cast(fwd.kept[i], 'f32');
+    const chunk = { g: columns(coef.g, n0, n), e: columns(coef.e, n0, n), entropy: columns(coef.entropy, n0, n) };
+    const dz = dLogits(o, tau, p, () => o.log(o.scaleBias(p, 1, 1e-30)), chunk); // [V, n]
+    if (tape.wants(lmHead)) tape.addParamGrad(lmHead, proj.weightGradient(tape, o.columns(hidden, n0, n), dz));
+    if (tape.needs(hidden)) tape.graph.expand(dParts[dParts.push(proj.inputGradient(tape, lmHead, dz)) - 1]);
   });
-  return { logp, entropy };
+  if (dParts.length) addHidden(o.concatAll(dParts, 1));
+}
+
+/** Recomputed p = exp(z/τ − lse), a chunk of the vocabulary at a time for all tokens. */
+function recomputedBackward(h: Head, lse: Tensor, coef: HeadCoefficients, addHidden: (d: Tensor) => void): void {
+  const { tape, proj, lmHead, hidden, tau } = h;
+  const o = tape.o;
+  for (const [v0, n] of vocabChunks(lmHead.ne[1], hidden.ne[1], h.opts.chunkElements)) {
+    const z = proj.productSlice(tape, lmHead, hidden, v0, n); // [n, N]
+    const s = o.sub(tau === 1 ? z : o.scale(z, 1 / tau), lse); // log p
+    const dz = dLogits(o, tau, o.exp(s), () => s, coef);
+    if (tape.wants(lmHead)) tape.addParamGrad(lmHead, proj.weightGradient(tape, hidden, dz), v0);
+    if (tape.needs(hidden)) addHidden(proj.inputGradientSlice(tape, lmHead, dz, v0));
+  }
 }
 
 /** Targets [N] → the chunk-local flat indices of HeadTargets.flat. */
@@ -186,16 +239,4 @@ export function tokenValues(tape: Tape, valueHead: Tensor, hidden: Tensor): Tens
     if (tape.needs(hidden)) tape.addGrad(hidden, o.matmul(o.reshape(valueHead, [1, valueHead.ne[0]]), g));
   });
   return values;
-}
-
-/** Join tensors along `dim` as a balanced tree of concats (each element is copied log₂(parts) times). */
-function concatAll(o: Ops, parts: Tensor[], dim: number): Tensor {
-  let level = parts;
-  while (level.length > 1) {
-    const next: Tensor[] = [];
-    for (let i = 0; i < level.length; i += 2)
-      next.push(i + 1 < level.length ? o.concat(level[i], level[i + 1], dim) : level[i]);
-    level = next;
-  }
-  return level[0];
 }
