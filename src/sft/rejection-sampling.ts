@@ -10,7 +10,8 @@ import { combineRewards } from '../rewards/combine.ts';
 import type { RewardSpec } from '../rewards/types.ts';
 import type { Example } from '../data/presets.ts';
 import { GrpoError } from '../errors.ts';
-import { encodePrompt, type SftExample } from './sft-batches.ts';
+import { encodePrompt } from '../data/templates.ts';
+import type { SftExample } from './batches.ts';
 
 export interface RejectionSamplingOptions {
   rewards: readonly RewardSpec[];

@@ -12,7 +12,7 @@ import { hasThinkAnswerFormat, type FormatOptions } from '../rewards/format.ts';
 import type { RewardFn } from '../rewards/types.ts';
 import type { Example } from '../data/presets.ts';
 import { GrpoError } from '../errors.ts';
-import { encodePrompt } from './sft-batches.ts';
+import { encodePrompt } from '../data/templates.ts';
 import { embeddedEpisodes } from '../rollout/embedded-episodes.ts';
 import type { AgentLoopFor } from './agent-setup.ts';
 import { mean } from '../algorithms/stats.ts';

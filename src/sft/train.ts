@@ -12,7 +12,7 @@ import { dirname } from 'node:path';
 import cliProgress from 'cli-progress';
 import { learningRateAt, type ScheduleKind } from '../engine/schedule.ts';
 import type { LlamaModel } from '../model/llama-model.ts';
-import { savePolicy } from './save-policy.ts';
+import { savePolicy } from '../trainer/save-policy.ts';
 import type { Tokenizer } from '../model/tokenizer/tokenizer.ts';
 import { GrpoError } from '../errors.ts';
 import {
@@ -24,7 +24,7 @@ import {
   sequenceOf,
   completionStart,
   type SftExample,
-} from './sft-batches.ts';
+} from './batches.ts';
 
 export type EvalMetrics = Record<string, number>;
 
@@ -235,7 +235,6 @@ export async function trainSft(
   };
 }
 
-/** Save the trained model and its tokenizer as a Hugging Face folder (F32 safetensors), atomically. */
 /** The SFT result: a Hugging Face folder, or with LoRA a PEFT adapter folder (save-policy.ts). */
 export function saveSftModel(dir: string, model: LlamaModel, tokenizer: Tokenizer, baseModel?: string): void {
   savePolicy(dir, model, tokenizer, { baseModel });
