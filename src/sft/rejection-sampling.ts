@@ -4,6 +4,7 @@
  * (distinct completions only, optionally at most `maxPerPrompt` per prompt), and return them as SFT examples.
  */
 import { generate } from '../rollout/generate.ts';
+import type { Completion } from '../rollout/completion.ts';
 import type { LlamaModel } from '../model/llama-model.ts';
 import type { Tokenizer } from '../model/tokenizer/tokenizer.ts';
 import { combineRewards } from '../rewards/combine.ts';
@@ -64,11 +65,7 @@ export async function rejectionSample(
   examples: readonly Example[],
   opts: RejectionSamplingOptions,
 ): Promise<RejectionSamplingResult> {
-  if (examples.length === 0) throw new GrpoError('data', 'rejection sampling needs at least one prompt');
-  if (opts.rewards.length === 0)
-    throw new GrpoError('config', 'rejection sampling needs at least one reward function to judge samples');
-  if (!Number.isInteger(opts.n) || opts.n < 1)
-    throw new GrpoError('config', `rejection sampling n must be a positive integer, got ${opts.n}`);
+  checkOptions(examples, opts);
   const eos = new Set(model.config.eosTokenIds ?? tokenizer.eosIds);
   const eosId = [...eos][0];
   if (eosId === undefined)
@@ -76,65 +73,16 @@ export async function rejectionSample(
       'tokenizer',
       'the model has no EOS token; rejection-sampled completions could not be taught to stop',
     );
-  const promptText = opts.promptText ?? ((e: Example) => e.prompt);
   const chunk = opts.batchPrompts ?? 32;
-  const accepted: AcceptedSample[] = [];
-  const rewardFailures: Record<string, number> = {};
-  let generated = 0,
-    duplicates = 0,
-    truncated = 0,
-    passed = 0;
+  const tally: Tally = { accepted: [], rewardFailures: {}, generated: 0, duplicates: 0, truncated: 0, passed: 0 };
   for (let start = 0; start < examples.length; start += chunk) {
-    const part = examples.slice(start, start + chunk);
-    const texts = part.map(promptText);
-    const prompts = texts.map((t) => encodePrompt(tokenizer, t));
-    const out = generate(model, prompts, {
-      n: opts.n,
-      maxTokens: opts.maxTokens,
-      temperature: opts.temperature,
-      topP: opts.topP,
-      seed: (opts.seed ?? 0) + start,
-      decode: (ids) => tokenizer.decode(ids),
-    });
-    const completions = out.map((c) => c.text ?? tokenizer.decode(c.tokens.filter((t) => !eos.has(t))));
-    const samples = out.map((c) => ({
-      ...part[c.promptIndex],
-      completion_ids: c.tokens,
-      finish_reason: c.finishReason,
-    }));
-    const scored = await combineRewards(opts.rewards, completions, samples, {
-      groupIds: out.map((c) => start + c.promptIndex),
-    });
-    for (const [name, count] of Object.entries(scored.failures))
-      rewardFailures[name] = (rewardFailures[name] ?? 0) + count;
-    const seen = new Map<number, Set<string>>();
-    out.forEach((c, i) => {
-      generated++;
-      if (c.finishReason === 'length') truncated++;
-      if (!(scored.total[i] >= opts.threshold)) return;
-      passed++;
-      if (c.finishReason === 'length' && !opts.keepTruncated) return;
-      const keys = seen.get(c.promptIndex) ?? new Set<string>();
-      seen.set(c.promptIndex, keys);
-      const key = c.tokens.join(',');
-      if (keys.has(key)) {
-        duplicates++;
-        return;
-      }
-      if (opts.maxPerPrompt !== undefined && keys.size >= opts.maxPerPrompt) return;
-      keys.add(key);
-      const body = c.tokens.filter((t) => !eos.has(t));
-      accepted.push({
-        index: start + c.promptIndex,
-        prompt: prompts[c.promptIndex],
-        completion: c.finishReason === 'stop' ? [...body, eosId] : body,
-        promptText: texts[c.promptIndex],
-        completionText: completions[i],
-        reward: scored.total[i],
-      });
-    });
-    opts.onProgress?.(Math.min(start + chunk, examples.length), examples.length, accepted.length);
+    const batch = await sampleAndScore(model, tokenizer, examples.slice(start, start + chunk), start, opts, eos);
+    for (const [name, count] of Object.entries(batch.failures))
+      tally.rewardFailures[name] = (tally.rewardFailures[name] ?? 0) + count;
+    keepPassing(batch, start, opts, { eos, eosId }, tally);
+    opts.onProgress?.(Math.min(start + chunk, examples.length), examples.length, tally.accepted.length);
   }
+  const { accepted, generated, duplicates, truncated, passed, rewardFailures } = tally;
   return {
     accepted,
     generated,
@@ -144,4 +92,103 @@ export async function rejectionSample(
     promptsCovered: new Set(accepted.map((a) => a.index)).size,
     rewardFailures,
   };
+}
+
+function checkOptions(examples: readonly Example[], opts: RejectionSamplingOptions): void {
+  if (examples.length === 0) throw new GrpoError('data', 'rejection sampling needs at least one prompt');
+  if (opts.rewards.length === 0)
+    throw new GrpoError('config', 'rejection sampling needs at least one reward function to judge samples');
+  if (!Number.isInteger(opts.n) || opts.n < 1)
+    throw new GrpoError('config', `rejection sampling n must be a positive integer, got ${opts.n}`);
+}
+
+/** The counts and kept samples of a run so far. */
+interface Tally {
+  accepted: AcceptedSample[];
+  rewardFailures: Record<string, number>;
+  generated: number;
+  duplicates: number;
+  truncated: number;
+  /** samples at or above the threshold, kept or not */
+  passed: number;
+}
+
+/** One generation batch: its prompts, the sampled completions, their text and weighted total rewards. */
+interface ScoredBatch {
+  texts: string[];
+  prompts: number[][];
+  out: Completion[];
+  completions: string[];
+  total: readonly number[];
+  failures: Record<string, number>;
+}
+
+/** `n` samples of each prompt of `part` (its first example is number `start`), scored by the run's rewards. */
+async function sampleAndScore(
+  model: LlamaModel,
+  tokenizer: Tokenizer,
+  part: readonly Example[],
+  start: number,
+  opts: RejectionSamplingOptions,
+  eos: ReadonlySet<number>,
+): Promise<ScoredBatch> {
+  const texts = part.map(opts.promptText ?? ((e: Example) => e.prompt));
+  const prompts = texts.map((t) => encodePrompt(tokenizer, t));
+  const out = generate(model, prompts, {
+    n: opts.n,
+    maxTokens: opts.maxTokens,
+    temperature: opts.temperature,
+    topP: opts.topP,
+    seed: (opts.seed ?? 0) + start,
+    decode: (ids) => tokenizer.decode(ids),
+  });
+  const completions = out.map((c) => c.text ?? tokenizer.decode(c.tokens.filter((t) => !eos.has(t))));
+  const samples = out.map((c) => ({
+    ...part[c.promptIndex],
+    completion_ids: c.tokens,
+    finish_reason: c.finishReason,
+  }));
+  const scored = await combineRewards(opts.rewards, completions, samples, {
+    groupIds: out.map((c) => start + c.promptIndex),
+  });
+  return { texts, prompts, out, completions, total: scored.total, failures: scored.failures };
+}
+
+/**
+ * Keeps the samples at or above the threshold: distinct completions of a prompt only, none cut at maxTokens unless
+ * asked, at most maxPerPrompt of a prompt; a kept completion that stopped ends with EOS, so SFT teaches it to stop.
+ */
+function keepPassing(
+  batch: ScoredBatch,
+  start: number,
+  opts: RejectionSamplingOptions,
+  stop: { eos: ReadonlySet<number>; eosId: number },
+  tally: Tally,
+): void {
+  const seen = new Map<number, Set<string>>();
+  batch.out.forEach((c, i) => {
+    tally.generated++;
+    if (c.finishReason === 'length') tally.truncated++;
+    if (!(batch.total[i] >= opts.threshold)) return;
+    tally.passed++;
+    if (c.finishReason === 'length' && !opts.keepTruncated) return;
+    const keys = seen.get(c.promptIndex) ?? new Set<string>();
+    seen.set(c.promptIndex, keys);
+    const key = c.tokens.join(',');
+    if (keys.has(key)) {
+      tally.duplicates++;
+      return;
+    }
+    if (opts.maxPerPrompt !== undefined && keys.size >= opts.maxPerPrompt) return;
+    keys.add(key);
+    const body = c.tokens.filter((t) => !stop.eos.has(t));
+    tally.accepted.push({
+      index: start + c.promptIndex,
+      prompt: batch.prompts[c.promptIndex],
+      completion: c.finishReason === 'stop' ? [...body, stop.eosId] : body,
+      promptText: batch.texts[c.promptIndex],
+      completionText: batch.completions[i],
+      reward: batch.total[i],
+    });
+  });
 }

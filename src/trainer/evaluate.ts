@@ -81,91 +81,100 @@ export async function evaluateModel(
       'config',
       `greedy decoding (temperature 0) gives ${n} identical samples; set a temperature > 0 for n_samples > 1`,
     );
-  const correctFn = opts.correct ?? mathReward();
-  const promptText = opts.promptText ?? ((e: Example) => e.prompt);
-  const eos = new Set(model.config.eosTokenIds ?? tokenizer.eosIds);
+  const run: EvalRun = {
+    model,
+    tokenizer,
+    opts,
+    n,
+    temperature,
+    correct: opts.correct ?? mathReward(),
+    eos: new Set(model.config.eosTokenIds ?? tokenizer.eosIds),
+  };
   const chunk = opts.batchPrompts ?? 64;
   const started = performance.now();
   const completions: EvalCompletion[] = [];
-  for (let start = 0; start < examples.length; start += chunk) {
-    const part = examples.slice(start, start + chunk);
-    const texts = part.map(promptText);
-    const prompts = opts.promptIds
-      ? (opts.promptIds.slice(start, start + chunk) as number[][])
-      : texts.map((t) => encodePrompt(tokenizer, t));
-    const longest = Math.max(...prompts.map((p) => p.length));
-    if (longest >= model.config.maxSeqLen)
-      throw new GrpoError(
-        'data',
-        `an evaluation prompt of ${longest} tokens fills the model's context of ${model.config.maxSeqLen}: leave such prompts out (--limit, a shorter template) or use a longer-context model`,
-      );
-    const options = {
-      n,
-      maxTokens: Math.min(opts.maxTokens, model.config.maxSeqLen - longest),
-      temperature,
-      topP: opts.topP,
-      seed: (opts.seed ?? 0) + start,
-      decode: (ids: number[]) => tokenizer.decode(ids),
-    };
-    const out = opts.agent
-      ? await embeddedEpisodes(model, prompts, options, opts.agent(part))
-      : generate(model, prompts, options);
-    for (const c of out) {
-      const e = part[c.promptIndex];
-      const text = c.text ?? tokenizer.decode(c.tokens.filter((t) => !eos.has(t)));
-      const sample = { ...e, completion_ids: c.tokens, finish_reason: c.finishReason };
-      // a grader that throws scores 0, as in training (rewards/combine.ts), instead of ending the evaluation
-      const score = await Promise.resolve()
-        .then(() => correctFn(text, sample))
-        .catch(() => 0);
-      completions.push({
-        index: start + c.promptIndex,
-        sample: c.sampleIndex,
-        prompt: texts[c.promptIndex],
-        completion: text,
-        answer: e.answer,
-        correct: score >= 1,
-        format: hasThinkAnswerFormat(text, opts.format),
-        tokens: c.tokens.length,
-        finish_reason: c.finishReason,
-        ...(c.episode ? { tool_calls: c.episode.toolCalls } : {}),
-      });
-    }
+  for (let start = 0; start < examples.length; start += chunk)
+    completions.push(...(await evaluateBatch(run, examples.slice(start, start + chunk), start)));
+  return { report: reportOf(completions, examples.length, run, started), completions };
+}
+
+/** What every batch of an evaluation shares. */
+interface EvalRun {
+  model: LlamaModel;
+  tokenizer: Tokenizer;
+  opts: EvaluateOptions;
+  n: number;
+  temperature: number;
+  correct: RewardFn;
+  eos: ReadonlySet<number>;
+}
+
+/** The completions of one batch of prompts (its first example is number `start`), each graded. */
+async function evaluateBatch(run: EvalRun, part: readonly Example[], start: number): Promise<EvalCompletion[]> {
+  const { model, tokenizer, opts } = run;
+  const texts = part.map(opts.promptText ?? ((e: Example) => e.prompt));
+  const prompts = opts.promptIds
+    ? (opts.promptIds.slice(start, start + part.length) as number[][])
+    : texts.map((t) => encodePrompt(tokenizer, t));
+  const longest = Math.max(...prompts.map((p) => p.length));
+  if (longest >= model.config.maxSeqLen)
+    throw new GrpoError(
+      'data',
+      `an evaluation prompt of ${longest} tokens fills the model's context of ${model.config.maxSeqLen}: leave such prompts out (--limit, a shorter template) or use a longer-context model`,
+    );
+  const options = {
+    n: run.n,
+    maxTokens: Math.min(opts.maxTokens, model.config.maxSeqLen - longest),
+    temperature: run.temperature,
+    topP: opts.topP,
+    seed: (opts.seed ?? 0) + start,
+    decode: (ids: number[]) => tokenizer.decode(ids),
+  };
+  const out = opts.agent
+    ? await embeddedEpisodes(model, prompts, options, opts.agent(part))
+    : generate(model, prompts, options);
+  const graded: EvalCompletion[] = [];
+  for (const c of out) {
+    const e = part[c.promptIndex];
+    const text = c.text ?? tokenizer.decode(c.tokens.filter((t) => !run.eos.has(t)));
+    const sample = { ...e, completion_ids: c.tokens, finish_reason: c.finishReason };
+    // a grader that throws scores 0, as in training (rewards/combine.ts), instead of ending the evaluation
+    const score = await Promise.resolve()
+      .then(() => run.correct(text, sample))
+      .catch(() => 0);
+    graded.push({
+      index: start + c.promptIndex,
+      sample: c.sampleIndex,
+      prompt: texts[c.promptIndex],
+      completion: text,
+      answer: e.answer,
+      correct: score >= 1,
+      format: hasThinkAnswerFormat(text, opts.format),
+      tokens: c.tokens.length,
+      finish_reason: c.finishReason,
+      ...(c.episode ? { tool_calls: c.episode.toolCalls } : {}),
+    });
   }
-  const anyCorrect = new Array<boolean>(examples.length).fill(false);
+  return graded;
+}
+
+/** Accuracy (pass@1), pass@k, format rate, length and truncation over the graded completions. */
+function reportOf(completions: readonly EvalCompletion[], prompts: number, run: EvalRun, started: number): EvalReport {
+  const rate = (f: (c: EvalCompletion) => number) => mean(completions.map(f), 0);
+  const anyCorrect = new Array<boolean>(prompts).fill(false);
   for (const c of completions) if (c.correct) anyCorrect[c.index] = true;
-  const report: EvalReport = {
-    accuracy: mean(
-      completions.map((c) => (c.correct ? 1 : 0)),
-      0,
-    ),
+  return {
+    accuracy: rate((c) => (c.correct ? 1 : 0)),
     pass_at_k: mean(
       anyCorrect.map((x) => (x ? 1 : 0)),
       0,
     ),
-    k: n,
-    format_rate: mean(
-      completions.map((c) => (c.format ? 1 : 0)),
-      0,
-    ),
-    mean_length: mean(
-      completions.map((c) => c.tokens),
-      0,
-    ),
-    truncated_rate: mean(
-      completions.map((c) => (c.finish_reason === 'length' ? 1 : 0)),
-      0,
-    ),
-    prompts: examples.length,
+    k: run.n,
+    format_rate: rate((c) => (c.format ? 1 : 0)),
+    mean_length: rate((c) => c.tokens),
+    truncated_rate: rate((c) => (c.finish_reason === 'length' ? 1 : 0)),
+    prompts,
     seconds: (performance.now() - started) / 1000,
-    ...(opts.agent
-      ? {
-          tool_calls: mean(
-            completions.map((c) => c.tool_calls ?? 0),
-            0,
-          ),
-        }
-      : {}),
+    ...(run.opts.agent ? { tool_calls: rate((c) => c.tool_calls ?? 0) } : {}),
   };
-  return { report, completions };
 }
