@@ -2,7 +2,7 @@
  * The cold-start SFT recipe of the shipped demo models (demo-pretrain.ts, demo-tools-pretrain.ts): a small
  * Llama-architecture model trained from scratch on an embedded task, to convergence under a cosine schedule.
  */
-import type { SftConfigInput } from '../src/trainer/sft-config.ts';
+import type { SftConfigInput } from '../src/sft/config.ts';
 
 export function coldStartRecipe(o: {
   task: string;

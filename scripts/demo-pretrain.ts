@@ -15,15 +15,15 @@
  */
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runSft } from '../src/cli/sft.ts';
-import { parseSftConfig, type SftConfigInput } from '../src/trainer/sft-config.ts';
+import { runSft } from '../src/sft/run.ts';
+import { parseSftConfig, type SftConfigInput } from '../src/sft/config.ts';
 import { coldStartRecipe } from './cold-start-recipe.ts';
 import { openModel } from '../src/model/open-model.ts';
 import { writeHfModel } from '../src/model/io/hf-folder.ts';
 import { parameterCount } from '../src/model/config.ts';
 import { embeddedTask } from '../src/data/synthetic/index.ts';
 import { EMBEDDED_CALIBRATION_FILE, EMBEDDED_MODEL_DIR } from '../src/data/synthetic/embedded-model.ts';
-import { evaluateModel } from '../src/trainer/sft-eval.ts';
+import { evaluateModel } from '../src/trainer/evaluate.ts';
 
 const TASK = 'embedded:addition';
 

@@ -59,14 +59,10 @@ export {
   SFT_DEPRECATED_KEYS,
   type SftConfig,
   type SftConfigInput,
-} from './trainer/sft-config.ts';
-export {
-  pipelineConfig,
-  pipelineConfigSchema,
-  loadPipelineConfig,
-  runPipeline,
-  type PipelineConfig,
-} from './cli/pipeline.ts';
+} from './sft/config.ts';
+export { pipelineConfig, pipelineConfigSchema, loadPipelineConfig, type PipelineConfig } from './pipeline/config.ts';
+export { runPipeline, summaryTable, type StageSummary, type PipelineOptions } from './pipeline/pipeline.ts';
+export { runMerge, type MergeOptions } from './pipeline/merge-adapter.ts';
 export {
   methodPresets,
   registerPreset,
@@ -82,9 +78,10 @@ export {
 } from './trainer/transforms/index.ts';
 export { resolveRunPlan, type RunPlan, type Critic } from './trainer/run-plan.ts';
 export type { Rollout, RolloutBatch } from './trainer/rollouts.ts';
-export { trainSft, saveSftModel } from './trainer/sft.ts';
-export { rejectionSample } from './trainer/sft-rejection.ts';
-export { evaluateModel, type EvalReport } from './trainer/sft-eval.ts';
+export { trainSft, saveSftModel, type SftOptions, type SftResult, type SftStepLog } from './sft/train.ts';
+export { runSft, type SftRunResult } from './sft/run.ts';
+export { rejectionSample } from './sft/rejection-sampling.ts';
+export { evaluateModel, type EvalReport } from './trainer/evaluate.ts';
 export { TensorBoardWriter } from './trainer/tensorboard.ts';
 export { startDashboard, type Dashboard, type DashboardOptions } from './dashboard/server.ts';
 export { runArena, type ArenaOptions, type ArenaRuns } from './arena/arena.ts';

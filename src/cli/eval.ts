@@ -10,8 +10,9 @@ import { addModelFlags, modelOptions, type ModelFlags } from './model-flags.ts';
 import { openModel } from '../model/open-model.ts';
 import { embeddedTask, isEmbeddedData } from '../data/synthetic/index.ts';
 import { resolveModelPath } from '../data/synthetic/embedded-model.ts';
-import { loadPromptExamples, promptTemplate, type TemplateKind } from '../trainer/sft-data.ts';
-import { evaluateModel, type EvalReport } from '../trainer/sft-eval.ts';
+import { readExamples } from '../data/examples.ts';
+import { promptTemplate, type TemplateKind } from '../data/templates.ts';
+import { evaluateModel, type EvalReport } from '../trainer/evaluate.ts';
 import { GrpoError } from '../errors.ts';
 
 export interface EvalCliOptions extends ModelFlags {
@@ -50,16 +51,14 @@ export async function runEval(o: EvalCliOptions, print: (line: string) => void =
       'config',
       `--n-samples ${n} with greedy decoding gives identical samples; pass --temperature (e.g. 1) for pass@${n}`,
     );
-  const examples = await loadPromptExamples(
-    {
-      path: o.data,
-      limit: o.limit,
-      seed: o.dataSeed ?? 1,
-      promptField: o.promptField,
-      answerField: o.answerField,
-    },
-    'held_out',
-  );
+  const examples = await readExamples({
+    path: o.data,
+    split: 'held_out',
+    limit: o.limit,
+    seed: o.dataSeed ?? 1,
+    columns: { prompt: o.promptField, answer: o.answerField },
+    columnAdvice: 'name your columns with --prompt-field / --answer-field',
+  });
   if (examples.some((e) => e.answer === undefined))
     throw new GrpoError(
       'data',
@@ -75,7 +74,7 @@ export async function runEval(o: EvalCliOptions, print: (line: string) => void =
       topP: o.topP,
       maxTokens,
       seed: o.seed ?? 0,
-      promptText: promptTemplate(o.template ?? 'raw', tokenizer, o.system),
+      promptText: promptTemplate(o.template ?? 'raw', tokenizer, { system: o.system }),
     });
     if (o.out) writeFileAtomic(o.out, completions.map((c) => JSON.stringify(c)).join('\n') + '\n');
     print(formatEvalReport(report));

@@ -16,12 +16,13 @@ import { tfgrpoCommand } from '../trainingfree/tfgrpo/cli.ts';
 import { gepaCommand } from '../trainingfree/gepa/cli.ts';
 import { tfgrpoConfig } from '../trainingfree/tfgrpo/config.ts';
 import { gepaConfig } from '../trainingfree/gepa/config.ts';
-import { sftConfig } from '../trainer/sft-config.ts';
+import { sftConfig } from '../sft/config.ts';
 import { addModelFlags } from './model-flags.ts';
 import { DEVICE_HELP } from '../engine/device-setting.ts';
 import { registerMergeCommand } from './merge.ts';
 import { runDoctor } from './doctor.ts';
-import { loadPipelineConfig, pipelineConfig, runPipeline } from './pipeline.ts';
+import { loadPipelineConfig, pipelineConfig } from '../pipeline/config.ts';
+import { runPipeline } from '../pipeline/pipeline.ts';
 import { registerDashboardCommand } from './dashboard.ts';
 import { registerArenaCommand } from './arena.ts';
 

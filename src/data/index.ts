@@ -6,6 +6,7 @@ export {
   toExamples,
   loadDataset,
   detectPreset,
+  presetExamples,
   gsm8kFinalAnswer,
   countdownQuestion,
   type Example,
@@ -19,11 +20,21 @@ export {
   BOXED_INSTRUCTION,
   r1ZeroTemplate,
   chatTemplate,
+  promptTemplate,
+  encodePrompt,
   type PromptTemplate,
+  type TemplateKind,
+  type PromptTemplateOptions,
   type R1ZeroOptions,
   type ApplyChatTemplate,
   type ChatPromptOptions,
 } from './templates.ts';
+export {
+  readExamples,
+  type ExampleSource,
+  type ExampleColumns,
+  type EmbeddedTasks,
+} from './examples.ts';
 export {
   dedupe,
   promptKey,

@@ -16,6 +16,8 @@ export interface Example extends DataRecord {
   answer?: string;
   /** Reference solution text, where the dataset has one. */
   solution?: string;
+  /** Reference completion to train on (SFT). */
+  completion?: string;
   /** Higher = harder (MATH level 1–5, DeepScaleR/AIME difficulty). */
   difficulty?: number;
   /** Countdown: the numbers to use and the target. */
@@ -204,6 +206,11 @@ export function detectPreset(row: DataRecord): PresetName | null {
 export async function loadDataset(path: string, opts: LoadDatasetOptions = {}): Promise<Example[]> {
   const rows = await readRecords(path, opts);
   if (rows.length === 0) return [];
+  return presetExamples(rows, path, opts);
+}
+
+/** A file's rows through `opts.mapping`, or the preset its columns show (`path` names the file in the error). */
+export function presetExamples(rows: readonly DataRecord[], path: string, opts: LoadDatasetOptions = {}): Example[] {
   const mapping = opts.mapping ?? detectPreset(rows[0]);
   if (!mapping)
     throw new GrpoError(

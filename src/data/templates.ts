@@ -1,5 +1,10 @@
-/** Prompt templates: the raw R1-Zero template for base models, or the model's own chat template. */
+/**
+ * Prompt templates: how an example's prompt becomes the text the model continues — as is, the R1-Zero template for
+ * base models, or the model's own chat template — and how that text becomes token ids. SFT, RL and evaluation all
+ * render prompts through promptTemplate, so one example gives one prompt text in every stage of a pipeline.
+ */
 import type { Example } from './presets.ts';
+import type { Tokenizer } from '../model/tokenizer/tokenizer.ts';
 import { GrpoError } from '../errors.ts';
 
 export type PromptTemplate = (example: Example) => string;
@@ -60,3 +65,46 @@ export function chatTemplate(apply: ApplyChatTemplate, opts: ChatPromptOptions =
 
 /** R1's recommended instruction for math prompts (DeepSeek-R1 model card usage recommendations). */
 export const BOXED_INSTRUCTION = 'Please reason step by step, and put your final answer within \\boxed{}.';
+
+/** The `data.template` key: the prompt as is, the R1-Zero template, or the model's chat template. */
+export type TemplateKind = 'raw' | 'r1_zero' | 'chat';
+
+export interface PromptTemplateOptions {
+  /** system message of the chat template (`data.system`) */
+  system?: string | null;
+  /** tool schemas the chat template shows the model (multi-turn runs in the hermes format) */
+  tools?: unknown[];
+}
+
+/** The configured template over a tokenizer: `data.template` and `data.system` as every command reads them. */
+export function promptTemplate(
+  kind: TemplateKind,
+  tokenizer: Tokenizer,
+  opts: PromptTemplateOptions = {},
+): PromptTemplate {
+  if (kind === 'raw') return (e) => e.prompt;
+  if (kind === 'r1_zero') return r1ZeroTemplate();
+  if (!tokenizer.chatTemplate)
+    throw new GrpoError(
+      'config',
+      "template 'chat' needs a tokenizer with a chat template; use template 'raw' or 'r1_zero'",
+    );
+  const tools = opts.tools?.length ? { tools: opts.tools } : {};
+  return chatTemplate(
+    (messages, o) =>
+      tokenizer.applyChatTemplate(
+        messages.map((m) => ({ ...m })),
+        { ...o, ...tools },
+      ),
+    { system: opts.system ?? undefined },
+  );
+}
+
+/**
+ * Prompt text → ids with the tokenizer's BOS, unless the text already starts with the BOS marker (a rendered
+ * chat template carries it), so BOS is never doubled.
+ */
+export function encodePrompt(tokenizer: Tokenizer, text: string): number[] {
+  const bos = tokenizer.bosId === undefined ? undefined : tokenizer.idToToken(tokenizer.bosId);
+  return tokenizer.encode(text, bos && text.startsWith(bos) ? { addBos: false } : {});
+}

@@ -2,20 +2,12 @@
  * A run's prompts: load the examples (file or embedded task), render each through the configured template,
  * tokenize, drop over-long ones, and split off the held-out set.
  */
-import {
-  loadDataset,
-  heldOutSplit,
-  r1ZeroTemplate,
-  chatTemplate,
-  type Example,
-  type PromptTemplate,
-} from '../data/index.ts';
+import { heldOutSplit, promptTemplate, readExamples, type EmbeddedTasks, type Example } from '../data/index.ts';
 import type { Tokenizer } from '../model/tokenizer/index.ts';
 import type { TrainConfig } from './config/schema.ts';
 import { GrpoError } from '../errors.ts';
 
-/** Embedded tasks by name, for `embedded:<name>` datasets: examples for a split, deterministic from a seed. */
-export type EmbeddedTasks = Record<string, (split: 'train' | 'test', seed: number) => Example[]>;
+export type { EmbeddedTasks };
 
 export interface PromptSet {
   examples: Example[];
@@ -24,38 +16,21 @@ export interface PromptSet {
   dropped: number;
 }
 
-export async function loadExamples(
-  spec: string,
+/** A run's `data.train` or `data.eval`: `data.mapping` (default: the columns or preset the file shows). */
+export function loadExamples(
+  path: string,
   config: TrainConfig,
-  split: 'train' | 'test',
+  split: 'train' | 'held_out',
   tasks: EmbeddedTasks,
 ): Promise<Example[]> {
-  if (spec.startsWith('embedded:')) {
-    const name = spec.slice('embedded:'.length);
-    const task = tasks[name];
-    if (!task)
-      throw new GrpoError(
-        'config',
-        `data: unknown embedded task '${name}'; available: ${Object.keys(tasks).join(', ') || 'none'}`,
-      );
-    return task(split, config.seed);
-  }
-  return loadDataset(spec, { mapping: config.data.mapping as never });
-}
-
-/** `tools`: schemas the chat template shows the model (multi-turn runs in the hermes format) */
-export function promptTemplate(config: TrainConfig, tokenizer: Tokenizer, tools?: unknown[]): PromptTemplate {
-  const t = config.data.template;
-  if (t === 'raw') return (e) => e.prompt;
-  if (t === 'r1_zero') return r1ZeroTemplate();
-  return chatTemplate(
-    (messages, o) =>
-      tokenizer.applyChatTemplate(
-        messages.map((m) => ({ ...m })),
-        { ...o, ...(tools?.length ? { tools } : {}) },
-      ),
-    { system: config.data.system },
-  );
+  return readExamples({
+    path,
+    split,
+    mapping: config.data.mapping as never,
+    seed: config.seed,
+    tasks,
+    columnAdvice: 'set data.mapping to a preset name or a field map',
+  });
 }
 
 export function tokenizePrompts(
@@ -65,7 +40,7 @@ export function tokenizePrompts(
   budget = config.data.max_prompt_tokens,
   tools?: unknown[],
 ): PromptSet {
-  const render = promptTemplate(config, tokenizer, tools);
+  const render = promptTemplate(config.data.template, tokenizer, { system: config.data.system, tools });
   const out: PromptSet = { examples: [], promptIds: [], dropped: 0 };
   for (const e of examples) {
     // a chat template writes its own special tokens; otherwise the tokenizer decides about BOS
@@ -105,7 +80,7 @@ export async function runPrompts(
 ): Promise<{ train: PromptSet; eval: PromptSet }> {
   let train = await loadExamples(config.data.train, config, 'train', tasks);
   let heldOut: Example[];
-  if (config.data.eval) heldOut = await loadExamples(config.data.eval, config, 'test', tasks);
+  if (config.data.eval) heldOut = await loadExamples(config.data.eval, config, 'held_out', tasks);
   else {
     const split = heldOutSplit(train, { size: config.data.eval_size, seed: config.seed });
     train = split.train;

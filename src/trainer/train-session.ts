@@ -20,7 +20,7 @@ import { advantageStage } from './advantage-stage.ts';
 import { policyUpdate } from './update-stage.ts';
 import type { UpdateSequence } from './update-sequence.ts';
 import { stepKl, stepMetrics } from './step-metrics.ts';
-import { evaluateModel, type EvalCompletion, type EvalReport } from './sft-eval.ts';
+import { evaluateModel, type EvalCompletion, type EvalReport } from './evaluate.ts';
 import { MetricsLog, type MetricRecord } from './metrics.ts';
 import { saveCheckpoint, loadCheckpoint, type TrainerState } from './checkpoint.ts';
 import { savePolicy } from './save-policy.ts';

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runEval } from '../../src/cli/eval.ts';
-import { runMerge } from '../../src/cli/merge.ts';
+import { runMerge } from '../../src/pipeline/merge-adapter.ts';
 import { prepareOutputDir } from '../../src/util/output-path.ts';
 import { train } from '../../src/trainer/trainer.ts';
 import { validateTrainConfig } from '../../src/trainer/config/load.ts';

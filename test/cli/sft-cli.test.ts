@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Command } from 'commander';
 import { registerSftCommand, sftCommand } from '../../src/cli/sft.ts';
 import { registerEvalCommand, runEval } from '../../src/cli/eval.ts';
-import { loadSftConfig } from '../../src/trainer/sft-config.ts';
+import { loadSftConfig } from '../../src/sft/config.ts';
 import { gradeMath } from '../../src/rewards/math/grade.ts';
 import { hasThinkAnswerFormat } from '../../src/rewards/format.ts';
 import { GrpoError } from '../../src/errors.ts';

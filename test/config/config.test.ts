@@ -8,10 +8,10 @@ import YAML from 'yaml';
 import { readConfigFile, type ConfigDefinition } from '../../src/config/index.ts';
 import { trainConfig } from '../../src/trainer/config/load.ts';
 import { configReference } from '../../src/trainer/config/reference.ts';
-import { SFT_DEPRECATED_KEYS, sftConfig } from '../../src/trainer/sft-config.ts';
+import { SFT_DEPRECATED_KEYS, sftConfig } from '../../src/sft/config.ts';
 import { tfgrpoConfig } from '../../src/trainingfree/tfgrpo/config.ts';
 import { gepaConfig } from '../../src/trainingfree/gepa/config.ts';
-import { pipelineConfig } from '../../src/cli/pipeline.ts';
+import { pipelineConfig } from '../../src/pipeline/config.ts';
 import { GrpoError } from '../../src/errors.ts';
 import { coldStartRecipe } from '../../scripts/cold-start-recipe.ts';
 

@@ -11,7 +11,7 @@ import {
   EMBEDDED_MODEL_DIR,
   resolveModelPath,
 } from '../../src/data/synthetic/embedded-model.ts';
-import { evaluateModel } from '../../src/trainer/sft-eval.ts';
+import { evaluateModel } from '../../src/trainer/evaluate.ts';
 
 const calibration = JSON.parse(readFileSync(join(EMBEDDED_MODEL_DIR, EMBEDDED_CALIBRATION_FILE), 'utf8'));
 

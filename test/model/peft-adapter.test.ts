@@ -13,7 +13,7 @@ import { openModel } from '../../src/model/open-model.ts';
 import { writeHfModel, readSafetensorsHeader, readHfModel } from '../../src/model/io/index.ts';
 import { writePeftAdapter, readPeftAdapter, ADAPTER_CONFIG, ADAPTER_WEIGHTS } from '../../src/model/io/peft-adapter.ts';
 import { peftPrefix } from '../../src/model/lora.ts';
-import { runMerge } from '../../src/cli/merge.ts';
+import { runMerge } from '../../src/pipeline/merge-adapter.ts';
 import { generate } from '../../src/rollout/generate.ts';
 import { tinyConfig, randomWeights, withTempDir } from './io-fixtures.ts';
 import { writeLlama2cTokenizer, tinySentencePieceVocab } from './tokenizer-fixtures.ts';

@@ -117,7 +117,7 @@ export const EMBEDDED_SPLIT_SIZES = { train: 20_000, test: 500 } as const;
 
 /**
  * Every embedded task as `(split, seed) => examples`, the shape the RL trainer's `tasks` option takes
- * (src/trainer/prompts.ts EmbeddedTasks): 'train' draws EMBEDDED_SPLIT_SIZES.train training problems,
+ * (src/data/examples.ts EmbeddedTasks): 'train' draws EMBEDDED_SPLIT_SIZES.train training problems,
  * 'test' EMBEDDED_SPLIT_SIZES.test held-out ones (never in any training draw), both with correct references.
  */
 export const embeddedTaskSplits: Record<string, (split: 'train' | 'test', seed: number) => SyntheticExample[]> =

@@ -5,8 +5,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { GrpoError } from '../../errors.ts';
-import { getPath } from '../../data/fields.ts';
-import { readRecords, type DataRecord } from '../../data/load.ts';
+import { readExamples } from '../../data/examples.ts';
 
 export interface TaskExample {
   /** stable id: the id field when given, else "<file>#<row>" */
@@ -27,35 +26,28 @@ export interface DatasetSpec {
   limit?: number | null;
 }
 
-function fieldText(row: DataRecord, field: string, where: string): string {
-  const v = getPath(row, field);
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
-  if (Array.isArray(v) || (v !== null && typeof v === 'object')) return JSON.stringify(v);
-  const have = Object.keys(row).slice(0, 12).join(', ');
-  throw new GrpoError(
-    'data',
-    `${where}: no field '${field}' (the row has: ${have || 'nothing'}); set the task's input_field / answer_field to your column names`,
-  );
-}
-
-/** Loads a split. Relative paths resolve against `baseDir` (the config file's folder for the CLI). */
+/**
+ * Loads a split through the data layer's loader (data/examples.ts), reading the named columns. Relative paths
+ * resolve against `baseDir` (the config file's folder for the CLI).
+ */
 export async function loadExamples(spec: DatasetSpec, baseDir: string = process.cwd()): Promise<TaskExample[]> {
   const path = isAbsolute(spec.path) ? spec.path : resolve(baseDir, spec.path);
-  const rows = await readRecords(path, { limit: spec.limit ?? undefined });
-  if (rows.length === 0) throw new GrpoError('data', `${path}: no examples; the split must not be empty`);
+  const examples = await readExamples({
+    path,
+    mapping: 'columns',
+    columns: { prompt: spec.inputField, answer: spec.answerField, id: spec.idField ?? undefined },
+    limit: spec.limit ?? undefined,
+    columnAdvice: "set the task's input_field / answer_field to your column names",
+  });
   const seen = new Set<string>();
-  return rows.map((row, i) => {
-    const where = `${path} row ${i + 1}`;
-    const id = spec.idField ? fieldText(row, spec.idField, where) : `${spec.path}#${i}`;
+  return examples.map((e, i) => {
+    const id = spec.idField ? e.id : `${spec.path}#${i}`;
     if (seen.has(id))
-      throw new GrpoError('data', `${where}: duplicate id '${id}' in field '${spec.idField}'; ids must be unique`);
+      throw new GrpoError(
+        'data',
+        `${path} row ${i}: duplicate id '${id}' in field '${spec.idField}'; ids must be unique`,
+      );
     seen.add(id);
-    return {
-      id,
-      input: fieldText(row, spec.inputField, where),
-      answer: fieldText(row, spec.answerField, where),
-      fields: row,
-    };
+    return { id, input: e.prompt, answer: e.answer!, fields: e };
   });
 }

@@ -12,7 +12,7 @@ import { dirname } from 'node:path';
 import cliProgress from 'cli-progress';
 import { learningRateAt, type ScheduleKind } from '../engine/schedule.ts';
 import type { LlamaModel } from '../model/llama-model.ts';
-import { savePolicy } from './save-policy.ts';
+import { savePolicy } from '../trainer/save-policy.ts';
 import type { Tokenizer } from '../model/tokenizer/tokenizer.ts';
 import { GrpoError } from '../errors.ts';
 import {
@@ -24,7 +24,7 @@ import {
   sequenceOf,
   completionStart,
   type SftExample,
-} from './sft-batches.ts';
+} from './batches.ts';
 
 export type EvalMetrics = Record<string, number>;
 
@@ -123,6 +123,16 @@ function checkOptions(examples: readonly SftExample[], o: SftOptions, steps: num
   });
 }
 
+/** What a run has done so far, across steps. */
+interface RunProgress {
+  losses: number[];
+  lastEval?: EvalMetrics;
+  skippedSteps: number;
+  consecutiveSkips: number;
+  tokens: number;
+  started: number;
+}
+
 /** Train `model` (which must have an optimizer) on `examples`. */
 export async function trainSft(
   model: LlamaModel,
@@ -133,63 +143,26 @@ export async function trainSft(
   checkOptions(examples, opts, steps, model.config.maxSeqLen);
   const optimizer = model.optimizer;
   const micro = opts.microBatchSize ?? opts.batchSize;
-  const schedule = {
-    kind: opts.schedule ?? 'linear',
-    lr: opts.lr,
-    warmupSteps: opts.warmupSteps ?? 0,
-    totalSteps: steps,
-    minRatio: opts.minLrRatio ?? 0,
-  };
+  const schedule = lrSchedule(opts, steps);
   const batcher = new EpochBatcher(examples.length, opts.batchSize, opts.seed ?? 0);
-  const maxSkips = opts.maxConsecutiveSkips ?? 10;
   if (opts.metricsPath) {
     mkdirSync(dirname(opts.metricsPath), { recursive: true });
     writeFileSync(opts.metricsPath, '');
   }
-  const bar = opts.progress
-    ? new cliProgress.SingleBar(
-        {
-          format: `${opts.label ?? 'sft'} {bar} {value}/{total} | loss {loss} | {tps} tok/s | {evalText}ETA {eta_formatted}`,
-          hideCursor: true,
-          etaBuffer: 50,
-          stream: process.stderr,
-        },
-        cliProgress.Presets.shades_classic,
-      )
-    : null;
-  bar?.start(steps, 0, { loss: '-', tps: '-', evalText: '' });
-
-  const losses: number[] = [];
-  let lastEval: EvalMetrics | undefined;
-  let skippedSteps = 0,
-    consecutiveSkips = 0,
-    totalTokens = 0,
-    stoppedEarly = false;
-  const started = performance.now();
+  const bar = progressBar(opts, steps);
+  const run: RunProgress = { losses: [], skippedSteps: 0, consecutiveSkips: 0, tokens: 0, started: performance.now() };
+  let stoppedEarly = false;
   try {
     for (let step = 0; step < steps; step++) {
       const t0 = performance.now();
       const batch = batcher.next().map((i) => examples[i]);
-      const nCompletion = completionTokenCount(batch);
-      let loss = 0;
-      for (const mb of microBatches(batch, micro)) {
-        const pass = model.forward(mb.map(sequenceOf), { grad: true, scoreFrom: mb.map(completionStart) });
-        loss += nllOf(mb, pass.logp, nCompletion);
-        pass.backward({ logp: nllCoefficients(mb, nCompletion) });
-      }
+      const { loss, completionTokens } = accumulateGradients(model, batch, micro);
       const lr = learningRateAt(step, schedule);
       const { gradNorm, skipped } = optimizer.step({ lr, maxGradNorm: opts.maxGradNorm ?? 1 });
-      if (skipped || !Number.isFinite(loss)) {
-        skippedSteps++;
-        if (++consecutiveSkips >= maxSkips)
-          throw new GrpoError(
-            'numeric',
-            `SFT stopped: ${consecutiveSkips} steps in a row had a non-finite loss or gradient (last at step ${step}); lower lr or check the data`,
-          );
-      } else consecutiveSkips = 0;
+      countSkip(run, skipped || !Number.isFinite(loss), step, opts.maxConsecutiveSkips ?? 10);
       const tokens = batch.reduce((n, e) => n + e.prompt.length + e.completion.length, 0);
-      totalTokens += tokens;
-      losses.push(loss);
+      run.tokens += tokens;
+      run.losses.push(loss);
       const line: SftStepLog = {
         step,
         epoch: batcher.epochProgress,
@@ -197,25 +170,14 @@ export async function trainSft(
         lr,
         grad_norm: gradNorm,
         tokens,
-        completion_tokens: nCompletion,
+        completion_tokens: completionTokens,
         step_ms: performance.now() - t0,
         skipped,
       };
-      let stop = false;
-      if (opts.evaluate && opts.evalEvery && (step + 1) % opts.evalEvery === 0) {
-        lastEval = await opts.evaluate(step + 1);
-        for (const [k, v] of Object.entries(lastEval)) line[`eval_${k}`] = v;
-        stop = opts.stopWhen?.(lastEval, step + 1) ?? false;
-      }
+      const stop = await evaluateAfter(step + 1, opts, line, run);
       if (opts.metricsPath) appendFileSync(opts.metricsPath, JSON.stringify(line) + '\n');
       opts.onStep?.(line);
-      const tps = Math.round(totalTokens / ((performance.now() - started) / 1000));
-      const evalText = lastEval
-        ? Object.entries(lastEval)
-            .map(([k, v]) => `${k} ${v.toFixed(3)} `)
-            .join('') + '| '
-        : '';
-      bar?.update(step + 1, { loss: loss.toFixed(4), tps, evalText });
+      bar?.update(step + 1, progressFields(loss, run));
       if (stop) {
         stoppedEarly = step + 1 < steps;
         break;
@@ -224,18 +186,87 @@ export async function trainSft(
   } finally {
     bar?.stop();
   }
+  const { losses, lastEval, skippedSteps, tokens } = run;
+  const seconds = (performance.now() - run.started) / 1000;
+  return { steps: losses.length, losses, lastEval, stoppedEarly, skippedSteps, tokens, seconds };
+}
+
+/** Warm-up, then the configured decay to `minLrRatio`·lr over the planned steps. */
+function lrSchedule(opts: SftOptions, steps: number) {
   return {
-    steps: losses.length,
-    losses,
-    lastEval,
-    stoppedEarly,
-    skippedSteps,
-    tokens: totalTokens,
-    seconds: (performance.now() - started) / 1000,
+    kind: opts.schedule ?? 'linear',
+    lr: opts.lr,
+    warmupSteps: opts.warmupSteps ?? 0,
+    totalSteps: steps,
+    minRatio: opts.minLrRatio ?? 0,
   };
 }
 
-/** Save the trained model and its tokenizer as a Hugging Face folder (F32 safetensors), atomically. */
+/** One batch's forward and backward passes, micro-batch by micro-batch; the gradients accumulate in the model. */
+function accumulateGradients(
+  model: LlamaModel,
+  batch: readonly SftExample[],
+  microBatchSize: number,
+): { loss: number; completionTokens: number } {
+  const completionTokens = completionTokenCount(batch);
+  let loss = 0;
+  for (const mb of microBatches(batch, microBatchSize)) {
+    const pass = model.forward(mb.map(sequenceOf), { grad: true, scoreFrom: mb.map(completionStart) });
+    loss += nllOf(mb, pass.logp, completionTokens);
+    pass.backward({ logp: nllCoefficients(mb, completionTokens) });
+  }
+  return { loss, completionTokens };
+}
+
+/** Counts a step the optimizer skipped; too many in a row means training diverged, so it stops with advice. */
+function countSkip(run: RunProgress, skipped: boolean, step: number, maxSkips: number): void {
+  if (!skipped) {
+    run.consecutiveSkips = 0;
+    return;
+  }
+  run.skippedSteps++;
+  if (++run.consecutiveSkips >= maxSkips)
+    throw new GrpoError(
+      'numeric',
+      `SFT stopped: ${run.consecutiveSkips} steps in a row had a non-finite loss or gradient (last at step ${step}); lower lr or check the data`,
+    );
+}
+
+/** The held-out evaluation due after `done` steps, logged into `line`; true when `stopWhen` ends training. */
+async function evaluateAfter(done: number, opts: SftOptions, line: SftStepLog, run: RunProgress): Promise<boolean> {
+  if (!opts.evaluate || !opts.evalEvery || done % opts.evalEvery !== 0) return false;
+  const metrics = await opts.evaluate(done);
+  run.lastEval = metrics;
+  for (const [k, v] of Object.entries(metrics)) line[`eval_${k}`] = v;
+  return opts.stopWhen?.(metrics, done) ?? false;
+}
+
+function progressBar(opts: SftOptions, steps: number): cliProgress.SingleBar | null {
+  if (!opts.progress) return null;
+  const bar = new cliProgress.SingleBar(
+    {
+      format: `${opts.label ?? 'sft'} {bar} {value}/{total} | loss {loss} | {tps} tok/s | {evalText}ETA {eta_formatted}`,
+      hideCursor: true,
+      etaBuffer: 50,
+      stream: process.stderr,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(steps, 0, { loss: '-', tps: '-', evalText: '' });
+  return bar;
+}
+
+/** The progress bar's loss, throughput and last evaluation. */
+function progressFields(loss: number, run: RunProgress) {
+  const tps = Math.round(run.tokens / ((performance.now() - run.started) / 1000));
+  const evalText = run.lastEval
+    ? Object.entries(run.lastEval)
+        .map(([k, v]) => `${k} ${v.toFixed(3)} `)
+        .join('') + '| '
+    : '';
+  return { loss: loss.toFixed(4), tps, evalText };
+}
+
 /** The SFT result: a Hugging Face folder, or with LoRA a PEFT adapter folder (save-policy.ts). */
 export function saveSftModel(dir: string, model: LlamaModel, tokenizer: Tokenizer, baseModel?: string): void {
   savePolicy(dir, model, tokenizer, { baseModel });

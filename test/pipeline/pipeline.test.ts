@@ -5,7 +5,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
-import { loadPipelineConfig, runPipeline, type PipelineConfig } from '../../src/cli/pipeline.ts';
+import { loadPipelineConfig, type PipelineConfig } from '../../src/pipeline/config.ts';
+import { runPipeline } from '../../src/pipeline/pipeline.ts';
 import { embeddedTaskSplits } from '../../src/data/synthetic/index.ts';
 import { GrpoError } from '../../src/errors.ts';
 import { openModel } from '../../src/model/open-model.ts';

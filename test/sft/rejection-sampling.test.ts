@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rejectionSample } from '../../src/trainer/sft-rejection.ts';
+import { rejectionSample } from '../../src/sft/rejection-sampling.ts';
 import type { RewardSpec } from '../../src/rewards/types.ts';
-import { task, tinyModel, tokenizer } from './sft-helpers.ts';
+import { task, tinyModel, tokenizer } from './helpers.ts';
 
 const prompts = task.train(6, 9);
 const hasSeven: RewardSpec = { name: 'has_seven', weight: 1, fn: (c) => (c.includes('7') ? 1 : 0) };

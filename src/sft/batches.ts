@@ -8,6 +8,7 @@
 import { GrpoError } from '../errors.ts';
 import type { Tokenizer } from '../model/tokenizer/tokenizer.ts';
 import { Rng } from '../util/rng.ts';
+import { encodePrompt } from '../data/templates.ts';
 
 export interface SftExample {
   /** prompt token ids (BOS first when the tokenizer adds one) */
@@ -24,15 +25,6 @@ export interface SftExample {
 export interface TextPair {
   prompt: string;
   completion: string;
-}
-
-/**
- * Prompt text → ids with the tokenizer's BOS, unless the text already starts with the BOS marker (a rendered
- * chat template carries it), so BOS is never doubled.
- */
-export function encodePrompt(tokenizer: Tokenizer, text: string): number[] {
-  const bos = tokenizer.bosId === undefined ? undefined : tokenizer.idToToken(tokenizer.bosId);
-  return tokenizer.encode(text, bos && text.startsWith(bos) ? { addBos: false } : {});
 }
 
 const TOOL_RESPONSE = /<tool_response>[\s\S]*?<\/tool_response>/g;

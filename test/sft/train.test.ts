@@ -12,13 +12,13 @@ import {
   sequenceOf,
   completionStart,
   tokenizeSftPairs,
-  encodePrompt,
-} from '../../src/trainer/sft-batches.ts';
-import { saveSftModel, trainSft, plannedSteps, type SftOptions } from '../../src/trainer/sft.ts';
+} from '../../src/sft/batches.ts';
+import { encodePrompt } from '../../src/data/templates.ts';
+import { saveSftModel, trainSft, plannedSteps, type SftOptions } from '../../src/sft/train.ts';
 import { openModel } from '../../src/model/open-model.ts';
 import { createCharTokenizer } from '../../src/model/tokenizer/char-tokenizer.ts';
 import { embeddedTask } from '../../src/data/synthetic/index.ts';
-import { initialWeights, maxRelativeDifference, task, tinyModel, tokenizer } from './sft-helpers.ts';
+import { initialWeights, maxRelativeDifference, task, tinyModel, tokenizer } from './helpers.ts';
 
 const examples = tokenizeSftPairs(tokenizer, task.train(64, 3));
 
