@@ -84,11 +84,11 @@ for (const [label, lens] of [
 ] as const) {
   const { seqs, from } = batch([...lens]);
   let t = performance.now();
-  model.forward(seqs, { adapters: full, scoreFrom: from });
+  model.forward(seqs, { adapters: full, logprobsFrom: from });
   const ref = performance.now() - t,
     refCompute = computeMs.forward;
   t = performance.now();
-  const pass = model.forward(seqs, { grad: true, entropy: true, entropyGrad: false, scoreFrom: from });
+  const pass = model.forward(seqs, { grad: true, entropy: true, entropyGrad: false, logprobsFrom: from });
   const fwd = performance.now() - t,
     fwdCompute = computeMs.forward;
   t = performance.now();
@@ -105,7 +105,7 @@ for (const [label, lens] of [
 
 // 2. op by op: the steady graphs of the same shape, built here so their parts can be profiled
 const { seqs, from } = batch(completionLengths);
-const packed = packSequences(seqs, { scoreFrom: from });
+const packed = packSequences(seqs, { logprobsFrom: from });
 console.log(
   `\npacked: ${packed.realTokens} tokens (of ${seqs.reduce((n, q) => n + q.length, 0)} unpacked), ${packed.realItems} scored items, attention families ${packed.families.map((f) => `${f.rows}×[${f.queries} q × ${f.keys} k]`).join(', ')}`,
 );

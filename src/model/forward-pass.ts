@@ -29,7 +29,7 @@ export interface ForwardOptions {
    * per sequence, the first position t whose next token is scored (default 0): a completion's log-probs alone
    * (promptLength − 1), so the vocabulary-sized head never runs over the prompt
    */
-  scoreFrom?: ArrayLike<number>;
+  logprobsFrom?: ArrayLike<number>;
 }
 
 export interface Coefficients {
@@ -42,7 +42,7 @@ export interface Coefficients {
 }
 
 export interface ForwardPass {
-  /** per sequence i: logp[i][t] = log p(x_i[f+t+1] | x_i[0..f+t]) with f = scoreFrom[i] (default 0), length len_i − 1 − f */
+  /** per sequence i: logp[i][t] = log p(x_i[f+t+1] | x_i[0..f+t]) with f = logprobsFrom[i] (default 0), length len_i − 1 − f */
   logp: Float32Array[];
   entropy?: Float32Array[];
   values?: Float32Array[];
@@ -58,7 +58,7 @@ export interface ForwardRequest {
   adapters: boolean;
 }
 
-/** Check a forward request (sequences of at least 2 tokens, one scoreFrom each, a positive temperature). */
+/** Check a forward request (sequences of at least 2 tokens, one logprobsFrom each, a positive temperature). */
 export function forwardRequest(sequences: ArrayLike<number>[], opts: ForwardOptions): ForwardRequest {
   if (sequences.length === 0) throw new GrpoError('shape', 'forward needs at least one sequence');
   sequences.forEach((s, i) => {
@@ -68,8 +68,11 @@ export function forwardRequest(sequences: ArrayLike<number>[], opts: ForwardOpti
         `sequence ${i} has ${s.length} tokens; scoring needs at least 2 (a context and a target)`,
       );
   });
-  if (opts.scoreFrom && opts.scoreFrom.length !== sequences.length)
-    throw new GrpoError('shape', `scoreFrom has ${opts.scoreFrom.length} entries for ${sequences.length} sequences`);
+  if (opts.logprobsFrom && opts.logprobsFrom.length !== sequences.length)
+    throw new GrpoError(
+      'shape',
+      `logprobsFrom has ${opts.logprobsFrom.length} entries for ${sequences.length} sequences`,
+    );
   const kind: GraphKind = opts.grad === 'value_head' ? 'value' : opts.grad ? 'train' : 'score';
   const temperature = opts.temperature ?? 1;
   if (!(temperature > 0) || !Number.isFinite(temperature))

@@ -242,13 +242,13 @@ export class LlamaModel {
   }
 
   /**
-   * Per-token log-probs (and entropy, values) of each sequence's own next tokens, from position `scoreFrom[i]` on.
+   * Per-token log-probs (and entropy, values) of each sequence's own next tokens, from position `logprobsFrom[i]` on.
    * The sequences are packed (packing.ts): a prefix they share is computed once.
    */
   forward(sequences: ArrayLike<number>[], opts: ForwardOptions = {}): ForwardPass {
     this.assertAlive();
     const { kind, entropy, temperature, adapters } = forwardRequest(sequences, opts);
-    const packed = this.pack(sequences, opts.scoreFrom);
+    const packed = this.pack(sequences, opts.logprobsFrom);
     const g = this.graph(kind, packed, entropy, temperature, adapters);
     g.writeInputs(packed, this.dropoutRng);
     this.weightCopies();
@@ -263,7 +263,7 @@ export class LlamaModel {
   /** The packed batch of `sequences` (tokens checked against the vocabulary). */
   private pack(
     sequences: ArrayLike<number>[],
-    scoreFrom?: ArrayLike<number>,
+    logprobsFrom?: ArrayLike<number>,
     tokens: 'scored' | 'every' = 'scored',
   ): PackedBatch {
     const V = this.config.vocabSize;
@@ -275,7 +275,7 @@ export class LlamaModel {
       }
     });
     return packSequences(sequences, {
-      scoreFrom,
+      logprobsFrom,
       share: this.packing,
       blockSize: this.attentionBlock,
       padMultiple: this.padMultiple,

@@ -15,14 +15,14 @@
  * and its memory is bounded by the block size instead of growing with the square of a sequence's length.
  *
  * The log-probs a pass scores are items: a node's hidden state and the token after it (a branch node is scored once
- * per distinct child). Only positions from `scoreFrom` on are scored, so a completion's log-probs never pay for its
+ * per distinct child). Only positions from `logprobsFrom` on get log-probs, so a completion's log-probs never pay for its
  * prompt's share of the vocabulary-sized head.
  */
 import { GrpoError } from '../errors.ts';
 
 export interface PackOptions {
   /** per sequence, the first position t whose next token x[t+1] is scored (default 0: every position) */
-  scoreFrom?: ArrayLike<number>;
+  logprobsFrom?: ArrayLike<number>;
   /** share common prefixes between sequences (default true); false packs each sequence on its own */
   share?: boolean;
   /** queries per attention block (default 64) */
@@ -62,7 +62,7 @@ export interface PackedBatch {
   outIndex: Int32Array;
   /** per family, the additive mask [keys, queries, 1, rows]: 0 where a query sees a key, −inf elsewhere */
   masks: Float32Array[];
-  /** per sequence, the item of each scored position from scoreFrom on */
+  /** per sequence, the item of each scored position from logprobsFrom on */
   itemsOf: Int32Array[];
   /** per sequence, the flat token of each position computed (all but the last with tokens 'scored') */
   nodesOf: Int32Array[];
@@ -123,7 +123,7 @@ export function packSequences(sequences: ArrayLike<number>[], opts: PackOptions 
     positions,
     realTokens: order.length,
     ...attentionLayout(familyBlocks, N),
-    ...scoredItems(sequences, nodes, nodesOfSeq, opts.scoreFrom, pad),
+    ...logprobItems(sequences, nodes, nodesOfSeq, opts.logprobsFrom, pad),
     nodesOf: nodesOfSeq.map((path) => Int32Array.from(path, (v) => nodes[v].flat)),
   };
 }
@@ -282,19 +282,19 @@ function attentionLayout(
   return { families, queryIndex, keyIndex, outIndex, masks };
 }
 
-/** Items: one per (node, next token), shared by every sequence through that edge; per sequence, its items from scoreFrom on. */
-function scoredItems(
+/** Items: one per (node, next token), shared by every sequence through that edge; per sequence, its items from logprobsFrom on. */
+function logprobItems(
   sequences: ArrayLike<number>[],
   nodes: TrieNode[],
   nodesOfSeq: number[][],
-  scoreFrom: ArrayLike<number> | undefined,
+  logprobsFrom: ArrayLike<number> | undefined,
   pad: number,
 ) {
   const itemOf = new Map<number, number>();
   const itemNodeList: number[] = [],
     itemTargetList: number[] = [];
   const itemsOf = sequences.map((s, i) => {
-    const from = scoreFrom ? scoreFrom[i] : 0;
+    const from = logprobsFrom ? logprobsFrom[i] : 0;
     if (!(Number.isInteger(from) && from >= 0 && from <= s.length - 1))
       throw new GrpoError('shape', `sequence ${i}: scoring from position ${from} of a sequence of ${s.length} tokens`);
     const path = nodesOfSeq[i];

@@ -163,7 +163,7 @@ export function sequenceOf(e: SftExample): number[] {
   return [...e.prompt, ...e.completion];
 }
 
-/** The position whose next token is the completion's first: a pass scores from there (forward's scoreFrom). */
+/** The position whose next token is the completion's first: a pass computes log-probs from there (forward's logprobsFrom). */
 export function completionStart(e: SftExample): number {
   return e.prompt.length - 1;
 }

@@ -211,7 +211,7 @@ function accumulateGradients(
   const completionTokens = completionTokenCount(batch);
   let loss = 0;
   for (const mb of microBatches(batch, microBatchSize)) {
-    const pass = model.forward(mb.map(sequenceOf), { grad: true, scoreFrom: mb.map(completionStart) });
+    const pass = model.forward(mb.map(sequenceOf), { grad: true, logprobsFrom: mb.map(completionStart) });
     loss += nllOf(mb, pass.logp, completionTokens);
     pass.backward({ logp: nllCoefficients(mb, completionTokens) });
   }

@@ -42,7 +42,7 @@ export function criticUpdate(ctx: UpdateContext, seqs: UpdateSequence[], critic:
       const partMask = mask?.slice(i, i + perMicro);
       const pass = model.forward(
         part.map((s) => s.tokens),
-        { grad: 'value_head', temperature: plan.logprobTemperature, scoreFrom: completionFrom(part) },
+        { grad: 'value_head', temperature: plan.logprobTemperature, logprobsFrom: completionFrom(part) },
       );
       const v = valueLoss({
         values: pass.values!.map((row) => Array.from(row)),

@@ -48,7 +48,7 @@ export function runPasses(plan: RunPlan, models: PassModels, batch: RolloutBatch
       const p = m.forward(tokens.slice(i, i + size), {
         temperature: plan.logprobTemperature,
         adapters,
-        scoreFrom: part.map((r) => r.promptIds.length - 1),
+        logprobsFrom: part.map((r) => r.promptIds.length - 1),
       });
       out.push(...(pick === 'logp' ? p.logp : p.values!).map((row) => Array.from(row)));
     }

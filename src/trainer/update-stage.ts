@@ -159,7 +159,7 @@ function forwardMicroBatch(
       entropy: true,
       entropyGrad: plan.algorithm.entropy_coef !== 0,
       temperature: plan.logprobTemperature,
-      scoreFrom: completionFrom(part),
+      logprobsFrom: completionFrom(part),
     },
   );
   const ids = [...new Set(part.map((s) => s.group))];

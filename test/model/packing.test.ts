@@ -125,13 +125,13 @@ test('attention memory is bounded by the block size: a long pack never computes 
   for (const f of p.families) assert.ok(f.queries <= 64 && f.keys <= 1008);
 });
 
-test('scoreFrom scores only the completions: the prompt positions get no item', () => {
+test('logprobsFrom scores only the completions: the prompt positions get no item', () => {
   const seqs = [
     [1, 2, 3, 4, 5],
     [1, 2, 3, 6],
     [1, 2, 3, 6, 7, 8],
   ];
-  const p = packSequences(seqs, { scoreFrom: [2, 2, 2] });
+  const p = packSequences(seqs, { logprobsFrom: [2, 2, 2] });
   assert.deepEqual(
     p.itemsOf.map((r) => r.length),
     [2, 1, 3],
@@ -139,7 +139,7 @@ test('scoreFrom scores only the completions: the prompt positions get no item', 
   // 3→4 and 3→6 from the prompt's last token, 4→5, 6→7, 7→8; the second and third share 3→6
   assert.equal(p.realItems, 5);
   assert.equal(p.itemsOf[1][0], p.itemsOf[2][0]);
-  assert.throws(() => packSequences(seqs, { scoreFrom: [5, 0, 0] }), /scoring from position 5/);
+  assert.throws(() => packSequences(seqs, { logprobsFrom: [5, 0, 0] }), /scoring from position 5/);
 });
 
 interface PassResult {
@@ -249,17 +249,17 @@ test('gradients through shared prompts match finite differences', () => {
     const w0 = randomizeWeights(model.weights.save(), 23);
     model.weights.load(w0);
     const { seqs, promptLengths } = groupedSequences(rng, config.vocabSize, 2, 3);
-    const scoreFrom = promptLengths.map((n) => n - 1);
-    const coef = seqs.map((s, i) => Array.from({ length: s.length - scoreFrom[i] - 1 }, () => rng.normal()));
+    const logprobsFrom = promptLengths.map((n) => n - 1);
+    const coef = seqs.map((s, i) => Array.from({ length: s.length - logprobsFrom[i] - 1 }, () => rng.normal()));
     const objective = (): number => {
-      const p = model.forward(seqs, { scoreFrom, entropy: true });
+      const p = model.forward(seqs, { logprobsFrom, entropy: true });
       return p.logp.reduce(
         (L, row, i) =>
           row.reduce((a, lp, t) => a + coef[i][t] * (lp + 0.5 * p.entropy![i][t] + 0.3 * p.values![i][t]), L),
         0,
       );
     };
-    model.forward(seqs, { grad: true, entropy: true, scoreFrom }).backward({
+    model.forward(seqs, { grad: true, entropy: true, logprobsFrom }).backward({
       logp: coef,
       entropy: coef.map((r) => r.map((c) => 0.5 * c)),
       values: coef.map((r) => r.map((c) => 0.3 * c)),
@@ -283,17 +283,17 @@ test('gradients through shared prompts match finite differences', () => {
 test("scoring from the prompt's end gives the tail of the full rows, and the same gradients", () => {
   const config = tinyConfigs['qwen2 (bias, MHA)'];
   const { seqs, promptLengths } = groupedSequences(new Rng(30), config.vocabSize);
-  const scoreFrom = promptLengths.map((n) => n - 1);
+  const logprobsFrom = promptLengths.map((n) => n - 1);
   const run = (from: boolean) => {
     const model = new LlamaModel(config, { threads: 1, seed: 4 });
     try {
       model.weights.load(randomizeWeights(model.weights.save(), 31));
       const opt = model.createOptimizer();
-      const pass = model.forward(seqs, { grad: true, scoreFrom: from ? scoreFrom : undefined });
+      const pass = model.forward(seqs, { grad: true, logprobsFrom: from ? logprobsFrom : undefined });
       const c = seqs.map((s, i) =>
-        Array.from({ length: s.length - 1 }, (_, t) => (t >= scoreFrom[i] ? Math.sin(t + i) : 0)),
+        Array.from({ length: s.length - 1 }, (_, t) => (t >= logprobsFrom[i] ? Math.sin(t + i) : 0)),
       );
-      pass.backward({ logp: from ? c.map((r, i) => r.slice(scoreFrom[i])) : c });
+      pass.backward({ logp: from ? c.map((r, i) => r.slice(logprobsFrom[i])) : c });
       return { logp: pass.logp, grads: opt.params.map((p) => opt.gradOf(p).readF32()) };
     } finally {
       model.free();
@@ -301,7 +301,7 @@ test("scoring from the prompt's end gives the tail of the full rows, and the sam
   };
   const full = run(false),
     tail = run(true);
-  tail.logp.forEach((row, i) => assert.deepEqual(Array.from(row), Array.from(full.logp[i].subarray(scoreFrom[i]))));
+  tail.logp.forEach((row, i) => assert.deepEqual(Array.from(row), Array.from(full.logp[i].subarray(logprobsFrom[i]))));
   full.grads.forEach((g, k) =>
     g.forEach((x, j) => assert.ok(Math.abs(x - tail.grads[k][j]) <= 1e-5 * (1 + Math.abs(x)))),
   );

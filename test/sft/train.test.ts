@@ -96,7 +96,7 @@ test('SFT overfits 8 examples: completion NLL falls from ≈ ln V to below 0.05'
   const few = examples.slice(0, 8);
   const { model, result } = run({ steps: 150, lr: 1e-2, warmupSteps: 10, schedule: 'cosine', minLrRatio: 0.1 }, few);
   const r = await result;
-  const pass = model.forward(few.map(sequenceOf), { scoreFrom: few.map(completionStart) });
+  const pass = model.forward(few.map(sequenceOf), { logprobsFrom: few.map(completionStart) });
   const final = nllOf(
     few,
     pass.logp,
