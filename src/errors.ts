@@ -55,6 +55,8 @@ export type GrpoErrorCode =
   | 'generation'
   /** OpenAI-compatible servers: the HTTP exchange, and what they answer */
   | 'http'
+  /** a server that did not answer in time, or answered 408/429/5xx, through every retry (another may) */
+  | 'unreachable'
   | 'protocol'
   /** GEPA's optimisation */
   | 'gepa'

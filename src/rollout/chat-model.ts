@@ -67,6 +67,11 @@ export interface ChatModel {
   chat(messages: readonly ChatMessage[], opts?: GenerationOptions): Promise<GenerationResult>;
 }
 
+/** What token-id rollouts need of a server (remote-generate.ts, remote-episodes.ts): an OpenAIClient, or a fleet. */
+export interface TokenCompleter {
+  complete(prompt: readonly number[], opts?: GenerationOptions): Promise<GenerationResult>;
+}
+
 /** A ChatModel from a plain function: for tests, scripted models and in-process adapters. */
 export function chatModelFromFunction(
   name: string,

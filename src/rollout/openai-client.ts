@@ -228,7 +228,7 @@ export class OpenAIClient implements ChatModel {
       if (attempt + 1 < attempts) await this.sleep(retryDelayMs(attempt, this.retry, this.jitter, retryAfterMs));
     }
     throw new GrpoError(
-      'http',
+      'unreachable',
       `${method} ${url} failed after ${attempts} attempt(s); last: ${lastProblem}. ` +
         `Check that the server is up at ${this.baseUrl} and not overloaded (lower concurrency, raise timeout_ms or max_retries).`,
     );

@@ -4,13 +4,13 @@
  * the sequence the trainer will score; its prefix cache spares re-encoding the conversation. Stop strings are
  * returned with the text (vLLM's include_stop_str_in_output), so a plain-text tool call keeps its closing tag.
  */
-import type { OpenAIClient } from './openai-client.ts';
+import type { TokenCompleter } from './chat-model.ts';
 import type { Completion } from './completion.ts';
 import { completeTokens, sampledTokens, type RemoteGenerateOptions } from './remote-generate.ts';
 import { checkAgentLoop, Episode, type AgentLoop } from './agent-loop.ts';
 
 export async function remoteEpisodes(
-  client: OpenAIClient,
+  client: TokenCompleter,
   prompts: number[][],
   opts: RemoteGenerateOptions,
   loop: AgentLoop,
@@ -34,7 +34,7 @@ export async function remoteEpisodes(
 }
 
 interface RemoteEpisode {
-  client: OpenAIClient;
+  client: TokenCompleter;
   prompt: number[];
   /** the request's options, its stop strings joined by the tool format's */
   opts: RemoteGenerateOptions & { stop: string[] };

@@ -4,10 +4,9 @@
  * `return_tokens_as_token_ids` extension ("token_id:<n>" strings), so the trainer learns on exactly the tokens the
  * server sampled; the server's log-probs are kept as the rollout log-probs (for TIS/MIS corrections).
  */
-import type { OpenAIClient } from './openai-client.ts';
 import type { GenerateOptions } from './generate.ts';
 import type { Completion } from './completion.ts';
-import type { GenerationChoice, GenerationResult } from './chat-model.ts';
+import type { GenerationChoice, GenerationResult, TokenCompleter } from './chat-model.ts';
 import { GrpoError } from '../errors.ts';
 
 export type RemoteGenerateOptions = Omit<GenerateOptions, 'spanBucket' | 'onStep' | 'decode' | 'eosTokenIds'> & {
@@ -22,7 +21,7 @@ const TOKEN_ID = /^token_id:(\d+)$/;
  * server that cut the prompt to fit its context sampled from a context the trainer would not score).
  */
 export async function completeTokens(
-  client: OpenAIClient,
+  client: TokenCompleter,
   prompt: number[],
   opts: RemoteGenerateOptions & { extra?: Record<string, unknown> },
 ): Promise<GenerationResult> {
@@ -83,7 +82,7 @@ export function sampledTokens(
  * them while the server is still generating the rest.
  */
 export async function generateRemote(
-  client: OpenAIClient,
+  client: TokenCompleter,
   prompts: number[][],
   opts: RemoteGenerateOptions,
   onPrompt?: (promptIndex: number, completions: Completion[]) => void,
