@@ -270,6 +270,7 @@ export class ServerFleet implements TokenCompleter {
           again();
         }
       }, this.opts.healthIntervalMs ?? 1000);
+      t.unref(); // polling a server that is out must not keep a finished run's process alive
       this.timers.add(t);
     };
     again();

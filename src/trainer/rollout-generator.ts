@@ -10,12 +10,12 @@ import { generateRemote } from '../rollout/remote-generate.ts';
 import { embeddedEpisodes } from '../rollout/embedded-episodes.ts';
 import { remoteEpisodes } from '../rollout/remote-episodes.ts';
 import type { AgentLoop } from '../rollout/agent-loop.ts';
-import { OpenAIClient } from '../rollout/openai-client.ts';
+import { ServerFleet } from '../rollout/server-fleet.ts';
 import type { LlamaModel } from '../model/llama-model.ts';
 import { resolvePrecision } from '../model/weight-copies.ts';
 import type { Tokenizer } from '../model/tokenizer/index.ts';
 import type { TrainConfig } from './config/schema.ts';
-import { makeWeightSync } from './rollout-weight-sync.ts';
+import { WeightPublisher } from './rollout-weight-sync.ts';
 import { GrpoError } from '../errors.ts';
 
 type RolloutSettings = TrainConfig['rollout'];
@@ -54,13 +54,15 @@ export async function makeRolloutGenerator(
       'config',
       "rollout.base_url is needed with rollout.engine 'openai' (e.g. http://127.0.0.1:8000/v1)",
     );
-  const served = await servedModel(r, r.base_url, longestPrompt);
-  const pushWeights = makeWeightSync(
-    { baseUrl: r.base_url, apiKey: r.api_key, weightsDir: path.resolve(runDir, 'rollout-weights') },
-    model,
-    tokenizer,
-  );
-  return serverGenerator(r, r.base_url, served, pushWeights);
+  const fleet = await ServerFleet.open({
+    urls: [r.base_url].flat(),
+    servedModel: r.served_model,
+    apiKey: r.api_key,
+    concurrency: r.concurrency,
+  });
+  checkContext(r, fleet, longestPrompt);
+  const publisher = new WeightPublisher(model, tokenizer, path.resolve(runDir, 'rollout-weights'), r.api_key);
+  return serverGenerator(r, fleet, publisher);
 }
 
 /** The policy decodes its own rollouts, in the rollout's precision when it has one. */
@@ -85,50 +87,35 @@ function embeddedGenerator(r: RolloutSettings, model: LlamaModel): RolloutGenera
   };
 }
 
-/**
- * The model the rollout server serves (rollout.served_model, else the first it lists). A server with a shorter
- * context would cut prompts the trainer scores whole: it is refused before the first step.
- */
-async function servedModel(r: RolloutSettings, baseUrl: string, longestPrompt: number): Promise<string> {
-  const probe = new OpenAIClient({
-    baseUrl,
-    model: r.served_model ?? '(listing models)',
-    apiKey: r.api_key,
-    memoryCache: false,
-  });
-  const models = await probe.modelInfo();
-  const served = r.served_model ?? models[0]?.id;
-  if (!served) throw new GrpoError('http', `${baseUrl}/models lists no model`);
-  const context = models.find((m) => m.id === served)?.contextLength;
+/** A server with a shorter context would cut prompts the trainer scores whole: refused before the first step. */
+function checkContext(r: RolloutSettings, fleet: ServerFleet, longestPrompt: number): void {
+  const context = fleet.contextLength;
   const needed = longestPrompt + r.max_tokens;
   if (context !== undefined && needed > context) {
     throw new GrpoError(
       'config',
-      `the rollout server serves '${served}' with a context of ${context} tokens, but the longest prompt (${longestPrompt}) and rollout.max_tokens (${r.max_tokens}) need ${needed}: start it with a longer context (vLLM --max-model-len ${needed}) or lower data.max_prompt_tokens / rollout.max_tokens`,
+      `the rollout server serves '${fleet.servedModel}' with a context of ${context} tokens, but the longest prompt (${longestPrompt}) and rollout.max_tokens (${r.max_tokens}) need ${needed}: start it with a longer context (vLLM --max-model-len ${needed}) or lower data.max_prompt_tokens / rollout.max_tokens`,
     );
   }
-  return served;
 }
 
-/** Rollouts from the server; after each sync, requests name the adapter it loaded (with LoRA). */
-function serverGenerator(
-  r: RolloutSettings,
-  baseUrl: string,
-  served: string,
-  pushWeights: () => Promise<string | null>,
-): RolloutGenerator {
-  // no cache: the same prompt and seed must be sampled again after every weight update
-  const clientFor = (name: string) =>
-    new OpenAIClient({ baseUrl, model: name, apiKey: r.api_key, concurrency: r.concurrency, memoryCache: false });
-  let client = clientFor(served);
+/**
+ * Rollouts from the fleet; each sync saves the policy as the next version, pushes it to every server, and from then
+ * on requests go only to servers that took it (naming its adapter, with LoRA).
+ */
+function serverGenerator(r: RolloutSettings, fleet: ServerFleet, publisher: WeightPublisher): RolloutGenerator {
+  let version = 0;
   return {
     recomputeLogprobs: true,
     generate: (prompts, opts, onPrompt, agent) =>
-      agent ? remoteEpisodes(client, prompts, opts, agent, onPrompt) : generateRemote(client, prompts, opts, onPrompt),
+      agent ? remoteEpisodes(fleet, prompts, opts, agent, onPrompt) : generateRemote(fleet, prompts, opts, onPrompt),
     sync: async () => {
       if (r.weight_sync === 'none') return;
-      const adapter = await pushWeights();
-      if (adapter) client = clientFor(adapter);
+      const saved = publisher.save(++version);
+      await fleet.broadcast(version, (url) => publisher.push(url, saved));
+      publisher.published(saved);
+      if (saved.adapter) fleet.modelName = saved.adapter;
+      fleet.minVersion = version;
     },
   };
 }

@@ -1,9 +1,10 @@
 /**
- * The updated policy sent to a rollout server after every step:
+ * The updated policy sent to the rollout servers after every step:
  * - full weights through SGLang's `POST /update_weights_from_disk`;
  * - with LoRA, only the adapter, through vLLM's `POST /v1/load_lora_adapter` ({lora_name, lora_path}; vLLM needs
- *   VLLM_ALLOW_RUNTIME_LORA_UPDATING=True), under a new name each step (requests then name that adapter) and the
+ *   VLLM_ALLOW_RUNTIME_LORA_UPDATING=True), under a new name each version (requests then name that adapter) and the
  *   previous one unloaded (`/v1/unload_lora_adapter`). `grpo serve` implements both.
+ * The policy is saved once per version and pushed to each server of the fleet (server-fleet.ts).
  */
 import path from 'node:path';
 import { rmSync } from 'node:fs';
@@ -12,44 +13,51 @@ import type { Tokenizer } from '../model/tokenizer/index.ts';
 import { savePolicy } from './save-policy.ts';
 import { GrpoError } from '../errors.ts';
 
-/** Where the policy goes: the server's API base URL and key, and the folder the server loads the weights from. */
-export interface RolloutServer {
-  baseUrl: string;
-  apiKey?: string;
-  weightsDir: string;
+/** A saved policy version: the folder the servers load, and the adapter name requests name (null: full weights). */
+export interface SavedPolicy {
+  version: number;
+  dir: string;
+  adapter: string | null;
 }
 
-/**
- * A function that saves the policy and has the server load it. It resolves to the adapter name requests must
- * name from now on, or null when the served model keeps its name (full weights replaced in place).
- */
-export function makeWeightSync(
-  server: RolloutServer,
-  model: LlamaModel,
-  tokenizer: Tokenizer,
-): () => Promise<string | null> {
-  const { baseUrl, apiKey, weightsDir } = server;
-  let adapterName: string | null = null,
-    syncs = 0;
-  return async () => {
-    if (!model.lora) {
-      savePolicy(weightsDir, model, tokenizer);
-      await postJson(rootOf(baseUrl), '/update_weights_from_disk', { model_path: weightsDir }, apiKey);
-      return null;
+export class WeightPublisher {
+  private previous: SavedPolicy | null = null;
+
+  constructor(
+    private readonly model: LlamaModel,
+    private readonly tokenizer: Tokenizer,
+    /** the folder the servers load the weights from */
+    private readonly weightsDir: string,
+    private readonly apiKey?: string,
+  ) {}
+
+  /** Saves the policy as `version` (full weights replace the last in place; an adapter gets its own folder). */
+  save(version: number): SavedPolicy {
+    const adapter = this.model.lora ? `grpo-policy-${version}` : null;
+    const dir = adapter ? path.join(this.weightsDir, adapter) : this.weightsDir;
+    savePolicy(dir, this.model, this.tokenizer);
+    return { version, dir, adapter };
+  }
+
+  /** Has the server at `baseUrl` load `saved`, and drop the adapter before it. */
+  async push(baseUrl: string, saved: SavedPolicy): Promise<void> {
+    const api = baseUrl.replace(/\/+$/, '');
+    if (!saved.adapter) {
+      await postJson(rootOf(api), '/update_weights_from_disk', { model_path: saved.dir }, this.apiKey);
+      return;
     }
-    const name = `grpo-policy-${++syncs}`,
-      dir = path.join(weightsDir, name);
-    savePolicy(dir, model, tokenizer);
-    await postJson(baseUrl.replace(/\/+$/, ''), '/load_lora_adapter', { lora_name: name, lora_path: dir }, apiKey);
-    if (adapterName) {
-      await postJson(baseUrl.replace(/\/+$/, ''), '/unload_lora_adapter', { lora_name: adapterName }, apiKey).catch(
-        () => {},
-      );
-      rmSync(path.join(weightsDir, adapterName), { recursive: true, force: true });
-    }
-    adapterName = name;
-    return name;
-  };
+    await postJson(api, '/load_lora_adapter', { lora_name: saved.adapter, lora_path: saved.dir }, this.apiKey);
+    const before = this.previous?.adapter;
+    if (before && before !== saved.adapter)
+      await postJson(api, '/unload_lora_adapter', { lora_name: before }, this.apiKey).catch(() => {});
+  }
+
+  /** After every server had its chance at `saved`: the adapter before it is no longer read from disk. */
+  published(saved: SavedPolicy): void {
+    if (this.previous?.adapter && this.previous.adapter !== saved.adapter)
+      rmSync(this.previous.dir, { recursive: true, force: true });
+    this.previous = saved;
+  }
 }
 
 /** The server root of an API base URL: SGLang's admin routes sit beside /v1, not under it. */

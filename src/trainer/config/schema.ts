@@ -67,7 +67,12 @@ const rolloutSchema = z
       .enum(['embedded', 'openai'])
       .default('embedded')
       .describe('who generates: the policy itself, or an OpenAI-compatible server (vLLM, SGLang, grpo serve)'),
-    base_url: z.string().optional().describe('rollout.engine "openai": the server URL, e.g. http://127.0.0.1:8000/v1'),
+    base_url: z
+      .union([z.string(), z.array(z.string()).min(1)])
+      .optional()
+      .describe(
+        'rollout.engine "openai": the server URL, e.g. http://127.0.0.1:8000/v1, or a list of servers that serve the same model (a fleet: each request goes to the least busy; one that fails is taken out and its requests retried on the others)',
+      ),
     api_key: z.string().optional().describe('rollout.engine "openai": API key, if the server wants one'),
     served_model: z
       .string()
