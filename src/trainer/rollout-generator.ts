@@ -38,6 +38,8 @@ export interface RolloutGenerator {
   ): Promise<Completion[]>;
   /** make the generator sample from the policy's current weights */
   sync(): Promise<void>;
+  /** per-server figures for the step's metrics (a fleet: requests served and failed so far, servers in) */
+  stats?(): Record<string, number>;
 }
 
 export async function makeRolloutGenerator(
@@ -117,5 +119,16 @@ function serverGenerator(r: RolloutSettings, fleet: ServerFleet, publisher: Weig
       if (saved.adapter) fleet.modelName = saved.adapter;
       fleet.minVersion = version;
     },
+    stats: () => fleetStats(fleet),
   };
+}
+
+/** `fleet/requests_<i>` and `fleet/failed_<i>` per server (in rollout.base_url's order), and `fleet/servers_up`. */
+function fleetStats(fleet: ServerFleet): Record<string, number> {
+  const out: Record<string, number> = { 'fleet/servers_up': fleet.servers.filter((s) => s.up).length };
+  fleet.servers.forEach((s, i) => {
+    out[`fleet/requests_${i}`] = s.served;
+    out[`fleet/failed_${i}`] = s.failed;
+  });
+  return out;
 }

@@ -171,6 +171,7 @@ export class TrainSession {
       model.optimizer.stepCount,
       { generate: t1 - t0, prepare: t2 - t1, update: t3 - t2 },
     );
+    Object.assign(record, generator.stats?.());
     if (t.eval_every > 0 && this.step % t.eval_every === 0 && this.step < t.steps)
       record.eval_accuracy = this.accuracyOf(await this.evaluate());
     this.log.write(record);

@@ -44,6 +44,13 @@ test('a fleet of two grpo serve processes, one killed mid-run: every step comple
     await killed;
     assert.equal(r.metrics.length, steps);
     assert.ok(r.metrics.every((m) => Number.isFinite(m.reward as number)));
+    // both served before the kill; afterwards the killed one is out and the other takes every request
+    const before = r.metrics[1],
+      last = r.metrics[steps - 1];
+    assert.ok((before['fleet/requests_0'] as number) > 0 && (before['fleet/requests_1'] as number) > 0);
+    assert.equal(last['fleet/servers_up'], 1);
+    assert.equal(last['fleet/requests_1'], r.metrics[2]['fleet/requests_1']);
+    assert.ok((last['fleet/requests_0'] as number) > (r.metrics[2]['fleet/requests_0'] as number));
   } finally {
     await Promise.all([a.kill(), b.kill()]);
     rmSync(root, { recursive: true, force: true });
