@@ -176,6 +176,8 @@ export class ServerFleet implements TokenCompleter {
   private clientOf(m: Member, model: string): OpenAIClient {
     let c = m.clients.get(model);
     if (!c) {
+      // a new model name is a new policy version's adapter: the client of the last one only finishes what it holds
+      m.clients.clear();
       // no cache: the same prompt and seed must be sampled again after every weight update
       c = new OpenAIClient({
         ...this.opts.client,
