@@ -59,8 +59,8 @@ export interface FleetResult extends GenerationResult {
 }
 
 interface Member extends ServerState {
-  clients: Map<string, OpenAIClient>;
-  probing: boolean;
+  /** the client for the model name requests carry now */
+  client: OpenAIClient | null;
 }
 
 export class ServerFleet implements TokenCompleter {
@@ -89,8 +89,7 @@ export class ServerFleet implements TokenCompleter {
       up: true,
       version: 0,
       problem: '',
-      clients: new Map(),
-      probing: false,
+      client: null,
     }));
   }
 
@@ -126,12 +125,13 @@ export class ServerFleet implements TokenCompleter {
   async complete(prompt: readonly number[], opts: GenerationOptions = {}): Promise<FleetResult> {
     for (;;) {
       const m = this.leastBusy() ?? (await this.usableServer());
-      const model = this.modelName;
+      const client = this.clientOf(m),
+        version = m.version;
       m.inFlight++;
       try {
-        const r = await this.clientOf(m, model).complete(prompt, opts);
+        const r = await client.complete(prompt, opts);
         m.served++;
-        return { ...r, version: m.version, server: m.url };
+        return { ...r, version, server: m.url };
       } catch (e) {
         if (!isTransient(e)) throw e;
         m.failed++;
@@ -173,26 +173,22 @@ export class ServerFleet implements TokenCompleter {
     this.wake();
   }
 
-  private clientOf(m: Member, model: string): OpenAIClient {
-    let c = m.clients.get(model);
-    if (!c) {
-      // a new model name is a new policy version's adapter: the client of the last one only finishes what it holds
-      m.clients.clear();
+  /** The server's client for the current model name; an earlier adapter's client finishes what it holds. */
+  private clientOf(m: Member): OpenAIClient {
+    if (m.client?.model !== this.modelName)
       // no cache: the same prompt and seed must be sampled again after every weight update
-      c = new OpenAIClient({
+      m.client = new OpenAIClient({
         ...this.opts.client,
         // with other servers to take a failed request, retrying one server long only delays the batch
         retry:
           this.opts.client?.retry ?? (this.members.length > 1 ? { maxRetries: 1, initialDelayMs: 200 } : undefined),
         baseUrl: m.url,
-        model,
+        model: this.modelName,
         apiKey: this.opts.apiKey,
         concurrency: this.opts.concurrency,
         memoryCache: false,
       });
-      m.clients.set(model, c);
-    }
-    return c;
+    return m.client;
   }
 
   /**
@@ -251,8 +247,6 @@ export class ServerFleet implements TokenCompleter {
 
   /** Polls GET /models until the server answers, gives it the latest weights, and puts it back. */
   private probe(m: Member): void {
-    if (m.probing || this.closed) return;
-    m.probing = true;
     const again = () => {
       const t = setTimeout(async () => {
         this.timers.delete(t);
@@ -264,7 +258,6 @@ export class ServerFleet implements TokenCompleter {
             m.version = this.latest.version;
           }
           m.up = true;
-          m.probing = false;
           this.log(`rollout server ${m.url} is back (policy version ${m.version})`);
           this.wake();
         } catch (e) {

@@ -21,16 +21,8 @@ test('a fleet of two grpo serve processes, one killed mid-run: every step comple
       name: 'fleet',
       algorithm: { preset: 'grpo', kl_beta: 0 },
       optimizer: { lr: 3e-2 },
-      rollout: {
-        prompts_per_step: 4,
-        group_size: 4,
-        max_tokens: 8,
-        temperature: 1,
-        engine: 'openai',
-        base_url: [a.baseUrl, b.baseUrl],
-        concurrency: 2,
-      },
-      training: { steps, micro_batch_groups: 2, log_completions_every: 0 },
+      rollout: { engine: 'openai', base_url: [a.baseUrl, b.baseUrl], concurrency: 2 },
+      training: { steps },
     });
     let killed: Promise<void> | null = null;
     const r = await train(cfg, {

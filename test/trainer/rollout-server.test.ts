@@ -26,15 +26,8 @@ test('RL with rollouts from grpo serve raises the reward, and the server ends up
       name: 'ext',
       algorithm: { preset: 'grpo', kl_beta: 0, rollout_correction: 'sequence_mask' },
       optimizer: { lr: 3e-2 },
-      rollout: {
-        prompts_per_step: 4,
-        group_size: 4,
-        max_tokens: 8,
-        temperature: 1,
-        engine: 'openai',
-        base_url: `${server.url}/v1`,
-      },
-      training: { steps: 30, micro_batch_groups: 2, log_completions_every: 0 },
+      rollout: { engine: 'openai', base_url: `${server.url}/v1` },
+      training: { steps: 30 },
     });
     const r = await train(cfg, { rewards: [shareOfA], tasks: toyTasks, quiet: true });
     const avg = (ms: typeof r.metrics) => ms.reduce((s, m) => s + (m.reward as number), 0) / ms.length;
@@ -78,15 +71,8 @@ test('LoRA with rollouts from grpo serve: each step loads the new adapter (vLLM 
       model: { path: modelDir, threads: 1, precision: 'f32', lora: { r: 4 }, base_precision: 'f32' },
       algorithm: { preset: 'grpo', kl_beta: 0.04 },
       optimizer: { lr: 3e-2 },
-      rollout: {
-        prompts_per_step: 4,
-        group_size: 4,
-        max_tokens: 8,
-        temperature: 1,
-        engine: 'openai',
-        base_url: `${server.url}/v1`,
-      },
-      training: { steps: 4, micro_batch_groups: 2, log_completions_every: 0 },
+      rollout: { engine: 'openai', base_url: `${server.url}/v1` },
+      training: { steps: 4 },
     });
     const r = await train(cfg, { rewards: [shareOfA], tasks: toyTasks, quiet: true });
     assert.ok(
@@ -142,15 +128,8 @@ test('an engine whose context is shorter than the longest prompt plus rollout.ma
   try {
     const cfg = toyConfig(modelDir, root, {
       name: 'ext-ctx',
-      rollout: {
-        prompts_per_step: 4,
-        group_size: 4,
-        max_tokens: 8,
-        temperature: 1,
-        engine: 'openai',
-        base_url: `${server.url}/v1`,
-      },
-      training: { steps: 2, micro_batch_groups: 2, log_completions_every: 0 },
+      rollout: { engine: 'openai', base_url: `${server.url}/v1` },
+      training: { steps: 2 },
     });
     await assert.rejects(
       train(cfg, { rewards: [shareOfA], tasks: toyTasks, quiet: true }),
