@@ -2,7 +2,7 @@
 import { loadTrainConfig, trainConfig } from '../trainer/config/load.ts';
 import { checkpointState } from '../trainer/checkpoint.ts';
 import { train } from '../trainer/trainer.ts';
-import type { EmbeddedTasks } from '../trainer/prompts.ts';
+import type { EmbeddedTasks } from '../data/index.ts';
 import { GrpoError } from '../errors.ts';
 import { spawnDashboard } from './dashboard.ts';
 import path from 'node:path';

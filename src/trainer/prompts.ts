@@ -7,8 +7,6 @@ import type { Tokenizer } from '../model/tokenizer/index.ts';
 import type { TrainConfig } from './config/schema.ts';
 import { GrpoError } from '../errors.ts';
 
-export type { EmbeddedTasks };
-
 export interface PromptSet {
   examples: Example[];
   promptIds: number[][];

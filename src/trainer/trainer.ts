@@ -8,7 +8,7 @@ import { openRunModels } from './run-models.ts';
 import { describePlan } from './memory-plan.ts';
 import type { RewardSpec } from '../rewards/index.ts';
 import type { TrainConfig } from './config/schema.ts';
-import type { EmbeddedTasks } from './prompts.ts';
+import type { EmbeddedTasks } from '../data/index.ts';
 import type { UpdateSequence } from './update-sequence.ts';
 import { resolveRunPlan } from './run-plan.ts';
 import { progressBar, type MetricRecord } from './metrics.ts';

@@ -79,17 +79,8 @@ export function policyUpdate(ctx: UpdateContext, seqs: UpdateSequence[]): Update
   };
 }
 
-interface MiniBatchResult {
-  loss: number;
-  kl: number;
-  entropy: number;
-  clipRatio: number;
-  policyStats: Record<string, number>;
-  gradNorm: number;
-  lr: number;
-  skipped: boolean;
-  critic?: Record<string, number>;
-}
+/** One mini-batch's figures: a step's, with whether its optimizer step was skipped instead of counts. */
+type MiniBatchResult = Omit<UpdateResult, 'steps' | 'skipped'> & { skipped: boolean };
 
 /** One optimizer step: the mini-batch's micro-batches forward and backward, their loss terms summed, then AdamW. */
 function miniBatchStep(ctx: UpdateContext, mini: UpdateSequence[]): MiniBatchResult {

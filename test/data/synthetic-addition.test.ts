@@ -12,7 +12,7 @@ import {
   isEmbeddedData,
   isHeldOutPair,
 } from '../../src/data/synthetic/index.ts';
-import type { EmbeddedTasks } from '../../src/trainer/prompts.ts';
+import type { EmbeddedTasks } from '../../src/data/index.ts';
 import { hasThinkAnswerFormat } from '../../src/rewards/format.ts';
 import { mathReward } from '../../src/rewards/math/grade.ts';
 import { Rng } from '../../src/util/rng.ts';

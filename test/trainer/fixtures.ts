@@ -8,7 +8,7 @@ import { tinyConfig, randomWeights } from '../model/io-fixtures.ts';
 import { tinySentencePieceVocab, writeLlama2cTokenizer } from '../model/tokenizer-fixtures.ts';
 import { validateTrainConfig } from '../../src/trainer/config/load.ts';
 import type { RewardSpec } from '../../src/rewards/index.ts';
-import type { EmbeddedTasks } from '../../src/trainer/prompts.ts';
+import type { EmbeddedTasks } from '../../src/data/index.ts';
 
 /**
  * A random tiny Llama with the tiny SentencePiece vocabulary, saved as an HF folder; returns its path.
