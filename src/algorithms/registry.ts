@@ -98,6 +98,8 @@ export interface PolicyLoss<S extends OptionsSchema = OptionsSchema> {
    * micro-batch by its share of the mini-batch's sequences (verl's loss_scale_factor, 1/GA for equal micro-batches).
    */
   scale?: 'normalized' | 'per-micro-batch';
+  /** false: the loss takes no per-token weights (a rollout correction is refused; asynchronous runs go without) */
+  tokenWeights?: false;
   /**
    * The loss reads `batch.correct` with these options: returns how to do without it (the run refuses to start
    * when no reward decides correctness), or undefined when it does not read it.

@@ -58,6 +58,8 @@ export interface GenerationResult {
   usage?: GenerationUsage;
   /** true when the answer came from the client's cache rather than the server */
   cached?: boolean;
+  /** the policy version that sampled it (a fleet of rollout servers: the trainer's versions) */
+  policyVersion?: number;
 }
 
 /** Anything that answers a conversation. Training-free methods depend on this and nothing more. */

@@ -21,6 +21,8 @@ export interface Completion {
   sampledMask?: number[];
   /** multi-turn episodes (agent-loop.ts): turns, tool calls and per-turn rewards */
   episode?: EpisodeStats;
+  /** rollout servers: the policy version that sampled it (an episode: its oldest turn's) */
+  policyVersion?: number;
 }
 
 export interface EpisodeStats {

@@ -70,6 +70,7 @@ async function remoteEpisode(e: RemoteEpisode): Promise<Completion> {
         extra: { include_stop_str_in_output: true },
       });
       const t = sampledTokens(r.choices[0]);
+      if (r.policyVersion !== undefined) c.policyVersion = Math.min(c.policyVersion ?? Infinity, r.policyVersion);
       c.tokens.push(...t.tokens);
       c.logprobs.push(...t.logprobs);
       c.samplingLogprobs.push(...t.samplingLogprobs);

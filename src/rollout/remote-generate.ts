@@ -96,7 +96,13 @@ export async function generateRemote(
         seed: opts.seed === undefined ? undefined : opts.seed + promptIndex,
       });
       const group = r.choices.map(
-        (c, sampleIndex): Completion => ({ promptIndex, sampleIndex, ...sampledTokens(c), text: c.text }),
+        (c, sampleIndex): Completion => ({
+          promptIndex,
+          sampleIndex,
+          ...sampledTokens(c),
+          text: c.text,
+          policyVersion: r.policyVersion,
+        }),
       );
       onPrompt?.(promptIndex, group);
       return group;

@@ -8,7 +8,9 @@
  *   twice (a failed request returned nothing). The server is polled (GET /models) until it answers, given the latest
  *   weights again (a restarted server holds its start-up weights), and put back.
  * - Weight versions: after each optimizer step the trainer broadcasts the new policy; a server records the version
- *   it acknowledged, and a request that needs a version is never sent to a server behind it.
+ *   it acknowledged, and a request that needs a version is never sent to a server behind it. Each result carries
+ *   the version that sampled it (the adapter it named, or the server's weights when it was sent), so an
+ *   asynchronous trainer knows how stale it is.
  */
 import { GrpoError } from '../errors.ts';
 import type { GenerationOptions, GenerationResult, TokenCompleter } from './chat-model.ts';
@@ -52,9 +54,9 @@ export interface ServerState {
 /** Pushes one policy version to one server; throws when the server refuses it. */
 export type WeightPush = (url: string, version: number) => Promise<void>;
 
-/** A completion request's result and the policy version of the server that sampled it. */
+/** A completion request's result, the policy version that sampled it, and the server that answered. */
 export interface FleetResult extends GenerationResult {
-  version: number;
+  policyVersion: number;
   server: string;
 }
 
@@ -68,6 +70,8 @@ export class ServerFleet implements TokenCompleter {
   modelName: string;
   /** requests are sent only to servers at this version or later */
   minVersion = 0;
+  /** the policy version whose weights requests name (an adapter's version; with full weights, the latest) */
+  private namedVersion = 0;
   private readonly members: Member[];
   private latest: { version: number; push: WeightPush } | null = null;
   private readonly waiters = new Set<() => void>();
@@ -121,17 +125,29 @@ export class ServerFleet implements TokenCompleter {
     return this.members;
   }
 
+  /**
+   * From now on requests go only to servers that took `version`, naming `modelName` (its adapter; the served
+   * model for full weights).
+   */
+  use(version: number, modelName = this.modelName): void {
+    this.modelName = modelName;
+    this.namedVersion = version;
+    this.minVersion = version;
+  }
+
   /** POST /completions on the least-busy usable server; a transient failure moves the request to another. */
   async complete(prompt: readonly number[], opts: GenerationOptions = {}): Promise<FleetResult> {
     for (;;) {
       const m = this.leastBusy() ?? (await this.usableServer());
-      const client = this.clientOf(m),
-        version = m.version;
+      const client = this.clientOf(m);
+      // an adapter request samples the version it names; full weights, the server's (a later update that reaches
+      // the server first only makes the completion fresher than recorded)
+      const policyVersion = Math.min(m.version, this.namedVersion);
       m.inFlight++;
       try {
         const r = await client.complete(prompt, opts);
         m.served++;
-        return { ...r, version, server: m.url };
+        return { ...r, policyVersion, server: m.url };
       } catch (e) {
         if (!isTransient(e)) throw e;
         m.failed++;

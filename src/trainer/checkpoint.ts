@@ -5,6 +5,7 @@
  *   value_head.safetensors  the critic head, when the run has one
  *   optimizer.safetensors   AdamW moments m.<i>, v.<i> in the model's parameter order (whatever the groups)
  *   state.json              step, optimizer steps (per parameter group), RNG and sampler states, counters, metric line count, config
+ *   rollouts-ahead.json     asynchronous runs: the batches generated ahead of the steps that train on them (saved-rollouts.ts)
  * Every tensor streams between the device and the file one at a time (never the whole state as host arrays).
  * Resuming restores all of it, so a killed run continues exactly as an uninterrupted one would.
  */
@@ -17,6 +18,7 @@ import { lazyHostTensor } from '../model/host-tensor.ts';
 import type { LlamaModel } from '../model/llama-model.ts';
 import type { Tokenizer } from '../model/tokenizer/index.ts';
 import { savePolicy } from './save-policy.ts';
+import { SAVED_ROLLOUTS_FILE } from './saved-rollouts.ts';
 import { z } from 'zod';
 import { GrpoError } from '../errors.ts';
 
@@ -31,9 +33,17 @@ export interface TrainerState {
   config: unknown;
 }
 
-export function saveCheckpoint(dir: string, model: LlamaModel, tokenizer: Tokenizer, state: TrainerState): void {
+export function saveCheckpoint(
+  dir: string,
+  model: LlamaModel,
+  tokenizer: Tokenizer,
+  state: TrainerState,
+  /** asynchronous runs: the batches generated ahead, serialized (saved-rollouts.ts) */
+  rolloutsAhead?: string,
+): void {
   const opt = model.optimizer;
   writeDirAtomic(dir, (tmp) => {
+    if (rolloutsAhead) writeFileAtomic(path.join(tmp, SAVED_ROLLOUTS_FILE), rolloutsAhead);
     savePolicy(path.join(tmp, model.lora ? 'adapter' : 'model'), model, tokenizer);
     const head = model.weights.valueHead;
     if (head)
@@ -66,6 +76,12 @@ function checkpointDir(dir: string): string {
   if (!found || !existsSync(path.join(found, 'state.json')))
     throw new GrpoError('checkpoint', `no complete checkpoint in ${dir} (expected state.json written by grpo train)`);
   return found;
+}
+
+/** The batches an asynchronous run generated ahead (serialized) and the file they came from, or null. */
+export function checkpointRolloutsAhead(dir: string): { json: string; file: string } | null {
+  const file = path.join(checkpointDir(dir), SAVED_ROLLOUTS_FILE);
+  return existsSync(file) ? { json: readFileSync(file, 'utf8'), file } : null;
 }
 
 /** What to open to resume: the policy's model folder, or (LoRA) the adapter to put on the run's base. */

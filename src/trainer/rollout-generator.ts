@@ -36,8 +36,11 @@ export interface RolloutGenerator {
     onPrompt?: (promptIndex: number, group: Completion[]) => void,
     agent?: AgentLoop,
   ): Promise<Completion[]>;
-  /** make the generator sample from the policy's current weights */
-  sync(): Promise<void>;
+  /**
+   * make the generator sample from the policy's current weights, published as `version` (the step that made them);
+   * resolves to the time spent waiting for the rollout servers to take them
+   */
+  sync(version: number): Promise<{ waitMs: number }>;
   /** per-server figures for the step's metrics (a fleet: requests served and failed so far, servers in) */
   stats?(): Record<string, number>;
 }
@@ -50,6 +53,7 @@ export async function makeRolloutGenerator(
   longestPrompt = 0,
 ): Promise<RolloutGenerator> {
   const r = config.rollout;
+  checkStaleness(r);
   if (r.engine === 'embedded') return embeddedGenerator(r, model);
   if (!r.base_url)
     throw new GrpoError(
@@ -63,7 +67,13 @@ export async function makeRolloutGenerator(
     concurrency: r.concurrency,
   });
   checkContext(r, fleet, longestPrompt);
-  const publisher = new WeightPublisher(model, tokenizer, path.resolve(runDir, 'rollout-weights'), r.api_key);
+  const publisher = new WeightPublisher(
+    model,
+    tokenizer,
+    path.resolve(runDir, 'rollout-weights'),
+    r.api_key,
+    1 + r.max_staleness,
+  );
   return serverGenerator(r, fleet, publisher);
 }
 
@@ -85,8 +95,23 @@ function embeddedGenerator(r: RolloutSettings, model: LlamaModel): RolloutGenera
         );
       return out;
     },
-    sync: async () => {},
+    sync: async () => ({ waitMs: 0 }),
   };
+}
+
+/** Asynchronous rollouts need a sampler apart from the trainer that follows its policy versions. */
+function checkStaleness(r: RolloutSettings): void {
+  if (r.max_staleness === 0) return;
+  if (r.engine === 'embedded')
+    throw new GrpoError(
+      'config',
+      `rollout.max_staleness ${r.max_staleness} needs rollout servers (rollout.engine: openai with rollout.base_url): the embedded generator computes on the trainer's own thread, so nothing can overlap; set it to 0 or serve the policy with grpo serve`,
+    );
+  if (r.weight_sync === 'none')
+    throw new GrpoError(
+      'config',
+      `rollout.max_staleness ${r.max_staleness} bounds how many policy versions the servers may lag, but rollout.weight_sync 'none' never sends them one; use weight_sync 'disk' or max_staleness 0`,
+    );
 }
 
 /** A server with a shorter context would cut prompts the trainer scores whole: refused before the first step. */
@@ -106,18 +131,20 @@ function checkContext(r: RolloutSettings, fleet: ServerFleet, longestPrompt: num
  * on requests go only to servers that took it (naming its adapter, with LoRA).
  */
 function serverGenerator(r: RolloutSettings, fleet: ServerFleet, publisher: WeightPublisher): RolloutGenerator {
-  let version = 0;
   return {
     recomputeLogprobs: true,
     generate: (prompts, opts, onPrompt, agent) =>
       agent ? remoteEpisodes(fleet, prompts, opts, agent, onPrompt) : generateRemote(fleet, prompts, opts, onPrompt),
-    sync: async () => {
-      if (r.weight_sync === 'none') return;
-      const saved = publisher.save(++version);
+    sync: async (version) => {
+      if (r.weight_sync === 'none') return { waitMs: 0 };
+      const saved = publisher.save(version);
+      // a server takes new weights after the requests it already holds (grpo serve, SGLang): waiting here is
+      // waiting for rollouts
+      const t0 = performance.now();
       await fleet.broadcast(version, (url) => publisher.push(url, saved));
       publisher.published(saved);
-      if (saved.adapter) fleet.modelName = saved.adapter;
-      fleet.minVersion = version;
+      fleet.use(version, saved.adapter ?? undefined);
+      return { waitMs: performance.now() - t0 };
     },
     stats: () => fleetStats(fleet),
   };

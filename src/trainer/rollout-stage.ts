@@ -168,6 +168,7 @@ async function rewardGroup(
       logprobs: c.logprobs,
       sampledMask: c.sampledMask,
       episode: c.episode,
+      policyVersion: c.policyVersion,
       finishReason: c.finishReason,
       text: texts[k],
       rewards: Object.fromEntries(combined.names.map((n) => [n, combined.perReward[n][k]])),

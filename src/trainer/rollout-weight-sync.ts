@@ -2,8 +2,9 @@
  * The updated policy sent to the rollout servers after every step:
  * - full weights through SGLang's `POST /update_weights_from_disk`;
  * - with LoRA, only the adapter, through vLLM's `POST /v1/load_lora_adapter` ({lora_name, lora_path}; vLLM needs
- *   VLLM_ALLOW_RUNTIME_LORA_UPDATING=True), under a new name each version (requests then name that adapter) and the
- *   previous one unloaded (`/v1/unload_lora_adapter`). `grpo serve` implements both.
+ *   VLLM_ALLOW_RUNTIME_LORA_UPDATING=True), under a new name each version (requests then name that adapter); the
+ *   adapters of the last `keep` versions stay loaded (asynchronous rollouts may still name them) and older ones are
+ *   unloaded (`/v1/unload_lora_adapter`). `grpo serve` implements both.
  * The policy is saved once per version and pushed to each server of the fleet (server-fleet.ts).
  */
 import path from 'node:path';
@@ -21,7 +22,8 @@ export interface SavedPolicy {
 }
 
 export class WeightPublisher {
-  private previous: SavedPolicy | null = null;
+  /** the adapters still loaded on the servers, oldest first */
+  private live: SavedPolicy[] = [];
 
   constructor(
     private readonly model: LlamaModel,
@@ -29,6 +31,8 @@ export class WeightPublisher {
     /** the folder the servers load the weights from */
     private readonly weightsDir: string,
     private readonly apiKey?: string,
+    /** adapter versions kept loaded: 1 + rollout.max_staleness */
+    private readonly keep = 1,
   ) {}
 
   /** Saves the policy as `version` (full weights replace the last in place; an adapter gets its own folder). */
@@ -39,7 +43,7 @@ export class WeightPublisher {
     return { version, dir, adapter };
   }
 
-  /** Has the server at `baseUrl` load `saved`, and drop the adapter before it. */
+  /** Has the server at `baseUrl` load `saved`, and drop the adapters that publishing it retires. */
   async push(baseUrl: string, saved: SavedPolicy): Promise<void> {
     const api = baseUrl.replace(/\/+$/, '');
     if (!saved.adapter) {
@@ -47,16 +51,21 @@ export class WeightPublisher {
       return;
     }
     await postJson(api, '/load_lora_adapter', { lora_name: saved.adapter, lora_path: saved.dir }, this.apiKey);
-    const before = this.previous?.adapter;
-    if (before && before !== saved.adapter)
-      await postJson(api, '/unload_lora_adapter', { lora_name: before }, this.apiKey).catch(() => {});
+    for (const old of this.retiredBy(saved))
+      await postJson(api, '/unload_lora_adapter', { lora_name: old.adapter }, this.apiKey).catch(() => {});
   }
 
-  /** After every server had its chance at `saved`: the adapter before it is no longer read from disk. */
+  /** After every server had its chance at `saved`: the adapters it retires are no longer read from disk. */
   published(saved: SavedPolicy): void {
-    if (this.previous?.adapter && this.previous.adapter !== saved.adapter)
-      rmSync(this.previous.dir, { recursive: true, force: true });
-    this.previous = saved;
+    if (!saved.adapter) return;
+    for (const old of this.retiredBy(saved)) rmSync(old.dir, { recursive: true, force: true });
+    this.live = [...this.live.filter((p) => p.adapter !== saved.adapter), saved].slice(-this.keep);
+  }
+
+  /** The adapters that fall out of the last `keep` versions once `saved` is live. */
+  private retiredBy(saved: SavedPolicy): SavedPolicy[] {
+    const others = this.live.filter((p) => p.adapter !== saved.adapter);
+    return others.slice(0, Math.max(0, others.length + 1 - this.keep));
   }
 }
 

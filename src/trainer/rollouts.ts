@@ -23,6 +23,8 @@ export interface Rollout {
   rewards: Record<string, number>;
   /** weighted total plus shaping (soft overlong punishment) and the episode's per-turn rewards */
   reward: number;
+  /** rollout servers: the policy version that sampled it (the step after which that policy was published) */
+  policyVersion?: number;
 }
 
 export interface RolloutBatch {

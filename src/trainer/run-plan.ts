@@ -79,7 +79,10 @@ export function resolveRunPlan(
   const r = config.rollout,
     t = config.training,
     o = config.optimizer;
-  const algorithm = resolveAlgorithm(config.algorithm, { groupSize: r.group_size, maxTokens: r.max_tokens });
+  const algorithm = decoupledByDefault(
+    resolveAlgorithm(config.algorithm, { groupSize: r.group_size, maxTokens: r.max_tokens }),
+    config,
+  );
   const updatesPerStep = algorithm.mini_batches * algorithm.num_iterations;
   const schedule: LrSchedule = {
     kind: o.schedule,
@@ -119,6 +122,25 @@ export function resolveRunPlan(
   };
   checkCorrectnessNeeds(plan);
   return plan;
+}
+
+/**
+ * Asynchronous rollouts (rollout.max_staleness ≥ 1) train on completions sampled by an older policy. Unless the
+ * config chooses a rollout correction, the loss is AReaL's decoupled objective (Fu et al. 2025, §5.1): the clip
+ * ratio is taken against the recomputed log-probs of the policy before this update (the proximal policy), and each
+ * token is weighted by π_prox / π_behav, the tokens whose weight exceeds 5 leaving the loss (AReaL's
+ * behav_imp_weight_cap) — our `token_mask` correction with max 5 and no lower bound.
+ */
+function decoupledByDefault(algorithm: ResolvedAlgorithm, config: TrainConfig): ResolvedAlgorithm {
+  const a = config.algorithm;
+  if (config.rollout.max_staleness === 0 || a.rollout_correction !== undefined) return algorithm;
+  if (policyLosses.get(algorithm.loss).tokenWeights === false) return algorithm;
+  return {
+    ...algorithm,
+    rollout_correction: 'token_mask',
+    rollout_correction_max: a.rollout_correction_max ?? 5,
+    rollout_correction_min: a.rollout_correction_min ?? 0,
+  };
 }
 
 /** The critic of a method with a value head, or null. */

@@ -90,3 +90,19 @@ export function stepMetrics(
   }
   return rec;
 }
+
+/**
+ * Rollouts from servers: how many policy versions behind the policy that trains on them they were sampled (AReaL's
+ * staleness; 0 in a synchronous run) and how long the trainer waited for them (for the batch, and for the servers
+ * to take the new weights after the requests they held). Nothing for the embedded generator.
+ */
+export function asyncMetrics(batch: RolloutBatch, trainedVersion: number, waitMs: number): MetricRecord {
+  const versions = batch.groups.flat().flatMap((r) => (r.policyVersion === undefined ? [] : [r.policyVersion]));
+  if (!versions.length) return {};
+  const stale = versions.map((v) => trainedVersion - v);
+  return {
+    'async/staleness_mean': mean(stale),
+    'async/staleness_max': Math.max(...stale),
+    'async/wait_ms': Math.round(waitMs),
+  };
+}

@@ -13,16 +13,18 @@ import type { RunModels } from './run-models.ts';
 import type { RunPlan } from './run-plan.ts';
 import type { PromptSet } from './prompts.ts';
 import { makeRolloutGenerator, type RolloutGenerator } from './rollout-generator.ts';
-import { collectRollouts } from './rollout-stage.ts';
-import { isCorrect } from './rollouts.ts';
+import { collectRollouts, type RolloutContext } from './rollout-stage.ts';
+import { RolloutQueue } from './rollout-queue.ts';
+import { isCorrect, type RolloutBatch } from './rollouts.ts';
 import { runPasses } from './pass-stage.ts';
 import { advantageStage } from './advantage-stage.ts';
 import { policyUpdate } from './update-stage.ts';
 import type { UpdateSequence } from './update-sequence.ts';
-import { stepKl, stepMetrics } from './step-metrics.ts';
+import { asyncMetrics, stepKl, stepMetrics } from './step-metrics.ts';
 import { evaluateModel, type EvalCompletion, type EvalReport } from './evaluate.ts';
 import { MetricsLog, type MetricRecord } from './metrics.ts';
-import { saveCheckpoint, loadCheckpoint, type TrainerState } from './checkpoint.ts';
+import { saveCheckpoint, loadCheckpoint, checkpointRolloutsAhead, type TrainerState } from './checkpoint.ts';
+import { restoreBatches, serializeBatches } from './saved-rollouts.ts';
 import { savePolicy } from './save-policy.ts';
 
 type Evaluation = { report: EvalReport; completions: EvalCompletion[] };
@@ -43,6 +45,8 @@ export class TrainSession {
   readonly history: MetricRecord[] = [];
   private savedAt = -1;
   private lastSave = performance.now();
+  /** asynchronous rollouts (rollout.max_staleness ≥ 1): the batches generated ahead */
+  private queue: RolloutQueue | null = null;
 
   private constructor(
     readonly config: TrainConfig,
@@ -92,11 +96,23 @@ export class TrainSession {
       new Rng(config.seed),
       log,
     );
-    await session.restoreOrEvaluate(hooks.resume);
+    const restored = await session.restoreOrEvaluate(hooks.resume);
+    // rollout servers start from the policy's weights (a server that served an earlier run may hold others), as verl
+    // syncs before its first step
+    await generator.sync(session.step);
+    const depth = config.rollout.max_staleness;
+    if (depth > 0 || restored.length)
+      session.queue = new RolloutQueue(
+        () => collectRollouts(session.rolloutContext()),
+        depth,
+        config.training.steps - session.step,
+        restored,
+      );
     return session;
   }
 
-  private async restoreOrEvaluate(resume: string | undefined): Promise<void> {
+  /** A checkpoint's state (and the batches it had generated ahead), or the evaluation before training. */
+  private async restoreOrEvaluate(resume: string | undefined): Promise<RolloutBatch[]> {
     if (resume) {
       const s = loadCheckpoint(resume, this.run.model);
       this.step = s.step;
@@ -106,14 +122,40 @@ export class TrainSession {
       this.accuracyBefore = s.accuracyBefore;
       this.toolCallsBefore = s.toolCallsBefore ?? null;
       this.log.reset(s.step);
-      await this.generator.sync();
-      return;
+      const ahead = checkpointRolloutsAhead(resume);
+      return ahead ? restoreBatches(ahead.json, ahead.file, this.run.prompts.train) : [];
     }
     this.log.reset();
-    if (!this.run.prompts.eval.examples.length) return;
+    if (!this.run.prompts.eval.examples.length) return [];
     const before = await this.evaluate();
     this.accuracyBefore = this.accuracyOf(before);
     this.toolCallsBefore = before.report.tool_calls ?? null;
+    return [];
+  }
+
+  private rolloutContext(): RolloutContext {
+    const { prompts, tokenizer, agent } = this.run;
+    return {
+      plan: this.plan,
+      generator: this.generator,
+      tokenizer,
+      examples: prompts.train.examples,
+      promptIds: prompts.train.promptIds,
+      sampler: this.sampler,
+      rng: this.rng,
+      agent: agent?.loopFor,
+    };
+  }
+
+  /**
+   * The step's batch: generated now, or (asynchronous) ahead; then the batches ahead are started, and their requests
+   * sent before the update's compute holds the event loop, so the servers generate while the policy trains.
+   */
+  private async nextBatch(): Promise<RolloutBatch> {
+    if (!this.queue) return collectRollouts(this.rolloutContext());
+    const batch = await this.queue.take();
+    for (let i = 0; i < 4; i++) await new Promise((r) => setImmediate(r));
+    return batch;
   }
 
   /** Greedy evaluation on the held-out prompts (without a correctness reward: samples, no accuracy). */
@@ -135,18 +177,9 @@ export class TrainSession {
   /** One step: the four stages, then its metrics record (logged), the evaluation and sample completions when due. */
   async runStep(hooks: SessionHooks): Promise<MetricRecord> {
     const { plan, run, generator } = this;
-    const { model, tokenizer, prompts, ref } = run;
+    const { model, tokenizer, ref } = run;
     const t0 = performance.now();
-    const batch = await collectRollouts({
-      plan,
-      generator,
-      tokenizer,
-      examples: prompts.train.examples,
-      promptIds: prompts.train.promptIds,
-      sampler: this.sampler,
-      rng: this.rng,
-      agent: run.agent?.loopFor,
-    });
+    const batch = await this.nextBatch();
     const t1 = performance.now();
     const passes = runPasses(
       plan,
@@ -157,7 +190,7 @@ export class TrainSession {
     hooks.beforeUpdate?.(this.step + 1, seqs);
     const t2 = performance.now();
     const upd = batch.groups.length ? policyUpdate({ model, plan }, seqs) : null;
-    if (upd && upd.steps > 0) await generator.sync();
+    const synced = upd && upd.steps > 0 ? await generator.sync(this.step + 1) : { waitMs: 0 };
     const t3 = performance.now();
     this.nonfinite = upd && upd.skipped > 0 && upd.steps === 0 ? this.nonfinite + 1 : 0;
     this.step++;
@@ -171,7 +204,7 @@ export class TrainSession {
       model.optimizer.stepCount,
       { generate: t1 - t0, prepare: t2 - t1, update: t3 - t2 },
     );
-    Object.assign(record, generator.stats?.());
+    Object.assign(record, generator.stats?.(), asyncMetrics(batch, this.step - 1, t1 - t0 + synced.waitMs));
     if (t.eval_every > 0 && this.step % t.eval_every === 0 && this.step < t.steps)
       record.eval_accuracy = this.accuracyOf(await this.evaluate());
     this.log.write(record);
@@ -190,13 +223,13 @@ export class TrainSession {
   }
 
   /** A checkpoint every save_every steps or save_minutes minutes; too many non-finite steps in a row end the run. */
-  afterStep(): void {
+  async afterStep(): Promise<void> {
     const t = this.config.training;
     if (
       (t.save_every > 0 && this.step % t.save_every === 0) ||
       (t.save_minutes > 0 && performance.now() - this.lastSave >= t.save_minutes * 60e3)
     )
-      this.checkpoint();
+      await this.checkpoint();
     if (this.nonfinite >= t.max_nonfinite_steps) {
       throw new GrpoError(
         'numeric',
@@ -205,7 +238,9 @@ export class TrainSession {
     }
   }
 
-  checkpoint(): void {
+  /** The run's state; an asynchronous run first waits for the batches it generates ahead, and saves them too. */
+  async checkpoint(): Promise<void> {
+    const ahead = this.queue ? await this.queue.drain() : [];
     const state: TrainerState = {
       step: this.step,
       rng: this.rng.state,
@@ -215,7 +250,13 @@ export class TrainSession {
       toolCallsBefore: this.toolCallsBefore,
       config: this.config,
     };
-    saveCheckpoint(path.join(this.runDir, 'checkpoint'), this.run.model, this.run.tokenizer, state);
+    saveCheckpoint(
+      path.join(this.runDir, 'checkpoint'),
+      this.run.model,
+      this.run.tokenizer,
+      state,
+      ahead.length ? serializeBatches(ahead) : undefined,
+    );
     this.savedAt = this.step;
     this.lastSave = performance.now();
   }
@@ -230,7 +271,7 @@ export class TrainSession {
       if (final)
         this.log.writeCompletions({ step: this.step, eval: final.report, eval_samples: final.completions.slice(0, 8) });
     }
-    if (this.savedAt !== this.step) this.checkpoint();
+    if (this.savedAt !== this.step) await this.checkpoint();
     return {
       finished,
       accuracyAfter: final ? this.accuracyOf(final) : null,

@@ -84,7 +84,7 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
         kl: fmt(record.kl, 4),
       });
       try {
-        session.afterStep();
+        await session.afterStep();
       } catch (e) {
         bar.stop();
         throw e;

@@ -36,6 +36,7 @@ registerPolicyLoss({
       .describe('with disco_metric: reward, a summed reward above this counts as a correct answer'),
   }),
   wholeGroups: true,
+  tokenWeights: false,
   // the reference (Optimization-AI/DisCO dp_actor.py) scales each micro-batch's loss by its share of the mini-batch
   scale: 'per-micro-batch',
   needsCorrectness: (o) =>

@@ -9,6 +9,7 @@ registerPolicyLoss({
   description: 'MSE between the group-centred implicit reward β·Σ(lp − old) and the group-centred reward (GVPO)',
   options: z.object({ gvpo_beta: z.number().positive().default(0.1).describe('GVPO β of the implicit reward') }),
   wholeGroups: true,
+  tokenWeights: false,
   // the reference (verl recipe/gvpo gvpo_dp_actor.py) scales each micro-batch's summed loss by 1/GA
   scale: 'per-micro-batch',
   loss: (b, o) => {

@@ -57,6 +57,8 @@ function byImportance(a: string, b: string): number {
     const i = FIRST.indexOf(n);
     if (i >= 0) return i;
     if (n.startsWith('rewards/')) return 100;
+    // rollout servers: staleness, waiting and per-server requests, together before the timings
+    if (n.startsWith('async/') || n.startsWith('fleet/')) return 250;
     if (n.startsWith('time/') || n.startsWith('memory/')) return 300;
     return 200;
   };

@@ -79,6 +79,14 @@ const rolloutSchema = z
       .optional()
       .describe('rollout.engine "openai": model name (default: the first the server lists)'),
     concurrency: positiveInt.default(8).describe('rollout.engine "openai": requests in flight at most'),
+    max_staleness: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(0)
+      .describe(
+        'rollout servers: generate the next batches while the current one trains, sampled at most this many policy versions behind (0: synchronous; AReaL max_head_offpolicyness)',
+      ),
     weight_sync: z
       .enum(['disk', 'none'])
       .default('disk')
