@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { startDashboard } from '../dashboard/server.ts';
 import { GrpoError } from '../errors.ts';
+import { moduleExtension, runsFromSources } from '../util/module-extension.ts';
 
 const int = (v: string) => {
   const n = Number(v);
@@ -39,10 +40,10 @@ export function registerDashboardCommand(program: Command): void {
 
 /** Start `grpo dashboard` in a child process; resolves with its URL once it listens. */
 export function spawnDashboard(runsDir: string, port?: number): Promise<{ url: string; stop: () => void }> {
-  const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+  const main = fileURLToPath(new URL(`./main${moduleExtension}`, import.meta.url));
   const args = [
-    '--import',
-    import.meta.resolve('tsx'),
+    // the sources run through tsx, as this process does; the compiled package needs no loader
+    ...(runsFromSources ? ['--import', import.meta.resolve('tsx')] : []),
     main,
     'dashboard',
     runsDir,

@@ -1,10 +1,11 @@
 /**
- * Pages that work offline: the client code (TypeScript in client/, with uPlot from npm) bundled by esbuild into
- * one script and one stylesheet, inlined into a single HTML document with any data it shows. The dashboard
- * serves one; the arena report is one written to disk.
+ * Pages that work offline: the client code (TypeScript in client/, compiled to JavaScript in the package; uPlot from
+ * npm) bundled by esbuild into one script and one stylesheet, inlined into a single HTML document with any data it
+ * shows. The dashboard serves one; the arena report is one written to disk.
  */
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
+import { moduleExtension } from '../util/module-extension.ts';
 
 export type ClientEntry = 'dashboard' | 'report';
 
@@ -15,7 +16,7 @@ export function clientBundle(entry: ClientEntry): Promise<{ js: string; css: str
   let b = bundles.get(entry);
   if (!b) {
     b = build({
-      entryPoints: [fileURLToPath(new URL(`./client/${entry}.ts`, import.meta.url))],
+      entryPoints: [fileURLToPath(new URL(`./client/${entry}${moduleExtension}`, import.meta.url))],
       bundle: true,
       write: false,
       format: 'esm',

@@ -1,11 +1,12 @@
 /**
  * `grpo train` as a user runs it: Ctrl-C (SIGINT) ends the run after the current step with a checkpoint and the
  * command to resume it (exit 130); running it again under the same name is refused in one line; --resume
- * continues it.
+ * continues it. The same under `npm start`, where a terminal's Ctrl-C signals the whole process group (npm, its
+ * shell, and the command).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,58 +15,68 @@ import { fileURLToPath } from 'node:url';
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cli = (args: string[]) =>
   [process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'train', ...args]] as const;
+/** A short run of the demo's task on the embedded model: steps of 2 prompts, held-out evaluation of 4. */
+const shortRun = (out: string, name: string) => [
+  '--out_dir',
+  out,
+  '--name',
+  name,
+  '--training.steps',
+  '400',
+  '--training.eval_every',
+  '0',
+  '--data.eval_size',
+  '4',
+  '--rollout.prompts_per_step',
+  '2',
+  '--training.micro_batch_groups',
+  '2',
+  '--model.threads',
+  '1',
+];
+const metricLines = (file: string) =>
+  existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0;
+
+/** Output of a child, collected; resolves once `ready` holds (polled), rejects if the child ends first. */
+function watch(
+  child: ChildProcess,
+  ready: () => boolean,
+): { out: { stdout: string; stderr: string }; started: Promise<void> } {
+  const out = { stdout: '', stderr: '' };
+  child.stdout!.on('data', (d) => {
+    out.stdout += d;
+  });
+  child.stderr!.on('data', (d) => {
+    out.stderr += d;
+  });
+  const started = new Promise<void>((resolve, reject) => {
+    const timer = setInterval(() => {
+      if (ready()) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 20);
+    child.once('exit', () => {
+      clearInterval(timer);
+      reject(new Error(`grpo train ended before it was interrupted:\n${out.stderr}`));
+    });
+  });
+  return { out, started };
+}
 
 test('SIGINT stops grpo train after the current step with a checkpoint; a rerun is refused; --resume continues', async () => {
   const out = mkdtempSync(path.join(tmpdir(), 'grpo-signal-'));
   try {
-    const args = [
-      '--config',
-      path.join(root, 'configs/demo.yaml'),
-      '--out_dir',
-      out,
-      '--name',
-      'sig',
-      '--training.steps',
-      '400',
-      '--training.eval_every',
-      '0',
-      '--data.eval_size',
-      '4',
-      '--rollout.prompts_per_step',
-      '2',
-      '--training.micro_batch_groups',
-      '2',
-      '--model.threads',
-      '1',
-      '--overwrite',
-      'false',
-    ];
+    const args = ['--config', path.join(root, 'configs/demo.yaml'), ...shortRun(out, 'sig'), '--overwrite', 'false'];
     const [exe, argv] = cli(args);
     const child = spawn(exe, argv, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '',
-      stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
     const metrics = path.join(out, 'sig', 'metrics.jsonl');
-    const lines = () => (existsSync(metrics) ? readFileSync(metrics, 'utf8').split('\n').filter(Boolean).length : 0);
-    await new Promise<void>((resolve, reject) => {
-      const timer = setInterval(() => {
-        if (lines() >= 2) {
-          clearInterval(timer);
-          child.kill('SIGINT');
-          resolve();
-        }
-      }, 20);
-      child.once('exit', () => {
-        clearInterval(timer);
-        reject(new Error(`grpo train ended before it was interrupted:\n${stderr}`));
-      });
-    });
+    const lines = () => metricLines(metrics);
+    const { out: output, started } = watch(child, () => lines() >= 2);
+    await started;
+    child.kill('SIGINT');
     const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    const { stdout, stderr } = output;
     assert.equal(code, 130, stderr);
     const step = JSON.parse(readFileSync(path.join(out, 'sig', 'checkpoint', 'state.json'), 'utf8')).step;
     assert.ok(step >= 2 && step === lines(), `checkpoint at step ${step}, ${lines()} metric lines`);
@@ -84,6 +95,44 @@ test('SIGINT stops grpo train after the current step with a checkpoint; a rerun 
     );
     assert.equal(resumed.status, 0, resumed.stderr);
     assert.equal(lines(), step + 1);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+// npm, a shell and the model load before the first step: minutes on a loaded machine
+const generous = { timeout: 300_000 };
+test('npm start, Ctrl-C (SIGINT to its process group): a checkpoint and the --resume hint', generous, async () => {
+  const out = mkdtempSync(path.join(tmpdir(), 'grpo-npm-start-'));
+  try {
+    // npm start runs configs/demo.yaml; the flags after -- shorten it. Its own process group, as a terminal's job is.
+    const child = spawn('npm', ['start', '--', ...shortRun(out, 'npm')], {
+      cwd: root,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, npm_config_update_notifier: 'false' },
+    });
+    const metrics = path.join(out, 'npm', 'metrics.jsonl');
+    const { out: output, started } = watch(child, () => metricLines(metrics) >= 1);
+    try {
+      await started;
+      process.kill(-child.pid!, 'SIGINT');
+    } catch (e) {
+      if (child.exitCode === null) process.kill(-child.pid!, 'SIGKILL');
+      throw e;
+    }
+    await new Promise((resolve) => child.once('exit', resolve));
+    const { stdout, stderr } = output;
+    const state = path.join(out, 'npm', 'checkpoint', 'state.json');
+    assert.ok(existsSync(state), `no checkpoint after Ctrl-C:\n${stdout}\n${stderr}`);
+    const step = JSON.parse(readFileSync(state, 'utf8')).step;
+    assert.ok(
+      step >= 1 && step === metricLines(metrics),
+      `checkpoint at step ${step}, ${metricLines(metrics)} metric lines`,
+    );
+    // one SIGINT reached the trainer (a second would have quit at once, without the checkpoint)
+    assert.equal(stderr.match(/SIGINT: stopping after this step/g)?.length, 1, stderr);
+    assert.match(stdout, new RegExp(`stopped at step ${step}; continue with: grpo train --resume .*npm/checkpoint`));
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

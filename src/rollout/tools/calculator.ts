@@ -3,10 +3,19 @@
  * parentheses and a few elementary functions and constants, so the model cannot reach mathjs's matrices, units,
  * `import` or function definitions (mathjs's own security advice: whitelist the expression tree).
  */
-import { create, all, type MathNode } from 'mathjs';
+import { createRequire } from 'node:module';
+import type { MathJsInstance, MathNode } from 'mathjs';
 import type { Tool } from './tool.ts';
 
-const math = create(all, { number: 'number' });
+let instance: MathJsInstance | undefined;
+/** mathjs takes a good part of a second to load: loaded by the first expression, not by every `grpo` command */
+function mathjs(): MathJsInstance {
+  if (!instance) {
+    const { create, all } = createRequire(import.meta.url)('mathjs') as typeof import('mathjs');
+    instance = create(all, { number: 'number' });
+  }
+  return instance;
+}
 const FUNCTIONS = new Set([
   'sqrt',
   'abs',
@@ -54,7 +63,7 @@ function checkNode(node: MathNode): void {
 /** Evaluate an arithmetic expression to text (integers exactly, others to 12 significant digits). */
 export function calculate(expression: string): string {
   if (expression.length > MAX_EXPRESSION) throw new Error(`expression longer than ${MAX_EXPRESSION} characters`);
-  const node = math.parse(expression);
+  const node = mathjs().parse(expression);
   checkNode(node);
   const value = node.evaluate() as unknown;
   if (typeof value !== 'number' || !Number.isFinite(value))
