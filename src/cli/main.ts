@@ -177,5 +177,11 @@ try {
     console.error(`grpo: ${e.message}`);
     process.exit(1);
   }
+  // a full disk is the machine's state, not a bug: one line, wherever the write was
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    console.error(`grpo: the disk is full (${(e as Error).message}); free some space, then run again`);
+    process.exit(1);
+  }
   throw e;
 }

@@ -146,20 +146,33 @@ function passParts(p: MemoryPlanInput, m: MatrixSizes): [string, number][] {
   return parts;
 }
 
-/** Memory this process may use: GRPO_MEMORY_LIMIT_GB if set, else the machine's, or the cgroup's limit when lower. */
+/**
+ * Memory this process may still use: GRPO_MEMORY_LIMIT_GB if set, else what the machine has available (Linux's
+ * MemAvailable, which os.freemem reports: free plus reclaimable cache), or the cgroup's headroom (its limit less its
+ * usage) when lower.
+ */
 export function availableMemory(): number {
   const env = Number(process.env.GRPO_MEMORY_LIMIT_GB);
   if (env > 0) return env * 1e9;
-  let limit = os.totalmem();
-  for (const file of ['/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes']) {
-    try {
-      const v = Number(readFileSync(file, 'utf8').trim());
-      if (Number.isFinite(v) && v > 0) limit = Math.min(limit, v);
-    } catch {
-      /* not in a cgroup with a limit */
-    }
+  let free = os.freemem();
+  for (const [limitFile, usageFile] of [
+    ['/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory.current'],
+    ['/sys/fs/cgroup/memory/memory.limit_in_bytes', '/sys/fs/cgroup/memory/memory.usage_in_bytes'],
+  ]) {
+    const limit = readNumber(limitFile);
+    const usage = readNumber(usageFile);
+    if (limit > 0) free = Math.min(free, Math.max(0, limit - (usage > 0 ? usage : 0)));
   }
-  return limit;
+  return free;
+}
+
+/** A cgroup file's number; NaN when absent or 'max' (no limit). */
+function readNumber(file: string): number {
+  try {
+    return Number(readFileSync(file, 'utf8').trim());
+  } catch {
+    return Number.NaN;
+  }
 }
 
 const gb = (b: number) => `${(b / 1e9).toFixed(1)} GB`;

@@ -4,12 +4,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planTrainingMemory, checkMemoryPlan, memoryBudget } from '../../src/trainer/memory-plan.ts';
+import { planTrainingMemory, checkMemoryPlan, memoryBudget, availableMemory } from '../../src/trainer/memory-plan.ts';
 import type { DeviceInfo } from '../../src/engine/device.ts';
 import type { LlamaConfig } from '../../src/model/config.ts';
 import { train } from '../../src/trainer/trainer.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { tinyModelFolder, toyConfig, toyTasks, shareOfA } from './fixtures.ts';
 import { GrpoError } from '../../src/errors.ts';
@@ -144,5 +144,17 @@ test('on a GPU the plan is checked against the memory the device reports free, l
     assert.match(memoryBudget({ ...gpu(1e9), kind: 'cpu' })!.where, /this machine/);
   } finally {
     if (before !== undefined) process.env.GRPO_MEMORY_LIMIT_GB = before;
+  }
+});
+
+test('the memory check counts what is available now (free and reclaimable), not the machine’s total', () => {
+  const saved = process.env.GRPO_MEMORY_LIMIT_GB;
+  delete process.env.GRPO_MEMORY_LIMIT_GB;
+  try {
+    const available = availableMemory();
+    // the kernel and this process hold some of the machine: what is available is less than its total
+    assert.ok(available > 0 && available < os.totalmem(), `${available} of ${os.totalmem()}`);
+  } finally {
+    if (saved !== undefined) process.env.GRPO_MEMORY_LIMIT_GB = saved;
   }
 });
