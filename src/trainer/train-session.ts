@@ -92,7 +92,12 @@ export class TrainSession {
       new Rng(config.seed),
       log,
     );
-    await session.restoreOrEvaluate(hooks.resume);
+    try {
+      await session.restoreOrEvaluate(hooks.resume);
+    } catch (e) {
+      await generator.close?.(); // the caller never gets the session to close
+      throw e;
+    }
     return session;
   }
 
