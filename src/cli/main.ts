@@ -1,7 +1,7 @@
 /**
  * The `grpo` command line. Thin: parse, call the library, print.
  */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { GrpoError } from '../errors.ts';
 import { runGenerate } from './generate.ts';
@@ -37,7 +37,7 @@ addModelFlags(
   program
     .command('generate')
     .description('generate completions from a model (Hugging Face folder, .gguf, or llama2.c .bin)')
-    .requiredOption('--model <path>', 'model path')
+    .requiredOption('--model <path>', 'model: Hugging Face folder, .gguf, llama2.c .bin, or "embedded"')
     .option('--prompt <text>', 'prompt text (default: start from BOS)')
     .option('--max-tokens <n>', 'new tokens at most', int, 256)
     .option('--temperature <t>', 'sampling temperature; 0 is greedy', parseFloat, 1)
@@ -117,13 +117,18 @@ addModelFlags(
     .description(
       'serve a model over an OpenAI-compatible HTTP API (/v1/models, /v1/chat/completions, /v1/completions, /update_weights_from_disk)',
     )
-    .requiredOption('--model <path>', 'model path (Hugging Face folder, .gguf, or llama2.c .bin)')
+    .requiredOption(
+      '--model <path>',
+      'model: Hugging Face folder, .gguf, llama2.c .bin, or "embedded" (the shipped demo model)',
+    )
     .option('--host <host>', 'interface to bind', '127.0.0.1')
     .option('--port <n>', 'port; 0 = any free port', int, 8000)
     .option(
       '--api-key <key>',
       'require "Authorization: Bearer <key>" on every route but /health, as vLLM (default: $GRPO_API_KEY)',
-    ),
+    )
+    // internal: a local rollout server exits when its trainer does (src/rollout/local-servers.ts)
+    .addOption(new Option('--exit-with-parent').hideHelp()),
 ).action(async (opts) => {
   await runServe(opts);
 });

@@ -1,6 +1,7 @@
 /** `grpo serve`: serve a model over an OpenAI-compatible HTTP API until interrupted. */
 import { modelOptions, type ModelFlags } from './model-flags.ts';
 import { startServer, type RunningServer, type ServeOptions } from '../serve/server.ts';
+import { resolveModelPath } from '../data/synthetic/embedded-model.ts';
 
 export { startServer, type RunningServer, type ServeOptions };
 
@@ -12,6 +13,8 @@ export interface ServeCliOptions extends ModelFlags {
   port?: number;
   /** bearer token every route but /health requires (default: $GRPO_API_KEY; none: open) */
   apiKey?: string;
+  /** hidden `--exit-with-parent`: exit when stdin ends (local rollout servers, src/rollout/local-servers.ts) */
+  exitWithParent?: boolean;
 }
 
 /**
@@ -22,9 +25,10 @@ export async function runServe(
   o: ServeCliOptions,
   print: (line: string) => void = console.log,
 ): Promise<RunningServer> {
+  if (o.exitWithParent) exitWhenStdinEnds();
   const running = await startServer({
     ...modelOptions(o),
-    model: o.model,
+    model: resolveModelPath(o.model),
     host: o.host,
     port: o.port,
     apiKey: o.apiKey ?? (process.env.GRPO_API_KEY || undefined),
@@ -40,4 +44,17 @@ export async function runServe(
   print(`serving '${running.modelName}' (context ${running.contextLength} tokens); OpenAI base_url ${running.baseUrl}`);
   print(`listening on ${running.url}`);
   return { ...running, close };
+}
+
+/**
+ * The parent that started this server holds the other end of its stdin, and the kernel closes it when the parent
+ * ends, however it ends (kill -9 included): nobody is left to serve, so exit at once. stdin is unref'd, so it does
+ * not by itself keep a server that was closed otherwise (SIGTERM) running.
+ */
+function exitWhenStdinEnds(): void {
+  const stdin = process.stdin as NodeJS.ReadStream & { unref?: () => void };
+  stdin.on('end', () => process.exit(0));
+  stdin.on('error', () => process.exit(0));
+  stdin.resume();
+  stdin.unref?.();
 }

@@ -161,7 +161,7 @@ export function availableMemory(): number {
   ]) {
     const limit = readNumber(limitFile);
     const usage = readNumber(usageFile);
-    if (limit > 0) free = Math.min(free, Math.max(0, limit - (usage > 0 ? usage : 0)));
+    if (limit > 0) free = Math.min(free, Math.max(0, limit - (Number.isFinite(usage) ? usage : 0)));
   }
   return free;
 }

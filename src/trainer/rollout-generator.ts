@@ -16,6 +16,7 @@ import { resolvePrecision } from '../model/weight-copies.ts';
 import type { Tokenizer } from '../model/tokenizer/index.ts';
 import type { TrainConfig } from './config/schema.ts';
 import { WeightPublisher } from './rollout-weight-sync.ts';
+import { withLocalServers } from './local-server-plan.ts';
 import { GrpoError } from '../errors.ts';
 
 type RolloutSettings = TrainConfig['rollout'];
@@ -43,6 +44,8 @@ export interface RolloutGenerator {
   sync(version: number): Promise<{ waitMs: number }>;
   /** per-server figures for the step's metrics (a fleet: requests served and failed so far, servers in) */
   stats?(): Record<string, number>;
+  /** ends what the generator started (a fleet's polling, local rollout servers); the run calls it when it ends, however it ends */
+  close?(): Promise<void>;
 }
 
 export async function makeRolloutGenerator(
@@ -53,6 +56,9 @@ export async function makeRolloutGenerator(
   longestPrompt = 0,
 ): Promise<RolloutGenerator> {
   const r = config.rollout;
+  // rollout.local_servers: a fleet of grpo serve processes of the run's own (local-server-plan.ts)
+  if (r.local_servers)
+    return withLocalServers(config, (c) => makeRolloutGenerator(c, model, tokenizer, runDir, longestPrompt));
   checkStaleness(r);
   if (r.engine === 'embedded') return embeddedGenerator(r, model);
   if (!r.base_url)
@@ -147,6 +153,7 @@ function serverGenerator(r: RolloutSettings, fleet: ServerFleet, publisher: Weig
       return { waitMs: performance.now() - t0 };
     },
     stats: () => fleetStats(fleet),
+    close: async () => fleet.close(),
   };
 }
 

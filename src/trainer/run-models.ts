@@ -23,6 +23,7 @@ import { loraOptions } from './config/lora-options.ts';
 import { planTrainingMemory, checkMemoryPlan, memoryBudget, type MemoryPlan } from './memory-plan.ts';
 import { resolveModelPath } from '../data/synthetic/embedded-model.ts';
 import { agentSetup, type AgentOptions, type AgentSetup } from './agent-setup.ts';
+import { trainerThreads } from './local-server-plan.ts';
 
 /** The KL reference policy: a model, and whether its LoRA adapters count (false: the base alone). */
 export interface Reference {
@@ -114,7 +115,7 @@ function openPolicyAndReference(
   const hasKl = plan.algorithm.kl_beta > 0;
   const resumed = run.resume ? checkpointPolicy(run.resume) : null;
   const common = {
-    threads: config.model.threads,
+    threads: trainerThreads(config),
     device: config.model.device,
     tokenizer: run.tokenizer,
     precision: config.model.precision,

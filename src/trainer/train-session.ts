@@ -96,18 +96,23 @@ export class TrainSession {
       new Rng(config.seed),
       log,
     );
-    const restored = await session.restoreOrEvaluate(hooks.resume);
-    // rollout servers start from the policy's weights (a server that served an earlier run may hold others), as verl
-    // syncs before its first step
-    await generator.sync(session.step);
-    const depth = config.rollout.max_staleness;
-    if (depth > 0 || restored.length)
-      session.queue = new RolloutQueue(
-        () => collectRollouts(session.rolloutContext()),
-        depth,
-        config.training.steps - session.step,
-        restored,
-      );
+    try {
+      const restored = await session.restoreOrEvaluate(hooks.resume);
+      // rollout servers start from the policy's weights (a server that served an earlier run may hold others), as
+      // verl syncs before its first step
+      await generator.sync(session.step);
+      const depth = config.rollout.max_staleness;
+      if (depth > 0 || restored.length)
+        session.queue = new RolloutQueue(
+          () => collectRollouts(session.rolloutContext()),
+          depth,
+          config.training.steps - session.step,
+          restored,
+        );
+    } catch (e) {
+      await generator.close?.(); // the caller never gets the session to close
+      throw e;
+    }
     return session;
   }
 

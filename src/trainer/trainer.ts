@@ -64,8 +64,9 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
         `left out ${dropped} prompts (${prompts.train.dropped} train, ${prompts.eval.dropped} eval) longer than data.max_prompt_tokens or the room the model's context of ${run.model.config.maxSeqLen} leaves beside rollout.max_tokens`,
       );
   }
+  let session: TrainSession | undefined;
   try {
-    const session = await TrainSession.open(config, plan, run, runDir, opts);
+    session = await TrainSession.open(config, plan, run, runDir, opts);
     const bar = progressBar(config.training.steps, !!opts.quiet);
     bar.start(session.step);
     for (
@@ -105,6 +106,8 @@ export async function train(config: TrainConfig, opts: TrainOptions = {}): Promi
       toolCallsAfter: end.toolCallsAfter,
     };
   } finally {
+    // local rollout servers end with the run, however it ends
+    await session?.generator.close?.();
     run.free();
   }
 }

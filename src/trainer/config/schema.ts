@@ -93,8 +93,32 @@ const rolloutSchema = z
       .describe(
         'rollout.engine "openai": after each step, save the policy and ask the server to load it (POST /update_weights_from_disk, as SGLang)',
       ),
+    local_servers: positiveInt
+      .optional()
+      .describe(
+        'start this many `grpo serve` processes on the starting policy and take rollouts from them (implies rollout.engine "openai"; no base_url); they end with the run',
+      ),
+    local_server_threads: positiveInt
+      .optional()
+      .describe(
+        'rollout.local_servers: compute threads of each (default: the cores split evenly among the servers and the trainer, floor(cores / (N + 1)); with model.threads set, what it leaves, split among the servers); an unset model.threads gets the cores the servers leave',
+      ),
   })
-  .strict();
+  .strict()
+  .superRefine((r, ctx) => {
+    if (r.local_servers !== undefined && r.base_url !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['local_servers'],
+        message: 'takes no rollout.base_url: the run starts its own servers; remove one of the two',
+      });
+    if (r.local_server_threads !== undefined && r.local_servers === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['local_server_threads'],
+        message: 'is for rollout.local_servers, which is not set',
+      });
+  });
 
 /** Multi-turn rollouts with tools (agentic RL): present means every rollout is an episode in this environment. */
 export const environmentSchema = z
