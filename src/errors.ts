@@ -10,6 +10,8 @@ export type ServeErrorCode =
   | 'model_not_found'
   | 'not_found'
   | 'method_not_allowed'
+  | 'forbidden'
+  | 'request_timeout'
   | 'payload_too_large'
   | 'unavailable';
 

@@ -21,7 +21,9 @@ async function answers(device: string) {
         return { text: choice.text as string, logprobs: choice.logprobs.token_logprobs as number[] };
       });
     },
-    { device },
+    // Mesa's software device compiles its kernels at first use for minutes, more on a loaded machine, and Node counts
+    // that time against a request that arrived meanwhile (a 408 naming --request-timeout): an hour fits it
+    { device, requestTimeout: 3600 },
   );
 }
 

@@ -39,6 +39,7 @@ export async function runArena(o: ArenaOptions): Promise<ArenaRuns> {
   const seeds = o.seeds ?? 1;
   if (!Number.isInteger(seeds) || seeds < 1)
     throw new GrpoError('config', `--seeds takes a whole number ≥ 1, got ${seeds}`);
+  if (o.name !== undefined) checkArenaName(o.name);
   const base = loadTrainConfig(o.config, o.overrides ?? []);
   const name = o.name ?? `arena-${base.name}`;
   const dir = path.join(base.out_dir, name);
@@ -53,6 +54,15 @@ export async function runArena(o: ArenaOptions): Promise<ArenaRuns> {
     }
   }
   return { name, dir, configFile: o.config, runs };
+}
+
+/** The arena's folder is one folder under out_dir: a name with a path separator or `..` would write outside it. */
+function checkArenaName(name: string): void {
+  if (/^[\w.-]+$/.test(name) && name !== '.' && name !== '..') return;
+  throw new GrpoError(
+    'config',
+    `--arena-name '${name}' is not a folder name: it names one folder under out_dir, so use letters, digits, ".", "-" and "_" (no path separators, not "." or "..")`,
+  );
 }
 
 /** The --methods list trimmed, each a known preset and named once. */

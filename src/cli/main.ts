@@ -115,7 +115,7 @@ addModelFlags(
   program
     .command('serve')
     .description(
-      'serve a model over an OpenAI-compatible HTTP API (/v1/models, /v1/chat/completions, /v1/completions, /update_weights_from_disk)',
+      'serve a model over an OpenAI-compatible HTTP API (/v1/models, /v1/chat/completions, /v1/completions, /metrics, /update_weights_from_disk)',
     )
     .requiredOption(
       '--model <path>',
@@ -125,7 +125,25 @@ addModelFlags(
     .option('--port <n>', 'port; 0 = any free port', int, 8000)
     .option(
       '--api-key <key>',
-      'require "Authorization: Bearer <key>" on every route but /health, as vLLM (default: $GRPO_API_KEY)',
+      'require "Authorization: Bearer <key>" on every route but /health and /metrics, as vLLM (default: $GRPO_API_KEY)',
+    )
+    .option(
+      '--allow-runtime-updates',
+      'let clients load weights and LoRA adapters from paths they name (/update_weights_from_disk, /v1/load_lora_adapter): a trainer pushing weights needs it (default: $GRPO_ALLOW_RUNTIME_UPDATES=1; off)',
+    )
+    .option(
+      '--truncate-prompts',
+      'cut prompts that do not fit the context with max_tokens from the left, instead of answering 400 as vLLM does',
+    )
+    .option(
+      '--request-timeout <seconds>',
+      'seconds a request may take to arrive whole before a 408, counted also while the model computes (default 600; 0: no limit)',
+      (v: string) => {
+        const n = Number(v);
+        if (v.trim() === '' || !(n >= 0))
+          throw new GrpoError('config', `--request-timeout takes seconds ≥ 0 (0: no limit), got '${v}'`);
+        return n;
+      },
     )
     // internal: a local rollout server exits when its trainer does (src/rollout/local-servers.ts)
     .addOption(new Option('--exit-with-parent').hideHelp()),

@@ -2,6 +2,7 @@
 import { modelOptions, type ModelFlags } from './model-flags.ts';
 import { startServer, type RunningServer, type ServeOptions } from '../serve/server.ts';
 import { resolveModelPath } from '../data/synthetic/embedded-model.ts';
+import { runtimeUpdatesFromEnv } from '../serve/runtime-updates.ts';
 
 export { startServer, type RunningServer, type ServeOptions };
 
@@ -11,10 +12,16 @@ export interface ServeCliOptions extends ModelFlags {
   host?: string;
   /** default 8000; 0 = any free port (the printed URL says which) */
   port?: number;
-  /** bearer token every route but /health requires (default: $GRPO_API_KEY; none: open) */
+  /** bearer token every route but /health and /metrics requires (default: $GRPO_API_KEY; none: open) */
   apiKey?: string;
   /** hidden `--exit-with-parent`: exit when stdin ends (local rollout servers, src/rollout/local-servers.ts) */
   exitWithParent?: boolean;
+  /** clients may load weights and adapters from paths they name (default: $GRPO_ALLOW_RUNTIME_UPDATES; off) */
+  allowRuntimeUpdates?: boolean;
+  /** cut prompts that do not fit from the left instead of answering 400 */
+  truncatePrompts?: boolean;
+  /** seconds a request may take to arrive whole (default 600; 0: no limit) */
+  requestTimeout?: number;
 }
 
 /**
@@ -26,12 +33,16 @@ export async function runServe(
   print: (line: string) => void = console.log,
 ): Promise<RunningServer> {
   if (o.exitWithParent) exitWhenStdinEnds();
+  const allowRuntimeUpdates = o.allowRuntimeUpdates || runtimeUpdatesFromEnv();
   const running = await startServer({
     ...modelOptions(o),
     model: resolveModelPath(o.model),
     host: o.host,
     port: o.port,
     apiKey: o.apiKey ?? (process.env.GRPO_API_KEY || undefined),
+    allowRuntimeUpdates,
+    truncatePrompts: o.truncatePrompts,
+    requestTimeout: o.requestTimeout,
   });
   const close = async () => {
     process.off('SIGINT', onSignal);
@@ -42,6 +53,7 @@ export async function runServe(
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   print(`serving '${running.modelName}' (context ${running.contextLength} tokens); OpenAI base_url ${running.baseUrl}`);
+  if (allowRuntimeUpdates) print('runtime updates on: clients may load weights and adapters from paths they name');
   print(`listening on ${running.url}`);
   return { ...running, close };
 }

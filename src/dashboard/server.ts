@@ -8,6 +8,7 @@ import path from 'node:path';
 import { RunStore } from './run-store.ts';
 import { htmlPage } from './page.ts';
 import { GrpoError } from '../errors.ts';
+import { allowedHost } from './host-check.ts';
 
 export interface DashboardOptions {
   runsDir: string;
@@ -24,8 +25,11 @@ export interface Dashboard {
 
 export const DEFAULT_DASHBOARD_PORT = 6006;
 
-/** The dashboard's routes: its page, and JSON for the runs, a run's new metrics or completions lines, its config. */
-function dashboardRoutes(root: string, store: RunStore, page: string): RequestListener {
+/**
+ * The dashboard's routes: its page, and JSON for the runs, a run's new metrics or completions lines, its config. A
+ * request under a Host name that is not this machine's is refused (host-check.ts).
+ */
+function dashboardRoutes(root: string, store: RunStore, page: string, boundHost: string): RequestListener {
   return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const run = url.searchParams.get('run') ?? '';
@@ -36,6 +40,10 @@ function dashboardRoutes(root: string, store: RunStore, page: string): RequestLi
     const found = <T>(v: T | null) =>
       v === null ? json(404, { error: `no run '${run}' under ${root}` }) : json(200, v);
     try {
+      if (!allowedHost(req.headers.host, boundHost))
+        return json(403, {
+          error: `Host '${req.headers.host}' is refused, a guard against DNS rebinding: open the dashboard at localhost or an IP address of this machine, or start grpo dashboard with --host <that name>`,
+        });
       if (req.method !== 'GET') return json(405, { error: 'only GET' });
       switch (url.pathname) {
         case '/':
@@ -92,8 +100,8 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   const root = path.resolve(o.runsDir);
   const store = new RunStore(root);
   const page = await htmlPage('dashboard', `grpo-ts · ${root}`);
-  const server = createServer(dashboardRoutes(root, store, page));
   const host = o.host ?? '127.0.0.1';
+  const server = createServer(dashboardRoutes(root, store, page, host));
   await listen(server, host, o.port);
   const addr = server.address();
   const bound = typeof addr === 'object' && addr ? addr.port : 0;

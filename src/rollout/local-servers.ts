@@ -18,11 +18,11 @@ import { fileURLToPath } from 'node:url';
 import { GrpoError } from '../errors.ts';
 
 /**
- * Flags every local server gets beyond the model's. `--exit-with-parent` is `grpo serve`'s hidden flag for the
- * lifetime above; a flag that runtime weight / adapter loading may come to need (the trainer pushes each policy
- * version through /update_weights_from_disk and /v1/load_lora_adapter) belongs here too.
+ * Flags every local server gets beyond the model's: `--exit-with-parent` (grpo serve's hidden flag for the lifetime
+ * above) and `--allow-runtime-updates` (the trainer pushes each policy version through /update_weights_from_disk
+ * and /v1/load_lora_adapter, off by default).
  */
-export const LOCAL_SERVER_FLAGS: readonly string[] = ['--exit-with-parent'];
+export const LOCAL_SERVER_FLAGS: readonly string[] = ['--exit-with-parent', '--allow-runtime-updates'];
 
 export interface LocalServerOptions {
   /** how many servers */

@@ -20,24 +20,15 @@ import {
   type ResponseMeta,
   type StreamHead,
 } from './openai-shapes.ts';
-import { encodeChatPrompt, encodeCompletionPrompt, fitPrompt } from './prompt.ts';
-import {
-  parseChatRequest,
-  parseCompletionRequest,
-  type ChatRequest,
-  type CompletionRequest,
-  type SamplingRequest,
-} from './request-schema.ts';
-import { ServeError, badRequest } from './serve-error.ts';
+import { requestPrompts, type CompletionKind } from './request-prompts.ts';
+import { parseChatRequest, parseCompletionRequest, type SamplingRequest } from './request-schema.ts';
+import { ServeError } from './serve-error.ts';
 import type { SerialQueue } from './serial-queue.ts';
 import type { ContinuousBatcher } from './continuous-batcher.ts';
+import type { ServeMetrics } from './serve-metrics.ts';
 import type { ServedModel } from './served-model.ts';
 import type { ServedChoice } from './served-choices.ts';
 
-/** completions decoded together at most (prompts × n): bounds the KV cache one request may claim */
-export const MAX_SEQUENCES_PER_REQUEST = 256;
-/** OpenAI's default max_tokens for /v1/completions */
-const LEGACY_DEFAULT_MAX_TOKENS = 16;
 /** response header (and body field `truncated_prompt_tokens`) reporting prompt tokens cut to fit the context */
 export const TRUNCATION_HEADER = 'x-truncated-prompt-tokens';
 
@@ -47,16 +38,20 @@ export interface HandlerContext {
   queue: SerialQueue;
   /** completion requests, decoded in batches with those that can join them */
   batcher: ContinuousBatcher;
+  /** what GET /metrics reports */
+  metrics: ServeMetrics;
   /** chat max_tokens when the request sends none */
   defaultMaxTokens: number;
+  /** cut prompts that do not fit the context from the left instead of answering 400 (--truncate-prompts) */
+  truncatePrompts: boolean;
+  /** whether clients may load weights and adapters from paths they name (--allow-runtime-updates) */
+  allowRuntimeUpdates: boolean;
   /** a sampling seed for a request that sends none */
   nextSeed: () => number;
   /** true once the server is closing: queued requests are turned away */
   closing: () => boolean;
   log: (line: string) => void;
 }
-
-export type CompletionKind = 'chat' | 'text';
 
 /** 404 for a model the server does not serve (OpenAI answers model_not_found the same way). */
 export function checkModelName(served: ServedModel, model: string | null): void {
@@ -66,63 +61,6 @@ export function checkModelName(served: ServedModel, model: string | null): void 
       `'model': this server serves '${[served.name, ...served.adapterNames].join("', '")}', not '${model}' (GET /v1/models lists them)`,
       'model',
     );
-}
-
-function maxTokensFor(ctx: HandlerContext, r: SamplingRequest, kind: CompletionKind): number {
-  const context = ctx.served.contextLength;
-  if (r.maxTokens !== null) {
-    if (r.maxTokens >= context) {
-      const field = r.maxTokensField;
-      throw badRequest(
-        field,
-        `'${field}': ${r.maxTokens} leaves no room for the prompt in this model's context of ${context} tokens; ask for at most ${context - 1}`,
-      );
-    }
-    return r.maxTokens;
-  }
-  return Math.max(
-    1,
-    Math.min(kind === 'chat' ? ctx.defaultMaxTokens : LEGACY_DEFAULT_MAX_TOKENS, Math.floor(context / 2)),
-  );
-}
-
-/**
- * The prompts of a request, encoded, checked against the per-request bound, and cut from the left to leave room
- * for `maxTokens` (what was cut is logged and reported back).
- */
-function requestPrompts(
-  ctx: HandlerContext,
-  request: { chat: ChatRequest } | { text: CompletionRequest },
-  maxTokens: number,
-): { prompts: number[][]; truncated: number } {
-  const served = ctx.served;
-  const r: SamplingRequest = 'chat' in request ? request.chat : request.text;
-  const raw =
-    'chat' in request
-      ? [encodeChatPrompt(served.tokenizer, request.chat.messages, served.contextLength)]
-      : request.text.prompts.map((p, i, all) =>
-          encodeCompletionPrompt(
-            served.tokenizer,
-            p,
-            served.vocabSize,
-            all.length > 1 ? `prompt[${i}]` : 'prompt',
-            served.contextLength,
-          ),
-        );
-  if (raw.length * r.n > MAX_SEQUENCES_PER_REQUEST) {
-    throw badRequest(
-      'n',
-      `'n': ${raw.length} prompt(s) × n = ${r.n} is ${raw.length * r.n} completions; at most ${MAX_SEQUENCES_PER_REQUEST} per request`,
-    );
-  }
-  const fitted = raw.map((p) => fitPrompt(p, served.contextLength - maxTokens, served.bosId));
-  const truncated = fitted.reduce((a, f) => a + f.truncated, 0);
-  if (truncated > 0) {
-    ctx.log(
-      `prompt of ${raw.map((p) => p.length).join(' + ')} tokens cut by ${truncated} from the left to fit the context of ${served.contextLength} with max_tokens ${maxTokens}`,
-    );
-  }
-  return { prompts: fitted.map((f) => f.tokens), truncated };
 }
 
 /** The chunks that send pieces [from, to) of a choice, and its finish chunk when `finished`. */
@@ -177,6 +115,7 @@ export async function handleCompletion(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
+  const arrivedAt = performance.now();
   const gone = abortedOnClose(res);
   const body = await readJsonBody(req);
   const served = ctx.served;
@@ -184,8 +123,7 @@ export async function handleCompletion(
   const text = kind === 'text' ? parseCompletionRequest(body) : null;
   const r: SamplingRequest = (chat ?? text)!;
   checkModelName(served, r.model);
-  const maxTokens = maxTokensFor(ctx, r, kind);
-  const { prompts, truncated } = requestPrompts(ctx, chat ? { chat } : { text: text! }, maxTokens);
+  const { prompts, truncated, maxTokens } = await requestPrompts(ctx, chat ? { chat } : { text: text! });
   const seed = r.seed ?? ctx.nextSeed();
   const head = {
     id: `${chat ? 'chatcmpl' : 'cmpl'}-${randomUUID().replaceAll('-', '')}`,
@@ -200,7 +138,11 @@ export async function handleCompletion(
 
   let choices: ServedChoice[] | null;
   try {
-    choices = await ctx.batcher.submit(prompts, { ...r, maxTokens, seed }, r.model, { signal: gone, onStep });
+    choices = await ctx.batcher.submit(prompts, { ...r, maxTokens, seed }, r.model, {
+      signal: gone,
+      onStep,
+      arrivedAt,
+    });
   } catch (e) {
     // once the stream has begun, an error is its last event (as vLLM sends one); before that, a JSON error
     if (events?.started) return events.fail(e);

@@ -9,6 +9,9 @@ export const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
 /** The request body parsed as JSON; 413 past the cap, 400 when it is not JSON. */
 export async function readJsonBody(req: IncomingMessage, maxBytes = MAX_BODY_BYTES): Promise<unknown> {
+  // a declared length past the cap is refused before a byte of the body is read (the connection is then closed)
+  const declared = Number(req.headers?.['content-length'] ?? 0);
+  if (declared > maxBytes) throw tooLarge(declared, maxBytes);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -16,8 +19,7 @@ export async function readJsonBody(req: IncomingMessage, maxBytes = MAX_BODY_BYT
     // keep reading to the end (so the connection stays usable) but stop storing
     if (size <= maxBytes) chunks.push(chunk);
   }
-  if (size > maxBytes)
-    throw new ServeError('payload_too_large', `the request body is ${size} bytes; at most ${maxBytes} are accepted`);
+  if (size > maxBytes) throw tooLarge(size, maxBytes);
   const text = Buffer.concat(chunks).toString('utf8');
   if (text.trim() === '') throw badRequest(null, 'the request body is empty; send a JSON object');
   try {
@@ -25,6 +27,13 @@ export async function readJsonBody(req: IncomingMessage, maxBytes = MAX_BODY_BYT
   } catch (e) {
     throw badRequest(null, `the request body is not valid JSON: ${(e as Error).message}`);
   }
+}
+
+function tooLarge(size: number, maxBytes: number): ServeError {
+  return new ServeError(
+    'payload_too_large',
+    `the request body is ${size} bytes; at most ${maxBytes} are accepted: send fewer or shorter prompts per request`,
+  );
 }
 
 export function sendJson(

@@ -4,7 +4,8 @@
  *   POST /v1/load_lora_adapter   {"lora_name", "lora_path", "load_inplace"?} → 200 "Success: LoRA adapter '…' added successfully."
  *   POST /v1/unload_lora_adapter {"lora_name"}                              → 200 "Success: LoRA adapter '…' removed successfully."
  * Requests then name the adapter as their `model`. Failures are 400 (404 for an unknown name) in OpenAI's error
- * shape. Both run as jobs of the request queue: never during a generation.
+ * shape. Both run as jobs of the request queue: never during a generation. Both are off (403) unless the server was
+ * started with --allow-runtime-updates (runtime-updates.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
@@ -12,6 +13,7 @@ import type { HandlerContext } from './completion-handler.ts';
 import { readJsonBody } from './http-io.ts';
 import { ServeError, badRequest } from './serve-error.ts';
 import { GrpoError } from '../errors.ts';
+import { checkRuntimeUpdates } from './runtime-updates.ts';
 
 const loadSchema = z.object({
   lora_name: z.string().min(1),
@@ -50,6 +52,7 @@ export async function handleLoadLoraAdapter(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
+  checkRuntimeUpdates(ctx.allowRuntimeUpdates, 'POST /v1/load_lora_adapter');
   const r = parse(loadSchema, await readJsonBody(req));
   ctx.batcher.barrier();
   await ctx.queue.run(() => {
@@ -69,6 +72,7 @@ export async function handleUnloadLoraAdapter(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
+  checkRuntimeUpdates(ctx.allowRuntimeUpdates, 'POST /v1/unload_lora_adapter');
   const r = parse(unloadSchema, await readJsonBody(req));
   ctx.batcher.barrier();
   await ctx.queue.run(() => {

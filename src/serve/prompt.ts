@@ -8,8 +8,9 @@
  *     user: Tell me a story.
  *     assistant:
  *
- * Fitting: a prompt longer than context − max_tokens is cut from the left (the oldest text goes first), keeping
- * a leading BOS token, so long critic and reflection prompts still get an answer on a small-context model.
+ * Fitting (with --truncate-prompts; request-prompts.ts): a prompt longer than context − max_tokens is cut from the
+ * left (the oldest text goes first), keeping a leading BOS token, so long critic and reflection prompts still get an
+ * answer on a small-context model.
  */
 import type { ChatMessage, Tokenizer } from '../model/tokenizer/index.ts';
 import { badRequest } from './serve-error.ts';

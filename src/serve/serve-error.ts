@@ -10,9 +10,11 @@ export type { ServeErrorCode } from '../errors.ts';
 const statusOf: Record<ServeErrorCode, number> = {
   bad_request: 400,
   unauthorized: 401,
+  forbidden: 403,
   model_not_found: 404,
   not_found: 404,
   method_not_allowed: 405,
+  request_timeout: 408,
   payload_too_large: 413,
   unavailable: 503,
 };

@@ -6,13 +6,16 @@
  *   POST /v1/chat/completions    messages → chat template (or the plain fallback, see prompt.ts)
  *   POST /v1/completions         prompt: string | string[] | token ids | token-id arrays
  *   GET  /health
- *   POST /update_weights_from_disk   SGLang's weight sync: reload the weights in place from a folder (update-weights.ts)
+ *   GET  /metrics                Prometheus text, vLLM's metric names (serve-metrics.ts)
+ *   POST /update_weights_from_disk   SGLang's weight sync: reload the weights in place (update-weights.ts)
+ *   POST /v1/load_lora_adapter, /v1/unload_lora_adapter   vLLM's runtime LoRA API (lora-routes.ts)
  *
  * Completion requests decode in one running batch that they join at any step (continuous-batcher.ts); weight
  * and adapter changes are queued between batches. Errors are OpenAI-shaped JSON: 400 naming the bad
  * field, 404 for an unknown route or model, 405 for a wrong method, 500 otherwise; no request can crash it.
- * Binds 127.0.0.1 unless told otherwise; with an API key, every route but /health needs "Authorization: Bearer <key>"
- * (401 otherwise), as vLLM's --api-key.
+ * Binds 127.0.0.1 unless told otherwise; with an API key, every route but /health and /metrics needs "Authorization:
+ * Bearer <key>" (401 otherwise), as vLLM's --api-key (vLLM serves /metrics without the key too). Loading weights or
+ * adapters from a client's path is off unless allowRuntimeUpdates (runtime-updates.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -30,6 +33,8 @@ import { GrpoError } from '../errors.ts';
 import { ServedModel } from './served-model.ts';
 import { handleLoadLoraAdapter, handleUnloadLoraAdapter } from './lora-routes.ts';
 import { handleUpdateWeightsFromDisk } from './update-weights.ts';
+import { ServeMetrics } from './serve-metrics.ts';
+import { clientErrorHandler } from './client-errors.ts';
 
 /** `tokenizer`, `threads`, `precision`, `adapter`, `basePrecision`: how a model path is opened (open-model.ts) */
 export interface ServeOptions
@@ -48,8 +53,17 @@ export interface ServeOptions
   seed?: number;
   /** where prompt truncation and internal errors are reported (default: stderr) */
   log?: (line: string) => void;
-  /** bearer token every route but /health requires, as vLLM's --api-key (default: none, open) */
+  /** bearer token every route but /health and /metrics requires, as vLLM's --api-key (default: none, open) */
   apiKey?: string;
+  /** let clients load weights and adapters from paths they name (default false: those routes answer 403) */
+  allowRuntimeUpdates?: boolean;
+  /** cut prompts that do not fit the context from the left (default false: 400, as vLLM answers) */
+  truncatePrompts?: boolean;
+  /**
+   * seconds a request may take to arrive whole (headers and body) before it is answered 408 (default 600; 0: no
+   * limit). Node counts it on the wall clock, also while the model's computes hold the event loop.
+   */
+  requestTimeout?: number;
 }
 
 export interface RunningServer {
@@ -65,6 +79,8 @@ export interface RunningServer {
 }
 
 export const DEFAULT_PORT = 8000;
+/** seconds; far beyond any compute on a real device (Mesa's software Vulkan compiling its kernels: minutes) */
+export const DEFAULT_REQUEST_TIMEOUT = 600;
 
 function defaultModelName(path: string): string {
   const name = basename(path.replace(/[\\/]+$/, ''));
@@ -74,6 +90,16 @@ function defaultModelName(path: string): string {
 
 function urlOf(host: string, port: number): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** GET /metrics: Prometheus' text format, version 0.0.4 (what vLLM's prometheus_client answers). */
+function sendMetrics(res: ServerResponse, metrics: ServeMetrics): void {
+  const text = metrics.text();
+  res.writeHead(200, {
+    'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, match: RegExpExecArray) => void | Promise<void>;
@@ -113,6 +139,7 @@ function routesFor(ctx: HandlerContext, startedAt: number): Route[] {
       pattern: /^\/health$/,
       methods: { GET: (_q, res) => sendJson(res, 200, { status: 'ok', model: served.name, queued: ctx.queue.size }) },
     },
+    { pattern: /^\/metrics$/, methods: { GET: (_q, res) => sendMetrics(res, ctx.metrics) } },
     // SGLang's path (no /v1 prefix) and body, so a trainer syncs weights to SGLang and grpo serve alike
     {
       pattern: /^\/update_weights_from_disk$/,
@@ -135,16 +162,19 @@ async function dispatch(routes: Route[], req: IncomingMessage, res: ServerRespon
   }
   throw new ServeError(
     'not_found',
-    `no route ${req.method} ${path}; this server has GET /v1/models, POST /v1/chat/completions, POST /v1/completions, POST /update_weights_from_disk, POST /v1/load_lora_adapter, POST /v1/unload_lora_adapter`,
+    `no route ${req.method} ${path}; this server has GET /v1/models, POST /v1/chat/completions, POST /v1/completions, GET /health, GET /metrics, POST /update_weights_from_disk, POST /v1/load_lora_adapter, POST /v1/unload_lora_adapter`,
   );
 }
 
-/** Whether a request may proceed: with a key, every route but /health needs "Authorization: Bearer <key>". */
+/** routes open without the API key, as in vLLM: liveness and the Prometheus scrape */
+const OPEN_ROUTES = new Set(['/health', '/metrics']);
+
+/** Whether a request may proceed: with a key, every route but OPEN_ROUTES needs "Authorization: Bearer <key>". */
 function bearerCheck(apiKey: string | undefined): (req: IncomingMessage) => boolean {
   if (!apiKey) return () => true;
   const expected = createHash('sha256').update(`Bearer ${apiKey}`).digest();
   return (req) => {
-    if (new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '') === '/health') return true;
+    if (OPEN_ROUTES.has(new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, ''))) return true;
     // compared as digests in constant time: the key does not leak through response timing
     return timingSafeEqual(
       createHash('sha256')
@@ -220,31 +250,54 @@ async function listen(server: Server, host: string, port: number): Promise<void>
   }
 }
 
+/**
+ * The HTTP server over the routes. Node measures its request timeouts on the wall clock, and the model's computes
+ * hold the event loop (a long prefill; a GPU backend compiling its kernels at first use, minutes on Mesa's software
+ * Vulkan device), so a request that arrived meanwhile counts that time: the limit is far beyond any compute, a flag,
+ * and its 408 names it (client-errors.ts).
+ */
+function checkRequestTimeout(seconds: number): void {
+  if (!(Number.isFinite(seconds) && seconds >= 0))
+    throw new GrpoError('config', `--request-timeout takes seconds ≥ 0 (0: no limit), got ${seconds}`);
+}
+
+function httpServer(routes: Route[], opts: ServeOptions, log: (line: string) => void): Server {
+  const seconds = opts.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT;
+  const ms = Math.round(seconds * 1000);
+  // Node checks the limit every 30 s by default: a short limit is checked more often
+  const interval = Math.min(30_000, Math.max(100, Math.round(ms / 4)));
+  const server = createServer(
+    { headersTimeout: ms, requestTimeout: ms, connectionsCheckingInterval: interval },
+    requestListener(routes, opts.apiKey, log),
+  );
+  server.on('clientError', clientErrorHandler(seconds));
+  return server;
+}
+
 /** Opens the model (unless given one) and starts serving; resolves once the port is bound. */
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
+  if (opts.requestTimeout !== undefined) checkRequestTimeout(opts.requestTimeout);
   const { opened, ownsModel, name } = modelToServe(opts);
   const served = new ServedModel(opened.model, opened.tokenizer, name);
   const log = opts.log ?? ((line: string) => console.error(`grpo serve: ${line}`));
   const seeds = new Rng(opts.seed ?? randomInt(2 ** 31));
   let closing = false;
   const queue = new SerialQueue();
+  const metrics: ServeMetrics = new ServeMetrics(name, () => batcher.load);
+  const batcher: ContinuousBatcher = new ContinuousBatcher(queue, served, () => closing, metrics);
   const ctx: HandlerContext = {
     served,
     queue,
-    batcher: new ContinuousBatcher(queue, served, () => closing),
+    batcher,
+    metrics,
     defaultMaxTokens: opts.defaultMaxTokens ?? 256,
+    truncatePrompts: opts.truncatePrompts ?? false,
+    allowRuntimeUpdates: opts.allowRuntimeUpdates ?? false,
     nextSeed: () => seeds.int(2 ** 31),
     closing: () => closing,
     log,
   };
-  const routes = routesFor(ctx, Math.floor(Date.now() / 1000));
-  // Node measures its request timeouts on the wall clock, and the model's computes block the event loop (a long
-  // prefill; a GPU backend compiling its kernels at first use, minutes on Mesa's software Vulkan device): with Node's
-  // 60 s header timeout, requests that arrived meanwhile were answered 408. Still bounded, but far beyond any compute.
-  const server = createServer(
-    { headersTimeout: 600_000, requestTimeout: 600_000 },
-    requestListener(routes, opts.apiKey, log),
-  );
+  const server = httpServer(routesFor(ctx, Math.floor(Date.now() / 1000)), opts, log);
 
   const host = opts.host ?? '127.0.0.1';
   try {

@@ -13,7 +13,8 @@
  * The checkpoint must have the served model's architecture (same config, same tensor shapes); it is checked whole
  * before anything is written, so a refused one leaves the served weights as they were. Reading and uploading run
  * as one job of the request queue: never during a generation, after every request queued before it and before
- * every request queued after it. The path is at the root, not under /v1, as in SGLang.
+ * every request queued after it. The path is at the root, not under /v1, as in SGLang. Off (403) unless the server was
+ * started with --allow-runtime-updates (runtime-updates.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GrpoError } from '../errors.ts';
@@ -22,6 +23,7 @@ import type { HandlerContext } from './completion-handler.ts';
 import { readJsonBody, sendJson } from './http-io.ts';
 import { parseUpdateWeightsRequest } from './request-schema.ts';
 import { ServeError, badRequest, httpErrorOf } from './serve-error.ts';
+import { checkRuntimeUpdates } from './runtime-updates.ts';
 
 /** SGLang load_format values this server reads (null: any format the path has) */
 const LOAD_FORMATS: Record<string, ModelFormat | null> = { auto: null, safetensors: 'hf', gguf: 'gguf' };
@@ -85,6 +87,7 @@ export async function handleUpdateWeightsFromDisk(
 ): Promise<void> {
   let path: string | null = null;
   try {
+    checkRuntimeUpdates(ctx.allowRuntimeUpdates, 'POST /update_weights_from_disk');
     const r = parseUpdateWeightsRequest(await readJsonBody(req));
     if (r.loadFormat !== null && !Object.hasOwn(LOAD_FORMATS, r.loadFormat)) {
       throw badRequest(

@@ -4,7 +4,8 @@
  * - with LoRA, only the adapter, through vLLM's `POST /v1/load_lora_adapter` ({lora_name, lora_path}; vLLM needs
  *   VLLM_ALLOW_RUNTIME_LORA_UPDATING=True), under a new name each version (requests then name that adapter); the
  *   adapters of the last `keep` versions stay loaded (asynchronous rollouts may still name them) and older ones are
- *   unloaded (`/v1/unload_lora_adapter`). `grpo serve` implements both.
+ *   unloaded (`/v1/unload_lora_adapter`). `grpo serve` implements both, when started with
+ *   --allow-runtime-updates.
  * The policy is saved once per version and pushed to each server of the fleet (server-fleet.ts).
  */
 import path from 'node:path';
@@ -97,6 +98,6 @@ async function postJson(root: string, route: string, body: unknown, apiKey?: str
   if (!ok)
     throw new GrpoError(
       'http',
-      `POST ${url} → HTTP ${res.status}: ${text.slice(0, 300)}; the rollout server must implement ${route.includes('lora') ? "vLLM's runtime LoRA loading (VLLM_ALLOW_RUNTIME_LORA_UPDATING=True, --enable-lora)" : "SGLang's update_weights_from_disk"} (or set rollout.weight_sync: none)`,
+      `POST ${url} → HTTP ${res.status}: ${text.slice(0, 300)}; the rollout server must implement ${route.includes('lora') ? "vLLM's runtime LoRA loading (VLLM_ALLOW_RUNTIME_LORA_UPDATING=True, --enable-lora)" : "SGLang's update_weights_from_disk"} and take runtime updates (grpo serve: --allow-runtime-updates), or set rollout.weight_sync: none`,
     );
 }

@@ -95,76 +95,79 @@ function randomRequest(rng: Rng, chat: boolean): Record<string, unknown> {
 }
 
 test('grpo serve answers 300 random requests with 200 or a 4xx JSON error, refuses random admin requests cleanly, and stays up', () =>
-  withServer(async (s) => {
-    const rng = new Rng(2026);
-    const statuses = new Map<number, number>();
-    for (let i = 0; i < 300; i++) {
-      const chat = rng.int(2) === 0;
-      const raw =
-        rng.int(10) === 0
-          ? ['{', '[]', 'null', '{"messages": ', '\u0000', '"x"'][rng.int(6)]
-          : JSON.stringify(randomRequest(rng, chat));
-      const res = await fetch(`${s.baseUrl}/${chat ? 'chat/completions' : 'completions'}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: raw,
-      });
-      const text = await res.text();
-      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-      assert.ok(
-        [200, 400, 404, 413].includes(res.status),
-        `request ${i} (${raw.slice(0, 200)}) → ${res.status}: ${text.slice(0, 300)}`,
-      );
-      if (res.status !== 200) {
-        const err = JSON.parse(text) as { error: { message: string; type: string } };
+  withServer(
+    async (s) => {
+      const rng = new Rng(2026);
+      const statuses = new Map<number, number>();
+      for (let i = 0; i < 300; i++) {
+        const chat = rng.int(2) === 0;
+        const raw =
+          rng.int(10) === 0
+            ? ['{', '[]', 'null', '{"messages": ', '\u0000', '"x"'][rng.int(6)]
+            : JSON.stringify(randomRequest(rng, chat));
+        const res = await fetch(`${s.baseUrl}/${chat ? 'chat/completions' : 'completions'}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: raw,
+        });
+        const text = await res.text();
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         assert.ok(
-          err.error.message && !err.error.message.includes('    at '),
-          `request ${i}: one clear message, got ${text.slice(0, 300)}`,
+          [200, 400, 404, 413].includes(res.status),
+          `request ${i} (${raw.slice(0, 200)}) → ${res.status}: ${text.slice(0, 300)}`,
         );
-      } else if (!(res.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
-        assert.ok(Array.isArray(JSON.parse(text).choices), `request ${i}: a completion body`);
-      } else {
-        assert.ok(text.endsWith('data: [DONE]\n\n'), `request ${i}: a complete stream`);
+        if (res.status !== 200) {
+          const err = JSON.parse(text) as { error: { message: string; type: string } };
+          assert.ok(
+            err.error.message && !err.error.message.includes('    at '),
+            `request ${i}: one clear message, got ${text.slice(0, 300)}`,
+          );
+        } else if (!(res.headers.get('content-type') ?? '').startsWith('text/event-stream')) {
+          assert.ok(Array.isArray(JSON.parse(text).choices), `request ${i}: a completion body`);
+        } else {
+          assert.ok(text.endsWith('data: [DONE]\n\n'), `request ${i}: a complete stream`);
+        }
       }
-    }
-    assert.ok(
-      (statuses.get(200) ?? 0) > 20 && (statuses.get(400) ?? 0) > 20,
-      `both outcomes exercised: ${JSON.stringify([...statuses])}`,
-    );
-    // the admin routes (weight and adapter loading) with random bodies: refused cleanly, the served model unchanged
-    const before = (await (
-      await fetch(`${s.baseUrl}/completions`, {
-        method: 'POST',
-        body: JSON.stringify({ prompt: 'hello', max_tokens: 6, temperature: 0 }),
-      })
-    ).json()) as { choices: { text: string }[] };
-    for (let i = 0; i < 60; i++) {
-      const route = ['/v1/load_lora_adapter', '/v1/unload_lora_adapter', '/update_weights_from_disk'][rng.int(3)];
-      const body =
-        rng.int(2) === 0
-          ? randomValue(rng)
-          : { lora_name: randomValue(rng), lora_path: randomValue(rng), model_path: randomValue(rng) };
-      const res = await fetch(`${s.url}${route}`, { method: 'POST', body: JSON.stringify(body) });
-      const text = await res.text();
       assert.ok(
-        [400, 404].includes(res.status),
-        `${route} ${JSON.stringify(body).slice(0, 200)} → ${res.status}: ${text.slice(0, 300)}`,
+        (statuses.get(200) ?? 0) > 20 && (statuses.get(400) ?? 0) > 20,
+        `both outcomes exercised: ${JSON.stringify([...statuses])}`,
       );
-      // OpenAI's error shape, or SGLang's {success: false, message} on its weight-update route
-      const answer = JSON.parse(text) as { error?: { message: string }; success?: boolean; message?: string };
-      const message = answer.error?.message ?? (answer.success === false ? answer.message : undefined);
-      assert.ok(message && !message.includes('    at '), `${route}: ${text.slice(0, 300)}`);
-    }
-    const after = (await (
-      await fetch(`${s.baseUrl}/completions`, {
-        method: 'POST',
-        body: JSON.stringify({ prompt: 'hello', max_tokens: 6, temperature: 0 }),
-      })
-    ).json()) as { choices: { text: string }[] };
-    assert.deepEqual(after.choices[0].text, before.choices[0].text);
-    assert.equal((await fetch(`${s.url}/health`)).status, 200);
-    assert.ok(!s.logs.some((l) => l.startsWith('internal error')), s.logs.join('\n'));
-  }));
+      // the admin routes (weight and adapter loading) with random bodies: refused cleanly, the served model unchanged
+      const before = (await (
+        await fetch(`${s.baseUrl}/completions`, {
+          method: 'POST',
+          body: JSON.stringify({ prompt: 'hello', max_tokens: 6, temperature: 0 }),
+        })
+      ).json()) as { choices: { text: string }[] };
+      for (let i = 0; i < 60; i++) {
+        const route = ['/v1/load_lora_adapter', '/v1/unload_lora_adapter', '/update_weights_from_disk'][rng.int(3)];
+        const body =
+          rng.int(2) === 0
+            ? randomValue(rng)
+            : { lora_name: randomValue(rng), lora_path: randomValue(rng), model_path: randomValue(rng) };
+        const res = await fetch(`${s.url}${route}`, { method: 'POST', body: JSON.stringify(body) });
+        const text = await res.text();
+        assert.ok(
+          [400, 404].includes(res.status),
+          `${route} ${JSON.stringify(body).slice(0, 200)} → ${res.status}: ${text.slice(0, 300)}`,
+        );
+        // OpenAI's error shape, or SGLang's {success: false, message} on its weight-update route
+        const answer = JSON.parse(text) as { error?: { message: string }; success?: boolean; message?: string };
+        const message = answer.error?.message ?? (answer.success === false ? answer.message : undefined);
+        assert.ok(message && !message.includes('    at '), `${route}: ${text.slice(0, 300)}`);
+      }
+      const after = (await (
+        await fetch(`${s.baseUrl}/completions`, {
+          method: 'POST',
+          body: JSON.stringify({ prompt: 'hello', max_tokens: 6, temperature: 0 }),
+        })
+      ).json()) as { choices: { text: string }[] };
+      assert.deepEqual(after.choices[0].text, before.choices[0].text);
+      assert.equal((await fetch(`${s.url}/health`)).status, 200);
+      assert.ok(!s.logs.some((l) => l.startsWith('internal error')), s.logs.join('\n'));
+    },
+    { allowRuntimeUpdates: true },
+  ));
 
 test('500 randomly corrupted configs are either valid or refused with one GrpoError line', () => {
   const rng = new Rng(11);

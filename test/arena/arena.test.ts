@@ -44,6 +44,19 @@ test('bad --methods and --seeds are refused in one line naming the choices', asy
   await refused(['grpo'], 0, /--seeds takes a whole number/);
 });
 
+test('an --arena-name that is not one folder name is refused before anything is written outside out_dir', async () => {
+  for (const name of ['../../x', '..', '.', 'a/b', 'a\\b', '/tmp/x', ''])
+    await assert.rejects(
+      runArena({ config: configFile, methods: ['grpo'], name, trainOptions }),
+      (e: unknown) =>
+        e instanceof GrpoError &&
+        e.message.startsWith(`--arena-name '${name}' is not a folder name`) &&
+        /no path separators/.test(e.message),
+      name,
+    );
+  assert.ok(!existsSync(path.resolve(out, '../../x')), 'nothing was written outside out_dir');
+});
+
 test('every method × seed trains from the same config; the report compares them', async () => {
   const seen: string[] = [];
   const arena = await runArena({

@@ -4,7 +4,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { request } from 'node:http';
+import { hostname } from 'node:os';
 import { startDashboard } from '../../src/dashboard/server.ts';
+import { allowedHost } from '../../src/dashboard/host-check.ts';
 import { GrpoError } from '../../src/errors.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'grpo-dash-'));
@@ -82,4 +85,47 @@ test('a port given that is taken is refused in one line; without --port a taken 
     await first.close();
     await second.close();
   }
+});
+
+/** GET / with a Host header of our choosing (fetch drops the Host header it is given). */
+function statusUnderHost(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(dash.url, { headers: { host } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('a Host name that is not this machine is refused with 403 (DNS rebinding); localhost names and IPs are served', async () => {
+  const port = new URL(dash.url).port;
+  for (const host of [`evil.example:${port}`, 'evil.example', `127.0.0.1.evil.example:${port}`, 'localhost.evil'])
+    assert.equal(await statusUnderHost(host), 403, host);
+  for (const host of [
+    `127.0.0.1:${port}`,
+    `localhost:${port}`,
+    'LOCALHOST.',
+    `[::1]:${port}`,
+    'app.localhost',
+    '10.1.2.3',
+  ])
+    assert.equal(await statusUnderHost(host), 200, host);
+  const refused = await new Promise<string>((resolve) => {
+    request(new URL('api/runs', dash.url), { headers: { host: 'evil.example' } }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve(text));
+    }).end();
+  });
+  assert.match(JSON.parse(refused).error, /Host 'evil\.example' is refused, a guard against DNS rebinding: .*--host/);
+});
+
+test('a dashboard bound to a name answers that name', async () => {
+  assert.ok(allowedHost('my-box.lan:6006', 'my-box.lan'));
+  assert.ok(!allowedHost('other-box.lan:6006', 'my-box.lan'));
+  assert.ok(allowedHost(`${hostname()}:6006`, '0.0.0.0'), "bound to every interface: this machine's name");
+  assert.ok(!allowedHost(`${hostname()}.evil.example`, '0.0.0.0'));
+  assert.ok(allowedHost(undefined, '127.0.0.1'), 'no Host header: not a browser');
 });

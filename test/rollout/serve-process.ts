@@ -12,10 +12,24 @@ export interface ServeProcess {
 
 const MAIN = path.resolve(import.meta.dirname, '../../src/cli/main.ts');
 
+/** Started as a trainer's rollout server is: taking runtime weight updates (--allow-runtime-updates). */
 export function startServeProcess(model: string, extra: string[] = []): Promise<ServeProcess> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', MAIN, 'serve', '--model', model, '--port', '0', '--threads', '1', ...extra],
+    [
+      '--import',
+      'tsx',
+      MAIN,
+      'serve',
+      '--model',
+      model,
+      '--port',
+      '0',
+      '--threads',
+      '1',
+      '--allow-runtime-updates',
+      ...extra,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GRPO_DEVICE: 'cpu' } },
   );
   let err = '';

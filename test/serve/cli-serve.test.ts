@@ -13,18 +13,23 @@ import { randomWeights, tinyConfig } from '../model/io-fixtures.ts';
 import { tinySentencePieceVocab } from '../model/tokenizer-fixtures.ts';
 import { get, post, writeLlama2cTokenizer } from './fixtures.ts';
 
+/** A tiny Hugging Face model folder, `<dir>/tiny-llama`. */
+function writeTinyModel(dir: string): string {
+  const { pieces, scores } = tinySentencePieceVocab();
+  writeLlama2cTokenizer(join(dir, 'tok.bin'), pieces, scores);
+  const config = tinyConfig({ vocabSize: pieces.length, bosTokenId: 1, eosTokenIds: [2] });
+  writeHfModel(
+    join(dir, 'tiny-llama'),
+    { config, weights: randomWeights(config, 3) },
+    { tokenizer: loadTokenizer(join(dir, 'tok.bin')) },
+  );
+  return join(dir, 'tiny-llama');
+}
+
 test('runServe serves a Hugging Face model folder, prints "listening on http://127.0.0.1:PORT", and closes', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'grpo-serve-'));
   try {
-    const { pieces, scores } = tinySentencePieceVocab();
-    writeLlama2cTokenizer(join(dir, 'tok.bin'), pieces, scores);
-    const config = tinyConfig({ vocabSize: pieces.length, bosTokenId: 1, eosTokenIds: [2] });
-    writeHfModel(
-      join(dir, 'tiny-llama'),
-      { config, weights: randomWeights(config, 3) },
-      { tokenizer: loadTokenizer(join(dir, 'tok.bin')) },
-    );
-
+    writeTinyModel(dir);
     const printed: string[] = [];
     const sigintListeners = process.listenerCount('SIGINT');
     const running = await runServe({ model: join(dir, 'tiny-llama'), port: 0, threads: 1 }, (l) => printed.push(l));
@@ -58,6 +63,43 @@ test('runServe serves a Hugging Face model folder, prints "listening on http://1
     assert.equal(process.listenerCount('SIGINT'), sigintListeners, 'closing removes the signal handlers');
     await assert.rejects(fetch(`${running.url}/v1/models`), 'closed');
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('runServe takes runtime updates only when told (--allow-runtime-updates or GRPO_ALLOW_RUNTIME_UPDATES=1), and says so', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'grpo-serve-'));
+  const env = process.env.GRPO_ALLOW_RUNTIME_UPDATES;
+  const update = (url: string) =>
+    fetch(`${url}/update_weights_from_disk`, {
+      method: 'POST',
+      body: JSON.stringify({ model_path: join(dir, 'none') }),
+    });
+  try {
+    const model = writeTinyModel(dir);
+    for (const [how, flag, value, status] of [
+      ['default', undefined, undefined, 403],
+      ['flag', true, undefined, 400],
+      ['environment', undefined, '1', 400],
+    ] as const) {
+      if (value === undefined) delete process.env.GRPO_ALLOW_RUNTIME_UPDATES;
+      else process.env.GRPO_ALLOW_RUNTIME_UPDATES = value;
+      const printed: string[] = [];
+      const running = await runServe({ model, port: 0, threads: 1, allowRuntimeUpdates: flag }, (l) => printed.push(l));
+      try {
+        assert.equal((await update(running.url)).status, status, how);
+        assert.equal(
+          printed.some((l) => l.startsWith('runtime updates on')),
+          status === 400,
+          printed.join('\n'),
+        );
+      } finally {
+        await running.close();
+      }
+    }
+  } finally {
+    if (env === undefined) delete process.env.GRPO_ALLOW_RUNTIME_UPDATES;
+    else process.env.GRPO_ALLOW_RUNTIME_UPDATES = env;
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -159,7 +159,7 @@ test('bodies over the size cap are refused with 413', async () => {
   );
 });
 
-test('with an API key every route but /health answers 401 without "Authorization: Bearer <key>" (vLLM --api-key)', async () => {
+test('with an API key every route but /health and /metrics answers 401 without "Authorization: Bearer <key>" (vLLM --api-key)', async () => {
   await withServer(
     async (s) => {
       const ask = (path: string, auth?: string, body?: unknown) =>

@@ -1,9 +1,13 @@
-// Prompts longer than the context minus max_tokens are cut from the left, keeping BOS, and the cut is reported.
+// With --truncate-prompts, prompts longer than the context minus max_tokens are cut from the left, keeping BOS, and the
+// cut is reported (without it they are a 400: context-length.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fitPrompt, plainChatPrompt, MAX_CHARS_PER_TOKEN, MIN_KEPT_CHARS } from '../../src/serve/prompt.ts';
 import { TRUNCATION_HEADER } from '../../src/serve/completion-handler.ts';
-import { CONTEXT, post, withServer } from './fixtures.ts';
+import { CONTEXT, post, withServer, type TestServer } from './fixtures.ts';
+
+/** A test server started with --truncate-prompts. */
+const withTruncatingServer = <T>(fn: (s: TestServer) => Promise<T>) => withServer(fn, { truncatePrompts: true });
 
 test('fitPrompt keeps a leading BOS and the newest tokens', () => {
   assert.deepEqual(fitPrompt([1, 5, 6, 7, 8], 10, 1), { tokens: [1, 5, 6, 7, 8], truncated: 0 });
@@ -13,7 +17,7 @@ test('fitPrompt keeps a leading BOS and the newest tokens', () => {
 });
 
 test('a long completion prompt is answered as its left-truncated token ids would be, and the cut is reported', () =>
-  withServer(async (s) => {
+  withTruncatingServer(async (s) => {
     const { tokenizer } = s.opened;
     const prompt = 'hello abc '.repeat(40);
     const ids = tokenizer.encode(prompt);
@@ -36,7 +40,7 @@ test('a long completion prompt is answered as its left-truncated token ids would
   }));
 
 test('a long chat prompt (a critic-sized system prompt) is truncated too, also when streamed', () =>
-  withServer(async (s) => {
+  withTruncatingServer(async (s) => {
     const system = 'You are a careful critic of answers. '.repeat(60);
     const messages = [
       { role: 'system', content: system },
@@ -55,7 +59,7 @@ test('a long chat prompt (a critic-sized system prompt) is truncated too, also w
   }));
 
 test('max_tokens that leaves no room for a prompt is a 400 naming the field', () =>
-  withServer(async (s) => {
+  withTruncatingServer(async (s) => {
     for (const field of ['max_tokens', 'max_completion_tokens']) {
       const r = await post(s, '/chat/completions', { messages: [{ role: 'user', content: 'x' }], [field]: CONTEXT });
       assert.equal(r.status, 400);
@@ -67,7 +71,7 @@ test('max_tokens that leaves no room for a prompt is a 400 naming the field', ()
   }));
 
 test('a prompt of megabytes is cut as text before it is tokenised: answered at once, as its kept tail would be', () =>
-  withServer(async (s) => {
+  withTruncatingServer(async (s) => {
     const huge = 'hello abc '.repeat(3_000_000); // 30 MB; the tiny model's context keeps 64 tokens
     const t0 = performance.now();
     const r = await post(s, '/completions', { prompt: huge, max_tokens: 4, temperature: 0 });

@@ -19,9 +19,12 @@ import { ServedModel } from '../../src/serve/served-model.ts';
 import { tokenString } from '../../src/serve/served-choices.ts';
 import type { RunningServer } from '../../src/serve/server.ts';
 import { assertSameWeights, randomWeights, tinyConfig } from '../model/io-fixtures.ts';
-import { get, post, tinyModel, withServer, type HttpAnswer } from './fixtures.ts';
+import { get, post, tinyModel, withServer, type HttpAnswer, type TestServer } from './fixtures.ts';
 
 const ROUTE = '/update_weights_from_disk';
+
+/** A test server that takes runtime updates (grpo serve --allow-runtime-updates). */
+const withUpdatingServer = <T>(fn: (s: TestServer) => Promise<T>) => withServer(fn, { allowRuntimeUpdates: true });
 
 /** POST to a path at the server's root (SGLang's admin routes are not under /v1). */
 async function postRoot(s: RunningServer, path: string, body: unknown): Promise<HttpAnswer> {
@@ -115,7 +118,7 @@ function withModelFrom<T>(dir: string, fn: (m: LlamaModel) => T): T {
 }
 
 test('a reload makes completions and log-probs those of a model loaded from the new folder; a second reload goes back', () =>
-  withServer((s) =>
+  withUpdatingServer((s) =>
     withTempDir(async (tmp) => {
       const { model, tokenizer } = s.opened;
       const before = await served(s);
@@ -156,7 +159,7 @@ test('a reload makes completions and log-probs those of a model loaded from the 
   ));
 
 test('a checkpoint that does not fit is a 400 naming the mismatch, and the served weights stay as they were', () =>
-  withServer((s) =>
+  withUpdatingServer((s) =>
     withTempDir(async (tmp) => {
       const config = s.opened.model.config;
       const before = await served(s);
@@ -206,7 +209,7 @@ test('a checkpoint that does not fit is a 400 naming the mismatch, and the serve
   ));
 
 test("a missing or invalid model_path or body is a 400 naming the field, in SGLang's shape", () =>
-  withServer(async (s) => {
+  withUpdatingServer(async (s) => {
     const cases: [unknown, RegExp][] = [
       [{}, /'model_path': is required/],
       [{ load_format: 'auto' }, /'model_path': is required/],
@@ -267,7 +270,7 @@ async function pipelined(
 }
 
 test('a reload queued between requests runs in order: those before it see the old weights, those after the new', () =>
-  withServer((s) =>
+  withUpdatingServer((s) =>
     withTempDir(async (tmp) => {
       const { model, tokenizer } = s.opened;
       const next = writeModel(join(tmp, 'step-1'), model.config, 9);

@@ -18,7 +18,14 @@ import { tinyModelFolder, toyTasks, shareOfA, toyConfig } from './fixtures.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'grpo-async-'));
 const modelDir = tinyModelFolder(root);
-const server = await startServer({ model: modelDir, threads: 1, host: '127.0.0.1', port: 0, log: () => {} });
+const server = await startServer({
+  model: modelDir,
+  threads: 1,
+  host: '127.0.0.1',
+  port: 0,
+  log: () => {},
+  allowRuntimeUpdates: true,
+});
 after(async () => {
   await server.close();
   rmSync(root, { recursive: true, force: true });

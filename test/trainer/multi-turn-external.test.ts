@@ -24,7 +24,15 @@ const modelDir = path.join(root, 'models/tools');
 
 test("greedy multi-turn episodes from grpo serve equal the embedded engine's, and RL trains on them", async () => {
   const out = mkdtempSync(path.join(tmpdir(), 'grpo-mt-ext-'));
-  const server = await startServer({ model: modelDir, threads: 1, host: '127.0.0.1', port: 0, log: () => {} });
+  // the trainer pushes its weights after every step: the server takes runtime updates
+  const server = await startServer({
+    model: modelDir,
+    threads: 1,
+    host: '127.0.0.1',
+    port: 0,
+    log: () => {},
+    allowRuntimeUpdates: true,
+  });
   const { model, tokenizer } = openModel(modelDir, { threads: 1, precision: 'f32' });
   try {
     const prompts = embeddedTask('embedded:multiplication')

@@ -20,7 +20,14 @@ import { tinyModelFolder, toyTasks, shareOfA, toyConfig } from './fixtures.ts';
 test('RL with rollouts from grpo serve raises the reward, and the server ends up serving the trained weights', async () => {
   const root = mkdtempSync(path.join(tmpdir(), 'grpo-ext-'));
   const modelDir = tinyModelFolder(root);
-  const server = await startServer({ model: modelDir, threads: 1, host: '127.0.0.1', port: 0, log: () => {} });
+  const server = await startServer({
+    model: modelDir,
+    threads: 1,
+    host: '127.0.0.1',
+    port: 0,
+    log: () => {},
+    allowRuntimeUpdates: true,
+  });
   try {
     const cfg = toyConfig(modelDir, root, {
       name: 'ext',
@@ -64,7 +71,14 @@ test('RL with rollouts from grpo serve raises the reward, and the server ends up
 test('LoRA with rollouts from grpo serve: each step loads the new adapter (vLLM load_lora_adapter) and the server samples what the trained policy samples', async () => {
   const root = mkdtempSync(path.join(tmpdir(), 'grpo-ext-lora-'));
   const modelDir = tinyModelFolder(root);
-  const server = await startServer({ model: modelDir, threads: 1, host: '127.0.0.1', port: 0, log: () => {} });
+  const server = await startServer({
+    model: modelDir,
+    threads: 1,
+    host: '127.0.0.1',
+    port: 0,
+    log: () => {},
+    allowRuntimeUpdates: true,
+  });
   try {
     const cfg = toyConfig(modelDir, root, {
       name: 'ext-lora',
@@ -136,6 +150,30 @@ test('an engine whose context is shorter than the longest prompt plus rollout.ma
       (e: unknown) =>
         e instanceof GrpoError &&
         /serves 'short' with a context of 10 tokens, but the longest prompt \(\d+\) and rollout\.max_tokens \(8\) need \d+: .*--max-model-len/.test(
+          e.message,
+        ),
+    );
+  } finally {
+    await server.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a grpo serve started without --allow-runtime-updates refuses the weights, and the run stops before its first step saying how to fix it', async () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'grpo-ext-off-'));
+  const modelDir = tinyModelFolder(root);
+  const server = await startServer({ model: modelDir, threads: 1, host: '127.0.0.1', port: 0, log: () => {} });
+  try {
+    const cfg = toyConfig(modelDir, root, {
+      name: 'ext-off',
+      rollout: { engine: 'openai', base_url: `${server.url}/v1` },
+      training: { steps: 2 },
+    });
+    await assert.rejects(
+      train(cfg, { rewards: [shareOfA], tasks: toyTasks, quiet: true }),
+      (e: unknown) =>
+        e instanceof GrpoError &&
+        /no rollout server took policy version 0: .*HTTP 403: .*start grpo serve with --allow-runtime-updates/.test(
           e.message,
         ),
     );
