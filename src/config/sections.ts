@@ -12,7 +12,7 @@ const positiveInt = z.number().int().positive();
 
 /** LoRA with PEFT's names (LoraConfig): present means the base is frozen and only adapters (and a critic head) train. */
 export const loraSectionSchema = z.strictObject({
-  r: positiveInt.default(16).describe('adapter rank'),
+  r: positiveInt.default(16).describe("adapter rank (at most every target matrix's smaller side)"),
   alpha: z.number().positive().default(32).describe('lora_alpha: the update is scaled by alpha / r'),
   dropout: z.number().min(0).lt(1).default(0).describe('lora_dropout on the adapter input, in training passes'),
   target_modules: z

@@ -13,6 +13,8 @@ import type { Backend } from '../engine/backend.ts';
 import type { LlamaWeights } from './llama-weights.ts';
 import { hostTensor, type WeightMap } from './host-tensor.ts';
 import { Rng } from '../util/rng.ts';
+import type { LlamaConfig } from './config.ts';
+import { expectedWeightShapes } from './io/weight-names.ts';
 import { GrpoError } from '../errors.ts';
 
 /** PEFT's module names of the Llama family's projections (all are targeted by default). */
@@ -60,6 +62,25 @@ export function loraSettings(o: LoraOptions = {}): LoraSettings {
   if (s.targetModules.length === 0)
     throw new GrpoError('config', 'lora target_modules is empty: name at least one of ' + LORA_TARGETS.join(', '));
   return s;
+}
+
+/**
+ * New adapters' rank against the model's shapes: B·A has rank at most min(in, out), so an r past a target matrix's
+ * smaller side adds nothing and only costs memory — a typo, refused as a config error. (PEFT accepts it, and an
+ * adapter file with such an r still loads.)
+ */
+export function checkLoraRank(config: LlamaConfig, options: LoraOptions): void {
+  const s = loraSettings(options);
+  const targets = [...expectedWeightShapes({ ...config, nLayers: 1 })].filter(([name]) =>
+    (s.targetModules as string[]).includes(/\.(\w+_proj)\.weight$/.exec(name)?.[1] ?? ''),
+  );
+  const side = ([, shape]: [string, number[]]) => Math.min(shape[0], shape[1]);
+  const bad = targets.find((t) => s.r > side(t));
+  if (!bad) return;
+  throw new GrpoError(
+    'config',
+    `'model.lora.r' ${s.r} exceeds the smaller side of '${bad[0]}' [${bad[1].join(', ')}] (B·A has rank at most ${side(bad)} there); set model.lora.r ≤ ${Math.min(...targets.map(side))}, or leave that projection out of model.lora.target_modules`,
+  );
 }
 
 export interface Adapter {

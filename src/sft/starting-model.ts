@@ -10,6 +10,8 @@ import { createCharTokenizer } from '../model/tokenizer/char-tokenizer.ts';
 import { embeddedTask } from '../data/synthetic/index.ts';
 import { resolveModelPath } from '../data/synthetic/embedded-model.ts';
 import { loraOptions } from '../trainer/config/lora-options.ts';
+import { checkLoraRank } from '../model/lora.ts';
+import { modelConfigOf, modelFormatOf } from '../model/io/index.ts';
 import type { SftConfig } from './config.ts';
 import { GrpoError } from '../errors.ts';
 
@@ -20,13 +22,24 @@ export interface StartingModel {
 
 export function openStartingModel(c: SftConfig): StartingModel {
   if (c.model.path === null) return newModel(c);
-  return openModel(resolveModelPath(c.model.path), {
+  const path = resolveModelPath(c.model.path);
+  const lora = c.model.lora ? loraOptions(c.model.lora) : undefined;
+  // config.json alone is read before the model and its adapters take memory; other formats are checked once open
+  if (lora && modelFormatOf(path) === 'hf') checkLoraRank(modelConfigOf(path), lora);
+  const opened = openModel(path, {
     threads: c.model.threads ?? undefined,
     device: c.model.device,
     tokenizer: c.model.tokenizer ?? undefined,
     precision: c.model.precision,
     ...trainingModelOptions(c),
   });
+  try {
+    if (lora) checkLoraRank(opened.model.config, lora);
+  } catch (e) {
+    opened.model.free();
+    throw e;
+  }
+  return opened;
 }
 
 /** A new model for an embedded task (model.path null): its character tokenizer and model.init's shape. */
@@ -56,6 +69,7 @@ function newModel(c: SftConfig): StartingModel {
     bosTokenId: tokenizer.bosId,
     eosTokenIds: [...tokenizer.eosIds],
   };
+  if (c.model.lora) checkLoraRank(config, loraOptions(c.model.lora));
   return {
     model: new LlamaModel(config, {
       seed: i.init_seed,

@@ -9,7 +9,7 @@
 import { openModel } from '../model/open-model.ts';
 import { modelConfigOf } from '../model/io/index.ts';
 import type { LlamaConfig } from '../model/config.ts';
-import type { LoraOptions } from '../model/lora.ts';
+import { checkLoraRank, type LoraOptions } from '../model/lora.ts';
 import { loadTokenizer, loadTokenizerForModel, type Tokenizer } from '../model/tokenizer/index.ts';
 import type { LlamaModel } from '../model/llama-model.ts';
 import { resolvePrecision } from '../model/weight-copies.ts';
@@ -51,6 +51,7 @@ export async function openRunModels(
 ): Promise<RunModels> {
   const basePath = resolveModelPath(config.model.path);
   const shape = modelConfigOf(basePath);
+  if (config.model.lora) checkLoraRank(shape, loraOptions(config.model.lora));
   const tokenizer = config.model.tokenizer
     ? loadTokenizer(config.model.tokenizer)
     : loadTokenizerForModel(basePath, shape.vocabSize);

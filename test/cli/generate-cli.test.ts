@@ -10,6 +10,8 @@ import { tinyConfig, randomWeights, withTempDir } from '../model/io-fixtures.ts'
 import { tinySentencePieceVocab, writeLlama2cTokenizer } from '../model/tokenizer-fixtures.ts';
 import { openModel } from '../../src/model/open-model.ts';
 import { generate } from '../../src/rollout/generate.ts';
+import { EMBEDDED_MODEL_DIR } from '../../src/data/synthetic/embedded-model.ts';
+import { GrpoError } from '../../src/errors.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -62,4 +64,41 @@ test('grpo generate prints samples and, with --json, tokens and log-probs that m
     const bad = cli(['--model', path.join(dir, 'missing')]);
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /^grpo: model path .*missing does not exist\n$/);
+  }));
+
+test("a tokenizer with more tokens than the model's embedding rows is refused in one line; a padded embedding is not", () =>
+  withTempDir((dir) => {
+    const { pieces, scores } = tinySentencePieceVocab();
+    writeLlama2cTokenizer(path.join(dir, 'tok.bin'), pieces, scores);
+    // the embedded model has 21 rows; this tokenizer has 282 tokens
+    const r = cli(['--model', EMBEDDED_MODEL_DIR, '--tokenizer', path.join(dir, 'tok.bin'), '--prompt', 'hello']);
+    assert.equal(r.status, 1, r.stdout);
+    assert.match(
+      r.stderr,
+      /^grpo: the tokenizer .*tok\.bin has 282 tokens but the model .* has 21 embedding rows .*\n$/,
+    );
+    // the same mismatch saved inside a model folder
+    const small = tinyConfig({ vocabSize: 100 });
+    writeHfModel(
+      path.join(dir, 'small'),
+      { config: small, weights: randomWeights(small, 1) },
+      {
+        tokenizer: path.join(dir, 'tok.bin'),
+      },
+    );
+    assert.throws(
+      () => openModel(path.join(dir, 'small'), { threads: 1 }),
+      (e: unknown) =>
+        e instanceof GrpoError && e.code === 'tokenizer' && /282 tokens .* 100 embedding rows/.test(e.message),
+    );
+    // more rows than tokens (Qwen pads its embedding) is fine
+    const padded = tinyConfig({ vocabSize: pieces.length + 30 });
+    writeHfModel(
+      path.join(dir, 'padded'),
+      { config: padded, weights: randomWeights(padded, 1) },
+      {
+        tokenizer: path.join(dir, 'tok.bin'),
+      },
+    );
+    openModel(path.join(dir, 'padded'), { threads: 1 }).model.free();
   }));

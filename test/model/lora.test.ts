@@ -6,12 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LlamaModel } from '../../src/model/llama-model.ts';
-import { LORA_TARGETS, peftPrefix } from '../../src/model/lora.ts';
+import { LORA_TARGETS, checkLoraRank, peftPrefix } from '../../src/model/lora.ts';
 import { tinyConfigs, randomizeWeights, randomSequences } from './tiny-configs.ts';
 import { Rng } from '../../src/util/rng.ts';
 import { assertGradientMatchesFd } from './fd-check.ts';
 import type { WeightMap } from '../../src/model/host-tensor.ts';
 import type { LlamaConfig } from '../../src/model/config.ts';
+import { GrpoError } from '../../src/errors.ts';
 
 /** Random non-zero adapters (B = 0 at init would make every check trivial). */
 function randomAdapters(model: LlamaModel, seed: number, std = 0.2): WeightMap {
@@ -186,4 +187,22 @@ test('LoRA dropout masks the adapter input in training only, and redraws every f
   } finally {
     model.free();
   }
+});
+
+test("a LoRA rank past a target matrix's smaller side is a config error naming the matrix and its shape", () => {
+  const config = tinyConfigs['qwen3 (q/k norm, GQA 4:1)'];
+  const kv = config.nKvHeads * config.headDim; // k_proj is [kv, dim], the narrowest target
+  assert.throws(
+    () => checkLoraRank(config, { r: kv + 1 }),
+    (e: unknown) =>
+      e instanceof GrpoError &&
+      e.code === 'config' &&
+      e.message.includes(`'model.lora.r' ${kv + 1}`) &&
+      e.message.includes(`'model.layers.0.self_attn.k_proj.weight' [${kv}, ${config.dim}]`),
+  );
+  // r equal to the smaller side is full rank, and allowed; leaving k/v out allows a larger r
+  checkLoraRank(config, { r: kv });
+  checkLoraRank(config, { r: kv + 1, targetModules: ['q_proj', 'o_proj'] });
+  // an adapter file with such a rank (PEFT accepts it) still loads
+  new LlamaModel(config, { threads: 1, lora: { r: kv + 1 }, basePrecision: 'f32' }).free();
 });

@@ -5,6 +5,10 @@ import { GgufType, type GgufEntry } from '../../src/model/io/gguf-format.ts';
 import { ggufVocabMetadata, writeGguf, writeGgufModel } from '../../src/model/io/gguf-writer.ts';
 import { loadTokenizer } from '../../src/model/tokenizer/load-tokenizer.ts';
 import { SentencePieceBpeTokenizer } from '../../src/model/tokenizer/sentencepiece-bpe.ts';
+import { HfTokenizer } from '../../src/model/tokenizer/hf-tokenizer.ts';
+import { ggufVocabFor } from '../../src/model/tokenizer/gguf-export.ts';
+import { byteLevelBpeTokenizerJson } from '../../src/model/tokenizer/byte-level-bpe-json.ts';
+import { bosTemplateProcessor } from '../../src/model/tokenizer/tokenizer-json.ts';
 import { randomWeights, tinyConfig, withTempDir } from './io-fixtures.ts';
 import { tinyByteLevelVocab, tinySentencePieceVocab } from './tokenizer-fixtures.ts';
 
@@ -91,4 +95,38 @@ test('a GGUF without a vocabulary says so', () =>
       [],
     );
     assert.throws(() => loadTokenizer(bad), /'bert' is not supported; supported: llama \(SentencePiece\), gpt2/);
+  }));
+
+test("a Hugging Face BPE tokenizer's GGUF vocabulary carries its own add_bos / add_eos, and reads back with them", () =>
+  withTempDir((dir) => {
+    const v = tinyByteLevelVocab();
+    const bos = '<|im_start|>',
+      eos = '<|im_end|>';
+    const addedTokens = Object.entries(v.special).map(([content, id]) => ({ id, content, special: true }));
+    const tokenizer = (postProcessor: unknown, config: Record<string, unknown>) =>
+      new HfTokenizer({
+        tokenizerJson: {
+          ...byteLevelBpeTokenizerJson(v.vocab, v.merges, { pre: 'qwen2', addedTokens }),
+          post_processor: postProcessor,
+        },
+        tokenizerConfig: { bos_token: bos, eos_token: eos, ...config },
+      });
+    const cases = [
+      // Qwen: no BOS anywhere
+      [tokenizer(null, { bos_token: null }), false, false],
+      // Llama 3: the post-processor prepends BOS, tokenizer_config.json says nothing
+      [tokenizer(bosTemplateProcessor(bos, v.special[bos]), {}), true, false],
+      // tokenizer_config.json decides where it says
+      [tokenizer(null, { add_bos_token: true, add_eos_token: true }), true, true],
+    ] as const;
+    cases.forEach(([tok, addBos, addEos], i) => {
+      const vocab = ggufVocabFor(tok, v.size + 3);
+      assert.deepEqual([vocab.addBos, vocab.addEos], [addBos, addEos], `case ${i}`);
+      const config = tinyConfig({ vocabSize: v.size + 3, bosTokenId: undefined, eosTokenIds: [v.special[eos]] });
+      const path = join(dir, `m${i}.gguf`);
+      writeGgufModel(path, { config, weights: randomWeights(config) }, { vocab });
+      const back = loadTokenizer(path) as HfTokenizer;
+      assert.deepEqual([back.addBos, back.addEos], [addBos, addEos], `case ${i} read back`);
+      assert.deepEqual(back.encode('hello world'), tok.encode('hello world'), `case ${i} encodes alike`);
+    });
   }));

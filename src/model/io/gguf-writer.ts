@@ -1,14 +1,14 @@
 import { GrpoError } from '../../errors.ts';
 import { validateConfig } from '../config.ts';
 import { assertLittleEndianHost, bytesOf, writeAll, streamFileAtomic } from './binary-file.ts';
-import { f32ToF16 } from './float-convert.ts';
+import { f32ToBf16, f32ToF16 } from './float-convert.ts';
 import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GgmlType, GgufType, type GgufEntry } from './gguf-format.ts';
 import type { LoadedModel } from './loaded-model.ts';
 import { halfToInterleaved } from './rope-permute.ts';
 import { checkWeights, orderedWeights } from './weight-names.ts';
 
 /**
- * GGUF v3 writer: generic (metadata + F32/F16 tensors) and for a Llama/Qwen2/Qwen3 model in the layout
+ * GGUF v3 writer: generic (metadata + F32/F16/BF16 tensors) and for a Llama/Qwen2/Qwen3 model in the layout
  * llama.cpp expects (tensor names and q/k permutation as convert_hf_to_gguf.py writes them), so the same
  * weights can be run by llama.cpp (e.g. to compare speed or logits).
  */
@@ -17,7 +17,7 @@ export interface GgufTensorToWrite {
   name: string;
   /** ggml dims, innermost first (HF shape reversed) */
   ne: number[];
-  type: GgmlType.F32 | GgmlType.F16;
+  type: GgmlType.F32 | GgmlType.F16 | GgmlType.BF16;
   data: Float32Array;
 }
 
@@ -174,7 +174,7 @@ function writeTensorData(
     if (tensor.type === GgmlType.F32) writeAll(fd, bytesOf(tensor.data));
     else {
       const half = new Uint16Array(tensor.data.length);
-      f32ToF16(tensor.data, half);
+      (tensor.type === GgmlType.BF16 ? f32ToBf16 : f32ToF16)(tensor.data, half);
       writeAll(fd, bytesOf(half));
     }
     pos += bytes;
@@ -198,7 +198,10 @@ export interface GgufVocab {
   eosId?: number;
   unkId?: number;
   padId?: number;
+  /** llama.cpp prepends BOS to a tokenized prompt when true (absent: its default for the vocabulary type) */
   addBos?: boolean;
+  /** llama.cpp appends EOS when true */
+  addEos?: boolean;
   chatTemplate?: string;
 }
 
@@ -225,13 +228,14 @@ export function ggufVocabMetadata(v: GgufVocab): [string, GgufEntry][] {
   for (const [k, id] of ids)
     if (id !== undefined) out.push([`tokenizer.ggml.${k}_token_id`, { type: GgufType.UINT32, value: id }]);
   if (v.addBos !== undefined) out.push(['tokenizer.ggml.add_bos_token', { type: GgufType.BOOL, value: v.addBos }]);
+  if (v.addEos !== undefined) out.push(['tokenizer.ggml.add_eos_token', { type: GgufType.BOOL, value: v.addEos }]);
   if (v.chatTemplate) out.push(['tokenizer.chat_template', { type: GgufType.STRING, value: v.chatTemplate }]);
   return out;
 }
 
 export interface WriteGgufModelOptions {
   /** type of 2-D weights; 1-D norms and biases are always F32 (as convert_hf_to_gguf.py writes them) */
-  dtype?: 'F32' | 'F16';
+  dtype?: 'F32' | 'F16' | 'BF16';
   vocab?: GgufVocab;
   name?: string;
 }
@@ -262,6 +266,8 @@ function ggufName(hf: string): string {
   throw new GrpoError('io', `no GGUF name for tensor '${hf}'`);
 }
 
+const matrixTypes = { F32: GgmlType.F32, F16: GgmlType.F16, BF16: GgmlType.BF16 } as const;
+
 /** Save a model as a GGUF llama.cpp can run: arch qwen3 if q/k norm, qwen2 if q/k/v bias, else llama. */
 export function writeGgufModel(path: string, model: LoadedModel, opts: WriteGgufModelOptions = {}): void {
   const c = validateConfig(model.config);
@@ -274,7 +280,8 @@ export function writeGgufModel(path: string, model: LoadedModel, opts: WriteGguf
   const meta = new Map<string, GgufEntry>([
     ['general.architecture', { type: GgufType.STRING, value: arch }],
     ['general.name', { type: GgufType.STRING, value: opts.name ?? 'grpo-ts model' }],
-    ['general.file_type', u32(dtype === 'F32' ? 0 : 1)],
+    // llama.cpp's llama_ftype: ALL_F32 0, MOSTLY_F16 1, MOSTLY_BF16 32
+    ['general.file_type', u32({ F32: 0, F16: 1, BF16: 32 }[dtype])],
     [`${arch}.context_length`, u32(c.maxSeqLen)],
     [`${arch}.embedding_length`, u32(c.dim)],
     [`${arch}.feed_forward_length`, u32(c.ffnDim)],
@@ -299,7 +306,7 @@ export function writeGgufModel(path: string, model: LoadedModel, opts: WriteGguf
       let data = t.data;
       if (arch === 'llama' && name.includes('.self_attn.q_proj.')) data = halfToInterleaved(t, c.nHeads).data;
       if (arch === 'llama' && name.includes('.self_attn.k_proj.')) data = halfToInterleaved(t, c.nKvHeads).data;
-      const type = dtype === 'F16' && t.shape.length === 2 ? GgmlType.F16 : GgmlType.F32;
+      const type = t.shape.length === 2 ? matrixTypes[dtype] : GgmlType.F32;
       return { name: ggufName(name), ne: [...t.shape].reverse(), type, data };
     });
   writeGguf(path, meta, tensors);

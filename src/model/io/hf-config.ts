@@ -105,7 +105,7 @@ export function hfArchitectureFor(c: LlamaConfig): HfArchitecture {
 }
 
 /** config.json that transformers (and vLLM) load for this config. */
-export function hfConfigFromLlama(c: LlamaConfig, torchDtype: 'float32' | 'bfloat16'): Json {
+export function hfConfigFromLlama(c: LlamaConfig, torchDtype: 'float32' | 'float16' | 'bfloat16'): Json {
   const architecture = hfArchitectureFor(c);
   const modelType = { LlamaForCausalLM: 'llama', Qwen2ForCausalLM: 'qwen2', Qwen3ForCausalLM: 'qwen3' }[architecture];
   const eos = c.eosTokenIds ?? [];

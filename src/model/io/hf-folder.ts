@@ -107,7 +107,7 @@ function tokenizerFilesFrom(source: string | string[] | Tokenizer): {
 }
 
 export interface WriteHfModelOptions {
-  /** weight dtype in model.safetensors; F32 keeps training state exact, BF16 halves the size */
+  /** weight dtype in model.safetensors; F32 keeps training state exact, BF16 (or F16) halves the size */
   dtype?: SafetensorsWriteDtype;
   /**
    * The tokenizer to save beside the weights: an HF folder (its tokenizer files are copied), explicit files to
@@ -131,7 +131,7 @@ export function writeHfModel(dir: string, model: LoadedModel, opts: WriteHfModel
     throw new GrpoError('io', `${dir} already exists; pass overwrite: true to replace it`);
 
   writeDirAtomic(dir, (tmp) => {
-    const hfConfig = hfConfigFromLlama(config, dtype === 'F32' ? 'float32' : 'bfloat16');
+    const hfConfig = hfConfigFromLlama(config, ({ F32: 'float32', F16: 'float16', BF16: 'bfloat16' } as const)[dtype]);
     writeFileSync(join(tmp, 'config.json'), JSON.stringify(hfConfig, null, 2) + '\n');
     writeSafetensors(join(tmp, 'model.safetensors'), orderedWeights(config, model.weights), { dtype });
     writeFiles(tmp, tokenizerFiles);

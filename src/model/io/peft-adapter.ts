@@ -5,8 +5,8 @@
  * Only plain LoRA on the seven Llama projections is read: DoRA, per-module rank/alpha patterns, biases and
  * modules_to_save are refused with a clear error rather than silently mis-loaded.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { writeDirAtomic } from '../../util/atomic.ts';
 import { readSafetensors, writeSafetensors } from './safetensors.ts';
 import { LORA_TARGETS, type LoraAdapters, type LoraOptions } from '../lora.ts';
@@ -66,7 +66,8 @@ export function isPeftAdapter(dir: string): boolean {
   return existsSync(join(dir, ADAPTER_CONFIG));
 }
 
-export function readPeftAdapter(dir: string): PeftAdapter {
+/** adapter_config.json read and checked: the LoRA options and the recorded base (no tensors read). */
+export function readPeftAdapterConfig(dir: string): Omit<PeftAdapter, 'tensors'> {
   const configPath = join(dir, ADAPTER_CONFIG);
   if (!existsSync(configPath))
     throw new GrpoError('io', `${dir} is not a PEFT adapter folder: ${ADAPTER_CONFIG} is missing`);
@@ -103,12 +104,6 @@ export function readPeftAdapter(dir: string): PeftAdapter {
     );
   }
   if (!Array.isArray(targets) || targets.length === 0) refuse('target_modules names no Llama projection');
-  const weights = join(dir, ADAPTER_WEIGHTS);
-  if (!existsSync(weights))
-    throw new GrpoError(
-      'io',
-      `${dir}: ${ADAPTER_WEIGHTS} is missing (PEFT .bin adapters are not read: re-save with safe_serialization=True)`,
-    );
   return {
     options: {
       r: Number(c.r),
@@ -117,7 +112,63 @@ export function readPeftAdapter(dir: string): PeftAdapter {
       targetModules: targets as string[],
       useRslora: !!c.use_rslora,
     },
-    tensors: readSafetensors(weights),
     baseModel: typeof c.base_model_name_or_path === 'string' ? c.base_model_name_or_path : undefined,
   };
+}
+
+export function readPeftAdapter(dir: string): PeftAdapter {
+  const config = readPeftAdapterConfig(dir);
+  const weights = join(dir, ADAPTER_WEIGHTS);
+  if (!existsSync(weights))
+    throw new GrpoError(
+      'io',
+      `${dir}: ${ADAPTER_WEIGHTS} is missing (PEFT .bin adapters are not read: re-save with safe_serialization=True)`,
+    );
+  const tensors = readSafetensors(weights);
+  for (const [name, t] of tensors) checkFinite(weights, name, t.data);
+  return { ...config, tensors };
+}
+
+/**
+ * A NaN or infinity in an adapter (a run that diverged, a damaged file) would make every logit NaN: the model
+ * then samples token 0 forever and a merge writes a NaN model, both silently. Refused when the adapter is read.
+ */
+function checkFinite(file: string, name: string, data: Float32Array): void {
+  let bad = 0,
+    first = -1;
+  for (let i = 0; i < data.length; i++)
+    if (!Number.isFinite(data[i])) {
+      bad++;
+      if (first < 0) first = i;
+    }
+  if (bad === 0) return;
+  throw new GrpoError(
+    'adapter',
+    `${file}: tensor '${name}' holds ${bad} non-finite value${bad > 1 ? 's' : ''} (${data[first]} at index ${first}) of ${data.length}; the adapter is damaged or its training diverged — use an earlier checkpoint or retrain`,
+  );
+}
+
+/**
+ * Whether an adapter's recorded base (adapter_config.json's base_model_name_or_path) names `modelPath`: the same
+ * folder or file, or, for a hub name such as Qwen/Qwen2.5-0.5B-Instruct, a folder of that name. Unknown (no
+ * recorded base) counts as the same.
+ */
+export function adapterBaseMatches(recorded: string | undefined, modelPath: string): boolean {
+  if (!recorded) return true;
+  const real = (p: string) => {
+    try {
+      return realpathSync(resolve(p));
+    } catch {
+      return null;
+    }
+  };
+  const here = real(modelPath) ?? resolve(modelPath);
+  const there = real(recorded);
+  if (there !== null) return there === here;
+  const last = (p: string) =>
+    p
+      .replace(/[\\/]+$/, '')
+      .split(/[\\/]/)
+      .pop();
+  return last(recorded) === last(here);
 }

@@ -9,7 +9,7 @@ import {
   writeAll,
   streamFileAtomic,
 } from './binary-file.ts';
-import { bf16ToF32, f16ToF32, f32ToBf16 } from './float-convert.ts';
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from './float-convert.ts';
 
 /**
  * safetensors: an 8-byte little-endian header length N, N bytes of JSON
@@ -18,7 +18,7 @@ import { bf16ToF32, f16ToF32, f32ToBf16 } from './float-convert.ts';
  */
 
 export const readableSafetensorsDtypes = ['F32', 'F16', 'BF16'] as const;
-export type SafetensorsWriteDtype = 'F32' | 'BF16';
+export type SafetensorsWriteDtype = 'F32' | 'F16' | 'BF16';
 
 export interface SafetensorsEntry {
   dtype: string;
@@ -204,10 +204,11 @@ export function writeSafetensors(
         writeAll(fd, bytesOf(data));
       } else {
         // converted a slice at a time: no second copy of a large tensor
+        const convert = dtype === 'F16' ? f32ToF16 : f32ToBf16;
         const half = new Uint16Array(Math.min(data.length, 1 << 20));
         for (let i = 0; i < data.length; i += half.length) {
           const part = half.subarray(0, Math.min(half.length, data.length - i));
-          f32ToBf16(data.subarray(i, i + part.length), part);
+          convert(data.subarray(i, i + part.length), part);
           writeAll(fd, bytesOf(part));
         }
       }

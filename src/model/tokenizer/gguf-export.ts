@@ -59,7 +59,9 @@ export function ggufVocabFor(tok: Tokenizer, modelVocabSize: number): GgufVocab 
     bosId: tok.bosId,
     eosId: tok.eosIds[0],
     padId: tok.padId,
-    addBos: false,
+    // the tokenizer's own behaviour (a Llama-3 / Llama-style tokenizer.json prepends BOS, Qwen's does not)
+    addBos: tok.addBos,
+    addEos: tok.addEos,
     chatTemplate: tok.chatTemplate,
   };
 }

@@ -55,6 +55,7 @@ interface GgufSpecialTokens {
   eosIds: number[];
   padId: number | undefined;
   addBos: boolean | undefined;
+  addEos: boolean | undefined;
   chatTemplate: string | undefined;
 }
 
@@ -66,6 +67,7 @@ function ggufSpecialTokens(file: GgufFile): GgufSpecialTokens {
       .filter((id, i, a): id is number => id !== undefined && a.indexOf(id) === i),
     padId: optionalId(file, 'tokenizer.ggml.padding_token_id'),
     addBos: ggufGet(file, 'tokenizer.ggml.add_bos_token') as boolean | undefined,
+    addEos: ggufGet(file, 'tokenizer.ggml.add_eos_token') as boolean | undefined,
     chatTemplate: ggufGet(file, 'tokenizer.chat_template') as string | undefined,
   };
 }
@@ -113,6 +115,7 @@ function byteLevelBpeFromGguf(file: GgufFile, v: GgufVocabulary): Tokenizer {
         eos_token: name(v.eosIds[0]),
         pad_token: name(v.padId),
         add_bos_token: v.addBos ?? false,
+        add_eos_token: v.addEos ?? false,
         chat_template: v.chatTemplate,
       },
       modelConfig: { eos_token_id: v.eosIds },

@@ -54,13 +54,19 @@ export class HfTokenizer implements Tokenizer {
   readonly padId: number | undefined;
   readonly specialTokens: ReadonlyMap<string, number>;
   readonly chatTemplate: string | undefined;
+  /** whether encode prepends BOS by default (tokenizer_config.json's add_bos_token, else the post-processor's) */
+  readonly addBos: boolean;
+  /**
+   * whether the tokenizer files append EOS to an encoded text (add_eos_token, else the post-processor), as
+   * transformers and llama.cpp then do; grpo-ts's encode never appends it (prompts are continued, not ended)
+   */
+  readonly addEos: boolean;
   private readonly impl: HfTokenizerImpl;
   private readonly idToTokenTable: (string | undefined)[];
   private readonly tokenToIdTable: Map<string, number>;
   private readonly specialIds: Set<number>;
   private readonly addedContent: Map<number, string>;
   private readonly byteMode: TokenByteMode;
-  private readonly defaultAddBos: boolean;
   private readonly template: ChatTemplate | undefined;
   private readonly bytesCache = new Map<number, Uint8Array>();
 
@@ -92,12 +98,16 @@ export class HfTokenizer implements Tokenizer {
     this.eosIds = ids.eosIds;
     this.byteMode = tokenByteMode(files.tokenizerJson.decoder);
 
-    // Default BOS: what the tokenizer's own post-processor does (Llama adds <s> / <|begin_of_text|>, Qwen nothing).
+    // Default BOS / EOS: what tokenizer_config.json says, else what the tokenizer's own post-processor does
+    // (Llama adds <s> / <|begin_of_text|>, Qwen nothing).
+    const plain = this.impl.encode('a', { add_special_tokens: false }).ids;
     const withSpecial = this.impl.encode('a', { add_special_tokens: true }).ids;
-    this.defaultAddBos =
-      typeof config.add_bos_token === 'boolean'
-        ? config.add_bos_token
-        : this.bosId !== undefined && withSpecial[0] === this.bosId;
+    const prepends = this.bosId !== undefined && withSpecial[0] === this.bosId && plain[0] !== this.bosId;
+    const appends =
+      withSpecial.length > plain.length + (prepends ? 1 : 0) &&
+      this.eosIds.includes(withSpecial[withSpecial.length - 1]);
+    this.addBos = typeof config.add_bos_token === 'boolean' ? config.add_bos_token : prepends;
+    this.addEos = typeof config.add_eos_token === 'boolean' ? config.add_eos_token : appends;
 
     this.chatTemplate = files.chatTemplate ?? pickChatTemplate(config.chat_template);
     if (this.chatTemplate !== undefined) this.template = chatTemplateWithTokens(this.chatTemplate, config);
@@ -105,7 +115,7 @@ export class HfTokenizer implements Tokenizer {
 
   encode(text: string, opts: EncodeOptions = {}): number[] {
     const ids = this.impl.encode(text, { add_special_tokens: false }).ids;
-    if ((opts.addBos ?? this.defaultAddBos) && this.bosId !== undefined) ids.unshift(this.bosId);
+    if ((opts.addBos ?? this.addBos) && this.bosId !== undefined) ids.unshift(this.bosId);
     return ids;
   }
 
