@@ -9,7 +9,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 export class JsonlTail<T = unknown> {
   rows: T[] = [];
   generation = 0;
-  /** complete lines that were not JSON (left out) */
+  /** complete lines that were not a JSON object — not JSON, or null, a list, a number (left out) */
   skipped = 0;
   private offset = 0;
   /** the last line consumed, with its newline: still there at offset - length unless the file was rewritten */
@@ -36,11 +36,15 @@ export class JsonlTail<T = unknown> {
       const complete = added.subarray(0, end + 1);
       for (const line of complete.toString('utf8').split('\n')) {
         if (!line.trim()) continue;
+        let row: unknown;
         try {
-          this.rows.push(JSON.parse(line) as T);
+          row = JSON.parse(line);
         } catch {
-          this.skipped++;
+          row = null;
         }
+        // a record is an object: a `null` or a list would break every reader of the rows
+        if (row && typeof row === 'object' && !Array.isArray(row)) this.rows.push(row as T);
+        else this.skipped++;
       }
       const lastStart = complete.lastIndexOf(0x0a, complete.length - 2) + 1;
       this.lastLine = Buffer.from(complete.subarray(lastStart));

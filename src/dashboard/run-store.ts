@@ -22,6 +22,8 @@ export interface FileLines {
   generation: number;
   total: number;
   rows: Record<string, unknown>[];
+  /** lines that were not a JSON record, left out */
+  skipped: number;
 }
 
 /** Folders a run writes that hold no runs themselves. */
@@ -62,7 +64,7 @@ export class RunStore {
    */
   lines(id: string, file: RunFile, from = 0): FileLines | null {
     const t = this.tail(id)?.[file].refresh();
-    return t ? { generation: t.generation, total: t.rows.length, rows: t.rows.slice(from) } : null;
+    return t ? { generation: t.generation, total: t.rows.length, rows: t.rows.slice(from), skipped: t.skipped } : null;
   }
 
   /** config.yaml as written by the run, else the config kept in its checkpoint (runs from before config.yaml). */

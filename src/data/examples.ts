@@ -60,7 +60,8 @@ const DEFAULT_COLUMN_ADVICE = 'name your columns with the prompt / answer / comp
 export async function readExamples(src: ExampleSource): Promise<Example[]> {
   if (isEmbeddedData(src.path)) return embeddedExamples(src);
   const rows = await readRecords(src.path, { limit: src.limit });
-  if (rows.length === 0) throw new GrpoError('data', `${src.path} has no rows; a dataset needs at least one example`);
+  if (rows.length === 0)
+    throw new GrpoError('data', `the dataset ${src.path} is empty (no rows); a dataset needs at least one example`);
   const mapping = src.mapping ?? 'auto';
   if (mapping === 'columns' || (mapping === 'auto' && hasPromptAndAnswer(rows[0], src.columns)))
     return rows.map((row, i) => columnExample(row, i, src));

@@ -57,6 +57,7 @@ export interface SplitOptions {
  */
 export function heldOutSplit<T>(examples: readonly T[], opts: SplitOptions): { train: T[]; heldOut: T[] } {
   const n = examples.length;
+  if (n === 0) throw new GrpoError('data', 'the dataset is empty: there is nothing to hold out or train on');
   const size = opts.size < 1 ? Math.round(opts.size * n) : opts.size;
   if (!(size >= 0 && size <= n && Number.isInteger(size))) {
     throw new GrpoError(

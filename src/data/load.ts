@@ -62,7 +62,7 @@ function parseJsonLines(text: string, path: string, limit: number): DataRecord[]
     if (!row || typeof row !== 'object' || Array.isArray(row))
       throw new GrpoError(
         'data',
-        `${path}:${i + 1}: expected a JSON object per line, got ${Array.isArray(row) ? 'a list' : typeof row}`,
+        `${path}:${i + 1}: expected a JSON object per line, got ${jsonKind(row)}; remove the line or make it a record`,
       );
     out.push(row as DataRecord);
   }
@@ -94,7 +94,7 @@ function parseJsonDocument(text: string, path: string, jsonKey: string | undefin
     throw new GrpoError('data', `${path}: expected a JSON list of records${jsonKey ? ` under '${jsonKey}'` : ''}`);
   list.forEach((row, i) => {
     if (!row || typeof row !== 'object' || Array.isArray(row))
-      throw new GrpoError('data', `${path}: record ${i} is not a JSON object`);
+      throw new GrpoError('data', `${path}: record ${i} is not a JSON object (got ${jsonKind(row)})`);
   });
   return (list as DataRecord[]).slice(0, limit);
 }
@@ -123,4 +123,11 @@ export async function readRecords(path: string, opts: ReadOptions = {}): Promise
   }
   const text = bytes.toString('utf8').replace(/^\uFEFF/, '');
   return format === 'jsonl' ? parseJsonLines(text, path, limit) : parseJsonDocument(text, path, opts.jsonKey, limit);
+}
+
+/** What a JSON value is, for errors: null, a list, a string, a number, a boolean. */
+function jsonKind(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  return typeof v === 'string' ? 'a string' : `a ${typeof v}`;
 }

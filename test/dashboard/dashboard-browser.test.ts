@@ -83,6 +83,14 @@ test('the dashboard draws a run live in headless Chromium', { skip: chromium ? f
     await page.waitFor(`${chart('reward', 'points')} === "2"`, 10000, 'r1 trimmed back to 2 steps');
     appendFileSync(metricsFile, JSON.stringify({ ...rows[2], reward: 0.5 }) + '\n');
     await page.waitFor(`${chart('reward', 'points')} === "3"`, 10000, 'r1 going on from its step 2');
+    // lines that are not records (null, a list) are left out, said so above the charts, and the charts stay
+    appendFileSync(metricsFile, 'null\n[1, 2]\n' + JSON.stringify({ ...rows[2], step: 3.5, reward: 0.25 }) + '\n');
+    await page.waitFor(`${chart('reward', 'points')} === "4"`, 10000, 'the step after two bad lines');
+    assert.match(
+      await page.evaluate<string>(`document.querySelector('#metrics-note').textContent`),
+      /r1: 2 lines of metrics\.jsonl are not a JSON record and are left out/,
+    );
+    assert.equal(await page.evaluate(chart('kl', 'points')), '4', 'every chart of the run is still drawn');
 
     // completions: every logged completion, then only the correct ones (one group marked by hand)
     const completionsFile = path.join(out, 'r1', 'completions.jsonl');
@@ -126,6 +134,17 @@ test('the dashboard draws a run live in headless Chromium', { skip: chromium ? f
       10000,
       'a group logged while the tab is open',
     );
+    // malformed records (no completions list, a null line, cut short) leave the tab working, and are counted
+    appendFileSync(
+      completionsFile,
+      `${JSON.stringify({ step: 6, prompt: 'x', completions: 'oops' })}\nnull\n{"step": 7, "prompt"\n`,
+    );
+    await page.waitFor(
+      `/3 lines of completions\\.jsonl are not a completions record/.test(document.querySelector('#completions .note')?.textContent ?? '')`,
+      10000,
+      'the note on three malformed lines',
+    );
+    assert.equal(await page.evaluate(`document.querySelector('.completions').dataset.count`), String(all.length + 1));
     await page.evaluate(
       `(() => { const s = document.querySelectorAll('.filters select')[1]; s.value = 'correct'; s.dispatchEvent(new Event('change')); })()`,
     );

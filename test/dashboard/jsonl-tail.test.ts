@@ -53,3 +53,11 @@ test('a complete line that is not JSON is skipped and counted', () => {
   assert.equal(t.rows.length, 2);
   assert.equal(t.skipped, 1);
 });
+
+test('lines that are not a JSON record (not JSON, null, a list, a number) are counted and left out', () => {
+  const f = path.join(dir, 'bad.jsonl');
+  writeFileSync(f, '{"step":1}\nnull\n[1,2]\n7\n{oops\n{"step":2}\n');
+  const t = new JsonlTail<{ step: number }>(f).refresh();
+  assert.deepEqual(t.rows, [{ step: 1 }, { step: 2 }]);
+  assert.equal(t.skipped, 4);
+});

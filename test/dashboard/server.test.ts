@@ -42,11 +42,12 @@ test("every folder with a metrics.jsonl is a run, arena runs included; a run's o
 
 test('metrics from a line on, completions and config of a run; unknown runs and paths outside the folder are 404', async () => {
   const m = await get('api/metrics?run=a&from=1');
-  assert.deepEqual(m.body, { generation: 0, total: 2, rows: [{ step: 2, reward: 0.7 }] });
+  assert.deepEqual(m.body, { generation: 0, total: 2, rows: [{ step: 2, reward: 0.7 }], skipped: 0 });
   assert.deepEqual((await get('api/completions?run=a')).body, {
     generation: 0,
     total: 1,
     rows: [{ step: 1, prompt: 'p', completions: [] }],
+    skipped: 0,
   });
   assert.deepEqual((await get('api/completions?run=a&from=1')).body.rows, []);
   assert.deepEqual((await get('api/config?run=a')).body, { text: 'name: a\n' });

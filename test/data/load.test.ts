@@ -43,6 +43,16 @@ test('JSONL, gzipped JSONL, JSON list and JSON object with one list', async () =
 
 test('malformed files are errors that say where', async () => {
   await assert.rejects(readRecords(file('bad.jsonl', '{"a":1}\n{oops\n')), /bad\.jsonl:2: not valid JSON/);
+  // a line that is JSON but not a record says what it is (a `null` is not "an object")
+  await assert.rejects(
+    readRecords(file('null.jsonl', '{"a":1}\nnull\n')),
+    /null\.jsonl:2: expected a JSON object per line, got null; remove the line/,
+  );
+  await assert.rejects(readRecords(file('list.jsonl', '[1]\n')), /list\.jsonl:1: expected .* got a list/);
+  await assert.rejects(
+    readRecords(file('n.json', '[{"a":1}, null]')),
+    /n\.json: record 1 is not a JSON object \(got null\)/,
+  );
   await assert.rejects(
     readRecords(file('two.json', JSON.stringify({ a: [], b: [] }))),
     /2 lists \(a, b\); pass jsonKey/,

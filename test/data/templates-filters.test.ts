@@ -69,4 +69,5 @@ test('held-out split: exact size, disjoint, covering, order kept, reproducible b
   assert.notDeepEqual(heldOutSplit(items, { size: 0.2, seed: 8 }).heldOut, a.heldOut);
   assert.equal(heldOutSplit(items, { size: 5, seed: 1 }).heldOut.length, 5);
   assert.throws(() => heldOutSplit(items, { size: 101, seed: 1 }), /does not fit/);
+  assert.throws(() => heldOutSplit([], { size: 5, seed: 1 }), /the dataset is empty/);
 });

@@ -46,6 +46,10 @@ interface Card {
 
 export class CompletionsView {
   private records: Record_[] = [];
+  /** the cards of the records that have the shape of one; the others are counted in `malformed` */
+  private shown: Card[] = [];
+  private malformed = 0;
+  private readonly note = document.createElement('p');
   private readonly stepSelect = document.createElement('select');
   private readonly correctSelect = document.createElement('select');
   private readonly list = document.createElement('div');
@@ -63,49 +67,33 @@ export class CompletionsView {
     this.correctSelect.addEventListener('change', () => this.render());
     bar.append('step ', this.stepSelect, ' ', this.correctSelect);
     this.list.className = 'completions';
-    container.append(bar, this.list);
+    this.note.className = 'note';
+    container.append(bar, this.note, this.list);
   }
 
-  setRecords(records: unknown[]): void {
+  /** The run's completions.jsonl records, and how many of its lines were not JSON records (left out by the server). */
+  setRecords(records: unknown[], skippedLines = 0): void {
     this.records = records as Record_[];
+    this.shown = [];
+    this.malformed = 0;
+    for (const r of this.records) {
+      // a record edited by hand or cut short must not take the tab down: it is left out and counted
+      try {
+        this.shown.push(cardOf(r));
+      } catch {
+        this.malformed++;
+      }
+    }
+    const left = this.malformed + skippedLines;
+    this.note.textContent = left
+      ? `${left} line${left === 1 ? '' : 's'} of completions.jsonl ${left === 1 ? 'is' : 'are'} not a completions record and ${left === 1 ? 'is' : 'are'} left out.`
+      : '';
     const keep = this.stepSelect.value;
     this.stepSelect.innerHTML = '';
     this.stepSelect.add(new Option('all steps', 'all'));
-    for (const c of this.cards()) this.stepSelect.add(new Option(c.title, c.key));
+    for (const c of this.shown) this.stepSelect.add(new Option(c.title, c.key));
     this.stepSelect.value = [...this.stepSelect.options].some((o) => o.value === keep) ? keep : 'all';
     this.render();
-  }
-
-  private cards(): Card[] {
-    return this.records.map((r): Card => {
-      if ('eval_samples' in r) {
-        const acc = typeof r.eval?.accuracy === 'number' ? ` · accuracy ${r.eval.accuracy.toFixed(3)}` : '';
-        return {
-          key: `eval-${r.step}`,
-          title: `evaluation after step ${r.step}${acc}`,
-          prompt: '',
-          columns: ['completion', 'answer', 'correct', 'tokens'],
-          rows: r.eval_samples.map((s) => ({
-            text: `${s.prompt}${s.completion}`,
-            correct: s.correct,
-            cells: [s.answer ?? '', mark(s.correct), s.tokens ?? ''],
-          })),
-        };
-      }
-      const names = Object.keys(r.completions[0]?.rewards ?? {});
-      return {
-        key: `step-${r.step}`,
-        title: `step ${r.step}`,
-        prompt: r.prompt,
-        answer: r.answer,
-        columns: ['completion', 'reward', ...names, 'correct'],
-        rows: r.completions.map((c) => ({
-          text: c.text,
-          correct: c.correct ?? null,
-          cells: [round(c.reward), ...names.map((n) => round(c.rewards[n])), mark(c.correct ?? null)],
-        })),
-      };
-    });
   }
 
   private render(): void {
@@ -114,7 +102,7 @@ export class CompletionsView {
     const keep = (row: Row) => want === 'all' || (want === 'correct' ? row.correct === true : row.correct === false);
     this.list.innerHTML = '';
     let shown = 0;
-    for (const card of this.cards().reverse()) {
+    for (const card of [...this.shown].reverse()) {
       if (step !== 'all' && card.key !== step) continue;
       const rows = card.rows.filter(keep);
       if (!rows.length) continue;
@@ -146,10 +134,41 @@ export class CompletionsView {
     }
     this.list.dataset.count = String(shown);
     if (!shown)
-      this.list.textContent = this.records.length
+      this.list.textContent = this.shown.length
         ? 'No completions match the filters.'
         : 'No completions logged yet (training.log_completions_every).';
   }
+}
+
+/** One record's card; throws on a record without the fields a card needs. */
+function cardOf(r: Record_): Card {
+  if ('eval_samples' in r) {
+    const acc = typeof r.eval?.accuracy === 'number' ? ` · accuracy ${r.eval.accuracy.toFixed(3)}` : '';
+    return {
+      key: `eval-${r.step}`,
+      title: `evaluation after step ${r.step}${acc}`,
+      prompt: '',
+      columns: ['completion', 'answer', 'correct', 'tokens'],
+      rows: r.eval_samples.map((s) => ({
+        text: `${s.prompt}${s.completion}`,
+        correct: s.correct,
+        cells: [s.answer ?? '', mark(s.correct), s.tokens ?? ''],
+      })),
+    };
+  }
+  const names = Object.keys(r.completions[0]?.rewards ?? {});
+  return {
+    key: `step-${r.step}`,
+    title: `step ${r.step}`,
+    prompt: String(r.prompt),
+    answer: r.answer,
+    columns: ['completion', 'reward', ...names, 'correct'],
+    rows: r.completions.map((c) => ({
+      text: String(c.text),
+      correct: c.correct ?? null,
+      cells: [round(c.reward), ...names.map((n) => round(c.rewards[n])), mark(c.correct ?? null)],
+    })),
+  };
 }
 
 function labelled(label: string, text: string): HTMLElement {

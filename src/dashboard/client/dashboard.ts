@@ -30,7 +30,7 @@ document.body.innerHTML = `
   <nav><button data-tab="charts" class="active">Charts</button><button data-tab="completions">Completions</button><button data-tab="config">Config</button></nav>
 </header>
 <main><aside><h2>Runs</h2><div id="runs"></div></aside>
-  <section id="charts" class="tab"><div id="grid" class="grid"></div></section>
+  <section id="charts" class="tab"><p id="metrics-note" class="note"></p><div id="grid" class="grid"></div></section>
   <section id="completions" class="tab" hidden></section>
   <section id="config" class="tab" hidden><pre id="config-text"></pre></section>
 </main>`;
@@ -107,6 +107,13 @@ async function poll(): Promise<void> {
   if (changed || drawnFor !== key) {
     drawnFor = key;
     grid.update(curves());
+    $('#metrics-note').textContent = [...followed]
+      .filter(([, f]) => f.metrics.skipped > 0)
+      .map(
+        ([id, f]) =>
+          `${id}: ${f.metrics.skipped} line${f.metrics.skipped === 1 ? '' : 's'} of metrics.jsonl ${f.metrics.skipped === 1 ? 'is' : 'are'} not a JSON record and ${f.metrics.skipped === 1 ? 'is' : 'are'} left out.`,
+      )
+      .join(' ');
   }
   await refreshTab();
 }
@@ -116,7 +123,8 @@ async function refreshTab(): Promise<void> {
   if (tab === 'completions' && id) {
     const switched = completionsFile?.run !== id;
     if (switched) completionsFile = new FollowedFile('completions', id);
-    if ((await completionsFile!.pull()) || switched) completions.setRecords(completionsFile!.rows);
+    if ((await completionsFile!.pull()) || switched)
+      completions.setRecords(completionsFile!.rows, completionsFile!.skipped);
   } else if (tab === 'config') {
     $('#config-text').textContent = id
       ? (await api<{ text: string }>('config', { run: id })).text || '(no config.yaml in this run)'

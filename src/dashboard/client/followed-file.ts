@@ -5,11 +5,14 @@
 interface Lines {
   generation: number;
   rows: Record<string, unknown>[];
+  skipped: number;
 }
 
 export class FollowedFile {
   generation = -1;
   rows: Record<string, unknown>[] = [];
+  /** lines of the file that were not a JSON record (the server leaves them out) */
+  skipped = 0;
 
   constructor(
     private readonly route: 'metrics' | 'completions',
@@ -19,6 +22,8 @@ export class FollowedFile {
   /** true when rows changed */
   async pull(): Promise<boolean> {
     const r = await this.fetch(this.generation < 0 ? 0 : this.rows.length);
+    const newlySkipped = r.skipped !== this.skipped;
+    this.skipped = r.skipped;
     if (r.generation !== this.generation) {
       const whole = this.generation < 0 ? r : await this.fetch(0);
       this.generation = whole.generation;
@@ -26,7 +31,7 @@ export class FollowedFile {
       return true;
     }
     this.rows.push(...r.rows);
-    return r.rows.length > 0;
+    return r.rows.length > 0 || newlySkipped;
   }
 
   private async fetch(from: number): Promise<Lines> {
