@@ -88,7 +88,7 @@ export { runArena, type ArenaOptions, type ArenaRuns } from './arena/arena.ts';
 export { writeArenaReport, arenaReport, markdownTable, type ArenaReport } from './arena/report.ts';
 export { functionTool, type Tool, type ToolCall } from './rollout/tools/tool.ts';
 export { calculatorTool } from './rollout/tools/calculator.ts';
-export { pythonTool } from './rollout/tools/python-tool.ts';
+export { pythonTool, type PythonToolOptions } from './rollout/tools/python-tool.ts';
 export { hermesFormat, plainFormat, type ToolFormat } from './rollout/tools/tool-format.ts';
 export {
   toolEnvironment,

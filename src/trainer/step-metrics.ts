@@ -76,11 +76,11 @@ export function stepMetrics(
   for (const [k, v] of Object.entries(upd?.policyStats ?? {})) rec[`policy/${k}`] = v;
   for (const [k, v] of Object.entries(upd?.critic ?? {})) rec[`critic/${k}`] = Number.isFinite(v) ? v : null;
   if (flat.some((r) => r.episode)) {
-    // multi-turn episodes (TRL logs tools/call_frequency and tools/failure_frequency)
-    rec['tools/calls_per_episode'] = mean(flat.map((r) => r.episode?.toolCalls ?? 0));
-    rec['tools/failure_frequency'] = mean(
-      flat.map((r) => (r.episode?.toolCalls ? r.episode.toolErrors / r.episode.toolCalls : 0)),
-    );
+    // multi-turn episodes (TRL logs tools/call_frequency and tools/failure_frequency = failed calls / calls)
+    const calls = flat.reduce((n, r) => n + (r.episode?.toolCalls ?? 0), 0);
+    const failed = flat.reduce((n, r) => n + (r.episode?.toolErrors ?? 0), 0);
+    rec['tools/calls_per_episode'] = calls / flat.length;
+    rec['tools/failure_frequency'] = calls ? failed / calls : 0;
     rec['episode/turns'] = mean(flat.map((r) => r.episode?.turns ?? 1));
   }
   if (batch.beforeFilter) {

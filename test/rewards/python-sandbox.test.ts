@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import {
   runPythonAssertTests,
   runPythonIoTests,
+  runPython,
   pythonIsolation,
   parseVerdicts,
 } from '../../src/rewards/code/python.ts';
@@ -131,6 +132,105 @@ test('the verdict cannot be forged: frame walking, fake lines, patched builtins,
     FAST,
   );
   assert.deepEqual(honest.results, [true, false]);
+});
+
+test('exit in a solution ends its run at once, with what it printed (not at the time limit)', {
+  skip: noPython,
+}, async (t) => {
+  // the wall-time limit is far above what an exiting program takes: a run that reaches it has waited for nothing
+  const limits = { timeoutMs: 6000, testTimeoutMs: 10_000 };
+  const exits = ['sys.exit(0)', 'exit()', 'raise SystemExit(2)', 'os._exit(0)'];
+  for (const exit of exits) {
+    await t.test(`${exit} at import`, async () => {
+      const r = await runPythonAssertTests(
+        `import sys, os\nprint('before the exit')\n${exit}\ndef f(x):\n    return x\n`,
+        ['assert f(1) == 1'],
+        limits,
+      );
+      assert.equal(r.timedOut, false, `${exit} waited for the time limit`);
+      assert.equal(r.passed, 0);
+      assert.equal(r.stdout, 'before the exit\n');
+      if (exit !== 'os._exit(0)') assert.equal(r.codeError, 'SystemExit');
+    });
+    await t.test(`${exit} inside a test`, async () => {
+      const r = await runPythonAssertTests(
+        `import sys, os\ndef f(x):\n    ${exit}\n`,
+        ['assert f(1) is None', 'assert True'],
+        limits,
+      );
+      assert.equal(r.timedOut, false, `${exit} waited for the time limit`);
+      assert.equal(r.results[0], false);
+    });
+  }
+  // a test that exits fails at once and the next one still runs
+  const r = await runPythonAssertTests('import sys\ndef f(x):\n    sys.exit(x)\n', ['f(0)', 'assert True'], limits);
+  assert.deepEqual(r.results, [false, true]);
+  assert.equal(r.timedOut, false);
+  // one run of a program: every kind of exit keeps what it printed and its exit status
+  for (const [exit, status] of [
+    ['sys.exit(3)', 3],
+    ['exit(3)', 3],
+    ['raise SystemExit(3)', 3],
+    ['os._exit(3)', 3],
+    ['sys.exit()', 0],
+  ] as const) {
+    const run = await runPython(`import sys, os\nprint('partial')\n${exit}\nprint('after')\n`, '', limits);
+    assert.deepEqual([run.stdout, run.exitCode, run.timedOut], ['partial\n', status, false], exit);
+  }
+});
+
+test("an error in a program is reported exception first, then its own frames, never the sandbox's", {
+  skip: noPython,
+}, async () => {
+  const r = await runPython('def f(x):\n    return 1 / x\n\nprint("hi")\nf(0)\n', '', FAST);
+  assert.equal(r.exitCode, 1);
+  assert.equal(r.stdout, 'hi\n');
+  assert.equal(
+    r.stderr,
+    [
+      'ZeroDivisionError: division by zero',
+      'Traceback (most recent call last):',
+      '  File "solution.py", line 5, in <module>',
+      '    f(0)',
+      '  File "solution.py", line 2, in f',
+      '    return 1 / x',
+      '',
+    ].join('\n'),
+  );
+  const syntax = await runPython('x = (\n', '', FAST);
+  assert.match(syntax.stderr, /^SyntaxError: .*\n {2}File "solution.py", line 1\n/);
+  assert.doesNotMatch(syntax.stderr + r.stderr, /harness|exec\(|_main/);
+  // a deep recursion is reported in a few lines, its repeats folded as Python folds them
+  const deep = await runPython('def f(n):\n    return f(n + 1)\nf(0)\n', '', FAST);
+  assert.match(deep.stderr, /^RecursionError: maximum recursion depth exceeded/);
+  assert.match(deep.stderr, /\[Previous line repeated \d+ more times\]/);
+  assert.ok(deep.stderr.length < 600, deep.stderr);
+});
+
+test("a program cannot reach the sandbox's own state through frames and switch its checks off", {
+  skip: noPython,
+}, async () => {
+  const code = [
+    'import sys',
+    'f, touched = sys._getframe(1), []',
+    'while f is not None:',
+    '    for name, value in list(f.f_locals.items()):',
+    '        if isinstance(value, set):',
+    '            value.clear(); touched.append(name)',
+    '        for cell in getattr(value, "__closure__", None) or ():',
+    '            try:',
+    '                if isinstance(cell.cell_contents, (set, tuple)):',
+    '                    cell.cell_contents = type(cell.cell_contents)(); touched.append(name)',
+    '            except Exception:',
+    '                pass',
+    '    f = f.f_back',
+    'print(touched)',
+    'import _posixsubprocess',
+    'print("imported")',
+  ].join('\n');
+  const r = await runPython(code, '', FAST);
+  assert.doesNotMatch(r.stdout, /imported/, r.stdout + r.stderr);
+  assert.match(r.stderr, /PermissionError: sandbox: importing _posixsubprocess is not allowed/);
 });
 
 test('without a network namespace the python reward refuses to run model code unless weak isolation is allowed, and then warns', {

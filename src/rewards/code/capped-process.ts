@@ -67,10 +67,16 @@ class CappedOutput {
 }
 
 /**
- * Runs `cmd` in `dir` as a process group of its own, fed `stdin`; the whole group is killed at limits.timeoutMs
- * or when an output passes limits.outputBytes.
+ * Runs `cmd` in `dir` as a process group of its own, fed `stdin`; the whole group is killed at limits.timeoutMs,
+ * when an output passes limits.outputBytes, or when `signal` aborts (whoever waited for it has gone).
  */
-export function runCapped(cmd: string[], dir: string, stdin: string, limits: CappedLimits): Promise<ProcessOutcome> {
+export function runCapped(
+  cmd: string[],
+  dir: string,
+  stdin: string,
+  limits: CappedLimits,
+  signal?: AbortSignal,
+): Promise<ProcessOutcome> {
   return new Promise<ProcessOutcome>((resolve, reject) => {
     const child = spawn(cmd[0], cmd.slice(1), {
       cwd: dir,
@@ -91,6 +97,7 @@ export function runCapped(cmd: string[], dir: string, stdin: string, limits: Cap
       timedOut = true;
       killGroup();
     }, limits.timeoutMs);
+    signal?.addEventListener('abort', killGroup, { once: true });
     child.stdout!.on('data', output.collector('stdout'));
     child.stderr!.on('data', output.collector('stderr'));
     (child.stdio[3] as NodeJS.ReadableStream).on('data', output.collector('results'));
@@ -98,10 +105,12 @@ export function runCapped(cmd: string[], dir: string, stdin: string, limits: Cap
     child.stdin!.end(stdin);
     child.on('error', (e) => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', killGroup);
       reject(new GrpoError('reward', `python code reward: failed to start ${cmd[0]}: ${e.message}`));
     });
     child.on('close', (exitCode) => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', killGroup);
       resolve({
         exitCode,
         stdout: output.text('stdout'),

@@ -173,6 +173,7 @@ async function runHarness(
   stdin: string,
   nonce: string,
   limits: Required<PythonLimits>,
+  signal?: AbortSignal,
 ): Promise<ProcessOutcome> {
   const isolation = pythonIsolation(limits.python, limits.allowWeakIsolation);
   const dir = await mkdtemp(join(tmpdir(), 'grpo-py-'));
@@ -184,7 +185,8 @@ async function runHarness(
     if (isolation.user === 'nobody') {
       for (const p of [dir, harnessPath, jobPath]) await chown(p, NOBODY, NOBODY);
     }
-    return await runCapped([...isolation.prefix, isolation.executable, '-I', harnessPath, jobPath], dir, stdin, limits);
+    const cmd = [...isolation.prefix, isolation.executable, '-I', harnessPath, jobPath];
+    return await runCapped(cmd, dir, stdin, limits, signal);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -248,9 +250,17 @@ export interface PythonRun {
   outputTruncated: boolean;
 }
 
-/** Runs `code` once in the sandbox, with `stdin`, under the same limits as the code reward. */
-export async function runPython(code: string, stdin = '', limits: PythonLimits = {}): Promise<PythonRun> {
-  const out = await runHarness('io', code, [], stdin, randomBytes(16).toString('hex'), resolveLimits(limits));
+/**
+ * Runs `code` once in the sandbox, with `stdin`, under the same limits as the code reward; `signal` stops it (an
+ * uncaught exception is on stderr message first, then the program's own frames; exits keep what it printed).
+ */
+export async function runPython(
+  code: string,
+  stdin = '',
+  limits: PythonLimits = {},
+  signal?: AbortSignal,
+): Promise<PythonRun> {
+  const out = await runHarness('io', code, [], stdin, randomBytes(16).toString('hex'), resolveLimits(limits), signal);
   return {
     exitCode: out.exitCode,
     stdout: out.stdout,

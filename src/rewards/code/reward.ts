@@ -5,8 +5,6 @@
  * `test_setup` (run after the code, before the tests), or `io_tests` ([{input, output}] for
  * stdin/stdout problems, Python only).
  */
-import pLimit from 'p-limit';
-import { availableParallelism } from 'node:os';
 import {
   runPythonAssertTests,
   runPythonIoTests,
@@ -15,6 +13,7 @@ import {
   type CodeRunResult,
 } from './python.ts';
 import { runJavaScriptTests, type JavaScriptLimits } from './javascript.ts';
+import { programLimit } from './program-limit.ts';
 import type { RewardFn, Sample } from '../types.ts';
 import { GrpoError } from '../../errors.ts';
 
@@ -45,7 +44,7 @@ export interface CodeRewardOptions {
   language?: CodeLanguage;
   /** 1 only if every test passes (open-r1 `binary_code_reward`), instead of the share passed. Default false. */
   allOrNothing?: boolean;
-  /** Programs run at once (subprocesses / sandbox workers). Default: available CPUs. */
+  /** Programs run at once (subprocesses / sandbox workers; program-limit.ts). Default: available CPUs. */
   concurrency?: number;
   python?: PythonLimits;
   javascript?: JavaScriptLimits;
@@ -92,7 +91,7 @@ export async function runCodeTests(
 
 /** Code execution reward: share of tests passed (0 when no code block is found). */
 export function codeReward(opts: CodeRewardOptions = {}): RewardFn {
-  const limit = pLimit(opts.concurrency ?? availableParallelism());
+  const limit = programLimit(opts.concurrency, 'code reward');
   return (completion, sample) =>
     limit(async () => {
       const r = await runCodeTests(completion, sample, opts);
