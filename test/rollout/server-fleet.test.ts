@@ -5,6 +5,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ServerFleet } from '../../src/rollout/server-fleet.ts';
@@ -123,6 +125,49 @@ test('a server that refuses a weight version gets no work that needs it; the oth
     );
   } finally {
     fleet.close();
+    await Promise.all([a.close(), b.close()]);
+  }
+});
+
+test('a server that answers 5xx to completions is taken out and its requests answered by the other, exactly once', async () => {
+  const a = await startServer({ model: modelDir, threads: 1, host: '127.0.0.1', port: 0, log: () => {} });
+  const b = await startServer({ model: modelDir, threads: 1, host: '127.0.0.1', port: 0, log: () => {} });
+  // b behind a front that lists its model but answers every completion with 503, as an overloaded replica does
+  const front = createServer(async (req, res) => {
+    if (req.url?.endsWith('/completions')) {
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: 'overloaded' } }));
+      return;
+    }
+    const r = await fetch(`${b.url}${req.url}`);
+    res.writeHead(r.status, { 'content-type': 'application/json' });
+    res.end(await r.text());
+  });
+  await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+  const frontUrl = `http://127.0.0.1:${(front.address() as AddressInfo).port}/v1`;
+  const lines: string[] = [];
+  const fleet = await ServerFleet.open({
+    urls: [frontUrl, a.baseUrl],
+    client: { retry: { maxRetries: 0 } },
+    healthIntervalMs: 60_000,
+    log: (l) => lines.push(l),
+  });
+  try {
+    const out = await generateRemote(fleet, prompts, { n: 2, maxTokens: 4, temperature: 1, seed: 4 });
+    assert.deepEqual(
+      prompts.map((_, i) => out.filter((c) => c.promptIndex === i).length),
+      prompts.map(() => 2),
+    );
+    assert.equal(fleet.servers[0].served, 0);
+    assert.ok(fleet.servers[0].failed >= 1);
+    assert.equal(fleet.servers[1].served, prompts.length);
+    assert.ok(
+      lines.some((l) => l.startsWith(`rollout server ${frontUrl} is out`) && /503/.test(l)),
+      lines.join('\n'),
+    );
+  } finally {
+    fleet.close();
+    front.close();
     await Promise.all([a.close(), b.close()]);
   }
 });
