@@ -34,8 +34,6 @@ try {
       `--rollout.local_servers=${servers}`,
       '--rollout.local_server_threads=1',
       `--rollout.max_staleness=${k}`,
-      // the whole next batch on the servers before the update holds the trainer's event loop
-      '--rollout.concurrency=16',
       `--training.steps=${steps}`,
     ]);
     const t0 = performance.now();

@@ -70,7 +70,9 @@ export async function makeRolloutGenerator(
     urls: [r.base_url].flat(),
     servedModel: r.served_model,
     apiKey: r.api_key,
-    concurrency: r.concurrency,
+    // a whole batch on each server: queued in the trainer, a request is only sent once the update lets go of the
+    // event loop (asynchronous rollouts would wait for it)
+    concurrency: r.concurrency ?? Math.max(8, r.prompts_per_step),
   });
   checkContext(r, fleet, longestPrompt);
   const publisher = new WeightPublisher(

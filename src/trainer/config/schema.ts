@@ -78,7 +78,11 @@ const rolloutSchema = z
       .string()
       .optional()
       .describe('rollout.engine "openai": model name (default: the first the server lists)'),
-    concurrency: positiveInt.default(8).describe('rollout.engine "openai": requests in flight at most'),
+    concurrency: positiveInt
+      .optional()
+      .describe(
+        'rollout.engine "openai": requests in flight per server at most (default: prompts_per_step, at least 8 — a whole batch on the server at once, which asynchronous rollouts need)',
+      ),
     max_staleness: z
       .number()
       .int()
