@@ -1,7 +1,8 @@
 /**
  * Are two answers the same mathematical object? Shape by shape (structure.ts), then per expression:
- * exact rational arithmetic first (2/4 = \frac{1}{2}; 1000001 ≠ 1000000), decimals after rounding both
- * sides to `floatPrecision` places (0.0833333 = \frac{1}{12}), otherwise the CAS check (symbolic.ts).
+ * exact rational arithmetic first (2/4 = \frac{1}{2}; 1000001 ≠ 1000000), powers too large to write out by
+ * exponent arithmetic (9^{9^9} = 9^{387420489}, exact-powers.ts), decimals after rounding both sides to
+ * `floatPrecision` places (0.0833333 = \frac{1}{12}), otherwise the CAS check (symbolic.ts).
  * Follows Math-Verify's `verify` (grader.py): the gold decides whether "x = 3" is unwrapped, a gold
  * relation compares with a predicted interval, sets ignore order and repeats, and one deadline bounds
  * the whole call.
@@ -21,6 +22,7 @@ import { normalizeAnswer, compactAnswer } from './normalize.ts';
 import { parseAnswer, type Answer, type RelationOp } from './structure.ts';
 import { compareSymbolically, prepareSymbolicWorker, type ComparisonMode } from './symbolic.ts';
 import { Deadline, DeadlineExceeded } from './deadline.ts';
+import { comparePowerSums, powerSumKey } from './exact-powers.ts';
 
 export interface EquivalenceOptions {
   /** Decimal places both sides are rounded to when one is written as a decimal (Math-Verify `float_rounding`). Default 6. */
@@ -108,7 +110,12 @@ function expressionsEqual(gold: string, pred: string, c: Ctx): boolean {
     return (
       rg.equals(rp) || (hasDecimal(g) !== hasDecimal(p) && rg.scaledRound(c.precision) === rp.scaledRound(c.precision))
     );
-  if (decimal && variableNames(g).length === 0 && variableNames(p).length === 0) return casEqual(g, p, 'rounded', c);
+  const constant = variableNames(g).length === 0 && variableNames(p).length === 0;
+  if (constant && !decimal) {
+    const verdict = comparePowerSums(g, p, c.deadline);
+    if (verdict !== null) return verdict === 'equal';
+  }
+  if (decimal && constant) return casEqual(g, p, 'rounded', c);
   return casEqual(g, p, 'equal', c);
 }
 
@@ -223,20 +230,22 @@ function orderedEqual(gold: Answer[], pred: Answer[], c: Ctx): boolean {
   return gold.length === pred.length && gold.every((x, i) => shapesEqual(x, pred[i], c));
 }
 
-/** Exact value of a plain numeric item, so large sets of numbers match by lookup instead of pair by pair. */
-function exactKey(x: Answer): string | null {
+/** Exact value of a plain numeric item (9^{9^9} + 1 too), so large sets of numbers match by lookup instead of pair by pair. */
+function exactKey(x: Answer, c: Ctx): string | null {
+  c.deadline.check();
   if (x.kind !== 'expr') return null;
   const node = parseMath(x.text);
-  const value = node && evaluateExactly(node);
-  return value ? value.toString() : null;
+  if (!node) return null;
+  const value = evaluateExactly(node);
+  return value ? value.toString() : hasDecimal(node) ? null : powerSumKey(node, c.deadline);
 }
 
 /** Every item of `items` equals some item of `others` (`goldFirst` keeps the gold/prediction roles). */
 function coveredBy(items: Answer[], others: Answer[], goldFirst: boolean, c: Ctx): boolean {
-  const keys = new Set(others.map(exactKey).filter((k) => k !== null));
+  const keys = new Set(others.map((y) => exactKey(y, c)).filter((k) => k !== null));
   return items.every((x) => {
     c.deadline.check();
-    const key = exactKey(x);
+    const key = exactKey(x, c);
     if (key !== null && keys.has(key)) return true;
     return others.some((y) => (goldFirst ? shapesEqual(x, y, c) : shapesEqual(y, x, c)));
   });

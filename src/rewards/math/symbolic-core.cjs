@@ -5,12 +5,19 @@
 // both sides with mathjs (complex-aware) at fixed pseudo-random points; polynomial and rational
 // identities that differ disagree at almost every point (Schwartz–Zippel), so agreement at all of
 // several points means equal. mathjs `simplify` is tried only when no point could be evaluated.
+// Every step is bounded: inputs whose exact constants are astronomically large are refused up front (see
+// `constantCost`), so the worker answers in milliseconds and is terminated only as a last resort.
 const { create, all } = require('mathjs');
 
 const math = create(all, { number: 'number' });
 const CONSTANTS = new Set(['pi', 'e', 'i', 'Infinity']);
 const POINTS_WITH_VARIABLES = 8;
 const MIN_VALID_POINTS = 3;
+/** simplify folds constant powers into exact fractions: 9^387420489 alone took 52 s (fraction.js pow). */
+const MAX_FOLDED_EXPONENT = 4096;
+const MAX_FOLDED_BITS = 1 << 20;
+/** mathjs computes a binomial with a loop over its smaller side: C(10^9, 5·10^8) took 25 s. */
+const MAX_BINOMIAL_STEPS = 100_000;
 
 function freeSymbols(node) {
   const names = new Set();
@@ -20,6 +27,42 @@ function freeSymbols(node) {
     }
   });
   return names;
+}
+
+/**
+ * What an expression's constant parts cost: 'refuse' when evaluating it at all would run unbounded (a huge
+ * binomial), 'noSimplify' when only simplify's exact constant folding would (a huge power), else 'ok'.
+ */
+function constantCost(root) {
+  let cost = 'ok';
+  // Returns the real value of a constant subtree, NaN for a constant that is not a finite real, null for non-constants.
+  const visit = (node) => {
+    if (node.isParenthesisNode) return visit(node.content);
+    if (node.isConstantNode) return typeof node.value === 'number' ? node.value : Number(node.value);
+    if (node.isSymbolNode)
+      return node.name === 'pi' ? Math.PI : node.name === 'e' ? Math.E : CONSTANTS.has(node.name) ? NaN : null;
+    if (!node.isOperatorNode && !node.isFunctionNode) return null;
+    const values = node.args.map(visit);
+    if (values.some((v) => v === null)) return null;
+    const name = node.isOperatorNode ? node.fn : node.fn.name;
+    if (name === 'combinations' && !(Math.min(values[1], values[0] - values[1]) <= MAX_BINOMIAL_STEPS)) cost = 'refuse';
+    if (name === 'pow' && cost === 'ok') {
+      const [b, e] = values;
+      const trivial = b === 0 || b === 1 || b === -1;
+      const bitsPerUnit = Math.abs(Math.log2(Math.abs(b))) + (Number.isInteger(b) ? 1 : 64);
+      if (!trivial && !(Math.abs(e) <= MAX_FOLDED_EXPONENT && Math.abs(e) * bitsPerUnit <= MAX_FOLDED_BITS))
+        cost = 'noSimplify';
+    }
+    if (typeof math[name] !== 'function' || cost === 'refuse') return NaN;
+    try {
+      const v = math[name](...values);
+      return typeof v === 'number' ? v : NaN;
+    } catch {
+      return NaN;
+    }
+  };
+  visit(root);
+  return cost;
 }
 
 function asComplex(v) {
@@ -72,6 +115,8 @@ function compareExpressions(a, b, mode, tol) {
   } catch {
     return 'unknown';
   }
+  const cost = [constantCost(nodeA), constantCost(nodeB)];
+  if (cost.includes('refuse')) return 'unknown';
   const variables = [...new Set([...freeSymbols(nodeA), ...freeSymbols(nodeB)])].sort();
   const fa = nodeA.compile();
   const fb = nodeB.compile();
@@ -112,7 +157,7 @@ function compareExpressions(a, b, mode, tol) {
     valid++;
   }
   if (valid >= Math.min(points, MIN_VALID_POINTS)) return 'equal';
-  if (mode === 'equal') {
+  if (mode === 'equal' && !cost.includes('noSimplify')) {
     try {
       if (math.simplify(`(${a}) - (${b})`).toString() === '0') return 'equal';
     } catch {

@@ -2,8 +2,11 @@
  * Time-limited symbolic comparison. The CAS (mathjs, in symbolic-core.cjs) runs in a worker thread;
  * the caller blocks on a shared Int32Array with Atomics.wait and a deadline, and a comparison that is
  * still running at the deadline gets its worker terminated (V8 stops even a tight loop) and counts as
- * "not equal". A fresh worker starts on the next call. This keeps gradeMath synchronous yet bounded.
- * Inputs are also bounded (latex-parser MAX_EXPRESSION_CHARS) so the usual cost is well under 1 ms.
+ * "not equal". A replacement starts loading at once, in the background; a call that needs it before it is
+ * ready waits for it within that call's own budget, so a runaway comparison never lengthens a later call.
+ * Only the process's first worker is waited for outside any budget (prepareSymbolicWorker).
+ * Inputs are also bounded (latex-parser MAX_EXPRESSION_CHARS, symbolic-core's cost check) so the usual cost
+ * is well under 1 ms.
  */
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
@@ -23,6 +26,8 @@ let worker: Worker | null = null;
 let control: Int32Array | null = null;
 let startedAt = 0;
 let workerUnavailable = false;
+/** Whether a worker has loaded in this process: after that, waiting for one is charged to the calls that need it. */
+let loadedOnce = false;
 let inlineCompare: ((a: string, b: string, mode: ComparisonMode, tolerance: number) => SymbolicVerdict) | null = null;
 
 /** Starts the worker without waiting for it; false when worker threads are unavailable here. */
@@ -42,16 +47,19 @@ function spawnWorker(): boolean {
     return false;
   }
   startedAt = Date.now();
-  worker.unref();
-  worker.on('error', () => stopWorker());
+  const started = worker;
+  started.unref();
+  started.on('error', () => {
+    if (worker === started) stopWorker();
+  });
   return true;
 }
 
 /** Waits up to `timeoutMs` for the worker to have loaded mathjs; one that never comes up is given up for good. */
 function workerReady(timeoutMs: number): boolean {
-  if (Atomics.load(control!, READY) === 1) return true;
+  if (Atomics.load(control!, READY) === 1) return (loadedOnce = true);
   Atomics.wait(control!, READY, 0, Math.min(timeoutMs, Math.max(0, startedAt + WORKER_START_TIMEOUT_MS - Date.now())));
-  if (Atomics.load(control!, READY) === 1) return true;
+  if (Atomics.load(control!, READY) === 1) return (loadedOnce = true);
   if (Date.now() - startedAt >= WORKER_START_TIMEOUT_MS) {
     stopWorker();
     workerUnavailable = true;
@@ -60,12 +68,13 @@ function workerReady(timeoutMs: number): boolean {
 }
 
 /**
- * Makes sure a CAS worker is loaded before a grading call's budget starts: starting one (about a second,
- * more on a busy machine) is infrastructure, like loading a model, and is not charged to the answer being
- * graded — also after a runaway comparison had its worker stopped. Returns at once when one is ready.
+ * Makes sure the process's first CAS worker is loaded before a grading call's budget starts: loading mathjs
+ * (about a second, more on a busy machine) is infrastructure, like loading a model, and is not charged to the
+ * answer being graded. Later (after a runaway comparison had its worker stopped) it only starts a worker and
+ * returns: a call then waits for the replacement within its own budget, so every call stays inside its budget.
  */
 export function prepareSymbolicWorker(): void {
-  if (spawnWorker()) workerReady(WORKER_START_TIMEOUT_MS);
+  if (spawnWorker() && !loadedOnce) workerReady(WORKER_START_TIMEOUT_MS);
 }
 
 function stopWorker(): void {
@@ -107,6 +116,7 @@ export function compareSymbolically(
   const left = Math.max(1, timeoutMs - (Date.now() - start));
   if (Atomics.wait(ctl, RESULT, PENDING, left) === 'timed-out' && Atomics.load(ctl, RESULT) === PENDING) {
     stopWorker();
+    spawnWorker(); // the replacement loads while the caller goes on
     return 'timeout';
   }
   return CODE_TO_VERDICT[Atomics.load(ctl, RESULT)] ?? 'unknown';
@@ -115,4 +125,5 @@ export function compareSymbolically(
 /** Stops the CAS worker (tests and short scripts; it is unref'd, so a process exits without this). */
 export function shutdownSymbolicWorker(): void {
   stopWorker();
+  loadedOnce = false;
 }
