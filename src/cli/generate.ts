@@ -2,6 +2,7 @@
 import type { ModelFlags } from './model-flags.ts';
 import { modelOptions } from './model-flags.ts';
 import { openModel } from '../model/open-model.ts';
+import { resolveModelPath } from '../data/synthetic/embedded-model.ts';
 import { generate } from '../rollout/generate.ts';
 import { GrpoError } from '../errors.ts';
 
@@ -20,7 +21,7 @@ export interface GenerateCliOptions extends ModelFlags {
 }
 
 export function runGenerate(o: GenerateCliOptions, print: (line: string) => void = console.log): void {
-  const { model, tokenizer } = openModel(o.model, modelOptions(o));
+  const { model, tokenizer } = openModel(resolveModelPath(o.model), modelOptions(o));
   try {
     // no prompt: start from BOS alone, as llama2.c's `run` does
     const bos = model.config.bosTokenId ?? tokenizer.bosId;

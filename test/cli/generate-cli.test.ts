@@ -10,6 +10,7 @@ import { tinyConfig, randomWeights, withTempDir } from '../model/io-fixtures.ts'
 import { tinySentencePieceVocab, writeLlama2cTokenizer } from '../model/tokenizer-fixtures.ts';
 import { openModel } from '../../src/model/open-model.ts';
 import { generate } from '../../src/rollout/generate.ts';
+import { runGenerate } from '../../src/cli/generate.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -63,3 +64,13 @@ test('grpo generate prints samples and, with --json, tokens and log-probs that m
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /^grpo: model path .*missing does not exist\n$/);
   }));
+
+test('grpo generate --model embedded is the shipped model, as in train and eval', () => {
+  const lines: string[] = [];
+  runGenerate(
+    { model: 'embedded', prompt: '612+720=', maxTokens: 30, temperature: 0, n: 1, seed: 0, threads: 1 },
+    (l) => lines.push(l),
+  );
+  assert.equal(lines.length, 1);
+  assert.match(lines[0], /^<think>.*<\/think>/);
+});
