@@ -2,7 +2,8 @@
 # The package as a user gets it: `npm pack`, the tarball installed into an empty "type": "module" project, and
 # there (a) plain node imports the library, (b) a strict TypeScript consumer type-checks against the shipped
 # declarations, (c) the files the library opens beside its modules at run time resolve (CAS worker, JavaScript
-# sandbox, dashboard client), (d) `npx grpo train` runs a short config on the embedded model.
+# sandbox, dashboard client), (d) `npx grpo train` runs a short config on the embedded model, with a reward that a
+# TypeScript plugin the config names registers.
 # Downloads nothing beyond the npm registry (the tarball's dependencies, as `npm install` brings them); the
 # consumer's TypeScript and Node types are the repository's.
 set -euo pipefail
@@ -85,17 +86,31 @@ console.log(`(c) CAS worker, JavaScript sandbox and dashboard page (${page.lengt
 JS
 node assets.mjs
 
-# (d) the bin, on a short run of the embedded model
+# (d) the bin, on a short run of the embedded model, with a reward a TypeScript plugin registers (loaded through tsx)
+mkdir rewards
+cat >rewards/brevity.ts <<'TS'
+import { registerReward } from 'grpo-ts';
+import { z } from 'zod';
+
+registerReward({
+  name: 'brevity',
+  description: 'shorter completions score higher',
+  options: z.object({ limit: z.number().default(41) }),
+  build: (o) => ({ fn: (completion: string): number => Math.max(0, 1 - completion.length / o.limit) }),
+});
+TS
 cat >short.yaml <<'YAML'
 name: short
+plugins: [./rewards/brevity.ts]
 model: { path: embedded }
 data: { train: 'embedded:addition', eval: 'embedded:addition', eval_size: 16 }
 rollout: { prompts_per_step: 4, group_size: 4, max_tokens: 41 }
-rewards: [{ type: math }, { type: format, weight: 0.1 }]
+rewards: [{ type: math }, { type: format, weight: 0.1 }, { type: brevity, weight: 0.1 }]
 training: { steps: 2, micro_batch_groups: 4, log_completions_every: 0 }
 YAML
 npx --no-install grpo train --config short.yaml | tee train.log
 grep -q '^accuracy_before=.* accuracy_after=' train.log
 test "$(wc -l <runs/short/metrics.jsonl)" -eq 2
+grep -q '"rewards/brevity/mean":' runs/short/metrics.jsonl
 test -f runs/short/final/model.safetensors
-echo "(d) npx grpo train ran 2 steps from the installed package"
+echo "(d) npx grpo train ran 2 steps from the installed package, with a TypeScript plugin's reward"

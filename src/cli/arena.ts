@@ -2,9 +2,10 @@
 import type { Command } from 'commander';
 import { runArena } from '../arena/arena.ts';
 import { writeArenaReport, markdownTable } from '../arena/report.ts';
-import { embeddedTaskSplits } from '../data/synthetic/index.ts';
 import { methodPresets } from '../trainer/config/presets.ts';
 import { GrpoError } from '../errors.ts';
+import { trainConfig } from '../trainer/config/load.ts';
+import { addPluginFlag, configFlags } from './plugin-flag.ts';
 
 const number = (flag: string, ok: (n: number) => boolean, what: string) => (v: string) => {
   const n = Number(v);
@@ -13,8 +14,7 @@ const number = (flag: string, ok: (n: number) => boolean, what: string) => (v: s
 };
 
 export function registerArenaCommand(program: Command): void {
-  program
-    .command('arena')
+  addPluginFlag(program.command('arena'))
     .description(
       'train the same task from the same start with each method and seed, then compare them (arena.md, arena.html)',
     )
@@ -42,16 +42,25 @@ export function registerArenaCommand(program: Command): void {
     .allowExcessArguments()
     .action(
       async (
-        opts: { config: string; methods: string; seeds: number; target?: number; arenaName?: string },
+        opts: {
+          config: string;
+          methods: string;
+          seeds: number;
+          target?: number;
+          arenaName?: string;
+          plugin?: string[];
+        },
         cmd: Command,
       ) => {
+        const overrides = configFlags(cmd.args, opts.plugin);
+        // the config's plugins are imported first, so every run's config may name what they register
+        await trainConfig.loadAsync(opts.config, overrides);
         const arena = await runArena({
           config: opts.config,
           methods: opts.methods.split(','),
           seeds: opts.seeds,
-          overrides: cmd.args,
+          overrides,
           name: opts.arenaName,
-          trainOptions: { tasks: embeddedTaskSplits },
           onRun: (i, total, method, seed) => console.error(`arena: run ${i + 1}/${total}: ${method}, seed ${seed}`),
         });
         const { report, files } = await writeArenaReport(arena, opts.target);

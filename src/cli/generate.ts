@@ -2,9 +2,9 @@
 import type { ModelFlags } from './model-flags.ts';
 import { modelOptions } from './model-flags.ts';
 import { openModel } from '../model/open-model.ts';
+import { resolveModelPath } from '../data/synthetic/embedded-model.ts';
 import { generate } from '../rollout/generate.ts';
 import { GrpoError } from '../errors.ts';
-import { resolveModelPath } from '../data/synthetic/embedded-model.ts';
 
 export interface GenerateCliOptions extends ModelFlags {
   model: string;

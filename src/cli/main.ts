@@ -11,7 +11,6 @@ import { methodPresets } from '../trainer/config/presets.ts';
 import { runServe } from './serve.ts';
 import { registerSftCommand } from './sft.ts';
 import { registerEvalCommand } from './eval.ts';
-import { embeddedTaskSplits } from '../data/synthetic/index.ts';
 import { tfgrpoCommand } from '../trainingfree/tfgrpo/cli.ts';
 import { gepaCommand } from '../trainingfree/gepa/cli.ts';
 import { tfgrpoConfig } from '../trainingfree/tfgrpo/config.ts';
@@ -21,7 +20,8 @@ import { addModelFlags } from './model-flags.ts';
 import { DEVICE_HELP } from '../engine/device-setting.ts';
 import { registerMergeCommand } from './merge.ts';
 import { runDoctor } from './doctor.ts';
-import { loadPipelineConfig, pipelineConfig } from '../pipeline/config.ts';
+import { pipelineConfig } from '../pipeline/config.ts';
+import { addPluginFlag, configFlags } from './plugin-flag.ts';
 import { runPipeline } from '../pipeline/pipeline.ts';
 import { registerDashboardCommand } from './dashboard.ts';
 import { registerArenaCommand } from './arena.ts';
@@ -50,8 +50,7 @@ addModelFlags(
     .option('--json', 'one JSON line per sample with tokens and log-probs'),
 ).action((opts) => runGenerate(opts));
 
-program
-  .command('train')
+addPluginFlag(program.command('train'))
   .description('RL post-training (GRPO family) from a YAML config; any --section.key value overrides the file')
   .option('--config <file>', 'YAML run config')
   .option('--resume <dir>', 'continue from a checkpoint folder (runs/<name>/checkpoint)')
@@ -72,8 +71,7 @@ program
       resume: opts.resume,
       overwrite: opts.overwrite,
       dashboard: opts.dashboard,
-      overrides: opts.device ? [...cmd.args, '--model.device', opts.device] : cmd.args,
-      tasks: embeddedTaskSplits,
+      overrides: configFlags(opts.device ? [...cmd.args, '--model.device', opts.device] : cmd.args, opts.plugin),
     });
   });
 
@@ -157,8 +155,7 @@ program
   .option('--device <d>', DEVICE_HELP)
   .action((opts) => runDoctor(opts));
 
-program
-  .command('pipeline')
+addPluginFlag(program.command('pipeline'))
   .description(
     "DeepSeek-R1's multi-stage recipe from one config: sft and train stages, each from the previous stage's model, resumable, in one run folder",
   )
@@ -167,29 +164,27 @@ program
   .allowExcessArguments(true)
   .addHelpText('after', OVERRIDES_HELP)
   .action(async (opts, cmd) => {
-    await runPipeline(loadPipelineConfig(opts.config, cmd.args), { tasks: embeddedTaskSplits });
+    await runPipeline((await pipelineConfig.loadAsync(opts.config, configFlags(cmd.args, opts.plugin))).config);
   });
 
-program
-  .command('tfgrpo')
+addPluginFlag(program.command('tfgrpo'))
   .description('Training-Free GRPO: learn an experience library in context against any OpenAI-compatible model')
   .requiredOption('--config <file>', 'YAML config')
   .allowUnknownOption(true)
   .allowExcessArguments(true)
   .addHelpText('after', OVERRIDES_HELP)
   .action(async (opts, cmd) => {
-    await tfgrpoCommand(opts.config, { overrides: cmd.args });
+    await tfgrpoCommand(opts.config, { overrides: configFlags(cmd.args, opts.plugin) });
   });
 
-program
-  .command('gepa')
+addPluginFlag(program.command('gepa'))
   .description('GEPA: reflective prompt evolution with a Pareto front against any OpenAI-compatible model')
   .requiredOption('--config <file>', 'YAML config')
   .allowUnknownOption(true)
   .allowExcessArguments(true)
   .addHelpText('after', OVERRIDES_HELP)
   .action(async (opts, cmd) => {
-    await gepaCommand(opts.config, { overrides: cmd.args });
+    await gepaCommand(opts.config, { overrides: configFlags(cmd.args, opts.plugin) });
   });
 
 try {

@@ -1,5 +1,5 @@
 /** `grpo train --config FILE [--key value …] [--resume DIR]`: the RL loop from a YAML config. */
-import { loadTrainConfig, trainConfig } from '../trainer/config/load.ts';
+import { trainConfig } from '../trainer/config/load.ts';
 import { checkpointState } from '../trainer/checkpoint.ts';
 import { train } from '../trainer/trainer.ts';
 import type { EmbeddedTasks } from '../data/index.ts';
@@ -10,8 +10,9 @@ import path from 'node:path';
 export interface TrainCliOptions {
   config?: string;
   resume?: string;
-  /** `--a.b value` pairs as given on the command line */
+  /** `--a.b value` pairs as given on the command line (`--plugin PATH` among them) */
   overrides: string[];
+  /** embedded tasks besides the built-in ones, or replacing them by name */
   tasks?: EmbeddedTasks;
   /** start afresh in a run folder that holds an earlier run (`--overwrite`, `--overwrite true|false`) */
   overwrite?: boolean | string;
@@ -21,11 +22,12 @@ export interface TrainCliOptions {
 
 export async function runTrainCli(o: TrainCliOptions, print: (line: string) => void = console.log): Promise<void> {
   let config;
-  if (o.config) config = loadTrainConfig(o.config, o.overrides);
+  // the config's plugins are imported before it is validated, so what they register can be named in it
+  if (o.config) config = (await trainConfig.loadAsync(o.config, o.overrides)).config;
   else if (o.resume) {
     // resume with the configuration the run was started with (flags may still change keys, e.g. training.steps)
     const state = checkpointState(o.resume) as { config: Record<string, unknown> };
-    config = trainConfig.withOverrides(state.config, o.overrides, `${o.resume} config`);
+    config = await trainConfig.withOverridesAsync(state.config, o.overrides, `${o.resume} config`);
   } else throw new GrpoError('config', 'grpo train needs --config FILE (or --resume DIR of an earlier run)');
   if (o.overwrite !== undefined) {
     if (![true, 'true', 'false'].includes(o.overwrite))

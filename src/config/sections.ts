@@ -106,3 +106,11 @@ export const overwriteField = z
   .describe(
     'start afresh in a run folder that holds an earlier run, deleting what it wrote first (--overwrite); without it such a run is refused (grpo train: --resume continues one)',
   );
+
+/** `plugins`: modules imported before the config is validated (plugins.ts), so what they register can be named in it. */
+export const pluginsField = z
+  .array(z.string())
+  .optional()
+  .describe(
+    'modules to import first, whose registered rewards, methods, presets, transforms and tools the config may name: paths (relative to this file; .ts too) or package names (--plugin PATH adds one)',
+  );

@@ -5,7 +5,8 @@ import { closestKey } from '../util/edit-distance.ts';
 
 interface SchemaNode {
   shape?: Record<string, SchemaNode>;
-  def?: { innerType?: SchemaNode; element?: SchemaNode };
+  def?: { type?: string; innerType?: SchemaNode; element?: SchemaNode; out?: SchemaNode; catchall?: SchemaNode };
+  safeParse?: (value: unknown) => { success: boolean };
 }
 
 /** The object schema under default/prefault/optional/nullable wrappers, if any. */
@@ -13,6 +14,33 @@ export function unwrapObject<T = z.ZodType>(field: unknown): T | null {
   let cur = field as SchemaNode | undefined;
   while (cur && !cur.shape) cur = cur.def?.innerType;
   return (cur ?? null) as T | null;
+}
+
+/** The schema under default/prefault/optional/nullable wrappers and preprocessing pipes, down to what it checks. */
+function unwrap(node: SchemaNode | undefined): SchemaNode | undefined {
+  let cur = node;
+  while (cur && !cur.shape && (cur.def?.innerType || cur.def?.out)) cur = cur.def.innerType ?? cur.def.out;
+  return cur;
+}
+
+/**
+ * What `null` written for dotted `key` by a flag or an override object means: the value null where the schema takes
+ * it (a nullable key), otherwise the key unset, so that it takes its default or is left out (`--data.eval null`).
+ * A key the schema does not know stays null, for validation to name.
+ */
+export function nullUnsets(schema: z.ZodType, key: string): boolean {
+  let node: SchemaNode | undefined = schema as unknown as SchemaNode;
+  for (const part of key.split('.')) {
+    const object = unwrap(node);
+    const field = object?.shape?.[part];
+    if (!field) {
+      // an open section (algorithm's method options): an unknown key is unset, so it takes the method's default
+      const open = object?.def?.catchall && object.def.catchall.def?.type !== 'never';
+      return !!open;
+    }
+    node = field;
+  }
+  return !node?.safeParse?.(null).success;
 }
 
 /** Keys the schema accepts at `path` (through wrappers and arrays), for "did you mean" hints. */

@@ -209,9 +209,22 @@ export async function loadDataset(path: string, opts: LoadDatasetOptions = {}): 
   return presetExamples(rows, path, opts);
 }
 
-/** A file's rows through `opts.mapping`, or the preset its columns show (`path` names the file in the error). */
+/** The plain shape: `prompt` and `answer` fields (and an optional `id`), the row's other fields kept as they are. */
+function plainExample(row: DataRecord, index: number, path: string): Example {
+  if (typeof row.prompt !== 'string' || row.prompt === '')
+    throw new GrpoError('data', `${path} row ${index}: 'prompt' is not a non-empty text`);
+  const answer = row.answer === undefined || row.answer === null ? undefined : text(row.answer);
+  return { ...row, id: text(row.id ?? index), prompt: row.prompt, ...(answer === undefined ? {} : { answer }) };
+}
+
+/**
+ * A file's rows through `opts.mapping`, the preset its columns show, or the plain `{prompt, answer}` shape
+ * (`path` names the file in the error).
+ */
 export function presetExamples(rows: readonly DataRecord[], path: string, opts: LoadDatasetOptions = {}): Example[] {
+  const plain = 'prompt' in rows[0] && 'answer' in rows[0];
   const mapping = opts.mapping ?? detectPreset(rows[0]);
+  if (!mapping && plain) return rows.map((row, i) => plainExample(row, i, path));
   if (!mapping)
     throw new GrpoError(
       'data',

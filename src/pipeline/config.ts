@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { GrpoError } from '../errors.ts';
-import { defineConfig, runSectionFields } from '../config/index.ts';
+import { defineConfig, pluginsField, runSectionFields, type ConfigOverrides } from '../config/index.ts';
 import { parseSftConfig, type SftConfig } from '../sft/config.ts';
 import { validateTrainConfig } from '../trainer/config/load.ts';
 import type { TrainConfig } from '../trainer/config/schema.ts';
@@ -28,6 +28,9 @@ const stageSchema = z.strictObject({
 
 export const pipelineConfigSchema = z.strictObject({
   ...runSectionFields('pipeline'),
+  plugins: pluginsField.describe(
+    "modules to import first (paths relative to this file, or package names): what they register, every stage's config may name",
+  ),
   model: z.string().describe('the model the first stage starts from (a path, or embedded)'),
   stages: z.array(stageSchema).min(1).describe('the stages, in order'),
 });
@@ -50,7 +53,10 @@ export const pipelineConfig = defineConfig({
   },
 });
 
-export function loadPipelineConfig(file: string, overrides: readonly string[] = []): PipelineConfig {
+export function loadPipelineConfig(
+  file: string,
+  overrides: ConfigOverrides<z.input<typeof pipelineConfigSchema>> = [],
+): PipelineConfig {
   return pipelineConfig.load(file, overrides).config;
 }
 
@@ -60,6 +66,11 @@ export function stageConfig(stage: PipelineStage, runDir: string, startModel: st
   const model = { ...(c.model as Record<string, unknown> | undefined) };
   if (model.path === undefined) model.path = startModel;
   const label = `stage '${stage.name}'`;
+  if (c.plugins !== undefined)
+    throw new GrpoError(
+      'config',
+      `${label}: plugins are named at the pipeline's top level, where every stage sees them`,
+    );
   // both kinds write to <out_dir>/<name>/: the pipeline's run folder and the stage's name
   const set = ['name', 'out_dir', 'output_dir'].filter((k) => c[k] !== undefined);
   if (set.length)

@@ -34,7 +34,7 @@ export interface StageSummary {
 const DONE_FILE = 'stage.json';
 
 export interface PipelineOptions {
-  /** the embedded tasks an RL stage's `embedded:<name>` data names */
+  /** embedded tasks an RL stage's `embedded:<name>` data may name, besides (or replacing by name) the built-in ones */
   tasks?: EmbeddedTasks;
   /** the human-readable lines (default console.log) */
   log?: (line: string) => void;

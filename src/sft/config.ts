@@ -12,9 +12,11 @@ import { z } from 'zod';
 import { rewardEntrySchema } from '../rewards/registry.ts';
 import {
   defineConfig,
+  type ConfigOverrides,
   modelSectionFields,
   optimizerSectionSchema,
   overwriteField,
+  pluginsField,
   runSectionFields,
   seedField,
   type DeprecatedKey,
@@ -152,6 +154,7 @@ export const sftConfigSchema = z.strictObject({
       "cold_start: SFT on reference completions; rejection_sampling: SFT on the model's own samples that pass the rewards (R1 stage 3)",
     ),
   ...runSectionFields('sft'),
+  plugins: pluginsField,
   overwrite: overwriteField,
   seed: seedField('data order, embedded training draws and sampling'),
   progress: z.boolean().default(true).describe('show a progress bar'),
@@ -222,8 +225,11 @@ export function parseSftConfig(raw: unknown, label = 'sft config'): SftConfig {
   return sftConfig.parse(raw, label);
 }
 
-/** Read a YAML config (an absent path = all defaults) and apply `--a.b value` overrides. */
-export function loadSftConfig(file: string | null, overrides: readonly string[] = []): SftConfig {
+/**
+ * Read a YAML config (an absent path = all defaults) and apply overrides (`--a.b value` flags or an object);
+ * plugins it names must be imported already (`await sftConfig.loadAsync(file, overrides)` imports them).
+ */
+export function loadSftConfig(file: string | null, overrides: ConfigOverrides<SftConfigInput> = []): SftConfig {
   return sftConfig.load(file, overrides).config;
 }
 

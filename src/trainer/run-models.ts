@@ -17,6 +17,7 @@ import { Backend } from '../engine/backend.ts';
 import type { TrainConfig } from './config/schema.ts';
 import type { RunPlan } from './run-plan.ts';
 import type { EmbeddedTasks } from '../data/index.ts';
+import { embeddedTaskSplits } from '../data/synthetic/index.ts';
 import { runPrompts, promptBudget, type PromptSet } from './prompts.ts';
 import { checkpointPolicy } from './checkpoint.ts';
 import { loraOptions } from './config/lora-options.ts';
@@ -59,7 +60,8 @@ export async function openRunModels(
   const prompts = await runPrompts(
     config,
     tokenizer,
-    opts.tasks ?? {},
+    // the built-in embedded tasks, and the caller's beside them (or in their place, by name)
+    { ...embeddedTaskSplits, ...opts.tasks },
     promptBudget(config, shape.maxSeqLen),
     agent?.toolSchemas,
   );

@@ -27,7 +27,11 @@ import { saveCheckpoint, loadCheckpoint, checkpointRolloutsAhead, type TrainerSt
 import { restoreBatches, serializeBatches } from './saved-rollouts.ts';
 import { savePolicy } from './save-policy.ts';
 
-type Evaluation = { report: EvalReport; completions: EvalCompletion[] };
+/** An evaluation; accuracy, pass@k and `correct` are null when no reward of the run decides correctness. */
+type Evaluation = {
+  report: Omit<EvalReport, 'accuracy' | 'pass_at_k'> & { accuracy: number | null; pass_at_k: number | null };
+  completions: (Omit<EvalCompletion, 'correct'> & { correct: boolean | null })[];
+};
 
 export interface SessionHooks {
   /** continue from this checkpoint folder */
@@ -163,20 +167,28 @@ export class TrainSession {
     return batch;
   }
 
-  /** Greedy evaluation on the held-out prompts (without a correctness reward: samples, no accuracy). */
-  evaluate(): Promise<Evaluation> {
+  /**
+   * Greedy evaluation on the held-out prompts. Without a correctness reward there is no accuracy: the report's
+   * accuracy and pass@k, and each sample's `correct`, are null (never a 0 that reads as "all wrong").
+   */
+  async evaluate(): Promise<Evaluation> {
     const { model, tokenizer, prompts, agent } = this.run;
     const correct = this.plan.rewards.find((r) => r.name === this.plan.correctness)?.fn ?? (() => 0);
-    return evaluateModel(model, tokenizer, prompts.eval.examples, {
+    const e = await evaluateModel(model, tokenizer, prompts.eval.examples, {
       maxTokens: this.config.training.eval_max_tokens ?? this.config.rollout.max_tokens,
       promptIds: prompts.eval.promptIds,
       correct,
       agent: agent?.loopFor,
     });
+    if (this.plan.correctness) return e;
+    return {
+      report: { ...e.report, accuracy: null, pass_at_k: null },
+      completions: e.completions.map((c) => ({ ...c, correct: null })),
+    };
   }
 
   accuracyOf(e: Evaluation): number | null {
-    return this.plan.correctness ? e.report.accuracy : null;
+    return e.report.accuracy;
   }
 
   /** One step: the four stages, then its metrics record (logged), the evaluation and sample completions when due. */

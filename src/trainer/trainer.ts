@@ -21,7 +21,7 @@ export interface TrainOptions extends AgentOptions {
   rewards?: RewardSpec[];
   /** the reward whose value ≥ 1 means correct (default: the first math / countdown / code reward) */
   correctness?: string;
-  /** embedded datasets for `embedded:<name>` */
+  /** embedded tasks `embedded:<name>` may name besides the built-in ones (embeddedTaskSplits), or replacing one by name */
   tasks?: EmbeddedTasks;
   /** continue from a checkpoint folder written by a previous run */
   resume?: string;

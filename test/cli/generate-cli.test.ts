@@ -12,6 +12,7 @@ import { openModel } from '../../src/model/open-model.ts';
 import { generate } from '../../src/rollout/generate.ts';
 import { EMBEDDED_MODEL_DIR } from '../../src/data/synthetic/embedded-model.ts';
 import { GrpoError } from '../../src/errors.ts';
+import { runGenerate } from '../../src/cli/generate.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -102,3 +103,12 @@ test("a tokenizer with more tokens than the model's embedding rows is refused in
     );
     openModel(path.join(dir, 'padded'), { threads: 1 }).model.free();
   }));
+test('grpo generate --model embedded is the shipped model, as in train and eval', () => {
+  const lines: string[] = [];
+  runGenerate(
+    { model: 'embedded', prompt: '612+720=', maxTokens: 30, temperature: 0, n: 1, seed: 0, threads: 1 },
+    (l) => lines.push(l),
+  );
+  assert.equal(lines.length, 1);
+  assert.match(lines[0], /^<think>.*<\/think>/);
+});

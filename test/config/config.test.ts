@@ -140,6 +140,93 @@ test('the shared sections reject the same bad values the same way in train and s
   );
 });
 
+test('null on the command line unsets an optional key (its default, or absent); a nullable key takes null', () => {
+  const f = file('nulls.yaml', {
+    ...trainBase,
+    data: { train: 'd.jsonl', eval: 'e.jsonl', mapping: 'math' },
+    model: { path: 'm', lora: { r: 4 } },
+    optimizer: { lr: 0.5 },
+    training: { eval_max_tokens: 64 },
+    algorithm: { epsilon: 0.3 },
+  });
+  const c = trainConfig.load(f, [
+    '--data.eval',
+    'null',
+    '--data.mapping=null',
+    '--model.lora',
+    'null',
+    '--optimizer.lr',
+    'null',
+    '--training.eval_max_tokens',
+    'null',
+    '--algorithm.epsilon',
+    'null',
+  ]).config;
+  assert.deepEqual(
+    [c.data.eval, c.data.mapping, c.model.lora, c.optimizer.lr, c.training.eval_max_tokens, c.algorithm.epsilon],
+    [undefined, undefined, undefined, 1e-6, undefined, undefined],
+  );
+  assert.ok(!('eval' in c.data), 'unset, not null');
+  // a key whose null means something keeps it: sft's model.path null trains a new model, tfgrpo's critic_model
+  // null is the task model
+  const s = sftConfig.load(file('sft-null.yaml', { model: { path: 'm' } }), ['--model.path', 'null']).config;
+  assert.equal(s.model.path, null);
+  const tf = tfgrpoConfig.load(file('tf-null.yaml', { ...tfgrpoBase, critic_model: { model: 'x' } }), [
+    '--critic_model',
+    'null',
+  ]).config;
+  assert.equal(tf.critic_model, null);
+  // a required key unset is named; a misspelt one is still named as unknown
+  assert.match(
+    errorLine(() => trainConfig.load(f, ['--model.path', 'null'])),
+    /'model\.path': /,
+  );
+  assert.match(
+    errorLine(() => trainConfig.load(f, ['--data.evl', 'null'])),
+    /unknown key 'data\.evl'/,
+  );
+});
+
+test('overrides as an object are deep-merged over the file and validated as flags are', (t) => {
+  const f = file('object.yaml', {
+    ...trainBase,
+    data: { train: 'd.jsonl', eval: 'e.jsonl', eval_size: 7 },
+    optimizer: { lr: 0.5, warmup_steps: 3 },
+    rewards: [{ type: 'math' }, { type: 'format' }],
+  });
+  const c = trainConfig.load(f, {
+    optimizer: { lr: 1e-4 },
+    data: { eval: null },
+    model: { lora: {} },
+    rewards: [{ type: 'countdown' }],
+  }).config;
+  assert.deepEqual(
+    [c.optimizer.lr, c.optimizer.warmup_steps, c.data.train, c.data.eval, c.data.eval_size, c.model.path],
+    [1e-4, 3, 'd.jsonl', undefined, 7, 'm'],
+  );
+  assert.equal(c.model.lora?.r, 16, 'an empty section adds it with its defaults');
+  assert.deepEqual(
+    c.rewards.map((r) => r.type),
+    ['countdown'],
+    'a list replaces the one in the file',
+  );
+  // the same checks and one-line errors as flags
+  assert.equal(
+    errorLine(() => trainConfig.load(f, { optimizer: { lrr: 1 } } as never)),
+    `${f}: unknown key 'optimizer.lrr' (did you mean 'optimizer.lr'?)`,
+  );
+  assert.match(
+    errorLine(() => trainConfig.load(f, { optimizer: { lr: -1 } })),
+    /'optimizer\.lr': /,
+  );
+  // an SFT key under its old name still lands on the new one, with the warning
+  const warned: string[] = [];
+  t.mock.method(console, 'warn', (m: string) => warned.push(m));
+  const s = sftConfig.load(null, { train: { lr: 3e-4 } } as never).config;
+  assert.equal(s.optimizer.lr, 3e-4);
+  assert.equal(warned.length, 1);
+});
+
 test('each deprecated SFT key lands on its new key and warns once', (t) => {
   const warnings: string[] = [];
   t.mock.method(console, 'warn', (msg: string) => {

@@ -1,14 +1,17 @@
-/** The README's extension example: a custom reward, advantage estimator and policy loss, selected from YAML, train. */
+/**
+ * The README's extension example: a custom reward, advantage estimator and policy loss in a plugin the YAML names,
+ * selected from YAML, train.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import '../../examples/custom-methods.ts';
-import { loadTrainConfig, train } from '../../src/index.ts';
+import { loadTrainConfig, train, trainConfig } from '../../src/index.ts';
 import { tinyModelFolder, toyTasks } from '../trainer/fixtures.ts';
 
 const modelDir = tinyModelFolder();
+const exampleFile = path.join(import.meta.dirname, '../../examples/custom-methods.ts');
 const out = mkdtempSync(path.join(tmpdir(), 'grpo-example-'));
 test.after(() => {
   for (const d of [out, path.dirname(modelDir)]) rmSync(d, { recursive: true, force: true });
@@ -27,6 +30,7 @@ test('the registered methods are selected from YAML and train', async () => {
     `
 name: custom
 out_dir: ${out}
+plugins: [${path.relative(out, exampleFile)}]
 model: { path: ${modelDir}, threads: 1, precision: f32 }
 data: { train: 'embedded:toy', eval: 'embedded:toy', eval_size: 4 }
 rollout: { prompts_per_step: 4, group_size: 4, max_tokens: 8 }
@@ -38,7 +42,7 @@ optimizer: { lr: 0.03 }
 training: { steps: 3, micro_batch_groups: 2, log_completions_every: 0 }
 `,
   );
-  const config = loadTrainConfig(file);
+  const { config } = await trainConfig.loadAsync(file);
   const seen: { reward: number; advantage: number; group: number }[][] = [];
   const r = await train(config, {
     tasks: toyTasks,

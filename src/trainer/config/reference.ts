@@ -67,9 +67,11 @@ export function configReference(preset = 'grpo', run = { groupSize: 8, maxTokens
         );
       }
     } else {
+      // an optional key without a default (plugins) is shown commented out
       const value = defaultOf(node);
-      const text = value === undefined ? ' <required>' : ` ${flow(value)}`;
-      lines.push(`${key}:${text}${node.description ? `  # ${node.description}` : ''}`);
+      const optional = value === undefined && (node as unknown as z.ZodType).safeParse(undefined).success;
+      const text = value !== undefined ? ` ${flow(value)}` : optional ? '' : ' <required>';
+      lines.push(`${optional ? '# ' : ''}${key}:${text}${node.description ? `  # ${node.description}` : ''}`);
     }
   }
   return lines.join('\n') + '\n';

@@ -9,6 +9,7 @@ import {
   modelSectionFields,
   optimizerSectionSchema,
   overwriteField,
+  pluginsField,
   runSectionFields,
   seedField,
 } from '../../config/sections.ts';
@@ -207,6 +208,7 @@ const trainingSchema = z
 export const trainConfigSchema = z
   .object({
     ...runSectionFields('run'),
+    plugins: pluginsField,
     overwrite: overwriteField,
     seed: seedField('sampling, data order, initialisation'),
     model: modelSchema,

@@ -54,8 +54,11 @@ export const taskSchema = z.strictObject({
     .describe('held-out split scored before and after; null = no held-out evaluation'),
   input_field: z
     .string()
-    .default('question')
-    .describe('field holding the task input (dotted paths reach into nested records)'),
+    .nullable()
+    .default(null)
+    .describe(
+      "field holding the task input (dotted paths reach into nested records); null = 'question', or 'prompt' in rows without one",
+    ),
   answer_field: z.string().default('answer').describe('field holding the gold answer'),
   id_field: z.string().nullable().default(null).describe('field holding a unique id; null = row position'),
   metric: z.string().default('math').describe('metric name: math | exact_match | contains'),

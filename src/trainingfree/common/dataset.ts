@@ -6,6 +6,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { GrpoError } from '../../errors.ts';
 import { readExamples } from '../../data/examples.ts';
+import { readRecords } from '../../data/load.ts';
 
 export interface TaskExample {
   /** stable id: the id field when given, else "<file>#<row>" */
@@ -18,7 +19,8 @@ export interface TaskExample {
 
 export interface DatasetSpec {
   path: string;
-  inputField: string;
+  /** null: 'question', or 'prompt' when the first row has no 'question' */
+  inputField: string | null;
   answerField: string;
   /** field holding a stable id; null = row position */
   idField?: string | null;
@@ -32,10 +34,11 @@ export interface DatasetSpec {
  */
 export async function loadExamples(spec: DatasetSpec, baseDir: string = process.cwd()): Promise<TaskExample[]> {
   const path = isAbsolute(spec.path) ? spec.path : resolve(baseDir, spec.path);
+  const inputField = spec.inputField ?? (await defaultInputField(path));
   const examples = await readExamples({
     path,
     mapping: 'columns',
-    columns: { prompt: spec.inputField, answer: spec.answerField, id: spec.idField ?? undefined },
+    columns: { prompt: inputField, answer: spec.answerField, id: spec.idField ?? undefined },
     limit: spec.limit ?? undefined,
     columnAdvice: "set the task's input_field / answer_field to your column names",
   });
@@ -50,4 +53,10 @@ export async function loadExamples(spec: DatasetSpec, baseDir: string = process.
     seen.add(id);
     return { id, input: e.prompt, answer: e.answer!, fields: e };
   });
+}
+
+/** 'question' (GSM8K, the MATH family), or 'prompt' for files of {prompt, answer} rows. */
+async function defaultInputField(path: string): Promise<string> {
+  const [first] = await readRecords(path, { limit: 1 });
+  return first && !('question' in first) && 'prompt' in first ? 'prompt' : 'question';
 }

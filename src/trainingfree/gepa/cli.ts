@@ -1,5 +1,5 @@
 /**
- * `grpo gepa --config FILE [--key value …]`: what the command line calls. Reads the YAML config (paths in it
+ * `grpo gepa --config FILE [--key value …]`: what the command line calls. Reads the YAML config (paths and plugins in it
  * resolve against its folder), applies the flags, validates it and runs GEPA; the run resumes from
  * <out_dir>/<name>/ when a state is there.
  */
@@ -10,7 +10,7 @@ export async function gepaCommand(
   configPath: string,
   opts: { quiet?: boolean; overrides?: readonly string[] } = {},
 ): Promise<GepaResult> {
-  const { config, baseDir } = gepaConfig.load(configPath, opts.overrides);
+  const { config, baseDir } = await gepaConfig.loadAsync(configPath, opts.overrides);
   return runGepa(config, { baseDir, quiet: opts.quiet });
 }
 

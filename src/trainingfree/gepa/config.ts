@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { GrpoError } from '../../errors.ts';
 import { modelEndpointSchema, taskSchema } from '../common/config.ts';
-import { defineConfig, overwriteField, runSectionFields, seedField } from '../../config/index.ts';
+import { defineConfig, overwriteField, pluginsField, runSectionFields, seedField } from '../../config/index.ts';
 import { checkTemplate } from '../common/template.ts';
 import { checkReflectionTemplate } from './instruction-proposal.ts';
 
@@ -24,6 +24,7 @@ export const gepaProgramSchema = z.strictObject({
 });
 
 export const gepaConfigSchema = z.strictObject({
+  plugins: pluginsField,
   task: taskSchema
     .prefault({})
     .describe('data splits, fields and metric (val = the Pareto set; test = held-out before/after)'),

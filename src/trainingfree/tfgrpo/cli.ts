@@ -1,5 +1,5 @@
 /**
- * `grpo tfgrpo --config FILE [--key value …]`: what the command line calls. Reads the YAML config (paths in it
+ * `grpo tfgrpo --config FILE [--key value …]`: what the command line calls. Reads the YAML config (paths and plugins in it
  * resolve against its folder), applies the flags, validates it, runs Training-Free GRPO and prints where the
  * results are.
  */
@@ -11,7 +11,7 @@ export async function tfgrpoCommand(
   configPath: string,
   opts: { quiet?: boolean; overrides?: readonly string[] } = {},
 ): Promise<TfGrpoResult> {
-  const { config, baseDir } = tfgrpoConfig.load(configPath, opts.overrides);
+  const { config, baseDir } = await tfgrpoConfig.loadAsync(configPath, opts.overrides);
   const result = await runTfGrpo(config, { baseDir, quiet: opts.quiet });
   if (!opts.quiet) {
     console.log(

@@ -4,10 +4,11 @@
  */
 import { z } from 'zod';
 import { modelEndpointSchema, taskSchema } from '../common/config.ts';
-import { defineConfig, overwriteField, runSectionFields, seedField } from '../../config/index.ts';
+import { defineConfig, overwriteField, pluginsField, runSectionFields, seedField } from '../../config/index.ts';
 import { checkTemplate } from '../common/template.ts';
 
 export const tfgrpoConfigSchema = z.strictObject({
+  plugins: pluginsField,
   task: taskSchema.prefault({}).describe('data splits, fields and metric'),
   task_model: modelEndpointSchema.prefault({}).describe('the frozen model that answers (rollouts and evaluation)'),
   critic_model: modelEndpointSchema
