@@ -6,6 +6,8 @@
  * one graph serves every step whose window fits in `span` (spans are bucketed by the caller).
  * Attention is the masked-softmax form: ggml's CPU flash attention computes one scalar exp per score, which
  * measured 2× slower than the vectorised softmax for the small heads this engine targets.
+ * On the CPU, a decoding step's products and every LM head are `decoding` products, so that in f32 a slot's logits
+ * do not depend on the other slots (batch-invariance.ts; prefill lengths and spans are the caller's part).
  */
 import { ComputeGraph } from '../engine/graph.ts';
 import type { Tensor } from '../engine/tensor.ts';
@@ -83,16 +85,17 @@ export class DecodeGraph {
     this.kRows = g.input('i32', [N], 'k_rows');
     this.vCells = g.input('i32', [c.headDim * c.nKvHeads * N], 'v_cells');
     this.lastRows = nNew === 1 ? null : g.input('i32', [S], 'last_rows');
+    const invariant = backend.isCpu; // GPU backends keep their batched kernels (batch-invariance.ts)
     const hidden = trunk(tape, {
       weights,
-      proj: new Projection(copies, lora),
+      proj: new Projection(copies, lora, null, invariant && nNew === 1),
       tokens: this.tokens,
       positions: this.positions,
       attention: (_, l) => (q, k, v) => this.attention(q, k, v, l),
       // only each slot's last real new position needs logits (a right-padded prompt ends before nNew)
       select: (x) => o.reshape(this.lastRows ? o.getRows(x, this.lastRows) : x, [c.dim, S]),
     });
-    this.logits = g.output(nextTokenLogits(tape, copies, weights.lmHead, hidden)); // [V, S]
+    this.logits = g.output(nextTokenLogits(tape, copies, weights.lmHead, hidden, invariant)); // [V, S]
     if (output === 'probabilities') {
       this.inverseTemperature = g.input('f32', [1, S], 'inverse_temperature');
       this.probabilities = g.output(o.softmax(o.mul(this.logits, this.inverseTemperature)));

@@ -16,6 +16,7 @@ import { transformerBlock, type AttentionCore } from './block.ts';
 import { embedding } from './pieces/embedding.ts';
 import { rmsNorm } from './pieces/rms-norm.ts';
 import { recomputed } from './pieces/recompute.ts';
+import { decodingProduct } from './batch-invariance.ts';
 
 export interface TrunkInputs {
   weights: LlamaWeights;
@@ -50,9 +51,19 @@ export function trunk(tape: Tape, t: TrunkInputs): Tensor {
   return rmsNorm(tape, t.select ? t.select(x) : x, t.weights.finalNorm, c.normEps);
 }
 
-/** The LM head: next-token logits [vocab, ·] of final hidden states (forward only). */
-export function nextTokenLogits(tape: Tape, copies: WeightCopies, lmHead: Tensor, hidden: Tensor): Tensor {
-  return tape.o.matmul(copies.forward(lmHead), hidden);
+/**
+ * The LM head: next-token logits [vocab, ·] of final hidden states (forward only); `decoding`: batch-invariant in f32
+ * (batch-invariance.ts)
+ */
+export function nextTokenLogits(
+  tape: Tape,
+  copies: WeightCopies,
+  lmHead: Tensor,
+  hidden: Tensor,
+  decoding = false,
+): Tensor {
+  const w = copies.forward(lmHead);
+  return decoding ? decodingProduct(tape.o, w, hidden) : tape.o.matmul(w, hidden);
 }
 
 /** Every tensor a layer's forward reads as a weight: its parameters and their LoRA adapters. */

@@ -1,7 +1,8 @@
 /**
  * One request to the decoder and its sequences as they decode: n samples of each prompt, each sampled with the
- * request's own settings and RNG (so a request samples the same tokens whatever it is batched with) and stopped by
- * its end-of-sequence ids, stop strings or length. The decoder (sequence-decoder.ts) owns slots and the cache.
+ * request's own settings and RNG (so a request samples the same tokens whatever it is batched with, in f32: see
+ * ../model/batch-invariance.ts for bf16) and stopped by its end-of-sequence ids, stop strings or length. The decoder
+ * (sequence-decoder.ts) owns slots and the cache.
  */
 import { sampleFromProbabilities, validateSampling, type SamplingParams } from './sampling.ts';
 import { Rng } from '../util/rng.ts';
@@ -14,7 +15,10 @@ export interface SequenceRequest extends SamplingParams {
   /** samples per prompt (default 1) */
   n?: number;
   maxTokens: number;
-  /** seed of the request's sampling RNG (default 0): a request samples the same tokens whatever it is batched with */
+  /**
+   * seed of the request's sampling RNG (default 0): a request samples the same tokens whatever it is batched with
+   * (in f32; ../model/batch-invariance.ts)
+   */
   seed?: number;
   /** end-of-sequence ids (default: the model config's) — the id is kept as the last completion token */
   eosTokenIds?: number[];

@@ -13,7 +13,7 @@ export interface GenerateOptions
     Omit<DecoderOptions, 'maxSequences'> {
   /**
    * consecutive runs of prompts that each draw from their own RNG (default: one, seeded with `seed`, for all):
-   * requests batched together sample exactly as they would alone
+   * requests batched together sample as they would alone (in f32 bit for bit: ../model/batch-invariance.ts)
    */
   seedGroups?: { seed: number; prompts: number }[];
   /** called after every decoding step with the number of tokens generated so far */

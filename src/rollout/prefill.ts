@@ -3,13 +3,15 @@
  * what resume() appended to a paused multi-turn sequence — in a scratch KV cache of their own, whose slots the
  * decoder then copies into its cache. Runs are right-padded to a common length by repeating their last token, which
  * keeps every run's positions its own; the padding's cache entries are overwritten by the tokens decoded after it
- * before any query can see them. The decoding step shares the decode-graph builder and the one-thread rule for small
- * computes defined here.
+ * before any query can see them. Runs are at least two tokens long and the scratch's context is whole blocks of 64
+ * positions, so that a run's sums do not depend on the others (../model/batch-invariance.ts). The decoding step
+ * shares the decode-graph builder and the one-thread rule for small computes defined here.
  */
 import { KvCache } from '../model/kv-cache.ts';
 import { DecodeGraph, type DecodeShape } from '../model/decode-graph.ts';
 import type { LlamaModel } from '../model/llama-model.ts';
 import type { WeightCopies } from '../model/weight-copies.ts';
+import { MIN_PREFILL_TOKENS, spanBlocks } from '../model/batch-invariance.ts';
 
 /** What a decoder computes with: the model's weights (f32, or BF16 copies), with or without its LoRA adapters. */
 export interface DecodeWeights {
@@ -66,8 +68,8 @@ export interface PrefillSteps {
 /** Prefill `runs` in a scratch cache of their own, freed once `steps.use` has taken what it needs. */
 export function prefill(w: DecodeWeights, p: PrefillRuns, steps: PrefillSteps): void {
   const S = p.runs.length;
-  const L = Math.max(...p.runs.map((r) => r.length));
-  const context = (typeof p.start === 'number' ? p.start : Math.max(...p.start)) + L;
+  const L = Math.max(MIN_PREFILL_TOKENS, ...p.runs.map((r) => r.length));
+  const context = spanBlocks((typeof p.start === 'number' ? p.start : Math.max(...p.start)) + L);
   const scratch = new KvCache(w.model.config, w.model.backend, S, context);
   let graph: DecodeGraph | null = null;
   try {

@@ -9,6 +9,9 @@
  * copied into free slots, one per sample. The cache grows when joiners need more slots (doubling) or positions, and is
  * freed when nothing is left to decode.
  *
+ * Spans and cache contexts are whole blocks of 64 positions, one of the rules that make each request decode in f32,
+ * bit for bit, what it would alone (../model/batch-invariance.ts).
+ *
  * Multi-turn requests (agent loops, tools): a sequence that stops pauses instead of ending, keeping its slot and
  * cache; `resume()` appends the environment's tokens (prefilled at the sequence's own position, in a scratch cache
  * holding a copy of its slot) and it samples on, so a conversation is never re-encoded from the start.
@@ -17,6 +20,7 @@ import { KvCache } from '../model/kv-cache.ts';
 import { type DecodeGraph, copySlots } from '../model/decode-graph.ts';
 import type { LlamaModel } from '../model/llama-model.ts';
 import { checkPrecision, type PrecisionSetting } from '../model/weight-copies.ts';
+import { SPAN_BLOCK, spanBlocks } from '../model/batch-invariance.ts';
 import { DecodeRequest, checkSequenceRequest, checkTokens, type SequenceRequest } from './decode-request.ts';
 import { prefill, probabilityGraph, withThreads, type DecodeWeights } from './prefill.ts';
 import { GrpoError } from '../errors.ts';
@@ -30,7 +34,7 @@ export interface DecoderOptions {
   precision?: PrecisionSetting;
   /** with LoRA: false samples from the base alone (default true) */
   adapters?: boolean;
-  /** attention span bucket, in positions (default 64) */
+  /** attention span bucket, in positions (default 64; rounded up to a multiple of 64, which batch invariance needs) */
   spanBucket?: number;
   /** sequences decoding at once at most (default: unbounded); `fits` says whether a request can join now */
   maxSequences?: number;
@@ -70,7 +74,7 @@ export class SequenceDecoder {
       copies: model.weightCopies(opts.precision ?? model.precision),
       adapters: opts.adapters !== false,
     };
-    this.bucket = opts.spanBucket ?? 64;
+    this.bucket = spanBlocks(opts.spanBucket ?? SPAN_BLOCK);
     this.maxSequences = opts.maxSequences ?? Infinity;
   }
 
@@ -351,7 +355,12 @@ export class SequenceDecoder {
     if (old && old.slots - active.length >= joining && old.context >= context) return;
     const needed = active.length + joining;
     const slots = old ? Math.max(needed, Math.min(2 * old.slots, this.maxSequences)) : needed;
-    const next = new KvCache(this.model.config, this.model.backend, slots, Math.max(context, old?.context ?? 0));
+    const next = new KvCache(
+      this.model.config,
+      this.model.backend,
+      slots,
+      spanBlocks(Math.max(context, old?.context ?? 0)),
+    );
     // sequences keep their slot numbers (the cache never shrinks while they run)
     try {
       if (old && active.length > 0) {

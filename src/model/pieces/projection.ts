@@ -8,11 +8,13 @@
  *   dB = s·(Uᵀ)ᵀ·(dYᵀ),  dU = s·Bᵀ·dY,  dA = (Xᵀ)ᵀ·(dUᵀ)   (U = A·x, the adapter's rank-r activations)
  *   db = Σ_tokens dY
  * Frozen weights get no gradient; a frozen base with adapters gets only dX.
+ * A decoding step's projections are `decoding` products: batch-invariant in f32 (../batch-invariance.ts).
  */
 import { rowBytes, type Tensor } from '../../engine/tensor.ts';
 import type { Tape } from '../tape.ts';
 import type { WeightCopies } from '../weight-copies.ts';
 import type { LoraAdapters } from '../lora.ts';
+import { decodingProduct } from '../batch-invariance.ts';
 
 /** Dropout on an adapter's input: a fresh mask shaped like x, holding 0 or 1/(1 − p). */
 export type DropoutMask = (x: Tensor) => Tensor;
@@ -25,12 +27,18 @@ export class Projection {
     readonly copies: WeightCopies,
     private readonly lora: LoraAdapters | null = null,
     private readonly dropoutMask: DropoutMask | null = null,
+    /** forward only, a KV-cache decoding step: products that sum each column as a lone column is */
+    private readonly decoding = false,
   ) {}
+
+  private product(tape: Tape, w: Tensor, x: Tensor): Tensor {
+    return this.decoding ? decodingProduct(tape.o, w, x) : tape.o.matmul(w, x);
+  }
 
   /** y = W·x (+ b) (+ adapter), x [in, N] → [out, N], with its backward recorded on the tape. */
   apply(tape: Tape, x: Tensor, w: Tensor, bias?: Tensor): Tensor {
     const o = tape.o;
-    const product = o.matmul(this.copies.forward(w), x);
+    const product = this.product(tape, this.copies.forward(w), x);
     const base = bias ? o.add(product, bias) : product;
     const adapter = this.lora?.of(w);
     if (!adapter) {
@@ -43,8 +51,8 @@ export class Projection {
     const s = this.lora!.scale;
     const mask = this.dropoutMask?.(x);
     const xd = mask ? o.mul(x, mask) : x;
-    const u = o.matmul(adapter.a, xd); // [r, N]
-    const y = o.add(base, o.scale(o.matmul(adapter.b, u), s));
+    const u = this.product(tape, adapter.a, xd); // [r, N]
+    const y = o.add(base, o.scale(this.product(tape, adapter.b, u), s));
     tape.record(y, [x], [w, bias, adapter.a, adapter.b], () => {
       const dy = tape.grad(y);
       if (!dy) return;
