@@ -5,41 +5,15 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+import { DEMO_CONFIG, ROOT, grpoTrain, shortRun } from './short-run.ts';
 
 test('grpo train --dashboard serves the run folder while the run lasts', async () => {
   const out = mkdtempSync(path.join(tmpdir(), 'grpo-dash-cli-'));
   try {
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        path.join(root, 'src/cli/main.ts'),
-        'train',
-        '--config',
-        path.join(root, 'configs/demo.yaml'),
-        '--out_dir',
-        out,
-        '--name',
-        'live',
-        '--training.steps',
-        '3',
-        '--data.eval_size',
-        '4',
-        '--rollout.prompts_per_step',
-        '2',
-        '--training.micro_batch_groups',
-        '2',
-        '--model.threads',
-        '1',
-        '--dashboard',
-        '0',
-      ],
-      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawn(...grpoTrain(['--config', DEMO_CONFIG, ...shortRun(out, 'live', 3), '--dashboard', '0']), {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '',
       stderr = '';
     child.stderr.on('data', (d) => {

@@ -9,9 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+import { DEMO_CONFIG, grpoTrain, shortRun } from './short-run.ts';
 
 test('a checkpoint that fills the disk ends grpo train in one line and keeps the last checkpoint', (t) => {
   const mount = mkdtempSync(path.join(tmpdir(), 'grpo-full-'));
@@ -23,31 +21,7 @@ test('a checkpoint that fills the disk ends grpo train in one line and keeps the
   }
   try {
     const r = spawnSync(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        path.join(root, 'src/cli/main.ts'),
-        'train',
-        '--config',
-        path.join(root, 'configs/demo.yaml'),
-        '--out_dir',
-        mount,
-        '--training.steps',
-        '4',
-        '--training.save_every',
-        '2',
-        '--training.eval_every',
-        '0',
-        '--data.eval_size',
-        '4',
-        '--rollout.prompts_per_step',
-        '2',
-        '--training.micro_batch_groups',
-        '2',
-        '--model.threads',
-        '1',
-      ],
+      ...grpoTrain(['--config', DEMO_CONFIG, ...shortRun(mount, 'demo', 4), '--training.save_every', '2']),
       { encoding: 'utf8', timeout: 300_000 },
     );
     const errLines = r.stderr.split('\n').filter((l) => l.startsWith('grpo: '));

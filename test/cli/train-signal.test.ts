@@ -10,30 +10,8 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { DEMO_CONFIG, ROOT, grpoTrain, shortRun } from './short-run.ts';
 
-const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const cli = (args: string[]) =>
-  [process.execPath, ['--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'train', ...args]] as const;
-/** A short run of the demo's task on the embedded model: steps of 2 prompts, held-out evaluation of 4. */
-const shortRun = (out: string, name: string) => [
-  '--out_dir',
-  out,
-  '--name',
-  name,
-  '--training.steps',
-  '400',
-  '--training.eval_every',
-  '0',
-  '--data.eval_size',
-  '4',
-  '--rollout.prompts_per_step',
-  '2',
-  '--training.micro_batch_groups',
-  '2',
-  '--model.threads',
-  '1',
-];
 const metricLines = (file: string) =>
   existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0;
 
@@ -67,9 +45,9 @@ function watch(
 test('SIGINT stops grpo train after the current step with a checkpoint; a rerun is refused; --resume continues', async () => {
   const out = mkdtempSync(path.join(tmpdir(), 'grpo-signal-'));
   try {
-    const args = ['--config', path.join(root, 'configs/demo.yaml'), ...shortRun(out, 'sig'), '--overwrite', 'false'];
-    const [exe, argv] = cli(args);
-    const child = spawn(exe, argv, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const args = ['--config', DEMO_CONFIG, ...shortRun(out, 'sig'), '--overwrite', 'false'];
+    const [exe, argv] = grpoTrain(args);
+    const child = spawn(exe, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     const metrics = path.join(out, 'sig', 'metrics.jsonl');
     const lines = () => metricLines(metrics);
     const { out: output, started } = watch(child, () => lines() >= 2);
@@ -84,14 +62,14 @@ test('SIGINT stops grpo train after the current step with a checkpoint; a rerun 
     assert.match(stdout, new RegExp(`stopped at step ${step}; continue with: grpo train --resume .*sig/checkpoint`));
     assert.ok(!existsSync(path.join(out, 'sig', 'final')));
 
-    const again = spawnSync(...cli(args), { cwd: root, encoding: 'utf8' });
+    const again = spawnSync(...grpoTrain(args), { cwd: ROOT, encoding: 'utf8' });
     assert.notEqual(again.status, 0);
     assert.match(again.stderr, /already holds a run .*--resume .*--overwrite/);
     assert.ok(!again.stderr.includes('    at '), 'one line, no stack trace');
 
     const resumed = spawnSync(
-      ...cli(['--resume', path.join(out, 'sig', 'checkpoint'), '--training.steps', String(step + 1)]),
-      { cwd: root, encoding: 'utf8' },
+      ...grpoTrain(['--resume', path.join(out, 'sig', 'checkpoint'), '--training.steps', String(step + 1)]),
+      { cwd: ROOT, encoding: 'utf8' },
     );
     assert.equal(resumed.status, 0, resumed.stderr);
     assert.equal(lines(), step + 1);
@@ -107,7 +85,7 @@ test('npm start, Ctrl-C (SIGINT to its process group): a checkpoint and the --re
   try {
     // npm start runs configs/demo.yaml; the flags after -- shorten it. Its own process group, as a terminal's job is.
     const child = spawn('npm', ['start', '--', ...shortRun(out, 'npm')], {
-      cwd: root,
+      cwd: ROOT,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, npm_config_update_notifier: 'false' },
