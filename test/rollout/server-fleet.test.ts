@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ServerFleet } from '../../src/rollout/server-fleet.ts';
 import { generateRemote } from '../../src/rollout/remote-generate.ts';
-import { startServer } from '../../src/serve/index.ts';
 import { GrpoError } from '../../src/errors.ts';
 import { tinyModelFolder } from '../trainer/fixtures.ts';
 import { startServeProcess, type ServeProcess } from './serve-process.ts';
+import { serveModel } from '../serve/fixtures.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'grpo-fleet-'));
 const modelDir = tinyModelFolder(root);
@@ -67,15 +67,8 @@ test('two servers share a batch; a server killed mid-batch loses no completion a
 });
 
 test('a server that serves another model, or cannot be reached, is one error naming it', async () => {
-  const same = await startServer({ model: modelDir, threads: 1, host: '127.0.0.1', port: 0, log: () => {} });
-  const other = await startServer({
-    model: modelDir,
-    modelName: 'another-model',
-    threads: 1,
-    host: '127.0.0.1',
-    port: 0,
-    log: () => {},
-  });
+  const same = await serveModel(modelDir);
+  const other = await serveModel(modelDir, { modelName: 'another-model' });
   try {
     await assert.rejects(
       ServerFleet.open({ urls: [same.baseUrl, other.baseUrl] }),
@@ -98,8 +91,8 @@ test('a server that serves another model, or cannot be reached, is one error nam
 });
 
 test('a server that refuses a weight version gets no work that needs it; the others take it', async () => {
-  const a = await startServer({ model: modelDir, threads: 1, host: '127.0.0.1', port: 0, log: () => {} });
-  const b = await startServer({ model: modelDir, threads: 1, host: '127.0.0.1', port: 0, log: () => {} });
+  const a = await serveModel(modelDir);
+  const b = await serveModel(modelDir);
   const lines: string[] = [];
   const fleet = await ServerFleet.open({
     urls: [a.baseUrl, b.baseUrl],
@@ -130,8 +123,8 @@ test('a server that refuses a weight version gets no work that needs it; the oth
 });
 
 test('a server that answers 5xx to completions is taken out and its requests answered by the other, exactly once', async () => {
-  const a = await startServer({ model: modelDir, threads: 1, host: '127.0.0.1', port: 0, log: () => {} });
-  const b = await startServer({ model: modelDir, threads: 1, host: '127.0.0.1', port: 0, log: () => {} });
+  const a = await serveModel(modelDir);
+  const b = await serveModel(modelDir);
   // b behind a front that lists its model but answers every completion with 503, as an overloaded replica does
   const front = createServer(async (req, res) => {
     if (req.url?.endsWith('/completions')) {

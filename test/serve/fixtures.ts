@@ -50,6 +50,11 @@ export async function withServer<T>(
   }
 }
 
+/** A quiet server on 127.0.0.1 (a free port, one thread) for the model at `model`; `opts` adds to that. */
+export function serveModel(model: string, opts: Partial<ServeOptions> = {}): Promise<RunningServer> {
+  return startServer({ threads: 1, host: '127.0.0.1', port: 0, log: () => {}, ...opts, model });
+}
+
 export interface HttpAnswer {
   status: number;
   headers: Headers;

@@ -9,23 +9,16 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServer } from '../../src/serve/index.ts';
 import { train } from '../../src/trainer/trainer.ts';
 import { resolveRunPlan } from '../../src/trainer/run-plan.ts';
 import { readSafetensors } from '../../src/model/io/index.ts';
 import { GrpoError } from '../../src/errors.ts';
 import { tinyModelFolder, toyTasks, shareOfA, toyConfig } from './fixtures.ts';
+import { serveModel } from '../serve/fixtures.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'grpo-async-'));
 const modelDir = tinyModelFolder(root);
-const server = await startServer({
-  model: modelDir,
-  threads: 1,
-  host: '127.0.0.1',
-  port: 0,
-  log: () => {},
-  allowRuntimeUpdates: true,
-});
+const server = await serveModel(modelDir, { allowRuntimeUpdates: true });
 after(async () => {
   await server.close();
   rmSync(root, { recursive: true, force: true });

@@ -9,7 +9,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer } from '../../src/serve/index.ts';
 import { openModel } from '../../src/model/open-model.ts';
 import { OpenAIClient } from '../../src/rollout/openai-client.ts';
 import { remoteEpisodes } from '../../src/rollout/remote-episodes.ts';
@@ -18,6 +17,7 @@ import { agentSetup } from '../../src/trainer/agent-setup.ts';
 import { loadTrainConfig } from '../../src/trainer/config/load.ts';
 import { train } from '../../src/trainer/trainer.ts';
 import { embeddedTaskSplits, embeddedTask } from '../../src/data/synthetic/index.ts';
+import { serveModel } from '../serve/fixtures.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const modelDir = path.join(root, 'models/tools');
@@ -25,14 +25,7 @@ const modelDir = path.join(root, 'models/tools');
 test("greedy multi-turn episodes from grpo serve equal the embedded engine's, and RL trains on them", async () => {
   const out = mkdtempSync(path.join(tmpdir(), 'grpo-mt-ext-'));
   // the trainer pushes its weights after every step: the server takes runtime updates
-  const server = await startServer({
-    model: modelDir,
-    threads: 1,
-    host: '127.0.0.1',
-    port: 0,
-    log: () => {},
-    allowRuntimeUpdates: true,
-  });
+  const server = await serveModel(modelDir, { allowRuntimeUpdates: true });
   const { model, tokenizer } = openModel(modelDir, { threads: 1, precision: 'f32' });
   try {
     const prompts = embeddedTask('embedded:multiplication')

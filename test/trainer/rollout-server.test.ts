@@ -9,25 +9,18 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { GrpoError } from '../../src/errors.ts';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startServer } from '../../src/serve/index.ts';
 import { train } from '../../src/trainer/trainer.ts';
 import { openModel } from '../../src/model/open-model.ts';
 import { generate } from '../../src/rollout/generate.ts';
 import { OpenAIClient } from '../../src/rollout/openai-client.ts';
 import { generateRemote } from '../../src/rollout/remote-generate.ts';
 import { tinyModelFolder, toyTasks, shareOfA, toyConfig } from './fixtures.ts';
+import { serveModel } from '../serve/fixtures.ts';
 
 test('RL with rollouts from grpo serve raises the reward, and the server ends up serving the trained weights', async () => {
   const root = mkdtempSync(path.join(tmpdir(), 'grpo-ext-'));
   const modelDir = tinyModelFolder(root);
-  const server = await startServer({
-    model: modelDir,
-    threads: 1,
-    host: '127.0.0.1',
-    port: 0,
-    log: () => {},
-    allowRuntimeUpdates: true,
-  });
+  const server = await serveModel(modelDir, { allowRuntimeUpdates: true });
   try {
     const cfg = toyConfig(modelDir, root, {
       name: 'ext',
@@ -71,14 +64,7 @@ test('RL with rollouts from grpo serve raises the reward, and the server ends up
 test('LoRA with rollouts from grpo serve: each step loads the new adapter (vLLM load_lora_adapter) and the server samples what the trained policy samples', async () => {
   const root = mkdtempSync(path.join(tmpdir(), 'grpo-ext-lora-'));
   const modelDir = tinyModelFolder(root);
-  const server = await startServer({
-    model: modelDir,
-    threads: 1,
-    host: '127.0.0.1',
-    port: 0,
-    log: () => {},
-    allowRuntimeUpdates: true,
-  });
+  const server = await serveModel(modelDir, { allowRuntimeUpdates: true });
   try {
     const cfg = toyConfig(modelDir, root, {
       name: 'ext-lora',
@@ -138,7 +124,7 @@ test('an engine whose context is shorter than the longest prompt plus rollout.ma
   cpSync(modelDir, short, { recursive: true });
   const cfgFile = path.join(short, 'config.json');
   writeFileSync(cfgFile, JSON.stringify({ ...JSON.parse(readFileSync(cfgFile, 'utf8')), max_position_embeddings: 10 }));
-  const server = await startServer({ model: short, threads: 1, host: '127.0.0.1', port: 0, log: () => {} });
+  const server = await serveModel(short);
   try {
     const cfg = toyConfig(modelDir, root, {
       name: 'ext-ctx',
@@ -162,7 +148,7 @@ test('an engine whose context is shorter than the longest prompt plus rollout.ma
 test('a grpo serve started without --allow-runtime-updates refuses the weights, and the run stops before its first step saying how to fix it', async () => {
   const root = mkdtempSync(path.join(tmpdir(), 'grpo-ext-off-'));
   const modelDir = tinyModelFolder(root);
-  const server = await startServer({ model: modelDir, threads: 1, host: '127.0.0.1', port: 0, log: () => {} });
+  const server = await serveModel(modelDir);
   try {
     const cfg = toyConfig(modelDir, root, {
       name: 'ext-off',
