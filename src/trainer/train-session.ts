@@ -137,7 +137,7 @@ export class TrainSession {
     this.log.reset();
     if (!this.run.prompts.eval.examples.length) return [];
     const before = await this.evaluate();
-    this.accuracyBefore = this.accuracyOf(before);
+    this.accuracyBefore = before.report.accuracy;
     this.toolCallsBefore = before.report.tool_calls ?? null;
     return [];
   }
@@ -187,10 +187,6 @@ export class TrainSession {
     };
   }
 
-  accuracyOf(e: Evaluation): number | null {
-    return e.report.accuracy;
-  }
-
   /** One step: the four stages, then its metrics record (logged), the evaluation and sample completions when due. */
   async runStep(hooks: SessionHooks): Promise<MetricRecord> {
     const { plan, run, generator } = this;
@@ -223,7 +219,7 @@ export class TrainSession {
     );
     Object.assign(record, generator.stats?.(), asyncMetrics(batch, this.step - 1, t1 - t0 + synced.waitMs));
     if (t.eval_every > 0 && this.step % t.eval_every === 0 && this.step < t.steps)
-      record.eval_accuracy = this.accuracyOf(await this.evaluate());
+      record.eval_accuracy = (await this.evaluate()).report.accuracy;
     this.log.write(record);
     this.history.push(record);
     if (t.log_completions_every > 0 && (this.step - 1) % t.log_completions_every === 0 && batch.groups.length) {
@@ -291,7 +287,7 @@ export class TrainSession {
     if (this.savedAt !== this.step) await this.checkpoint();
     return {
       finished,
-      accuracyAfter: final ? this.accuracyOf(final) : null,
+      accuracyAfter: final ? final.report.accuracy : null,
       toolCallsAfter: final?.report.tool_calls ?? null,
     };
   }
