@@ -1,57 +1,29 @@
-/** A real `grpo serve` child process on 127.0.0.1 (any free port), for tests that kill servers mid-run. */
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
+/**
+ * A real `grpo serve` child process on 127.0.0.1 (any free port), started as a trainer's local rollout server is
+ * (src/rollout/local-servers.ts: runtime weight updates allowed), for tests that kill servers mid-run.
+ */
+import { startLocalServers } from '../../src/rollout/local-servers.ts';
+import { alive, until } from './process-alive.ts';
 
 export interface ServeProcess {
-  child: ChildProcess;
   /** the API root, http://127.0.0.1:<port>/v1 */
   baseUrl: string;
-  /** SIGKILL: the server dies without closing its connections, as a crashed one does */
+  /** SIGKILL: the server dies without closing its connections, as a crashed one does; resolves once it is gone */
   kill(): Promise<void>;
 }
 
-const MAIN = path.resolve(import.meta.dirname, '../../src/cli/main.ts');
-
-/** Started as a trainer's rollout server is: taking runtime weight updates (--allow-runtime-updates). */
-export function startServeProcess(model: string, extra: string[] = []): Promise<ServeProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      MAIN,
-      'serve',
-      '--model',
-      model,
-      '--port',
-      '0',
-      '--threads',
-      '1',
-      '--allow-runtime-updates',
-      ...extra,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GRPO_DEVICE: 'cpu' } },
-  );
-  let err = '';
-  child.stderr!.on('data', (d) => {
-    err += String(d);
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += String(d);
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m)
-        resolve({
-          child,
-          baseUrl: `${m[1]}/v1`,
-          kill: () => {
-            child.kill('SIGKILL');
-            return exited;
-          },
-        });
-    });
-    child.once('exit', (code) => reject(new Error(`grpo serve exited (${code}) before listening: ${err}`)));
-  });
+export async function startServeProcess(model: string): Promise<ServeProcess> {
+  const server = await startLocalServers({ count: 1, model, threads: 1, device: 'cpu' });
+  const pid = server.pids[0];
+  return {
+    baseUrl: server.urls[0],
+    kill: async () => {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        return; // already gone
+      }
+      await until(() => !alive(pid), 30_000);
+    },
+  };
 }
